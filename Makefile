@@ -1,0 +1,66 @@
+# avcfix: `make demo` and `make test` work on a fresh Debian/Ubuntu or Fedora/RHEL machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+AVCFIX  := $(VENV)/bin/avcfix
+STAMP   := $(VENV)/.avcfix-setup
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# SELinux userspace from the distribution (see README "Requirements").
+DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
+            python3-setools python3-selinux python3-semanage selinux-policy-default \
+            selinux-policy-dev auditd python3-venv python3-pip
+RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools \
+            python3-libselinux python3-libsemanage selinux-policy-targeted \
+            selinux-policy-devel audit python3-pip
+
+.PHONY: help setup sysdeps venv demo test test-fast bench e2e clean
+
+help:
+	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
+	@echo "make test   - set up, then run the whole test suite"
+	@echo "make bench  - benchmarks against audit2allow and ausearch (bench/)"
+	@echo "make e2e    - the loop inside an SELinux-enforcing VM (tests/e2e)"
+
+setup: sysdeps venv
+
+# Idempotent: installs only the packages that are missing.
+sysdeps:
+	@if command -v apt-get >/dev/null 2>&1; then \
+	  missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing: $$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	elif command -v dnf >/dev/null 2>&1; then \
+	  missing=$$(for p in $(RPM_PKGS); do rpm -q $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then echo "installing: $$missing"; $(SUDO) dnf install -y -q $$missing; fi; \
+	else \
+	  echo "neither apt-get nor dnf found: install the SELinux userspace by hand (README)"; exit 1; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@$(PY) -c 'import setools, selinux' || { echo "setools/selinux bindings do not import in $(VENV)"; exit 1; }
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: setup
+	$(AVCFIX) why fixtures/eucanetd/audit.log
+
+test: setup
+	$(PY) -m pytest -q tests
+
+# The tests that do not install into a full policy store.
+test-fast: setup
+	$(PY) -m pytest -q -m 'not slow' tests
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Audit log ingestion: parse -> correlate -> denials -> groups (pure, streaming)."""

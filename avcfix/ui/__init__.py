@@ -1,0 +1,1 @@
+"""Rich rendering for people (the only place besides cli/ that prints)."""

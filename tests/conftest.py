@@ -1,0 +1,97 @@
+"""Shared fixtures: the corpus, the reference policy and private policy stores.
+
+Tests never touch the machine's own /etc/selinux or /var/lib/selinux: every
+install goes into a copy under a temporary root (``semodule -p ROOT``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from avcfix.toolchain.store import PolicyRoot, copy_root, host_policy_name
+
+PROJECT = Path(__file__).resolve().parents[1]
+FIXTURES = PROJECT / "fixtures"
+POLICIES = PROJECT / "policies"
+CORPUS = PROJECT.parent / "shared" / "corpus"
+DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """``../shared/corpus``; the test is skipped when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def host_root() -> PolicyRoot:
+    """The machine's own policy root: read only, never written by tests."""
+    root = PolicyRoot(Path("/"), host_policy_name())
+    if not root.store_dir.is_dir():
+        pytest.skip(f"no SELinux policy store at {root.store_dir}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def ref_policy(host_root: PolicyRoot) -> Path:
+    """The installed reference policy binary (for example policy.33)."""
+    return host_root.policy_file
+
+
+@pytest.fixture(scope="session")
+def pristine_root(host_root: PolicyRoot, tmp_path_factory) -> PolicyRoot:
+    """A session-wide copy of the host store. Do not install into it."""
+    return copy_root(host_root, tmp_path_factory.mktemp("pristine-root"))
+
+
+def _copy(src: PolicyRoot, dest: Path) -> PolicyRoot:
+    return copy_root(src, dest)
+
+
+@pytest.fixture
+def store_root(pristine_root: PolicyRoot, tmp_path: Path) -> PolicyRoot:
+    """A private, writable copy of the reference store for one test."""
+    return _copy(pristine_root, tmp_path / "root")
+
+
+def build_fixture_module(name: str, out_dir: Path) -> Path:
+    """Compile ``policies/NAME.te`` (+ .if/.fc) with refpolicy's devel Makefile."""
+    if not DEVEL_MAKEFILE.is_file():
+        pytest.skip("selinux-policy-dev's Makefile is not installed")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for ext in (".te", ".if", ".fc"):
+        src = POLICIES / f"{name}{ext}"
+        if src.exists():
+            shutil.copy(src, out_dir / src.name)
+    cp = subprocess.run(
+        ["make", "-f", str(DEVEL_MAKEFILE), f"{name}.pp"],
+        cwd=out_dir, capture_output=True, text=True, check=False,
+    )
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    return out_dir / f"{name}.pp"
+
+
+@pytest.fixture(scope="session")
+def euca_root(pristine_root: PolicyRoot, tmp_path_factory) -> PolicyRoot:
+    """Reference store plus ``policies/eucalyptus`` installed (one install per session).
+
+    Read-only for tests: copy it with :func:`copy_root` before installing more.
+    """
+    base = tmp_path_factory.mktemp("euca")
+    root = _copy(pristine_root, base / "root")
+    pp = build_fixture_module("eucalyptus", base / "build")
+    cp = subprocess.run(root.semodule_argv("-i", str(pp)), capture_output=True, text=True, check=False)
+    assert cp.returncode == 0, cp.stderr
+    return root
+
+
+@pytest.fixture(scope="session")
+def euca_policy(euca_root: PolicyRoot) -> Path:
+    """Binary policy with the Eucalyptus fixture domains."""
+    return euca_root.policy_file
