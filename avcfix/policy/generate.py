@@ -1,0 +1,193 @@
+"""Turn explained denials (:class:`~avcfix.explain.model.Finding`) into a module.
+
+Rules: one ``allow`` rule per (source, target, class) with the union of the
+findings' permissions (only the missing ones: a finding's ``perms``), ``self``
+when the target is the source, requires computed from the rules. A finding
+whose best fix is not a new allow rule is left out (listed in a comment block
+at the top with its reason and fixing command) unless ``include_advised``.
+Permissive denials are included and marked. With ``xperms``, ioctl commands
+give ``allowxperm S T:C ioctl { 0x... }``.
+
+Injection safety: every name written into policy passes
+:func:`~avcfix.policy.identifiers.identifier_problem`; a finding with a bad
+name is reported in :attr:`GenerateResult.rejected` and skipped. Everything else
+from the log (comm, exe, paths, commands) only reaches comments, cleaned by
+:func:`~avcfix.policy.model.clean_comment`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
+from avcfix.explain.model import Finding, Reason
+from avcfix.policy.identifiers import check_identifier, check_version, identifier_problem
+from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind, XpermKind, XpermRule, clean_comment
+from avcfix.policy.requires import with_computed_require
+
+#: Reasons an allow rule cannot fix: never put into a module, even with include_advised.
+NOT_FIXABLE_BY_ALLOW = frozenset(
+    {Reason.ALLOWED_NOW, Reason.CONSTRAINT, Reason.RBAC, Reason.BOUNDS, Reason.UNKNOWN_CLASS, Reason.UNKNOWN_PERM}
+)
+
+#: How many distinct comms / exes are named in one evidence comment.
+EVIDENCE_LIMIT = 3
+
+
+class Rejected(NamedTuple):
+    """Something from the log that was not written into policy, and why."""
+
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateResult:
+    """The module, the findings left out of it, and what was rejected."""
+
+    module: Module
+    left_out: tuple[Finding, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
+
+
+@dataclass(slots=True)
+class _Acc:
+    """Evidence collected for one (source, target, class) while generating."""
+
+    perms: set[str] = field(default_factory=set)
+    groups: dict = field(default_factory=dict)
+    ioctlcmds: set[int] = field(default_factory=set)
+    advised: set[str] = field(default_factory=set)
+
+
+def _finding_order(f: Finding) -> tuple:
+    g = f.group
+    return (g.source, g.target, g.tclass, g.permissive, f.perms, f.reason.value)
+
+
+def _where(f: Finding) -> str:
+    ex = f.group.example
+    return f" ({clean_comment(ex.source)}:{ex.line})" if ex.source else ""
+
+
+def _check_names(f: Finding) -> tuple[tuple[str, ...], list[Rejected]]:
+    """The finding's valid permissions, and rejections (all perms rejected
+    when the source, target or class is invalid)."""
+    g = f.group
+    rejected = []
+    for what, name in (("source type", g.source), ("target type", g.target), ("class", g.tclass)):
+        problem = identifier_problem(name)
+        if problem:
+            rejected.append(Rejected(f"{what} {clean_comment(repr(name))}{_where(f)}", problem))
+    if rejected:
+        return (), rejected
+    perms = []
+    for perm in f.perms:
+        problem = identifier_problem(perm)
+        if problem:
+            rejected.append(Rejected(f"permission {clean_comment(repr(perm))}{_where(f)}", problem))
+        else:
+            perms.append(perm)
+    return tuple(perms), rejected
+
+
+def _wanted(f: Finding, include_advised: bool) -> bool:
+    if f.needs_module:
+        return True
+    return include_advised and f.reason not in NOT_FIXABLE_BY_ALLOW
+
+
+def _left_out_line(f: Finding) -> str:
+    g = f.group
+    text = f"{g.source} {g.target}:{g.tclass} {{ {' '.join(f.perms)} }}: {f.reason.value}"
+    if f.advice:
+        text += f"; fix: {f.advice[0].command}"
+    elif f.detail:
+        text += f"; {f.detail}"
+    return clean_comment(text)
+
+
+def _evidence(acc: _Acc) -> tuple[str, ...]:
+    groups = [acc.groups[k] for k in sorted(acc.groups)]
+    count = sum(g.count for g in groups)
+    comms = sorted({c for g in groups for c in (g.comms or ((g.example.comm,) if g.example.comm else ()))})
+    exes = sorted({e for g in groups for e in (g.exes or ((g.example.exe,) if g.example.exe else ()))})
+    paths = sorted({p for g in groups for p in g.paths})
+    example_path = paths[0] if paths else next((g.example.example_path for g in groups if g.example.example_path), None)
+    parts = [f"{count} denial{'s' if count != 1 else ''}"]
+    for label, values in (("comm", comms), ("exe", exes)):
+        if values:
+            shown = ", ".join(values[:EVIDENCE_LIMIT])
+            more = f" (+{len(values) - EVIDENCE_LIMIT} more)" if len(values) > EVIDENCE_LIMIT else ""
+            parts.append(f"{label}: {shown}{more}")
+    if example_path:
+        parts.append(f"path: {example_path}")
+    lines = ["; ".join(parts)]
+    permissive = sum(g.count for g in groups if g.permissive)
+    if permissive:
+        lines.append(f"permissive: {permissive} of these were logged in permissive mode (not blocked)")
+    for command in sorted(acc.advised):
+        lines.append(f"included with --include-advised; advised instead: {command}")
+    return tuple(clean_comment(line) for line in lines)
+
+
+def generate_module(
+    findings: Sequence[Finding],
+    *,
+    name: str,
+    version: str = "1.0",
+    include_advised: bool = False,
+    xperms: bool = False,
+) -> GenerateResult:
+    """Build one module from ``findings`` (see the module docstring).
+
+    Raises :class:`~avcfix.policy.identifiers.InvalidIdentifier` (a
+    ``PolicyError``) when ``name`` or ``version`` is not valid.
+    """
+    check_identifier(name, "module name")
+    check_version(version)
+    accs: dict[tuple[str, str, str], _Acc] = {}
+    left_out: list[Finding] = []
+    rejected: list[Rejected] = []
+    for f in sorted(findings, key=_finding_order):
+        if not _wanted(f, include_advised):
+            left_out.append(f)
+            continue
+        perms, problems = _check_names(f)
+        rejected.extend(problems)
+        if not perms:
+            continue
+        g = f.group
+        acc = accs.setdefault((g.source, g.target, g.tclass), _Acc())
+        acc.perms.update(perms)
+        acc.groups[(g.permissive, g.first_seen, g.perms)] = g
+        if "ioctl" in perms:
+            acc.ioctlcmds.update(c for c in g.ioctlcmds if 0 <= c <= 0xFFFF)
+        if not f.needs_module and f.advice:
+            acc.advised.add(f.advice[0].command)
+
+    rules: list = []
+    for (source, target, tclass), acc in sorted(accs.items()):
+        src = NameSet.of(source)
+        tgt = NameSet.of(SELF if target == source else target)
+        cls = NameSet.of(tclass)
+        rules.append(AvRule(RuleKind.ALLOW, src, tgt, cls, NameSet(tuple(acc.perms)), _evidence(acc)))
+        if xperms and acc.ioctlcmds:
+            cmds = ", ".join(f"0x{c:x}" for c in sorted(acc.ioctlcmds))
+            rules.append(
+                XpermRule(
+                    XpermKind.ALLOWXPERM, src, tgt, cls, "ioctl",
+                    tuple((c, c) for c in acc.ioctlcmds),
+                    comments=(f"ioctl commands seen: {cmds}",),
+                )
+            )
+
+    comments: list[str] = []
+    if left_out:
+        comments.append("Left out: the best fix for these is not a new allow rule (--include-advised adds them):")
+        comments += [_left_out_line(f) for f in left_out]
+    if rejected:
+        comments.append("Rejected: names from the log that are not valid SELinux identifiers:")
+        comments += [clean_comment(f"{r.what}: {r.reason}") for r in rejected]
+    module = Module(name=name, version=version, rules=tuple(rules), comments=tuple(comments))
+    return GenerateResult(with_computed_require(module), tuple(left_out), tuple(rejected))
