@@ -1,0 +1,118 @@
+"""Field-level helpers for audit record bodies (pure).
+
+``key=value`` splitting, hex decoding of untrusted strings, event-id
+parsing (raw ``1700000000.123:42`` and ``ausearch -i``'s
+``11/01/2025 12:00:01.123:456``).
+"""
+
+from __future__ import annotations
+
+import re
+import time as _time
+
+#: ``key=value`` where value is "double quoted", 'single quoted', {braced} or bare.
+KV = re.compile(r"""([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
+
+#: The event id inside ``audit(...)``: raw epoch or ausearch -i local date.
+_RAW_ID = re.compile(r"^(\d+)(?:\.(\d+))?:(\d+)$")
+_INTERP_ID = re.compile(
+    r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?:(\d+)$"
+)
+
+_HEX = frozenset("0123456789ABCDEFabcdef")
+
+
+def split_fields(text: str) -> dict[str, str]:
+    """Split a record body into ``{key: value}`` (quotes removed; first wins).
+
+    Keys that repeat keep their first value, the way ausearch reports them.
+    """
+    out: dict[str, str] = {}
+    for key, value in KV.findall(text):
+        if key in out:
+            continue
+        if value[:1] == '"' or value[:1] == "'":
+            value = value[1:-1] if len(value) > 1 and value[-1] == value[0] else value[1:]
+        out[key] = value
+    return out
+
+
+def is_quoted(raw: str) -> bool:
+    """True when a raw field value was written in double quotes."""
+    return raw[:1] == '"'
+
+
+def decode_untrusted(value: str, quoted: bool) -> str:
+    """Decode an untrusted string field (comm, exe, name, path, cwd...).
+
+    The kernel writes such a value in double quotes when it is printable, and
+    as upper-case hex otherwise; ``(null)`` and ``?`` stay as they are. The
+    decoded text may contain any character: callers must never paste it into
+    policy or shell text.
+    """
+    if quoted or not value or len(value) % 2 or not all(c in _HEX for c in value):
+        return value
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return value
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def decode_proctitle(value: str, quoted: bool) -> tuple[str, ...]:
+    """The argv of a PROCTITLE value (hex with NUL separators, or plain text)."""
+    if quoted:
+        return (value,)
+    if value and len(value) % 2 == 0 and all(c in _HEX for c in value):
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            return (value,)
+        parts = raw.rstrip(b"\0").split(b"\0")
+        return tuple(p.decode("utf-8", "backslashreplace") for p in parts)
+    # ausearch -i has already joined argv with spaces.
+    return tuple(value.split(" ")) if value else ()
+
+
+def parse_event_id(text: str) -> tuple[float, int] | None:
+    """``(time, serial)`` from the text inside ``audit(...)``; ``None`` if bad.
+
+    ``ausearch -i`` dates are local time, converted with the machine's zone
+    (the zone ausearch printed them in).
+    """
+    text = text.strip()
+    m = _RAW_ID.match(text)
+    if m:
+        secs, frac, serial = m.groups()
+        if frac is None:
+            return None
+        return float(f"{secs}.{frac}"), int(serial)
+    m = _INTERP_ID.match(text)
+    if m:
+        mon, day, year, hh, mm, ss, frac, serial = m.groups()
+        try:
+            base = _time.mktime((int(year), int(mon), int(day), int(hh), int(mm), int(ss), 0, 0, -1))
+        except (OverflowError, ValueError):
+            return None
+        if frac:
+            base += float("0." + frac)
+        return round(base, 3), int(serial)
+    return None
+
+
+def to_int(value: str | None, base: int = 10) -> int | None:
+    """An int, or ``None`` when the value is missing or not a number."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value, base)
+    except ValueError:
+        return None
+
+
+def leading_int(value: str | None) -> int | None:
+    """The integer at the start of ``value`` (``-13``, ``-13(Permission denied)``)."""
+    if not value:
+        return None
+    m = re.match(r"-?\d+", value)
+    return int(m.group()) if m else None

@@ -1,0 +1,98 @@
+"""Denials -> :class:`~avcfix.audit.model.DenialGroup` (pure, deterministic).
+
+One group per (source type, target type, class, permissive): the union of
+permissions, a count, first and last seen, and the distinct evidence
+(contexts, comms, exes, paths, ports, ioctl commands; capped). The
+accumulator keeps only the aggregates, so it can consume a stream of any size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from avcfix.audit.model import Denial, DenialGroup
+
+#: How many distinct comms/exes/paths/ports a group remembers.
+EVIDENCE_CAP = 20
+
+
+@dataclass(slots=True)
+class _Acc:
+    example: Denial
+    perms: set[str] = field(default_factory=set)
+    count: int = 0
+    first: float = float("inf")
+    last: float = float("-inf")
+    contexts: set[tuple[str, str]] = field(default_factory=set)
+    comms: set[str] = field(default_factory=set)
+    exes: set[str] = field(default_factory=set)
+    paths: set[str] = field(default_factory=set)
+    ports: set[int] = field(default_factory=set)
+    ioctlcmds: set[int] = field(default_factory=set)
+
+
+def _add(bucket: set, value: object) -> None:
+    if value is not None and value != "" and len(bucket) < EVIDENCE_CAP:
+        bucket.add(value)
+
+
+class GroupAccumulator:
+    """Feeds denials one at a time; :meth:`groups` returns the sorted result."""
+
+    __slots__ = ("_accs",)
+
+    def __init__(self) -> None:
+        self._accs: dict[tuple[str, str, str, bool], _Acc] = {}
+
+    def add(self, d: Denial) -> None:
+        """Account for one denial."""
+        key = (d.scontext.type, d.tcontext.type, d.tclass, d.permissive)
+        acc = self._accs.get(key)
+        if acc is None:
+            acc = self._accs[key] = _Acc(example=d)
+        acc.perms.update(d.perms)
+        acc.count += 1
+        if d.time < acc.first:
+            acc.first = d.time
+        if d.time > acc.last:
+            acc.last = d.time
+        _add(acc.contexts, (str(d.scontext), str(d.tcontext)))
+        _add(acc.comms, d.comm)
+        _add(acc.exes, d.exe)
+        for p in d.paths or ((d.path or d.name),):
+            _add(acc.paths, p)
+        _add(acc.ports, d.port)
+        _add(acc.ioctlcmds, d.ioctlcmd)
+
+    def groups(self) -> list[DenialGroup]:
+        """The groups, sorted by (source, target, class, permissive)."""
+        out = []
+        for key in sorted(self._accs):
+            acc = self._accs[key]
+            out.append(DenialGroup(
+                source=key[0],
+                target=key[1],
+                tclass=key[2],
+                permissive=key[3],
+                perms=tuple(sorted(acc.perms)),
+                count=acc.count,
+                first_seen=acc.first,
+                last_seen=acc.last,
+                example=acc.example,
+                contexts=tuple(sorted(acc.contexts)),
+                comms=tuple(sorted(acc.comms)),
+                exes=tuple(sorted(acc.exes)),
+                paths=tuple(sorted(acc.paths)),
+                ports=tuple(sorted(acc.ports)),
+                ioctlcmds=tuple(sorted(acc.ioctlcmds)),
+            ))
+        return out
+
+
+def group_denials(denials: Iterable[Denial]) -> list[DenialGroup]:
+    """Group denials per source domain, then (target type, class, permissive)."""
+    acc = GroupAccumulator()
+    for d in denials:
+        acc.add(d)
+    return acc.groups()

@@ -1,0 +1,351 @@
+"""Text -> typed records (pure, tolerant, no I/O).
+
+One physical line may hold several records (aggregated logs), be prefixed by
+syslog/dmesg/logcat text, or use ``ausearch -i``'s interpreted form. This
+module finds each record header (``[node=N] type=T msg=audit(ID):``), splits
+the body and builds the typed value from :mod:`avcfix.audit.records`.
+Anything it cannot understand becomes a :class:`~avcfix.audit.model.Skipped`.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from types import MappingProxyType
+from typing import Callable, Mapping, Union
+
+from avcfix.audit import fields as F
+from avcfix.audit.model import Context, Skipped
+from avcfix.audit.records import (
+    NUMERIC_TYPES,
+    AvcPathRecord,
+    AvcRecord,
+    CwdRecord,
+    GenericRecord,
+    MacStatusRecord,
+    PathRecord,
+    PolicyLoadRecord,
+    ProctitleRecord,
+    Record,
+    SelinuxErrRecord,
+    SockaddrRecord,
+    SyscallRecord,
+)
+
+try:  # written by the bench helper; a guarded import keeps parsing working without it
+    from avcfix.audit.syscalls import syscall_name as _syscall_name
+    from avcfix.audit.syscalls import syscall_number as _syscall_number
+except ImportError:  # pragma: no cover - only before that module exists
+    _syscall_name = None  # type: ignore[assignment]
+    _syscall_number = None  # type: ignore[assignment]
+
+#: A record header anywhere in a line (node/host prefix, type, event id).
+HEADER = re.compile(
+    r"(?:(?<![\w=])(?:node|host)=(?P<node>[^\s\x1d]+)\s+)?"
+    r"(?:(?<![\w=])type=(?P<type>[^\s\x1d]*)\s+)?"
+    r"(?:msg=)?audit\((?P<id>[^)]{0,80})\)(?:\s*:)?[ \t]?"
+)
+
+_AVC = re.compile(r"avc:\s+(?P<result>denied|granted)\s+\{(?P<perms>[^}]*)\}?(?:\s+for\s)?(?P<rest>.*)", re.S)
+_INVALID_CTX = re.compile(r"invalid context (\S+)")
+_SADDR_I = re.compile(r"(\w+)=(\S+)")
+
+Parsed = Union[Record, Skipped]
+
+
+def split_line(line: str) -> list[tuple[str | None, str | None, str, str, str]]:
+    """Find the records of one physical line.
+
+    Returns ``(node, type, event_id_text, body, record_text)`` per record, in
+    line order; an empty list when the line holds no ``audit(...)`` header.
+    """
+    matches = list(HEADER.finditer(line))
+    out = []
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
+        body = line[m.end():end]
+        start = m.start()
+        text = line[start:end].rstrip()
+        out.append((m.group("node"), m.group("type"), m.group("id"), body.strip(), text))
+    return out
+
+
+def parse_line(line: str, source: str = "", lineno: int = 0) -> list[Parsed]:
+    """Every record of ``line`` as a typed value, or a :class:`Skipped` each."""
+    pieces = split_line(line)
+    if not pieces:
+        return [Skipped(source, lineno, "no audit record header", line[:80])]
+    return [parse_piece(p, source, lineno) for p in pieces]
+
+
+def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str = "", lineno: int = 0) -> Parsed:
+    """Build one typed record from a :func:`split_line` piece."""
+    node, rtype, id_text, body, text = piece
+    eid = F.parse_event_id(id_text)
+    if eid is None:
+        return Skipped(source, lineno, f"bad event id audit({id_text[:40]})", text[:80])
+    if rtype is None:
+        if "avc:" in body:
+            rtype = "AVC"
+        else:
+            return Skipped(source, lineno, "record without type=", text[:80])
+    if not rtype:
+        return Skipped(source, lineno, "empty record type", text[:80])
+    rtype = NUMERIC_TYPES.get(rtype, rtype)
+    interpreted = "/" in id_text
+    enriched = body.find("\x1d")
+    if enriched >= 0:
+        body = body[:enriched]
+    head = dict(type=rtype, node=node, time=eid[0], serial=eid[1], text=text, source=source, line=lineno)
+    builder = _BUILDERS.get(rtype)
+    if builder is None:
+        return GenericRecord(**head, fields=tuple(F.split_fields(body).items()))
+    try:
+        return builder(head, body, interpreted, source, lineno)
+    except (ValueError, IndexError, OverflowError) as exc:  # malformed values
+        return Skipped(source, lineno, f"malformed {rtype} record: {exc}", text[:80])
+
+
+def _untrusted(raw: dict[str, str], rawq: dict[str, bool], key: str, interpreted: bool) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if interpreted:
+        return value
+    return F.decode_untrusted(value, rawq.get(key, False))
+
+
+def _fields(body: str) -> tuple[dict[str, str], dict[str, bool]]:
+    """Fields plus, per key, whether its value was double-quoted."""
+    values: dict[str, str] = {}
+    quoted: dict[str, bool] = {}
+    for key, value in F.KV.findall(body):
+        if key in values:
+            continue
+        q = value[:1]
+        if q == '"' or q == "'":
+            quoted[key] = q == '"'
+            value = value[1:-1] if len(value) > 1 and value[-1] == q else value[1:]
+        values[key] = value
+    return values, quoted
+
+
+def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    rtype = head["type"]
+    m = _AVC.search(body)
+    if m is None:
+        if "apparmor=" in body or "avc:" not in body:
+            # AppArmor's type=AVC records and non-avc USER_AVC text are not denials.
+            return GenericRecord(**head, fields=tuple(F.split_fields(body).items()))
+        return Skipped(source, lineno, f"malformed {rtype}: no '{{ perms }}'", head["text"][:80])
+    rest = m.group("rest")
+    if rtype == "USER_AVC" or rtype.startswith("USER"):
+        # USER_AVC: the avc text sits inside msg='...'; cut at its closing quote.
+        q = rest.rfind("'")
+        if q >= 0:
+            rest = rest[:q]
+    f, q = _fields(rest)
+    perms = tuple(sorted(set(m.group("perms").split())))
+    scon = Context.parse(f.get("scontext", ""))
+    tcon = Context.parse(f.get("tcontext", ""))
+    tclass = f.get("tclass", "")
+    missing = [n for n, v in (("perms", perms), ("scontext", scon), ("tcontext", tcon), ("tclass", tclass)) if not v]
+    if missing:
+        return Skipped(source, lineno, f"truncated {rtype}: missing {', '.join(missing)}", head["text"][:80])
+    perm_flag = f.get("permissive")
+    port = None
+    for key in ("src", "dest", "lport", "dport", "sport"):
+        port = F.to_int(f.get(key))
+        if port is not None:
+            break
+    ioctl = f.get("ioctlcmd")
+    return AvcRecord(
+        **head,
+        kind="USER_AVC" if rtype == "USER_AVC" else "AVC",
+        granted=m.group("result") == "granted",
+        perms=perms,
+        scontext=scon,
+        tcontext=tcon,
+        tclass=tclass,
+        permissive=None if perm_flag is None else perm_flag == "1",
+        pid=F.to_int(f.get("pid")),
+        comm=_untrusted(f, q, "comm", interpreted),
+        exe=_untrusted(f, q, "exe", interpreted),
+        name=_untrusted(f, q, "name", interpreted),
+        path=_untrusted(f, q, "path", interpreted),
+        dev=f.get("dev"),
+        ino=F.to_int(f.get("ino")),
+        port=port,
+        ioctlcmd=F.to_int(ioctl[2:] if ioctl and ioctl[:2].lower() == "0x" else ioctl, 16),
+        capability=F.to_int(f.get("capability")),
+        fields=tuple(f.items()),
+    )
+
+
+def _selinux_err(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    text = body
+    if head["type"].startswith("USER"):
+        i = body.find("msg='")
+        if i >= 0:
+            text = body[i + 5:].rstrip("'")
+    f, _ = _fields(text)
+    inv = _INVALID_CTX.search(text)
+    perms = tuple(sorted(set(p for p in f.get("perms", "").split(",") if p)))
+    return SelinuxErrRecord(
+        **head,
+        kind=head["type"],
+        message=text.strip(),
+        op=f.get("op") or (text.split(":", 1)[0].strip() if ":" in text.split(" ", 1)[0] else None),
+        reason=f.get("reason"),
+        scontext=Context.parse(f.get("scontext", "")),
+        tcontext=Context.parse(f.get("tcontext", "")),
+        tclass=f.get("tclass"),
+        perms=perms,
+        invalid_context=inv.group(1) if inv else None,
+    )
+
+
+def _exit_value(value: str | None) -> int | None:
+    if value is None:
+        return None
+    n = F.leading_int(value)
+    if n is not None:
+        return n
+    name = value.split("(", 1)[0]
+    code = getattr(errno, name, None)
+    return -code if isinstance(code, int) else None
+
+
+def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    f, q = _fields(body)
+    arch = f.get("arch")
+    sc = f.get("syscall")
+    nr = F.to_int(sc)
+    name = None
+    if nr is None and sc:
+        name = sc
+        if arch and _syscall_number is not None:
+            nr = _syscall_number(arch, sc)
+    elif nr is not None and arch and _syscall_name is not None:
+        name = _syscall_name(arch, nr)
+    success = f.get("success")
+    return SyscallRecord(
+        **head,
+        arch=arch,
+        syscall_nr=nr,
+        syscall=name,
+        success=None if success is None else success == "yes",
+        exit=_exit_value(f.get("exit")),
+        pid=F.to_int(f.get("pid")),
+        ppid=F.to_int(f.get("ppid")),
+        uid=f.get("uid"),
+        comm=_untrusted(f, q, "comm", interpreted),
+        exe=_untrusted(f, q, "exe", interpreted),
+        subj=Context.parse(f.get("subj", "")),
+        key_=f.get("key"),
+        items=F.to_int(f.get("items")),
+    )
+
+
+def _path(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    f, q = _fields(body)
+    return PathRecord(
+        **head,
+        item=F.to_int(f.get("item")),
+        name=_untrusted(f, q, "name", interpreted),
+        nametype=f.get("nametype"),
+        obj=Context.parse(f.get("obj", "")),
+        inode=F.to_int(f.get("inode")),
+        mode=f.get("mode"),
+    )
+
+
+def _cwd(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    if interpreted:
+        i = body.find("cwd=")
+        return CwdRecord(**head, cwd=body[i + 4:].strip() if i >= 0 else None)
+    f, q = _fields(body)
+    return CwdRecord(**head, cwd=_untrusted(f, q, "cwd", interpreted))
+
+
+def _proctitle(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    i = body.find("proctitle=")
+    if i < 0:
+        return ProctitleRecord(**head)
+    value = body[i + 10:].strip()
+    if interpreted:
+        return ProctitleRecord(**head, argv=tuple(value.split(" ")) if value else ())
+    if value[:1] == '"':
+        return ProctitleRecord(**head, argv=F.decode_proctitle(value[1:].split('"', 1)[0], True))
+    return ProctitleRecord(**head, argv=F.decode_proctitle(value.split(" ", 1)[0], False))
+
+
+def _sockaddr(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    i = body.find("saddr=")
+    value = body[i + 6:].strip() if i >= 0 else ""
+    if value.startswith("{"):
+        f = dict(_SADDR_I.findall(value))
+        fam = f.get("saddr_fam") or f.get("fam")
+        addr = f.get("laddr") or f.get("path")
+        return SockaddrRecord(**head, family=fam, addr=addr, port=F.to_int(f.get("lport")))
+    hexv = value.split(" ", 1)[0]
+    try:
+        raw = bytes.fromhex(hexv)
+    except ValueError:
+        return SockaddrRecord(**head)
+    if len(raw) < 2:
+        return SockaddrRecord(**head)
+    fam = int.from_bytes(raw[:2], "little")
+    if fam == 2 and len(raw) >= 8:
+        return SockaddrRecord(**head, family="inet", addr=".".join(str(b) for b in raw[4:8]),
+                              port=int.from_bytes(raw[2:4], "big"))
+    if fam == 10 and len(raw) >= 24:
+        words = [raw[k:k + 2].hex() for k in range(8, 24, 2)]
+        return SockaddrRecord(**head, family="inet6", addr=":".join(words),
+                              port=int.from_bytes(raw[2:4], "big"))
+    if fam == 1:
+        path = raw[2:]
+        if path[:1] == b"\0":
+            name = "@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
+        else:
+            name = path.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
+        return SockaddrRecord(**head, family="local", addr=name)
+    if fam == 16:
+        return SockaddrRecord(**head, family="netlink")
+    return SockaddrRecord(**head, family=str(fam))
+
+
+def _avc_path(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    f, q = _fields(body)
+    return AvcPathRecord(**head, path=_untrusted(f, q, "path", interpreted))
+
+
+def _policy_load(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    f, _ = _fields(body)
+    return PolicyLoadRecord(**head, auid=f.get("auid"), ses=f.get("ses"))
+
+
+def _mac_status(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    f, _ = _fields(body)
+
+    def flag(k: str) -> bool | None:
+        v = f.get(k)
+        return None if v is None else v == "1"
+
+    return MacStatusRecord(**head, enforcing=flag("enforcing"), old_enforcing=flag("old_enforcing"))
+
+
+_BUILDERS: Mapping[str, Callable[..., Parsed]] = MappingProxyType({
+    "AVC": _avc,
+    "USER_AVC": _avc,
+    "SELINUX_ERR": _selinux_err,
+    "USER_SELINUX_ERR": _selinux_err,
+    "SYSCALL": _syscall,
+    "PATH": _path,
+    "CWD": _cwd,
+    "PROCTITLE": _proctitle,
+    "SOCKADDR": _sockaddr,
+    "AVC_PATH": _avc_path,
+    "MAC_POLICY_LOAD": _policy_load,
+    "MAC_STATUS": _mac_status,
+})
