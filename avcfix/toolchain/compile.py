@@ -1,0 +1,195 @@
+"""Compile a ``.te`` module with the real toolchain: checkmodule, then semodule_package.
+
+``checkmodule -m [-M] -o NAME.mod NAME.te`` then ``semodule_package -o NAME.pp
+-m NAME.mod``. Both run in a private temporary directory next to the output,
+and the finished ``.pp`` replaces the old one with a rename, so an interrupted
+build never leaves a half-written package. The package it replaces is kept as
+``NAME.pp.prev`` (what a rollback reinstalls). A checkmodule error is mapped to
+the ``.te`` line it points at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from avcfix import proc
+from avcfix.errors import CompileError
+
+#: checkmodule's diagnostic: ``FILE:LINE:ERROR 'MESSAGE' at token 'TOKEN' on line N:``
+_DIAG_RE = re.compile(
+    r"^(?P<file>[^\n:]*):(?P<line>\d+):(?P<level>ERROR|WARNING) '(?P<msg>.*?)'"
+    r"(?: at token '(?P<token>.*?)' on line \d+)?:?\s*$",
+    re.MULTILINE,
+)
+_NAME_MISMATCH_RE = re.compile(r"Module name (\S+) is different than the output base filename (\S+)")
+
+_WORD_RE = re.compile(r"[A-Za-z_][\w.-]*")
+#: Words of checkmodule's messages that are never the culprit.
+_MESSAGE_WORDS = frozenset({
+    "unknown", "type", "class", "permission", "is", "not", "defined", "for", "role",
+    "attribute", "user", "syntax", "error", "module", "allow", "require", "the", "in",
+})
+
+#: Suffix of the package a new build replaced (kept for rollback).
+PREV_SUFFIX = ".prev"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One checkmodule message, placed on its ``.te`` line."""
+
+    path: str
+    line: int
+    message: str
+    token: str = ""
+    source_line: str = ""
+
+    def render(self) -> str:
+        """The message, then the offending ``.te`` line with a caret under the token."""
+        head = f"{self.path}:{self.line}: {self.message}"
+        if not self.source_line:
+            return head
+        text = self.source_line.rstrip("\n")
+        gutter = f"{self.line:>5} | "
+        span = _focus(self.message, self.token, text)
+        if span is None:
+            return f"{head}\n{gutter}{text}"
+        caret = " " * (len(gutter) + span[0]) + "^" * (span[1] - span[0])
+        return f"{head}\n{gutter}{text}\n{caret}"
+
+
+def _focus(message: str, token: str, text: str) -> tuple[int, int] | None:
+    """The span of ``text`` to underline.
+
+    checkmodule reports the token where it noticed the error, often the
+    statement's closing ``;``; a name quoted by the message ("unknown type
+    foo_t", "permission opne is not defined") is a better place to point at.
+    """
+    for word in _WORD_RE.findall(message):
+        m = re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", text)
+        if m and word not in _MESSAGE_WORDS:
+            return m.span()
+    if token:
+        col = text.rfind(token) if token == ";" else text.find(token)
+        if col >= 0:
+            return col, col + len(token)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled module: the package, whether ``-M`` was used, what ran."""
+
+    te_path: Path
+    pp_path: Path
+    mls: bool
+    previous: Path | None
+    results: tuple[proc.Result, ...]
+
+
+def checkmodule_argv(te_path: Path, mod_path: Path, *, mls: bool) -> list[str]:
+    """argv of ``checkmodule`` for a non-base module (``-M`` for an MLS/MCS target)."""
+    argv = ["checkmodule"]
+    if mls:
+        argv.append("-M")
+    return argv + ["-m", "-o", str(mod_path), str(te_path)]
+
+
+def semodule_package_argv(pp_path: Path, mod_path: Path, fc_path: Path | None = None) -> list[str]:
+    """argv of ``semodule_package`` (with ``-f FILE_CONTEXTS`` when one is given)."""
+    argv = ["semodule_package", "-o", str(pp_path), "-m", str(mod_path)]
+    if fc_path is not None:
+        argv += ["-f", str(fc_path)]
+    return argv
+
+
+def parse_diagnostics(stderr: str, te_path: Path, te_text: str) -> tuple[Diagnostic, ...]:
+    """checkmodule's error lines, each with the ``.te`` line it points at.
+
+    checkmodule names the file it was given (here a temporary copy), so the
+    diagnostics are reported against ``te_path`` instead.
+    """
+    lines = te_text.splitlines()
+    out: list[Diagnostic] = []
+    for m in _DIAG_RE.finditer(stderr):
+        n = int(m.group("line"))
+        src = lines[n - 1] if 0 < n <= len(lines) else ""
+        msg = m.group("msg") if m.group("level") == "ERROR" else f"warning: {m.group('msg')}"
+        out.append(Diagnostic(str(te_path), n, msg, m.group("token") or "", src))
+    mm = _NAME_MISMATCH_RE.search(stderr)
+    if mm:
+        out.append(Diagnostic(
+            str(te_path), 1,
+            f"the module is named {mm.group(1)} but the file is {te_path.name}: "
+            "checkmodule needs NAME.te to declare 'module NAME'",
+            mm.group(1), lines[0] if lines else "",
+        ))
+    return tuple(out)
+
+
+def _fail(what: str, te_path: Path, te_text: str, result: proc.Result) -> CompileError:
+    diags = parse_diagnostics(result.stderr, te_path, te_text)
+    if diags:
+        body = "\n".join(d.render() for d in diags)
+    else:
+        body = (result.stderr or result.stdout).strip() or f"exit {result.returncode}"
+    err = CompileError(f"{what} rejected {te_path}:\n{body}", result)
+    err.diagnostics = diags  # type: ignore[attr-defined]
+    return err
+
+
+def compile_module(
+    te_path: Path,
+    *,
+    mls: bool,
+    out_dir: Path | None = None,
+    fc_path: Path | None = None,
+    record: Callable[[proc.Result], None] | None = None,
+    timeout: float = 120.0,
+) -> Compiled:
+    """Compile ``te_path`` into ``OUT_DIR/NAME.pp`` (NAME = the file's stem).
+
+    Raises :class:`CompileError` (exit code 6) with every diagnostic shown
+    next to its ``.te`` line. The previous ``NAME.pp``, if any, is kept as
+    ``NAME.pp.prev``; the new one appears with an atomic rename.
+    """
+    te_path = Path(te_path)
+    out_dir = Path(out_dir) if out_dir is not None else te_path.parent
+    name = te_path.stem
+    te_text = te_path.read_text(encoding="utf-8", errors="replace")
+    results: list[proc.Result] = []
+
+    def _record(r: proc.Result) -> None:
+        results.append(r)
+        if record is not None:
+            record(r)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=out_dir))
+    try:
+        # checkmodule insists that the output's base name equals the module name.
+        mod = work / f"{name}.mod"
+        pp = work / f"{name}.pp"
+        r = proc.run(checkmodule_argv(te_path, mod, mls=mls), timeout=timeout, record=_record)
+        if not r.ok:
+            raise _fail("checkmodule", te_path, te_text, r)
+        r = proc.run(semodule_package_argv(pp, mod, fc_path), timeout=timeout, record=_record)
+        if not r.ok:
+            raise _fail("semodule_package", te_path, te_text, r)
+        final = out_dir / f"{name}.pp"
+        previous: Path | None = None
+        if final.exists():
+            # copy, then rename: NAME.pp exists at every instant
+            previous = final.with_name(final.name + PREV_SUFFIX)
+            shutil.copy2(final, work / "prev")
+            os.replace(work / "prev", previous)
+        os.replace(pp, final)
+        return Compiled(te_path, final, mls, previous, tuple(results))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

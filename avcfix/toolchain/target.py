@@ -1,0 +1,164 @@
+"""The target policy as the toolchain sees it: one binary policy file read with setools.
+
+The toolchain asks three questions of the policy a module is built for or
+installed into: is it MLS/MCS (``checkmodule -M``), which of the names a module
+requires does it lack (a clear message instead of libsemanage's CIL line), and
+which permissions do its allow rules grant (verification after an install).
+This is the only toolchain module that imports setools; the core never does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from avcfix.errors import PolicyError
+
+
+@dataclass(frozen=True, slots=True)
+class RuleKey:
+    """One (source type, target type, class) triple; ``target`` may be ``self``."""
+
+    source: str
+    target: str
+    tclass: str
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Names a module refers to, by kind (sorted tuples)."""
+
+    types: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.types or self.attributes or self.classes or self.roles)
+
+    def describe(self) -> str:
+        """``type foo_t, class bar`` for a message."""
+        parts = [f"type {n}" for n in self.types]
+        parts += [f"attribute {n}" for n in self.attributes]
+        parts += [f"class {n}" for n in self.classes]
+        parts += [f"role {n}" for n in self.roles]
+        return ", ".join(parts)
+
+
+class TargetPolicy:
+    """A binary policy opened with setools (read only, opened once per use)."""
+
+    __slots__ = ("path", "_pol")
+
+    def __init__(self, path: Path) -> None:
+        try:
+            import setools  # only here: the toolchain's one view of a binary policy
+        except ImportError as exc:  # pragma: no cover - depends on the machine
+            raise PolicyError(
+                "python3-setools is not importable (make setup installs it)"
+            ) from exc
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise PolicyError(f"{self.path}: no such policy file")
+        try:
+            self._pol = setools.SELinuxPolicy(str(self.path))
+        except Exception as exc:  # setools raises several unrelated types
+            raise PolicyError(f"{self.path}: not a readable binary policy ({exc})") from exc
+
+    @property
+    def mls(self) -> bool:
+        """True when the policy is MLS or MCS (``checkmodule`` then needs ``-M``)."""
+        return bool(self._pol.mls)
+
+    def defines(self, name: str) -> bool:
+        """Whether ``name`` is a type, attribute, alias, class, permission, role or
+        user of this policy."""
+        if name in self.permissions():
+            return True
+        for lookup in (self._pol.lookup_type_or_attr, self._pol.lookup_class,
+                       self._pol.lookup_role, self._pol.lookup_user):
+            try:
+                lookup(name)
+                return True
+            except Exception:  # setools' InvalidSymbol family
+                continue
+        return False
+
+    def permissions(self) -> frozenset[str]:
+        """Every permission name of every class (own and inherited from a common)."""
+        perms: set[str] = set()
+        for cls in self._pol.classes():
+            perms.update(str(p) for p in cls.perms)
+            try:
+                perms.update(str(p) for p in cls.common.perms)
+            except Exception:  # a class without a common
+                pass
+        return frozenset(perms)
+
+    def missing(self, names: Names) -> Names:
+        """The subset of ``names`` this policy does not define."""
+        types = {str(t) for t in self._pol.types()}
+        attrs = {str(a) for a in self._pol.typeattributes()}
+        classes = {str(c) for c in self._pol.classes()}
+        roles = {str(r) for r in self._pol.roles()}
+        return Names(
+            types=tuple(sorted(n for n in set(names.types) if n not in types and n != "self")),
+            attributes=tuple(sorted(n for n in set(names.attributes) if n not in attrs)),
+            classes=tuple(sorted(n for n in set(names.classes) if n not in classes)),
+            roles=tuple(sorted(n for n in set(names.roles) if n not in roles)),
+        )
+
+    def granted(self, keys: Iterable[RuleKey], ruletype: str = "allow") -> dict[RuleKey, frozenset[str]]:
+        """The permissions that ``ruletype`` rules grant for each key.
+
+        Rules written on attributes count for every type in them, and
+        ``self`` matches a rule whose target is the source itself. One pass
+        over the policy's rules answers every key.
+        """
+        wanted = sorted(set(keys), key=lambda k: (k.source, k.target, k.tclass))
+        granted: dict[RuleKey, set[str]] = {k: set() for k in wanted}
+        if not wanted:
+            return {}
+        # name of a type or attribute -> the wanted type names it stands for
+        expand: dict[str, set[str]] = {}
+        for name in {k.source for k in wanted} | {k.target for k in wanted if k.target != "self"}:
+            expand.setdefault(name, set()).add(name)
+            try:
+                ptype = self._pol.lookup_type(name)
+            except Exception:  # unknown type: it gets no permissions
+                continue
+            for attr in ptype.attributes():
+                expand.setdefault(str(attr), set()).add(name)
+        by_class: dict[str, list[RuleKey]] = {}
+        for k in wanted:
+            by_class.setdefault(k.tclass, []).append(k)
+        for rule in self._pol.terules():
+            if str(rule.ruletype) != ruletype:
+                continue
+            keys_c = by_class.get(str(rule.tclass))
+            if not keys_c:
+                continue
+            srcs = expand.get(str(rule.source))
+            if not srcs:
+                continue
+            tname = str(rule.target)
+            tgts = expand.get(tname, set())
+            if tname != "self" and not tgts:
+                continue
+            perms = {str(p) for p in rule.perms}
+            for k in keys_c:
+                if k.source not in srcs:
+                    continue
+                if k.target == "self":
+                    hit = tname == "self" or k.source in tgts
+                else:
+                    hit = k.target in tgts or (tname == "self" and k.target == k.source)
+                if hit:
+                    granted[k] |= perms
+        return {k: frozenset(v) for k, v in granted.items()}
+
+
+def policy_is_mls(path: Path) -> bool:
+    """Whether the binary policy at ``path`` is MLS/MCS (read from the file, not the host)."""
+    return TargetPolicy(path).mls

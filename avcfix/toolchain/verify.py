@@ -1,0 +1,48 @@
+"""Check, after an install, that the rebuilt policy grants every allow rule of a module.
+
+The rebuilt binary policy of the root is read with setools
+(:class:`~avcfix.toolchain.target.TargetPolicy`); a rule counts as present when
+the policy's allow rules (on the types themselves or on attributes holding
+them) grant all its permissions. What is not granted is reported rule by rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from avcfix.toolchain.target import RuleKey, TargetPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class AllowRule:
+    """One allow rule to look for: ``allow SOURCE TARGET:CLASS { PERMS };``."""
+
+    source: str
+    target: str
+    tclass: str
+    perms: tuple[str, ...]
+
+    def __str__(self) -> str:
+        perms = self.perms[0] if len(self.perms) == 1 else "{ " + " ".join(self.perms) + " }"
+        return f"allow {self.source} {self.target}:{self.tclass} {perms};"
+
+
+def missing_rules(policy: Path | TargetPolicy, rules: Iterable[AllowRule]) -> tuple[AllowRule, ...]:
+    """The parts of ``rules`` that ``policy`` does not grant, sorted.
+
+    Each returned rule holds only the permissions that are missing. Rules on
+    the same (source, target, class) are checked together.
+    """
+    pol = policy if isinstance(policy, TargetPolicy) else TargetPolicy(Path(policy))
+    wanted: dict[RuleKey, set[str]] = {}
+    for rule in rules:
+        wanted.setdefault(RuleKey(rule.source, rule.target, rule.tclass), set()).update(rule.perms)
+    granted = pol.granted(wanted)
+    out = []
+    for key in sorted(wanted, key=lambda k: (k.source, k.target, k.tclass)):
+        lacking = wanted[key] - granted.get(key, frozenset())
+        if lacking:
+            out.append(AllowRule(key.source, key.target, key.tclass, tuple(sorted(lacking))))
+    return tuple(out)
