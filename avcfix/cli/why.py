@@ -1,10 +1,107 @@
-"""`avcfix why` (placeholder until the audit layer lands)."""
+"""``avcfix why [SOURCES...]``: explain every SELinux denial in audit logs."""
+
 from __future__ import annotations
 
-from avcfix.cli.app import app
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from avcfix.audit.api import ScanStats, scan
+from avcfix.audit.group import GroupAccumulator
+from avcfix.audit.raw import format_event
+from avcfix.cli.app import app, console, console_err
+from avcfix.cli.common import (
+    default_sources,
+    explain_default_source_error,
+    make_filters,
+    progress_reporter,
+    report_skipped,
+)
+from avcfix.errors import InputError
+
+
+def _explainer():
+    """``(open_facts, explain_groups)`` from the explain layer, or ``None``."""
+    try:
+        from avcfix.explain.engine import explain_groups
+        from avcfix.explain.facts import open_facts
+    except ImportError:
+        return None
+    return open_facts, explain_groups
 
 
 @app.command()
-def why() -> None:
-    """Explain every denial in audit logs."""
-    raise NotImplementedError("avcfix why is being written (issue 2)")
+def why(
+    sources: Optional[List[str]] = typer.Argument(
+        None, help="Audit logs (plain or .gz), ausearch/dmesg/journal/logcat output, or '-' for stdin. "
+        "Default: /var/log/audit/audit.log."),
+    domain: Optional[str] = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
+    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Start time: recent, today, boot, yesterday, "
+                                        "this-week, epoch, 2025-11-01T12:00, MM/DD/YYYY [HH:MM:SS]..."),
+    until: Optional[str] = typer.Option(None, "--until", help="End time (same forms as --since)."),
+    raw: bool = typer.Option(False, "--raw", help="Print the correlated events in ausearch's layout."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (see README)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain against."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
+) -> None:
+    """Explain every denial in audit logs, grouped by domain."""
+    if raw and as_json:
+        raise typer.BadParameter("--raw and --json cannot be combined")
+    filters = make_filters(domain, comm, since, until)
+    names = default_sources(sources)
+    stats = ScanStats()
+    acc = GroupAccumulator()
+    stream = None
+    if as_json:
+        from avcfix.ui.why_json import JsonStream
+    try:
+        with progress_reporter(console_err, enabled=True) as progress:
+            denials = scan(names, stats=stats, filters=filters, progress=progress)
+            if as_json:
+                out = sys.stdout
+                first = next(denials, None)  # raises InputError before any output
+                stream = JsonStream(out)
+                if first is not None:
+                    stream.denial(first)
+                    acc.add(first)
+                for d in denials:
+                    stream.denial(d)
+                    acc.add(d)
+            elif raw:
+                last_event = None
+                for d in denials:
+                    acc.add(d)
+                    event = (d.node, d.time, d.serial, d.source)
+                    if event != last_event:
+                        sys.stdout.write(format_event(d))
+                        last_event = event
+            else:
+                for d in denials:
+                    acc.add(d)
+    except InputError as exc:
+        raise explain_default_source_error(sources, exc) from None
+    groups = acc.groups()
+    findings = None
+    note = None
+    explainer = _explainer()
+    if explainer is not None and not raw:
+        open_facts, explain_groups = explainer
+        facts = open_facts(policy, root)
+        findings = explain_groups(groups, facts)
+    elif policy is not None or root is not None:
+        note = "explanations are not available in this build (avcfix.explain missing)"
+    if as_json:
+        from avcfix.ui.why_json import rules_json
+
+        assert stream is not None
+        stream.finish(rules_json(groups, findings), stats)
+        sys.stdout.flush()
+    elif not raw:
+        from avcfix.ui.why_report import render_report
+
+        render_report(console, groups, findings, stats, note)
+    report_skipped(stats, console_err, strict)

@@ -1,0 +1,116 @@
+"""The human report of ``avcfix why`` (rich), grouped by source domain.
+
+All log-derived text (comm, exe, paths, type names) is rendered as plain
+:class:`rich.text.Text`, never as markup, with control characters escaped.
+"""
+
+from __future__ import annotations
+
+import time
+from itertools import groupby
+from typing import Sequence
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.text import Text
+
+from avcfix.audit.api import ScanStats
+from avcfix.audit.model import DenialGroup
+
+
+def _safe(value: object) -> str:
+    s = str(value)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else "?" for c in s)
+
+
+def _when(epoch: float) -> str:
+    if epoch <= 0:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _evidence(g: DenialGroup) -> Text:
+    ex = g.example
+    t = Text("    evidence: ", style="dim")
+    parts = []
+    if g.comms:
+        parts.append("comm " + ", ".join(_safe(c) for c in g.comms[:5]))
+    if g.exes:
+        parts.append("exe " + ", ".join(_safe(e) for e in g.exes[:3]))
+    if ex.syscall or ex.syscall_nr is not None:
+        parts.append(f"syscall {_safe(ex.syscall or ex.syscall_nr)}"
+                     + (f" (exit {ex.exit})" if ex.exit is not None else ""))
+    if g.paths:
+        more = f" (+{len(g.paths) - 3} more)" if len(g.paths) > 3 else ""
+        parts.append("path " + ", ".join(_safe(p) for p in g.paths[:3]) + more)
+    if g.ports:
+        parts.append("port " + ", ".join(str(p) for p in g.ports[:5]))
+    if ex.proctitle:
+        parts.append("cmd " + _safe(ex.proctitle)[:100])
+    parts.append(f"{g.count}x, {_when(g.first_seen)} .. {_when(g.last_seen)}")
+    t.append("; ".join(parts))
+    return t
+
+
+def _item(g: DenialGroup, finding: object | None) -> list[Text]:
+    perms = getattr(finding, "perms", None) or g.perms
+    head = Text("  ")
+    head.append(_safe(g.target), style="bold cyan")
+    head.append(":")
+    head.append(_safe(g.tclass), style="cyan")
+    head.append(" { " + " ".join(_safe(p) for p in perms) + " }", style="bold")
+    head.append(f"  x{g.count}", style="dim")
+    if g.permissive:
+        head.append("  [permissive: logged, not blocked]", style="yellow")
+    lines = [head]
+    if finding is not None:
+        reason = Text("    reason: ", style="dim")
+        reason.append(getattr(finding, "reason").value, style="magenta")
+        detail = getattr(finding, "detail", "")
+        if detail:
+            reason.append(" - " + _safe(detail))
+        lines.append(reason)
+        for rank, adv in enumerate(getattr(finding, "advice", ()), 1):
+            a = Text(f"    fix {rank}: ", style="dim")
+            a.append(_safe(adv.command), style="green")
+            a.append(f"  ({adv.confidence}%) {_safe(adv.why)}", style="dim")
+            lines.append(a)
+        for risk in getattr(finding, "risks", ()):
+            r = Text("    risk: ", style="dim")
+            r.append(_safe(risk), style="red")
+            lines.append(r)
+    lines.append(_evidence(g))
+    return lines
+
+
+def render_report(console: Console, groups: Sequence[DenialGroup], findings: Sequence[object] | None,
+                  stats: ScanStats, note: str | None = None) -> None:
+    """Print the report: one panel per source domain, then the totals."""
+    if findings is not None:
+        items = [(f.group, f) for f in findings]  # type: ignore[attr-defined]
+    else:
+        items = [(g, None) for g in groups]
+    items.sort(key=lambda it: (it[0].source, it[0].target, it[0].tclass, it[0].permissive,
+                               getattr(it[1], "perms", ())))
+    if not items:
+        console.print(Text(f"No SELinux denials found ({stats.lines} lines, {stats.events} events read)."))
+    for domain, chunk in groupby(items, key=lambda it: it[0].source):
+        chunk = list(chunk)
+        body: list[Text] = []
+        for g, f in chunk:
+            body.extend(_item(g, f))
+        title = Text(_safe(domain), style="bold")
+        n_groups = len({g.key for g, _ in chunk})
+        title.append(f"  ({n_groups} target/class group{'s' if n_groups != 1 else ''})", style="dim")
+        console.print(Panel(Group(*body), title=title, title_align="left", expand=True))
+    summary = Text(
+        f"{stats.denials} denial{'s' if stats.denials != 1 else ''} in {len({g.key for g, _ in items})} "
+        f"group{'s' if len({g.key for g, _ in items}) != 1 else ''}; read {stats.lines} lines, {stats.events} events"
+        + (f", skipped {stats.skipped_lines} lines" if stats.skipped_lines else ""),
+        style="dim",
+    )
+    console.print(summary)
+    if note:
+        console.print(Text(note, style="dim"))
