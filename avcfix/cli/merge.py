@@ -1,0 +1,89 @@
+"""``avcfix merge A.te B.te ... [-o OUT.te] [--name NAME]``: merge policy modules into one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from avcfix.cli.app import app, console_err
+from avcfix.errors import InputError, UsageError
+from avcfix.policy.merge import merge_modules, rule_changes
+from avcfix.policy.model import Module
+from avcfix.policy.render import render_cil, render_te
+from avcfix.policy.te_parse import parse_te
+from avcfix.toolchain.atomic import write_atomic
+
+
+def read_module(path: Path) -> Module:
+    """Read and parse one ``.te`` file (``-`` is stdin)."""
+    if str(path) == "-":
+        return parse_te(sys.stdin.read(), "<stdin>")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a .te file") from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_te(text, str(path))
+
+
+@app.command()
+def merge(
+    files: List[Path] = typer.Argument(..., help="Modules to merge (.te: audit2allow output, "
+                                       "refpolicy modules, avcfix build output; '-' for stdin)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the merged module here "
+                                          "(atomically; an unchanged file is not rewritten). Default: stdout."),
+    name: Optional[str] = typer.Option(None, "--name", help="Module name (default: the first file's)."),
+    version: Optional[str] = typer.Option(None, "--version", help="Module version (default: the first file's)."),
+    cil: bool = typer.Option(False, "--cil", help="Write CIL instead of .te."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (needs -o)."),
+) -> None:
+    """Merge .te modules into one: rules deduplicated, permissions unioned, requires recomputed."""
+    if as_json and output is None:
+        raise UsageError("--json prints a summary: give -o OUT to write the module to a file")
+    modules = [read_module(path) for path in files]
+    merged = merge_modules(modules, name=name, version=version)
+    text = render_cil(merged) if cil else render_te(merged)
+
+    written = False
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            old = output.read_text(encoding="utf-8") if output.is_file() else None
+        except OSError:
+            old = None
+        if old != text:
+            try:
+                write_atomic(output, text)
+            except OSError as exc:
+                raise InputError(f"{output}: cannot write: {exc.strerror or exc}") from None
+            written = True
+
+    rules_in = sum(len(m.rules) for m in modules)
+    summary = {
+        "module": merged.name,
+        "version": merged.version,
+        "format": "cil" if cil else "te",
+        "inputs": [str(p) for p in files],
+        "output": str(output) if output is not None else None,
+        "written": written,
+        "rules_in": rules_in,
+        "rules": len(merged.rules),
+        "added": list(rule_changes(modules[0], merged).added),
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        return
+    where = f" -> {output}" + ("" if written else " (unchanged)") if output is not None else ""
+    console_err.print(
+        f"avcfix: merged {len(modules)} module{'s' if len(modules) != 1 else ''}: "
+        f"{rules_in} rules in, {len(merged.rules)} out{where}",
+        markup=False, highlight=False,
+    )
