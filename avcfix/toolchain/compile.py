@@ -36,6 +36,9 @@ _MESSAGE_WORDS = frozenset({
     "attribute", "user", "syntax", "error", "module", "allow", "require", "the", "in",
 })
 
+#: refpolicy's module build system (selinux-policy-dev / selinux-policy-devel).
+DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
+
 #: Suffix of the package a new build replaced (kept for rollback).
 PREV_SUFFIX = ".prev"
 
@@ -84,11 +87,12 @@ def _focus(message: str, token: str, text: str) -> tuple[int, int] | None:
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """A compiled module: the package, whether ``-M`` was used, what ran."""
+    """A compiled module: the package, whether ``-M`` was used (None: the
+    refpolicy headers decided), the package it replaced, what ran."""
 
     te_path: Path
     pp_path: Path
-    mls: bool
+    mls: bool | None
     previous: Path | None
     results: tuple[proc.Result, ...]
 
@@ -144,6 +148,21 @@ def _fail(what: str, te_path: Path, te_text: str, result: proc.Result) -> Compil
     return err
 
 
+def _install_package(pp: Path, out_dir: Path, name: str, work: Path) -> tuple[Path, Path | None]:
+    """Move the new ``pp`` to ``OUT_DIR/NAME.pp``, keeping the old one as ``NAME.pp.prev``.
+
+    Copy, then rename: ``NAME.pp`` exists at every instant.
+    """
+    final = out_dir / f"{name}.pp"
+    previous: Path | None = None
+    if final.exists():
+        previous = final.with_name(final.name + PREV_SUFFIX)
+        shutil.copy2(final, work / "prev")
+        os.replace(work / "prev", previous)
+    os.replace(pp, final)
+    return final, previous
+
+
 def compile_module(
     te_path: Path,
     *,
@@ -182,14 +201,54 @@ def compile_module(
         r = proc.run(semodule_package_argv(pp, mod, fc_path), timeout=timeout, record=_record)
         if not r.ok:
             raise _fail("semodule_package", te_path, te_text, r)
-        final = out_dir / f"{name}.pp"
-        previous: Path | None = None
-        if final.exists():
-            # copy, then rename: NAME.pp exists at every instant
-            previous = final.with_name(final.name + PREV_SUFFIX)
-            shutil.copy2(final, work / "prev")
-            os.replace(work / "prev", previous)
-        os.replace(pp, final)
+        final, previous = _install_package(pp, out_dir, name, work)
         return Compiled(te_path, final, mls, previous, tuple(results))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compile_refpolicy_module(
+    te_path: Path,
+    *,
+    out_dir: Path | None = None,
+    makefile: Path = DEVEL_MAKEFILE,
+    record: Callable[[proc.Result], None] | None = None,
+    timeout: float = 300.0,
+) -> Compiled:
+    """Compile a refpolicy-style module (``policy_module(...)``, interface calls)
+    with the devel Makefile, which runs m4 over the installed policy headers and
+    then checkmodule (with ``-M`` when those headers are MLS) and semodule_package.
+
+    ``NAME.if`` and ``NAME.fc`` next to the ``.te`` are used when present.
+    """
+    te_path = Path(te_path)
+    out_dir = Path(out_dir) if out_dir is not None else te_path.parent
+    name = te_path.stem
+    if not makefile.is_file():
+        raise CompileError(
+            f"{te_path} uses refpolicy interfaces or policy_module(); compiling it needs "
+            f"{makefile} (selinux-policy-dev / selinux-policy-devel)"
+        )
+    results: list[proc.Result] = []
+
+    def _record(r: proc.Result) -> None:
+        results.append(r)
+        if record is not None:
+            record(r)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=out_dir))
+    try:
+        for ext in (".te", ".if", ".fc"):
+            src = te_path.with_suffix(ext)
+            if src.is_file():
+                shutil.copyfile(src, work / f"{name}{ext}")
+        r = proc.run(["make", "-f", str(makefile), f"{name}.pp"], cwd=work, timeout=timeout, record=_record)
+        if not r.ok or not (work / f"{name}.pp").is_file():
+            out = "\n".join(x for x in (r.stdout.strip(), r.stderr.strip()) if x)
+            raise CompileError(f"the refpolicy build of {te_path} failed:\n{out[-4000:]}", r)
+        final, previous = _install_package(work / f"{name}.pp", out_dir, name, work)
+        # MLS or not is the installed headers' choice (their build.conf)
+        return Compiled(te_path, final, None, previous, tuple(results))
     finally:
         shutil.rmtree(work, ignore_errors=True)
