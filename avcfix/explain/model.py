@@ -68,6 +68,11 @@ class Finding:
     detail: str = ""
     #: For BOOLEAN: the booleans (name, value) that would allow it.
     booleans: tuple[tuple[str, bool], ...] = ()
+    #: For PERMISSIVE: the reason the access would have been denied when
+    #: enforcing (its advice is kept); ``None`` otherwise.
+    underlying: Reason | None = None
+    #: For CONSTRAINT (and RBAC): which of user, role, level differ.
+    differs: tuple[str, ...] = ()
 
     @property
     def needs_module(self) -> bool:

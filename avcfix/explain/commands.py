@@ -1,0 +1,84 @@
+"""Exact, shell-safe fix commands built from (untrusted) log text.
+
+Paths and other free text are quoted with :func:`shlex.quote`; names must pass
+SELinux's identifier grammar before they appear in a command or a rule; ports
+must be integers in range. Every builder returns ``None`` when its input is
+not safe to show, so no log text can inject a command or a policy statement.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Sequence
+
+from avcfix.policy.identifiers import is_identifier
+
+#: Control characters (and Unicode line separators): never shown in a command.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+#: Regex metacharacters escaped in a file_contexts path regex.
+_FC_SPECIAL = set("\\.^$|?*+()[]{}")
+
+
+def safe_path(path: str | None) -> str | None:
+    """``path`` when it is absolute and free of control characters, else ``None``."""
+    if not path or not path.startswith("/") or _CONTROL_RE.search(path) or len(path) > 4096:
+        return None
+    return path
+
+
+def fc_regex(path: str, tree: bool) -> str:
+    """A file_contexts regex matching ``path`` exactly (and below it when ``tree``)."""
+    stripped = path.rstrip("/") or "/"
+    body = "".join("\\" + c if c in _FC_SPECIAL else c for c in stripped)
+    return body + "(/.*)?" if tree else body
+
+
+def setsebool(settings: Sequence[tuple[str, bool]]) -> str | None:
+    """``setsebool -P NAME on`` or, for several, ``setsebool -P A=on B=off``."""
+    if not settings or not all(is_identifier(n) for n, _ in settings):
+        return None
+    words = ["on" if v else "off" for _, v in settings]
+    if len(settings) == 1:
+        return f"setsebool -P {settings[0][0]} {words[0]}"
+    return "setsebool -P " + " ".join(f"{n}={w}" for (n, _), w in zip(settings, words))
+
+
+def semanage_port(port_type: str, proto: str, port: int | None) -> str | None:
+    """``semanage port -a -t TYPE -p PROTO PORT`` (``PORT`` when the log lacks it)."""
+    if not is_identifier(port_type) or proto not in {"tcp", "udp", "sctp", "dccp"}:
+        return None
+    if port is None:
+        return f"semanage port -a -t {port_type} -p {proto} PORT"
+    if not isinstance(port, int) or not 0 < port < 65536:
+        return None
+    return f"semanage port -a -t {port_type} -p {proto} {port}"
+
+
+def restorecon(path: str, recursive: bool = False) -> str | None:
+    """``restorecon -v PATH`` (``-Rv`` for a directory tree), the path quoted."""
+    p = safe_path(path)
+    if p is None:
+        return None
+    return f"restorecon -{'R' if recursive else ''}v {shlex.quote(p)}"
+
+
+def semanage_fcontext(file_type: str, path: str, tree: bool) -> str | None:
+    """``semanage fcontext -a -t TYPE 'REGEX' && restorecon -v PATH``."""
+    p = safe_path(path)
+    if p is None or not is_identifier(file_type):
+        return None
+    rc = restorecon(p.rstrip("/") or "/", recursive=tree)
+    return f"semanage fcontext -a -t {file_type} {shlex.quote(fc_regex(p, tree))} && {rc}"
+
+
+def allow_rule(source: str, target: str, tclass: str, perms: Sequence[str]) -> str | None:
+    """The allow rule ``avcfix build`` would write (``self`` when target is source)."""
+    names = [source, target, tclass, *perms]
+    if not perms or not all(is_identifier(n) for n in names):
+        return None
+    tgt = "self" if target == source else target
+    ps = sorted(set(perms))
+    body = ps[0] if len(ps) == 1 else "{ " + " ".join(ps) + " }"
+    return f"allow {source} {tgt}:{tclass} {body};"

@@ -1,0 +1,165 @@
+"""The explanation engine: DenialGroups + policy facts -> Findings.
+
+Pure logic over the :class:`~avcfix.explain.protocol.Facts` Protocol: every
+group gets its policy analysis (one lookup per distinct access, cached by the
+facts), is split into one finding per distinct reason, and each finding gets
+ranked advice and risk flags.
+
+Reason precedence for permissive denials: when the access was logged with
+``permissive=1`` or the domain is permissive in the policy, a finding that
+would need a fix (te_rule, boolean, constraint, rbac, bounds, no_policy) is
+reported as ``permissive`` -- nothing was blocked, it is a candidate -- and
+keeps its underlying reason (``Finding.underlying``) and that reason's advice.
+``allowed_now``, ``dontaudit`` and ``unknown_*`` stay what they are.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence
+
+from avcfix.audit.model import DenialGroup
+from avcfix.explain import advice as adv
+from avcfix.explain.generic import UNCONFINED_DOMAIN_NAMES
+from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
+from avcfix.explain.protocol import AccessKey, Analysis, Facts, Verdict
+from avcfix.explain.risks import risks_for
+
+#: Reasons a permissive denial is reported under as ``permissive``.
+_PERMISSIVE_WRAPS = frozenset(
+    {Reason.TE_RULE, Reason.BOOLEAN, Reason.CONSTRAINT, Reason.RBAC, Reason.BOUNDS, Reason.NO_POLICY}
+)
+
+#: Reasons whose fix may be a new allow rule (a module).
+_MODULE_REASONS = frozenset({Reason.TE_RULE, Reason.NO_POLICY})
+
+#: Order of findings inside one group.
+_REASON_ORDER = {r: i for i, r in enumerate(Reason)}
+_KIND_ORDER = {k: i for i, k in enumerate(AdviceKind)}
+
+NO_POLICY_DETAIL = ("no policy was given and SELinux is not enabled here: reasons need --policy FILE "
+                    "(or --root DIR); advice below comes from the log alone")
+
+
+def access_key(group: DenialGroup) -> AccessKey:
+    """The distinct access a group asks the policy about (the example's full contexts)."""
+    d = group.example
+    return AccessKey(str(d.scontext), str(d.tcontext), group.tclass, group.perms)
+
+
+def explain_groups(groups: Sequence[DenialGroup], facts: Facts | None) -> list[Finding]:
+    """Explain every group: one or more findings per group, in group order.
+
+    With ``facts`` ``None`` every finding has reason ``no_policy`` and only the
+    advice the log alone supports.
+    """
+    analyses: dict[AccessKey, Analysis] = {}
+    if facts is not None:
+        analyses = facts.analyze([access_key(g) for g in groups])
+    denied = _denied_index(groups)
+    findings: list[Finding] = []
+    for group in groups:
+        analysis = analyses.get(access_key(group)) if facts is not None else None
+        for perms, verdict in _split(group, analysis):
+            findings.append(_finding(group, perms, verdict, analysis, facts, denied))
+    return findings
+
+
+def _denied_index(groups: Sequence[DenialGroup]) -> dict[tuple[str, str, str], frozenset[str]]:
+    """(source, target, class) -> every permission denied on it in the log."""
+    acc: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for g in groups:
+        acc[(g.source, g.target, g.tclass)].update(g.perms)
+    return {k: frozenset(v) for k, v in acc.items()}
+
+
+def _split(group: DenialGroup, analysis: Analysis | None) -> list[tuple[tuple[str, ...], Verdict]]:
+    """Permissions grouped by identical verdict, ordered by reason."""
+    if analysis is None:
+        return [(group.perms, Verdict(Reason.NO_POLICY, detail=NO_POLICY_DETAIL))]
+    by_verdict: dict[Verdict, list[str]] = {}
+    for perm, verdict in analysis.verdicts:
+        by_verdict.setdefault(verdict, []).append(perm)
+    parts = [(tuple(sorted(perms)), v) for v, perms in by_verdict.items()]
+    return sorted(parts, key=lambda item: (_REASON_ORDER[item[1].reason], item[0]))
+
+
+def _finding(group: DenialGroup, perms: tuple[str, ...], verdict: Verdict, analysis: Analysis | None,
+             facts: Facts | None, denied: dict[tuple[str, str, str], frozenset[str]]) -> Finding:
+    reason = verdict.reason
+    underlying = None
+    detail = verdict.detail
+    permissive = group.permissive or (analysis is not None and analysis.permissive_domain)
+    if permissive and reason in _PERMISSIVE_WRAPS:
+        underlying, reason = reason, Reason.PERMISSIVE
+        how = "logged with permissive=1" if group.permissive else f"{group.source} is a permissive domain"
+        detail = (f"{how}: nothing was blocked, so this is a candidate, not a proven need; "
+                  f"when enforcing it would be {underlying.value}" + (f" ({detail})" if detail else ""))
+    base = underlying or reason
+    if base is Reason.BOOLEAN and verdict.booleans and facts is not None:
+        descs = []
+        for name, _ in _flat(verdict.booleans):
+            desc = facts.boolean_description(name)
+            descs.append(f"{name}: {desc}" if desc else name)
+        detail = "; ".join(x for x in [detail, *descs] if x)
+    is_unconfined = facts.is_unconfined if facts is not None else UNCONFINED_DOMAIN_NAMES.__contains__
+    return Finding(
+        group=group,
+        perms=perms,
+        reason=reason,
+        advice=_advice(group, perms, base, verdict, facts, denied),
+        risks=risks_for(group.target, group.tclass, perms, is_unconfined),
+        detail=detail,
+        booleans=_flat(verdict.booleans),
+        underlying=underlying,
+        differs=verdict.differs,
+    )
+
+
+def _flat(alternatives: tuple[tuple[tuple[str, bool], ...], ...]) -> tuple[tuple[str, bool], ...]:
+    seen: dict[tuple[str, bool], None] = {}
+    for alt in alternatives:
+        for setting in alt:
+            seen.setdefault(setting, None)
+    return tuple(sorted(seen))
+
+
+def _advice(group: DenialGroup, perms: tuple[str, ...], base: Reason, verdict: Verdict,
+            facts: Facts | None, denied: dict[tuple[str, str, str], frozenset[str]]) -> tuple[Advice, ...]:
+    """Ranked advice for a finding whose enforcing reason is ``base``."""
+    if base not in _MODULE_REASONS and base not in (Reason.BOOLEAN, Reason.CONSTRAINT):
+        return ()  # allowed_now, dontaudit, rbac, bounds, unknown_*: no command fixes these here
+    out: list[Advice] = []
+    port, specific_port = adv.port_label(group, perms, facts)
+    out += port
+    out += adv.restorecon(group, perms, facts)
+    if base is Reason.CONSTRAINT:
+        return _rank(out)  # only a relabel can help; an allow rule cannot
+    out += adv.fcontext(group, perms, facts)
+    if base is Reason.BOOLEAN:
+        out += adv.boolean(group, verdict.booleans, facts)
+        return _rank(out)
+    out += adv.narrower(group, perms, denied.get((group.source, group.target, group.tclass), frozenset()))
+    if not specific_port:
+        fallback = adv.generic_port_fallback(group, perms)
+        if fallback is not None:
+            out += adv.module(group, perms, 40, fallback)
+        elif out:
+            out += adv.module(group, perms, 25,
+                              "the rule avcfix build would write; prefer the fixes above, which keep "
+                              "the policy narrow")
+        elif base is Reason.NO_POLICY:
+            out += adv.module(group, perms, 50,
+                              "the rule avcfix build would write; without a policy it is not known "
+                              "whether a label, boolean or existing rule would fix this instead")
+        else:
+            out += adv.module(group, perms, 90,
+                              "no type-enforcement rule allows this and no label or boolean fix "
+                              "applies: this is the rule avcfix build writes")
+    return _rank(out)
+
+
+def _rank(items: list[Advice]) -> tuple[Advice, ...]:
+    """Best first: module last, then by confidence, kind order and command."""
+    return tuple(sorted(items, key=lambda a: (a.kind is AdviceKind.MODULE, -a.confidence,
+                                              _KIND_ORDER[a.kind], a.command)))
