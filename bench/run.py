@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""Benchmark: ``avcfix why --json`` against audit2allow and ausearch on the same log.
+
+    .venv/bin/python bench/run.py            # 100k and 1M lines, 3 repeats (make bench)
+    .venv/bin/python bench/run.py --quick    # 10k and 100k lines, 1 repeat (smoke run)
+    .venv/bin/python bench/run.py --json bench/data/results.json
+
+Logs are made by ``bench/gen.py`` (seeded) and cached in ``bench/data/``
+(gitignored); a cached log is reused only while gen.py, the seed and the size
+are unchanged. On the large log, in one run, it times:
+
+- ``avcfix why --json FILE`` (also on the small log, for the memory slope);
+- ``audit2allow -p POLICY -i FILE``;
+- ``ausearch -if FILE -m AVC --raw``.
+
+Each child's wall time is measured here (monotonic clock around the child)
+and its peak RSS by GNU time (``/usr/bin/time -f %M``), a small C launcher,
+so the figure is the child's own. Without GNU time the harness falls back to
+``os.wait4`` rusage, which on Linux also counts the harness's RSS at fork
+time (the report says so). Children run round-robin, ``--repeats`` times; the
+table shows the median wall time and the median peak RSS (min and max are in
+the JSON). The page cache is warmed by reading each log once first. Child
+stdout goes to a file, so every tool pays for its output the same way; the
+outputs are checked (avcfix's JSON must parse and count the generated
+denials, ausearch must return every denial event).
+
+Targets (issue 2): avcfix >= 8x faster than audit2allow, <= 1.5x ausearch's
+time, peak RSS < 80 MB, RSS(1M) - RSS(100k) < 20 MB. A missed target prints
+FAIL but is not an error: the exit status is non-zero only when the harness
+itself cannot run (missing tool, a tool that crashed, a log it cannot make).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PROJECT = BENCH.parent
+DATA = BENCH / "data"
+GEN = BENCH / "gen.py"
+DEFAULT_POLICY = Path("/etc/selinux/default/policy/policy.33")
+GNU_TIME = Path("/usr/bin/time")
+
+#: Targets from issue 2.
+SPEEDUP_VS_AUDIT2ALLOW = 8.0
+MAX_RATIO_VS_AUSEARCH = 1.5
+MAX_RSS_MB = 80.0
+MAX_RSS_GROWTH_MB = 20.0
+
+
+class HarnessError(Exception):
+    """The benchmark itself could not run (not a missed target)."""
+
+
+@dataclass
+class Measure:
+    """All repeats of one command on one log."""
+
+    tool: str
+    size: int
+    argv: list[str]
+    walls: list[float] = field(default_factory=list)
+    rss_kb: list[int] = field(default_factory=list)
+    exit_codes: list[int] = field(default_factory=list)
+    error: str | None = None
+    check: str | None = None
+    stderr_tail: str = ""
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def rss_mb(self) -> float:
+        return statistics.median(self.rss_kb) / 1024
+
+    def summary(self) -> dict:
+        data = asdict(self)
+        if self.walls:
+            data.update(
+                wall_median=self.wall, wall_min=min(self.walls), wall_max=max(self.walls),
+                rss_mb_median=self.rss_mb, rss_mb_min=min(self.rss_kb) / 1024, rss_mb_max=max(self.rss_kb) / 1024,
+            )
+        return data
+
+
+# -- logs ----------------------------------------------------------------------
+
+
+def size_label(n: int) -> str:
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def ensure_log(lines: int, seed: int, data: Path) -> tuple[Path, dict]:
+    """The cached log of ``lines`` lines (made by gen.py in a child process) and its stats."""
+    data.mkdir(parents=True, exist_ok=True)
+    log = data / f"{size_label(lines)}-seed{seed}.log"
+    meta = log.with_suffix(".meta.json")
+    gen_hash = hashlib.sha256(GEN.read_bytes()).hexdigest()
+    if log.exists() and meta.exists():
+        try:
+            info = json.loads(meta.read_text())
+        except ValueError:
+            info = {}
+        if info.get("gen_sha256") == gen_hash and info.get("stats", {}).get("lines") == lines and log.stat().st_size == info.get("bytes"):
+            return log, info
+    print(f"generating {log.relative_to(PROJECT) if log.is_relative_to(PROJECT) else log} ({lines} lines)...", flush=True)
+    stats_file = log.with_suffix(".stats.json")
+    cp = subprocess.run(
+        [sys.executable, str(GEN), "--lines", str(lines), "--seed", str(seed), "-o", str(log), "--stats", str(stats_file)],
+        capture_output=True, text=True,
+    )
+    if cp.returncode != 0:
+        raise HarnessError(f"bench/gen.py failed: {cp.stderr.strip()[-2000:]}")
+    info = {"gen_sha256": gen_hash, "seed": seed, "bytes": log.stat().st_size, "stats": json.loads(stats_file.read_text())}
+    stats_file.unlink()
+    meta.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return log, info
+
+
+def warm(path: Path) -> None:
+    """Read the file once so every tool starts with it in the page cache."""
+    with path.open("rb") as fh:
+        while fh.read(1 << 20):
+            pass
+
+
+# -- running one child -----------------------------------------------------------
+
+
+def run_once(argv: list[str], stdout: Path, use_gnu_time: bool) -> tuple[float, int, int, str]:
+    """Run ``argv``; return (wall seconds, peak RSS in KiB, exit code, stderr tail)."""
+    with tempfile.TemporaryDirectory(prefix="avcfix-bench-") as tmp:
+        err_path = Path(tmp) / "stderr"
+        with stdout.open("wb") as out, err_path.open("wb") as err:
+            if use_gnu_time:
+                rss_path = Path(tmp) / "rss"
+                full = [str(GNU_TIME), "-q", "-f", "%M", "-o", str(rss_path), *argv]
+                start = time.monotonic()
+                proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                _, status, _ = os.wait4(proc.pid, 0)
+                wall = time.monotonic() - start
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                text = rss_path.read_text().split() if rss_path.exists() else []
+                rss = int(text[-1]) if text and text[-1].isdigit() else -1
+            else:
+                start = time.monotonic()
+                proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                wall = time.monotonic() - start
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                rss = usage.ru_maxrss
+        tail = err_path.read_text(errors="replace").strip()[-800:]
+    return wall, rss, proc.returncode, tail
+
+
+# -- output checks -----------------------------------------------------------------
+
+
+def check_avcfix(out: Path, info: dict) -> str:
+    """avcfix's JSON parses and reports as many denials as the generator wrote AVC records."""
+    try:
+        doc = json.loads(out.read_text())
+    except ValueError as exc:
+        return f"FAIL: output is not one JSON document ({exc})"
+    stats = doc.get("stats", {}) if isinstance(doc, dict) else {}
+    want = info["stats"]
+    got = stats.get("denials")
+    ok = got == want["avc_records"] and stats.get("lines") == want["lines"]
+    return (
+        f"{'ok' if ok else 'FAIL'}: stats.lines={stats.get('lines')} (log {want['lines']}), "
+        f"stats.denials={got} (generated AVC records {want['avc_records']}), skipped_lines={stats.get('skipped_lines')}, "
+        f"rules={len(doc.get('rules', []))}"
+    )
+
+
+def check_ausearch(out: Path, info: dict) -> str:
+    serials = set()
+    with out.open("rb") as fh:
+        for line in fh:
+            if line.startswith(b"type="):
+                start = line.find(b":", line.find(b"audit("))
+                end = line.find(b")", start)
+                serials.add(line[start + 1:end])
+    want = info["stats"]["denial_events"]
+    return f"{'ok' if len(serials) == want else 'FAIL'}: {len(serials)} events (generated denial events {want})"
+
+
+def check_audit2allow(out: Path, info: dict) -> str:
+    rules = sum(1 for line in out.read_text(errors="replace").splitlines() if line.startswith("allow "))
+    return f"{'ok' if rules else 'FAIL'}: {rules} allow rules"
+
+
+# -- the run ----------------------------------------------------------------------
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {}
+    for pkg in ("auditd", "policycoreutils-python-utils", "selinux-policy-default"):
+        cp = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True)
+        if cp.returncode == 0:
+            versions[pkg] = cp.stdout.strip()
+    return versions
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "cpu": cpu, "cpus": os.cpu_count(), "mem_gb": mem_gb, "kernel": platform.release(),
+        "os": _os_name(), "python": platform.python_version(),
+    }
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def avcfix_argv() -> list[str]:
+    exe = Path(sys.executable).parent / "avcfix"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("avcfix")
+    return [found] if found else [sys.executable, "-m", "avcfix"]
+
+
+def avcfix_available(argv: list[str]) -> str | None:
+    """``None`` when ``avcfix why`` runs; otherwise why not."""
+    cp = subprocess.run([*argv, "why", "--help"], capture_output=True, text=True)
+    if cp.returncode != 0:
+        first = (cp.stderr or cp.stdout).strip().splitlines()
+        return f"`avcfix why` is not available yet (exit {cp.returncode}: {first[-1] if first else 'no output'})"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="10k/100k lines, 1 repeat (a smoke run)")
+    ap.add_argument("--sizes", type=int, nargs=2, metavar=("SMALL", "LARGE"), help="line counts (default 100000 1000000)")
+    ap.add_argument("--repeats", type=int, help="runs of each command (default 3; 1 with --quick)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="binary policy for audit2allow -p")
+    ap.add_argument("--data", type=Path, default=DATA, help="where the generated logs are cached")
+    ap.add_argument("--json", type=Path, help="write the results here as JSON")
+    ap.add_argument("--no-gnu-time", action="store_true", help="measure RSS with os.wait4 even if /usr/bin/time exists")
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except HarnessError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    small, large = args.sizes or ((10_000, 100_000) if args.quick else (100_000, 1_000_000))
+    repeats = args.repeats or (1 if args.quick else 3)
+    if repeats < 1 or small < 1 or large < small:
+        raise HarnessError("need --repeats >= 1 and 1 <= SMALL <= LARGE")
+    use_gnu_time = GNU_TIME.exists() and not args.no_gnu_time
+    for tool in ("audit2allow", "ausearch"):
+        if shutil.which(tool) is None:
+            raise HarnessError(f"{tool} is not installed (make setup installs it)")
+    if not args.policy.exists():
+        raise HarnessError(f"policy {args.policy} not found (selinux-policy-default), or pass --policy")
+
+    logs = {n: ensure_log(n, args.seed, args.data) for n in (small, large)}
+    for path, _ in logs.values():
+        warm(path)
+
+    avcfix = avcfix_argv()
+    avcfix_missing = avcfix_available(avcfix)
+    plan: list[Measure] = []
+    if avcfix_missing is None:
+        plan.append(Measure("avcfix why --json", small, [*avcfix, "why", "--json", str(logs[small][0])]))
+        plan.append(Measure("avcfix why --json", large, [*avcfix, "why", "--json", str(logs[large][0])]))
+    plan.append(Measure("audit2allow", large, ["audit2allow", "-p", str(args.policy), "-i", str(logs[large][0])]))
+    plan.append(Measure("ausearch -m AVC --raw", large, ["ausearch", "-if", str(logs[large][0]), "-m", "AVC", "--raw"]))
+    checks = {"avcfix why --json": check_avcfix, "ausearch -m AVC --raw": check_ausearch, "audit2allow": check_audit2allow}
+
+    print(f"repeats: {repeats} (round-robin; table = median), peak RSS via "
+          f"{'GNU time' if use_gnu_time else 'os.wait4 (includes the harness RSS at fork, ~10 MB)'}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="avcfix-bench-out-") as tmp:
+        for r in range(repeats):
+            for i, m in enumerate(plan):
+                if m.error:
+                    continue
+                out = Path(tmp) / f"{i}.out"
+                wall, rss, code, err = run_once(m.argv, out, use_gnu_time)
+                print(f"  [{r + 1}/{repeats}] {m.tool:<24} {size_label(m.size):>5}: {wall:7.2f} s  {rss / 1024:7.1f} MB  exit {code}", flush=True)
+                m.exit_codes.append(code)
+                if code != 0 and not (m.tool == "ausearch -m AVC --raw" and code == 1 and out.stat().st_size == 0):
+                    lines = err.splitlines()
+                    m.error = f"exit {code}: {lines[-1] if lines else 'no stderr'}"
+                    m.stderr_tail = err
+                    continue
+                m.walls.append(wall)
+                m.rss_kb.append(rss)
+                if r == 0:
+                    m.check = checks[m.tool](out, logs[m.size][1])
+
+    result = report(plan, logs, small, large, repeats, use_gnu_time, avcfix_missing)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        print(f"\nresults written to {args.json}")
+    broken = [m for m in plan if m.error and not m.tool.startswith("avcfix")]
+    if broken:
+        raise HarnessError("; ".join(f"{m.tool} failed: {m.error}" for m in broken))
+    return 0
+
+
+def report(plan: list[Measure], logs: dict, small: int, large: int, repeats: int, gnu_time: bool,
+           avcfix_missing: str | None) -> dict:
+    """Print the table and the targets; return everything as a JSON-able dict."""
+    info = machine()
+    print(f"\nmachine: {info['cpu']} ({info['cpus']} CPUs, {info['mem_gb']} GB), {info['os']}, kernel {info['kernel']}, Python {info['python']}")
+    for n, (path, meta) in sorted(logs.items()):
+        s = meta["stats"]
+        print(f"log {size_label(n)}: {path.name}, {meta['bytes'] / 1e6:.0f} MB, {s['events']} events, "
+              f"{s['denial_events']} denial events, {s['avc_records']} AVC records")
+    print()
+    header = f"| {'command':<24} | {'log':>5} | {'wall (median)':>13} | {'peak RSS':>9} | output check"
+    print(header)
+    print("|" + "-" * 26 + "|------:|--------------:|----------:|" + "-" * 14)
+    for m in plan:
+        if m.walls:
+            print(f"| {m.tool:<24} | {size_label(m.size):>5} | {m.wall:11.2f} s | {m.rss_mb:6.1f} MB | {m.check}")
+        else:
+            print(f"| {m.tool:<24} | {size_label(m.size):>5} | {'-':>13} | {'-':>9} | error: {m.error}")
+    if avcfix_missing:
+        print(f"\n{avcfix_missing}: avcfix was not measured.")
+
+    by = {(m.tool, m.size): m for m in plan if m.walls}
+    av_l = by.get(("avcfix why --json", large))
+    av_s = by.get(("avcfix why --json", small))
+    a2a = by.get(("audit2allow", large))
+    aus = by.get(("ausearch -m AVC --raw", large))
+    targets = []
+
+    def target(name: str, value: float | None, goal: str, ok: bool | None) -> None:
+        targets.append({"target": name, "value": value, "goal": goal, "pass": ok})
+
+    if av_l and a2a:
+        speedup = a2a.wall / av_l.wall
+        target("speed-up vs audit2allow", speedup, f">= {SPEEDUP_VS_AUDIT2ALLOW:g}x", speedup >= SPEEDUP_VS_AUDIT2ALLOW)
+    else:
+        target("speed-up vs audit2allow", None, f">= {SPEEDUP_VS_AUDIT2ALLOW:g}x", None)
+    if av_l and aus:
+        ratio = av_l.wall / aus.wall
+        target("time vs ausearch", ratio, f"<= {MAX_RATIO_VS_AUSEARCH:g}x", ratio <= MAX_RATIO_VS_AUSEARCH)
+    else:
+        target("time vs ausearch", None, f"<= {MAX_RATIO_VS_AUSEARCH:g}x", None)
+    peak = max((m.rss_mb for m in (av_s, av_l) if m), default=None)
+    target("avcfix peak RSS (MB)", peak, f"< {MAX_RSS_MB:g} MB", None if peak is None else peak < MAX_RSS_MB)
+    growth = av_l.rss_mb - av_s.rss_mb if av_l and av_s else None
+    target(f"RSS {size_label(large)} - RSS {size_label(small)} (MB)", growth, f"< {MAX_RSS_GROWTH_MB:g} MB",
+           None if growth is None else growth < MAX_RSS_GROWTH_MB)
+    if av_l and av_l.check and av_l.check.startswith("FAIL"):
+        print("\nwarning: avcfix's output does not match the generated log (see the output check)")
+
+    print("\n| target | measured | goal | result |\n|---|---:|---|---|")
+    for t in targets:
+        value = "-" if t["value"] is None else (f"{t['value']:.2f}x" if "x" in t["goal"] else f"{t['value']:.1f} MB")
+        verdict = "n/a" if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
+        print(f"| {t['target']} | {value} | {t['goal']} | {verdict} |")
+    return {
+        "machine": info,
+        "tools": tool_versions(),
+        "repeats": repeats,
+        "statistic": "median",
+        "rss_method": "GNU time %M" if gnu_time else "os.wait4 ru_maxrss",
+        "logs": {size_label(n): {"path": str(p), **meta} for n, (p, meta) in logs.items()},
+        "measures": [m.summary() for m in plan],
+        "avcfix_missing": avcfix_missing,
+        "targets": targets,
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
