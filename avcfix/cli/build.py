@@ -1,0 +1,242 @@
+"""``avcfix build NAME [SOURCES...]``: one merged, deduplicated module per domain,
+compiled (and optionally installed and verified) with the real toolchain."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from avcfix.audit.api import ScanStats, scan
+from avcfix.audit.group import group_denials
+from avcfix.audit.model import Denial
+from avcfix.builder import BuildOptions, BuildResult, BuildStep, build_module, resolve_name
+from avcfix.cli.app import app, console, console_err
+from avcfix.cli.common import (
+    default_sources,
+    explain_default_source_error,
+    make_filters,
+    progress_reporter,
+    report_skipped,
+    safe_text,
+)
+from avcfix.errors import InputError, InstallError, UsageError
+from avcfix.explain.model import Finding
+from avcfix.toolchain.store import PolicyRoot, host_policy_name
+
+#: Version of the ``--json`` document (README, "JSON output").
+JSON_VERSION = 1
+
+
+def default_module_name(name: str) -> str:
+    """``NAME_local`` with every character that is not a letter, digit or ``_``
+    made ``_`` (a domain ``foo_t`` gives ``foo_local``)."""
+    base = name[:-2] if name.endswith("_t") and len(name) > 2 else name
+    base = re.sub(r"[^A-Za-z0-9_]", "_", base).strip("_") or "avcfix"
+    if not base[0].isalpha():
+        base = "m_" + base
+    return f"{base}_local"
+
+
+def _explain(groups, policy: Optional[Path], root: Optional[Path]) -> list[Finding]:
+    """Findings for ``groups`` from the explain layer (no policy: every group
+    is a ``no_policy`` finding that asks for a module)."""
+    from avcfix.explain.engine import explain_groups
+    from avcfix.explain.facts import open_facts
+
+    facts = open_facts(policy, root)
+    try:
+        return list(explain_groups(groups, facts))
+    finally:
+        close = getattr(facts, "close", None)
+        if close is not None:
+            close()
+
+
+def _partition(findings: list[Finding]) -> dict[str, list[Finding]]:
+    by_domain: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_domain.setdefault(f.group.source, []).append(f)
+    return dict(sorted(by_domain.items()))
+
+
+@contextmanager
+def _status(enabled: bool) -> Iterator:
+    """A spinner on stderr naming the current step (only on a terminal)."""
+    if not enabled or not console_err.is_terminal:
+        yield None
+        return
+    with console_err.status("building...") as status:
+
+        def update(step: BuildStep, detail: str) -> None:
+            status.update(f"{step.value}: {safe_text(detail)}")
+
+        yield update
+
+
+# ------------------------------------------------------------------ output
+
+def finding_json(f: Finding) -> dict:
+    """A left-out finding: what it is, why, and the command that fixes it."""
+    g = f.group
+    return {
+        "source": g.source,
+        "target": g.target,
+        "class": g.tclass,
+        "perms": list(f.perms),
+        "reason": f.reason.value,
+        "count": g.count,
+        "fix": f.advice[0].command if f.advice else None,
+        "fix_kind": f.advice[0].kind.value if f.advice else None,
+    }
+
+
+def result_json(res: BuildResult) -> dict:
+    """One module's build, as documented in the README."""
+    return {
+        "module": res.module.name if res.module is not None else res.te_path.stem,
+        "version": res.version,
+        "te": str(res.te_path) if res.te_path.exists() else None,
+        "pp": str(res.pp_path) if res.pp_path is not None else None,
+        "cil": str(res.cil_path) if res.cil_path is not None else None,
+        "changed": res.changed,
+        "compiled": res.compiled,
+        "mls": res.mls,
+        "diff": list(res.diff),
+        "rules": len(res.module.rules) if res.module is not None else 0,
+        "installed": res.installed,
+        "missing_after_install": list(res.missing_after_install),
+        "left_out": [finding_json(f) for f in res.left_out],
+        "rejected": [{"what": r.what, "reason": r.reason} for r in res.rejected],
+        "commands": [{"argv": list(r.argv), "exit": r.returncode, "seconds": round(r.seconds, 3)}
+                     for r in res.results],
+    }
+
+
+def _print_result(res: BuildResult) -> None:
+    name = res.module.name if res.module is not None else res.te_path.stem
+    if res.pp_path is None and not res.changed:
+        console.print(f"[bold]{name}[/]: nothing to allow, no module written")
+    elif res.changed:
+        console.print(f"[bold]{name}[/] {res.version}: wrote [cyan]{safe_text(res.te_path)}[/]"
+                      + (f" and [cyan]{safe_text(res.cil_path)}[/]" if res.cil_path else ""))
+    else:
+        console.print(f"[bold]{name}[/] {res.version}: no new rules, [cyan]{safe_text(res.te_path)}[/] unchanged")
+    for line in res.diff:
+        style = "green" if line.startswith("+") else "red"
+        console.print(f"  [{style}]{safe_text(line)}[/]", markup=True, highlight=False, soft_wrap=True)
+    if res.compiled and res.pp_path is not None:
+        flag = " (checkmodule -M)" if res.mls else ""
+        console.print(f"  compiled [cyan]{safe_text(res.pp_path)}[/]{flag}")
+    if res.installed:
+        console.print("  installed with semodule")
+        if res.missing_after_install:
+            console.print("  [bold red]the rebuilt policy does not grant:[/]")
+            for rule in res.missing_after_install:
+                console.print(f"    {safe_text(rule)}", markup=False)
+        else:
+            console.print("  [green]verified:[/] the rebuilt policy grants every allow rule")
+    if res.left_out:
+        console.print(f"  [yellow]left out ({len(res.left_out)}): a better fix than an allow rule "
+                      "(--include-advised puts them in)[/]")
+        for f in res.left_out:
+            g = f.group
+            fix = f.advice[0].command if f.advice else f.detail
+            console.print(f"    {g.source} {g.target}:{g.tclass} {{ {' '.join(f.perms)} }} "
+                          f"[{f.reason.value}] -> {safe_text(fix)}", markup=False, soft_wrap=True)
+    for r in res.rejected:
+        console.print(f"  [red]rejected:[/] {safe_text(r.what)}: {safe_text(r.reason)}", soft_wrap=True)
+
+
+# ------------------------------------------------------------------ command
+
+@app.command()
+def build(
+    args: Optional[List[str]] = typer.Argument(
+        None, metavar="NAME [SOURCES...]",
+        help="NAME: a domain type (eucalyptus_eucanetd_t), a word of one (eucanetd), a comm or an exe "
+        "name; then audit logs as for 'why' ('-' for stdin; default /var/log/audit/audit.log). "
+        "With --all-domains, every argument is a source."),
+    all_domains: bool = typer.Option(False, "--all-domains", help="Build for every domain in the input "
+                                     "(one module each; with --module, one module for all)."),
+    module: Optional[str] = typer.Option(None, "--module", "-m", help="Module name (default NAME_local)."),
+    out_dir: Path = typer.Option(Path("."), "--out-dir", "-o", help="Where MODULE.te/.pp/.cil go."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain and build against."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Alternate policy root (semodule -p DIR)."),
+    install: bool = typer.Option(False, "--install", help="Install with semodule -i, then verify with setools."),
+    priority: Optional[int] = typer.Option(None, "--priority", "-X", min=1, max=999,
+                                           help="semodule priority (-X) for --install."),
+    xperms: bool = typer.Option(False, "--xperms", help="allowxperm rules for the ioctl commands seen."),
+    cil: bool = typer.Option(False, "--cil", help="Also write MODULE.cil (and install it instead of the .pp)."),
+    include_advised: bool = typer.Option(False, "--include-advised",
+                                         help="Also allow what a label, boolean or restorecon would fix."),
+    mls: Optional[bool] = typer.Option(None, "--mls/--no-mls", help="Force checkmodule -M on or off "
+                                       "(default: read from the target policy)."),
+    domain: Optional[str] = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
+    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Start time (as for 'why')."),
+    until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (see README)."),
+) -> None:
+    """Build one merged, deduplicated policy module per domain and compile it."""
+    args = list(args or [])
+    if all_domains:
+        name, sources = None, args
+    else:
+        if not args:
+            raise UsageError("give NAME (a domain, a word of one, a comm or an exe name), or --all-domains")
+        name, sources = args[0], args[1:]
+    if priority is not None and not install:
+        raise UsageError("--priority applies to --install")
+    filters = make_filters(domain, comm, since, until)
+    names = default_sources(sources)
+    stats = ScanStats()
+    try:
+        with progress_reporter(console_err, enabled=not as_json) as progress:
+            denials: list[Denial] = list(scan(names, stats=stats, filters=filters, progress=progress))
+    except InputError as exc:
+        raise explain_default_source_error(sources, exc) from None
+    report_skipped(stats, console_err, strict)
+
+    if name is not None:
+        chosen = resolve_name(name, denials)
+        denials = [d for d in denials if d.stype == chosen]
+    elif not denials:
+        raise UsageError(f"no denials in {', '.join(names)}: nothing to build")
+
+    findings = _explain(group_denials(denials), policy, root)
+    proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
+    if all_domains and module is None:
+        jobs = [(default_module_name(dom), fs) for dom, fs in _partition(findings).items()]
+    else:
+        jobs = [(module or default_module_name(name or "avcfix"), findings)]
+
+    results: list[BuildResult] = []
+    with _status(not as_json) as step:
+        for modname, fs in jobs:
+            opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
+                                priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
+                                mls=mls)
+            results.append(build_module(fs, opts, progress=step))
+
+    if as_json:
+        doc = {
+            "version": JSON_VERSION,
+            "modules": [result_json(r) for r in results],
+            "stats": stats.as_dict(),
+        }
+        json.dump(doc, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        for res in results:
+            _print_result(res)
+    missing = sum(len(r.missing_after_install) for r in results)
+    if missing:
+        raise InstallError(f"{missing} rule{'s are' if missing != 1 else ' is'} not granted by the rebuilt "
+                           "policy (see missing_after_install)")
