@@ -12,6 +12,7 @@ from avcfix.errors import AvcfixError, ExitCode
 # Subcommand modules register themselves on import.
 from avcfix.cli import why as _why  # noqa: F401,E402
 from avcfix.cli import merge as _merge  # noqa: F401,E402
+from avcfix.cli import build as _build  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> int:
