@@ -16,7 +16,7 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-set
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip
 
-.PHONY: help setup sysdeps venv demo test test-fast bench e2e clean
+.PHONY: help setup sysdeps venv demo test test-fast bench e2e e2e-sysdeps clean
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
@@ -61,6 +61,27 @@ test-fast: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# The end-to-end proof (README "End-to-end proof"): builds a Debian image with the
+# reference policy enforcing (cached in ~/.cache/avcfix/e2e), boots it with QEMU and
+# runs why/loop/bundle against the real kernel. Needs root (debootstrap, chroot).
+E2E_DEB_PKGS := qemu-system-x86 qemu-utils debootstrap e2fsprogs gcc libc6-dev
+E2E_RPM_PKGS := qemu-system-x86 qemu-img debootstrap e2fsprogs gcc glibc-static
+
+e2e-sysdeps:
+	@if command -v apt-get >/dev/null 2>&1; then \
+	  missing=$$(for p in $(E2E_DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing: $$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	elif command -v dnf >/dev/null 2>&1; then \
+	  missing=$$(for p in $(E2E_RPM_PKGS); do rpm -q $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then echo "installing: $$missing"; $(SUDO) dnf install -y -q $$missing; fi; \
+	fi
+
+e2e: setup e2e-sysdeps
+	$(SUDO) $(PY) -m pytest -m e2e -p no:cacheprovider tests/e2e
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
