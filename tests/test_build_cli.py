@@ -1,0 +1,162 @@
+"""``avcfix build`` end to end: real log, real explain engine, real toolchain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from avcfix import proc
+from avcfix.cli import main
+from avcfix.cli.build import default_module_name
+from avcfix.errors import ExitCode
+from avcfix.policy.te_parse import parse_te
+from avcfix.toolchain import semodule
+from avcfix.toolchain.store import copy_root
+
+PROJECT = Path(__file__).resolve().parents[1]
+EUCA_LOG = str(PROJECT / "fixtures" / "eucanetd" / "audit.log")
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json(capsys, *argv: str) -> dict:
+    code, out, err = _run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _pp_cil(pp: str) -> str:
+    r = proc.run([str(semodule.PP_TO_CIL), pp, "-"])
+    assert r.ok, r.stderr
+    return r.stdout
+
+
+def test_default_module_names():
+    assert default_module_name("eucanetd") == "eucanetd_local"
+    assert default_module_name("eucalyptus_eucanetd_t") == "eucalyptus_eucanetd_local"
+    assert default_module_name("eucalyptus-clo") == "eucalyptus_clo_local"
+    assert default_module_name("python3.11") == "python3_11_local"
+    assert default_module_name("7zip") == "m_7zip_local"
+
+
+def test_build_eucanetd_against_the_fixture_policy(capsys, tmp_path, euca_policy):
+    doc = _json(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(tmp_path), "--policy", str(euca_policy))
+    assert doc["version"] == 1 and len(doc["modules"]) == 1
+    m = doc["modules"][0]
+    assert m["module"] == "eucanetd_local" and m["version"] == "1.0" and m["changed"] and m["compiled"]
+    assert m["mls"] is True  # the reference policy is MLS: checkmodule -M
+    assert m["commands"][0]["argv"][:2] == ["checkmodule", "-M"]
+    assert m["te"] == str(tmp_path / "eucanetd_local.te")
+    assert all(line.startswith("+ allow eucalyptus_eucanetd_t ") for line in m["diff"])
+    assert "+ allow eucalyptus_eucanetd_t eucalyptus_var_run_t:file create;" in m["diff"]
+    # the port bind is left out: labelling the port is the fix
+    ports = [f for f in m["left_out"] if f["class"] == "udp_socket"]
+    assert ports and ports[0]["fix"].startswith("semanage port -a -t eucalyptus_eucanetd_port_t")
+    cil = _pp_cil(m["pp"])
+    assert "name_bind" not in cil
+    assert "(allow eucalyptus_eucanetd_t eucalyptus_var_lib_t (dir (search)))" in cil
+    mod = parse_te((tmp_path / "eucanetd_local.te").read_text())
+    assert {str(r.sources) for r in mod.rules} == {"eucalyptus_eucanetd_t"}
+
+
+def test_a_second_run_changes_no_file(capsys, tmp_path, euca_policy):
+    argv = ("build", "eucanetd", EUCA_LOG, "--out-dir", str(tmp_path), "--policy", str(euca_policy))
+    _json(capsys, *argv)
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert "no new rules" in out and "unchanged" in out
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()} == before
+
+
+def test_human_output_shows_the_diff_and_the_left_out_fix(capsys, tmp_path, euca_policy):
+    code, out, err = _run(capsys, "build", "eucalyptus_eucanetd_t", EUCA_LOG, "--out-dir", str(tmp_path),
+                          "--policy", str(euca_policy))
+    assert code == 0, err
+    assert "eucanetd_t_local" not in out  # a full type gives the module name without _t
+    assert "eucalyptus_eucanetd_local 1.0: wrote" in out
+    assert "+ allow eucalyptus_eucanetd_t eucalyptus_var_lib_t:file read;" in out
+    assert "semanage port -a -t eucalyptus_eucanetd_port_t" in out
+
+
+def test_an_ambiguous_name_exits_2_listing_candidates(capsys, tmp_path, euca_policy):
+    code, out, err = _run(capsys, "build", "eucalyptus", EUCA_LOG, "--out-dir", str(tmp_path),
+                          "--policy", str(euca_policy))
+    assert code == ExitCode.USAGE
+    assert "eucalyptus_cloud_t" in err and "eucalyptus_eucanetd_t" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_name_is_a_usage_error(capsys):
+    code, out, err = _run(capsys, "build")
+    assert code == ExitCode.USAGE and "--all-domains" in err
+
+
+def test_a_missing_log_exits_3(capsys, tmp_path):
+    code, out, err = _run(capsys, "build", "eucanetd", str(tmp_path / "nope.log"), "--out-dir", str(tmp_path))
+    assert code == ExitCode.INPUT
+
+
+def test_all_domains_builds_one_module_per_domain(capsys, tmp_path, euca_policy):
+    doc = _json(capsys, "build", "--all-domains", EUCA_LOG, "--out-dir", str(tmp_path),
+                "--policy", str(euca_policy))
+    names = [m["module"] for m in doc["modules"]]
+    assert names == sorted(names)
+    assert "eucalyptus_eucanetd_local" in names and "eucalyptus_cloud_local" in names
+    for m in doc["modules"]:
+        if m["pp"] is not None:
+            mod = parse_te(Path(m["te"]).read_text())
+            assert len({str(r.sources) for r in mod.rules}) == 1
+
+
+def test_all_domains_with_module_puts_everything_in_one(capsys, tmp_path, euca_policy):
+    doc = _json(capsys, "build", "--all-domains", "--module", "euca_all", EUCA_LOG, "--out-dir", str(tmp_path),
+                "--policy", str(euca_policy))
+    assert [m["module"] for m in doc["modules"]] == ["euca_all"]
+    text = (tmp_path / "euca_all.te").read_text()
+    # one section per source domain (eucalyptus_cloud_t's capability is advised
+    # narrower, so it is in the left-out comment instead)
+    assert "#============= eucalyptus_eucanetd_t ==============" in text
+    assert "#============= getty_t ==============" in text
+    assert "# eucalyptus_cloud_t eucalyptus_cloud_t:capability" in text
+    assert Path(doc["modules"][0]["pp"]).is_file()
+
+
+def test_no_mls_compiles_without_dash_M(capsys, tmp_path, euca_policy):
+    doc = _json(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(tmp_path), "--policy", str(euca_policy),
+                "--no-mls", "--cil")
+    m = doc["modules"][0]
+    assert m["mls"] is False and "-M" not in m["commands"][0]["argv"]
+    assert Path(m["cil"]).read_text().count("(allow ") == 4
+
+
+def test_a_type_the_install_target_lacks_exits_7_naming_it(capsys, tmp_path, euca_policy, store_root):
+    # explained against the fixture policy, installed into a store without the eucalyptus module
+    code, out, err = _run(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(tmp_path / "out"),
+                          "--policy", str(euca_policy), "--root", str(store_root.root), "--install")
+    assert code == ExitCode.INSTALL
+    assert "eucalyptus_eucanetd_t" in err and "does not define" in err
+    assert "cil:" not in err
+    assert "eucanetd_local" not in {m.name for m in semodule.list_modules(store_root)}
+
+
+@pytest.mark.slow
+def test_install_into_a_root_and_verify(capsys, tmp_path, euca_root):
+    root = copy_root(euca_root, tmp_path / "root")
+    doc = _json(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(tmp_path / "out"),
+                "--root", str(root.root), "--install", "--priority", "250")
+    m = doc["modules"][0]
+    assert m["installed"] and m["missing_after_install"] == []
+    sem = [c for c in m["commands"] if c["argv"][0] == "semodule"]
+    assert sem[0]["argv"][:7] == ["semodule", "-p", str(root.root), "-s", "default", "-X", "250"]
+    assert (250, "eucanetd_local") in {(x.priority, x.name) for x in semodule.list_modules(root)}
+    # the same denials explained against the rebuilt policy are now allowed
+    again = _json(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(tmp_path / "again"),
+                  "--root", str(root.root))
+    assert again["modules"][0]["pp"] is None  # nothing left to allow
