@@ -107,13 +107,24 @@ def _left_out_line(f: Finding) -> str:
     return clean_comment(text)
 
 
+def _example_path(groups: list) -> str | None:
+    """One telling path: for a file-like class, prefer one that is not a directory."""
+    paths = sorted({p for g in groups for p in g.paths})
+    if not paths:
+        return next((g.example.example_path for g in groups if g.example.example_path), None)
+    if groups[0].tclass != "dir":
+        files = [p for p in paths if not p.endswith("/")]
+        if files:
+            return files[0]
+    return paths[0]
+
+
 def _evidence(acc: _Acc) -> tuple[str, ...]:
     groups = [acc.groups[k] for k in sorted(acc.groups)]
     count = sum(g.count for g in groups)
     comms = sorted({c for g in groups for c in (g.comms or ((g.example.comm,) if g.example.comm else ()))})
     exes = sorted({e for g in groups for e in (g.exes or ((g.example.exe,) if g.example.exe else ()))})
-    paths = sorted({p for g in groups for p in g.paths})
-    example_path = paths[0] if paths else next((g.example.example_path for g in groups if g.example.example_path), None)
+    example_path = _example_path(groups)
     parts = [f"{count} denial{'s' if count != 1 else ''}"]
     for label, values in (("comm", comms), ("exe", exes)):
         if values:

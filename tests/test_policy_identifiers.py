@@ -1,0 +1,69 @@
+"""The SELinux identifier check, cross-checked against the real checkmodule."""
+
+from __future__ import annotations
+
+import pytest
+
+from avcfix.policy.identifiers import (
+    InvalidIdentifier,
+    check_identifier,
+    check_version,
+    identifier_problem,
+    is_identifier,
+)
+from policy_helpers import need_tools
+from avcfix import proc
+
+VALID = ["httpd_t", "a", "eucalyptus_eucanetd_t", "my-type_t", "x.y_t", "A1", "container.process", "name_bind"]
+INVALID = [
+    "", "1abc", "_t", "-t", "a..b", "a.", "a b", "a;b", "a}", "a{", "a\nb", "a:b", "a\tb", "a\x00",
+    "é_t", "a/b", "a$", "allow", "self", "type", "ALLOW", "require", "dnl", "syscmd", "all", "x" * 300,
+    "a\"; allow", "}allow",
+]
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_valid_names(name: str) -> None:
+    assert is_identifier(name), identifier_problem(name)
+    assert check_identifier(name) == name
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_invalid_names(name: str) -> None:
+    assert not is_identifier(name)
+    with pytest.raises(InvalidIdentifier):
+        check_identifier(name, "type")
+
+
+def test_non_string_is_invalid() -> None:
+    assert identifier_problem(None) == "not a string"
+
+
+def test_versions() -> None:
+    assert check_version("1.0") == "1.0"
+    assert check_version("2") == "2"
+    for bad in ("", "1.", "a", "1..2", "1.0;", "1 0"):
+        with pytest.raises(InvalidIdentifier):
+            check_version(bad)
+
+
+@pytest.mark.parametrize("name", ["x.y_t", "my-type_t", "A1", "abc123"])
+def test_checkmodule_accepts_what_we_accept(tmp_path, name: str) -> None:
+    """The grammar agrees with checkpolicy's lexer on names we let through.
+    (A dotted name is a child type: checkpolicy wants its parent too.)"""
+    need_tools("checkmodule")
+    te = tmp_path / "idcheck.te"
+    parent = f"type {name.split('.')[0]}; " if "." in name else ""
+    te.write_text(f"module idcheck 1.0;\nrequire {{ {parent}type {name}; class file read; }}\n"
+                  f"allow {name} self:file read;\n")
+    res = proc.run(["checkmodule", "-M", "-m", "-o", str(tmp_path / "idcheck.mod"), str(te)])
+    assert res.ok, res.stderr
+
+
+@pytest.mark.parametrize("name", ["1abc", "a..b", "a.", "_t"])
+def test_checkmodule_rejects_what_we_reject(tmp_path, name: str) -> None:
+    need_tools("checkmodule")
+    te = tmp_path / "idcheck.te"
+    te.write_text(f"module idcheck 1.0;\nrequire {{ type {name}; class file read; }}\nallow {name} self:file read;\n")
+    res = proc.run(["checkmodule", "-M", "-m", "-o", str(tmp_path / "idcheck.mod"), str(te)])
+    assert not res.ok
