@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import typer
+from rich.markup import escape
 
 from avcfix.audit.api import ScanStats, scan
 from avcfix.audit.group import group_denials
@@ -118,21 +119,26 @@ def result_json(res: BuildResult) -> dict:
     }
 
 
+def _t(text: object) -> str:
+    """Text from files or logs, safe for rich markup (control characters shown, brackets escaped)."""
+    return escape(safe_text(text))
+
+
 def _print_result(res: BuildResult) -> None:
-    name = res.module.name if res.module is not None else res.te_path.stem
+    name = _t(res.module.name if res.module is not None else res.te_path.stem)
     if res.pp_path is None and not res.changed:
         console.print(f"[bold]{name}[/]: nothing to allow, no module written")
     elif res.changed:
-        console.print(f"[bold]{name}[/] {res.version}: wrote [cyan]{safe_text(res.te_path)}[/]"
-                      + (f" and [cyan]{safe_text(res.cil_path)}[/]" if res.cil_path else ""))
+        console.print(f"[bold]{name}[/] {_t(res.version)}: wrote [cyan]{_t(res.te_path)}[/]"
+                      + (f" and [cyan]{_t(res.cil_path)}[/]" if res.cil_path else ""))
     else:
-        console.print(f"[bold]{name}[/] {res.version}: no new rules, [cyan]{safe_text(res.te_path)}[/] unchanged")
+        console.print(f"[bold]{name}[/] {_t(res.version)}: no new rules, [cyan]{_t(res.te_path)}[/] unchanged")
     for line in res.diff:
         style = "green" if line.startswith("+") else "red"
-        console.print(f"  [{style}]{safe_text(line)}[/]", markup=True, highlight=False, soft_wrap=True)
+        console.print(f"  [{style}]{_t(line)}[/]", soft_wrap=True)
     if res.compiled and res.pp_path is not None:
         flag = " (checkmodule -M)" if res.mls else ""
-        console.print(f"  compiled [cyan]{safe_text(res.pp_path)}[/]{flag}")
+        console.print(f"  compiled [cyan]{_t(res.pp_path)}[/]{flag}")
     if res.installed:
         console.print("  installed with semodule")
         if res.missing_after_install:
@@ -142,15 +148,16 @@ def _print_result(res: BuildResult) -> None:
         else:
             console.print("  [green]verified:[/] the rebuilt policy grants every allow rule")
     if res.left_out:
-        console.print(f"  [yellow]left out ({len(res.left_out)}): a better fix than an allow rule "
-                      "(--include-advised puts them in)[/]")
+        console.print(f"  [yellow]left out ({len(res.left_out)}): a new allow rule is not the fix "
+                      "(--include-advised adds the ones a rule can fix)[/]")
         for f in res.left_out:
             g = f.group
             fix = f.advice[0].command if f.advice else f.detail
-            console.print(f"    {g.source} {g.target}:{g.tclass} {{ {' '.join(f.perms)} }} "
-                          f"[{f.reason.value}] -> {safe_text(fix)}", markup=False, soft_wrap=True)
+            console.print(f"    {safe_text(g.source)} {safe_text(g.target)}:{safe_text(g.tclass)} "
+                          f"{{ {safe_text(' '.join(f.perms))} }} [{f.reason.value}] -> {safe_text(fix)}",
+                          markup=False, soft_wrap=True)
     for r in res.rejected:
-        console.print(f"  [red]rejected:[/] {safe_text(r.what)}: {safe_text(r.reason)}", soft_wrap=True)
+        console.print(f"  [red]rejected:[/] {_t(r.what)}: {_t(r.reason)}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------ command
