@@ -48,6 +48,7 @@ from avcfix.policy.model import (
 )
 
 _BANNER_RE = re.compile(r"^#=+ .* =+\s*$")
+_COMMENT_OR_STRING_RE = re.compile(r'"[^"\n]*"|#[^\n]*')
 
 #: Statements kept verbatim up to their ``;``.
 OPAQUE_KEYWORDS = (
@@ -279,16 +280,15 @@ def _syntax_error(filename: str, text: str, exc: pp.ParseBaseException) -> TeSyn
 
 
 def _comments(text: str) -> list[tuple[int, str, bool]]:
-    """(offset, text, whole_line) of every ``#`` comment outside strings."""
-    scanner = (pp.dbl_quoted_string | pp.python_style_comment).parse_with_tabs()
+    """(offset, text, whole_line) of every ``#`` comment outside double-quoted strings."""
     out = []
-    for tokens, start, _end in scanner.scan_string(text):
-        token = tokens[0]
+    for match in _COMMENT_OR_STRING_RE.finditer(text):
+        token = match.group(0)
         if not token.startswith("#"):
             continue
-        start = text.index("#", start)
+        start = match.start()
         line_start = text.rfind("\n", 0, start) + 1
-        out.append((start, token, text[line_start:start].strip() == ""))
+        out.append((start, token.rstrip("\r"), text[line_start:start].strip() == ""))
     return out
 
 
@@ -312,14 +312,17 @@ def parse_te(text: str, filename: str = "<string>") -> Module:
     header = parsed[0] if parsed and isinstance(parsed[0].value, _Header) else None
     statements: list[_Placed] = parsed[1:] if header else parsed
 
-    comment_only_lines = {pp.lineno(loc, text) for loc, _t, whole in _comments(text) if whole}
+    found_comments = _comments(text)
+    comment_only_lines = {pp.lineno(loc, text) for loc, _t, whole in found_comments if whole}
     attached: dict[int, list[str]] = {i: [] for i in range(len(statements))}
     module_comments: list[str] = []
-    for loc, raw, whole in _comments(text):
+    for loc, raw, whole in found_comments:
         body = raw[1:].strip()
         if whole and _BANNER_RE.match(raw.strip()):
             continue
         owner = _owner(text, loc, whole, statements, comment_only_lines)
+        if owner is not None and isinstance(statements[owner].value, Opaque) and _inside(loc, statements[owner]):
+            continue  # part of the verbatim text already
         if owner is None or isinstance(statements[owner].value, Require):
             if owner is None or not _inside(loc, statements[owner]):
                 module_comments.append(body)

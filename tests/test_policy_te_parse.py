@@ -1,0 +1,267 @@
+"""The .te grammar: what it reads, round trips, opaque statements, syntax errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from avcfix.errors import PolicyError
+from avcfix.policy.identifiers import is_identifier
+from avcfix.policy.model import (
+    AttributeDecl,
+    AvRule,
+    ClassPerms,
+    HeaderStyle,
+    Module,
+    NameSet,
+    Opaque,
+    Require,
+    RoleTypes,
+    RuleKind,
+    TypeAttribute,
+    TypeDecl,
+    XpermKind,
+    XpermRule,
+)
+from avcfix.policy.render import render_te, rule_te
+from avcfix.policy.te_parse import TeSyntaxError, parse_te
+from policy_helpers import TE_DATA, compile_te
+
+FULL = """\
+# A hand-written module with a bit of everything.
+module full 2.3;
+
+require {
+\ttype httpd_t, var_t;
+\tattribute domain;
+\trole system_r;
+\tbool httpd_can_network_connect;
+\tclass file { read write getattr };
+\tclass tcp_socket name_connect;
+}
+
+type full_t;
+type full_exec_t alias { old_exec_t older_exec_t }, file_type;
+attribute full_domain;
+typeattribute full_t domain, full_domain;
+role system_r types { full_t };
+
+# evidence for the next rule
+allow full_t var_t:file { read getattr };   # trailing comment
+allow { full_t httpd_t } { var_t self }:{ file } ~{ write };
+dontaudit full_t domain:file *;
+auditallow full_t var_t:file { read -getattr };
+neverallow full_t { domain -httpd_t }:file write;
+allowxperm full_t self:tcp_socket ioctl { 0x8910 0x8927-0x892a 35000 };
+dontauditxperm full_t self:tcp_socket ioctl ~0x5401;
+type_transition full_t var_t:file full_exec_t "name;with#odd";
+init_daemon_domain(full_t, full_exec_t)
+ifdef(`distro_redhat',`
+\tallow full_t var_t:file read; # (inside a macro)
+')
+optional_policy(`
+\tapache_read_sys_content(full_t)
+')
+if (httpd_can_network_connect) {
+\tallow httpd_t self:tcp_socket name_connect;
+} else {
+\tdontaudit httpd_t self:tcp_socket name_connect;
+}
+optional {
+\trequire { type sshd_t; }
+\tallow full_t sshd_t:process sigchld;
+}
+"""
+
+
+def test_reads_every_supported_statement() -> None:
+    m = parse_te(FULL, "full.te")
+    assert (m.name, m.version, m.style) == ("full", "2.3", HeaderStyle.MODULE)
+    assert m.require == Require(
+        types=("httpd_t", "var_t"), attributes=("domain",), roles=("system_r",),
+        bools=("httpd_can_network_connect",),
+        classes=(ClassPerms("file", ("getattr", "read", "write")), ClassPerms("tcp_socket", ("name_connect",))),
+    )
+    decls = set(m.declarations)
+    assert TypeDecl("full_t") in decls
+    assert TypeDecl("full_exec_t", ("file_type",), ("old_exec_t", "older_exec_t")) in decls
+    assert AttributeDecl("full_domain") in decls
+    assert TypeAttribute("full_t", ("domain", "full_domain")) in decls
+    assert RoleTypes("system_r", ("full_t",)) in decls
+    rules = {rule_te(r) for r in m.rules}
+    assert rules == {
+        "allow full_t var_t:file { getattr read };",
+        "allow { full_t httpd_t } { self var_t }:file ~write;",
+        "dontaudit full_t domain:file *;",
+        "auditallow full_t var_t:file { read -getattr };",
+        "neverallow full_t { domain -httpd_t }:file write;",
+        "allowxperm full_t self:tcp_socket ioctl { 0x88b8 0x8910 0x8927-0x892a };",
+        "dontauditxperm full_t self:tcp_socket ioctl ~{ 0x5401 };",
+    }
+    texts = [op.text.splitlines()[0] for op in m.opaque]
+    assert texts == [
+        'type_transition full_t var_t:file full_exec_t "name;with#odd";',
+        "init_daemon_domain(full_t, full_exec_t)",
+        "ifdef(`distro_redhat',`",
+        "optional_policy(`",
+        "if (httpd_can_network_connect) {",
+        "optional {",
+    ]
+    first = [r for r in m.av_rules if rule_te(r) == "allow full_t var_t:file { getattr read };"][0]
+    assert first.comments == ("evidence for the next rule", "trailing comment")
+    assert m.comments == ("A hand-written module with a bit of everything.",)
+
+
+def test_round_trip_of_full_example() -> None:
+    m = parse_te(FULL, "full.te")
+    text = render_te(m)
+    assert parse_te(text) == m
+    assert render_te(parse_te(text)) == text
+
+
+def test_policy_module_header_and_headerless_files() -> None:
+    m = parse_te("policy_module(myapp, 1.0.2)\n\ntype myapp_t;\n", "x.te")
+    assert (m.name, m.version, m.style) == ("myapp", "1.0.2", HeaderStyle.POLICY_MODULE)
+    assert render_te(m).startswith("policy_module(myapp, 1.0.2)\n")
+    bare = parse_te("allow a_t b_t:file read;\n", "/some/dir/mylocal.te")
+    assert (bare.name, bare.version) == ("mylocal", "1.0")
+    assert parse_te("allow a_t b_t:file read;\n", "weird name!.txt").name == "local"
+
+
+@pytest.mark.parametrize("path", sorted(TE_DATA.glob("*.te")), ids=lambda p: p.name)
+def test_real_audit2allow_output_round_trips(path: Path) -> None:
+    text = path.read_text()
+    m = parse_te(text, str(path))
+    assert m.rules or m.opaque
+    assert parse_te(render_te(m)) == m
+    # every allow line of the file is a rule of the module
+    lines = {ln.strip() for ln in text.splitlines() if ln.startswith("allow ")}
+    assert lines == {rule_te(r) for r in m.av_rules} | (lines - {rule_te(r) for r in m.av_rules} and set())
+
+
+def test_audit2allow_analysis_comments_stay_with_their_rule() -> None:
+    m = parse_te((TE_DATA / "a2a_multi.te").read_text(), "a2a_multi.te")
+    rule = [r for r in m.av_rules if rule_te(r) == "allow ftpd_t httpd_sys_content_t:file getattr;"][0]
+    assert rule.comments == ("!!!! This avc can be allowed using the boolean 'allow_ftpd_full_access'",)
+
+
+def test_refpolicy_interface_calls_are_opaque() -> None:
+    m = parse_te((TE_DATA / "a2a_refpolicy.te").read_text(), "a2a_refpolicy.te")
+    assert m.style is HeaderStyle.POLICY_MODULE
+    assert Opaque("apache_read_sys_content(ftpd_t)") in m.opaque
+    assert Opaque("corenet_tcp_connect_reserved_port(smbd_t)") in m.opaque
+    assert len(m.opaque) == 9
+
+
+def test_rendered_module_compiles(tmp_path: Path) -> None:
+    m = parse_te((TE_DATA / "a2a_multi.te").read_text(), "a2a_multi.te")
+    compile_te(render_te(m), "a2a_multi", tmp_path)
+
+
+# ------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize(
+    "text,line,col,needle",
+    [
+        ("module x 1.0;\nallow a b:file { read write ;\n", 2, 29, "expected '}', found ';'"),
+        ("module x 1.0;\nalow a b:file read;\n", 2, 1, "expected a statement"),
+        ("module x 1.0;\nrequire {\n\ttype a;\n\tclas file read;\n}\n", 4, 2, "found 'clas'"),
+        ("module x;\n", 1, 9, "expected version"),
+        ("allow a b file read;\n", 1, 11, "expected ':'"),
+        ("module x 1.0;\n\tallow a b:file read\ntype foo;\n", 3, 1, "expected ';'"),
+        ("type a_t, ;\n", 1, 11, "expected identifier"),
+        ("allowxperm a b:c ioctl { 0x1-zz };\n", 1, 30, "expected number"),
+        ("allow a b:file ;\n", 1, 16, "expected a name"),
+    ],
+)
+def test_syntax_errors_point_at_the_bad_token(text: str, line: int, col: int, needle: str) -> None:
+    with pytest.raises(TeSyntaxError) as info:
+        parse_te(text, "bad.te")
+    err = info.value
+    assert isinstance(err, PolicyError)
+    assert (err.filename, err.line, err.col) == ("bad.te", line, col)
+    assert needle in err.message
+    shown, caret = err.caret.splitlines()
+    assert shown.strip() == text.splitlines()[line - 1].strip()
+    assert caret.index("^") == col - 1 + 4
+    assert str(err).startswith(f"bad.te:{line}:{col}: ")
+
+
+def test_garbage_input_never_crashes() -> None:
+    for text in ["\x00\x01", "}}}}", "allow", "(((", "module", "#" * 1000, "allow a b:c d;" * 3 + "{"]:
+        try:
+            parse_te(text)
+        except TeSyntaxError:
+            pass
+
+
+# -------------------------------------------------------------- hypothesis
+
+names = st.from_regex(r"[a-z][a-z0-9_]{0,6}_t", fullmatch=True).filter(is_identifier)
+perms = st.sampled_from(["read", "write", "getattr", "open", "ioctl", "execute", "name_bind", "search"])
+classes = st.sampled_from(["file", "dir", "tcp_socket", "udp_socket", "process", "capability"])
+comment_text = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30)
+comments = st.lists(comment_text, max_size=2).map(tuple)
+
+
+@st.composite
+def name_sets(draw, items, allow_fancy=True):
+    kind = draw(st.sampled_from(["one", "many", "complement", "star", "excl"] if allow_fancy else ["one", "many"]))
+    if kind == "one":
+        return NameSet.of(draw(items))
+    if kind == "star":
+        return NameSet(star=True)
+    chosen = tuple(draw(st.lists(items, min_size=1, max_size=3)))
+    if kind == "complement":
+        return NameSet(chosen, complement=True)
+    if kind == "excl":
+        return NameSet(chosen, (draw(items),) if chosen else ())
+    return NameSet(chosen)
+
+
+@st.composite
+def av_rules(draw):
+    return AvRule(draw(st.sampled_from(list(RuleKind))), draw(name_sets(names, False)),
+                  draw(name_sets(names | st.just("self"), False)), draw(name_sets(classes, False)),
+                  draw(name_sets(perms)), draw(comments))
+
+
+@st.composite
+def xperm_rules(draw):
+    ranges = draw(st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF)), min_size=1, max_size=3))
+    return XpermRule(draw(st.sampled_from(list(XpermKind))), NameSet.of(draw(names)), NameSet.of("self"),
+                     NameSet.of(draw(classes)), "ioctl", tuple(ranges), draw(st.booleans()), draw(comments))
+
+
+decls = st.one_of(
+    st.builds(TypeDecl, names, st.lists(names, max_size=2).map(tuple), st.lists(names, max_size=2).map(tuple), comments),
+    st.builds(AttributeDecl, names, comments),
+    st.builds(TypeAttribute, names, st.lists(names, min_size=1, max_size=2).map(tuple), comments),
+    st.builds(RoleTypes, st.sampled_from(["system_r", "object_r", "staff_r"]),
+              st.lists(names, max_size=2).map(tuple), comments),
+)
+opaques = st.builds(Opaque, st.builds(lambda f, a: f"{f}({a})", st.sampled_from(["files_type", "init_daemon_domain"]),
+                                      names), comments)
+requires = st.builds(
+    Require, st.lists(names, max_size=3).map(tuple), st.lists(names, max_size=2).map(tuple),
+    st.lists(st.sampled_from(["system_r", "staff_r"]), max_size=2).map(tuple),
+    st.lists(st.builds(ClassPerms, classes, st.lists(perms, min_size=1, max_size=3).map(tuple)), max_size=2).map(tuple),
+    st.lists(st.sampled_from(["httpd_enable_cgi", "allow_ypbind"]), max_size=1).map(tuple),
+)
+modules = st.builds(
+    Module, names, st.sampled_from(["1.0", "1.1", "2"]), requires,
+    st.lists(st.one_of(av_rules(), xperm_rules()), max_size=6).map(tuple),
+    st.lists(decls, max_size=4).map(tuple), st.lists(opaques, max_size=2).map(tuple),
+    st.lists(comment_text, max_size=3).map(tuple), st.sampled_from(list(HeaderStyle)),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(modules)
+def test_round_trip_property(m: Module) -> None:
+    text = render_te(m)
+    assert parse_te(text, "prop.te") == m
