@@ -1,0 +1,198 @@
+"""The lab's backends for the loop: a SIMULATED service on the real policy.
+
+:class:`Lab` ties a scenario, a workspace directory and a policy root:
+
+- ``WORKDIR/root``: the lab's policy root (a copy of the reference store plus
+  the scenario's fixture modules from ``policies/``, installed with the real
+  ``semodule -p``); the loop's module is installed here too;
+- ``WORKDIR/audit.log``: the log the simulated kernel appends to, read back
+  by the real checkpoint reader (:mod:`avcfix.system.auditlog`);
+- ``WORKDIR/module``: where the loop's ``.te``/``.pp`` are written.
+
+The service, trail and admin objects implement the loop's Protocols.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from avcfix import proc
+from avcfix.audit.api import ScanStats
+from avcfix.errors import PolicyError, ToolError
+from avcfix.explain.model import AdviceKind
+from avcfix.lab.kernel import SimKernel
+from avcfix.lab.scenario import Scenario
+from avcfix.loop.fixes import Fix
+from avcfix.loop.interfaces import ServiceRun, TrailRead
+from avcfix.system import auditlog
+from avcfix.toolchain import semodule
+from avcfix.toolchain.store import PolicyRoot, copy_root
+
+#: ``policies/`` in the source tree: the fixture modules a scenario may need.
+POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
+
+
+def _facts_factory(root: PolicyRoot) -> Callable[[], object]:
+    def factory() -> object:
+        from avcfix.explain.facts import PolicyFacts
+
+        return PolicyFacts(root.policy_file, root.file_contexts)
+
+    return factory
+
+
+def prepare_root(scenario: Scenario, workdir: Path, base: PolicyRoot,
+                 record: Callable[[proc.Result], None] | None = None,
+                 note: Callable[[str], None] | None = None) -> PolicyRoot:
+    """``WORKDIR/root`` with the scenario's fixture modules installed (reused when present)."""
+    root = PolicyRoot(Path(workdir) / "root", base.name)
+    if not root.store_dir.is_dir():
+        if note:
+            note(f"copying the policy store {base.store_dir} into {root.root}")
+        root = copy_root(base, root.root)
+    installed = {m.name for m in semodule.list_modules(root, record=record)}
+    for name in scenario.policy_modules:
+        if name in installed:
+            continue
+        if note:
+            note(f"building and installing the fixture module policies/{name}.te into the lab root")
+        pp = build_fixture(name, Path(workdir) / "fixture-build", record)
+        semodule.install(root, pp, record=record)
+    return root
+
+
+def build_fixture(name: str, out_dir: Path, record: Callable[[proc.Result], None] | None = None) -> Path:
+    """Compile ``policies/NAME.te`` (+ .if/.fc) with refpolicy's devel Makefile."""
+    if not DEVEL_MAKEFILE.is_file():
+        raise PolicyError(f"{DEVEL_MAKEFILE} is missing: install selinux-policy-dev (make setup)")
+    src = POLICIES_DIR / f"{name}.te"
+    if not src.is_file():
+        raise PolicyError(f"lab fixture module {src} not found")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for ext in (".te", ".if", ".fc"):
+        f = POLICIES_DIR / f"{name}{ext}"
+        if f.is_file():
+            (out_dir / f.name).write_bytes(f.read_bytes())
+    proc.run(["make", "-f", str(DEVEL_MAKEFILE), f"{name}.pp"], cwd=out_dir, check=True, record=record)
+    return out_dir / f"{name}.pp"
+
+
+class Lab:
+    """One lab: scenario + workspace + policy root + simulated kernel."""
+
+    def __init__(self, scenario: Scenario, workdir: Path, root: PolicyRoot) -> None:
+        self.scenario = scenario
+        self.workdir = Path(workdir)
+        self.root = root
+        self.log = self.workdir / "audit.log"
+        self.module_dir = self.workdir / "module"
+        self.kernel = SimKernel(scenario, self.log, _facts_factory(root))
+
+    def service(self) -> "LabService":
+        return LabService(self)
+
+    def trail(self) -> "LabTrail":
+        return LabTrail(self.log)
+
+    def admin(self) -> "LabAdmin":
+        return LabAdmin(self)
+
+
+class LabService:
+    """ServiceControl for the simulated service: a restart runs the scenario once."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.name = lab.scenario.service
+        self.runs = 0
+
+    def restart(self, settle: float) -> ServiceRun:
+        self.runs += 1
+        r = self.lab.kernel.run_service()
+        if r.ok:
+            return ServiceRun(True, "active", f"simulated: {r.accesses_done} accesses done",
+                              (self.lab.scenario.domain,))
+        return ServiceRun(False, "failed", f"simulated: exited at '{r.failed}' (EACCES)",
+                          (self.lab.scenario.domain,))
+
+    def domains(self) -> tuple[str, ...]:
+        return (self.lab.scenario.domain,)
+
+    def executables(self) -> tuple[str, ...]:
+        return (self.lab.scenario.exe,)
+
+
+class LabTrail:
+    """AuditTrail over the lab's log, with the real checkpoint reader."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+
+    def checkpoint(self) -> object:
+        return auditlog.checkpoint(self.log)
+
+    def read_since(self, mark: object) -> TrailRead:
+        assert isinstance(mark, auditlog.LogCheckpoint)
+        new = auditlog.read_new(mark)
+        stats = ScanStats()
+        denials = auditlog.denials_in(new.data, str(self.log), stats)
+        warnings = list(new.notes)
+        if stats.skipped_lines:
+            warnings.append(f"{stats.skipped_lines} line(s) of {self.log} could not be read")
+        return TrailRead(tuple(denials), stats.skipped_lines, tuple(warnings))
+
+
+class LabAdmin:
+    """PolicyAdmin for the lab: the lab kernel's permissive set, booleans, tables."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.actions: list[str] = []
+
+    @property
+    def state(self):  # noqa: ANN201 - LabState
+        return self.lab.kernel.state
+
+    def permissive_domains(self) -> frozenset[str]:
+        return frozenset(self.state.permissive_domains)
+
+    def set_permissive(self, domain: str, on: bool) -> None:
+        self.actions.append(f"semanage permissive -{'a' if on else 'd'} {domain}")
+        if on:
+            self.state.permissive_domains.add(domain)
+        else:
+            self.state.permissive_domains.discard(domain)
+
+    def dontaudit_enabled(self) -> bool:
+        return self.state.dontaudit
+
+    def set_dontaudit(self, enabled: bool) -> None:
+        self.actions.append("semodule -B" if enabled else "semodule -DB")
+        self.state.dontaudit = enabled
+
+    def apply_fix(self, fix: Fix) -> str:
+        st = self.state
+        if fix.kind is AdviceKind.BOOLEAN:
+            for name, value in fix.booleans:
+                st.booleans[name] = value
+        elif fix.kind is AdviceKind.PORT_LABEL:
+            assert fix.port is not None
+            proto, port, type_name = fix.port
+            st.ports[(proto, port)] = f"system_u:object_r:{type_name}:s0"
+        elif fix.kind in (AdviceKind.FCONTEXT, AdviceKind.RESTORECON):
+            if fix.fcontext is not None:
+                st.fcontexts.insert(0, fix.fcontext)
+            analyzer = _facts_factory(self.lab.root)()
+            try:
+                for path in fix.paths:
+                    if self.lab.kernel.relabel(path, analyzer) is None:  # type: ignore[arg-type]
+                        raise ToolError(f"lab: cannot relabel {path}: no label known for it")
+            finally:
+                getattr(analyzer, "close", lambda: None)()
+        else:  # pragma: no cover - fix_for only makes the kinds above
+            raise ToolError(f"lab: cannot apply {fix.kind.value}")
+        cmds = "; ".join(" ".join(a) for a in fix.argv)
+        self.actions.append(cmds)
+        return f"{cmds} (in the lab)"

@@ -1,0 +1,281 @@
+"""The lab's simulated kernel: runs a scenario's accesses against the REAL policy.
+
+This is a simulation, and named so everywhere it shows: there is no SELinux
+kernel on most machines that run avcfix's tests and demos. What is simulated is
+only the kernel's bookkeeping (which process, which label a file or port has,
+whether the domain is permissive, the runtime boolean values); every access
+decision comes from the real binary policy of the lab's policy root, through
+:class:`avcfix.explain.protocol.Facts` (libselinux's audit2why, per permission).
+
+Kernel semantics kept:
+
+- enforcing: the first denied check fails its syscall with ``-EACCES`` and the
+  service exits (a daemon stops at its first failure);
+- permissive (global, or a permissive domain): every denied check is logged
+  with ``permissive=1`` and the service goes on;
+- a denial the policy dontaudits is not logged unless dontaudit rules are
+  disabled (``semodule -DB``), but still fails the syscall in enforcing mode;
+- runtime booleans: a check the policy would allow with a boolean set is
+  allowed when the lab's boolean has that value (``setsebool`` in the lab);
+- the records appended to the log are real ``audit.log`` records.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+from avcfix.audit.syscalls import syscall_number
+from avcfix.errors import UsageError
+from avcfix.explain.model import Reason
+from avcfix.explain.protocol import AccessKey, Analysis
+from avcfix.lab import records as R
+from avcfix.lab.scenario import Access, Check, Scenario
+
+#: Linux capability numbers (include/uapi/linux/capability.h), for ``capability=N``.
+CAPABILITIES = {
+    name: nr
+    for nr, name in enumerate(
+        "chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap linux_immutable "
+        "net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner sys_module sys_rawio "
+        "sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice sys_resource sys_time "
+        "sys_tty_config mknod lease audit_write audit_control setfcap mac_override mac_admin syslog "
+        "wake_alarm block_suspend audit_read perfmon bpf checkpoint_restore".split()
+    )
+}
+
+#: Seconds of simulated time between two accesses, and for a service start.
+STEP = 0.001
+START_GAP = 1.0
+
+
+class Analyzer(Protocol):
+    """What the kernel needs from the policy: per-permission verdicts."""
+
+    def analyze(self, keys: Sequence[AccessKey]) -> dict[AccessKey, Analysis]:
+        ...
+
+    def expected_type(self, path: str) -> str | None:
+        ...
+
+
+@dataclass(slots=True)
+class LabState:
+    """The simulated machine's mutable state (owned by one :class:`SimKernel`).
+
+    ``ports`` maps (proto, port) to a context, ``files`` a path to its
+    current context, ``fcontexts`` holds ``semanage fcontext`` rules added in
+    the lab (regex, type), newest first.
+    """
+
+    enforcing: bool = True
+    dontaudit: bool = True
+    permissive_domains: set[str] = field(default_factory=set)
+    booleans: dict[str, bool] = field(default_factory=dict)
+    ports: dict[tuple[str, int], str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    fcontexts: list[tuple[str, str]] = field(default_factory=list)
+    clock: float = 0.0
+    serial: int = 0
+    next_pid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one service start did in the lab."""
+
+    pid: int
+    ok: bool
+    #: The access that failed (enforcing), or None.
+    failed: str | None
+    #: Denied checks, logged or not.
+    denied: int
+    #: AVC records appended to the log.
+    logged: int
+    accesses_done: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    denied: tuple[str, ...]
+    hidden: bool  # every denied perm is dontaudited (and dontaudit is on)
+
+
+class SimKernel:
+    """Runs a :class:`Scenario` against a policy, appending records to ``log``."""
+
+    def __init__(self, scenario: Scenario, log: Path, analyzer_factory: Callable[[], Analyzer]) -> None:
+        self.scenario = scenario
+        self.log = Path(log)
+        self._analyzer_factory = analyzer_factory
+        self.state = LabState(
+            ports={(p.proto, p.port): p.context for p in scenario.ports},
+            files={f.path: f.context for f in scenario.files},
+            clock=scenario.start_time,
+            serial=scenario.first_serial,
+            next_pid=scenario.first_pid,
+        )
+        self._kinds = {f.path: f.kind for f in scenario.files}
+
+    # ------------------------------------------------------------ labels
+
+    def target_context(self, check: Check) -> str:
+        """The context the kernel would find on the check's target."""
+        t = check.target
+        if t.kind == "self":
+            return self.scenario.context
+        if t.kind == "context":
+            assert t.context is not None
+            return t.context
+        if t.kind == "port":
+            assert t.proto is not None and t.port is not None
+            ctx = self.state.ports.get((t.proto, t.port))
+            if ctx is None:
+                raise UsageError(f"lab scenario {self.scenario.name}: no label for {t.proto} port {t.port}; "
+                                 "add it to [[ports]]")
+            return ctx
+        assert t.path is not None
+        ctx = self.state.files.get(t.path)
+        if ctx is None:
+            raise UsageError(f"lab scenario {self.scenario.name}: no label for {t.path}; add it to [[files]]")
+        return ctx
+
+    # ------------------------------------------------------------ one start
+
+    def run_service(self) -> RunResult:
+        """Start the service once: every access in order, until the first failure."""
+        st = self.state
+        pid = st.next_pid
+        st.next_pid += 7
+        st.clock = round(st.clock + START_GAP, 3)
+        proc = R.Process(pid, self.scenario.comm, self.scenario.exe, self.scenario.context,
+                         self.scenario.argv, self.scenario.cwd)
+        analyzer = self._analyzer_factory()
+        try:
+            analyses = analyzer.analyze(self._keys())
+        finally:
+            close = getattr(analyzer, "close", None)
+            if close is not None:
+                close()
+        lines: list[str] = []
+        denied = logged = done = 0
+        failed: str | None = None
+        domain = self.scenario.domain
+        permissive = (not st.enforcing) or domain in st.permissive_domains
+        for access in self.scenario.accesses:
+            st.clock = round(st.clock + STEP, 3)
+            st.serial += 1
+            event_avcs: list[str] = []
+            blocked = False
+            for check in access.checks:
+                key = self._key(check)
+                decision = self._decide(analyses[key])
+                if not decision.denied:
+                    continue
+                denied += 1
+                # a permissive type in the policy itself (semanage permissive -a) counts too
+                lax = permissive or analyses[key].permissive_domain
+                if not decision.hidden:
+                    event_avcs.append(R.avc_record(st.clock, st.serial, proc,
+                                                   self._avc(check, decision.denied, lax)))
+                if not lax:
+                    blocked = True
+                    break
+            if event_avcs:
+                logged += len(event_avcs)
+                lines += event_avcs
+                lines += self._context_records(access, proc, ok=not blocked)
+            if blocked:
+                failed = access.what
+                break
+            done += 1
+        st.serial += 1
+        lines.append(R.service_record(round(st.clock + STEP, 3), st.serial, "SERVICE_START",
+                                      self.scenario.service, failed is None))
+        self._append(lines)
+        return RunResult(pid, failed is None, failed, denied, logged, done)
+
+    def _keys(self) -> list[AccessKey]:
+        return sorted({self._key(c) for a in self.scenario.accesses for c in a.checks},
+                      key=lambda k: (k.scontext, k.tcontext, k.tclass, k.perms))
+
+    def _key(self, check: Check) -> AccessKey:
+        return AccessKey(self.scenario.context, self.target_context(check), check.tclass, check.perms)
+
+    def _decide(self, analysis: Analysis) -> _Decision:
+        denied: list[str] = []
+        hidden = True
+        for perm, verdict in analysis.verdicts:
+            if verdict.reason is Reason.ALLOWED_NOW:
+                continue
+            if verdict.reason is Reason.BOOLEAN and any(
+                all(self.state.booleans.get(name) is value for name, value in alt) for alt in verdict.booleans
+            ):
+                continue  # allowed by a conditional rule whose boolean the lab has set
+            denied.append(perm)
+            if not (verdict.reason is Reason.DONTAUDIT and self.state.dontaudit):
+                hidden = False
+        return _Decision(tuple(denied), hidden and bool(denied))
+
+    def _avc(self, check: Check, perms: tuple[str, ...], permissive: bool) -> R.AvcLine:
+        t = check.target
+        capability = CAPABILITIES.get(perms[0]) if check.tclass in ("capability", "cap_userns") else None
+        if check.tclass in ("capability2", "cap2_userns"):
+            capability = CAPABILITIES.get(perms[0])
+        return R.AvcLine(
+            perms=perms,
+            tcontext=self.target_context(check),
+            tclass=check.tclass,
+            permissive=permissive,
+            name=check.name if t.kind == "path" else None,
+            path_dev="tmpfs" if t.path and t.path.startswith("/run/") else ("vda1" if t.path else None),
+            ino=R.stable_ino(t.path) if t.path else None,
+            port=t.port if t.kind == "port" else None,
+            capability=capability,
+        )
+
+    def _context_records(self, access: Access, proc: R.Process, ok: bool) -> list[str]:
+        st = self.state
+        nr = syscall_number("x86_64", access.syscall)
+        if nr is None:
+            raise UsageError(f"lab scenario {self.scenario.name}: unknown x86_64 syscall {access.syscall!r}")
+        out = [R.syscall_record(st.clock, st.serial, proc, nr, ok, access.result if ok else R.EACCES,
+                                len(access.paths))]
+        if access.paths:
+            out.append(R.cwd_record(st.clock, st.serial, self.scenario.cwd))
+            for i, path in enumerate(access.paths):
+                obj = self.state.files.get(path, "system_u:object_r:unlabeled_t:s0")
+                out.append(R.path_record(st.clock, st.serial, i, path, obj, self._kinds.get(path) == "dir"))
+        out.append(R.proctitle_record(st.clock, st.serial, self.scenario.argv))
+        return out
+
+    def _append(self, lines: list[str]) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+
+    # ------------------------------------------------------------ admin actions
+
+    def relabel(self, path: str, analyzer: Analyzer) -> str | None:
+        """``restorecon PATH``: the lab's fcontext rules first, then the policy's file_contexts."""
+        new_type: str | None = None
+        for regex, type_name in self.state.fcontexts:
+            if re.fullmatch(regex, path):
+                new_type = type_name
+                break
+        if new_type is None:
+            for f in self.scenario.files:
+                if f.path == path and f.fcontext:
+                    new_type = f.fcontext.split(":")[2]
+                    break
+        if new_type is None:
+            new_type = analyzer.expected_type(path)
+        if new_type is None or path not in self.state.files:
+            return None
+        old = self.state.files[path].split(":")
+        old[2] = new_type
+        self.state.files[path] = ":".join(old)
+        return self.state.files[path]

@@ -1,0 +1,157 @@
+"""Fixes that are not a module: the advice the loop can apply itself (pure).
+
+The explanation engine ranks advice as text commands for people
+(``setsebool -P NAME on``, ``semanage port -a -t TYPE -p udp 63822``,
+``restorecon -v PATH``, ``semanage fcontext -a -t TYPE 'REGEX'``). The loop
+never hands such text to a shell: :func:`fix_for` turns a finding's best advice
+into a :class:`Fix` with validated fields (identifiers checked against SELinux's
+grammar, ports as ints, paths absolute) and the argv lists to run. A command
+whose form is not one of these is returned as ``None``: the admin decides.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from avcfix.explain.model import AdviceKind, Finding
+from avcfix.policy.identifiers import is_identifier
+
+#: Advice kinds the loop knows how to apply (``--apply-advice``).
+APPLICABLE = (AdviceKind.PORT_LABEL, AdviceKind.BOOLEAN, AdviceKind.RESTORECON, AdviceKind.FCONTEXT)
+
+_PROTOS = ("tcp", "udp", "sctp", "dccp")
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One applicable fix. ``argv`` are the commands a real system runs, in order."""
+
+    kind: AdviceKind
+    command: str
+    argv: tuple[tuple[str, ...], ...]
+    booleans: tuple[tuple[str, bool], ...] = ()
+    port: tuple[str, int, str] | None = None  # (proto, port, type)
+    fcontext: tuple[str, str] | None = None  # (regex, type)
+    paths: tuple[str, ...] = ()  # restorecon targets
+
+    @property
+    def key(self) -> tuple:
+        return (self.kind.value, self.argv)
+
+
+def fix_for(finding: Finding) -> Fix | None:
+    """The :class:`Fix` for a finding's best advice, or ``None`` when it cannot be applied safely."""
+    if not finding.advice:
+        return None
+    advice = finding.advice[0]
+    if advice.kind not in APPLICABLE:
+        return None
+    try:
+        commands = _split_commands(advice.command)
+    except ValueError:
+        return None
+    if advice.kind is AdviceKind.BOOLEAN:
+        return _boolean(finding, advice.command, commands)
+    if advice.kind is AdviceKind.PORT_LABEL:
+        return _port(advice.command, commands)
+    if advice.kind is AdviceKind.RESTORECON:
+        return _restorecon(advice.command, commands)
+    return _fcontext(advice.command, commands)
+
+
+def _split_commands(text: str) -> list[list[str]]:
+    """``a && b`` / ``a; b`` -> [[a...], [b...]] (shlex, no shell)."""
+    lex = shlex.shlex(text, posix=True, punctuation_chars=";&|")
+    lex.whitespace_split = True
+    out: list[list[str]] = [[]]
+    for tok in lex:
+        if tok in ("&&", ";"):
+            out.append([])
+        elif set(tok) <= set(";&|"):
+            raise ValueError(f"unsupported shell operator {tok!r}")
+        else:
+            out[-1].append(tok)
+    return [c for c in out if c]
+
+
+def _boolean(finding: Finding, text: str, commands: list[list[str]]) -> Fix | None:
+    settings: list[tuple[str, bool]] = list(finding.booleans)
+    if not settings:
+        for cmd in commands:
+            if cmd[:1] != ["setsebool"]:
+                return None
+            words = [w for w in cmd[1:] if w != "-P"]
+            if len(words) % 2:
+                return None
+            for name, value in zip(words[::2], words[1::2]):
+                if value not in ("on", "off", "1", "0", "true", "false"):
+                    return None
+                settings.append((name, value in ("on", "1", "true")))
+    if not settings or not all(is_identifier(n) for n, _ in settings):
+        return None
+    settings = sorted(set(settings))
+    argv = ("setsebool", "-P", *[w for n, v in settings for w in (n, "on" if v else "off")])
+    return Fix(AdviceKind.BOOLEAN, text, (argv,), booleans=tuple(settings))
+
+
+def _opt(cmd: list[str], flag: str) -> str | None:
+    for i, w in enumerate(cmd[:-1]):
+        if w == flag:
+            return cmd[i + 1]
+    return None
+
+
+def _port(text: str, commands: list[list[str]]) -> Fix | None:
+    if len(commands) != 1:
+        return None
+    cmd = commands[0]
+    if cmd[:2] != ["semanage", "port"] or not ({"-a", "-m"} & set(cmd)):
+        return None
+    type_name, proto, number = _opt(cmd, "-t"), _opt(cmd, "-p"), cmd[-1]
+    if type_name is None or not is_identifier(type_name) or proto not in _PROTOS or not number.isdigit():
+        return None
+    port = int(number)
+    if not 0 < port < 65536:
+        return None
+    argv = ("semanage", "port", "-a", "-t", type_name, "-p", proto, str(port))
+    return Fix(AdviceKind.PORT_LABEL, text, (argv,), port=(proto, port, type_name))
+
+
+def _restorecon(text: str, commands: list[list[str]]) -> Fix | None:
+    argvs: list[tuple[str, ...]] = []
+    paths: list[str] = []
+    for cmd in commands:
+        if cmd[:1] != ["restorecon"]:
+            return None
+        targets = [w for w in cmd[1:] if not w.startswith("-")]
+        if not targets or not all(t.startswith("/") and "\n" not in t and "\0" not in t for t in targets):
+            return None
+        flags = [w for w in cmd[1:] if w.startswith("-") and w in ("-v", "-R", "-F")]
+        paths += targets
+        argvs.append(("restorecon", *flags, "--", *targets) if flags else ("restorecon", "--", *targets))
+    return Fix(AdviceKind.RESTORECON, text, tuple(argvs), paths=tuple(paths))
+
+
+def _fcontext(text: str, commands: list[list[str]]) -> Fix | None:
+    fc: tuple[str, str] | None = None
+    argvs: list[tuple[str, ...]] = []
+    paths: list[str] = []
+    for cmd in commands:
+        if cmd[:2] == ["semanage", "fcontext"] and ({"-a", "-m"} & set(cmd)):
+            type_name, regex = _opt(cmd, "-t"), cmd[-1]
+            if type_name is None or not is_identifier(type_name) or not regex.startswith("/"):
+                return None
+            fc = (regex, type_name)
+            argvs.append(("semanage", "fcontext", "-a", "-t", type_name, regex))
+        elif cmd[:1] == ["restorecon"]:
+            sub = _restorecon(shlex.join(cmd), [cmd])
+            if sub is None:
+                return None
+            argvs += sub.argv
+            paths += sub.paths
+        else:
+            return None
+    if fc is None:
+        return None
+    return Fix(AdviceKind.FCONTEXT, text, tuple(argvs), fcontext=fc, paths=tuple(paths))

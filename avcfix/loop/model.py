@@ -1,0 +1,161 @@
+"""Values of the loop: options, per-iteration reports, the outcome (frozen, typed)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from avcfix.errors import ExitCode
+
+
+class Outcome(str, enum.Enum):
+    """How a loop ended. Each maps to one documented exit code."""
+
+    CONVERGED = "converged"              # no new denial and the service is healthy
+    NO_PROGRESS = "no_progress"          # the same denials twice
+    MAX_ITERATIONS = "max_iterations"    # --max-iterations reached
+    UNHEALTHY = "unhealthy"              # the service fails but logs no denial
+    NEEDS_DECISION = "needs_decision"    # a fix an admin must choose (boolean, port label...)
+    DECLINED = "declined"                # the admin answered no to an install
+    INSTALL_FAILED = "install_failed"    # semodule failed; rolled back to the previous version
+    COMPILE_FAILED = "compile_failed"    # checkmodule/semodule_package rejected the module
+    INTERRUPTED = "interrupted"          # Ctrl-C / SIGTERM
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _EXIT[self]
+
+
+_EXIT = {
+    Outcome.CONVERGED: ExitCode.OK,
+    Outcome.NO_PROGRESS: ExitCode.NOT_CONVERGED,
+    Outcome.MAX_ITERATIONS: ExitCode.NOT_CONVERGED,
+    Outcome.UNHEALTHY: ExitCode.NOT_CONVERGED,
+    Outcome.DECLINED: ExitCode.NOT_CONVERGED,
+    Outcome.NEEDS_DECISION: ExitCode.NEEDS_DECISION,
+    Outcome.INSTALL_FAILED: ExitCode.INSTALL,
+    Outcome.COMPILE_FAILED: ExitCode.COMPILE,
+    Outcome.INTERRUPTED: ExitCode.INTERRUPTED,
+}
+
+
+class Phase(str, enum.Enum):
+    """What an iteration was for."""
+
+    ENFORCING = "enforcing"     # the usual run: the service stops at its first denial
+    PERMISSIVE = "permissive"   # --permissive collection run (domain marked permissive)
+    VERIFY = "verify"           # the enforcing run after a permissive collection
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOptions:
+    """What the loop was asked to do."""
+
+    service: str
+    module: str
+    domains: tuple[str, ...] = ()
+    settle: float = 5.0
+    max_iterations: int = 10
+    permissive: bool = False
+    dontaudit_off: bool = False
+    apply_advice: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DenialSummary:
+    """One new denial group, as the report shows it."""
+
+    source: str
+    target: str
+    tclass: str
+    perms: tuple[str, ...]
+    permissive: bool
+    count: int
+    reason: str
+    path: str | None = None
+    fix: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "target": self.target, "tclass": self.tclass,
+            "perms": list(self.perms), "permissive": self.permissive, "count": self.count,
+            "reason": self.reason, "path": self.path, "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IterationReport:
+    """One pass of the loop."""
+
+    number: int
+    phase: Phase
+    healthy: bool
+    service_state: str
+    denials: tuple[DenialSummary, ...]
+    rules_added: tuple[str, ...] = ()
+    module_version: str | None = None
+    applied: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "iteration": self.number,
+            "phase": self.phase.value,
+            "healthy": self.healthy,
+            "service_state": self.service_state,
+            "new_denials": [d.to_json() for d in self.denials],
+            "rules_added": list(self.rules_added),
+            "module_version": self.module_version,
+            "applied": list(self.applied),
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LoopReport:
+    """The whole run: the outcome, why, and every iteration."""
+
+    outcome: Outcome
+    message: str
+    service: str
+    module: str
+    domains: tuple[str, ...]
+    iterations: tuple[IterationReport, ...]
+    module_version: str | None = None
+    #: Commands an admin must decide on (NEEDS_DECISION), exact text.
+    decisions: tuple[str, ...] = ()
+    #: What was restored on the way out (permissive mark removed, dontaudit back on).
+    restored: tuple[str, ...] = ()
+    seconds: float = 0.0
+    lab: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.outcome.exit_code)
+
+    @property
+    def rules_added(self) -> tuple[str, ...]:
+        return tuple(r for it in self.iterations for r in it.rules_added)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` report (documented in the README; keys are stable)."""
+        return {
+            "outcome": self.outcome.value,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "service": self.service,
+            "module": self.module,
+            "module_version": self.module_version,
+            "domains": list(self.domains),
+            "iterations": [it.to_json() for it in self.iterations],
+            "rules_added": list(self.rules_added),
+            "decisions": list(self.decisions),
+            "restored": list(self.restored),
+            "lab": self.lab,
+            "notes": list(self.notes),
+            "seconds": round(self.seconds, 3),
+        }
