@@ -40,6 +40,13 @@ _ARCH_NAMES: Mapping[str, str] = MappingProxyType({
 })
 
 
+#: The spellings seen in real logs, looked up first (the hot path: one dict hit).
+_COMMON: Mapping[str, str] = MappingProxyType({
+    **{f"{code:x}": name for code, name in _ARCH_CODES.items()},
+    **_ARCH_NAMES,
+})
+
+
 def arch_name(arch: str | int) -> str | None:
     """The canonical arch name (``x86_64``, ``aarch64``, ``i386``, ``arm``).
 
@@ -47,7 +54,11 @@ def arch_name(arch: str | int) -> str | None:
     with or without ``0x``, any case), the same value as an int, or an
     interpreted name (``x86_64``). ``None`` for an arch without a table.
     """
-    if isinstance(arch, bool):
+    if type(arch) is str:
+        common = _COMMON.get(arch)
+        if common is not None:
+            return common
+    elif isinstance(arch, bool):
         return None
     if isinstance(arch, int):
         return _ARCH_CODES.get(arch)
@@ -71,7 +82,7 @@ def syscall_name(arch: str | int, nr: int) -> str | None:
     ``None`` when the arch has no table or the number is not a syscall there.
     """
     name = arch_name(arch)
-    if name is None or isinstance(nr, bool) or not isinstance(nr, int):
+    if name is None or type(nr) is not int:
         return None
     return TABLES[name].get(nr)
 
