@@ -72,6 +72,7 @@ class Measure:
     size: int
     argv: list[str]
     walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
     exit_codes: list[int] = field(default_factory=list)
     error: str | None = None
@@ -83,6 +84,10 @@ class Measure:
         return statistics.median(self.walls)
 
     @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
+
+    @property
     def rss_mb(self) -> float:
         return statistics.median(self.rss_kb) / 1024
 
@@ -90,7 +95,7 @@ class Measure:
         data = asdict(self)
         if self.walls:
             data.update(
-                wall_median=self.wall, wall_min=min(self.walls), wall_max=max(self.walls),
+                wall_median=self.wall, wall_min=min(self.walls), wall_max=max(self.walls), cpu_median=self.cpu,
                 rss_mb_median=self.rss_mb, rss_mb_min=min(self.rss_kb) / 1024, rss_mb_max=max(self.rss_kb) / 1024,
             )
         return data
@@ -144,21 +149,24 @@ def warm(path: Path) -> None:
 # -- running one child -----------------------------------------------------------
 
 
-def run_once(argv: list[str], stdout: Path, use_gnu_time: bool) -> tuple[float, int, int, str]:
-    """Run ``argv``; return (wall seconds, peak RSS in KiB, exit code, stderr tail)."""
+def run_once(argv: list[str], stdout: Path, use_gnu_time: bool) -> tuple[float, float, int, int, str]:
+    """Run ``argv``; return (wall seconds, CPU seconds, peak RSS in KiB, exit code, stderr tail)."""
     with tempfile.TemporaryDirectory(prefix="avcfix-bench-") as tmp:
         err_path = Path(tmp) / "stderr"
         with stdout.open("wb") as out, err_path.open("wb") as err:
             if use_gnu_time:
                 rss_path = Path(tmp) / "rss"
-                full = [str(GNU_TIME), "-q", "-f", "%M", "-o", str(rss_path), *argv]
+                full = [str(GNU_TIME), "-q", "-f", "%M %U %S", "-o", str(rss_path), *argv]
                 start = time.monotonic()
                 proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
                 _, status, _ = os.wait4(proc.pid, 0)
                 wall = time.monotonic() - start
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 text = rss_path.read_text().split() if rss_path.exists() else []
-                rss = int(text[-1]) if text and text[-1].isdigit() else -1
+                try:
+                    rss, cpu = int(text[-3]), float(text[-2]) + float(text[-1])
+                except (IndexError, ValueError):
+                    rss, cpu = -1, -1.0
             else:
                 start = time.monotonic()
                 proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
@@ -166,8 +174,9 @@ def run_once(argv: list[str], stdout: Path, use_gnu_time: bool) -> tuple[float, 
                 wall = time.monotonic() - start
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 rss = usage.ru_maxrss
+                cpu = usage.ru_utime + usage.ru_stime
         tail = err_path.read_text(errors="replace").strip()[-800:]
-    return wall, rss, proc.returncode, tail
+    return wall, cpu, rss, proc.returncode, tail
 
 
 # -- output checks -----------------------------------------------------------------
@@ -322,8 +331,9 @@ def run(args: argparse.Namespace) -> int:
                 if m.error:
                     continue
                 out = Path(tmp) / f"{i}.out"
-                wall, rss, code, err = run_once(m.argv, out, use_gnu_time)
-                print(f"  [{r + 1}/{repeats}] {m.tool:<24} {size_label(m.size):>5}: {wall:7.2f} s  {rss / 1024:7.1f} MB  exit {code}", flush=True)
+                wall, cpu, rss, code, err = run_once(m.argv, out, use_gnu_time)
+                print(f"  [{r + 1}/{repeats}] {m.tool:<24} {size_label(m.size):>5}: {wall:7.2f} s wall {cpu:7.2f} s CPU "
+                      f"{rss / 1024:7.1f} MB  exit {code}", flush=True)
                 m.exit_codes.append(code)
                 if code != 0 and not (m.tool == "ausearch -m AVC --raw" and code == 1 and out.stat().st_size == 0):
                     lines = err.splitlines()
@@ -331,6 +341,7 @@ def run(args: argparse.Namespace) -> int:
                     m.stderr_tail = err
                     continue
                 m.walls.append(wall)
+                m.cpus.append(cpu)
                 m.rss_kb.append(rss)
                 if r == 0:
                     m.check = checks[m.tool](out, logs[m.size][1])
@@ -356,14 +367,14 @@ def report(plan: list[Measure], logs: dict, small: int, large: int, repeats: int
         print(f"log {size_label(n)}: {path.name}, {meta['bytes'] / 1e6:.0f} MB, {s['events']} events, "
               f"{s['denial_events']} denial events, {s['avc_records']} AVC records")
     print()
-    header = f"| {'command':<24} | {'log':>5} | {'wall (median)':>13} | {'peak RSS':>9} | output check"
+    header = f"| {'command':<24} | {'log':>5} | {'wall (median)':>13} | {'CPU user+sys':>12} | {'peak RSS':>9} | output check"
     print(header)
-    print("|" + "-" * 26 + "|------:|--------------:|----------:|" + "-" * 14)
+    print("|" + "-" * 26 + "|------:|--------------:|-------------:|----------:|" + "-" * 14)
     for m in plan:
         if m.walls:
-            print(f"| {m.tool:<24} | {size_label(m.size):>5} | {m.wall:11.2f} s | {m.rss_mb:6.1f} MB | {m.check}")
+            print(f"| {m.tool:<24} | {size_label(m.size):>5} | {m.wall:11.2f} s | {m.cpu:10.2f} s | {m.rss_mb:6.1f} MB | {m.check}")
         else:
-            print(f"| {m.tool:<24} | {size_label(m.size):>5} | {'-':>13} | {'-':>9} | error: {m.error}")
+            print(f"| {m.tool:<24} | {size_label(m.size):>5} | {'-':>13} | {'-':>12} | {'-':>9} | error: {m.error}")
     if avcfix_missing:
         print(f"\n{avcfix_missing}: avcfix was not measured.")
 
@@ -387,6 +398,9 @@ def report(plan: list[Measure], logs: dict, small: int, large: int, repeats: int
         target("time vs ausearch", ratio, f"<= {MAX_RATIO_VS_AUSEARCH:g}x", ratio <= MAX_RATIO_VS_AUSEARCH)
     else:
         target("time vs ausearch", None, f"<= {MAX_RATIO_VS_AUSEARCH:g}x", None)
+    if av_l and a2a and aus:
+        print(f"\n(CPU-time ratios, less sensitive to a busy machine: audit2allow/avcfix {a2a.cpu / av_l.cpu:.2f}x, "
+              f"avcfix/ausearch {av_l.cpu / aus.cpu:.2f}x)")
     peak = max((m.rss_mb for m in (av_s, av_l) if m), default=None)
     target("avcfix peak RSS (MB)", peak, f"< {MAX_RSS_MB:g} MB", None if peak is None else peak < MAX_RSS_MB)
     growth = av_l.rss_mb - av_s.rss_mb if av_l and av_s else None
