@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
-from avcfix.audit.correlate import DEFAULT_WINDOW, make_event
+from avcfix.audit.correlate import make_event
 from avcfix.audit.denials import event_denials
+from avcfix.audit.fastpath import fast_event_denials
 from avcfix.audit.filters import Filters
 from avcfix.audit.model import Denial, Skipped
 from avcfix.audit.parse import parse_line
@@ -65,13 +66,24 @@ class ScanStats:
         }
 
 
-def events_to_denials(raw: RawEvent, source: str, stats: ScanStats) -> list[Denial]:
-    """Parse the raw records of one event and build its denials."""
+def events_to_denials(raw: RawEvent, source: str, stats: ScanStats, *, fast: bool = True) -> list[Denial]:
+    """Parse the raw records of one event and build its denials.
+
+    A plain raw kernel event goes through :mod:`avcfix.audit.fastpath`;
+    everything else (and ``fast=False``) through the typed records.
+    """
+    if fast:
+        quick = fast_event_denials(raw, source)
+        if quick is not None:
+            return quick
     records: list[Record] = []
     seen_skip: set[int] = set()
+    ids: dict = {}
     for lineno, piece in raw:
-        text = piece.decode("utf-8", "backslashreplace").replace("\r", "")
-        for rec in parse_line(text, source, lineno):
+        text = piece.decode("utf-8", "backslashreplace")
+        if "\r" in text:
+            text = text.replace("\r", "")
+        for rec in parse_line(text, source, lineno, generic_fields=False, ids=ids):
             if isinstance(rec, Skipped):
                 if rec.line not in seen_skip:  # one count per physical line
                     seen_skip.add(rec.line)
@@ -97,7 +109,6 @@ def scan(
     progress: Progress | None = None,
     *,
     stdin: BinaryIO | None = None,
-    window: int = DEFAULT_WINDOW,
 ) -> Iterator[Denial]:
     """Stream the denials of ``sources`` (paths, or ``"-"`` for stdin).
 
@@ -110,7 +121,7 @@ def scan(
     checked: list[Source] = [check_source(s) for s in sources]
     for src in checked:
         stats.sources.append(src.name)
-        yield from _scan_one(src, stats, filters, progress, stdin, window)
+        yield from _scan_one(src, stats, filters, progress, stdin)
 
 
 def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> Iterable[bytes]:
@@ -121,9 +132,9 @@ def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> I
 
 
 def _scan_one(src: Source, stats: ScanStats, filters: Filters, progress: Progress | None,
-              stdin: BinaryIO | None, window: int) -> Iterator[Denial]:
+              stdin: BinaryIO | None) -> Iterator[Denial]:
     accepts = filters.accepts if filters.active else None
-    for raw in scan_raw_events(_blocks(src, progress, stdin), src.name, stats, stats.skip, window):
+    for raw in scan_raw_events(_blocks(src, progress, stdin), src.name, stats, stats.skip):
         for d in events_to_denials(raw, src.name, stats):
             stats.denials_total += 1
             if accepts is None or accepts(d):

@@ -35,6 +35,11 @@ class Event:
     records: tuple[Record, ...]
 
 
+def record_rank(rtype: str) -> int:
+    """Where a record of type ``rtype`` goes in ausearch's order (lower first)."""
+    return _RANK.get(rtype, 9)
+
+
 def record_order(rec: Record) -> tuple[int, int, str]:
     """Sort key giving ausearch's record order, independent of arrival order."""
     item = rec.item if isinstance(rec, PathRecord) and rec.item is not None else 0

@@ -30,7 +30,8 @@ except ImportError:  # pragma: no cover
     _arch_name = None  # type: ignore[assignment]
 
 
-def _resolve(name: str, cwd: str | None) -> str:
+def resolve_path(name: str, cwd: str | None) -> str:
+    """``name`` made absolute with ``cwd`` when it is relative (and cwd is absolute)."""
     if name.startswith("/") or not cwd or not cwd.startswith("/"):
         return name
     return posixpath.normpath(posixpath.join(cwd, name))
@@ -70,7 +71,7 @@ def event_denials(event: Event) -> list[Denial]:
     texts = tuple(r.text for r in event.records)
     resolved: list[str] = []
     for _, name in sorted(paths):
-        full = _resolve(name, cwd)
+        full = resolve_path(name, cwd)
         if full not in resolved:
             resolved.append(full)
     arch = None

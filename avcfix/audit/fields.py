@@ -11,7 +11,10 @@ import re
 import time as _time
 
 #: ``key=value`` where value is "double quoted", 'single quoted', {braced} or bare.
-KV = re.compile(r"""([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
+KV = re.compile(r"""\b([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
+
+#: The same, values kept raw (quotes included), for ``dict(KV_RAW.findall(text))``.
+KV_RAW = re.compile(r"""\b([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
 
 #: The event id inside ``audit(...)``: raw epoch or ausearch -i local date.
 _RAW_ID = re.compile(r"^(\d+)(?:\.(\d+))?:(\d+)$")
@@ -19,7 +22,7 @@ _INTERP_ID = re.compile(
     r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?:(\d+)$"
 )
 
-_HEX = frozenset("0123456789ABCDEFabcdef")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
 
 def split_fields(text: str) -> dict[str, str]:
@@ -50,7 +53,7 @@ def decode_untrusted(value: str, quoted: bool) -> str:
     decoded text may contain any character: callers must never paste it into
     policy or shell text.
     """
-    if quoted or not value or len(value) % 2 or not all(c in _HEX for c in value):
+    if quoted or _HEX.fullmatch(value) is None:
         return value
     try:
         raw = bytes.fromhex(value)
@@ -63,7 +66,7 @@ def decode_proctitle(value: str, quoted: bool) -> tuple[str, ...]:
     """The argv of a PROCTITLE value (hex with NUL separators, or plain text)."""
     if quoted:
         return (value,)
-    if value and len(value) % 2 == 0 and all(c in _HEX for c in value):
+    if _HEX.fullmatch(value) is not None:
         try:
             raw = bytes.fromhex(value)
         except ValueError:
@@ -116,3 +119,27 @@ def leading_int(value: str | None) -> int | None:
         return None
     m = re.match(r"-?\d+", value)
     return int(m.group()) if m else None
+
+
+def decode_saddr(hexv: str) -> tuple[str | None, str | None, int | None]:
+    """``(family, address, port)`` of a raw SOCKADDR ``saddr=`` hex value."""
+    try:
+        raw = bytes.fromhex(hexv)
+    except ValueError:
+        return None, None, None
+    if len(raw) < 2:
+        return None, None, None
+    fam = int.from_bytes(raw[:2], "little")
+    if fam == 2 and len(raw) >= 8:
+        return "inet", ".".join(str(b) for b in raw[4:8]), int.from_bytes(raw[2:4], "big")
+    if fam == 10 and len(raw) >= 24:
+        words = [raw[k:k + 2].hex() for k in range(8, 24, 2)]
+        return "inet6", ":".join(words), int.from_bytes(raw[2:4], "big")
+    if fam == 1:
+        path = raw[2:]
+        if path[:1] == b"\0":
+            return "local", "@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "backslashreplace"), None
+        return "local", path.split(b"\0", 1)[0].decode("utf-8", "backslashreplace"), None
+    if fam == 16:
+        return "netlink", None, None
+    return str(fam), None, None

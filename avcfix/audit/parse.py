@@ -47,6 +47,7 @@ HEADER = re.compile(
 )
 
 _AVC = re.compile(r"avc:\s+(?P<result>denied|granted)\s+\{(?P<perms>[^}]*)\}?(?:\s+for\s)?(?P<rest>.*)", re.S)
+_AVC_RESULT = re.compile(r"avc:\s+(?:denied|granted)\b")
 _INVALID_CTX = re.compile(r"invalid context (\S+)")
 _SADDR_I = re.compile(r"(\w+)=(\S+)")
 
@@ -58,30 +59,82 @@ def split_line(line: str) -> list[tuple[str | None, str | None, str, str, str]]:
 
     Returns ``(node, type, event_id_text, body, record_text)`` per record, in
     line order; an empty list when the line holds no ``audit(...)`` header.
+    Text before the first header (syslog, dmesg or logcat prefixes) is
+    dropped; a later ``audit(`` only starts a record when ``type=`` precedes it.
     """
-    matches = list(HEADER.finditer(line))
+    if line.startswith("type="):  # the common raw form: one record, nothing around it
+        sp = line.find(" ", 5)
+        if line.startswith("msg=audit(", sp + 1):
+            close = line.find(")", sp + 11)
+            if close > 0 and line.find("audit(", close) < 0:
+                hend = close + 2 if line.startswith(":", close + 1) else close + 1
+                return [(None, line[5:sp], line[sp + 11:close], line[hend:].strip(), line.rstrip())]
+    heads: list[tuple[int, int, str | None, str | None, str]] = []
+    p = line.find("audit(")
+    while p >= 0:
+        close = line.find(")", p + 6)
+        if close < 0:
+            break
+        k = p - 4 if p >= 4 and line.startswith("msg=", p - 4) else p
+        k2 = k
+        while k2 > 0 and line[k2 - 1] in " \t":
+            k2 -= 1
+        t = line.rfind("type=", max(0, k2 - 60), k2)
+        rtype = None
+        start = k
+        if t >= 0 and (t == 0 or line[t - 1] in " \t:'\x1d") and " " not in line[t + 5:k2] and "\t" not in line[t + 5:k2]:
+            rtype = line[t + 5:k2]
+            start = t
+        elif heads:
+            p = line.find("audit(", close)
+            continue
+        node = None
+        n2 = start
+        while n2 > 0 and line[n2 - 1] in " \t":
+            n2 -= 1
+        if n2 < start:
+            ts = max(line.rfind(" ", 0, n2), line.rfind("\t", 0, n2)) + 1
+            if line.startswith(("node=", "host="), ts):
+                node = line[ts + 5:n2]
+                start = ts
+        hend = close + 1
+        while hend < len(line) and line[hend] in " \t":
+            hend += 1
+        if hend < len(line) and line[hend] == ":":
+            hend += 1
+        heads.append((start, hend, node, rtype, line[p + 6:close]))
+        p = line.find("audit(", close)
     out = []
-    for i, m in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
-        body = line[m.end():end]
-        start = m.start()
-        text = line[start:end].rstrip()
-        out.append((m.group("node"), m.group("type"), m.group("id"), body.strip(), text))
+    for n, (start, hend, node, rtype, id_text) in enumerate(heads):
+        end = heads[n + 1][0] if n + 1 < len(heads) else len(line)
+        out.append((node, rtype, id_text, line[hend:end].strip(), line[start:end].rstrip()))
     return out
 
 
-def parse_line(line: str, source: str = "", lineno: int = 0) -> list[Parsed]:
-    """Every record of ``line`` as a typed value, or a :class:`Skipped` each."""
+def parse_line(line: str, source: str = "", lineno: int = 0, *, generic_fields: bool = True,
+               ids: dict[str, tuple[float, int] | None] | None = None) -> list[Parsed]:
+    """Every record of ``line`` as a typed value, or a :class:`Skipped` each.
+
+    ``generic_fields=False`` leaves :class:`GenericRecord` fields empty (the
+    scan does not need them). ``ids`` is an optional cache of parsed event ids.
+    """
     pieces = split_line(line)
     if not pieces:
         return [Skipped(source, lineno, "no audit record header", line[:80])]
-    return [parse_piece(p, source, lineno) for p in pieces]
+    return [parse_piece(p, source, lineno, generic_fields=generic_fields, ids=ids) for p in pieces]
 
 
-def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str = "", lineno: int = 0) -> Parsed:
+def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str = "", lineno: int = 0,
+                *, generic_fields: bool = True,
+                ids: dict[str, tuple[float, int] | None] | None = None) -> Parsed:
     """Build one typed record from a :func:`split_line` piece."""
     node, rtype, id_text, body, text = piece
-    eid = F.parse_event_id(id_text)
+    if ids is None:
+        eid = F.parse_event_id(id_text)
+    else:
+        eid = ids.get(id_text, False)  # type: ignore[arg-type]
+        if eid is False:
+            eid = ids[id_text] = F.parse_event_id(id_text)
     if eid is None:
         return Skipped(source, lineno, f"bad event id audit({id_text[:40]})", text[:80])
     if rtype is None:
@@ -99,6 +152,8 @@ def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str
     head = dict(type=rtype, node=node, time=eid[0], serial=eid[1], text=text, source=source, line=lineno)
     builder = _BUILDERS.get(rtype)
     if builder is None:
+        if not generic_fields:
+            return GenericRecord(**head)
         return GenericRecord(**head, fields=tuple(F.split_fields(body).items()))
     try:
         return builder(head, body, interpreted, source, lineno)
@@ -106,35 +161,35 @@ def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str
         return Skipped(source, lineno, f"malformed {rtype} record: {exc}", text[:80])
 
 
-def _untrusted(raw: dict[str, str], rawq: dict[str, bool], key: str, interpreted: bool) -> str | None:
+def _unq(value: str | None) -> str | None:
+    """A field value without its quotes."""
+    if value and value[0] in "\"'":
+        return value[1:-1] if len(value) > 1 and value[-1] == value[0] else value[1:]
+    return value
+
+
+def _untrusted(raw: dict[str, str], key: str, interpreted: bool) -> str | None:
+    """An untrusted string field: unquoted, or hex-decoded when not quoted."""
     value = raw.get(key)
     if value is None:
         return None
+    if value[:1] == '"':
+        return _unq(value)
     if interpreted:
         return value
-    return F.decode_untrusted(value, rawq.get(key, False))
+    return F.decode_untrusted(value, False)
 
 
-def _fields(body: str) -> tuple[dict[str, str], dict[str, bool]]:
-    """Fields plus, per key, whether its value was double-quoted."""
-    values: dict[str, str] = {}
-    quoted: dict[str, bool] = {}
-    for key, value in F.KV.findall(body):
-        if key in values:
-            continue
-        q = value[:1]
-        if q == '"' or q == "'":
-            quoted[key] = q == '"'
-            value = value[1:-1] if len(value) > 1 and value[-1] == q else value[1:]
-        values[key] = value
-    return values, quoted
+def _fields(body: str) -> dict[str, str]:
+    """``{key: raw value}`` (quotes kept; see :func:`_unq`). Last one wins."""
+    return dict(F.KV_RAW.findall(body))
 
 
 def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     rtype = head["type"]
     m = _AVC.search(body)
     if m is None:
-        if "apparmor=" in body or "avc:" not in body:
+        if not _AVC_RESULT.search(body):
             # AppArmor's type=AVC records and non-avc USER_AVC text are not denials.
             return GenericRecord(**head, fields=tuple(F.split_fields(body).items()))
         return Skipped(source, lineno, f"malformed {rtype}: no '{{ perms }}'", head["text"][:80])
@@ -144,11 +199,11 @@ def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
         q = rest.rfind("'")
         if q >= 0:
             rest = rest[:q]
-    f, q = _fields(rest)
+    f = _fields(rest)
     perms = tuple(sorted(set(m.group("perms").split())))
-    scon = Context.parse(f.get("scontext", ""))
-    tcon = Context.parse(f.get("tcontext", ""))
-    tclass = f.get("tclass", "")
+    scon = Context.parse(_unq(f.get("scontext", "")) or "")
+    tcon = Context.parse(_unq(f.get("tcontext", "")) or "")
+    tclass = _unq(f.get("tclass", "")) or ""
     missing = [n for n, v in (("perms", perms), ("scontext", scon), ("tcontext", tcon), ("tclass", tclass)) if not v]
     if missing:
         return Skipped(source, lineno, f"truncated {rtype}: missing {', '.join(missing)}", head["text"][:80])
@@ -169,16 +224,16 @@ def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
         tclass=tclass,
         permissive=None if perm_flag is None else perm_flag == "1",
         pid=F.to_int(f.get("pid")),
-        comm=_untrusted(f, q, "comm", interpreted),
-        exe=_untrusted(f, q, "exe", interpreted),
-        name=_untrusted(f, q, "name", interpreted),
-        path=_untrusted(f, q, "path", interpreted),
-        dev=f.get("dev"),
+        comm=_untrusted(f, "comm", interpreted),
+        exe=_untrusted(f, "exe", interpreted),
+        name=_untrusted(f, "name", interpreted),
+        path=_untrusted(f, "path", interpreted),
+        dev=_unq(f.get("dev")),
         ino=F.to_int(f.get("ino")),
         port=port,
         ioctlcmd=F.to_int(ioctl[2:] if ioctl and ioctl[:2].lower() == "0x" else ioctl, 16),
         capability=F.to_int(f.get("capability")),
-        fields=tuple(f.items()),
+        fields=tuple((k, _unq(v) or "") for k, v in f.items()),
     )
 
 
@@ -188,7 +243,7 @@ def _selinux_err(head: dict, body: str, interpreted: bool, source: str, lineno: 
         i = body.find("msg='")
         if i >= 0:
             text = body[i + 5:].rstrip("'")
-    f, _ = _fields(text)
+    f = {k: _unq(v) or "" for k, v in _fields(text).items()}
     inv = _INVALID_CTX.search(text)
     perms = tuple(sorted(set(p for p in f.get("perms", "").split(",") if p)))
     return SelinuxErrRecord(
@@ -217,7 +272,7 @@ def _exit_value(value: str | None) -> int | None:
 
 
 def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
-    f, q = _fields(body)
+    f = _fields(body)
     arch = f.get("arch")
     sc = f.get("syscall")
     nr = F.to_int(sc)
@@ -239,22 +294,22 @@ def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int)
         pid=F.to_int(f.get("pid")),
         ppid=F.to_int(f.get("ppid")),
         uid=f.get("uid"),
-        comm=_untrusted(f, q, "comm", interpreted),
-        exe=_untrusted(f, q, "exe", interpreted),
-        subj=Context.parse(f.get("subj", "")),
-        key_=f.get("key"),
+        comm=_untrusted(f, "comm", interpreted),
+        exe=_untrusted(f, "exe", interpreted),
+        subj=Context.parse(_unq(f.get("subj", "")) or ""),
+        key_=_unq(f.get("key")),
         items=F.to_int(f.get("items")),
     )
 
 
 def _path(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
-    f, q = _fields(body)
+    f = _fields(body)
     return PathRecord(
         **head,
         item=F.to_int(f.get("item")),
-        name=_untrusted(f, q, "name", interpreted),
+        name=_untrusted(f, "name", interpreted),
         nametype=f.get("nametype"),
-        obj=Context.parse(f.get("obj", "")),
+        obj=Context.parse(_unq(f.get("obj", "")) or ""),
         inode=F.to_int(f.get("inode")),
         mode=f.get("mode"),
     )
@@ -264,8 +319,8 @@ def _cwd(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
     if interpreted:
         i = body.find("cwd=")
         return CwdRecord(**head, cwd=body[i + 4:].strip() if i >= 0 else None)
-    f, q = _fields(body)
-    return CwdRecord(**head, cwd=_untrusted(f, q, "cwd", interpreted))
+    f = _fields(body)
+    return CwdRecord(**head, cwd=_untrusted(f, "cwd", interpreted))
 
 
 def _proctitle(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
@@ -288,45 +343,22 @@ def _sockaddr(head: dict, body: str, interpreted: bool, source: str, lineno: int
         fam = f.get("saddr_fam") or f.get("fam")
         addr = f.get("laddr") or f.get("path")
         return SockaddrRecord(**head, family=fam, addr=addr, port=F.to_int(f.get("lport")))
-    hexv = value.split(" ", 1)[0]
-    try:
-        raw = bytes.fromhex(hexv)
-    except ValueError:
-        return SockaddrRecord(**head)
-    if len(raw) < 2:
-        return SockaddrRecord(**head)
-    fam = int.from_bytes(raw[:2], "little")
-    if fam == 2 and len(raw) >= 8:
-        return SockaddrRecord(**head, family="inet", addr=".".join(str(b) for b in raw[4:8]),
-                              port=int.from_bytes(raw[2:4], "big"))
-    if fam == 10 and len(raw) >= 24:
-        words = [raw[k:k + 2].hex() for k in range(8, 24, 2)]
-        return SockaddrRecord(**head, family="inet6", addr=":".join(words),
-                              port=int.from_bytes(raw[2:4], "big"))
-    if fam == 1:
-        path = raw[2:]
-        if path[:1] == b"\0":
-            name = "@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
-        else:
-            name = path.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
-        return SockaddrRecord(**head, family="local", addr=name)
-    if fam == 16:
-        return SockaddrRecord(**head, family="netlink")
-    return SockaddrRecord(**head, family=str(fam))
+    family, addr, port = F.decode_saddr(value.split(" ", 1)[0])
+    return SockaddrRecord(**head, family=family, addr=addr, port=port)
 
 
 def _avc_path(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
-    f, q = _fields(body)
-    return AvcPathRecord(**head, path=_untrusted(f, q, "path", interpreted))
+    f = _fields(body)
+    return AvcPathRecord(**head, path=_untrusted(f, "path", interpreted))
 
 
 def _policy_load(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
-    f, _ = _fields(body)
+    f = _fields(body)
     return PolicyLoadRecord(**head, auid=f.get("auid"), ses=f.get("ses"))
 
 
 def _mac_status(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
-    f, _ = _fields(body)
+    f = _fields(body)
 
     def flag(k: str) -> bool | None:
         v = f.get(k)

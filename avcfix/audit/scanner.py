@@ -1,23 +1,37 @@
 """The hot path: bytes blocks -> raw denial events (pure, bounded memory).
 
-Most of a real log is unrelated to SELinux. This scanner never splits the
-fields of those lines: per physical line it finds the event id inside
-``audit(...)`` with ``bytes.find``, appends the line to its open event and
-marks the event when the line is a denial record. Only events that contain a
-denial are handed on (as ``(line number, record bytes)`` lists) to the full
-parser. At most ``window`` events stay open; the oldest is closed first.
+Most of a real log is unrelated to SELinux, so this scanner never looks at
+the fields of those lines. It works a block (about 1 MiB) at a time:
+
+1. the block is cut into records, each with its event key (the text inside
+   ``audit(...)``, prefixed by the ``node=`` when there is one). For a plain
+   raw audit.log block this is two C-level calls (``split`` and one regex
+   ``findall``); any other block (ausearch output, node prefixes, several
+   records on a line, wrapped or garbage lines) goes through a per-line path
+   that handles those cases and reports skipped lines;
+2. the keys of denial records (``avc:``, SELINUX_ERR) are found with regexes
+   over the whole block;
+3. only records whose key is a denial key are kept. An event stays open
+   while its key keeps appearing; it is closed (and yielded) after a block in
+   which it did not appear, so events interleaved within a block or across a
+   block boundary are still complete, and memory is bounded by the block.
+
+``events`` counts distinct keys, comparing each block with the previous one.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Protocol
 
 from avcfix.audit.model import Skipped
 
 #: A line longer than this is not an audit record (the kernel caps one at ~9 KiB).
 MAX_LINE = 1 << 20
+#: An event with more records than this is closed early (a repeated id, not an event).
+MAX_RECORDS = 4096
 
+_RAW_ID = re.compile(rb"\n(?:type=[A-Z_0-9]+ msg=)audit\(([0-9.:]+)\)")
 _ID_OK = re.compile(rb"\d+\.\d+:\d+|\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}(?:\.\d+)?:\d+")
 _RECORD_START = re.compile(rb"(?:(?<![\w=])(?:node|host)=\S+\s+)?(?<![\w=])type=\S+\s+(?:msg=)?audit\(")
 _NODE_PREFIXES = (b"node=", b"host=")
@@ -28,12 +42,42 @@ RawEvent = list[tuple[int, bytes]]
 SkipFn = Callable[[Skipped], None]
 
 
+class Counters(Protocol):
+    """What the scanner advances (``ScanStats`` satisfies it)."""
+
+    lines: int
+    events: int
+
+
 def _excerpt(line: bytes) -> str:
     return line[:80].decode("utf-8", "backslashreplace")
 
 
-def _line_lists(blocks: Iterable[bytes], source: str, skip: SkipFn) -> Iterator[list[bytes]]:
-    """Split blocks into lists of complete lines (the last one at EOF too)."""
+def _is_marked(piece: bytes) -> bool:
+    return (b"avc:" in piece or b"SELINUX_ERR" in piece
+            or b"type=1401" in piece or b"type=1122" in piece)
+
+
+def _fast_marks(text: bytes) -> set[bytes]:
+    """Keys of the denial records of a fast-path block (one raw record per line)."""
+    marks: set[bytes] = set()
+    for needle in (b"avc:", b"SELINUX_ERR"):
+        pos = text.find(needle)
+        while pos >= 0:
+            start = text.rfind(b"\n", 0, pos) + 1
+            i = text.find(b"audit(", start)
+            j = text.find(b")", i)
+            if 0 <= i < j:
+                marks.add(text[i + 6:j])
+            end = text.find(b"\n", pos)
+            if end < 0:
+                break
+            pos = text.find(needle, end)
+    return marks
+
+
+def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, list[bytes]]]:
+    """``(block_text, complete_lines)`` per block (the partial last line waits)."""
     carry = b""
     dropping = False
     for block in blocks:
@@ -43,121 +87,161 @@ def _line_lists(blocks: Iterable[bytes], source: str, skip: SkipFn) -> Iterator[
                 continue
             block = block[nl + 1:]
             dropping = False
-            yield [OVERLONG]
+            yield b"", [OVERLONG]
         if carry:
             block = carry + block
         lines = block.split(b"\n")
         carry = lines.pop()
+        complete = block[:len(block) - len(carry)]
         if len(carry) > MAX_LINE:
             carry = b""
             dropping = True
         if lines:
-            yield lines
+            yield complete, lines
     if dropping:
-        yield [OVERLONG]
+        yield b"", [OVERLONG]
     elif carry:
-        yield [carry]
+        yield carry, [carry]
 
 
-class ScanCounters:
-    """Counters the scanner updates (a subset of the public ScanStats)."""
+class _SlowState:
+    """Per-line state that must survive block boundaries (continuations)."""
 
-    lines: int
-    events: int
+    __slots__ = ("last_index",)
+
+    def __init__(self) -> None:
+        self.last_index = -1
+
+
+def _slow_block(lines: list[bytes], first_lineno: int, source: str, skip: SkipFn,
+                state: _SlowState) -> tuple[list[bytes], list[bytes], list[int], set[bytes]]:
+    """The per-line path: keys, records, line numbers and denial keys of a block."""
+    keys: list[bytes] = []
+    recs: list[bytes] = []
+    linenos: list[int] = []
+    marks: set[bytes] = set()
+    last = -1  # index in recs of the record a continuation line extends
+    lineno = first_lineno - 1
+    for line in lines:
+        lineno += 1
+        i = line.find(b"audit(")
+        if i < 0 or line is OVERLONG or len(line) > MAX_LINE:
+            if line is OVERLONG or len(line) > MAX_LINE:
+                skip(Skipped(source, lineno, "line too long for an audit record", _excerpt(line)))
+                last = -1
+                continue
+            s = line.strip()
+            if not s or s.startswith(b"----") or s.startswith(b"time->"):
+                last = -1
+                continue
+            if last >= 0 and b"=" in s:
+                recs[last] = recs[last].rstrip() + b" " + s
+                if _is_marked(recs[last]):
+                    marks.add(keys[last])
+                continue
+            skip(Skipped(source, lineno, "not an audit record", _excerpt(line)))
+            last = -1
+            continue
+        if line.find(b"audit(", i + 6) >= 0:
+            starts = [m.start() for m in _RECORD_START.finditer(line)]
+            if len(starts) > 1:
+                starts[0] = 0
+                starts.append(len(line))
+                pieces = [line[a:b].rstrip() for a, b in zip(starts, starts[1:])]
+            else:
+                pieces = [line]
+        else:
+            pieces = [line]
+        last = -1
+        for piece in pieces:
+            i = piece.find(b"audit(")
+            j = piece.find(b")", i)
+            if i < 0 or j < 0:
+                skip(Skipped(source, lineno, "truncated record header", _excerpt(piece)))
+                continue
+            if _ID_OK.fullmatch(piece, i + 6, j) is None:
+                skip(Skipped(source, lineno, "bad event id in audit(...)", _excerpt(piece)))
+                continue
+            t = piece.rfind(b"type=", 0, i)
+            if (t < 0 and b"avc:" not in piece) or (t >= 0 and piece[t + 5:t + 6] in (b" ", b"")):
+                skip(Skipped(source, lineno, "record without a type", _excerpt(piece)))
+                continue
+            key = piece[i + 6:j]
+            if piece[:5] in _NODE_PREFIXES:
+                key = piece[:piece.find(b" ")] + b" " + key
+            keys.append(key)
+            recs.append(piece)
+            linenos.append(lineno)
+            if _is_marked(piece):
+                marks.add(key)
+            last = len(recs) - 1
+    return keys, recs, linenos, marks
 
 
 def scan_raw_events(
     blocks: Iterable[bytes],
     source: str,
-    counters: ScanCounters,
+    counters: Counters,
     skip: SkipFn,
-    window: int = 512,
 ) -> Iterator[RawEvent]:
-    """Yield the raw records of every event that holds a denial record.
+    """Yield the records of every event that holds a denial record.
 
-    ``counters.lines`` and ``counters.events`` are advanced for every line and
-    every distinct event id seen. Lines that are not audit records are passed
-    to ``skip``; blank lines, ausearch separators (``----``, ``time->``) and
-    wrapped continuation lines (``key=value`` text right after a record) are not.
+    Each event is a list of ``(line number, record bytes)``, in input order;
+    events come out in the order of their first record. ``counters.lines``
+    and ``counters.events`` are advanced for every line and every distinct
+    event key. Lines that are not audit records go to ``skip``; blank lines,
+    ausearch separators (``----``, ``time->``) and wrapped continuation lines
+    (``key=value`` text right after a record) are not skipped.
     """
-    pending: dict[bytes, RawEvent] = {}
-    marked: set[bytes] = set()
-    lineno = 0
-    last: RawEvent | None = None
-    last_key = b""
-    id_ok = _ID_OK.fullmatch
-    for lines in _line_lists(blocks, source, skip):
-        for line in lines:
-            lineno += 1
-            i = line.find(b"audit(")
-            if i < 0 or len(line) > MAX_LINE:
-                if line is OVERLONG or len(line) > MAX_LINE:
-                    skip(Skipped(source, lineno, "line too long for an audit record", _excerpt(line)))
-                    last = None
-                    continue
-                s = line.strip()
-                if not s or s.startswith(b"----") or s.startswith(b"time->"):
-                    last = None
-                    continue
-                if last is not None and b"=" in s:
-                    ln, prev = last[-1]
-                    last[-1] = (ln, prev.rstrip() + b" " + s)
-                    if b"avc:" in s or b"scontext=" in s:
-                        marked.add(last_key)
-                    continue
-                skip(Skipped(source, lineno, "not an audit record", _excerpt(line)))
-                last = None
-                continue
-            j = line.find(b")", i)
-            if j < 0:
-                skip(Skipped(source, lineno, "truncated record header", _excerpt(line)))
-                last = None
-                continue
-            if line.find(b"audit(", j) >= 0:
-                starts = [m.start() for m in _RECORD_START.finditer(line)]
-                if len(starts) > 1:
-                    starts[0] = 0
-                    starts.append(len(line))
-                    pieces = [line[a:b].rstrip() for a, b in zip(starts, starts[1:])]
-                else:
-                    pieces = [line]
-            else:
-                pieces = [line]
-            for piece in pieces:
-                if piece is not line:
-                    i = piece.find(b"audit(")
-                    j = piece.find(b")", i)
-                    if i < 0 or j < 0:
-                        skip(Skipped(source, lineno, "truncated record header", _excerpt(piece)))
-                        continue
-                key = piece[i + 6:j]
-                if piece[:5] in _NODE_PREFIXES:
-                    key = piece[:piece.find(b" ")] + b" " + key
-                ev = pending.get(key)
+    open_events: dict[bytes, RawEvent] = {}
+    last_seen: dict[bytes, int] = {}
+    prev_keys: set[bytes] = set()
+    prev: tuple[list[bytes], list[bytes], list[int] | range] = ([], [], [])
+    lineno = 1
+    block_no = 0
+    state = _SlowState()
+    for text, lines in _line_lists(blocks):
+        block_no += 1
+        nlines = len(lines)
+        keys: list[bytes] | None = None
+        if text:
+            # Fast path: every line starts with a raw header (so no node= prefix)
+            # and holds exactly one record.
+            found = _RAW_ID.findall(b"\n" + text)
+            if len(found) == nlines and text.count(b"audit(") == nlines:
+                keys = found
+                recs = lines
+                linenos: list[int] | range = range(lineno, lineno + nlines)
+                marks = _fast_marks(text)
+        if keys is None:
+            keys, recs, linenos, marks = _slow_block(lines, lineno, source, skip, state)
+        lineno += nlines
+        seen = set(keys)
+        counters.events += len(seen - prev_keys)
+        # Records of marked events that arrived in the previous block, before the mark.
+        for key in marks:
+            if key not in open_events and key in prev_keys:
+                pk, pr, pl = prev
+                open_events[key] = [(pl[n], pr[n]) for n in range(len(pk)) if pk[n] == key]
+                last_seen[key] = block_no
+        active = marks.union(open_events) if open_events else marks
+        if active:
+            for n in [n for n, k in enumerate(keys) if k in active]:
+                key = keys[n]
+                ev = open_events.get(key)
                 if ev is None:
-                    if id_ok(piece, i + 6, j) is None:
-                        skip(Skipped(source, lineno, "bad event id in audit(...)", _excerpt(piece)))
-                        last = None
-                        continue
-                    t = piece.rfind(b"type=", 0, i)
-                    if (t < 0 and b"avc:" not in piece) or piece[t + 5:t + 6] in (b" ", b""):
-                        skip(Skipped(source, lineno, "record without a type", _excerpt(piece)))
-                        last = None
-                        continue
-                    counters.events += 1
-                    if len(pending) >= window:
-                        old = next(iter(pending))
-                        oldev = pending.pop(old)
-                        if old in marked:
-                            marked.discard(old)
-                            yield oldev
-                    ev = pending[key] = []
-                ev.append((lineno, piece))
-                if b"avc:" in piece or b"SELINUX_ERR" in piece or b"type=1401" in piece or b"type=1122" in piece:
-                    marked.add(key)
-                last = ev
-                last_key = key
-    counters.lines += lineno
-    for key, ev in pending.items():
-        if key in marked:
-            yield ev
+                    ev = open_events[key] = []
+                ev.append((linenos[n], recs[n]))
+                last_seen[key] = block_no
+        done = [k for k, b in last_seen.items() if b < block_no or len(open_events[k]) > MAX_RECORDS]
+        if done:
+            closed = [open_events.pop(k) for k in done]
+            for k in done:
+                del last_seen[k]
+            closed.sort(key=lambda ev: ev[0][0])
+            yield from closed
+        prev_keys = seen
+        prev = (keys, recs, linenos)
+    counters.lines += lineno - 1
+    rest = sorted(open_events.values(), key=lambda ev: ev[0][0])
+    yield from rest

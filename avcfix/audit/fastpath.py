@@ -1,0 +1,217 @@
+"""Fast denial building for the common case: a raw kernel AVC event.
+
+Most denial events in a big log look the same: ``type=AVC`` records plus
+SYSCALL, CWD, PATH, PROCTITLE (or SOCKADDR) records, each line starting with
+``type=X msg=audit(SECS.MS:SERIAL):``. For those, :func:`fast_event_denials`
+pulls the few fields a :class:`~avcfix.audit.model.Denial` needs straight
+from the bytes, without building typed records. For anything else (node
+prefixes, ausearch -i, ENRICHED, USER_AVC, SELINUX_ERR, AVC_PATH, a
+truncated or unusual record...) it returns ``None`` and the caller uses the
+typed path (:mod:`avcfix.audit.parse` -> :mod:`avcfix.audit.denials`).
+
+Both paths give equal Denials; ``tests/test_audit_fastpath.py`` checks that
+on every corpus file and on generated logs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from avcfix.audit import fields as F
+from avcfix.audit.correlate import record_rank
+from avcfix.audit.denials import resolve_path
+from avcfix.audit.model import Context, Denial
+from avcfix.audit.scanner import RawEvent
+
+try:
+    from avcfix.audit.syscalls import arch_name as _arch_name
+    from avcfix.audit.syscalls import syscall_name as _syscall_name
+except ImportError:  # pragma: no cover
+    _arch_name = None  # type: ignore[assignment]
+    _syscall_name = None  # type: ignore[assignment]
+
+_HDR = re.compile(rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?")
+_AVC = re.compile(rb"avc:  denied  \{ ([^}]*) \} for  (.*)", re.S)
+_KV = re.compile(rb"""\b([a-z_]+)=("[^"]*"|[^\s"]*)""")
+_SYSCALL = re.compile(rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+)")
+_PID = re.compile(rb" pid=(\d+)")
+_COMM_EXE = re.compile(rb' comm=("[^"]*"|[0-9A-F]+) exe=("[^"]*"|[0-9A-F]+)')
+_PATH = re.compile(rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))')
+_CWD = re.compile(rb'cwd=("[^"]*"|[0-9A-F]+)')
+_PROCTITLE = re.compile(rb'proctitle=("[^"]*"|[0-9A-F]+)')
+_SADDR = re.compile(rb"saddr=([0-9A-F]+)")
+
+#: Record types that could change a Denial and that only the typed path reads.
+_TYPED_ONLY = frozenset((b"USER_AVC", b"SELINUX_ERR", b"USER_SELINUX_ERR", b"AVC_PATH"))
+
+_PORT_KEYS = (b"src", b"dest", b"lport", b"dport", b"sport")
+
+
+def _text(value: bytes) -> str:
+    """An untrusted value: quoted text, or hex to decode."""
+    s = value.decode("utf-8", "backslashreplace")
+    if s[:1] == '"':
+        return s[1:-1]
+    return F.decode_untrusted(s, False)
+
+
+def fast_event_denials(raw: RawEvent, source: str) -> list[Denial] | None:
+    """Denials of a plain raw AVC event, or ``None`` when it is not one."""
+    avcs: list[tuple[int, str, bytes]] = []
+    texts: list[tuple[tuple[int, int, str], str]] = []
+    syscall = cwd = proctitle = saddr = None
+    paths: list[tuple[int, bytes]] = []
+    secs = serial = None
+    for lineno, piece in raw:
+        m = _HDR.match(piece)
+        if m is None or b"\x1d" in piece or b"\r" in piece or piece.count(b'"') % 2:
+            return None
+        if secs is None:
+            secs, serial = m.group(2), m.group(3)
+        elif m.group(2) != secs or m.group(3) != serial:
+            return None
+        rtype = m.group(1)
+        body = piece[m.end():]
+        text = piece.decode("utf-8", "backslashreplace").rstrip()
+        item = 0
+        if rtype == b"AVC":
+            avcs.append((lineno, text, body))
+        elif rtype == b"SYSCALL":
+            if syscall is not None:
+                return None
+            syscall = body
+        elif rtype == b"PATH":
+            pm = _PATH.search(body)
+            if pm is None:
+                return None
+            item = int(pm.group(1))
+            paths.append((item, pm.group(2)))
+        elif rtype == b"CWD":
+            if cwd is not None:
+                return None
+            cwd = body
+        elif rtype == b"PROCTITLE":
+            if proctitle is not None:
+                return None
+            proctitle = body
+        elif rtype == b"SOCKADDR":
+            if saddr is not None:
+                return None
+            saddr = body
+        elif rtype in _TYPED_ONLY:
+            return None
+        texts.append(((record_rank(rtype.decode()), item, text), text))
+    if not avcs or secs is None or serial is None:
+        return None
+    time = float(secs)
+    serial_nr = int(serial)
+
+    # Event context, as avcfix.audit.denials builds it.
+    pid = comm = exe = sc_name = sc_nr = arch = success = exit_ = None
+    if syscall is not None:
+        sm = _SYSCALL.search(syscall)
+        pm = _PID.search(syscall)
+        cm = _COMM_EXE.search(syscall)
+        if sm is None or pm is None or cm is None:
+            return None
+        raw_arch = sm.group(1).decode()
+        sc_nr = int(sm.group(2))
+        sc_name = _syscall_name(raw_arch, sc_nr) if _syscall_name is not None else None
+        arch = (_arch_name(raw_arch) if _arch_name is not None else None) or raw_arch
+        success = sm.group(3) == b"yes"
+        exit_ = int(sm.group(4))
+        pid = int(pm.group(1))
+        comm = _text(cm.group(1))
+        exe = _text(cm.group(2))
+    cwd_text = None
+    if cwd is not None:
+        m = _CWD.search(cwd)
+        if m is None:
+            return None
+        cwd_text = _text(m.group(1))
+    resolved: list[str] = []
+    for _, name in sorted(paths):
+        if name == b"(null)":
+            continue
+        n = _text(name)
+        if n in ("(null)", "?") or not n:
+            continue
+        full = resolve_path(n, cwd_text)
+        if full not in resolved:
+            resolved.append(full)
+    title = None
+    if proctitle is not None:
+        m = _PROCTITLE.search(proctitle)
+        if m is None:
+            return None
+        v = m.group(1).decode("utf-8", "backslashreplace")
+        argv = F.decode_proctitle(v[1:-1], True) if v[:1] == '"' else F.decode_proctitle(v, False)
+        title = " ".join(argv) or None
+    sport = None
+    if saddr is not None:
+        m = _SADDR.search(saddr)
+        if m is not None:
+            sport = F.decode_saddr(m.group(1).decode())[2]
+    records = tuple(t for _, t in sorted(texts))
+
+    out: list[Denial] = []
+    for lineno, _text_line, body in sorted(avcs, key=lambda a: a[1]):
+        am = _AVC.match(body)
+        if am is None:
+            return None  # granted, odd spacing, truncated: the typed path decides
+        f = dict(_KV.findall(am.group(2)))
+        scon = Context.parse(f.get(b"scontext", b"").decode("utf-8", "backslashreplace"))
+        tcon = Context.parse(f.get(b"tcontext", b"").decode("utf-8", "backslashreplace"))
+        tclass = f.get(b"tclass", b"").decode("utf-8", "backslashreplace")
+        perms = tuple(sorted(set(am.group(1).decode("utf-8", "backslashreplace").split())))
+        if scon is None or tcon is None or not tclass or not perms or b'"' in f.get(b"tclass", b""):
+            return None
+        port = None
+        for key in _PORT_KEYS:
+            v = f.get(key)
+            if v is not None and v.isdigit():
+                port = int(v)
+                break
+        if port is None:
+            port = sport
+        avc_pid = f.get(b"pid")
+        name = f.get(b"name")
+        path = f.get(b"path")
+        path_s = _text(path) if path is not None else None
+        avc_comm = f.get(b"comm")
+        avc_exe = f.get(b"exe")
+        ioctl = f.get(b"ioctlcmd")
+        cap = f.get(b"capability")
+        extra = [path_s] if path_s and path_s not in resolved else []
+        out.append(Denial(
+            kind="AVC",
+            node=None,
+            time=time,
+            serial=serial_nr,
+            scontext=scon,
+            tcontext=tcon,
+            tclass=tclass,
+            perms=perms,
+            permissive=f.get(b"permissive") == b"1",
+            pid=int(avc_pid) if avc_pid is not None and avc_pid.isdigit() else pid,
+            comm=(_text(avc_comm) if avc_comm else None) or comm,
+            exe=(_text(avc_exe) if avc_exe else None) or exe,
+            syscall=sc_name,
+            syscall_nr=sc_nr,
+            arch=arch,
+            success=success,
+            exit=exit_,
+            name=_text(name) if name is not None else None,
+            path=path_s or None,
+            paths=tuple(resolved + extra),
+            cwd=cwd_text,
+            proctitle=title,
+            port=port,
+            ioctlcmd=F.to_int(ioctl[2:].decode() if ioctl and ioctl[:2].lower() == b"0x" else
+                              ioctl.decode() if ioctl else None, 16),
+            capability=F.to_int(cap.decode()) if cap is not None else None,
+            source=source,
+            line=lineno,
+            records=records,
+        ))
+    return out
