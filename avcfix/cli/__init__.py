@@ -20,7 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="avcfix", standalone_mode=False)
     except AvcfixError as exc:
-        console_err.print(f"[bold red]avcfix:[/] {exc}", highlight=False, markup=True)
+        from rich.markup import escape
+
+        # The message may quote input text ('[', '[/]'...): never markup; never
+        # re-wrapped (carets under .te lines must stay aligned).
+        console_err.print(f"[bold red]avcfix:[/] {escape(str(exc))}", highlight=False, markup=True,
+                          soft_wrap=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         console_err.print("avcfix: interrupted")

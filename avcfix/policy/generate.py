@@ -33,6 +33,9 @@ NOT_FIXABLE_BY_ALLOW = frozenset(
 #: How many distinct comms / exes are named in one evidence comment.
 EVIDENCE_LIMIT = 3
 
+#: Longest comment line written from log text.
+COMMENT_LIMIT = 400
+
 
 class Rejected(NamedTuple):
     """Something from the log that was not written into policy, and why."""
@@ -104,7 +107,7 @@ def _left_out_line(f: Finding) -> str:
         text += f"; fix: {f.advice[0].command}"
     elif f.detail:
         text += f"; {f.detail}"
-    return clean_comment(text)
+    return clean_comment(text, COMMENT_LIMIT)
 
 
 def _example_path(groups: list) -> str | None:
@@ -139,7 +142,7 @@ def _evidence(acc: _Acc) -> tuple[str, ...]:
         lines.append(f"permissive: {permissive} of these were logged in permissive mode (not blocked)")
     for command in sorted(acc.advised):
         lines.append(f"included with --include-advised; advised instead: {command}")
-    return tuple(clean_comment(line) for line in lines)
+    return tuple(clean_comment(line, COMMENT_LIMIT) for line in lines)
 
 
 def generate_module(

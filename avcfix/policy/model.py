@@ -20,19 +20,19 @@ from typing import Iterable, Union
 #: Control characters, DEL, and Unicode line/paragraph separators.
 _UNSAFE_COMMENT_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
-#: Longest comment line kept (evidence from logs is cut here).
-MAX_COMMENT_LENGTH = 400
+#: Longest comment line kept.
+MAX_COMMENT_LENGTH = 4000
 
 
-def clean_comment(text: str) -> str:
+def clean_comment(text: str, limit: int = MAX_COMMENT_LENGTH) -> str:
     """Make ``text`` safe as the body of one ``#`` (or CIL ``;``) comment line.
 
     Newlines, carriage returns and every other control character become a
     space, so text from a log can never end the comment and start a statement.
     """
     cleaned = _UNSAFE_COMMENT_RE.sub(" ", str(text)).strip()
-    if len(cleaned) > MAX_COMMENT_LENGTH:
-        cleaned = cleaned[: MAX_COMMENT_LENGTH - 3].rstrip() + "..."
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 3].rstrip() + "..."
     return cleaned
 
 

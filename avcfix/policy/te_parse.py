@@ -314,13 +314,14 @@ def parse_te(text: str, filename: str = "<string>") -> Module:
 
     found_comments = _comments(text)
     comment_only_lines = {pp.lineno(loc, text) for loc, _t, whole in found_comments if whole}
+    blank_lines = {n for n, ln in enumerate(text.split("\n"), start=1) if not ln.strip()}
     attached: dict[int, list[str]] = {i: [] for i in range(len(statements))}
     module_comments: list[str] = []
     for loc, raw, whole in found_comments:
         body = raw[1:].strip()
         if whole and _BANNER_RE.match(raw.strip()):
             continue
-        owner = _owner(text, loc, whole, statements, comment_only_lines)
+        owner = _owner(text, loc, whole, statements, comment_only_lines, blank_lines)
         if owner is not None and isinstance(statements[owner].value, Opaque) and _inside(loc, statements[owner]):
             continue  # part of the verbatim text already
         if owner is None or isinstance(statements[owner].value, Require):
@@ -403,8 +404,14 @@ def _inside(loc: int, placed: _Placed) -> bool:
     return placed.start <= loc < placed.end
 
 
-def _owner(text: str, loc: int, whole: bool, statements: list[_Placed], comment_lines: set[int]) -> int | None:
-    """Index of the statement a comment at ``loc`` belongs to, or ``None`` (the module)."""
+def _owner(text: str, loc: int, whole: bool, statements: list[_Placed], comment_lines: set[int],
+           blank_lines: set[int]) -> int | None:
+    """Index of the statement a comment at ``loc`` belongs to, or ``None`` (the module).
+
+    Before the first statement a comment block must sit directly above a
+    statement to belong to it (the module's own comments are separated by a
+    blank line); after it, blank lines may come in between too (audit2allow
+    puts one between its analysis comments and the section banner)."""
     for i, placed in enumerate(statements):
         if _inside(loc, placed):
             return i
@@ -415,10 +422,12 @@ def _owner(text: str, loc: int, whole: bool, statements: list[_Placed], comment_
                 end_line = pp.lineno(max(statements[i].end - 1, 0), text)
                 return i if end_line == line else None
         return None
+    after_first = any(placed.end <= loc for placed in statements)
+    allowed = comment_lines | blank_lines if after_first else comment_lines
     for i, placed in enumerate(statements):
         if placed.start > loc:
             start_line = pp.lineno(placed.start, text)
-            if all(n in comment_lines for n in range(line + 1, start_line)):
+            if all(n in allowed for n in range(line + 1, start_line)):
                 return i
             return None
     return None

@@ -1,0 +1,194 @@
+"""merge_modules and `avcfix merge`: dedup, union, requires, idempotence, opaque statements."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from avcfix.cli import main
+from avcfix.errors import UsageError
+from avcfix.policy.merge import bump_version, merge_modules, rule_changes
+from avcfix.policy.model import AvRule, HeaderStyle, Opaque, RuleKind
+from avcfix.policy.render import render_te, rule_te
+from avcfix.policy.te_parse import parse_te
+from policy_helpers import TE_DATA, compile_refpolicy, compile_te, te_statement_lines
+
+
+def load(name: str):
+    path = TE_DATA / name
+    return parse_te(path.read_text(), str(path))
+
+
+def perms_by_key(modules) -> dict[tuple, set[str]]:
+    out: dict[tuple, set[str]] = defaultdict(set)
+    for m in modules:
+        for r in m.av_rules:
+            out[(r.kind, r.sources.single, r.targets.single, r.classes.single)].update(r.perms.names)
+    return dict(out)
+
+
+def test_overlapping_audit2allow_outputs_give_one_rule_per_key(tmp_path: Path) -> None:
+    a, b = load("a2a_tpm_enforcing.te"), load("a2a_tpm_permissive.te")
+    merged = merge_modules([a, b], name="tpm_local")
+    keys = [(r.kind, r.sources, r.targets, r.classes) for r in merged.av_rules]
+    assert len(keys) == len(set(keys))
+    assert perms_by_key([merged]) == perms_by_key([a, b])
+    assert len(merged.rules) < len(a.rules) + len(b.rules)
+    # requires recomputed: exactly the types and class perms the rules use
+    used_types = {n for r in merged.av_rules for n in r.sources.names + r.targets.names} - {"self"}
+    assert set(merged.require.types) == used_types
+    compile_te(render_te(merged), "tpm_local", tmp_path)
+
+
+def test_split_rules_of_one_file_are_joined() -> None:
+    """audit2allow -M writes name_bind and name_connect on separate lines (one per
+    explanation); merging folds them into one rule."""
+    m = load("a2a_multi.te")
+    lines = [rule_te(r) for r in merge_modules([m]).av_rules]
+    assert "allow httpd_t reserved_port_t:tcp_socket { name_bind name_connect };" in lines
+    assert not any(line.startswith("allow httpd_t reserved_port_t:tcp_socket name_") for line in lines)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TE_DATA.glob("*.te")))
+def test_merge_is_idempotent(name: str) -> None:
+    m = load(name)
+    once = merge_modules([m])
+    assert merge_modules([m, m]) == once
+    assert merge_modules([once]) == once
+    assert merge_modules([once, once, once]) == once
+
+
+def test_merging_a_clean_module_with_itself_changes_nothing() -> None:
+    m = load("a2a_short.te")  # one rule per key already, requires exact
+    assert merge_modules([m, m]) == m
+    assert render_te(merge_modules([m, m])) == render_te(m)
+
+
+def test_refpolicy_interface_calls_survive_and_compile(tmp_path: Path) -> None:
+    a, b = load("a2a_refpolicy.te"), load("a2a_refpolicy_short.te")
+    merged = merge_modules([a, b], name="refmerged")
+    assert merged.style is HeaderStyle.POLICY_MODULE
+    assert set(merged.opaque) == set(a.opaque) | set(b.opaque)
+    text = render_te(merged)
+    for op in a.opaque + b.opaque:
+        assert op.text in text
+    compile_refpolicy(text, "refmerged", tmp_path)
+
+
+def test_requires_kept_for_names_used_by_opaque_blocks() -> None:
+    text = """module keep 1.0;
+require {
+\ttype unused_t;
+\ttype inner_t;
+\ttype a_t;
+\tclass file { read write };
+\tclass dir search;
+}
+allow a_t self:file read;
+ifdef(`distro_debian',`
+\tallow a_t inner_t:dir search;
+')
+"""
+    merged = merge_modules([parse_te(text, "keep.te")])
+    assert merged.require.types == ("a_t", "inner_t")
+    assert [(c.name, c.perms) for c in merged.require.classes] == [("dir", ("search",)), ("file", ("read",))]
+
+
+def test_name_version_and_errors() -> None:
+    m = load("a2a_short.te")
+    assert merge_modules([m], name="other", version="3.1").name == "other"
+    with pytest.raises(UsageError):
+        merge_modules([])
+    with pytest.raises(Exception):
+        merge_modules([m], name="bad name")
+
+
+def test_rule_changes_and_bump_version() -> None:
+    a = parse_te("module v 1.0;\nallow a_t b_t:file read;\n")
+    b = merge_modules([a, parse_te("module v 1.0;\nallow a_t b_t:file write;\nallow a_t c_t:dir search;\n")])
+    ch = rule_changes(a, b)
+    assert ch.added == ("allow a_t b_t:file { read write };", "allow a_t c_t:dir search;")
+    assert ch.removed == ("allow a_t b_t:file read;",)
+    assert ch.changed and not rule_changes(b, b).changed
+    assert [bump_version(v) for v in ("1.0", "1.9", "2", "1.2.3")] == ["1.1", "1.10", "2.1", "1.2.4"]
+
+
+def test_complement_and_star_rules_merge_only_with_identical_ones() -> None:
+    a = parse_te("allow a_t b_t:file ~{ write };\nallow a_t b_t:file read;\n")
+    b = parse_te("allow a_t b_t:file ~{ write };\nallow a_t b_t:file *;\n")
+    merged = merge_modules([a, b])
+    assert sorted(rule_te(r) for r in merged.rules) == [
+        "allow a_t b_t:file *;", "allow a_t b_t:file read;", "allow a_t b_t:file ~write;"]
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_merge_writes_once_and_is_stable(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out" / "tpm_local.te"
+    a, b = str(TE_DATA / "a2a_tpm_enforcing.te"), str(TE_DATA / "a2a_tpm_permissive.te")
+    assert main(["merge", a, b, "-o", str(out), "--name", "tpm_local"]) == 0
+    text = out.read_text()
+    assert text.startswith("module tpm_local 1.0;\n")
+    compile_te(text, "tpm_local", tmp_path / "build")
+    stamp = out.stat().st_mtime_ns
+    os.utime(out, ns=(stamp - 10_000_000_000, stamp - 10_000_000_000))
+    stamp = out.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["merge", str(out), a, "-o", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["written"] is False and summary["module"] == "tpm_local"
+    assert summary["rules"] == len(parse_te(text).rules)
+    assert out.stat().st_mtime_ns == stamp
+
+
+def test_cli_merge_to_stdout_and_cil(tmp_path: Path, capsys) -> None:
+    f = str(TE_DATA / "a2a_short.te")
+    assert main(["merge", f]) == 0
+    assert capsys.readouterr().out == render_te(load("a2a_short.te"))
+    assert main(["merge", f, "--cil"]) == 0
+    assert "(allow staff_t sysctl_fs_t (file (read)))" in capsys.readouterr().out
+
+
+def test_cli_merge_errors(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.te"
+    bad.write_text("module bad 1.0;\nallow a_t b_t:file { read ;\n")
+    assert main(["merge", str(bad)]) == 5
+    err = capsys.readouterr().err
+    assert "bad.te:2:27: expected '}', found ';'\n    allow a_t b_t:file { read ;\n" in err
+    assert err.splitlines()[-1] == " " * (4 + 26) + "^"
+    markup = tmp_path / "markup.te"
+    markup.write_text("allow a_t b_t:file [/bold];\n")  # input text is never rich markup
+    assert main(["merge", str(markup)]) == 5
+    assert "found '['" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "missing.te")]) == 3
+    assert main(["merge", str(tmp_path)]) == 3
+    assert main(["merge", str(TE_DATA / "a2a_short.te"), "--name", "x;y"]) == 5
+    assert main(["merge", str(TE_DATA / "a2a_short.te"), "--json"]) == 2
+
+
+def test_corpus_audit2allow_rule_lists_merge_into_a_compilable_module(corpus_dir: Path, tmp_path: Path) -> None:
+    """Headerless ``audit2allow`` output (rules only) from the corpus gets a
+    computed require block and compiles."""
+    files = sorted(corpus_dir.glob("selinux_*.audit2allow-noanalysis.txt"))
+    if not files:
+        pytest.skip("no audit2allow outputs in the corpus")
+    modules = [parse_te(f.read_text(), str(f)) for f in files]
+    merged = merge_modules(modules, name="corpus_merged")
+    assert perms_by_key([merged]) == perms_by_key(modules)
+    assert all(isinstance(r, AvRule) and r.kind is RuleKind.ALLOW for r in merged.rules)
+    text = render_te(merged)
+    assert len(te_statement_lines(text)) > len(merged.rules)
+    compile_te(text, "corpus_merged", tmp_path)
+
+
+def test_opaque_comments_and_order_preserved() -> None:
+    a = parse_te("policy_module(o, 1.0)\n# first call\nfoo_call(a_t)\nbar_call(a_t)\n")
+    b = parse_te("policy_module(o, 1.0)\nbaz_call(a_t)\n# again\nfoo_call(a_t)\n")
+    merged = merge_modules([a, b])
+    assert [op.text for op in merged.opaque] == ["foo_call(a_t)", "bar_call(a_t)", "baz_call(a_t)"]
+    assert merged.opaque[0] == Opaque("foo_call(a_t)", ("first call", "again"))
