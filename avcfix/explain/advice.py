@@ -91,6 +91,8 @@ def restorecon(group: DenialGroup, perms: tuple[str, ...], facts: Facts | None) 
     """``restorecon -v PATH`` when file_contexts expects another label for the path."""
     if facts is None or group.tclass not in FILE_CLASSES or set(perms) <= {"create"}:
         return []
+    if facts.fixed_label(group.target):
+        return []  # the filesystem gives this label (nfs_t, cifs_t...): restorecon cannot change it
     path = object_path(group.example)
     if path is None or commands.safe_path(path) is None:
         return []
@@ -109,6 +111,8 @@ def restorecon(group: DenialGroup, perms: tuple[str, ...], facts: Facts | None) 
 def fcontext(group: DenialGroup, perms: tuple[str, ...], facts: Facts | None) -> list[Advice]:
     """``semanage fcontext`` + restorecon when a generic label meets a domain with its own types."""
     if facts is None or group.tclass not in FILE_CLASSES or group.target not in GENERIC_FILE_TYPES:
+        return []
+    if facts.fixed_label(group.target):
         return []
     path = object_path(group.example)
     if path is None or commands.safe_path(path) is None:

@@ -11,7 +11,6 @@ _OPERANDS = {
     "user": re.compile(r"\bu[12]\b"),
     "role": re.compile(r"\br[12]\b"),
     "level": re.compile(r"\b[lh][12]\b"),
-    "type": re.compile(r"\bt[12]\b"),
 }
 
 #: A failed sub-expression in libsepol's explanation: ``(u1 == u2 -Fail-)``.
@@ -19,7 +18,7 @@ _FAILED_RE = re.compile(r"\(([^()]*?)-Fail-\)")
 
 
 def constraint_differs(text: str, scontext: str, tcontext: str) -> tuple[str, ...]:
-    """The parts (``user``, ``role``, ``level``, ``type``) that differ and matter.
+    """The parts (``user``, ``role``, ``level``) that differ and matter.
 
     A part is named when the failed terms of ``text`` (libsepol marks them
     ``-Fail-``; the whole text when none is marked) compare it and the two
@@ -37,7 +36,6 @@ def constraint_differs(text: str, scontext: str, tcontext: str) -> tuple[str, ..
         "user": (s.user, t.user),
         "role": (s.role, t.role),
         "level": (s.level, t.level),
-        "type": (s.type, t.type),
     }
     differing = tuple(p for p in mentioned if values[p][0] != values[p][1])
     return differing or tuple(mentioned)

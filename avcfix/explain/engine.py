@@ -76,12 +76,32 @@ def _denied_index(groups: Sequence[DenialGroup]) -> dict[tuple[str, str, str], f
 def _split(group: DenialGroup, analysis: Analysis | None) -> list[tuple[tuple[str, ...], Verdict]]:
     """Permissions grouped by identical verdict, ordered by reason."""
     if analysis is None:
-        return [(group.perms, Verdict(Reason.NO_POLICY, detail=NO_POLICY_DETAIL))]
+        none = Verdict(Reason.NO_POLICY, detail=NO_POLICY_DETAIL)
+        return [(p, none) for p in _split_narrower(group.tclass, group.perms, none)]
     by_verdict: dict[Verdict, list[str]] = {}
     for perm, verdict in analysis.verdicts:
         by_verdict.setdefault(verdict, []).append(perm)
-    parts = [(tuple(sorted(perms)), v) for v, perms in by_verdict.items()]
+    parts: list[tuple[tuple[str, ...], Verdict]] = []
+    for v, perms in by_verdict.items():
+        parts += [(p, v) for p in _split_narrower(group.tclass, tuple(sorted(perms)), v)]
     return sorted(parts, key=lambda item: (_REASON_ORDER[item[1].reason], item[0]))
+
+
+def _split_narrower(tclass: str, perms: tuple[str, ...], verdict: Verdict) -> list[tuple[str, ...]]:
+    """Keep a broad permission apart when its narrower one was requested too.
+
+    ``{ dac_override dac_read_search }``: the kernel asked for dac_read_search
+    first, so that rule is plainly needed, while dac_override gets its own
+    finding whose first advice is the narrower permission. No rule then mixes
+    a needed permission with one an admin should decide on.
+    """
+    if verdict.reason not in _MODULE_REASONS or len(perms) < 2:
+        return [perms]
+    broad = {n.denied for n in adv.NARROWER if n.tclass == tclass and n.denied in perms and n.instead in perms}
+    rest = tuple(p for p in perms if p not in broad)
+    if not broad or not rest:
+        return [perms]
+    return [rest, tuple(sorted(broad))]
 
 
 def _finding(group: DenialGroup, perms: tuple[str, ...], verdict: Verdict, analysis: Analysis | None,

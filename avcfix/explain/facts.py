@@ -47,6 +47,10 @@ MAX_ATTRIBUTE_EXPANSION = 24
 #: Most booleans considered when looking for a pair that allows an access.
 MAX_PAIR_BOOLEANS = 16
 
+#: Attributes of types that are never the right label for a service's data
+#: (programs, entry points, security files).
+_NOT_DATA_ATTRIBUTES = frozenset({"exec_type", "entry_type", "security_file_type"})
+
 #: Most candidate types returned by port_types / file_types.
 MAX_CANDIDATES = 5
 
@@ -118,6 +122,7 @@ class PolicyFacts:
     __slots__ = (
         "path", "file_contexts", "policy_xml", "lookups", "_policy", "_analyses",
         "_rules", "_descriptions", "_labeler", "_labeler_failed", "_type_cache",
+        "_genfs_types",
     )
 
     def __init__(self, path: Path, file_contexts: Path | None = None,
@@ -140,6 +145,7 @@ class PolicyFacts:
         self._labeler: Any = None
         self._labeler_failed = False
         self._type_cache: dict[str, Any] = {}
+        self._genfs_types: frozenset[str] | None = None
 
     # ------------------------------------------------------------------ basics
 
@@ -383,7 +389,8 @@ class PolicyFacts:
             else:
                 names, direct = [r.target], True
             for n in names:
-                if n in generic or kind_attr not in self._type_names(n):
+                attrs = self._type_names(n)
+                if n in generic or kind_attr not in attrs or attrs & _NOT_DATA_ATTRIBUTES:
                     continue
                 out[n] = out.get(n, False) or direct
         return [(d, n) for n, d in out.items()]
@@ -421,6 +428,12 @@ class PolicyFacts:
 
     def _bool_state(self, rule: _RuleView) -> dict[str, bool]:
         return {str(b): bool(b.state) for b in rule.conditional.booleans}
+
+    def fixed_label(self, type_name: str) -> bool:
+        """True for types given by genfscon (per filesystem, not per file), except root_t."""
+        if self._genfs_types is None:
+            self._genfs_types = frozenset(str(g.context.type_) for g in self._policy.genfscons()) - {"root_t"}
+        return type_name in self._genfs_types
 
     def is_unconfined(self, type_name: str) -> bool:
         """True for domains with the unconfined attribute (or named like one)."""

@@ -89,6 +89,11 @@ class Facts(Protocol):
         """The type file_contexts gives ``path``; ``None`` when unknown or unavailable."""
         ...
 
+    def fixed_label(self, type_name: str) -> bool:
+        """True when files carry ``type_name`` because of their filesystem (genfscon:
+        nfs_t, cifs_t, proc_t...), so relabelling one file is impossible."""
+        ...
+
     def is_unconfined(self, type_name: str) -> bool:
         """True when ``type_name`` is an unconfined domain in this policy."""
         ...
