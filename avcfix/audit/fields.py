@@ -8,6 +8,7 @@ parsing (raw ``1700000000.123:42`` and ``ausearch -i``'s
 from __future__ import annotations
 
 import re
+import datetime as _dt
 import time as _time
 
 #: ``key=value`` where value is "double quoted", 'single quoted', {braced} or bare.
@@ -94,6 +95,7 @@ def parse_event_id(text: str) -> tuple[float, int] | None:
     if m:
         mon, day, year, hh, mm, ss, frac, serial = m.groups()
         try:
+            _dt.datetime(int(year), int(mon), int(day), int(hh), int(mm), int(ss))  # validates ranges
             base = _time.mktime((int(year), int(mon), int(day), int(hh), int(mm), int(ss), 0, 0, -1))
         except (OverflowError, ValueError):
             return None
