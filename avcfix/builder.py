@@ -32,7 +32,7 @@ from avcfix.errors import InstallError, PolicyError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.policy.generate import Rejected, generate_module
 from avcfix.policy.merge import bump_version, merge_modules, rule_changes
-from avcfix.policy.model import SELF, AvRule, HeaderStyle, Module, RuleKind
+from avcfix.policy.model import SELF, HeaderStyle, Module, RuleKind, XpermKind
 from avcfix.policy.render import render_cil, render_te, rule_te
 from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain import semodule
@@ -40,7 +40,7 @@ from avcfix.toolchain.atomic import write_atomic
 from avcfix.toolchain.compile import Compiled, compile_module, compile_refpolicy_module
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 from avcfix.toolchain.target import Names, TargetPolicy
-from avcfix.toolchain.verify import AllowRule, missing_rules
+from avcfix.toolchain.verify import AllowRule, IoctlRule, missing_ioctls, missing_rules
 
 
 class BuildStep(str, enum.Enum):
@@ -226,6 +226,26 @@ def _allow_rules(module: Module) -> tuple[AllowRule, ...]:
     return tuple(out)
 
 
+#: Most ioctl commands of one allowxperm rule checked one by one after an install.
+MAX_VERIFIED_IOCTLS = 4096
+
+
+def _ioctl_rules(module: Module) -> tuple[IoctlRule, ...]:
+    """The module's ``allowxperm ... ioctl`` rules, for verification."""
+    out = []
+    for rule in module.xperm_rules:
+        if rule.kind is not XpermKind.ALLOWXPERM or rule.operation != "ioctl" or rule.complement:
+            continue
+        if not all(s.is_plain for s in (rule.sources, rule.targets, rule.classes)):
+            continue
+        if sum(hi - lo + 1 for lo, hi in rule.ranges) > MAX_VERIFIED_IOCTLS:
+            continue
+        cmds = tuple(c for lo, hi in rule.ranges for c in range(lo, hi + 1))
+        for src, tgt, cls in product(rule.sources.names, rule.targets.names, rule.classes.names):
+            out.append(IoctlRule(src, src if tgt == SELF else tgt, cls, cmds))
+    return tuple(out)
+
+
 def required_names(module: Module) -> Names:
     """The names the module takes from the policy it is installed into."""
     req = module.require
@@ -348,7 +368,9 @@ def build_module(
         semodule.install(root, to_install, priority=options.priority, known=target.defines, record=_record)
         installed = True
         _step(BuildStep.VERIFY, str(root.policy_file))
-        missing = tuple(str(r) for r in missing_rules(root.policy_file, _allow_rules(module)))
+        rebuilt = TargetPolicy(root.policy_file)
+        missing = tuple(str(r) for r in missing_rules(rebuilt, _allow_rules(module)))
+        missing += tuple(str(r) for r in missing_ioctls(rebuilt, _ioctl_rules(module)))
 
     return BuildResult(
         te_path=te_path,

@@ -46,6 +46,13 @@ def _findings(denials, domain=EUCANETD):
     return out
 
 
+def _ioctl_finding(denials):
+    """An ioctl on the domain's own UDP socket, with the command the kernel logged."""
+    g = group_denials(d for d in denials if d.stype == EUCANETD)[0]
+    g = replace(g, target=EUCANETD, tclass="udp_socket", perms=("ioctl",), ioctlcmds=(0x8910, 0x8933))
+    return Finding(g, ("ioctl",), Reason.TE_RULE)
+
+
 def _opts(tmp_path, **kw):
     kw.setdefault("mls", True)
     return BuildOptions(module="eucanetd_local", out_dir=tmp_path, **kw)
@@ -122,6 +129,17 @@ def test_include_advised_puts_the_port_rule_in(tmp_path, euca_denials):
     res = build_module(_findings(euca_denials), _opts(tmp_path, include_advised=True))
     assert "(allow eucalyptus_eucanetd_t unreserved_port_t (udp_socket (name_bind)))" in _pp_cil(res.pp_path)
     assert res.left_out == ()
+
+
+def test_xperms_give_an_allowxperm_rule_that_compiles(tmp_path, euca_denials):
+    res = build_module(_findings(euca_denials) + [_ioctl_finding(euca_denials)], _opts(tmp_path, xperms=True))
+    te = res.te_path.read_text()
+    assert "allowxperm eucalyptus_eucanetd_t self:udp_socket ioctl { 0x8910 0x8933 };" in te
+    assert "allow eucalyptus_eucanetd_t self:udp_socket ioctl;" in te
+    cil = _pp_cil(res.pp_path)
+    assert "(allowx eucalyptus_eucanetd_t self (ioctl udp_socket (0x8910 0x8933)))" in cil
+    plain = build_module([_ioctl_finding(euca_denials)], _opts(tmp_path / "plain"))
+    assert "allowxperm" not in plain.te_path.read_text()
 
 
 def test_cil_output_is_written_next_to_the_te(tmp_path, euca_denials):
@@ -275,9 +293,9 @@ def test_a_type_the_target_lacks_is_named_before_semodule_runs(store_root, tmp_p
 def test_install_into_a_store_copy_and_verify(euca_root, tmp_path, euca_denials):
     root = copy_root(euca_root, tmp_path / "root")
     steps = []
-    res = build_module(_findings(euca_denials),
+    res = build_module(_findings(euca_denials) + [_ioctl_finding(euca_denials)],
                        BuildOptions(module="eucanetd_local", out_dir=tmp_path / "out", root=root,
-                                    install=True, priority=300),
+                                    install=True, priority=300, xperms=True),
                        progress=lambda s, d: steps.append(s))
     assert res.installed and res.missing_after_install == ()
     assert res.mls is True  # read from the root's policy
@@ -293,6 +311,8 @@ def test_install_into_a_store_copy_and_verify(euca_root, tmp_path, euca_denials)
     rules = list(setools.TERuleQuery(pol, ruletype=["allow"], source=EUCANETD,
                                      target="eucalyptus_var_run_t", tclass=["dir"]).results())
     assert {"add_name", "write"} <= {str(p) for r in rules for p in r.perms}
+    xrules = [r for r in pol.terules() if str(r.ruletype) == "allowxperm" and str(r.source) == EUCANETD]
+    assert {int(c) for r in xrules for c in r.perms} == {0x8910, 0x8933}
     # the port rule was left out, so the port bind is still denied
     binds = list(setools.TERuleQuery(pol, ruletype=["allow"], source=EUCANETD, target="unreserved_port_t",
                                      tclass=["udp_socket"], perms=["name_bind"]).results())

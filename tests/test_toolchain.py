@@ -13,14 +13,14 @@ from avcfix.toolchain import semodule
 from avcfix.toolchain.compile import Diagnostic, checkmodule_argv, compile_module
 from avcfix.toolchain.store import PolicyRoot, copy_root
 from avcfix.toolchain.target import Names, TargetPolicy, policy_is_mls
-from avcfix.toolchain.verify import AllowRule, missing_rules
+from avcfix.toolchain.verify import AllowRule, IoctlRule, missing_ioctls, missing_rules
 
 #: A tiny non-MLS policy, compiled by the real checkpolicy in a fixture.
 MINI_POLICY = """\
 class file
 class process
 sid kernel
-class file { read write open getattr }
+class file { read write open getattr ioctl }
 class process { transition }
 type sys_t;
 type data_t;
@@ -28,6 +28,8 @@ attribute domain;
 typeattribute sys_t domain;
 allow domain data_t:file { read getattr };
 allow sys_t self:process transition;
+allow sys_t data_t:file ioctl;
+allowxperm domain data_t:file ioctl { 0x8910 0x8927-0x8929 };
 role sys_r;
 role sys_r types sys_t;
 user sys_u roles { sys_r };
@@ -192,6 +194,17 @@ def test_missing_rules_against_a_small_policy(mini_policy):
     ]
 
 
+def test_missing_ioctls_against_a_small_policy(mini_policy):
+    missing = missing_ioctls(mini_policy, [
+        IoctlRule("sys_t", "data_t", "file", (0x8910, 0x8928, 0x892A)),  # via attribute domain
+        IoctlRule("data_t", "data_t", "file", (0x8910,)),
+    ])
+    assert [str(r) for r in missing] == [
+        "allowxperm data_t data_t:file ioctl { 0x8910 };",
+        "allowxperm sys_t data_t:file ioctl { 0x892a };",
+    ]
+
+
 def test_missing_rules_against_the_reference_policy(ref_policy):
     pol = TargetPolicy(ref_policy)
     missing = missing_rules(pol, [
@@ -213,7 +226,9 @@ def test_target_policy_names_what_it_lacks(mini_policy):
 
 # -- install into a private store ----------------------------------------------------------
 
-def test_a_type_the_policy_lacks_is_named_at_install(store_root, tmp_path):
+@pytest.mark.slow
+def test_a_type_the_policy_lacks_is_named_when_semodule_fails(store_root, tmp_path):
+    """semodule's "Failed to resolve ... cil:LINE" becomes the name of the type (.pp and .cil)."""
     te = _write(tmp_path / "lackmod.te", GOOD_TE.replace("goodmod", "lackmod")
                 .replace("httpd_log_t", "ghost_log_t"))
     pp = compile_module(te, mls=True).pp_path
@@ -225,12 +240,23 @@ def test_a_type_the_policy_lacks_is_named_at_install(store_root, tmp_path):
     assert "cil:" not in msg and "Failed to resolve" not in msg
     assert "lackmod" not in {m.name for m in semodule.list_modules(store_root)}
 
-
-def test_a_cil_module_with_an_unknown_type_is_named_at_install(store_root, tmp_path):
     cil = _write(tmp_path / "lackcil.cil", "(allow httpd_t phantom_t (file (read open)))\n")
     with pytest.raises(InstallError) as ei:
         semodule.install(store_root, cil)
     assert "does not define phantom_t" in str(ei.value)
+
+
+def test_explain_failure_names_the_unknown_type_from_the_cil_line(tmp_path, ref_policy):
+    """The same translation without running semodule: its message and the module's CIL line."""
+    cil = _write(tmp_path / "lackcil.cil", "(typeattributeset cil_gen_require httpd_t)\n"
+                 "(allow httpd_t phantom_t (file (read open)))\n")
+    stderr = ("Failed to resolve allow statement at /r/var/lib/selinux/default/tmp/modules/400/lackcil/cil:2\n"
+              "Failed to resolve AST\nsemodule:  Failed!\n")
+    msg = semodule.explain_failure(stderr, cil, known=TargetPolicy(ref_policy).defines)
+    assert msg.startswith("the target policy does not define phantom_t")
+    assert "(allow httpd_t phantom_t (file (read open)))" in msg
+    assert semodule.explain_failure(stderr, cil).startswith("semodule could not resolve this statement")
+    assert semodule.explain_failure("other failure\n", cil) == "other failure"
 
 
 @pytest.mark.slow
@@ -252,18 +278,17 @@ allow eucalyptus_eucanetd_t eucalyptus_var_lib_t:dir search;
     both = AllowRule("eucalyptus_eucanetd_t", "eucalyptus_var_lib_t", "dir", ("getattr", "search"))
     assert missing_rules(root.policy_file, [rule1, rule2]) == (both,)  # not granted yet
 
-    first = compile_module(te, mls=True)
-    rec = proc.Recorder()
-    semodule.install(root, first.pp_path, priority=350, record=rec)
-    assert rec.results[0].argv[:6] == ("semodule", "-p", str(root.root), "-s", "default", "-X")
-    assert (350, "eucatest") in {(m.priority, m.name) for m in semodule.list_modules(root)}
-    assert missing_rules(root.policy_file, [rule1, rule2]) == (rule2,)
-
-    # version 1.1 adds getattr; rolling back reinstalls 1.0 from eucatest.pp.prev
+    # compile 1.0, then 1.1 (which adds getattr): 1.0 is kept as eucatest.pp.prev
+    compile_module(te, mls=True)
     te.write_text(te.read_text().replace("1.0;", "1.1;").replace("dir search;", "dir { getattr search };"))
     second = compile_module(te, mls=True)
-    semodule.install(root, second.pp_path, priority=350)
+    rec = proc.Recorder()
+    semodule.install(root, second.pp_path, priority=350, record=rec)
+    assert rec.results[0].argv[:7] == ("semodule", "-p", str(root.root), "-s", "default", "-X", "350")
+    assert (350, "eucatest") in {(m.priority, m.name) for m in semodule.list_modules(root)}
     assert missing_rules(root.policy_file, [rule1, rule2]) == ()
+
+    # rolling back reinstalls 1.0 from eucatest.pp.prev
     semodule.rollback(root, "eucatest", second.previous, priority=350)
     assert missing_rules(root.policy_file, [rule1, rule2]) == (rule2,)
 

@@ -9,7 +9,7 @@ This is the only toolchain module that imports setools; the core never does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,8 +116,19 @@ class TargetPolicy:
         ``self`` matches a rule whose target is the source itself. One pass
         over the policy's rules answers every key.
         """
+        return self._granted(keys, ruletype, lambda rule: {str(p) for p in rule.perms})
+
+    def granted_ioctls(self, keys: Iterable[RuleKey]) -> dict[RuleKey, frozenset[int]]:
+        """The ioctl commands that ``allowxperm ... ioctl`` rules grant for each key."""
+        def cmds(rule) -> set[int]:
+            return {int(c) for c in rule.perms} if str(rule.xperm_type) == "ioctl" else set()
+
+        return self._granted(keys, "allowxperm", cmds)
+
+    def _granted(self, keys: Iterable[RuleKey], ruletype: str, perms_of: Callable) -> dict:
+        """One pass over the rules of ``ruletype``; ``perms_of(rule)`` gives what a rule grants."""
         wanted = sorted(set(keys), key=lambda k: (k.source, k.target, k.tclass))
-        granted: dict[RuleKey, set[str]] = {k: set() for k in wanted}
+        granted: dict[RuleKey, set] = {k: set() for k in wanted}
         if not wanted:
             return {}
         # name of a type or attribute -> the wanted type names it stands for
@@ -146,7 +157,7 @@ class TargetPolicy:
             tgts = expand.get(tname, set())
             if tname != "self" and not tgts:
                 continue
-            perms = {str(p) for p in rule.perms}
+            perms = perms_of(rule)
             for k in keys_c:
                 if k.source not in srcs:
                     continue

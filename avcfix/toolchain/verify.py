@@ -46,3 +46,32 @@ def missing_rules(policy: Path | TargetPolicy, rules: Iterable[AllowRule]) -> tu
         if lacking:
             out.append(AllowRule(key.source, key.target, key.tclass, tuple(sorted(lacking))))
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class IoctlRule:
+    """One ``allowxperm SOURCE TARGET:CLASS ioctl { CMDS };`` to look for."""
+
+    source: str
+    target: str
+    tclass: str
+    cmds: tuple[int, ...]
+
+    def __str__(self) -> str:
+        return (f"allowxperm {self.source} {self.target}:{self.tclass} ioctl "
+                "{ " + " ".join(f"0x{c:x}" for c in self.cmds) + " };")
+
+
+def missing_ioctls(policy: Path | TargetPolicy, rules: Iterable[IoctlRule]) -> tuple[IoctlRule, ...]:
+    """The ioctl commands of ``rules`` that ``policy``'s allowxperm rules do not grant, sorted."""
+    pol = policy if isinstance(policy, TargetPolicy) else TargetPolicy(Path(policy))
+    wanted: dict[RuleKey, set[int]] = {}
+    for rule in rules:
+        wanted.setdefault(RuleKey(rule.source, rule.target, rule.tclass), set()).update(rule.cmds)
+    granted = pol.granted_ioctls(wanted)
+    out = []
+    for key in sorted(wanted, key=lambda k: (k.source, k.target, k.tclass)):
+        lacking = wanted[key] - granted.get(key, frozenset())
+        if lacking:
+            out.append(IoctlRule(key.source, key.target, key.tclass, tuple(sorted(lacking))))
+    return tuple(out)
