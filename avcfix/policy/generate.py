@@ -136,6 +136,10 @@ def _evidence(acc: _Acc) -> tuple[str, ...]:
             parts.append(f"{label}: {shown}{more}")
     if example_path:
         parts.append(f"path: {example_path}")
+    ports = sorted({port for g in groups for port in g.ports})
+    if ports:
+        parts.append("port: " + ", ".join(str(port) for port in ports[:EVIDENCE_LIMIT])
+                     + (f" (+{len(ports) - EVIDENCE_LIMIT} more)" if len(ports) > EVIDENCE_LIMIT else ""))
     lines = ["; ".join(parts)]
     permissive = sum(g.count for g in groups if g.permissive)
     if permissive:
