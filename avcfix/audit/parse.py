@@ -105,7 +105,10 @@ def split_line(line: str) -> list[tuple[str | None, str | None, str, str, str]]:
         heads.append((start, hend, node, rtype, line[p + 6:close]))
         p = line.find("audit(", close)
     out = []
+    line_node = None
     for n, (start, hend, node, rtype, id_text) in enumerate(heads):
+        # Later records of a line without node= belong to the same node as the first.
+        line_node = node = node or line_node
         end = heads[n + 1][0] if n + 1 < len(heads) else len(line)
         out.append((node, rtype, id_text, line[hend:end].strip(), line[start:end].rstrip()))
     return out

@@ -153,6 +153,7 @@ def _slow_block(lines: list[bytes], first_lineno: int, source: str, skip: SkipFn
         else:
             pieces = [line]
         last = -1
+        line_node = b""
         for piece in pieces:
             i = piece.find(b"audit(")
             j = piece.find(b")", i)
@@ -168,7 +169,9 @@ def _slow_block(lines: list[bytes], first_lineno: int, source: str, skip: SkipFn
                 continue
             key = piece[i + 6:j]
             if piece[:5] in _NODE_PREFIXES:
-                key = piece[:piece.find(b" ")] + b" " + key
+                line_node = piece[:piece.find(b" ")]
+            if line_node:  # later records of a line without node= share the first one's
+                key = line_node + b" " + key
             keys.append(key)
             recs.append(piece)
             linenos.append(lineno)
