@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from avcfix import proc
-from avcfix.audit.model import DenialGroup
+from avcfix.audit.model import Context, Denial, DenialGroup
 from avcfix.explain.model import Finding, Reason
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -100,3 +100,17 @@ def check_golden(path: Path, text: str) -> None:
         path.write_text(text)
     assert path.is_file(), f"missing golden file {path} (run with AVCFIX_UPDATE_GOLDEN=1)"
     assert text == path.read_text(), f"output differs from {path}"
+
+
+def group(source: str, target: str, tclass: str, perms, *, permissive: bool = False, count: int = 1,
+          comm: str = "eucanetd", exe: str = "/usr/sbin/eucanetd", paths=(), ioctlcmds=(), t0: float = 1.0):
+    perms = tuple(sorted(perms))
+    d = Denial("AVC", None, t0, 1, Context("system_u", "system_r", source, "s0"),
+               Context("system_u", "object_r", target, "s0"), tclass, perms, permissive,
+               comm=comm, exe=exe, paths=tuple(paths), source="audit.log", line=7)
+    return DenialGroup(source, target, tclass, permissive, perms, count, t0, t0 + 1, d,
+                       comms=(comm,), exes=(exe,), paths=tuple(paths), ioctlcmds=tuple(ioctlcmds))
+
+
+def finding(g: DenialGroup, perms=None, reason=Reason.TE_RULE, advice=()) -> Finding:
+    return Finding(g, tuple(perms if perms is not None else g.perms), reason, tuple(advice))

@@ -8,28 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from avcfix.audit.model import Context, Denial, DenialGroup
 from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
 from avcfix.policy.generate import generate_module
 from avcfix.policy.identifiers import InvalidIdentifier
 from avcfix.policy.model import AvRule, NameSet, RuleKind, XpermRule
 from avcfix.policy.render import render_cil, render_te, rule_te
 from avcfix.policy.te_parse import parse_te
-from policy_helpers import compile_te, groups_from_log, no_policy_findings, te_statement_lines
-
-
-def group(source: str, target: str, tclass: str, perms, *, permissive: bool = False, count: int = 1,
-          comm: str = "eucanetd", exe: str = "/usr/sbin/eucanetd", paths=(), ioctlcmds=(), t0: float = 1.0):
-    perms = tuple(sorted(perms))
-    d = Denial("AVC", None, t0, 1, Context("system_u", "system_r", source, "s0"),
-               Context("system_u", "object_r", target, "s0"), tclass, perms, permissive,
-               comm=comm, exe=exe, paths=tuple(paths), source="audit.log", line=7)
-    return DenialGroup(source, target, tclass, permissive, perms, count, t0, t0 + 1, d,
-                       comms=(comm,), exes=(exe,), paths=tuple(paths), ioctlcmds=tuple(ioctlcmds))
-
-
-def finding(g: DenialGroup, perms=None, reason=Reason.TE_RULE, advice=()) -> Finding:
-    return Finding(g, tuple(perms if perms is not None else g.perms), reason, tuple(advice))
+from policy_helpers import compile_te, finding, group, groups_from_log, no_policy_findings, te_statement_lines
 
 
 def allow_lines(text: str) -> list[str]:
@@ -211,7 +196,8 @@ def test_explain_engine_findings_from_real_log_lines(tmp_path: Path) -> None:
     findings = engine.explain_groups(groups, facts=None)
     res = generate_module(findings, name="engine_local")
     wanted = [f for f in findings if f.needs_module]
-    expected = generate_module(no_policy_findings([f.group for f in wanted]), name="engine_local").module
+    expected = generate_module([Finding(f.group, f.perms, Reason.NO_POLICY) for f in wanted],
+                               name="engine_local").module
     assert [rule_te(r) for r in res.module.rules] == [rule_te(r) for r in expected.rules]
     assert len(res.left_out) == len(findings) - len(wanted)
     header = "\n".join(res.module.comments)

@@ -28,6 +28,8 @@ from policy_helpers import (
     check_golden,
     cil_rule_lines,
     compile_te,
+    finding,
+    group,
     groups_from_log,
     no_policy_findings,
     pp_to_cil,
@@ -79,8 +81,6 @@ def test_golden_files_are_what_the_toolchain_accepts(tmp_path: Path) -> None:
 
 def xperm_module(name: str) -> Module:
     """A generated module with allowxperm rules (ioctl commands seen on a socket)."""
-    from test_policy_generate import finding, group
-
     g = group(EUCA, EUCA, "udp_socket", ["ioctl"], ioctlcmds=(0x8910, 0x8933, 0x8934, 0x8935))
     return generate_module([finding(g)], name=name, xperms=True).module
 
