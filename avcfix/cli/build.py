@@ -32,6 +32,8 @@ from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Version of the ``--json`` document (README, "JSON output").
 JSON_VERSION = 1
+#: Left-out findings listed per module on the terminal (all of them are in --json and the .te).
+SHOW_LEFT_OUT = 8
 
 
 def default_module_name(name: str) -> str:
@@ -124,6 +126,33 @@ def _t(text: object) -> str:
     return escape(safe_text(text))
 
 
+def _print_left_out(res: BuildResult) -> None:
+    """Left-out findings grouped by reason: the shared explanation once, then each
+    access with the command that fixes it (capped; all of them are in --json)."""
+    console.print(f"  [yellow]left out ({len(res.left_out)}): a new allow rule is not the fix "
+                  "(--include-advised adds the ones a rule can fix)[/]", soft_wrap=True)
+    by_reason: dict[str, list[Finding]] = {}
+    for f in res.left_out:
+        by_reason.setdefault(f.reason.value, []).append(f)
+    shown = 0
+    for reason, items in sorted(by_reason.items()):
+        details = {f.detail for f in items if not f.advice}
+        shared = next(iter(details)) if len(details) == 1 and all(not f.advice for f in items) else ""
+        console.print(f"    [bold]{_t(reason)}[/]" + (f": {_t(shared)}" if shared else ""), soft_wrap=True)
+        for f in items:
+            if shown >= SHOW_LEFT_OUT:
+                break
+            shown += 1
+            g = f.group
+            fix = f.advice[0].command if f.advice else ("" if shared else f.detail)
+            console.print(f"      {safe_text(g.source)} {safe_text(g.target)}:{safe_text(g.tclass)} "
+                          f"{{ {safe_text(' '.join(f.perms))} }}" + (f"  -> {safe_text(fix)}" if fix else ""),
+                          markup=False, soft_wrap=True)
+    if len(res.left_out) > shown:
+        where = f"the comment at the top of {res.te_path.name}" if res.te_path.exists() else "--json"
+        console.print(f"    ... and {len(res.left_out) - shown} more (see {_t(where)}, or 'avcfix why')")
+
+
 def _print_result(res: BuildResult) -> None:
     name = _t(res.module.name if res.module is not None else res.te_path.stem)
     if res.pp_path is None and not res.changed:
@@ -148,14 +177,7 @@ def _print_result(res: BuildResult) -> None:
         else:
             console.print("  [green]verified:[/] the rebuilt policy grants every allow rule")
     if res.left_out:
-        console.print(f"  [yellow]left out ({len(res.left_out)}): a new allow rule is not the fix "
-                      "(--include-advised adds the ones a rule can fix)[/]")
-        for f in res.left_out:
-            g = f.group
-            fix = f.advice[0].command if f.advice else f.detail
-            console.print(f"    {safe_text(g.source)} {safe_text(g.target)}:{safe_text(g.tclass)} "
-                          f"{{ {safe_text(' '.join(f.perms))} }} [{f.reason.value}] -> {safe_text(fix)}",
-                          markup=False, soft_wrap=True)
+        _print_left_out(res)
     for r in res.rejected:
         console.print(f"  [red]rejected:[/] {_t(r.what)}: {_t(r.reason)}", soft_wrap=True)
 
