@@ -10,8 +10,10 @@ import time
 from itertools import groupby
 from typing import Sequence
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
 from avcfix.audit.api import ScanStats
@@ -33,7 +35,6 @@ def _when(epoch: float) -> str:
 
 def _evidence(g: DenialGroup) -> Text:
     ex = g.example
-    t = Text("    evidence: ", style="dim")
     parts = []
     if g.comms:
         parts.append("comm " + ", ".join(_safe(c) for c in g.comms[:5]))
@@ -49,40 +50,42 @@ def _evidence(g: DenialGroup) -> Text:
         parts.append("port " + ", ".join(str(p) for p in g.ports[:5]))
     if ex.proctitle:
         parts.append("cmd " + _safe(ex.proctitle)[:100])
-    parts.append(f"{g.count}x, {_when(g.first_seen)} .. {_when(g.last_seen)}")
-    t.append("; ".join(parts))
-    return t
+    when = _when(g.first_seen)
+    if g.last_seen != g.first_seen:
+        when += " .. " + _when(g.last_seen)
+    parts.append(f"{g.count}x, {when}")
+    return Text("; ".join(parts), style="dim")
 
 
-def _item(g: DenialGroup, finding: object | None) -> list[Text]:
+def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:
     perms = getattr(finding, "perms", None) or g.perms
-    head = Text("  ")
+    head = Text()
     head.append(_safe(g.target), style="bold cyan")
     head.append(":")
     head.append(_safe(g.tclass), style="cyan")
     head.append(" { " + " ".join(_safe(p) for p in perms) + " }", style="bold")
     head.append(f"  x{g.count}", style="dim")
     if g.permissive:
-        head.append("  [permissive: logged, not blocked]", style="yellow")
-    lines = [head]
+        head.append("  permissive: logged, not blocked", style="yellow")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="dim", no_wrap=True, width=9, justify="right")
+    grid.add_column(overflow="fold")
     if finding is not None:
-        reason = Text("    reason: ", style="dim")
-        reason.append(getattr(finding, "reason").value, style="magenta")
+        reason_value = getattr(finding, "reason").value
+        reason = Text(reason_value, style="magenta")
         detail = getattr(finding, "detail", "")
-        if detail:
-            reason.append(" - " + _safe(detail))
-        lines.append(reason)
+        if detail and reason_value != "no_policy":  # said once, under the report
+            reason.append(" - " + _safe(detail), style="default")
+        grid.add_row("reason", reason)
         for rank, adv in enumerate(getattr(finding, "advice", ()), 1):
-            a = Text(f"    fix {rank}: ", style="dim")
-            a.append(_safe(adv.command), style="green")
-            a.append(f"  ({adv.confidence}%) {_safe(adv.why)}", style="dim")
-            lines.append(a)
+            a = Text(_safe(adv.command), style="green")
+            a.append(f"  ({adv.confidence}%) ", style="dim")
+            a.append(_safe(adv.why))
+            grid.add_row(f"fix {rank}", a)
         for risk in getattr(finding, "risks", ()):
-            r = Text("    risk: ", style="dim")
-            r.append(_safe(risk), style="red")
-            lines.append(r)
-    lines.append(_evidence(g))
-    return lines
+            grid.add_row("risk", Text(_safe(risk), style="red"))
+    grid.add_row("evidence", _evidence(g))
+    return [head, Padding(grid, (0, 0, 1, 2))]
 
 
 def render_report(console: Console, groups: Sequence[DenialGroup], findings: Sequence[object] | None,
@@ -98,7 +101,7 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
         console.print(Text(f"No SELinux denials found ({stats.lines} lines, {stats.events} events read)."))
     for domain, chunk in groupby(items, key=lambda it: it[0].source):
         chunk = list(chunk)
-        body: list[Text] = []
+        body: list[RenderableType] = []
         for g, f in chunk:
             body.extend(_item(g, f))
         title = Text(_safe(domain), style="bold")
@@ -112,5 +115,8 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
         style="dim",
     )
     console.print(summary)
+    no_policy = next((f for _, f in items if f is not None and getattr(f, "reason").value == "no_policy"), None)
+    if no_policy is not None and getattr(no_policy, "detail", ""):
+        console.print(Text("no_policy: " + _safe(getattr(no_policy, "detail")), style="dim"))
     if note:
         console.print(Text(note, style="dim"))
