@@ -244,7 +244,7 @@ class Loop:
             key = _progress_key([f.group for f in actionable])
             if key == previous:
                 self._finish(base, t0, module_version=self.version)
-                return Outcome.NO_PROGRESS, "no progress: the same denials came back after the last fix", ()
+                return Outcome.NO_PROGRESS, "the same denials came back after the last fix", ()
             previous = key
 
             module_findings = [f for f in actionable if f.needs_module]
@@ -273,7 +273,7 @@ class Loop:
                     return failure
                 if not ok:
                     self._finish(base, t0, module_version=self.version)
-                    return Outcome.DECLINED, "stopped: the install was declined; nothing was installed", ()
+                    return Outcome.DECLINED, "the install was declined; nothing was installed", ()
                 did_something = bool(added)
 
             applied: list[str] = []
@@ -281,7 +281,7 @@ class Loop:
                 details = [fx.command for fx in fixes]
                 if not self.confirm(f"Apply {len(fixes)} fix(es)?", details):
                     self._finish(base, t0, rules_added=added, module_version=self.version)
-                    return Outcome.DECLINED, "stopped: applying the fixes was declined", tuple(details)
+                    return Outcome.DECLINED, "applying the fixes was declined", tuple(details)
                 for fx in fixes:
                     done = self.admin.apply_fix(fx)
                     applied.append(done)
@@ -291,12 +291,12 @@ class Loop:
             if decisions:
                 self._finish(base, t0, rules_added=added, module_version=self.version, applied=tuple(applied))
                 return (Outcome.NEEDS_DECISION,
-                        "needs decision: these denials have a better fix than a policy module; an admin "
-                        "must choose (rerun with --apply-advice to apply them)", tuple(decisions))
+                        "these denials have a better fix than a policy module; an admin must choose "
+                        "(rerun with --apply-advice to apply them)", tuple(decisions))
             if not did_something:
                 self._finish(base, t0, rules_added=added, module_version=self.version, applied=tuple(applied))
                 return (Outcome.NO_PROGRESS,
-                        "no progress: the module already holds these rules but they are still denied", ())
+                        "the module already holds these rules but they are still denied", ())
             if phase is Phase.PERMISSIVE:
                 self._unmark_all(n)
                 phase_after = Phase.VERIFY
@@ -336,10 +336,10 @@ class Loop:
         try:
             result = self.installer.install(findings, on_step)
         except CompileError as exc:
-            return True, (), (Outcome.COMPILE_FAILED, f"compile failed: {exc}", ())
+            return True, (), (Outcome.COMPILE_FAILED, str(exc), ())
         except AvcfixError as exc:
             if isinstance(exc, ToolError) or exc.exit_code == Outcome.INSTALL_FAILED.exit_code:
-                return True, (), (Outcome.INSTALL_FAILED, f"install failed: {exc}", ())
+                return True, (), (Outcome.INSTALL_FAILED, str(exc), ())
             raise
         self.version = result.version
         for m in result.missing:

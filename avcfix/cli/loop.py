@@ -1,0 +1,235 @@
+"""``avcfix loop``: restart a service until no new denial appears (real system or ``--lab``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import typer
+from rich.markup import escape
+from rich.prompt import Confirm
+from rich.table import Table
+
+from avcfix.cli.app import app, console, console_err
+from avcfix.cli.common import safe_text
+from avcfix.errors import UsageError
+from avcfix.loop.engine import EventKind, Loop, LoopEvent
+from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, Outcome
+from avcfix.toolchain.store import PolicyRoot, host_policy_name
+
+#: Version of the ``--json`` report (README, "avcfix loop").
+JSON_VERSION = 1
+
+DEFAULT_LOG = Path("/var/log/audit/audit.log")
+
+_OUTCOME_STYLE = {
+    Outcome.CONVERGED: "bold green",
+    Outcome.NEEDS_DECISION: "bold yellow",
+}
+
+
+def _t(text: object) -> str:
+    return escape(safe_text(text))
+
+
+def module_name_for(service: str) -> str:
+    """``eucanetd`` -> ``eucanetd_local`` (letters, digits and ``_`` only)."""
+    base = re.sub(r"\.service$", "", service)
+    base = re.sub(r"[^A-Za-z0-9_]", "_", base).strip("_") or "avcfix"
+    if not base[0].isalpha():
+        base = "m_" + base
+    return f"{base}_local"
+
+
+class _Printer:
+    """The rich listener: one block per iteration on stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def __call__(self, ev: LoopEvent) -> None:
+        if self.quiet:
+            return
+        p = console_err.print
+        if ev.kind is EventKind.ITERATION:
+            p(f"[bold]iteration {ev.iteration}[/] ({_t(ev.message)}): restarting...")
+        elif ev.kind is EventKind.RESTARTED:
+            p(f"  service: {_t(ev.message)}")
+        elif ev.kind is EventKind.BUILD_STEP:
+            p(f"  [dim]{_t(ev.message)}[/]")
+        elif ev.kind is EventKind.INSTALLED:
+            p(f"  [green]installed[/] {_t(ev.message)}")
+        elif ev.kind is EventKind.APPLIED:
+            p(f"  [green]applied[/] {_t(ev.message)}")
+        elif ev.kind is EventKind.WARNING:
+            p(f"  [yellow]warning:[/] {_t(ev.message)}")
+        elif ev.kind is EventKind.NOTE:
+            p(f"  {_t(ev.message)}")
+        elif ev.kind is EventKind.DONE and ev.report is not None:
+            self._done(ev.report)
+
+    def _done(self, r: IterationReport) -> None:
+        p = console_err.print
+        for d in r.denials:
+            perms = " ".join(d.perms)
+            mode = " permissive" if d.permissive else ""
+            p(f"  [red]denied[/] {{ {_t(perms)} }} {_t(d.source)} -> {_t(d.target)}:{_t(d.tclass)}{mode}"
+              f"  [dim]({_t(d.reason)}{', ' + _t(d.path) if d.path else ''})[/]")
+        for rule in r.rules_added:
+            p(f"  [green]{_t(rule)}[/]")
+        p(f"  -> {len(r.denials)} new denial group(s), {len(r.rules_added)} rule(s) added, "
+          f"module {_t(r.module_version or '-')}, {r.seconds:.1f}s")
+
+
+def _confirm_factory(yes: bool):
+    """Ask before each install on a terminal; ``--yes`` or no TTY: go ahead."""
+    interactive = not yes and sys.stdin.isatty()
+
+    def confirm(question: str, details: Sequence[str]) -> bool:
+        if not interactive:
+            return True
+        for line in details:
+            console_err.print(f"    {_t(line)}")
+        return Confirm.ask(_t(question), console=console_err, default=False)
+
+    return confirm
+
+
+def _summary(report: LoopReport) -> None:
+    style = _OUTCOME_STYLE.get(report.outcome, "bold red")
+    lab = " [dim](lab: simulated kernel)[/]" if report.lab else ""
+    console.print(f"[{style}]{_t(report.outcome.value.replace('_', ' '))}[/]{lab}: {_t(report.message)}")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for col in ("#", "phase", "service", "new denials", "rules added", "module", "seconds"):
+        table.add_column(col, justify="right" if col in ("#", "new denials", "rules added", "seconds") else "left")
+    for it in report.iterations:
+        table.add_row(str(it.number), it.phase.value, _t(it.service_state), str(len(it.denials)),
+                      str(len(it.rules_added)), _t(it.module_version or "-"), f"{it.seconds:.1f}")
+    console.print(table)
+    console.print(f"module {_t(report.module)} {_t(report.module_version or '(not installed)')}; "
+                  f"{len(report.rules_added)} rule(s) added in {len(report.iterations)} iteration(s), "
+                  f"{report.seconds:.1f}s")
+    if report.decisions:
+        console.print("[bold yellow]an admin must decide; the fix(es):[/]")
+        for cmd in report.decisions:
+            console.print(f"  {_t(cmd)}")
+    for line in report.restored:
+        console.print(f"restored: {_t(line)}")
+    for line in report.notes:
+        console.print(f"note: {_t(line)}")
+
+
+@app.command()
+def loop(
+    service: Optional[str] = typer.Option(None, "--service", "-s", help="systemd unit to restart."),
+    lab: Optional[str] = typer.Option(None, "--lab", help="Run a lab scenario (SIMULATED kernel, real "
+                                      "policy and toolchain): a name in fixtures/labs or a .toml path."),
+    domain: Optional[List[str]] = typer.Option(None, "--domain", "-d",
+                                               help="Domain(s) to collect; overrides the service's."),
+    module: Optional[str] = typer.Option(None, "--module", "-m", help="Module name (default SERVICE_local)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Where the module's .te/.pp go "
+                                           "(default: . ; lab: LAB_DIR/module)."),
+    settle: Optional[float] = typer.Option(None, "--settle", help="Seconds to let the service run "
+                                           "after a restart (default 5; lab 0)."),
+    max_iterations: int = typer.Option(10, "--max-iterations", help="Stop after this many iterations."),
+    permissive: bool = typer.Option(False, "--permissive", help="Collect everything in one permissive "
+                                    "run, install, then verify enforcing."),
+    dontaudit_off: bool = typer.Option(False, "--dontaudit-off", help="Disable dontaudit rules while "
+                                       "collecting (semodule -DB); restored after."),
+    apply_advice: bool = typer.Option(False, "--apply-advice", help="Apply boolean/port/restorecon fixes "
+                                      "instead of stopping for a decision."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before each install."),
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable report on stdout."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Policy root to install into "
+                                        "(semodule -p ROOT; default /). Lab: the lab's base store."),
+    priority: Optional[int] = typer.Option(None, "--priority", help="semodule -X PRIORITY."),
+    log: Path = typer.Option(DEFAULT_LOG, "--log", help="The audit log to read."),
+    lab_dir: Optional[Path] = typer.Option(None, "--lab-dir", help="Lab workspace (policy root, log, "
+                                           "module); reused when it exists. Default: a new temp dir."),
+) -> None:
+    """Restart a service, collect new denials, rebuild and reinstall the module, until none appear.
+
+    Exit codes: 0 converged, 10 not converged (no progress, max iterations,
+    service unhealthy without denials, install declined), 11 needs an admin's
+    decision (boolean, port label, restorecon), 6 compile error, 7 install
+    failed (rolled back), 130 interrupted.
+    """
+    if (service is None) == (lab is None):
+        raise UsageError("give exactly one of --service NAME or --lab SCENARIO")
+    if max_iterations < 1:
+        raise UsageError("--max-iterations must be at least 1")
+    confirm = _confirm_factory(yes)
+    printer = _Printer(quiet=False)
+    domains = tuple(domain or ())
+    if lab is not None:
+        report = _run_lab(lab, lab_dir, root, domains, module, out_dir, settle, max_iterations, permissive,
+                          dontaudit_off, apply_advice, priority, confirm, printer)
+    else:
+        assert service is not None
+        report = _run_system(service, domains, module, out_dir, settle, max_iterations, permissive,
+                             dontaudit_off, apply_advice, root, priority, log, confirm, printer)
+    if as_json:
+        doc = {"version": JSON_VERSION, **report.to_json()}
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    else:
+        _summary(report)
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
+
+
+def _options(service: str, domains: tuple[str, ...], module: Optional[str], settle: float,
+             max_iterations: int, permissive: bool, dontaudit_off: bool, apply_advice: bool) -> LoopOptions:
+    from avcfix.policy.identifiers import check_identifier
+
+    for d in domains:
+        check_identifier(d, "--domain")
+    name = module or module_name_for(service)
+    check_identifier(name, "--module")
+    return LoopOptions(service=service, module=name, domains=domains, settle=settle,
+                       max_iterations=max_iterations, permissive=permissive, dontaudit_off=dontaudit_off,
+                       apply_advice=apply_advice)
+
+
+def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, module, out_dir, settle,
+             max_iterations, permissive, dontaudit_off, apply_advice, priority, confirm, printer) -> LoopReport:
+    from avcfix.lab.backends import Lab, prepare_root
+    from avcfix.lab.scenario import find_scenario, load_scenario
+    from avcfix.loop.backends import BuilderInstaller, FactsExplainer
+
+    scenario = load_scenario(find_scenario(lab))
+    workdir = Path(lab_dir) if lab_dir is not None else Path(tempfile.mkdtemp(prefix=f"avcfix-lab-{scenario.name}-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    console_err.print(f"[bold]lab[/] {_t(scenario.name)}: a SIMULATED kernel deciding with the real policy; "
+                      f"workspace {_t(workdir)}")
+    base_root = PolicyRoot(base, host_policy_name(base)) if base is not None else PolicyRoot(Path("/"), host_policy_name())
+    root = prepare_root(scenario, workdir, base_root, note=lambda m: console_err.print(f"  {_t(m)}"))
+    the_lab = Lab(scenario, workdir, root)
+    opts = _options(scenario.service, domains, module, 0.0 if settle is None else settle, max_iterations,
+                    permissive, dontaudit_off, apply_advice)
+    installer = BuilderInstaller(opts.module, out_dir or the_lab.module_dir, root, priority=priority)
+    loop = Loop(opts, the_lab.service(), the_lab.trail(), the_lab.admin(), installer, FactsExplainer(root),
+                confirm=confirm, progress=printer, lab=True)
+    report = loop.run()
+    console_err.print(f"lab log: {_t(the_lab.log)}; module: {_t(installer.te_path)}")
+    return report
+
+
+def _run_system(service, domains, module, out_dir, settle, max_iterations, permissive, dontaudit_off,
+                apply_advice, root, priority, log, confirm, printer) -> LoopReport:
+    from avcfix.loop.backends import BuilderInstaller, FactsExplainer
+    from avcfix.system.semanage import SemanageAdmin
+    from avcfix.system.systemd import SystemdService, check_unit_name
+    from avcfix.system.trail import SystemTrail
+
+    check_unit_name(service)
+    proot = PolicyRoot(root, host_policy_name(root)) if root is not None else PolicyRoot(Path("/"), host_policy_name())
+    opts = _options(service, domains, module, 5.0 if settle is None else settle, max_iterations, permissive,
+                    dontaudit_off, apply_advice)
+    installer = BuilderInstaller(opts.module, out_dir or Path("."), proot, priority=priority)
+    loop = Loop(opts, SystemdService(service), SystemTrail(log), SemanageAdmin(proot), installer,
+                FactsExplainer(proot), confirm=confirm, progress=printer)
+    return loop.run()
