@@ -34,13 +34,23 @@ def _seinfo_mls(policy: Path) -> bool:
 
 def test_open_facts_choices(ref_policy, euca_root):
     by_file = open_facts(ref_policy, None)
-    assert by_file is not None and by_file.path == ref_policy and by_file.file_contexts is None
+    assert by_file is not None and by_file.path == ref_policy
+    # a policy inside a policy root brings that root's file_contexts
+    assert by_file.file_contexts == ref_policy.parent.parent / "contexts" / "files" / "file_contexts"
     by_root = open_facts(None, euca_root.root)
     assert by_root is not None
     assert by_root.path == euca_root.policy_file
     assert by_root.file_contexts == euca_root.file_contexts
     both = open_facts(ref_policy, euca_root.root)
     assert both is not None and both.path == ref_policy and both.file_contexts == euca_root.file_contexts
+
+
+def test_lone_policy_file_has_no_file_contexts(ref_policy, tmp_path):
+    lone = tmp_path / "policy.33"
+    shutil.copy(ref_policy, lone)
+    facts = open_facts(lone, None)
+    assert facts is not None and facts.file_contexts is None
+    assert facts.expected_type("/etc/shadow") is None
 
 
 def test_no_policy_without_selinux():

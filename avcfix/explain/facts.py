@@ -63,7 +63,8 @@ def open_facts(
 ) -> "PolicyFacts | None":
     """Open the policy to explain against, or ``None`` when there is none.
 
-    ``policy`` given: that file (file_contexts from ``root`` when given too).
+    ``policy`` given: that file (file_contexts from ``root`` when given, else
+    the ones next to it when it sits in a policy root's ``policy/`` directory).
     Else ``root`` given: the highest ``policy.N`` under
     ``ROOT/etc/selinux/NAME/policy`` (NAME from ``ROOT/etc/selinux/config``)
     and that root's file_contexts. Else the loaded policy when SELinux is
@@ -85,7 +86,22 @@ def open_facts(
         if loaded is None:
             return None
         policy, file_contexts = loaded
+    if file_contexts is None:
+        file_contexts = _sibling_file_contexts(Path(policy))
     return PolicyFacts(Path(policy), file_contexts, xml if xml is not None else DEFAULT_POLICY_XML)
+
+
+def _sibling_file_contexts(policy: Path) -> Path | None:
+    """``NAME/contexts/files/file_contexts`` for a policy at ``NAME/policy/policy.N``.
+
+    A policy file inside a policy root comes with its own file_contexts; a
+    lone policy file (copied elsewhere) has none, and restorecon advice needs
+    ``--root``.
+    """
+    if policy.parent.name != "policy":
+        return None
+    fc = policy.parent.parent / "contexts" / "files" / "file_contexts"
+    return fc if fc.is_file() else None
 
 
 def _loaded_policy() -> tuple[Path, Path | None] | None:
