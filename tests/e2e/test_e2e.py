@@ -94,7 +94,8 @@ def test_new_denials_are_readable_promptly_with_default_auditd(e2e_run):
 
 def test_eucanetd_fails_at_its_first_denial(e2e_run):
     assert text(e2e_run, "start-1-active.txt").strip() == "failed"
-    assert "bind udp/63822 failed: Permission denied" in text(e2e_run, "start-1-status.txt")
+    journal = text(e2e_run, "journal.txt")
+    assert re.search(r"eucanetd\[\d+\]: bind udp/63822 failed: Permission denied", journal)
 
 
 def test_why_reports_the_eucanetd_denial_with_syscall_context(e2e_run):
@@ -138,7 +139,7 @@ def test_why_filters_out_unrelated_denials(e2e_run):
 def test_port_63822_was_labelled_as_avcfix_advised(e2e_run):
     """The admin step between check 1 and check 2: label the port the daemon binds."""
     assert rc(e2e_run, "port-label") == 0, step_output(e2e_run, "port-label")
-    assert re.search(r"\b63822\b", text(e2e_run, "port-label.txt"))
+    assert re.search(r"\b63822\b", text(e2e_run, "port-list.out"))
     assert text(e2e_run, "port-advice.source").strip() == "avcfix", (
         "avcfix why gave no `semanage port` advice for the name_bind on unreserved_port_t; "
         "the job labelled the port itself")
@@ -163,11 +164,11 @@ def test_a_last_restart_logs_no_new_denial(e2e_run):
 def test_loaded_policy_holds_the_rules_setools(e2e_run):
     """sesearch inside the VM, after the loop: every access the daemon needs is allowed."""
     assert text(e2e_run, "loop-modules.txt").split(), "the loop installed no new module"
-    rules = allow_rules(text(e2e_run, "sesearch-after-loop.txt"))
+    rules = allow_rules(text(e2e_run, "sesearch-after-loop.out"))
     for target, tclass, perms in NEEDED:
         assert perms <= rules.get((target, tclass), set()), (target, tclass, rules)
     # ...and they come from the loop's module: once it is removed, they are gone.
-    removed = allow_rules(text(e2e_run, "sesearch-after-remove.txt"))
+    removed = allow_rules(text(e2e_run, "sesearch-after-remove.out"))
     for target, tclass, perms in NEEDED:
         assert not perms <= removed.get((target, tclass), set()), (target, tclass, removed)
 
@@ -182,15 +183,15 @@ def test_permissive_loop_converges_in_two_iterations(e2e_run):
     doc = report(e2e_run, "loop-permissive")
     assert len(loop_iterations(doc)) == 2, doc
     assert text(e2e_run, "loop-permissive-active.txt").strip() == "active"
-    rules = allow_rules(text(e2e_run, "sesearch-after-permissive.txt"))
+    rules = allow_rules(text(e2e_run, "sesearch-after-permissive.out"))
     for target, tclass, perms in NEEDED:
         assert perms <= rules.get((target, tclass), set()), (target, tclass, rules)
 
 
 def test_permissive_mark_and_dontaudit_are_restored(e2e_run):
-    assert DOMAIN not in text(e2e_run, "permissive-after.txt")
-    before = int(text(e2e_run, "dontaudit-initial.count"))
-    after = int(text(e2e_run, "dontaudit-after.count"))
+    assert DOMAIN not in text(e2e_run, "permissive-after.out")
+    before = int(text(e2e_run, "dontaudit-initial.out"))
+    after = int(text(e2e_run, "dontaudit-after.out"))
     assert before > 1000 and after == before
 
 

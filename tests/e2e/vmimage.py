@@ -42,10 +42,15 @@ PACKAGES = (
     "semodule-utils", "setools", "python3", "python3-setools", "python3-selinux",
     "python3-semanage", "python3-venv", "e2fsprogs", "procps", "iproute2",
     "make", "less",
+    # /etc/protocols: semanage (socket.getprotobyname) fails without it in minbase.
+    "netbase",
 )
-# What goes into the image from the working tree (hashed into the image key).
+# avcfix itself: from the working tree, or with AVCFIX_E2E_SOURCE=head from the
+# last commit (a consistent snapshot while others edit the tree).
+PACKAGE_INPUTS = ("pyproject.toml", "README.md", "avcfix")
+PACKAGE_GLOBS = ("pyproject.toml", "README.md", "avcfix/**/*.py")
+# The rest of what goes into the image, always from the working tree.
 IMAGE_INPUT_GLOBS = (
-    "pyproject.toml", "README.md", "avcfix/**/*.py",
     "policies/eucalyptus.te", "policies/eucalyptus.if", "policies/eucalyptus.fc",
     "tests/e2e/eucanetd/*", "tests/e2e/guest/runner.sh",
     "tests/e2e/guest/avcfix-e2e.service", "tests/e2e/vmimage.py",
@@ -105,10 +110,16 @@ def base_key(mirror: str) -> str:
     return _sha(json.dumps(spec, sort_keys=True).encode())
 
 
+def from_head() -> bool:
+    """True when avcfix goes into the image from HEAD rather than the working tree."""
+    return os.environ.get("AVCFIX_E2E_SOURCE", "worktree") == "head"
+
+
 def image_inputs(project: Path = PROJECT) -> list[Path]:
     """Every working-tree file that goes into the image, sorted."""
+    globs = IMAGE_INPUT_GLOBS if from_head() else IMAGE_INPUT_GLOBS + PACKAGE_GLOBS
     files: set[Path] = set()
-    for pattern in IMAGE_INPUT_GLOBS:
+    for pattern in globs:
         files.update(p for p in project.glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
     return sorted(files)
 
@@ -116,6 +127,11 @@ def image_inputs(project: Path = PROJECT) -> list[Path]:
 def image_key(bkey: str, project: Path = PROJECT) -> str:
     """Cache key of the image: the base key and the content of every input."""
     h = hashlib.sha256(f"{bkey}:{IMAGE_FORMAT}:{IMAGE_SIZE}".encode())
+    if from_head():
+        for name in PACKAGE_INPUTS:
+            cp = subprocess.run(["git", "-C", str(project), "rev-parse", f"HEAD:{name}"],
+                                capture_output=True, text=True, check=True)
+            h.update(f"{name}@{cp.stdout.strip()}\0".encode())
     for path in image_inputs(project):
         h.update(str(path.relative_to(project)).encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
@@ -151,6 +167,9 @@ def build_base(cache: Path, log_dir: Path) -> tuple[Path, str, float]:
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
+    for old in cache.glob("base-*"):
+        if old.is_dir() and old != final:
+            shutil.rmtree(old, ignore_errors=True)
     return final / "rootfs", key, time.monotonic() - t0
 
 
@@ -162,9 +181,19 @@ def _wheels(project: Path, dest: Path, cache: Path, log: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         build = Path(tmp) / "src"
-        shutil.copytree(project, build, ignore=shutil.ignore_patterns(
-            ".venv", ".git", "tests", "bench", "fixtures", "*.egg-info", "build",
-            "__pycache__", ".pytest_cache", ".hypothesis"))
+        if from_head():
+            build.mkdir()
+            archive = subprocess.run(["git", "-C", str(project), "archive", "HEAD", *PACKAGE_INPUTS],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(build)], input=archive, check=True)
+        else:
+            build.mkdir()
+            for name in PACKAGE_INPUTS:
+                src = project / name
+                if src.is_dir():
+                    shutil.copytree(src, build / name, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy2(src, build / name)
         _run(py_argv + ["-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                         "-w", str(dest), str(build)], log)
     if not (deps / "complete").is_file():

@@ -53,13 +53,14 @@ run env sh -c 'id -Z; getenforce; uname -r; sestatus; grep -E "^(flush|freq|log_
 getenforce > $OUT/getenforce
 sestatus > $OUT/sestatus.txt
 grep -E '^(flush|freq) ' /etc/audit/auditd.conf > $OUT/auditd-conf.txt
-semodule -l | sort | cat > $OUT/modules-initial.txt
-sesearch --dontaudit 2>/dev/null | wc -l > $OUT/dontaudit-initial.count
+run modules-initial sh -c 'semodule -l | sort'
+run dontaudit-initial sh -c 'sesearch --dontaudit | wc -l'
 
 # ---------------------------------------------------------------- check 1: a failed start, then why
 M=$(date +%s.%N)
 run start-1 systemctl start eucanetd
 wait_stopped
+sleep 1
 systemctl status --no-pager eucanetd > $OUT/start-1-status.txt 2>&1
 systemctl is-active eucanetd > $OUT/start-1-active.txt
 # How long until the denial is readable in audit.log, with Debian's default auditd.conf?
@@ -79,12 +80,12 @@ else
     echo "fallback" > $OUT/port-advice.source
 fi
 run port-label sh -c "$(head -n1 $OUT/port-advice.txt)"
-semanage port -l | grep -E '^eucalyptus_eucanetd_port_t' | cat > $OUT/port-label.txt
+run port-list sh -c "semanage port -l | grep -E '^eucalyptus_eucanetd_port_t'"
 
 # ---------------------------------------------------------------- check 2: the enforcing loop
 json loop avcfix loop --service eucanetd --yes --json
 systemctl is-active eucanetd > $OUT/loop-active.txt
-semodule -l | sort | cat > $OUT/modules-after-loop.txt
+run modules-after-loop sh -c 'semodule -l | sort'
 # A last restart logs no new eucanetd denial.
 M=$(date +%s.%N)
 run restart-final systemctl restart eucanetd
@@ -93,25 +94,25 @@ systemctl is-active eucanetd > $OUT/restart-final-active.txt
 $PROBE wait $DOMAIN "$M" 10 > /dev/null   # give auditd the same chance it had at check 1
 $PROBE count $DOMAIN "$M" $OUT/restart-final-avc.log > $OUT/restart-final-avc.count
 # The rules, as setools sees them in the loaded policy.
-sesearch -A -ds -s $DOMAIN > $OUT/sesearch-after-loop.txt 2>&1
-comm -13 $OUT/modules-initial.txt $OUT/modules-after-loop.txt | awk '{print $1}' > $OUT/loop-modules.txt
+run sesearch-after-loop sesearch -A -ds -s $DOMAIN
+comm -13 $OUT/modules-initial.out $OUT/modules-after-loop.out | awk '{print $1}' > $OUT/loop-modules.txt
 
 # ---------------------------------------------------------------- check 3: remove the module, permissive loop
 for m in $(cat $OUT/loop-modules.txt); do run remove-module-$m semodule -r "$m"; done
-sesearch -A -ds -s $DOMAIN > $OUT/sesearch-after-remove.txt 2>&1
+run sesearch-after-remove sesearch -A -ds -s $DOMAIN
 systemctl stop eucanetd
 json loop-permissive avcfix loop --service eucanetd --permissive --yes --json
 systemctl is-active eucanetd > $OUT/loop-permissive-active.txt
-semanage permissive -l 2>&1 | cat > $OUT/permissive-after.txt
-sesearch --dontaudit 2>/dev/null | wc -l > $OUT/dontaudit-after.count
-semodule -l | sort | cat > $OUT/modules-after-permissive.txt
-sesearch -A -ds -s $DOMAIN > $OUT/sesearch-after-permissive.txt 2>&1
+run permissive-after semanage permissive -l
+run dontaudit-after sh -c 'sesearch --dontaudit | wc -l'
+run modules-after-permissive sh -c 'semodule -l | sort'
+run sesearch-after-permissive sesearch -A -ds -s $DOMAIN
 
 # ---------------------------------------------------------------- check 4: bundle on the real log
 run bundle avcfix bundle --domain $DOMAIN -o $OUT/bundle.tar.gz $LOG
 ls -Z /usr/sbin/eucanetd > $OUT/ls-z-eucanetd.txt
 cat /sys/fs/selinux/policyvers > $OUT/policyvers.txt
-semodule -lfull 2>&1 | cat > $OUT/modules-full.txt
+run modules-full semodule -lfull
 
 echo "===== done [uptime $(cut -d' ' -f1 /proc/uptime)]"
 exit 0
