@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else int(ExitCode.USAGE))
     except Exception as exc:  # a click usage error or a bug
-        import click
+        try:
+            import click
+        except ImportError:  # typer >= 0.16 vendors click as typer._click
+            from typer import _click as click  # type: ignore[no-redef]
 
         if isinstance(exc, click.exceptions.ClickException):
             exc.show()

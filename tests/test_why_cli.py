@@ -1,0 +1,190 @@
+"""`avcfix why` end to end: outputs, filters, exit codes, hostile log text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from avcfix.cli import main
+from avcfix.errors import ExitCode
+
+PROJECT = Path(__file__).resolve().parents[1]
+EUCA = str(PROJECT / "fixtures" / "eucanetd" / "audit.log")
+
+DENIAL_KEYS = {"node", "serial", "time", "scontext", "tcontext", "tclass", "perms", "permissive", "comm", "exe",
+               "syscall", "paths"}
+RULE_KEYS = {"source", "target", "class", "perms", "count", "permissive", "reason", "advice", "risks"}
+
+
+def why(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["why", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def why_json(capsys, *args: str) -> dict:
+    code, out, err = why(capsys, "--json", *args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _walk_strings(obj):
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield k
+            yield from _walk_strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk_strings(v)
+
+
+def test_json_document(capsys):
+    doc = why_json(capsys, EUCA)
+    assert list(doc) == ["denials", "rules", "skipped", "sources", "stats"]
+    stats = doc["stats"]
+    assert all(isinstance(stats[k], int) for k in ("lines", "events", "denials", "skipped_lines"))
+    assert (stats["lines"], stats["events"], stats["denials"], stats["skipped_lines"]) == (43, 14, 8, 0)
+    assert len(doc["denials"]) == 8
+    for d in doc["denials"]:
+        assert DENIAL_KEYS <= set(d)
+        assert isinstance(d["serial"], int) and isinstance(d["time"], float)
+        assert d["perms"] == sorted(d["perms"]) and isinstance(d["permissive"], bool)
+        assert d["node"] is None or isinstance(d["node"], str)
+        assert isinstance(d["paths"], list)
+    bind = next(d for d in doc["denials"] if d["tclass"] == "udp_socket")
+    assert (bind["syscall"], bind["comm"], bind["exe"], bind["port"]) == ("bind", "eucanetd", "/usr/sbin/eucanetd", 63822)
+    assert bind["scontext"] == "system_u:system_r:eucalyptus_eucanetd_t:s0"
+    for r in doc["rules"]:
+        assert RULE_KEYS <= set(r)
+        assert r["perms"] == sorted(r["perms"]) and r["count"] >= 1
+        for a in r["advice"]:
+            assert set(a) == {"kind", "command", "confidence", "why"}
+    keys = {(r["source"], r["target"], r["class"], r["permissive"]) for r in doc["rules"]}
+    assert ("eucalyptus_cloud_t", "eucalyptus_cloud_t", "capability", False) in keys
+    cloud = [r for r in doc["rules"] if r["source"] == "eucalyptus_cloud_t"]
+    assert set().union(*(r["perms"] for r in cloud)) == {"dac_override", "dac_read_search"}
+
+
+def test_json_has_no_self_in_log_derived_fields(capsys):
+    doc = why_json(capsys, EUCA)
+    for d in doc["denials"]:
+        assert "self" not in (d["source"], d["target"])
+    for r in doc["rules"]:
+        assert "self" not in (r["source"], r["target"])
+
+
+def test_json_is_deterministic(capsys):
+    first = why(capsys, "--json", EUCA, EUCA)[1]
+    second = why(capsys, "--json", EUCA, EUCA)[1]
+    assert first == second and first.endswith("}\n")
+
+
+def test_json_through_the_console_script():
+    exe = PROJECT / ".venv" / "bin" / "avcfix"
+    if not exe.exists():
+        pytest.skip("no .venv/bin/avcfix (run make setup)")
+    proc = subprocess.run([str(exe), "why", "--json", EUCA], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["stats"]["denials"] == 8
+
+
+def test_rich_report(capsys):
+    code, out, err = why(capsys, EUCA)
+    assert code == 0
+    for needle in ("eucalyptus_eucanetd_t", "eucalyptus_cloud_t", "unreserved_port_t", "name_bind",
+                   "dac_override", "evidence", "8 denials in 7 groups"):
+        assert needle in out
+    assert err == ""
+
+
+def test_raw_prints_events_in_ausearch_layout(capsys, tmp_path):
+    code, out, _ = why(capsys, "--raw", "--domain", "eucalyptus_cloud_t", EUCA)
+    assert code == 0
+    assert out.count("----\n") == 2
+    assert out.count("type=AVC") == 2 and out.count("type=SYSCALL") == 2 and out.count("type=PROCTITLE") == 2
+    again = tmp_path / "raw.log"
+    again.write_text(out)
+    doc = why_json(capsys, str(again))
+    assert doc["stats"]["skipped_lines"] == 0 and doc["stats"]["denials"] == 2
+
+
+def test_filters(capsys):
+    doc = why_json(capsys, "--domain", "eucalyptus_eucanetd_t", EUCA)
+    assert {d["source"] for d in doc["denials"]} == {"eucalyptus_eucanetd_t"} and len(doc["denials"]) == 5
+    assert why_json(capsys, "--domain", "eucalyptus", EUCA)["denials"] == []
+    assert {d["comm"] for d in why_json(capsys, "--comm", "agetty", EUCA)["denials"]} == {"agetty"}
+    since = why_json(capsys, "--since", "1700000061", "--until", "1700000061.5", EUCA)["denials"]
+    assert sorted(d["serial"] for d in since) == [4110, 4111]
+
+
+def test_bad_time_is_usage_error(capsys):
+    code, _, err = why(capsys, "--since", "next tuesday", EUCA)
+    assert code == ExitCode.USAGE
+    assert "next tuesday" in err
+
+
+def test_raw_and_json_together_is_usage_error(capsys):
+    assert why(capsys, "--raw", "--json", EUCA)[0] == ExitCode.USAGE
+
+
+def test_missing_file_and_directory(capsys, tmp_path):
+    code, out, err = why(capsys, str(tmp_path / "nope.log"))
+    assert code == ExitCode.INPUT and "nope.log" in err and out == ""
+    code, _, err = why(capsys, str(tmp_path))
+    assert code == ExitCode.INPUT and "directory" in err
+    code, out, err = why(capsys, "--json", EUCA, str(tmp_path / "nope.log"))
+    assert code == ExitCode.INPUT and out == ""  # nothing half-written
+
+
+def test_default_source_message(capsys, tmp_path, monkeypatch):
+    import avcfix.cli.common as common
+
+    monkeypatch.setattr(common, "DEFAULT_LOG", str(tmp_path / "audit.log"))
+    code, _, err = why(capsys)
+    assert code == ExitCode.INPUT
+    assert "by default" in err and "stdin" in err
+
+
+def test_skipped_lines_reported_and_strict(capsys, tmp_path):
+    log = tmp_path / "mixed.log"
+    log.write_text(Path(EUCA).read_text() + "garbage line\n\x00\x01 binary\n")
+    code, _, err = why(capsys, str(log))
+    assert code == 0
+    assert "skipped 2 lines" in err and f"{log}:44" in err and f"{log}:45" in err
+    code, out, err = why(capsys, "--strict", "--json", str(log))
+    assert code == ExitCode.STRICT
+    assert json.loads(out)["stats"]["skipped_lines"] == 2
+    assert why(capsys, "--strict", EUCA)[0] == 0
+
+
+def test_stdin(capsys, monkeypatch):
+    import io
+
+    data = Path(EUCA).read_bytes()
+
+    class FakeStdin:
+        buffer = io.BytesIO(data)
+
+    monkeypatch.setattr(sys, "stdin", FakeStdin)
+    doc = why_json(capsys, "-")
+    assert doc["stats"]["denials"] == 8 and doc["sources"] == ["<stdin>"]
+
+
+def test_hostile_log_text_is_inert(capsys, tmp_path):
+    evil = ('type=AVC msg=audit(1700000000.000:1): avc:  denied  { read } for  pid=1 '
+            'comm=5B626F6C645D1B5B33316D6576696C name="[red]x[/red]" '
+            "scontext=system_u:system_r:a_t:s0 tcontext=system_u:object_r:b_t:s0 tclass=file permissive=0\n")
+    log = tmp_path / "evil.log"
+    log.write_text(evil + "\x1b[31mred garbage\n")
+    code, out, err = why(capsys, str(log))
+    assert code == 0
+    assert "\x1b" not in out and "\x1b" not in err
+    assert "[bold]\\x1b[31mevil" in out  # markup shown literally, escape made visible
+    doc = why_json(capsys, str(log))
+    assert doc["denials"][0]["comm"] == "[bold]\x1b[31mevil"  # JSON keeps the exact text, escaped by JSON
