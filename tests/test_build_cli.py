@@ -14,6 +14,8 @@ from avcfix.errors import ExitCode
 from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import copy_root
+from avcfix.toolchain.target import TargetPolicy
+from avcfix.toolchain.verify import AllowRule, missing_rules
 
 PROJECT = Path(__file__).resolve().parents[1]
 EUCA_LOG = str(PROJECT / "fixtures" / "eucanetd" / "audit.log")
@@ -160,3 +162,33 @@ def test_install_into_a_root_and_verify(capsys, tmp_path, euca_root):
     again = _json(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(tmp_path / "again"),
                   "--root", str(root.root))
     assert again["modules"][0]["pp"] is None  # nothing left to allow
+
+
+def test_all_domains_on_a_corpus_log_compiles_and_is_deterministic(capsys, tmp_path, corpus_dir, ref_policy):
+    log = corpus_dir / "selinux_audit2allow_test.log"
+    if not log.is_file():
+        pytest.skip(f"{log.name} not in the corpus")
+    runs = []
+    for sub in ("a", "b"):
+        runs.append(_json(capsys, "build", "--all-domains", str(log), "--out-dir", str(tmp_path / sub),
+                          "--policy", str(ref_policy), "--xperms"))
+    assert [m["module"] for m in runs[0]["modules"]] == [m["module"] for m in runs[1]["modules"]]
+    built = {m["module"]: m for m in runs[0]["modules"] if m["pp"] is not None}
+    assert {"httpd_local", "qemu_local", "smbd_local"} <= set(built)
+    pol = TargetPolicy(ref_policy)
+    for m in built.values():
+        # compiled by the real checkmodule + semodule_package
+        assert [c["argv"][0] for c in m["commands"]] == ["checkmodule", "semodule_package"]
+        assert "(allow " in _pp_cil(m["pp"])
+        # same input -> same bytes
+        te = Path(m["te"])
+        assert te.read_bytes() == (tmp_path / "b" / te.name).read_bytes()
+        # every rule grants only what the reference policy does not already grant
+        mod = parse_te(te.read_text())
+        rules = [AllowRule(str(r.sources), str(r.sources) if str(r.targets) == "self" else str(r.targets),
+                           str(r.classes), r.perms.names) for r in mod.av_rules]
+        assert rules and missing_rules(pol, rules) == tuple(sorted(rules, key=lambda r: (r.source, r.target,
+                                                                                       r.tclass)))
+    # the ioctl command the kernel logged becomes an allowxperm rule
+    assert "allowxperm smbd_t default_t:tcp_socket ioctl { 0x2a };" in Path(built["smbd_local"]["te"]).read_text()
+    assert "(allowx smbd_t default_t (ioctl tcp_socket (0x2a)))" in _pp_cil(built["smbd_local"]["pp"])

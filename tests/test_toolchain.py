@@ -30,6 +30,10 @@ allow domain data_t:file { read getattr };
 allow sys_t self:process transition;
 allow sys_t data_t:file ioctl;
 allowxperm domain data_t:file ioctl { 0x8910 0x8927-0x8929 };
+bool off_bool false;
+bool on_bool true;
+if (off_bool) { allow sys_t data_t:file write; } else { allow sys_t data_t:file open; }
+if (on_bool) { allow data_t data_t:file getattr; }
 role sys_r;
 role sys_r types sys_t;
 user sys_u roles { sys_r };
@@ -186,8 +190,10 @@ def test_missing_rules_against_a_small_policy(mini_policy):
         AllowRule("sys_t", "data_t", "file", ("getattr", "read", "write")),  # via attribute domain
         AllowRule("sys_t", "self", "process", ("transition",)),
         AllowRule("sys_t", "sys_t", "process", ("transition",)),
-        AllowRule("data_t", "data_t", "file", ("read",)),
+        AllowRule("data_t", "data_t", "file", ("getattr", "read")),  # getattr: enabled by on_bool
+        AllowRule("sys_t", "data_t", "file", ("open",)),  # the else branch of off_bool
     ])
+    # write is only allowed under off_bool, which the policy sets false
     assert [str(r) for r in missing] == [
         "allow data_t data_t:file read;",
         "allow sys_t data_t:file write;",

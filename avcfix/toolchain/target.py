@@ -112,9 +112,10 @@ class TargetPolicy:
     def granted(self, keys: Iterable[RuleKey], ruletype: str = "allow") -> dict[RuleKey, frozenset[str]]:
         """The permissions that ``ruletype`` rules grant for each key.
 
-        Rules written on attributes count for every type in them, and
-        ``self`` matches a rule whose target is the source itself. One pass
-        over the policy's rules answers every key.
+        Rules written on attributes count for every type in them, ``self``
+        matches a rule whose target is the source itself, and a conditional
+        rule counts only when its booleans, at the values the policy sets,
+        enable it. One pass over the policy's rules answers every key.
         """
         return self._granted(keys, ruletype, lambda rule: {str(p) for p in rule.perms})
 
@@ -157,6 +158,8 @@ class TargetPolicy:
             tgts = expand.get(tname, set())
             if tname != "self" and not tgts:
                 continue
+            if not _enabled(rule):
+                continue
             perms = perms_of(rule)
             for k in keys_c:
                 if k.source not in srcs:
@@ -168,6 +171,17 @@ class TargetPolicy:
                 if hit:
                     granted[k] |= perms
         return {k: frozenset(v) for k, v in granted.items()}
+
+
+def _enabled(rule) -> bool:
+    """Whether a rule is in effect with the booleans at their values in the policy
+    (an unconditional rule always is)."""
+    try:
+        cond = rule.conditional
+    except AttributeError:  # setools' RuleNotConditional
+        return True
+    state = {str(b): bool(b.state) for b in cond.booleans}
+    return bool(cond.evaluate(**state)) == bool(rule.conditional_block)
 
 
 def policy_is_mls(path: Path) -> bool:
