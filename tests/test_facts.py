@@ -187,3 +187,15 @@ def test_expected_type_rejects_non_paths(euca_facts):
     assert euca_facts.expected_type("relative/path") is None
     assert euca_facts.expected_type("/etc/\nshadow") is None
     assert euca_facts.expected_type("/etc/\x00shadow") is None
+
+
+def test_invalid_context_is_a_reason_and_libsepol_stays_off_the_terminal(ref_policy, capfd):
+    # staff_u may have system_r, but libsepol still rejects this context for nscd_t
+    facts = PolicyFacts(ref_policy)
+    key = AccessKey("staff_u:system_r:nscd_t:s0", "system_u:object_r:etc_t:s0", "file", ("read",))
+    (verdict,) = [v for _, v in facts.analyze([key])[key].verdicts]
+    assert verdict.reason is Reason.RBAC
+    assert "staff_u:system_r:nscd_t:s0" in verdict.detail
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert any("staff_u:system_r:nscd_t" in line for line in facts.diagnostics)

@@ -17,11 +17,14 @@ PolicyFacts objects never see each other's policy.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from avcfix.audit.model import Context
 from avcfix.errors import PolicyError
@@ -137,7 +140,8 @@ class PolicyFacts:
 
     __slots__ = (
         "path", "file_contexts", "policy_xml", "lookups", "_policy", "_analyses",
-        "_rules", "_descriptions", "_labeler", "_labeler_failed", "_type_cache",
+        "_rules", "_descriptions", "_labeler", "_labeler_failed", "_types", "_type_attrs",
+        "_ctx_problems", "diagnostics",
         "_genfs_types",
     )
 
@@ -156,11 +160,15 @@ class PolicyFacts:
         except (OSError, ValueError, setools.exception.SEToolsException) as exc:
             raise PolicyError(f"cannot read binary policy {self.path}: {exc}") from exc
         self._analyses: dict[AccessKey, Analysis] = {}
-        self._rules: dict[str, list[_RuleView]] | None = None
+        self._rules: dict[tuple[str, str], list[_RuleView]] | None = None
         self._descriptions: dict[str, str] | None = None
         self._labeler: Any = None
         self._labeler_failed = False
-        self._type_cache: dict[str, Any] = {}
+        self._types: dict[str, Any] | None = None
+        self._type_attrs: dict[str, frozenset[str]] = {}
+        self._ctx_problems: dict[tuple[Context, bool], Verdict | None] = {}
+        #: What libsepol printed while analysing (kept off the terminal).
+        self.diagnostics: list[str] = []
         self._genfs_types: frozenset[str] | None = None
 
     # ------------------------------------------------------------------ basics
@@ -186,16 +194,14 @@ class PolicyFacts:
 
     def _type(self, name: str) -> Any:
         """The setools Type for ``name`` (aliases resolved), or ``None``."""
-        if name in self._type_cache:
-            return self._type_cache[name]
-        import setools
-
-        try:
-            found = self._policy.lookup_type(name)
-        except (setools.exception.InvalidType, ValueError):
-            found = None
-        self._type_cache[name] = found
-        return found
+        if self._types is None:
+            table: dict[str, Any] = {}
+            for t in self._policy.types():
+                table[str(t)] = t
+                for alias in t.aliases():
+                    table.setdefault(str(alias), t)
+            self._types = table
+        return self._types.get(name)
 
     def has_type(self, name: str) -> bool:
         """True when ``name`` is a type (or alias) of this policy."""
@@ -203,10 +209,12 @@ class PolicyFacts:
 
     def _type_names(self, name: str) -> frozenset[str]:
         """``name`` (canonical) and every attribute it has."""
-        t = self._type(name)
-        if t is None:
-            return frozenset({name})
-        return frozenset({str(t)} | {str(a) for a in t.attributes()})
+        found = self._type_attrs.get(name)
+        if found is None:
+            t = self._type(name)
+            found = frozenset({name}) if t is None else frozenset({str(t)} | {str(a) for a in t.attributes()})
+            self._type_attrs[name] = found
+        return found
 
     # ---------------------------------------------------------------- analysis
 
@@ -217,17 +225,18 @@ class PolicyFacts:
         if todo:
             import selinux.audit2why as a2w
 
-            try:
-                a2w.init(str(self.path))
-            except (SystemError, RuntimeError, OSError) as exc:
-                _finish_quietly(a2w)
-                raise PolicyError(f"libselinux audit2why cannot load {self.path}: {exc}") from exc
-            try:
-                for key in todo:
-                    self.lookups += 1
-                    self._analyses[key] = self._analyze_one(a2w, key)
-            finally:
-                a2w.finish()
+            with _captured_stderr(self.diagnostics):
+                try:
+                    a2w.init(str(self.path))
+                except (SystemError, RuntimeError, OSError) as exc:
+                    _finish_quietly(a2w)
+                    raise PolicyError(f"libselinux audit2why cannot load {self.path}: {exc}") from exc
+                try:
+                    for key in todo:
+                        self.lookups += 1
+                        self._analyses[key] = self._analyze_one(a2w, key)
+                finally:
+                    a2w.finish()
         return {k: self._analyses[k] for k in keys}
 
     def _analyze_one(self, a2w: Any, key: AccessKey) -> Analysis:
@@ -278,7 +287,13 @@ class PolicyFacts:
         return frozenset(perms)
 
     def _context_problem(self, ctx: Context, obj: bool = False) -> Verdict | None:
-        """A verdict when user, role or level cannot be valid in this policy."""
+        """A verdict when user, role or level cannot be valid in this policy (cached)."""
+        key = (ctx, obj)
+        if key not in self._ctx_problems:
+            self._ctx_problems[key] = self._check_context(ctx, obj)
+        return self._ctx_problems[key]
+
+    def _check_context(self, ctx: Context, obj: bool) -> Verdict | None:
         import setools
 
         try:
@@ -334,6 +349,11 @@ class PolicyFacts:
             return Verdict(Reason.RBAC, detail="a role allow rule or role-type association is missing")
         if rc == a2w.BOUNDS:
             return Verdict(Reason.BOUNDS, detail="typebounds forbid the domain more than its parent has")
+        if rc in (a2w.BADSCON, a2w.BADTCON):
+            which = scontext if rc == a2w.BADSCON else tcontext
+            return Verdict(Reason.RBAC, detail=f"{which} is not a valid context in this policy "
+                           "(the user may not have this role, or the level is outside the user's range)",
+                           differs=("user", "role"))
         if rc == a2w.TERULE:
             pairs = self._boolean_pairs(scontext, tcontext, tclass, perm)
             if pairs:
@@ -344,12 +364,12 @@ class PolicyFacts:
 
     # ------------------------------------------------------------ rule index
 
-    def _rules_by_source(self) -> dict[str, list[_RuleView]]:
-        """Allow rules indexed by source type/attribute (built once, on first need)."""
+    def _rules_by_source(self) -> dict[tuple[str, str], list[_RuleView]]:
+        """Allow rules indexed by (source type/attribute, class) (built once, on first need)."""
         if self._rules is None:
             from setools.policyrep import TERuletype, TypeAttribute
 
-            index: dict[str, list[_RuleView]] = {}
+            index: dict[tuple[str, str], list[_RuleView]] = {}
             for rule in self._policy.terules():
                 if rule.ruletype != TERuletype.allow:
                     continue
@@ -358,7 +378,7 @@ class PolicyFacts:
                     block = bool(rule.conditional_block)
                 except Exception:  # setools raises RuleNotConditional
                     cond, block = None, True
-                index.setdefault(str(rule.source), []).append(_RuleView(
+                index.setdefault((str(rule.source), str(rule.tclass)), []).append(_RuleView(
                     str(rule.target), isinstance(rule.target, TypeAttribute), str(rule.tclass),
                     frozenset(str(p) for p in rule.perms), cond, block))
             self._rules = index
@@ -366,7 +386,7 @@ class PolicyFacts:
 
     def _rules_for(self, domain: str, tclass: str) -> list[_RuleView]:
         index = self._rules_by_source()
-        return [r for s in sorted(self._type_names(domain)) for r in index.get(s, ()) if r.tclass == tclass]
+        return [r for s in sorted(self._type_names(domain)) for r in index.get((s, tclass), ())]
 
     def _boolean_pairs(self, scontext: str, tcontext: str, tclass: str,
                        perm: str) -> tuple[tuple[BoolSetting, ...], ...]:
@@ -510,6 +530,30 @@ class PolicyFacts:
             self._labeler_failed = True
             return None
         return self._labeler
+
+
+@contextlib.contextmanager
+def _captured_stderr(sink: list[str]) -> Iterator[None]:
+    """Send what C libraries write to fd 2 into ``sink`` instead of the terminal.
+
+    libsepol reports invalid contexts on stderr; avcfix reports them as
+    reasons instead. Without a usable fd 2 this does nothing.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            sink.extend(tmp.read().decode("utf-8", "replace").splitlines())
 
 
 def _finish_quietly(a2w: Any) -> None:
