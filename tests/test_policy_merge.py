@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from avcfix.cli import main
 from avcfix.errors import UsageError
@@ -16,6 +17,7 @@ from avcfix.policy.model import AvRule, HeaderStyle, Opaque, RuleKind
 from avcfix.policy.render import render_te, rule_te
 from avcfix.policy.te_parse import parse_te
 from policy_helpers import TE_DATA, compile_refpolicy, compile_te, te_statement_lines
+from policy_strategies import modules
 
 
 def load(name: str):
@@ -192,3 +194,17 @@ def test_opaque_comments_and_order_preserved() -> None:
     merged = merge_modules([a, b])
     assert [op.text for op in merged.opaque] == ["foo_call(a_t)", "bar_call(a_t)", "baz_call(a_t)"]
     assert merged.opaque[0] == Opaque("foo_call(a_t)", ("first call", "again"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(modules, modules)
+def test_merge_properties(a, b) -> None:
+    """Idempotent, order-insensitive in its rules, and never loses a permission."""
+    once = merge_modules([a, b])
+    assert merge_modules([once, once]) == once
+    assert merge_modules([once, a]).rules == once.rules
+    assert {rule_te(r) for r in merge_modules([b, a]).rules} == {rule_te(r) for r in once.rules}
+    assert parse_te(render_te(once)) == once
+    for key, perms in perms_by_key([a, b]).items():
+        if None not in key[1:]:
+            assert perms <= perms_by_key([once])[key] | {"*"}

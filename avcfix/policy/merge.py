@@ -34,12 +34,22 @@ from avcfix.policy.render import rule_te
 from avcfix.policy.requires import compute_require
 
 
-def _ordered_union(*groups: Sequence[str]) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for group in groups:
-        for item in group:
-            seen.setdefault(item, None)
-    return tuple(seen)
+def _contains_block(block: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    n = len(part)
+    return any(block[i:i + n] == part for i in range(len(block) - n + 1))
+
+
+def _merge_comments(*blocks: Sequence[str]) -> tuple[str, ...]:
+    """Join comment blocks, each kept whole and once: a block already contained
+    in the result adds nothing, one that contains the result replaces it.
+    (Lines are not deduplicated one by one: ``#`` separator lines repeat.)"""
+    out: tuple[str, ...] = ()
+    for block in blocks:
+        block = tuple(block)
+        if not block or _contains_block(out, block):
+            continue
+        out = block if _contains_block(block, out) else out + block
+    return out
 
 
 def _rule_key(rule: Rule) -> tuple:
@@ -50,7 +60,7 @@ def _rule_key(rule: Rule) -> tuple:
 
 
 def _merge_rule(a: Rule, b: Rule) -> Rule:
-    comments = _ordered_union(a.comments, b.comments)
+    comments = _merge_comments(a.comments, b.comments)
     if isinstance(a, AvRule) and isinstance(b, AvRule):
         perms = a.perms.union(b.perms) if a.perms.is_plain else a.perms
         return AvRule(a.kind, a.sources, a.targets, a.classes, perms, comments)
@@ -70,7 +80,7 @@ def _decl_key(decl: Declaration) -> tuple:
 
 
 def _merge_decl(a: Declaration, b: Declaration) -> Declaration:
-    comments = _ordered_union(a.comments, b.comments)
+    comments = _merge_comments(a.comments, b.comments)
     if isinstance(a, TypeDecl) and isinstance(b, TypeDecl):
         return TypeDecl(a.name, a.attributes + b.attributes, a.aliases + b.aliases, comments)
     if isinstance(a, TypeAttribute) and isinstance(b, TypeAttribute):
@@ -115,7 +125,7 @@ def merge_modules(modules: Sequence[Module], name: str | None = None, version: s
         for op in module.opaque:
             if op.text in opaque:
                 old = opaque[op.text]
-                opaque[op.text] = Opaque(op.text, _ordered_union(old.comments, op.comments))
+                opaque[op.text] = Opaque(op.text, _merge_comments(old.comments, op.comments))
             else:
                 opaque[op.text] = op
     merged = Module(
@@ -124,7 +134,7 @@ def merge_modules(modules: Sequence[Module], name: str | None = None, version: s
         rules=tuple(rules.values()),
         declarations=tuple(decls.values()),
         opaque=tuple(opaque.values()),
-        comments=_ordered_union(*(m.comments for m in modules)),
+        comments=_merge_comments(*(m.comments for m in modules)),
         style=first.style,
     )
     return merged.with_changes(require=compute_require(merged, _union_requires(modules)))

@@ -20,12 +20,10 @@ from avcfix.policy.model import (
     HeaderStyle,
     Module,
     NameSet,
-    Opaque,
     RoleTypes,
     Rule,
     TypeAttribute,
     TypeDecl,
-    XpermRule,
     clean_comment,
 )
 

@@ -24,7 +24,6 @@ from avcfix.policy.model import (
     RoleTypes,
     TypeAttribute,
     TypeDecl,
-    XpermRule,
 )
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_.\-]+")
