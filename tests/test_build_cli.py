@@ -192,3 +192,36 @@ def test_all_domains_on_a_corpus_log_compiles_and_is_deterministic(capsys, tmp_p
     # the ioctl command the kernel logged becomes an allowxperm rule
     assert "allowxperm smbd_t default_t:tcp_socket ioctl { 0x2a };" in Path(built["smbd_local"]["te"]).read_text()
     assert "(allowx smbd_t default_t (ioctl tcp_socket (0x2a)))" in _pp_cil(built["smbd_local"]["pp"])
+
+
+def test_hostile_log_text_never_reaches_policy(capsys, tmp_path, ref_policy):
+    """comm, path and context fields holding '; allow', newlines and braces: the module
+    compiles and grants exactly the one valid access."""
+    payload = "\nallow httpd_t shadow_t:file read;".encode().hex().upper()
+    path_hex = "/tmp/\n} allow".encode().hex().upper()
+    ctx = "scontext=system_u:system_r:httpd_t:s0"
+    log = tmp_path / "hostile.log"
+    log.write_text("\n".join([
+        'type=AVC msg=audit(1700000000.100:200): avc:  denied  { read } for  pid=1 '
+        f'comm="; allow httpd_t shadow_t:file read; #" name="}}" dev="sda" ino=1 {ctx} '
+        "tcontext=system_u:object_r:user_home_t:s0 tclass=file permissive=0",
+        f"type=AVC msg=audit(1700000000.200:201): avc:  denied  {{ getattr }} for  pid=2 comm={payload} "
+        f"path={path_hex} dev=\"sda\" ino=2 {ctx} tcontext=system_u:object_r:user_home_t:s0 tclass=file "
+        "permissive=0",
+        f'type=AVC msg=audit(1700000000.300:202): avc:  denied  {{ write }} for  pid=3 comm="x" {ctx} '
+        "tcontext=system_u:object_r:evil}t;allow:s0 tclass=file permissive=0",
+        f'type=AVC msg=audit(1700000000.400:203): avc:  denied  {{ read }} for  pid=4 comm="x" {ctx} '
+        "tcontext=system_u:object_r:shadow_t:s0 tclass=file{ permissive=0",
+    ]) + "\n")
+    out = tmp_path / "out"
+    doc = _json(capsys, "build", "httpd", str(log), "--out-dir", str(out), "--policy", str(ref_policy),
+                "--include-advised")
+    m = doc["modules"][0]
+    assert m["diff"] == ["+ allow httpd_t user_home_t:file { getattr read };"]
+    assert any("evil}t;allow" in r["what"] for r in m["rejected"])
+    te = (out / "httpd_local.te").read_text()
+    statements = [line for line in te.splitlines() if line and not line.startswith("#")]
+    assert not any("shadow_t" in line or "evil" in line for line in statements)
+    cil = _pp_cil(m["pp"])
+    assert [line for line in cil.splitlines() if line.startswith("(allow")] == [
+        "(allow httpd_t user_home_t (file (getattr read)))"]
