@@ -190,12 +190,16 @@ def test_expected_type_rejects_non_paths(euca_facts):
 
 
 def test_invalid_context_is_a_reason_and_libsepol_stays_off_the_terminal(ref_policy, capfd):
-    # staff_u may have system_r, but libsepol still rejects this context for nscd_t
     facts = PolicyFacts(ref_policy)
-    key = AccessKey("staff_u:system_r:nscd_t:s0", "system_u:object_r:etc_t:s0", "file", ("read",))
-    (verdict,) = [v for _, v in facts.analyze([key])[key].verdicts]
-    assert verdict.reason is Reason.RBAC
-    assert "staff_u:system_r:nscd_t:s0" in verdict.detail
+    # a process target whose user lacks the role: caught before libsepol
+    bad_role = AccessKey("system_u:system_r:httpd_t:s0", "staff_u:system_r:nscd_t:s0", "process", ("signal",))
+    # a level outside user_u's range: only libsepol knows, and says so on fd 2
+    bad_range = AccessKey("user_u:user_r:user_t:s0:c1", "system_u:object_r:etc_t:s0", "file", ("read",))
+    got = facts.analyze([bad_role, bad_range])
+    (v1,) = [v for _, v in got[bad_role].verdicts]
+    (v2,) = [v for _, v in got[bad_range].verdicts]
+    assert v1.reason is Reason.RBAC and "staff_u is not authorized for role system_r" in v1.detail
+    assert v2.reason is Reason.RBAC and "user_u:user_r:user_t:s0:c1" in v2.detail
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
-    assert any("staff_u:system_r:nscd_t" in line for line in facts.diagnostics)
+    assert any("user_u:user_r:user_t:s0:c1" in line for line in facts.diagnostics)

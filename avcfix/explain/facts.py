@@ -305,7 +305,7 @@ class PolicyFacts:
             role = self._policy.lookup_role(ctx.role)
         except (setools.exception.InvalidRole, ValueError):
             return Verdict(Reason.RBAC, detail=f"role {ctx.role} not defined in this policy", differs=("role",))
-        if not obj and ctx.role != "object_r":
+        if ctx.role != "object_r":
             if ctx.role not in {str(r) for r in user.roles}:
                 return Verdict(Reason.RBAC, detail=f"user {ctx.user} is not authorized for role {ctx.role}",
                                differs=("user", "role"))
