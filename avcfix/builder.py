@@ -28,7 +28,7 @@ from pathlib import Path
 
 from avcfix import proc
 from avcfix.audit.model import Denial
-from avcfix.errors import InstallError, PolicyError, UsageError
+from avcfix.errors import InputError, InstallError, PolicyError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.policy.generate import Rejected, generate_module
 from avcfix.policy.merge import bump_version, merge_modules, rule_changes
@@ -271,6 +271,13 @@ def check_against_target(module: Module, policy: TargetPolicy) -> None:
         )
 
 
+def _write(path: Path, text: str) -> None:
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
 def _needs_refpolicy(module: Module) -> bool:
     return module.style is HeaderStyle.POLICY_MODULE or bool(module.opaque)
 
@@ -332,11 +339,11 @@ def build_module(
     cil_out: Path | None = None
     if changed:
         _step(BuildStep.WRITE, str(te_path))
-        write_atomic(te_path, render_te(module))
+        _write(te_path, render_te(module))
     if options.cil:
         cil_text = render_cil(module)
         if changed or not cil_path.exists() or cil_path.read_text(encoding="utf-8", errors="replace") != cil_text:
-            write_atomic(cil_path, cil_text)
+            _write(cil_path, cil_text)
         cil_out = cil_path
 
     mls = options.mls
@@ -350,10 +357,13 @@ def build_module(
     stale = not pp_path.exists() or pp_path.stat().st_mtime_ns < te_path.stat().st_mtime_ns
     if changed or stale:
         _step(BuildStep.COMPILE, str(te_path))
-        if _needs_refpolicy(module):
-            compiled = compile_refpolicy_module(te_path, out_dir=out_dir, record=_record)
-        else:
-            compiled = compile_module(te_path, mls=mls, out_dir=out_dir, record=_record)
+        try:
+            if _needs_refpolicy(module):
+                compiled = compile_refpolicy_module(te_path, out_dir=out_dir, record=_record)
+            else:
+                compiled = compile_module(te_path, mls=mls, out_dir=out_dir, record=_record)
+        except OSError as exc:
+            raise InputError(f"{out_dir}: cannot write the compiled module: {exc.strerror or exc}") from None
     previous = compiled.previous if compiled is not None else None
 
     installed = False

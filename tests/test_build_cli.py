@@ -225,3 +225,11 @@ def test_hostile_log_text_never_reaches_policy(capsys, tmp_path, ref_policy):
     cil = _pp_cil(m["pp"])
     assert [line for line in cil.splitlines() if line.startswith("(allow")] == [
         "(allow httpd_t user_home_t (file (getattr read)))"]
+
+
+def test_an_unwritable_out_dir_exits_3(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, out, err = _run(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(blocker / "sub"), "--mls")
+    assert code == ExitCode.INPUT
+    assert "cannot write" in err and "Traceback" not in err
