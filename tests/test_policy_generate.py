@@ -129,6 +129,7 @@ def test_injection_names_rejected_text_only_in_comments(tmp_path: Path) -> None:
         finding(group("evil_t", "shadow_t:file read;allow x", "file", ["read"])),
         finding(group("evil_t", "shadow_t", "file}", ["read"])),
         finding(group("evil}t", "shadow_t", "file", ["read"])),
+        finding(group("evil}t", "shadow_t", "file", ["read"])),  # the same group again: reported once
         finding(group(EUCA, "eucalyptus_var_lib_t", "dir", ["search", "read;allow"])),
         finding(group(EUCA, "eucalyptus_var_lib_t", "dir", ["*"])),
     ]

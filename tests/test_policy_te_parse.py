@@ -185,12 +185,14 @@ def test_syntax_errors_point_at_the_bad_token(text: str, line: int, col: int, ne
     assert str(err).startswith(f"bad.te:{line}:{col}: ")
 
 
-def test_garbage_input_never_crashes() -> None:
-    for text in ["\x00\x01", "}}}}", "allow", "(((", "module", "#" * 1000, "allow a b:c d;" * 3 + "{"]:
-        try:
-            parse_te(text)
-        except TeSyntaxError:
-            pass
+@pytest.mark.parametrize("text", [
+    "\x00\x01", "}}}}", "allow", "(((", "module", "#" * 1000 + "\nx", "allow a b:c d;" * 3 + "{",
+    "f(" + "(" * 3000 + ")" * 3001, "if (x) " + "{" * 3000 + "}" * 3000, "allow a b:c " + "~" * 3000 + "read;",
+    "require { require { } }", "module x 1.0; module y 1.0;", "policy_module(x)", "allowxperm a b:c ioctl { };",
+])
+def test_garbage_input_gives_a_syntax_error(text: str) -> None:
+    with pytest.raises(TeSyntaxError):
+        parse_te(text)
 
 
 # -------------------------------------------------------------- hypothesis

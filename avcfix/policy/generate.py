@@ -172,7 +172,7 @@ def generate_module(
             left_out.append(f)
             continue
         perms, problems = _check_names(f)
-        rejected.extend(problems)
+        rejected.extend(p for p in problems if p not in rejected)
         if not perms:
             continue
         g = f.group

@@ -308,6 +308,8 @@ def parse_te(text: str, filename: str = "<string>") -> Module:
         parsed = list(_grammar().parse_string(text, parse_all=True))
     except pp.ParseBaseException as exc:
         raise _syntax_error(filename, text, exc) from None
+    except RecursionError:
+        raise TeSyntaxError(filename, 1, 1, "brackets nested too deeply to parse", text.split("\n", 1)[0][:200]) from None
     parsed = [_Placed(_skip_blank(text, p.start), _trim_end(text, p.start, p.end), p.value) for p in parsed]
     header = parsed[0] if parsed and isinstance(parsed[0].value, _Header) else None
     statements: list[_Placed] = parsed[1:] if header else parsed
