@@ -263,12 +263,17 @@ def check_against_target(module: Module, policy: TargetPolicy) -> None:
     module requires and the target policy lacks (before semodule sees it)."""
     lacking = policy.missing(required_names(module))
     if lacking:
+        count = len(lacking.types + lacking.attributes + lacking.classes + lacking.roles)
         raise InstallError(
             f"module {module.name} needs {lacking.describe()}, which the target policy "
             f"{policy.path} does not define: install the module that declares "
-            f"{'it' if len(lacking.types + lacking.attributes + lacking.classes + lacking.roles) == 1 else 'them'} "
-            "first, or check the names in the log"
+            f"{'it' if count == 1 else 'them'} first, or check the names in the log"
         )
+    perms = policy.missing_permissions((c.name, c.perms) for c in module.require.classes)
+    if perms:
+        listed = "; ".join(f"class {c} has no {' '.join(p)}" for c, p in perms)
+        raise InstallError(f"module {module.name} uses permissions the target policy {policy.path} "
+                           f"does not define: {listed}")
 
 
 def _write(path: Path, text: str) -> None:

@@ -289,6 +289,17 @@ def test_a_type_the_target_lacks_is_named_before_semodule_runs(store_root, tmp_p
     assert not any(r.argv[0] == "semodule" for r in rec.results)
 
 
+def test_a_permission_the_target_lacks_is_named_before_semodule_runs(euca_root, tmp_path, euca_denials):
+    g = group_denials(d for d in euca_denials if d.stype == EUCANETD)[0]
+    bogus = Finding(replace(g, perms=("frobnicate",)), ("frobnicate",), Reason.TE_RULE)
+    rec = proc.Recorder()
+    with pytest.raises(InstallError) as ei:
+        build_module([bogus], _opts(tmp_path / "out", install=True, root=copy_root(euca_root, tmp_path / "root")),
+                     record=rec)
+    assert f"class {g.tclass} has no frobnicate" in str(ei.value)
+    assert not any(r.argv[0] == "semodule" for r in rec.results)
+
+
 @pytest.mark.slow
 def test_install_into_a_store_copy_and_verify(euca_root, tmp_path, euca_denials):
     root = copy_root(euca_root, tmp_path / "root")

@@ -227,6 +227,8 @@ def test_target_policy_names_what_it_lacks(mini_policy):
     assert lacking == Names(types=("gone_t",), attributes=("nope",), classes=("dir",))
     assert lacking.describe() == "type gone_t, attribute nope, class dir"
     assert not pol.missing(Names(types=("data_t",)))
+    assert pol.missing_permissions([("file", ("read", "ioctl", "map")), ("dir", ("search",)),
+                                    ("process", ("transition",))]) == (("file", ("map",)),)
     assert pol.defines("write") and pol.defines("domain") and not pol.defines("gone_t")
 
 

@@ -96,6 +96,25 @@ class TargetPolicy:
                 pass
         return frozenset(perms)
 
+    def missing_permissions(self, wanted: Iterable[tuple[str, Iterable[str]]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``(class, perms)`` pairs whose permissions the policy's class lacks
+        (sorted; classes the policy lacks altogether are left to :meth:`missing`)."""
+        out = []
+        for cname, perms in sorted((c, tuple(p)) for c, p in wanted):
+            try:
+                cls = self._pol.lookup_class(cname)
+            except Exception:  # unknown class: reported by missing()
+                continue
+            have = {str(p) for p in cls.perms}
+            try:
+                have.update(str(p) for p in cls.common.perms)
+            except Exception:  # a class without a common
+                pass
+            lacking = tuple(sorted(set(perms) - have))
+            if lacking:
+                out.append((cname, lacking))
+        return tuple(out)
+
     def missing(self, names: Names) -> Names:
         """The subset of ``names`` this policy does not define."""
         types = {str(t) for t in self._pol.types()}
