@@ -63,6 +63,8 @@ CASES = [
     ("permissive.log", Reason.PERMISSIVE, AdviceKind.MODULE,
      "allow eucalyptus_eucanetd_t eucalyptus_var_lib_t:file read;"),
     ("risks.log", Reason.BOOLEAN, AdviceKind.BOOLEAN, "setsebool -P httpd_execmem on"),
+    ("port_connect_boolean.log", Reason.BOOLEAN, AdviceKind.BOOLEAN,
+     "setsebool -P httpd_can_network_connect on"),
 ]
 
 
@@ -86,6 +88,14 @@ def test_port_label_never_suggests_generic_allow(facts):
     assert [a.kind for a in f.advice] == [AdviceKind.PORT_LABEL]
     assert not any("unreserved_port_t" in a.command for a in f.advice)
     assert not f.needs_module
+
+
+def test_unrelated_port_type_is_offered_with_low_confidence(facts):
+    f = only(explain("port_connect_boolean.log", facts))
+    port = [a for a in f.advice if a.kind is AdviceKind.PORT_LABEL]
+    assert port and all(a.confidence <= 50 and "not named after the domain" in a.why for a in port)
+    assert f.advice.index(port[0]) > 0
+    assert not any(a.kind is AdviceKind.MODULE for a in f.advice)
 
 
 def test_port_without_specific_type_falls_back_honestly(facts, tmp_path):

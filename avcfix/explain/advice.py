@@ -57,6 +57,13 @@ def port_label(group: DenialGroup, perms: tuple[str, ...], facts: Facts | None,
     if not types:
         return [], False
     best = types[0]
+    own = _related(group.source, best)
+    if own:
+        confidence, caveat = 90, ""
+    else:
+        confidence = 50 if len(types) == 1 else 40
+        caveat = (f" {best} is not named after the domain: use it only if the service on this port "
+                  "really is that kind of service; otherwise give the domain a port type of its own.")
     ports: list[int | None] = list(group.ports[:MAX_ALTERNATIVES]) or [group.example.port]
     verb = "bind to" if perm == "name_bind" else "connect to"
     others = f" (other candidates: {', '.join(types[1:])})" if len(types) > 1 else ""
@@ -67,10 +74,18 @@ def port_label(group: DenialGroup, perms: tuple[str, ...], facts: Facts | None,
             continue
         where = f"port {port}" if port is not None else "the port (not in the log: replace PORT)"
         out.append(Advice(
-            AdviceKind.PORT_LABEL, cmd, 90 if len(types) == 1 and port is not None else 75,
+            AdviceKind.PORT_LABEL, cmd, confidence if port is not None else min(confidence, 60),
             f"{group.source} may already {verb} {best} ports; {where} carries the generic "
-            f"{group.target}, so label it {best} instead of allowing every {group.target} port{others}."))
+            f"{group.target}, so label it {best} instead of allowing every {group.target} port{others}."
+            + caveat))
     return out, True
+
+
+def _related(domain: str, type_name: str) -> bool:
+    """True when ``type_name`` looks like the domain's own (shares its first name word)."""
+    stem = domain[:-2] if domain.endswith("_t") else domain
+    first = stem.split("_", 1)[0]
+    return len(first) >= 3 and (type_name.startswith(first) or first.startswith(type_name.split("_", 1)[0]))
 
 
 def object_path(denial: Denial) -> str | None:
@@ -151,6 +166,8 @@ def boolean(group: DenialGroup, alternatives: Sequence[tuple[BoolSetting, ...]],
             descs.append(f"{name}={'on' if value else 'off'}" + (f" ({desc})" if desc else ""))
         both = "together " if len(alt) > 1 else ""
         conf = (85 if len(alt) == 1 else 70) - 5 * (len(ordered) - 1)
+        if len(ordered) > 1 and not any(_related(group.source, name) for name, _ in alt):
+            conf -= 10  # a boolean named after another service or subsystem: less likely the fix
         out.append(Advice(AdviceKind.BOOLEAN, cmd, max(conf, 40),
                           f"the policy already has this rule under a boolean; setting {both}"
                           + "; ".join(descs) + " allows it (and everything else the boolean covers)."))

@@ -446,8 +446,14 @@ class PolicyFacts:
         """Specific port types ``domain`` may already ``perm`` (name_bind/name_connect) on ``tclass``."""
         if self._type(domain) is None:
             return ()
-        rules = [r for r in self._rules_for(domain, tclass) if perm in r.perms]
+        rules = [r for r in self._rules_for(domain, tclass) if perm in r.perms and self._active(r)]
         return self._rank(domain, self._specific_targets(rules, "port_type", GENERIC_PORT_TYPES))
+
+    def _active(self, rule: _RuleView) -> bool:
+        """True when the rule is in force with the policy file's boolean values."""
+        if rule.conditional is None:
+            return True
+        return bool(rule.conditional.evaluate(**self._bool_state(rule))) == rule.block
 
     def file_types(self, domain: str, tclass: str, perms: tuple[str, ...]) -> tuple[str, ...]:
         """Specific file types ``domain`` may already access on ``tclass`` with every one of ``perms``."""
@@ -455,7 +461,7 @@ class PolicyFacts:
             return ()
         granted: dict[tuple[str, bool], set[str]] = {}
         for r in self._rules_for(domain, tclass):
-            if r.conditional is not None and bool(r.conditional.evaluate(**self._bool_state(r))) != r.block:
+            if not self._active(r):
                 continue
             granted.setdefault((r.target, r.target_is_attr), set()).update(r.perms)
         rules = [_RuleView(t, is_attr, tclass, frozenset(p), None, True)
