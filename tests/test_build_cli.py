@@ -233,3 +233,18 @@ def test_an_unwritable_out_dir_exits_3(capsys, tmp_path):
     code, out, err = _run(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(blocker / "sub"), "--mls")
     assert code == ExitCode.INPUT
     assert "cannot write" in err and "Traceback" not in err
+
+
+def test_a_compile_error_exits_6_and_shows_the_te_line(capsys, tmp_path):
+    """An existing refpolicy-style module calling an interface that does not exist."""
+    te = tmp_path / "eucanetd_local.te"
+    te.write_text("policy_module(eucanetd_local, 1.0)\n\ngen_require(`\n\ttype eucalyptus_eucanetd_t;\n')\n\n"
+                  "nosuch_interface(eucalyptus_eucanetd_t)\n")
+    code, out, err = _run(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(tmp_path), "--mls")
+    assert code == ExitCode.COMPILE
+    written = te.read_text().splitlines()
+    bad = written.index("nosuch_interface(eucalyptus_eucanetd_t)") + 1
+    assert f"eucanetd_local.te:{bad}: syntax error" in err
+    assert f"{bad:>5} | nosuch_interface(eucalyptus_eucanetd_t)" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "eucanetd_local.pp").exists()

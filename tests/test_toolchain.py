@@ -10,7 +10,7 @@ import pytest
 from avcfix import proc
 from avcfix.errors import CompileError, ExitCode, InstallError, PolicyError, UsageError
 from avcfix.toolchain import semodule
-from avcfix.toolchain.compile import Diagnostic, checkmodule_argv, compile_module
+from avcfix.toolchain.compile import Diagnostic, ModuleCompileError, checkmodule_argv, compile_module
 from avcfix.toolchain.store import PolicyRoot, copy_root
 from avcfix.toolchain.target import Names, TargetPolicy, policy_is_mls
 from avcfix.toolchain.verify import AllowRule, IoctlRule, missing_ioctls, missing_rules
@@ -118,7 +118,7 @@ def test_a_compile_error_is_shown_next_to_its_te_line(tmp_path):
     with pytest.raises(CompileError) as ei:
         compile_module(te, mls=True)
     err = ei.value
-    assert err.exit_code is ExitCode.COMPILE
+    assert isinstance(err, ModuleCompileError) and err.exit_code is ExitCode.COMPILE
     diags = err.diagnostics
     assert [(d.line, d.message) for d in diags] == [
         (10, "permission opne is not defined for class file"),

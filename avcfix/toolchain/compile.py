@@ -137,15 +137,22 @@ def parse_diagnostics(stderr: str, te_path: Path, te_text: str) -> tuple[Diagnos
     return tuple(out)
 
 
-def _fail(what: str, te_path: Path, te_text: str, result: proc.Result) -> CompileError:
+class ModuleCompileError(CompileError):
+    """checkmodule or semodule_package rejected a module; ``diagnostics`` holds
+    checkmodule's messages placed on their ``.te`` lines (exit code 6)."""
+
+    def __init__(self, message: str, result: proc.Result, diagnostics: tuple[Diagnostic, ...]) -> None:
+        super().__init__(message, result)
+        self.diagnostics = diagnostics
+
+
+def _fail(what: str, te_path: Path, te_text: str, result: proc.Result) -> ModuleCompileError:
     diags = parse_diagnostics(result.stderr, te_path, te_text)
     if diags:
         body = "\n".join(d.render() for d in diags)
     else:
         body = (result.stderr or result.stdout).strip() or f"exit {result.returncode}"
-    err = CompileError(f"{what} rejected {te_path}:\n{body}", result)
-    err.diagnostics = diags  # type: ignore[attr-defined]
-    return err
+    return ModuleCompileError(f"{what} rejected {te_path}:\n{body}", result, diags)
 
 
 def _install_package(pp: Path, out_dir: Path, name: str, work: Path) -> tuple[Path, Path | None]:
@@ -245,8 +252,14 @@ def compile_refpolicy_module(
                 shutil.copyfile(src, work / f"{name}{ext}")
         r = proc.run(["make", "-f", str(makefile), f"{name}.pp"], cwd=work, timeout=timeout, record=_record)
         if not r.ok or not (work / f"{name}.pp").is_file():
-            out = "\n".join(x for x in (r.stdout.strip(), r.stderr.strip()) if x)
-            raise CompileError(f"the refpolicy build of {te_path} failed:\n{out[-4000:]}", r)
+            # m4 keeps line numbers in sync, so checkmodule's lines are the .te's
+            te_text = te_path.read_text(encoding="utf-8", errors="replace")
+            diags = parse_diagnostics(r.stderr, te_path, te_text)
+            if diags:
+                body = "\n".join(d.render() for d in diags)
+            else:
+                body = "\n".join(x for x in (r.stdout.strip(), r.stderr.strip()) if x)[-4000:]
+            raise ModuleCompileError(f"the refpolicy build of {te_path} failed:\n{body}", r, diags)
         final, previous = _install_package(work / f"{name}.pp", out_dir, name, work)
         # MLS or not is the installed headers' choice (their build.conf)
         return Compiled(te_path, final, None, previous, tuple(results))
