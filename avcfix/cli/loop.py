@@ -162,6 +162,7 @@ def loop(
         raise UsageError("give exactly one of --service NAME or --lab SCENARIO")
     if max_iterations < 1:
         raise UsageError("--max-iterations must be at least 1")
+    _check_names(tuple(domain or ()), module)
     confirm = _confirm_factory(yes)
     printer = _Printer(quiet=False)
     domains = tuple(domain or ())
@@ -181,14 +182,20 @@ def loop(
         raise SystemExit(report.exit_code)
 
 
+def _check_names(domains: Sequence[str], module: Optional[str]) -> None:
+    """--domain and --module must be SELinux identifiers (usage errors, exit 2)."""
+    from avcfix.policy.identifiers import identifier_problem
+
+    for what, value in [("--domain", d) for d in domains] + ([("--module", module)] if module else []):
+        problem = identifier_problem(value)
+        if problem:
+            raise UsageError(f"{what} {value!r}: {problem}")
+
+
 def _options(service: str, domains: tuple[str, ...], module: Optional[str], settle: float,
              max_iterations: int, permissive: bool, dontaudit_off: bool, apply_advice: bool) -> LoopOptions:
-    from avcfix.policy.identifiers import check_identifier
-
-    for d in domains:
-        check_identifier(d, "--domain")
     name = module or module_name_for(service)
-    check_identifier(name, "--module")
+    _check_names(domains, name)
     return LoopOptions(service=service, module=name, domains=domains, settle=settle,
                        max_iterations=max_iterations, permissive=permissive, dontaudit_off=dontaudit_off,
                        apply_advice=apply_advice)

@@ -8,10 +8,13 @@ its limit is a warning sign too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 from avcfix import proc
+
+_PAIR_RE = re.compile(r"\b([a-z_]+)[= ](-?\d+)\b")
 
 #: Warn when the backlog is at least this fraction of backlog_limit.
 BACKLOG_WARN = 0.8
@@ -30,12 +33,7 @@ class AuditStatus:
 
 def parse_status(text: str) -> AuditStatus:
     """Parse ``auditctl -s`` output (``key value`` lines; older versions: ``key=value`` on one line)."""
-    values: dict[str, int] = {}
-    for token_line in text.replace("=", " ").splitlines():
-        words = token_line.split()
-        for key, value in zip(words[::2], words[1::2]):
-            if value.lstrip("-").isdigit():
-                values[key] = int(value)
+    values = {key: int(value) for key, value in _PAIR_RE.findall(text)}
     return AuditStatus(
         enabled=values.get("enabled"),
         lost=values.get("lost"),

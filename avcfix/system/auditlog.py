@@ -17,6 +17,7 @@ before it. The reader never holds the file open between calls.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,9 @@ from avcfix.audit.api import ScanStats, events_to_denials
 from avcfix.audit.model import Denial
 from avcfix.audit.scanner import scan_raw_events
 from avcfix.errors import InputError
+
+#: Bytes hashed to fingerprint a log file.
+HEAD_BYTES = 256
 
 #: How many rotated files (``audit.log.1`` .. ``.N``) are searched for the old inode.
 MAX_ROTATED = 9
@@ -37,6 +41,8 @@ class LogCheckpoint:
     path: str
     inode: int | None
     offset: int
+    #: Hash of the file's first bytes: tells a new file that reused the inode number.
+    head: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,17 @@ def checkpoint(path: str | os.PathLike[str]) -> LogCheckpoint:
         return LogCheckpoint(p, None, 0)
     except OSError as exc:
         raise InputError(f"{p}: {exc.strerror or exc}") from None
-    return LogCheckpoint(p, st.st_ino, st.st_size)
+    return LogCheckpoint(p, st.st_ino, st.st_size, _head(p, st.st_size))
+
+
+def _head(path: str, size: int) -> str:
+    """Fingerprint of the first bytes (up to ``size``) of ``path``."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(min(size, HEAD_BYTES))
+    except OSError:
+        return ""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _read_from(path: str, offset: int) -> bytes:
@@ -108,17 +124,23 @@ def read_new(mark: LogCheckpoint) -> NewLines:
     sources: list[str] = []
     chunks: list[bytes] = []
 
-    if mark.inode is not None and inode == mark.inode:
+    same_file = mark.inode is not None and inode == mark.inode
+    if same_file and mark.head and _head(path, min(size, HEAD_BYTES, mark.offset)) != mark.head:
+        if size >= min(HEAD_BYTES, mark.offset):
+            # the inode number was reused by a new file: the old one is gone
+            same_file = False
+    if same_file:
         start = mark.offset
         if size < mark.offset:
             notes.append(f"{path} shrank from {mark.offset} to {size} bytes (truncated): read from its start")
             start = 0
-        data, left = _whole_lines(_read_from(path, start))
+        data, _left = _whole_lines(_read_from(path, start))
         sources.append(f"{path} from byte {start}")
-        return NewLines(data, LogCheckpoint(path, inode, start + len(data)), tuple(notes), tuple(sources))
+        end = start + len(data)
+        return NewLines(data, LogCheckpoint(path, inode, end, _head(path, end)), tuple(notes), tuple(sources))
 
     if mark.inode is not None:
-        old = _rotated_with_inode(path, mark.inode)
+        old = _rotated_with_inode(path, mark.inode) if inode != mark.inode else None
         if old is None:
             notes.append(f"{path} was rotated and its previous file is gone: "
                          "denials logged just before the rotation may be missing")
@@ -135,7 +157,8 @@ def read_new(mark: LogCheckpoint) -> NewLines:
     fresh, _left = _whole_lines(_read_from(path, 0))
     chunks.append(fresh)
     sources.append(f"{path} from byte 0")
-    return NewLines(b"".join(chunks), LogCheckpoint(path, inode, len(fresh)), tuple(notes), tuple(sources))
+    return NewLines(b"".join(chunks), LogCheckpoint(path, inode, len(fresh), _head(path, len(fresh))),
+                    tuple(notes), tuple(sources))
 
 
 def denials_in(data: bytes, source: str, stats: ScanStats | None = None) -> list[Denial]:

@@ -1,0 +1,96 @@
+"""``avcfix loop`` from the command line: exit codes, --json, and the confirmation in a real pty."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from avcfix.toolchain import semodule
+from avcfix.toolchain.store import PolicyRoot, copy_root
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _avcfix() -> str:
+    exe = Path(sys.executable).with_name("avcfix")
+    if not exe.exists():
+        pytest.skip("the avcfix console script is not installed in this environment")
+    return str(exe)
+
+
+@pytest.fixture
+def lab_dir(euca_root: PolicyRoot, tmp_path: Path) -> Path:
+    """A lab workspace whose policy root already holds the fixture module (no setup install)."""
+    copy_root(euca_root, tmp_path / "lab" / "root")
+    return tmp_path / "lab"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([_avcfix(), "loop", *args], capture_output=True, text=True, cwd=PROJECT,
+                          timeout=600, check=False)
+
+
+def test_boolean_lab_json_needs_decision_then_apply_advice_converges(lab_dir: Path) -> None:
+    cp = _run("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), "--json")
+    assert cp.returncode == 11, cp.stderr
+    doc = json.loads(cp.stdout)
+    assert doc["outcome"] == "needs_decision" and doc["exit_code"] == 11 and doc["lab"] is True
+    assert doc["decisions"] == ["setsebool -P global_ssp on"]
+    assert doc["iterations"][0]["new_denials"][0]["target"] == "urandom_device_t"
+    assert "SIMULATED" in cp.stderr  # the lab says what it is
+
+    cp = _run("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), "--json", "--apply-advice", "--yes")
+    assert cp.returncode == 0, cp.stderr
+    doc = json.loads(cp.stdout)
+    assert doc["outcome"] == "converged" and len(doc["iterations"]) == 2
+    assert doc["iterations"][0]["applied"] == ["setsebool -P global_ssp on (in the lab)"]
+
+
+def test_human_summary(lab_dir: Path) -> None:
+    cp = _run("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir))
+    assert cp.returncode == 11
+    assert "needs decision" in cp.stdout and "setsebool -P global_ssp on" in cp.stdout
+    assert "iteration 1" in cp.stderr and "denied" in cp.stderr
+
+
+def test_usage_errors() -> None:
+    assert _run().returncode == 2  # neither --service nor --lab
+    assert _run("--service", "x", "--lab", "eucanetd").returncode == 2
+    assert _run("--service", "--evil").returncode == 2
+    assert _run("--lab", "eucanetd", "--max-iterations", "0").returncode == 2
+    cp = _run("--lab", "eucanetd", "--module", "bad name;")
+    assert cp.returncode == 2 and "Traceback" not in cp.stderr
+
+
+def test_answering_n_in_a_real_terminal_installs_nothing(lab_dir: Path) -> None:
+    child = pexpect.spawn(_avcfix(), ["loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir)],
+                          cwd=str(PROJECT), encoding="utf-8", timeout=180, dimensions=(50, 200))
+    try:
+        child.expect(r"Install module eucanetd_local")
+        prompt_context = child.before
+        assert "allow eucalyptus_eucanetd_t eucalyptus_var_run_t:dir" in prompt_context
+        child.expect(r"\[y/n\]")
+        child.sendline("n")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 10, child.before
+    module_dir = lab_dir / "module"
+    assert not (module_dir / "eucanetd_local.pp").exists()
+    assert not (module_dir / "eucanetd_local.te").exists()
+    root = PolicyRoot(lab_dir / "root")
+    assert "eucanetd_local" not in {m.name for m in semodule.list_modules(root)}
+
+
+def test_no_tty_means_no_question(lab_dir: Path) -> None:
+    # stdin is not a terminal: no prompt, the boolean is applied with --apply-advice straight away
+    cp = subprocess.run([_avcfix(), "loop", "--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir),
+                         "--apply-advice"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                        cwd=PROJECT, timeout=600, check=False)
+    assert cp.returncode == 0, cp.stderr
+    assert "[y/n]" not in cp.stderr + cp.stdout
