@@ -11,7 +11,9 @@ are unchanged. On the large log, in one run, it times:
 
 - ``avcfix why --json FILE`` (also on the small log, for the memory slope);
 - ``audit2allow -p POLICY -i FILE``;
-- ``ausearch -if FILE -m AVC --raw``.
+- ``ausearch -if FILE -m AVC --raw``;
+- for information (no target), ``avcfix why --json --policy POLICY FILE``,
+  which also explains every denial against the policy with setools.
 
 Each child's wall time is measured here (monotonic clock around the child)
 and its peak RSS by GNU time (``/usr/bin/time -f %M``), a small C launcher,
@@ -286,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="binary policy for audit2allow -p")
     ap.add_argument("--data", type=Path, default=DATA, help="where the generated logs are cached")
     ap.add_argument("--json", type=Path, help="write the results here as JSON")
+    ap.add_argument("--no-policy-row", action="store_true", help="skip the informational avcfix run with --policy")
     ap.add_argument("--no-gnu-time", action="store_true", help="measure RSS with os.wait4 even if /usr/bin/time exists")
     args = ap.parse_args(argv)
     try:
@@ -319,9 +322,13 @@ def run(args: argparse.Namespace) -> int:
     if avcfix_missing is None:
         plan.append(Measure("avcfix why --json", small, [*avcfix, "why", "--json", str(logs[small][0])]))
         plan.append(Measure("avcfix why --json", large, [*avcfix, "why", "--json", str(logs[large][0])]))
+        if not args.no_policy_row:
+            # Informational (no target): with the policy, why also explains each denial (setools).
+            plan.append(Measure("avcfix why --json --policy", large,
+                                [*avcfix, "why", "--json", "--policy", str(args.policy), str(logs[large][0])]))
     plan.append(Measure("audit2allow", large, ["audit2allow", "-p", str(args.policy), "-i", str(logs[large][0])]))
     plan.append(Measure("ausearch -m AVC --raw", large, ["ausearch", "-if", str(logs[large][0]), "-m", "AVC", "--raw"]))
-    checks = {"avcfix why --json": check_avcfix, "ausearch -m AVC --raw": check_ausearch, "audit2allow": check_audit2allow}
+    checks = {"avcfix why --json": check_avcfix, "avcfix why --json --policy": check_avcfix, "ausearch -m AVC --raw": check_ausearch, "audit2allow": check_audit2allow}
 
     print(f"repeats: {repeats} (round-robin; table = median), peak RSS via "
           f"{'GNU time' if use_gnu_time else 'os.wait4 (includes the harness RSS at fork, ~10 MB)'}", flush=True)
@@ -332,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 out = Path(tmp) / f"{i}.out"
                 wall, cpu, rss, code, err = run_once(m.argv, out, use_gnu_time)
-                print(f"  [{r + 1}/{repeats}] {m.tool:<24} {size_label(m.size):>5}: {wall:7.2f} s wall {cpu:7.2f} s CPU "
+                print(f"  [{r + 1}/{repeats}] {m.tool:<28} {size_label(m.size):>5}: {wall:7.2f} s wall {cpu:7.2f} s CPU "
                       f"{rss / 1024:7.1f} MB  exit {code}", flush=True)
                 m.exit_codes.append(code)
                 if code != 0 and not (m.tool == "ausearch -m AVC --raw" and code == 1 and out.stat().st_size == 0):
@@ -367,14 +374,14 @@ def report(plan: list[Measure], logs: dict, small: int, large: int, repeats: int
         print(f"log {size_label(n)}: {path.name}, {meta['bytes'] / 1e6:.0f} MB, {s['events']} events, "
               f"{s['denial_events']} denial events, {s['avc_records']} AVC records")
     print()
-    header = f"| {'command':<24} | {'log':>5} | {'wall (median)':>13} | {'CPU user+sys':>12} | {'peak RSS':>9} | output check"
+    header = f"| {'command':<28} | {'log':>5} | {'wall (median)':>13} | {'CPU user+sys':>12} | {'peak RSS':>9} | output check"
     print(header)
-    print("|" + "-" * 26 + "|------:|--------------:|-------------:|----------:|" + "-" * 14)
+    print("|" + "-" * 30 + "|------:|--------------:|-------------:|----------:|" + "-" * 14)
     for m in plan:
         if m.walls:
-            print(f"| {m.tool:<24} | {size_label(m.size):>5} | {m.wall:11.2f} s | {m.cpu:10.2f} s | {m.rss_mb:6.1f} MB | {m.check}")
+            print(f"| {m.tool:<28} | {size_label(m.size):>5} | {m.wall:11.2f} s | {m.cpu:10.2f} s | {m.rss_mb:6.1f} MB | {m.check}")
         else:
-            print(f"| {m.tool:<24} | {size_label(m.size):>5} | {'-':>13} | {'-':>12} | {'-':>9} | error: {m.error}")
+            print(f"| {m.tool:<28} | {size_label(m.size):>5} | {'-':>13} | {'-':>12} | {'-':>9} | error: {m.error}")
     if avcfix_missing:
         print(f"\n{avcfix_missing}: avcfix was not measured.")
 
