@@ -94,3 +94,28 @@ def test_no_tty_means_no_question(lab_dir: Path) -> None:
                         cwd=PROJECT, timeout=600, check=False)
     assert cp.returncode == 0, cp.stderr
     assert "[y/n]" not in cp.stderr + cp.stdout
+
+
+def test_ctrl_c_at_the_prompt_restores_the_permissive_mark(lab_dir: Path) -> None:
+    child = pexpect.spawn(_avcfix(), ["loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir), "--permissive"],
+                          cwd=str(PROJECT), encoding="utf-8", timeout=180, dimensions=(50, 200))
+    try:
+        child.expect(r"marked eucalyptus_eucanetd_t permissive")
+        child.expect(r"\[y/n\]")
+        child.sendintr()  # Ctrl-C
+        child.expect(pexpect.EOF)
+        out = child.before
+    finally:
+        child.close()
+    assert child.exitstatus == 130, out
+    assert "removed the permissive mark of eucalyptus_eucanetd_t" in out
+    assert not (lab_dir / "module" / "eucanetd_local.pp").exists()
+
+
+def test_seed_scenario_asks_for_the_port_label(lab_dir: Path) -> None:
+    cp = _run("--lab", "eucanetd-seed", "--lab-dir", str(lab_dir), "--json")
+    assert cp.returncode == 11, cp.stderr
+    doc = json.loads(cp.stdout)
+    assert doc["decisions"] == ["semanage port -a -t eucalyptus_eucanetd_port_t -p udp 63822"]
+    [d] = doc["iterations"][0]["new_denials"]
+    assert (d["target"], d["perms"]) == ("unreserved_port_t", ["name_bind"])
