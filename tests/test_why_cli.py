@@ -52,7 +52,7 @@ def test_json_document(capsys):
     assert (stats["lines"], stats["events"], stats["denials"], stats["skipped_lines"]) == (43, 14, 8, 0)
     assert len(doc["denials"]) == 8
     for d in doc["denials"]:
-        assert DENIAL_KEYS <= set(d)
+        assert DENIAL_KEYS <= set(d) and list(d) == sorted(d)
         assert isinstance(d["serial"], int) and isinstance(d["time"], float)
         assert d["perms"] == sorted(d["perms"]) and isinstance(d["permissive"], bool)
         assert d["node"] is None or isinstance(d["node"], str)
@@ -61,7 +61,7 @@ def test_json_document(capsys):
     assert (bind["syscall"], bind["comm"], bind["exe"], bind["port"]) == ("bind", "eucanetd", "/usr/sbin/eucanetd", 63822)
     assert bind["scontext"] == "system_u:system_r:eucalyptus_eucanetd_t:s0"
     for r in doc["rules"]:
-        assert RULE_KEYS <= set(r)
+        assert RULE_KEYS <= set(r) and list(r) == sorted(r)
         assert r["perms"] == sorted(r["perms"]) and r["count"] >= 1
         for a in r["advice"]:
             assert set(a) == {"kind", "command", "confidence", "why"}

@@ -18,7 +18,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from avcfix.audit.correlate import make_event
 from avcfix.audit.denials import event_denials
-from avcfix.audit.fastpath import fast_event_denials
+from avcfix.audit.fastpath import Memo, fast_event_denials
 from avcfix.audit.filters import Filters
 from avcfix.audit.model import Denial, Skipped
 from avcfix.audit.parse import parse_line
@@ -66,14 +66,15 @@ class ScanStats:
         }
 
 
-def events_to_denials(raw: RawEvent, source: str, stats: ScanStats, *, fast: bool = True) -> list[Denial]:
+def events_to_denials(raw: RawEvent, source: str, stats: ScanStats, *, fast: bool = True,
+                      memo: Memo | None = None) -> list[Denial]:
     """Parse the raw records of one event and build its denials.
 
     A plain raw kernel event goes through :mod:`avcfix.audit.fastpath`;
     everything else (and ``fast=False``) through the typed records.
     """
     if fast:
-        quick = fast_event_denials(raw, source)
+        quick = fast_event_denials(raw, source, memo)
         if quick is not None:
             return quick
     records: list[Record] = []
@@ -134,8 +135,9 @@ def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> I
 def _scan_one(src: Source, stats: ScanStats, filters: Filters, progress: Progress | None,
               stdin: BinaryIO | None) -> Iterator[Denial]:
     accepts = filters.accepts if filters.active else None
+    memo = Memo()
     for raw in scan_raw_events(_blocks(src, progress, stdin), src.name, stats, stats.skip):
-        for d in events_to_denials(raw, src.name, stats):
+        for d in events_to_denials(raw, src.name, stats, memo=memo):
             stats.denials_total += 1
             if accepts is None or accepts(d):
                 stats.denials += 1

@@ -33,9 +33,9 @@ except ImportError:  # pragma: no cover
 _HDR = re.compile(rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?")
 _AVC = re.compile(rb"avc:  denied  \{ ([^}]*) \} for  (.*)", re.S)
 _KV = re.compile(rb"""\b([a-z_]+)=("[^"]*"|[^\s"]*)""")
-_SYSCALL = re.compile(rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+)")
-_PID = re.compile(rb" pid=(\d+)")
-_COMM_EXE = re.compile(rb' comm=("[^"]*"|[0-9A-F]+) exe=("[^"]*"|[0-9A-F]+)')
+_SYSCALL = re.compile(
+    rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+) (?:[^\n]*? )?pid=(\d+) "
+    rb'(?:[^\n]*? )?comm=("[^"]*"|[0-9A-F]+) exe=("[^"]*"|[0-9A-F]+)')
 _PATH = re.compile(rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))')
 _CWD = re.compile(rb'cwd=("[^"]*"|[0-9A-F]+)')
 _PROCTITLE = re.compile(rb'proctitle=("[^"]*"|[0-9A-F]+)')
@@ -55,33 +55,92 @@ def _text(value: bytes) -> str:
     return F.decode_untrusted(s, False)
 
 
-def fast_event_denials(raw: RawEvent, source: str) -> list[Denial] | None:
+class Memo:
+    """Per-scan memo of values that repeat across events (contexts, names).
+
+    Owned by one scan (never module state) and bounded: it is emptied when it
+    reaches ``limit`` entries.
+    """
+
+    __slots__ = ("_d", "limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._d: dict = {}
+        self.limit = limit
+
+    def context(self, raw: bytes | None) -> Context | None:
+        d = self._d
+        key = (1, raw)
+        got = d.get(key, False)
+        if got is False:
+            got = Context.parse(raw.decode("utf-8", "backslashreplace")) if raw else None
+            self._put(key, got)
+        return got  # type: ignore[return-value]
+
+    def text(self, raw: bytes) -> str:
+        d = self._d
+        key = (2, raw)
+        got = d.get(key)
+        if got is None:
+            got = _text(raw)
+            self._put(key, got)
+        return got
+
+    def syscall(self, arch: bytes, nr: int) -> tuple[str | None, str]:
+        d = self._d
+        key = (3, arch, nr)
+        got = d.get(key)
+        if got is None:
+            a = arch.decode()
+            name = _syscall_name(a, nr) if _syscall_name is not None else None
+            got = (name, (_arch_name(a) if _arch_name is not None else None) or a)
+            self._put(key, got)
+        return got
+
+    def rank(self, rtype: bytes) -> int:
+        d = self._d
+        key = (4, rtype)
+        got = d.get(key)
+        if got is None:
+            got = record_rank(rtype.decode())
+            self._put(key, got)
+        return got
+
+    def _put(self, key: tuple, value: object) -> None:
+        if len(self._d) >= self.limit:
+            self._d.clear()
+        self._d[key] = value
+
+
+def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None) -> list[Denial] | None:
     """Denials of a plain raw AVC event, or ``None`` when it is not one."""
-    avcs: list[tuple[int, str, bytes]] = []
-    texts: list[tuple[tuple[int, int, str], str]] = []
+    if memo is None:
+        memo = Memo()
+    avcs: list[tuple[str, int, bytes]] = []
+    texts: list[tuple[int, int, str]] = []
     syscall = cwd = proctitle = saddr = None
     paths: list[tuple[int, bytes]] = []
-    secs = serial = None
+    first = None
+    hdr_match = _HDR.match
     for lineno, piece in raw:
-        m = _HDR.match(piece)
+        m = hdr_match(piece)
         if m is None or b"\x1d" in piece or b"\r" in piece or piece.count(b'"') % 2:
             return None
-        if secs is None:
-            secs, serial = m.group(2), m.group(3)
-        elif m.group(2) != secs or m.group(3) != serial:
+        if first is None:
+            first = m
+        elif m.group(2, 3) != first.group(2, 3):
             return None
         rtype = m.group(1)
-        body = piece[m.end():]
         text = piece.decode("utf-8", "backslashreplace").rstrip()
         item = 0
         if rtype == b"AVC":
-            avcs.append((lineno, text, body))
+            avcs.append((text, lineno, piece[m.end():]))
         elif rtype == b"SYSCALL":
             if syscall is not None:
                 return None
-            syscall = body
+            syscall = piece
         elif rtype == b"PATH":
-            pm = _PATH.search(body)
+            pm = _PATH.search(piece, m.end())
             if pm is None:
                 return None
             item = int(pm.group(1))
@@ -89,56 +148,55 @@ def fast_event_denials(raw: RawEvent, source: str) -> list[Denial] | None:
         elif rtype == b"CWD":
             if cwd is not None:
                 return None
-            cwd = body
+            cwd = piece
         elif rtype == b"PROCTITLE":
             if proctitle is not None:
                 return None
-            proctitle = body
+            proctitle = piece
         elif rtype == b"SOCKADDR":
             if saddr is not None:
                 return None
-            saddr = body
+            saddr = piece
         elif rtype in _TYPED_ONLY:
             return None
-        texts.append(((record_rank(rtype.decode()), item, text), text))
-    if not avcs or secs is None or serial is None:
+        texts.append((memo.rank(rtype), item, text))
+    if not avcs or first is None:
         return None
-    time = float(secs)
-    serial_nr = int(serial)
+    time = float(first.group(2))
+    serial_nr = int(first.group(3))
 
     # Event context, as avcfix.audit.denials builds it.
     pid = comm = exe = sc_name = sc_nr = arch = success = exit_ = None
     if syscall is not None:
         sm = _SYSCALL.search(syscall)
-        pm = _PID.search(syscall)
-        cm = _COMM_EXE.search(syscall)
-        if sm is None or pm is None or cm is None:
+        if sm is None:
             return None
-        raw_arch = sm.group(1).decode()
         sc_nr = int(sm.group(2))
-        sc_name = _syscall_name(raw_arch, sc_nr) if _syscall_name is not None else None
-        arch = (_arch_name(raw_arch) if _arch_name is not None else None) or raw_arch
+        sc_name, arch = memo.syscall(sm.group(1), sc_nr)
         success = sm.group(3) == b"yes"
         exit_ = int(sm.group(4))
-        pid = int(pm.group(1))
-        comm = _text(cm.group(1))
-        exe = _text(cm.group(2))
+        pid = int(sm.group(5))
+        comm = memo.text(sm.group(6))
+        exe = memo.text(sm.group(7))
     cwd_text = None
     if cwd is not None:
         m = _CWD.search(cwd)
         if m is None:
             return None
-        cwd_text = _text(m.group(1))
+        cwd_text = memo.text(m.group(1))
     resolved: list[str] = []
-    for _, name in sorted(paths):
-        if name == b"(null)":
-            continue
-        n = _text(name)
-        if n in ("(null)", "?") or not n:
-            continue
-        full = resolve_path(n, cwd_text)
-        if full not in resolved:
-            resolved.append(full)
+    if paths:
+        if len(paths) > 1:
+            paths.sort()
+        for _, name in paths:
+            if name == b"(null)":
+                continue
+            n = _text(name)
+            if n in ("(null)", "?") or not n:
+                continue
+            full = n if n[:1] == "/" else resolve_path(n, cwd_text)
+            if full not in resolved:
+                resolved.append(full)
     title = None
     if proctitle is not None:
         m = _PROCTITLE.search(proctitle)
@@ -152,19 +210,22 @@ def fast_event_denials(raw: RawEvent, source: str) -> list[Denial] | None:
         m = _SADDR.search(saddr)
         if m is not None:
             sport = F.decode_saddr(m.group(1).decode())[2]
-    records = tuple(t for _, t in sorted(texts))
+    texts.sort()
+    records = tuple([t[2] for t in texts])
 
     out: list[Denial] = []
-    for lineno, _text_line, body in sorted(avcs, key=lambda a: a[1]):
+    if len(avcs) > 1:
+        avcs.sort()
+    for _, lineno, body in avcs:
         am = _AVC.match(body)
         if am is None:
             return None  # granted, odd spacing, truncated: the typed path decides
         f = dict(_KV.findall(am.group(2)))
-        scon = Context.parse(f.get(b"scontext", b"").decode("utf-8", "backslashreplace"))
-        tcon = Context.parse(f.get(b"tcontext", b"").decode("utf-8", "backslashreplace"))
-        tclass = f.get(b"tclass", b"").decode("utf-8", "backslashreplace")
+        scon = memo.context(f.get(b"scontext"))
+        tcon = memo.context(f.get(b"tcontext"))
+        raw_class = f.get(b"tclass", b"")
         perms = tuple(sorted(set(am.group(1).decode("utf-8", "backslashreplace").split())))
-        if scon is None or tcon is None or not tclass or not perms or b'"' in f.get(b"tclass", b""):
+        if scon is None or tcon is None or not raw_class or not perms or raw_class[:1] == b'"':
             return None
         port = None
         for key in _PORT_KEYS:
@@ -182,7 +243,6 @@ def fast_event_denials(raw: RawEvent, source: str) -> list[Denial] | None:
         avc_exe = f.get(b"exe")
         ioctl = f.get(b"ioctlcmd")
         cap = f.get(b"capability")
-        extra = [path_s] if path_s and path_s not in resolved else []
         out.append(Denial(
             kind="AVC",
             node=None,
@@ -190,12 +250,12 @@ def fast_event_denials(raw: RawEvent, source: str) -> list[Denial] | None:
             serial=serial_nr,
             scontext=scon,
             tcontext=tcon,
-            tclass=tclass,
+            tclass=memo.text(raw_class),
             perms=perms,
             permissive=f.get(b"permissive") == b"1",
             pid=int(avc_pid) if avc_pid is not None and avc_pid.isdigit() else pid,
-            comm=(_text(avc_comm) if avc_comm else None) or comm,
-            exe=(_text(avc_exe) if avc_exe else None) or exe,
+            comm=(memo.text(avc_comm) if avc_comm else None) or comm,
+            exe=(memo.text(avc_exe) if avc_exe else None) or exe,
             syscall=sc_name,
             syscall_nr=sc_nr,
             arch=arch,
@@ -203,12 +263,12 @@ def fast_event_denials(raw: RawEvent, source: str) -> list[Denial] | None:
             exit=exit_,
             name=_text(name) if name is not None else None,
             path=path_s or None,
-            paths=tuple(resolved + extra),
+            paths=tuple(resolved + [path_s]) if path_s and path_s not in resolved else tuple(resolved),
             cwd=cwd_text,
             proctitle=title,
             port=port,
-            ioctlcmd=F.to_int(ioctl[2:].decode() if ioctl and ioctl[:2].lower() == b"0x" else
-                              ioctl.decode() if ioctl else None, 16),
+            ioctlcmd=None if ioctl is None else F.to_int(
+                (ioctl[2:] if ioctl[:2].lower() == b"0x" else ioctl).decode(), 16),
             capability=F.to_int(cap.decode()) if cap is not None else None,
             source=source,
             line=lineno,

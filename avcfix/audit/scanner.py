@@ -58,27 +58,30 @@ def _is_marked(piece: bytes) -> bool:
             or b"type=1401" in piece or b"type=1122" in piece)
 
 
-def _fast_marks(text: bytes) -> set[bytes]:
-    """Keys of the denial records of a fast-path block (one raw record per line)."""
+def _fast_marks(text: bytes, end: int) -> set[bytes]:
+    """Keys of the denial records in ``text[:end]`` (fast path: one raw record per line)."""
     marks: set[bytes] = set()
     for needle in (b"avc:", b"SELINUX_ERR"):
-        pos = text.find(needle)
+        pos = text.find(needle, 0, end)
         while pos >= 0:
             start = text.rfind(b"\n", 0, pos) + 1
-            i = text.find(b"audit(", start)
-            j = text.find(b")", i)
+            i = text.find(b"audit(", start, end)
+            j = text.find(b")", i, end)
             if 0 <= i < j:
                 marks.add(text[i + 6:j])
-            end = text.find(b"\n", pos)
-            if end < 0:
+            nl = text.find(b"\n", pos, end)
+            if nl < 0:
                 break
-            pos = text.find(needle, end)
+            pos = text.find(needle, nl, end)
     return marks
 
 
-def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, list[bytes]]]:
-    """``(block_text, complete_lines)`` per block (the partial last line waits)."""
-    carry = b""
+def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, int, list[bytes]]]:
+    """``(text, end, lines)`` per block: ``lines`` are the complete lines, and
+    ``text[:end]`` is ``"\n"`` followed by exactly those lines, each ending in
+    ``"\n"`` (``end`` is 0 when only the per-line path may look at them).
+    The partial last line waits for the next block."""
+    carry = b"\n"
     dropping = False
     for block in blocks:
         if dropping:
@@ -87,21 +90,21 @@ def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, list[bytes]]]:
                 continue
             block = block[nl + 1:]
             dropping = False
-            yield b"", [OVERLONG]
-        if carry:
-            block = carry + block
-        lines = block.split(b"\n")
-        carry = lines.pop()
-        complete = block[:len(block) - len(carry)]
-        if len(carry) > MAX_LINE:
-            carry = b""
+            yield b"", 0, [OVERLONG]
+        text = carry + block
+        parts = text.split(b"\n")
+        partial = parts[-1]
+        if len(partial) > MAX_LINE:
+            carry = b"\n"
             dropping = True
-        if lines:
-            yield complete, lines
+        else:
+            carry = b"\n" + partial
+        if len(parts) > 2:
+            yield text, len(text) - len(partial), parts[1:-1]
     if dropping:
-        yield b"", [OVERLONG]
-    elif carry:
-        yield carry, [carry]
+        yield b"", 0, [OVERLONG]
+    elif len(carry) > 1:
+        yield b"", 0, [carry[1:]]
 
 
 class _SlowState:
@@ -203,19 +206,19 @@ def scan_raw_events(
     lineno = 1
     block_no = 0
     state = _SlowState()
-    for text, lines in _line_lists(blocks):
+    for text, end, lines in _line_lists(blocks):
         block_no += 1
         nlines = len(lines)
         keys: list[bytes] | None = None
-        if text:
+        if end:
             # Fast path: every line starts with a raw header (so no node= prefix)
             # and holds exactly one record.
-            found = _RAW_ID.findall(b"\n" + text)
-            if len(found) == nlines and text.count(b"audit(") == nlines:
+            found = _RAW_ID.findall(text, 0, end)
+            if len(found) == nlines and text.count(b"audit(", 0, end) == nlines:
                 keys = found
                 recs = lines
                 linenos: list[int] | range = range(lineno, lineno + nlines)
-                marks = _fast_marks(text)
+                marks = _fast_marks(text, end)
         if keys is None:
             keys, recs, linenos, marks = _slow_block(lines, lineno, source, skip, state)
         lineno += nlines
