@@ -199,3 +199,20 @@ def test_permissive_mark_in_a_private_store(store_root: PolicyRoot) -> None:
     assert any(a[:7] == ["semodule", "-p", root, "-s", "default", "-X", "400"] and a[7] == "-i"
                and a[8].endswith("permissive_ntpd_t.cil") for a in argvs)
     assert all(r.ok for r in results)
+
+
+def test_domain_from_the_executable_label_and_the_policy(euca_policy: Path, tmp_path: Path) -> None:
+    import os
+
+    from avcfix.system.systemd import domain_for_exec_type, file_type
+
+    assert domain_for_exec_type(euca_policy, "eucalyptus_eucanetd_exec_t") == "eucalyptus_eucanetd_t"
+    assert domain_for_exec_type(euca_policy, "no_such_exec_t") is None
+    assert domain_for_exec_type(euca_policy, "-x; reboot") is None
+    exe = tmp_path / "eucanetd"
+    exe.write_text("#!/bin/sh\n")
+    try:
+        os.setxattr(exe, "security.selinux", b"system_u:object_r:eucalyptus_eucanetd_exec_t:s0\0")
+    except OSError:
+        pytest.skip("cannot set security.selinux labels on this filesystem")
+    assert file_type(str(exe)) == "eucalyptus_eucanetd_exec_t"

@@ -237,6 +237,10 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
     opts = _options(service, domains, module, 5.0 if settle is None else settle, max_iterations, permissive,
                     dontaudit_off, apply_advice)
     installer = BuilderInstaller(opts.module, out_dir or Path("."), proot, priority=priority)
-    loop = Loop(opts, SystemdService(service), SystemTrail(log), SemanageAdmin(proot), installer,
+    try:
+        policy = proot.policy_file
+    except Exception:  # no policy in that root: the domain must come from the running service
+        policy = None
+    loop = Loop(opts, SystemdService(service, policy=policy), SystemTrail(log), SemanageAdmin(proot), installer,
                 FactsExplainer(proot), confirm=confirm, progress=printer)
     return loop.run()

@@ -308,8 +308,9 @@ class Loop:
                 f"not converged after {o.max_iterations} iteration(s) (--max-iterations)", ())
 
     def _learn_domains(self, denials: Sequence[Denial]) -> tuple[str, ...]:
-        exes = getattr(self.service, "executables", lambda: ())()
-        found = sorted({d.stype for d in denials if d.exe and d.exe in exes})
+        exes = set(self.service.executables())
+        comm = self.o.service.removesuffix(".service")[:15]
+        found = sorted({d.stype for d in denials if (d.exe and d.exe in exes) or d.comm == comm})
         if found:
             self.notes.append(f"domain(s) of {self.o.service} found from its executable: {', '.join(found)}")
         return tuple(found)

@@ -53,6 +53,10 @@ class ServiceControl(Protocol):
         """The service's SELinux domain(s), when known before a run; else ``()``."""
         ...
 
+    def executables(self) -> tuple[str, ...]:
+        """The service's binaries: denials with one of them as ``exe=`` are the service's."""
+        ...
+
 
 class AuditTrail(Protocol):
     def checkpoint(self) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from avcfix.loop.interfaces import ServiceRun
 #: systemd unit names: letters, digits, ``:_.@-\`` (never starting with ``-``).
 _UNIT_RE = re.compile(r"[A-Za-z0-9:_.@\\][A-Za-z0-9:_.@\\-]{0,254}\Z")
 _EXEC_PATH_RE = re.compile(r"path=(\S+)")
+_TRANS_RE = re.compile(r"^type_transition\s+\S+\s+\S+:process\s+([A-Za-z][\w.-]*);", re.M)
 
 #: How long ``systemctl restart`` may take before it counts as failed.
 RESTART_TIMEOUT = 120.0
@@ -44,6 +46,26 @@ def healthy(props: dict[str, str]) -> bool:
     return state == "inactive" and props.get("Result") == "success" and props.get("Type") == "oneshot"
 
 
+def file_type(path: str) -> str | None:
+    """The type of a file's SELinux label (``security.selinux`` xattr), or None."""
+    try:
+        raw = os.getxattr(path, "security.selinux")
+    except (OSError, AttributeError):
+        return None
+    return context_type(raw.decode("utf-8", "replace"))
+
+
+def domain_for_exec_type(policy: Path, exec_type: str, parent: str = "init_t",
+                         record: Callable[[proc.Result], None] | None = None) -> str | None:
+    """The domain ``parent`` enters by executing ``exec_type`` (``sesearch -T``), or None."""
+    if not re.fullmatch(r"[A-Za-z][\w.-]*", exec_type):
+        return None
+    r = proc.run(["sesearch", "-T", "-s", parent, "-t", exec_type, "-c", "process", str(policy)],
+                 timeout=120, record=record)
+    found = sorted(set(_TRANS_RE.findall(r.stdout))) if r.ok else []
+    return found[0] if len(found) == 1 else None
+
+
 def context_type(text: str) -> str | None:
     """The type of a ``/proc/PID/attr/current`` context (``u:r:t:s0``)."""
     parts = text.strip("\x00\n ").split(":")
@@ -55,8 +77,10 @@ class SystemdService:
 
     def __init__(self, name: str, *, record: Callable[[proc.Result], None] | None = None,
                  poll: float = 0.25, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic, proc_dir: Path = Path("/proc")) -> None:
+                 clock: Callable[[], float] = time.monotonic, proc_dir: Path = Path("/proc"),
+                 policy: Path | None = None) -> None:
         self.name = check_unit_name(name)
+        self.policy = policy
         self.record = record
         self.poll = poll
         self.sleep = sleep
@@ -87,20 +111,33 @@ class SystemdService:
         return ServiceRun(healthy(props), state, detail, domains)
 
     def domains(self) -> tuple[str, ...]:
-        """The main process's domain while it runs (``/proc/PID/attr/current``)."""
+        """The service's domain: the main process's context while it runs
+        (``/proc/PID/attr/current``), else the domain init enters by executing
+        the unit's ExecStart binary (its file label + the policy's type_transition)."""
         props = self._show()
         pid = props.get("MainPID", "0")
-        if not pid.isdigit() or pid == "0":
+        if pid.isdigit() and pid != "0":
+            try:
+                t = context_type((self.proc_dir / pid / "attr" / "current").read_text(errors="replace"))
+            except OSError:
+                t = None
+            if t and t not in ("kernel", "unconfined_t", "init_t"):
+                return (t,)
+        if self.policy is None:
             return ()
-        try:
-            text = (self.proc_dir / pid / "attr" / "current").read_text(errors="replace")
-        except OSError:
-            return ()
-        t = context_type(text)
-        return (t,) if t and t not in ("kernel", "unconfined_t", "init_t") else ()
+        found = set()
+        for exe in self.executables():
+            exec_type = file_type(exe)
+            domain = domain_for_exec_type(self.policy, exec_type, record=self.record) if exec_type else None
+            if domain:
+                found.add(domain)
+        return tuple(sorted(found))
 
     def executables(self) -> tuple[str, ...]:
         """The unit's ExecStart binaries (to find its domain from denials' ``exe=``)."""
         r = proc.run(["systemctl", "show", "-p", "ExecStart", "--value", "--", self.name], timeout=30,
                      record=self.record)
-        return tuple(sorted(set(_EXEC_PATH_RE.findall(r.stdout)))) if r.ok else ()
+        if not r.ok:
+            return ()
+        paths = set(_EXEC_PATH_RE.findall(r.stdout))
+        return tuple(sorted(paths | {os.path.realpath(p) for p in paths}))
