@@ -21,7 +21,7 @@ from avcfix import proc
 from avcfix.audit.api import ScanStats
 from avcfix.errors import PolicyError, ToolError
 from avcfix.explain.model import AdviceKind
-from avcfix.lab.kernel import SimKernel
+from avcfix.lab.kernel import LabState, SimKernel
 from avcfix.lab.scenario import Scenario
 from avcfix.loop.fixes import Fix
 from avcfix.loop.interfaces import ServiceRun, TrailRead
@@ -152,7 +152,7 @@ class LabAdmin:
         self.actions: list[str] = []
 
     @property
-    def state(self):  # noqa: ANN201 - LabState
+    def state(self) -> LabState:
         return self.lab.kernel.state
 
     def permissive_domains(self) -> frozenset[str]:

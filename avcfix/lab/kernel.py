@@ -221,9 +221,8 @@ class SimKernel:
 
     def _avc(self, check: Check, perms: tuple[str, ...], permissive: bool) -> R.AvcLine:
         t = check.target
-        capability = CAPABILITIES.get(perms[0]) if check.tclass in ("capability", "cap_userns") else None
-        if check.tclass in ("capability2", "cap2_userns"):
-            capability = CAPABILITIES.get(perms[0])
+        is_cap = check.tclass in ("capability", "cap_userns", "capability2", "cap2_userns")
+        capability = CAPABILITIES.get(perms[0]) if is_cap else None
         return R.AvcLine(
             perms=perms,
             tcontext=self.target_context(check),

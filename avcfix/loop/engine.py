@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 
 from avcfix.audit.group import group_denials
 from avcfix.audit.model import Denial, DenialGroup
-from avcfix.errors import AvcfixError, CompileError, ToolError, UsageError
+from avcfix.errors import CompileError, ToolError, UsageError
 from avcfix.explain.model import Finding, Reason
 from avcfix.loop.fixes import Fix, fix_for
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
@@ -162,6 +162,8 @@ class Loop:
             outcome, message = Outcome.INTERRUPTED, "interrupted: the system was restored"
         finally:
             self.guard.restore()
+            for failure in self.guard.failures:  # shown even when an error is on its way out
+                self._emit(EventKind.WARNING, len(self.iterations), failure)
         restored = tuple(self.guard.restored)
         if self.guard.failures:
             # restoring failed: that is an error the admin must see, whatever the outcome
@@ -338,10 +340,8 @@ class Loop:
             result = self.installer.install(findings, on_step)
         except CompileError as exc:
             return True, (), (Outcome.COMPILE_FAILED, str(exc), ())
-        except AvcfixError as exc:
-            if isinstance(exc, ToolError) or exc.exit_code == Outcome.INSTALL_FAILED.exit_code:
-                return True, (), (Outcome.INSTALL_FAILED, str(exc), ())
-            raise
+        except ToolError as exc:  # InstallError: the installer has rolled back already
+            return True, (), (Outcome.INSTALL_FAILED, str(exc), ())
         self.version = result.version
         for m in result.missing:
             self._emit(EventKind.WARNING, n, f"not in the policy after install: {m}")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from avcfix.audit.api import ScanStats, events_to_denials
 from avcfix.audit.model import Denial
