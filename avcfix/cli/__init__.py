@@ -14,6 +14,7 @@ from avcfix.cli import why as _why  # noqa: F401,E402
 from avcfix.cli import merge as _merge  # noqa: F401,E402
 from avcfix.cli import build as _build  # noqa: F401,E402
 from avcfix.cli import loop as _loop  # noqa: F401,E402
+from avcfix.cli import bundle as _bundle  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,352 @@
+"""Collect a bundle: logs + explanations + host facts -> archive members.
+
+::
+
+    recorder = proc.Recorder()
+    host = SystemHostFacts(record=recorder)
+    bundle = collect(BundleOptions(sources=("audit.log",)), host, facts, recorder)
+    write_archive(Path("bug.tar.gz"), bundle.archive)
+
+The order matters for redaction: everything is scanned, explained and
+gathered first; then the :class:`~avcfix.bundle.redact.Redactor` learns every
+sensitive value from all of it; only then is anything rendered, so a value
+gets the same placeholder in every file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Sequence
+
+from avcfix import proc
+from avcfix.audit.api import Filters, Progress, ScanStats, scan
+from avcfix.audit.group import GroupAccumulator
+from avcfix.audit.model import Denial, DenialGroup, Skipped
+from avcfix.audit.raw import format_event
+from avcfix.bundle.archive import archive_bytes
+from avcfix.bundle.cap import DEFAULT_MAX_EVENTS, EventCap, Selection
+from avcfix.bundle.environment import Environment, TouchedBoolean, gather_environment
+from avcfix.bundle.hostfacts import HostFacts
+from avcfix.bundle.redact import Counts, Redactor, compile_extra
+from avcfix.bundle.report import ModuleText, ReportInput, render_readme
+from avcfix.errors import InputError, UsageError
+
+_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=True, indent=2)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleOptions:
+    """What to put into the bundle (the ``avcfix bundle`` options)."""
+
+    sources: tuple[str, ...]
+    filters: Filters = dataclasses.field(default_factory=Filters)
+    module: Path | None = None
+    redact: bool = False
+    redact_extra: tuple[str, ...] = ()
+    max_events: int = DEFAULT_MAX_EVENTS
+    #: Human text for the README ("--domain x", "--since today").
+    filter_text: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """The members of a bundle and what the CLI reports about it."""
+
+    members: tuple[tuple[str, bytes], ...]
+    mtime: int
+    selection: Selection
+    stats: tuple[tuple[str, int], ...]
+    skipped: tuple[Skipped, ...]
+    redaction: Counts | None
+    missing_facts: tuple[tuple[str, str], ...]
+
+    @property
+    def readme(self) -> str:
+        return dict(self.members)["README.md"].decode("utf-8")
+
+    @property
+    def archive(self) -> bytes:
+        """The deterministic ``.tar.gz`` bytes."""
+        return archive_bytes(dict(self.members), self.mtime)
+
+
+# --------------------------------------------------------------------- helpers
+
+def domain_module_name(domain: str) -> str:
+    """``DOMAIN_local`` (``_t`` dropped), as ``avcfix build`` names it."""
+    base = domain[:-2] if domain.endswith("_t") and len(domain) > 2 else domain
+    base = re.sub(r"[^A-Za-z0-9_]", "_", base).strip("_") or "avcfix"
+    if not base[0].isalpha():
+        base = "m_" + base
+    return f"{base}_local"
+
+
+def _redact_comments(text: str, mark: str, red: Redactor) -> str:
+    out = []
+    for line in text.splitlines(keepends=True):
+        code, sep, comment = line.partition(mark)
+        out.append(code + sep + red.text(comment) if sep else line)
+    return "".join(out)
+
+
+def _label_paths(groups: Sequence[DenialGroup], denials: Iterable[Denial]) -> list[str]:
+    paths: set[str] = set()
+    for g in groups:
+        paths.update(g.exes)
+        paths.update(g.paths)
+    for d in denials:
+        if d.exe:
+            paths.add(d.exe)
+        paths.update(d.paths)
+    return sorted(p for p in paths if p.startswith("/") and "\0" not in p)
+
+
+def _touched_booleans(findings: Sequence[object] | None, facts: object | None) -> list[TouchedBoolean]:
+    default = getattr(facts, "boolean_state", None)
+    names = sorted({name for f in findings or () for name, _ in getattr(f, "booleans", ())})
+    return [TouchedBoolean(n, default(n) if default is not None else None) for n in names]
+
+
+def _commands_text(results: Sequence[proc.Result], text: Callable[[str], str]) -> str:
+    lines = ["# Commands avcfix ran to gather the environment (argv, exit code).", ""]
+    for r in results:
+        lines.append(f"$ {text(shlex.join(r.argv))}")
+        lines.append(f"  exit {r.returncode}")
+        if not r.ok and r.stderr.strip():
+            first = r.stderr.strip().splitlines()[0][:300]
+            lines.append(f"  stderr: {text(first)}")
+    if not results:
+        lines.append("(none)")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ redaction
+
+def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Sequence[DenialGroup],
+           findings: Sequence[object] | None, stats: ScanStats, env: Environment,
+           results: Sequence[proc.Result], module_texts: Iterable[str]) -> None:
+    """Teach ``red`` every sensitive value of the bundle (before any is replaced)."""
+    for name in host.host_names():
+        red.learn_host(name)
+    for user in host.local_users():
+        red.learn_user(user.name)
+        red.learn_id("uid", user.uid)
+        red.learn_text(user.home)
+    for d in denials:
+        red.learn_host(d.node)
+        for rec in d.records:
+            red.learn_record(rec)
+        for value in (d.comm, d.exe, d.name, d.path, d.cwd, d.proctitle, d.source, *d.paths):
+            red.learn_text(value)
+    for g in groups:
+        red.learn_host(g.example.node)
+        for value in (*g.comms, *g.exes, *g.paths):
+            red.learn_text(value)
+    for f in findings or ():
+        red.learn_text(getattr(f, "detail", ""))
+        for a in getattr(f, "advice", ()):
+            red.learn_text(a.command)
+    for s in (*stats.sources, *(k.source for k in stats.skipped), *(k.excerpt for k in stats.skipped)):
+        red.learn_text(s)
+    for path in env.labels:
+        red.learn_text(path)
+    for r in results:
+        red.learn_text(shlex.join(r.argv))
+        red.learn_text(r.stderr)
+    for text in module_texts:
+        red.learn_text(text)
+
+
+def _red_denial(red: Redactor, d: Denial) -> Denial:
+    return dataclasses.replace(
+        d, node=red.host(d.node), comm=red.maybe(d.comm), exe=red.maybe(d.exe), name=red.maybe(d.name),
+        path=red.maybe(d.path), paths=red.texts(d.paths), cwd=red.maybe(d.cwd),
+        proctitle=red.maybe(d.proctitle), source=red.text(d.source),
+        records=tuple(red.record(r) for r in d.records),
+    )
+
+
+def _red_group(red: Redactor, g: DenialGroup) -> DenialGroup:
+    return dataclasses.replace(
+        g, example=_red_denial(red, g.example),
+        comms=tuple(sorted(set(red.texts(g.comms)))), exes=tuple(sorted(set(red.texts(g.exes)))),
+        paths=tuple(sorted(set(red.texts(g.paths)))),
+    )
+
+
+def _red_finding(red: Redactor, f: object, groups: dict) -> object:
+    return dataclasses.replace(
+        f,  # type: ignore[arg-type]
+        group=groups[f.group.key],  # type: ignore[attr-defined]
+        advice=tuple(dataclasses.replace(a, command=red.text(a.command), why=red.text(a.why))
+                     for a in f.advice),  # type: ignore[attr-defined]
+        risks=red.texts(f.risks),  # type: ignore[attr-defined]
+        detail=red.text(f.detail),  # type: ignore[attr-defined]
+    )
+
+
+def _red_stats(red: Redactor, stats: ScanStats) -> ScanStats:
+    out = ScanStats(lines=stats.lines, events=stats.events, denials=stats.denials,
+                    skipped_lines=stats.skipped_lines, denials_total=stats.denials_total)
+    out.sources = [red.text(s) for s in stats.sources]
+    out.skipped = [Skipped(red.text(s.source), s.line, s.reason, red.text(s.excerpt)) for s in stats.skipped]
+    return out
+
+
+# ------------------------------------------------------------------ modules
+
+def _given_module(path: Path) -> tuple[str, str, str | None, str | None]:
+    """``(te_name, te_text, cil_name, cil_text)`` of ``--module DIR/NAME.te``."""
+    from avcfix.policy.te_parse import parse_te
+
+    if path.suffix != ".te":
+        raise UsageError(f"--module {path}: expected a .te file")
+    try:
+        te = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"cannot read --module {path}: {exc.strerror or exc}") from None
+    parse_te(te, str(path))  # a broken .te is a policy error (exit 5), not a silent attachment
+    cil_path = path.with_suffix(".cil")
+    cil = None
+    if cil_path.is_file():
+        try:
+            cil = cil_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            cil = None
+    return path.name, te, (cil_path.name if cil is not None else None), cil
+
+
+def _generated_modules(findings: Sequence[object]) -> list[ModuleText]:
+    from avcfix.policy.generate import generate_module
+    from avcfix.policy.render import NotRepresentable, render_cil, render_te
+
+    out = []
+    domains = sorted({f.group.source for f in findings})  # type: ignore[attr-defined]
+    for domain in domains:
+        mine = [f for f in findings if f.group.source == domain]  # type: ignore[attr-defined]
+        if not any(f.needs_module for f in mine):  # type: ignore[attr-defined]
+            continue
+        name = domain_module_name(domain)
+        try:
+            result = generate_module(mine, name=name)
+        except ValueError:  # the domain is not a valid identifier (hostile log)
+            continue
+        if not result.module.rules:
+            continue
+        try:
+            cil: str | None = render_cil(result.module)
+        except NotRepresentable:
+            cil = None
+        out.append(ModuleText(name, f"{name}.te", render_te(result.module),
+                              f"{name}.cil" if cil is not None else None, cil, True))
+    return out
+
+
+# ------------------------------------------------------------------ collect
+
+def collect(
+    options: BundleOptions,
+    host: HostFacts,
+    facts: object | None,
+    recorder: proc.Recorder,
+    *,
+    explain: Callable[[Sequence[DenialGroup], object | None], list] | None = None,
+    progress: Progress | None = None,
+    stdin: BinaryIO | None = None,
+    version: str = "",
+) -> Bundle:
+    """Build every member of the bundle (see the module docstring).
+
+    ``facts`` is the policy to explain against (``None``: reasons need a
+    policy); ``explain`` is :func:`avcfix.explain.engine.explain_groups`.
+    ``recorder`` is the one ``host`` records its commands into.
+    """
+    extra = compile_extra(options.redact_extra)
+    if extra and not options.redact:
+        raise UsageError("--redact-extra needs --redact")
+    given = _given_module(options.module) if options.module is not None else None
+
+    stats = ScanStats()
+    acc = GroupAccumulator()
+    cap = EventCap(options.max_events)
+    for d in scan(list(options.sources), stats=stats, filters=options.filters, progress=progress, stdin=stdin):
+        acc.add(d)
+        cap.add(d)
+    groups = acc.groups()
+    selection = cap.select()
+    findings = explain(groups, facts) if explain is not None else None
+    env = gather_environment(
+        host,
+        policy_path=getattr(facts, "path", None),
+        paths=_label_paths(groups, selection.denials),
+        booleans=_touched_booleans(findings, facts),
+    )
+    results = tuple(recorder.results)
+
+    red: Redactor | None = None
+    kept = selection.denials
+    events = [e.denials[0] for e in selection.events]
+    if options.redact:
+        red = Redactor(extra=extra)
+        _learn(red, host, kept, groups, findings, stats, env, results,
+               [given[1], given[3] or ""] if given else [])
+        red_groups = {g.key: _red_group(red, g) for g in groups}
+        groups = [red_groups[g.key] for g in groups]
+        findings = [_red_finding(red, f, red_groups) for f in findings] if findings is not None else None
+        kept = tuple(_red_denial(red, d) for d in kept)
+        events = [_red_denial(red, d) for d in events]
+        stats = _red_stats(red, stats)
+    text: Callable[[str], str] = red.text if red is not None else (lambda s: s)
+
+    # Modules: the one given, else what `avcfix build` would generate per domain.
+    if given is not None:
+        te_name, te, cil_name, cil = given
+        if red is not None:
+            te = _redact_comments(te, "#", red)
+            cil = _redact_comments(cil, ";", red) if cil is not None else None
+        modules = [ModuleText(te_name[:-3], te_name, te, cil_name, cil, False)]
+    else:
+        modules = _generated_modules(findings) if findings else []
+
+    from avcfix.ui.why_json import JsonStream, rules_json
+
+    buf = io.StringIO()
+    stream = JsonStream(buf)
+    for d in kept:
+        stream.denial(d)
+    stream.finish(rules_json(groups, findings), stats)
+
+    env_doc = env.as_json(text)
+    members: dict[str, bytes] = {
+        "events.log": "".join(format_event(d) for d in events).encode("utf-8", "surrogateescape"),
+        "denials.json": buf.getvalue().encode("utf-8"),
+        "environment.json": (_JSON.encode(env_doc) + "\n").encode("utf-8"),
+        "commands.txt": _commands_text(results, text).encode("utf-8"),
+    }
+    for m in modules:
+        members[m.te_file] = m.te.encode("utf-8", "surrogateescape")
+        if m.cil_file and m.cil is not None:
+            members[m.cil_file] = m.cil.encode("utf-8", "surrogateescape")
+    note = None
+    if facts is None:
+        note = ("No policy was available to explain against (SELinux is off here and no --policy/--root "
+                "was given): reasons are `no_policy`.")
+    readme = render_readme(ReportInput(
+        version=version, sources=tuple(stats.sources), stats=stats.as_dict(), groups=tuple(groups),
+        findings=tuple(findings) if findings is not None else None, modules=tuple(modules),
+        environment=env_doc, selection=selection, filters=tuple(text(f) for f in options.filter_text),
+        redaction=red.counts if red is not None else None, policy_note=note,
+    ))
+    members["README.md"] = readme.encode("utf-8", "surrogateescape")
+    last = max((e.time for e in selection.events), default=0.0)
+    return Bundle(
+        members=tuple(sorted(members.items())), mtime=int(last), selection=selection,
+        stats=tuple(sorted(stats.as_dict().items())), skipped=tuple(stats.skipped),
+        redaction=red.counts if red is not None else None, missing_facts=tuple(env.missing()),
+    )

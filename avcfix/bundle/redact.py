@@ -1,0 +1,363 @@
+"""Consistent redaction of host names, addresses, user names and ids (pure).
+
+A :class:`Redactor` first *learns* the sensitive values of a bundle (``node=``
+and ``hostname=`` values, the host's own names, user names from home
+directories, ``ausearch -i`` / ENRICHED names and ``acct=``, uids above 999,
+IP addresses), then *applies* the same placeholder to every occurrence, in
+every file: ``host-1``, ``ip-1``, ``/home/user-1``, ``uid-1``, ``gid-1``,
+``redacted-1`` (``--redact-extra``). Learning everything before applying
+anything is what keeps the placeholders consistent across files.
+
+SELinux names are never touched: record fields that carry contexts or classes
+(``scontext``, ``tcontext``, ``subj``, ``obj``, ``tclass``...) and the
+``{ permissions }`` of an AVC are copied verbatim. Hex-encoded fields are
+decoded, redacted and re-encoded; a binary ``saddr=`` gets its address
+replaced by the placeholder's documentation address (``ip-N`` is
+``198.18.x.y`` or ``2001:db8::N`` there).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from avcfix.errors import UsageError
+
+#: Record keys whose values are SELinux contexts, classes or verdicts: never redacted.
+SELINUX_KEYS = frozenset({
+    "scontext", "tcontext", "subj", "obj", "tclass", "oldcontext", "newcontext", "ocontext",
+    "ncontext", "invalid_context", "context", "srcontext", "tcontext_type", "permissive",
+    "type", "seresult", "seperms", "sauid", "old-context", "new-context", "vm-ctx", "img-ctx",
+    "old_enforcing", "enforcing", "policy", "bool", "val", "old_val",
+})
+
+#: Numeric user ids (placeholder ``uid-N`` above :data:`SYSTEM_ID_MAX`).
+UID_KEYS = frozenset({"uid", "auid", "euid", "suid", "fsuid", "ouid", "old-auid", "oauid",
+                      "loginuid", "old-loginuid", "new-auid", "old-uid", "new-uid", "iuid"})
+#: Numeric group ids (placeholder ``gid-N``).
+GID_KEYS = frozenset({"gid", "egid", "sgid", "fsgid", "ogid", "old-gid", "new-gid", "igid"})
+#: Fields the kernel may hex-encode (decoded, redacted, re-encoded).
+HEX_KEYS = frozenset({"proctitle", "name", "path", "cwd", "comm", "exe", "acct", "cmd", "data",
+                      "old", "new", "root_dir", "ocomm", "grantors", "unit", "key"})
+#: Fields whose value is a host name.
+HOST_KEYS = frozenset({"node", "hostname", "host", "rhost", "laddr_host"})
+#: Fields whose value is a user name.
+USER_KEYS = frozenset({"acct", "user", "id"})
+
+#: ids at or below this are system accounts (kept); 4294967295 is "unset".
+SYSTEM_ID_MAX = 999
+UNSET_IDS = frozenset({4294967295, 65535, -1})
+
+#: Names that are never a person's account.
+SYSTEM_NAMES = frozenset({
+    "root", "unset", "nobody", "nogroup", "daemon", "bin", "sys", "adm", "wheel", "users",
+    "?", "(none)", "(null)", "(invalid", "unknown", "localhost", "localhost.localdomain", "none",
+})
+
+_KV = re.compile(r"""(?<![\w.-])([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
+_BRACES = re.compile(r"\{[^}]*\}")
+_HEXVAL = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+_HOME = re.compile(r"/home/([^/\s\"'\x00-\x1f]+)")
+_V4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"
+_V6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})(?![\w:])"
+_IPS = re.compile(f"(?P<v6>{_V6})|(?P<v4>{_V4})")
+_WORD = "A-Za-z0-9_"
+
+
+def compile_extra(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    """Compile ``--redact-extra`` regexes; a bad or empty-matching one is a usage error."""
+    out = []
+    for p in patterns:
+        try:
+            rx = re.compile(p)
+        except re.error as exc:
+            raise UsageError(f"--redact-extra {p!r}: not a valid regular expression: {exc}") from None
+        if rx.fullmatch(""):
+            raise UsageError(f"--redact-extra {p!r} matches the empty string")
+        out.append(rx)
+    return tuple(out)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if ip.is_loopback or ip.is_unspecified:
+        return None  # 127.0.0.1, ::1, 0.0.0.0 say nothing about the site
+    return ip
+
+
+@dataclass(slots=True)
+class Counts:
+    """How many distinct values of each kind were replaced (no originals)."""
+
+    hosts: int = 0
+    ips: int = 0
+    users: int = 0
+    uids: int = 0
+    gids: int = 0
+    extra: int = 0
+
+
+@dataclass(slots=True)
+class Redactor:
+    """Learns sensitive values, then replaces them consistently.
+
+    Stateful by design (one per bundle): the maps grow while learning. The
+    mapping itself is never written anywhere.
+    """
+
+    extra: tuple[re.Pattern[str], ...] = ()
+    _hosts: dict[str, str] = field(default_factory=dict)
+    _users: dict[str, str] = field(default_factory=dict)
+    _ips: dict[str, str] = field(default_factory=dict)
+    _ids: dict[tuple[str, int], str] = field(default_factory=dict)
+    _secrets: dict[str, str] = field(default_factory=dict)
+    _literal_rx: re.Pattern[str] | None = None
+
+    # ------------------------------------------------------------ learning
+
+    def learn_host(self, name: str | None) -> None:
+        """Remember a host name (``node=``, ``hostname=``, the host's own)."""
+        if name and name not in SYSTEM_NAMES and _ip(name) is None and name not in self._hosts \
+                and name not in self._users:
+            self._hosts[name] = f"host-{len(self._hosts) + 1}"
+            self._literal_rx = None
+
+    def learn_user(self, name: str | None) -> None:
+        """Remember a user (or group) name."""
+        if name and name not in SYSTEM_NAMES and not name.isdigit() and name not in self._users \
+                and name not in self._hosts and not name.startswith("user-"):
+            self._users[name] = f"user-{len(self._users) + 1}"
+            self._literal_rx = None
+
+    def learn_id(self, kind: str, value: int) -> None:
+        """Remember a uid (``kind="uid"``) or gid above 999."""
+        if value > SYSTEM_ID_MAX and value not in UNSET_IDS and (kind, value) not in self._ids:
+            n = sum(1 for k, _ in self._ids if k == kind) + 1
+            self._ids[(kind, value)] = f"{kind}-{n}"
+
+    def _learn_ip(self, text: str) -> str | None:
+        ip = _ip(text)
+        if ip is None:
+            return None
+        key = ip.compressed
+        if key not in self._ips:
+            self._ips[key] = f"ip-{len(self._ips) + 1}"
+        return self._ips[key]
+
+    def learn_text(self, text: str | None) -> None:
+        """Learn from free text: home directories' user names and IP addresses."""
+        if not text:
+            return
+        for m in _HOME.finditer(text):
+            self.learn_user(m.group(1))
+        for m in _IPS.finditer(text):
+            self._learn_ip(m.group(0))
+
+    def learn_record(self, line: str) -> None:
+        """Learn from one raw audit record (any of avcfix's input formats)."""
+        values: dict[str, str] = {}
+        for key, raw in _KV.findall(line):
+            value = _unquote(raw)
+            lkey = key.lower()
+            if raw[:1] == "'" or raw[:1] == "{":
+                self.learn_record(value)
+                continue
+            if key in HEX_KEYS and raw[:1] != '"' and _HEXVAL.fullmatch(value):
+                value = _hex_decode(value)
+            if lkey in HOST_KEYS:
+                self.learn_host(value)
+            elif key in USER_KEYS:
+                self.learn_user(value)
+            elif key in UID_KEYS or key in GID_KEYS:
+                if _is_int(value):
+                    self.learn_id("uid" if key in UID_KEYS else "gid", int(value))
+                else:  # ausearch -i writes the name instead of the number
+                    self.learn_user(value)
+            elif key.isupper() and lkey in UID_KEYS | GID_KEYS:
+                values[lkey + "\0name"] = value
+            elif key == "saddr" and _HEXVAL.fullmatch(value):
+                self._learn_sockaddr(value)
+            if key not in SELINUX_KEYS:
+                values.setdefault(key, value)
+                self.learn_text(value)
+        # ENRICHED names: a person's when the numeric id is above 999 (or absent).
+        for k, name in values.items():
+            if k.endswith("\0name"):
+                num = values.get(k[:-5])
+                if num is None or not _is_int(num) or (int(num) > SYSTEM_ID_MAX and int(num) not in UNSET_IDS):
+                    self.learn_user(name)
+        for chunk in _KV.sub(" ", line).split():
+            self.learn_text(chunk)
+
+    def _learn_sockaddr(self, value: str) -> None:
+        data = bytes.fromhex(value)
+        family = int.from_bytes(data[:2], "little") if len(data) >= 2 else -1
+        if family == 2 and len(data) >= 8:
+            self._learn_ip(str(ipaddress.IPv4Address(data[4:8])))
+        elif family == 10 and len(data) >= 24:
+            self._learn_ip(str(ipaddress.IPv6Address(data[8:24])))
+        elif family == 1:
+            self.learn_text(data[2:].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                            if data[2:3] != b"\0" else data[3:].split(b"\0", 1)[0].decode("utf-8", "surrogateescape"))
+
+    # ------------------------------------------------------------ applying
+
+    @property
+    def counts(self) -> Counts:
+        """How many distinct values of each kind are replaced."""
+        return Counts(
+            hosts=len(self._hosts), ips=len(self._ips), users=len(self._users),
+            uids=sum(1 for k, _ in self._ids if k == "uid"), gids=sum(1 for k, _ in self._ids if k == "gid"),
+            extra=len(self._secrets),
+        )
+
+    def _literals(self) -> re.Pattern[str] | None:
+        if self._literal_rx is None:
+            names = sorted({*self._hosts, *self._users}, key=lambda s: (-len(s), s))
+            if not names:
+                return None
+            alt = "|".join(re.escape(n) for n in names)
+            self._literal_rx = re.compile(f"(?<![{_WORD}])(?:{alt})(?![{_WORD}])")
+        return self._literal_rx
+
+    def _sub_literal(self, m: re.Match[str]) -> str:
+        s = m.group(0)
+        return self._hosts.get(s) or self._users[s]
+
+    def _sub_ip(self, m: re.Match[str]) -> str:
+        return self._learn_ip(m.group(0)) or m.group(0)
+
+    def _sub_extra(self, m: re.Match[str]) -> str:
+        s = m.group(0)
+        if not s:
+            return s
+        if s not in self._secrets:
+            self._secrets[s] = f"redacted-{len(self._secrets) + 1}"
+        return self._secrets[s]
+
+    def text(self, text: str) -> str:
+        """Free text with every learned value, IP and ``--redact-extra`` match replaced."""
+        if not text:
+            return text
+        for rx in self.extra:
+            text = rx.sub(self._sub_extra, text)
+        lit = self._literals()
+        if lit is not None:
+            text = lit.sub(self._sub_literal, text)
+        return _IPS.sub(self._sub_ip, text)
+
+    def maybe(self, text: str | None) -> str | None:
+        """:meth:`text` for optional values."""
+        return None if text is None else self.text(text)
+
+    def texts(self, items: Iterable[str]) -> tuple[str, ...]:
+        """:meth:`text` over a sequence (order kept)."""
+        return tuple(self.text(s) for s in items)
+
+    def host(self, name: str | None) -> str | None:
+        """A host name's placeholder (learning it when new)."""
+        if name is None:
+            return None
+        self.learn_host(name)
+        return self._hosts.get(name, self.text(name))
+
+    def record(self, line: str) -> str:
+        """One raw audit record, field by field (SELinux fields verbatim)."""
+        out: list[str] = []
+        pos = 0
+        for m in _KV.finditer(line):
+            out.append(self._between(line[pos:m.start()]))
+            out.append(self._field(m.group(1), m.group(2)))
+            pos = m.end()
+        out.append(self._between(line[pos:]))
+        return "".join(out)
+
+    def _between(self, text: str) -> str:
+        """Text between fields: redacted, but an AVC's ``{ perms }`` kept."""
+        if not text.strip():
+            return text
+        parts: list[str] = []
+        pos = 0
+        for m in _BRACES.finditer(text):
+            parts.append(self.text(text[pos:m.start()]))
+            parts.append(m.group(0))
+            pos = m.end()
+        parts.append(self.text(text[pos:]))
+        return "".join(parts)
+
+    def _field(self, key: str, raw: str) -> str:
+        if key in SELINUX_KEYS or (key == "msg" and raw.startswith("audit(")):
+            return f"{key}={raw}"
+        quote = raw[:1] if raw[:1] in ("'", '"', "{") else ""
+        value = _unquote(raw)
+        if quote == "'" or quote == "{":
+            inner = self.record(value)
+            close = "'" if quote == "'" else "}"
+            closed = raw.endswith(close) and len(raw) > 1
+            return f"{key}={quote}{inner}{close if closed else ''}"
+        if key in UID_KEYS or key in GID_KEYS:
+            if _is_int(value):
+                kind = "uid" if key in UID_KEYS else "gid"
+                return f"{key}={self._ids.get((kind, int(value)), value)}"
+        if key == "saddr" and not quote and _HEXVAL.fullmatch(value):
+            return f"{key}={self._sockaddr(value)}"
+        if key.lower() in HOST_KEYS and value:
+            new = self.host(value) or value
+        elif key in HEX_KEYS and not quote and _HEXVAL.fullmatch(value):
+            decoded = _hex_decode(value)
+            red = self.text(decoded)
+            new = value if red == decoded else red.encode("utf-8", "surrogateescape").hex().upper()
+        else:
+            new = self.text(value)
+        if quote == '"':
+            closed = raw.endswith('"') and len(raw) > 1
+            return f'{key}="{new}{chr(34) if closed else ""}'
+        return f"{key}={new}"
+
+    def _sockaddr(self, value: str) -> str:
+        """A hex ``struct sockaddr``: the address replaced by its placeholder's documentation address."""
+        data = bytearray(bytes.fromhex(value))
+        family = int.from_bytes(data[:2], "little") if len(data) >= 2 else -1
+        if family == 2 and len(data) >= 8:
+            tag = self._learn_ip(str(ipaddress.IPv4Address(bytes(data[4:8]))))
+            if tag:
+                n = int(tag.split("-")[1])
+                data[4:8] = (ipaddress.IPv4Address("198.18.0.0") + n).packed
+        elif family == 10 and len(data) >= 24:
+            tag = self._learn_ip(str(ipaddress.IPv6Address(bytes(data[8:24]))))
+            if tag:
+                n = int(tag.split("-")[1])
+                data[8:24] = (ipaddress.IPv6Address("2001:db8::") + n).packed
+        elif family == 1 and len(data) > 2:
+            body = bytes(data[2:])
+            lead = b"\0" if body[:1] == b"\0" else b""
+            path, _, rest = body[len(lead):].partition(b"\0")
+            text = path.decode("utf-8", "surrogateescape")
+            red = self.text(text)
+            if red != text:
+                data = bytearray(data[:2] + lead + red.encode("utf-8", "surrogateescape") + (b"\0" + rest if _ or rest else b""))
+        else:
+            return value
+        out = bytes(data).hex().upper()
+        return out if out.upper() != value.upper() else value
+
+
+def _unquote(raw: str) -> str:
+    if raw[:1] in ('"', "'"):
+        return raw[1:-1] if len(raw) > 1 and raw[-1] == raw[0] else raw[1:]
+    if raw[:1] == "{":
+        return raw[1:-1] if len(raw) > 1 and raw[-1] == "}" else raw[1:]
+    return raw
+
+
+def _hex_decode(value: str) -> str:
+    return bytes.fromhex(value).decode("utf-8", "surrogateescape")
+
+
+def _is_int(value: str) -> bool:
+    return value.isdigit() or (value[:1] == "-" and value[1:].isdigit())

@@ -1,0 +1,108 @@
+"""``avcfix bundle [SOURCES...] -o FILE.tar.gz``: a bug-report archive."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from avcfix import proc
+from avcfix.cli.app import app, console, console_err
+from avcfix.cli.common import (
+    default_sources,
+    explain_default_source_error,
+    make_filters,
+    progress_reporter,
+    report_skipped,
+    safe_text,
+)
+from avcfix.errors import InputError, UsageError
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("avcfix")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@app.command()
+def bundle(
+    sources: Optional[List[str]] = typer.Argument(
+        None, help="Audit logs as for 'why' ('-' for stdin). Default: /var/log/audit/audit.log."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The archive to write (FILE.tar.gz)."),
+    domain: Optional[str] = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
+    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Start time (as for 'why')."),
+    until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
+    module: Optional[Path] = typer.Option(None, "--module", help="Include this module (DIR/NAME.te, "
+                                          "and NAME.cil next to it) instead of generating one."),
+    redact: bool = typer.Option(False, "--redact", help="Replace host names, IPs, user names, home "
+                                "directories and uids > 999 with placeholders, in every file."),
+    redact_extra: Optional[List[str]] = typer.Option(None, "--redact-extra", metavar="REGEX",
+                                                     help="Also redact matches of REGEX (repeatable)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print README.md to stdout."),
+    max_events: int = typer.Option(500, "--max-events", min=1, help="Keep at most this many events "
+                                   "(the first and last of each group)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain against."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...): its "
+                                        "policy explains, its store lists the modules."),
+) -> None:
+    """Write a bug-report bundle (events, explanations, environment), optionally redacted."""
+    from avcfix.bundle.archive import write_archive
+    from avcfix.bundle.collect import BundleOptions, collect
+    from avcfix.bundle.hostfacts import SystemHostFacts
+    from avcfix.explain.engine import explain_groups
+    from avcfix.explain.facts import open_facts
+    from avcfix.toolchain.store import PolicyRoot, host_policy_name
+
+    if output is None and not markdown:
+        raise UsageError("give -o FILE.tar.gz (or --markdown to print the report)")
+    filters = make_filters(domain, comm, since, until)
+    names = default_sources(sources)
+    filter_text = tuple(f"{flag} {value}" for flag, value in
+                        (("--domain", domain), ("--comm", comm), ("--since", since), ("--until", until)) if value)
+    options = BundleOptions(
+        sources=tuple(names), filters=filters, module=module, redact=redact,
+        redact_extra=tuple(redact_extra or ()), max_events=max_events, filter_text=filter_text,
+    )
+    recorder = proc.Recorder()
+    proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
+    host = SystemHostFacts(record=recorder) if proot is None else SystemHostFacts(root=proot, record=recorder)
+    facts = open_facts(policy, root)
+    try:
+        with progress_reporter(console_err, enabled=True) as progress:
+            result = collect(options, host, facts, recorder, explain=explain_groups, progress=progress,
+                             version=_version())
+    except InputError as exc:
+        raise explain_default_source_error(sources, exc) from None
+    finally:
+        if facts is not None:
+            facts.close()
+    if output is not None:
+        write_archive(output, result.archive)
+    if markdown:
+        sys.stdout.write(result.readme)
+        sys.stdout.flush()
+    out = console_err if markdown else console
+    sel = result.selection
+    if output is not None:
+        out.print(f"avcfix: wrote {safe_text(output)}: {len(sel.events)} event(s), "
+                  f"{dict(result.stats).get('denials', 0)} denial(s), {len(result.members)} files"
+                  + (" (redacted)" if redact else ""), markup=False, highlight=False, soft_wrap=True)
+    if sel.cut:
+        out.print(f"avcfix: --max-events {max_events}: kept {len(sel.events)} of {sel.total_events} events "
+                  "(the first and last of each group; see README.md)", markup=False, highlight=False)
+    for fact, reason in result.missing_facts:
+        console_err.print(f"avcfix: missing {fact}: {safe_text(reason)}", markup=False, highlight=False,
+                          soft_wrap=True)
+    from avcfix.audit.api import ScanStats
+
+    stats = ScanStats(skipped_lines=dict(result.stats).get("skipped_lines", 0))
+    stats.skipped = list(result.skipped)
+    report_skipped(stats, console_err, strict)
