@@ -76,6 +76,7 @@ def e2e_run(request) -> E2ERun:
     timeout = float(os.environ.get("AVCFIX_E2E_TIMEOUT", "2700"))
     result = vm.run_job(image, GUEST / "job.sh", work, timeout=timeout, progress=say,
                         extra={"audit_probe.py": GUEST / "audit_probe.py",
+                               "timed-tool.sh": GUEST / "timed-tool.sh",
                                "advice.py": GUEST / "advice.py"})
     run = E2ERun(image, result)
     request.config.stash[RUN_KEY] = run

@@ -70,6 +70,21 @@ def loop_rows(name: str, report) -> list[tuple[str, float]]:
     return rows
 
 
+def tool_runs(out: Path) -> list[tuple[str, float, int]]:
+    """(command, seconds, rc) of every semodule/semanage run in the VM (guest/timed-tool.sh)."""
+    rows = []
+    path = out / "tool-times.tsv"
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            parts = line.rsplit("\t", 2)
+            if len(parts) == 3:
+                try:
+                    rows.append((parts[0], float(parts[1]), int(parts[2])))
+                except ValueError:
+                    continue
+    return rows
+
+
 def timing_rows(image_timings, result: VmResult) -> list[tuple[str, float]]:
     """The whole table, in the order things happened."""
     rows = [(f"image: {step}" if not step.startswith("image") else step, secs)
@@ -79,5 +94,8 @@ def timing_rows(image_timings, result: VmResult) -> list[tuple[str, float]]:
         rows.append((f"job: {step} (rc={rc})", secs))
         if step in ("loop", "loop-permissive"):
             rows.extend(loop_rows(step, load_json(result.out / f"{step}.json")))
+    for cmd, secs, rc in tool_runs(result.out):
+        if not cmd.startswith(("semodule -l", "semanage port -l", "semanage permissive -l")):
+            rows.append((f"tool: {cmd[:50]} (rc={rc})", secs))
     rows.append(("VM total: QEMU start -> QEMU gone", result.total_seconds))
     return rows
