@@ -188,3 +188,31 @@ def test_hostile_log_text_is_inert(capsys, tmp_path):
     assert "[bold]\\x1b[31mevil" in out  # markup shown literally, escape made visible
     doc = why_json(capsys, str(log))
     assert doc["denials"][0]["comm"] == "[bold]\x1b[31mevil"  # JSON keeps the exact text, escaped by JSON
+
+
+# --- parallel --json ---------------------------------------------------------------
+
+def _gen_log(tmp_path, lines: int) -> str:
+    gen = PROJECT / "bench" / "gen.py"
+    if not gen.exists():
+        pytest.skip("bench/gen.py not present")
+    out = tmp_path / "gen.log"
+    subprocess.run([sys.executable, str(gen), "--lines", str(lines), "-o", str(out), "--seed", "3"], check=True)
+    return str(out)
+
+
+@pytest.mark.parametrize("jobs", ["2", "3", "5"])
+def test_parallel_json_is_byte_identical(capsys, tmp_path, jobs):
+    log = _gen_log(tmp_path, 30000)
+    with open(log, "a") as fh:  # skipped lines and their numbers must survive the cut too
+        fh.write("garbage at the end\n")
+    seq = why(capsys, "--json", "--jobs", "1", log)
+    par = why(capsys, "--json", "--jobs", jobs, log)
+    assert seq[0] == par[0] == 0
+    assert seq[1] == par[1]
+    assert json.loads(par[1])["skipped"][0]["line"] == 30001
+
+
+def test_parallel_json_filters_and_small_files(capsys):
+    seq = why(capsys, "--json", "--domain", "eucalyptus_eucanetd_t", EUCA)[1]
+    assert why(capsys, "--json", "--jobs", "2", "--domain", "eucalyptus_eucanetd_t", EUCA)[1] == seq

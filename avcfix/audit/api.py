@@ -26,7 +26,7 @@ from avcfix.audit.records import Record
 from avcfix.audit.scanner import RawEvent, scan_raw_events
 from avcfix.audit.sources import Source, check_source, read_blocks
 
-__all__ = ["Filters", "ScanStats", "Progress", "scan", "events_to_denials"]
+__all__ = ["Filters", "ScanStats", "Progress", "scan", "scan_range", "events_to_denials"]
 
 #: ``progress(source_name, bytes_done, bytes_total_or_None)``, called per block.
 Progress = Callable[[str, int, "int | None"], None]
@@ -123,6 +123,24 @@ def scan(
     for src in checked:
         stats.sources.append(src.name)
         yield from _scan_one(src, stats, filters, progress, stdin)
+
+
+def scan_range(path: str, start: int, end: int, first_line: int, stats: ScanStats,
+               filters: Filters | None = None) -> Iterator[Denial]:
+    """Denials of the byte range ``[start, end)`` of a plain file whose first
+    line is line ``first_line`` (both ends must be line starts: see
+    :mod:`avcfix.audit.chunks`)."""
+    src = check_source(path)
+    filters = filters or Filters()
+    accepts = filters.accepts if filters.active else None
+    memo = Memo()
+    blocks = (b for b, _ in read_blocks(src, start=start, end=end))
+    for raw in scan_raw_events(blocks, src.name, stats, stats.skip, first_line):
+        for d in events_to_denials(raw, src.name, stats, memo=memo):
+            stats.denials_total += 1
+            if accepts is None or accepts(d):
+                stats.denials += 1
+                yield d
 
 
 def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> Iterable[bytes]:

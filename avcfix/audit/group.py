@@ -65,6 +65,23 @@ class GroupAccumulator:
         _add(acc.ports, d.port)
         _add(acc.ioctlcmds, d.ioctlcmd)
 
+    def merge(self, later: "GroupAccumulator") -> None:
+        """Fold in the groups of denials that came after this accumulator's."""
+        for key, other in later._accs.items():
+            acc = self._accs.get(key)
+            if acc is None:
+                self._accs[key] = other
+                continue
+            acc.perms |= other.perms
+            acc.count += other.count
+            acc.first = min(acc.first, other.first)
+            acc.last = max(acc.last, other.last)
+            for mine, theirs in ((acc.contexts, other.contexts), (acc.comms, other.comms),
+                                 (acc.exes, other.exes), (acc.paths, other.paths),
+                                 (acc.ports, other.ports), (acc.ioctlcmds, other.ioctlcmds)):
+                for value in sorted(theirs):
+                    _add(mine, value)
+
     def groups(self) -> list[DenialGroup]:
         """The groups, sorted by (source, target, class, permissive)."""
         out = []

@@ -22,6 +22,7 @@ the fields of those lines. It works a block (about 1 MiB) at a time:
 from __future__ import annotations
 
 import re
+from itertools import compress
 from typing import Callable, Iterable, Iterator, Protocol
 
 from avcfix.audit.model import Skipped
@@ -189,6 +190,7 @@ def scan_raw_events(
     source: str,
     counters: Counters,
     skip: SkipFn,
+    first_line: int = 1,
 ) -> Iterator[RawEvent]:
     """Yield the records of every event that holds a denial record.
 
@@ -203,7 +205,7 @@ def scan_raw_events(
     last_seen: dict[bytes, int] = {}
     prev_keys: set[bytes] = set()
     prev: tuple[list[bytes], list[bytes], list[int] | range] = ([], [], [])
-    lineno = 1
+    lineno = first_line
     block_no = 0
     state = _SlowState()
     for text, end, lines in _line_lists(blocks):
@@ -232,7 +234,7 @@ def scan_raw_events(
                 last_seen[key] = block_no
         active = marks.union(open_events) if open_events else marks
         if active:
-            for n in [n for n, k in enumerate(keys) if k in active]:
+            for n in compress(range(len(keys)), map(active.__contains__, keys)):
                 key = keys[n]
                 ev = open_events.get(key)
                 if ev is None:
@@ -248,6 +250,6 @@ def scan_raw_events(
             yield from closed
         prev_keys = seen
         prev = (keys, recs, linenos)
-    counters.lines += lineno - 1
+    counters.lines += lineno - first_line
     rest = sorted(open_events.values(), key=lambda ev: ev[0][0])
     yield from rest

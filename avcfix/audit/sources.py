@@ -56,8 +56,16 @@ def check_source(name: str) -> Source:
     return Source(name=name, path=name, size=st.st_size, gzipped=magic == b"\x1f\x8b")
 
 
-def read_blocks(src: Source, stdin: BinaryIO | None = None) -> Iterator[tuple[bytes, int]]:
-    """Yield ``(block, compressed_bytes_read_so_far)`` for a checked source."""
+def read_blocks(src: Source, stdin: BinaryIO | None = None, *, start: int = 0,
+                end: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """Yield ``(block, compressed_bytes_read_so_far)`` for a checked source.
+
+    ``start``/``end`` read only that byte range of a plain file (the parallel
+    scan gives each worker a range that starts and ends at a line start).
+    """
+    if start or end is not None:
+        yield from _read_range(src, start, end)
+        return
     try:
         if src.path is None:
             fh = stdin if stdin is not None else sys.stdin.buffer
@@ -80,6 +88,26 @@ def read_blocks(src: Source, stdin: BinaryIO | None = None) -> Iterator[tuple[by
         raise InputError(f"{src.name}: broken gzip data: {exc}") from None
     except IsADirectoryError:
         raise InputError(f"{src.name}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{src.name}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{src.name}: {exc.strerror or exc}") from None
+
+
+def _read_range(src: Source, start: int, end: int | None) -> Iterator[tuple[bytes, int]]:
+    if src.path is None or src.gzipped:
+        raise ValueError("byte ranges need a plain file")
+    try:
+        with open(src.path, "rb") as fh:
+            fh.seek(start)
+            pos = start
+            while end is None or pos < end:
+                want = BLOCK_SIZE if end is None else min(BLOCK_SIZE, end - pos)
+                block = fh.read(want)
+                if not block:
+                    return
+                pos += len(block)
+                yield block, pos
     except PermissionError:
         raise InputError(f"{src.name}: permission denied") from None
     except OSError as exc:

@@ -11,6 +11,7 @@ import typer
 from avcfix.audit.api import ScanStats, scan
 from avcfix.audit.group import GroupAccumulator
 from avcfix.audit.raw import format_event
+from avcfix.cli import why_parallel
 from avcfix.cli.app import app, console, console_err
 from avcfix.cli.common import (
     default_sources,
@@ -47,6 +48,8 @@ def why(
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain against."),
     root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                       help="--json: processes for one big plain log (default: automatic)."),
 ) -> None:
     """Explain every denial in audit logs, grouped by domain."""
     if raw and as_json:
@@ -60,8 +63,11 @@ def why(
         from avcfix.ui.why_json import JsonStream
     try:
         with progress_reporter(console_err, enabled=True) as progress:
+            planned = why_parallel.plan(names, jobs) if as_json else None
             denials = scan(names, stats=stats, filters=filters, progress=progress)
-            if as_json:
+            if planned is not None:
+                stream = why_parallel.run(planned[0], planned[1], filters, sys.stdout, acc, stats)
+            elif as_json:
                 out = sys.stdout
                 first = next(denials, None)  # raises InputError before any output
                 stream = JsonStream(out)

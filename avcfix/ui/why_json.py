@@ -92,15 +92,31 @@ def rule_json(group: DenialGroup, finding: object | None = None) -> dict:
 class JsonStream:
     """Writes the document: ``denials`` while scanning, the rest at the end."""
 
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], *, header: bool = True) -> None:
         self._out = out
         self._n = 0
-        out.write('{"denials": [')
+        if header:
+            out.write('{"denials": [')
 
     def denial(self, d: Denial) -> None:
         """Append one denial object."""
         self._out.write(("\n  " if self._n == 0 else ",\n  ") + _DENIAL_ENC.encode(denial_json(d)))
         self._n += 1
+
+    def encoded(self, chunk: IO[str], count: int) -> None:
+        """Append ``count`` denials already written by another JsonStream's
+        :meth:`denial` calls (its text after the opening bracket)."""
+        if count == 0:
+            return
+        head = chunk.read(3)  # "\n  " that starts the first object
+        assert head == "\n  ", head
+        self._out.write(("\n  " if self._n == 0 else ",\n  "))
+        while True:
+            block = chunk.read(1 << 20)
+            if not block:
+                break
+            self._out.write(block)
+        self._n += count
 
     def finish(self, rules: Sequence[dict], stats: ScanStats) -> None:
         """Close ``denials`` and write ``rules``, ``skipped``, ``sources``, ``stats``."""

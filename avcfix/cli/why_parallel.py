@@ -1,0 +1,99 @@
+"""``avcfix why --json`` on one big plain log, with several processes.
+
+The log is cut at lines no event straddles (:mod:`avcfix.audit.chunks`);
+each worker scans its byte range and writes its denials' JSON to a temporary
+file; the parent then writes them in order and merges the groups and the
+counters. The document is the same as the one a sequential run writes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import IO
+
+from avcfix.audit.api import Filters, ScanStats, scan_range
+from avcfix.audit.chunks import DEFAULT_WINDOW, count_lines, cut_points
+from avcfix.audit.group import GroupAccumulator
+from avcfix.audit.sources import check_source
+from avcfix.ui.why_json import JsonStream
+
+#: Below this size a sequential scan is as fast as starting workers.
+AUTO_MIN_SIZE = 48 << 20
+#: At most this many workers by default.
+AUTO_MAX_JOBS = 4
+
+
+@dataclass(slots=True)
+class _Chunk:
+    file: str
+    count: int
+    acc: GroupAccumulator
+    stats: ScanStats
+
+
+def _work(args: tuple[str, int, int, Filters, str]) -> _Chunk:
+    path, start, end, filters, out_file = args
+    first_line = 1 + count_lines(path, start) if start else 1
+    stats = ScanStats()
+    acc = GroupAccumulator()
+    with open(out_file, "w", encoding="utf-8") as fh:
+        stream = JsonStream(fh, header=False)
+        n = 0
+        for d in scan_range(path, start, end, first_line, stats, filters):
+            stream.denial(d)
+            acc.add(d)
+            n += 1
+    return _Chunk(out_file, n, acc, stats)
+
+
+def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
+    """``(path, cut points)`` when a parallel scan applies, else ``None``.
+
+    ``jobs=None`` is automatic: one plain file of at least AUTO_MIN_SIZE
+    bytes, several CPUs. An explicit ``jobs > 1`` cuts any plain file.
+    """
+    if len(sources) != 1 or sources[0] == "-" or jobs == 1:
+        return None
+    src = check_source(sources[0])
+    if src.path is None or src.gzipped or not src.size:
+        return None
+    if jobs is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if src.size < AUTO_MIN_SIZE or cpus < 2:
+            return None
+        jobs = min(cpus, AUTO_MAX_JOBS)
+        window = DEFAULT_WINDOW
+    else:
+        window = max(1, min(DEFAULT_WINDOW, src.size // (4 * jobs)))
+    points = cut_points(src.path, jobs, window)
+    return (src.path, points) if len(points) > 2 else None
+
+
+def run(path: str, points: list[int], filters: Filters, out: IO[str], acc: GroupAccumulator,
+        stats: ScanStats) -> JsonStream:
+    """Scan the ranges in workers, then write their denials to ``out`` in order
+    (nothing is written when a worker fails)."""
+    ranges = list(zip(points, points[1:]))
+    ctx = multiprocessing.get_context("fork")
+    with tempfile.TemporaryDirectory(prefix="avcfix-why-") as tmp:
+        jobs = [(path, a, b, filters, os.path.join(tmp, f"{i}.json")) for i, (a, b) in enumerate(ranges)]
+        with ctx.Pool(len(jobs)) as pool:
+            chunks = pool.map(_work, jobs, chunksize=1)
+        stats.sources.append(check_source(path).name)
+        stream = JsonStream(out)
+        for chunk in chunks:
+            part = chunk.stats
+            stats.lines += part.lines
+            stats.events += part.events
+            stats.denials += part.denials
+            stats.denials_total += part.denials_total
+            stats.skipped_lines += part.skipped_lines
+            stats.skipped.extend(part.skipped[: max(0, stats.keep - len(stats.skipped))])
+            acc.merge(chunk.acc)
+            with open(chunk.file, encoding="utf-8") as fh:
+                stream.encoded(fh, chunk.count)
+    return stream
+
