@@ -319,3 +319,19 @@ def test_split_line_returns_each_record_text():
     assert [(p[1], p[2]) for p in pieces] == [("AVC", "1.0:1"), ("SYSCALL", "1.0:1")]
     assert pieces[0][4] == "type=AVC msg=audit(1.0:1): avc: x"
     assert pieces[1][3] == "arch=1"
+
+
+@pytest.mark.parametrize("field,value", [
+    ("tclass", "file;allow"),
+    ("tcontext", "system_u:object_r:b_t{x}:s0"),
+    ("scontext", "system_u:system_r:a_t;rm:s0"),
+])
+def test_names_that_could_inject_policy_are_refused(field, value):
+    fields = {"scontext": "system_u:system_r:a_t:s0", "tcontext": "system_u:object_r:b_t:s0", "tclass": "file"}
+    fields[field] = value
+    line = ("type=AVC msg=audit(1.0:1): avc:  denied  { read } for  pid=1 comm=\"x\" "
+            + " ".join(f"{k}={v}" for k, v in fields.items()))
+    (rec,) = parse_line(line)
+    assert isinstance(rec, Skipped) and "invalid name" in rec.reason
+    (perm,) = parse_line(line.replace("{ read }", "{ read;x }") if field == "tclass" else line)
+    assert isinstance(perm, Skipped)

@@ -13,6 +13,7 @@ import posixpath
 
 from avcfix.audit.correlate import Event
 from avcfix.audit.model import Denial
+from avcfix.audit.parse import bad_names
 from avcfix.audit.records import (
     AvcPathRecord,
     AvcRecord,
@@ -51,7 +52,8 @@ def event_denials(event: Event) -> list[Denial]:
             if not rec.granted:
                 wanted.append(rec)
         elif isinstance(rec, SelinuxErrRecord):
-            if rec.perms and rec.tclass and rec.scontext and rec.tcontext:
+            if (rec.perms and rec.tclass and rec.scontext and rec.tcontext
+                    and not bad_names(rec.scontext.type, rec.tcontext.type, rec.tclass, rec.perms)):
                 wanted.append(rec)
         elif isinstance(rec, SyscallRecord):
             syscall = syscall or rec
