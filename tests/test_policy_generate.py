@@ -44,6 +44,7 @@ def test_groups_by_source_target_class_and_unions_perms(tmp_path: Path) -> None:
     i = lines.index(f"allow {EUCA} eucalyptus_var_run_t:dir {{ add_name write }};")
     assert lines[i - 2] == "# 3 denials; comm: eucanetd; exe: /usr/sbin/eucanetd"
     assert lines[i - 1].startswith("# permissive: 1 of these")
+    assert parse_te(text) == res.module
     compile_te(text, "eucanetd_local", tmp_path)
 
 
@@ -60,6 +61,7 @@ def test_self_requires_and_sections(tmp_path: Path) -> None:
     text = render_te(m)
     assert "allow httpd_t self:process execmem;" in text
     assert text.index("#============= crond_t ==============") < text.index("#============= httpd_t ==============")
+    assert parse_te(text) == m
     compile_te(text, "multi", tmp_path)
 
 
@@ -97,6 +99,7 @@ def test_xperms_only_when_asked(tmp_path: Path) -> None:
         "allow qemu_t self:tcp_socket { ioctl read };",
         "allowxperm qemu_t self:tcp_socket ioctl { 0x5401 0x8910 0x8927-0x8928 };",
     ]
+    assert parse_te(render_te(m)) == m
     compile_te(render_te(m), "x", tmp_path)
     # no ioctl permission in the finding -> no xperm rule even with commands seen
     m2 = generate_module([finding(g, perms=["read"])], name="x", xperms=True).module
@@ -148,6 +151,7 @@ def test_injection_names_rejected_text_only_in_comments(tmp_path: Path) -> None:
     for line in text.splitlines():
         assert "\r" not in line
     # the parsed module grants exactly the two rules, and the real compiler agrees
+    assert parse_te(text) == res.module
     assert [rule_te(r) for r in parse_te(text).rules] == allow_lines(text)
     compile_te(text, "inject", tmp_path)
     cil = render_cil(res.module)

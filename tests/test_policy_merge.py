@@ -156,6 +156,16 @@ def test_cli_merge_to_stdout_and_cil(tmp_path: Path, capsys) -> None:
     assert "(allow staff_t sysctl_fs_t (file (read)))" in capsys.readouterr().out
 
 
+def test_cli_merge_reads_stdin(monkeypatch, capsys) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("allow a_t b_t:file read;\nallow a_t b_t:file write;\n"))
+    assert main(["merge", "-", "--name", "mylocal"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("module mylocal 1.0;\n")
+    assert "allow a_t b_t:file { read write };" in out and "class file { read write };" in out
+
+
 def test_cli_merge_errors(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.te"
     bad.write_text("module bad 1.0;\nallow a_t b_t:file { read ;\n")
@@ -171,6 +181,8 @@ def test_cli_merge_errors(tmp_path: Path, capsys) -> None:
     assert main(["merge", str(tmp_path)]) == 3
     assert main(["merge", str(TE_DATA / "a2a_short.te"), "--name", "x;y"]) == 5
     assert main(["merge", str(TE_DATA / "a2a_short.te"), "--json"]) == 2
+    assert main(["merge", str(TE_DATA / "a2a_refpolicy.te"), "--cil"]) == 5  # interface calls: no CIL
+    assert "CIL output cannot include them" in capsys.readouterr().err
 
 
 def test_corpus_audit2allow_rule_lists_merge_into_a_compilable_module(corpus_dir: Path, tmp_path: Path) -> None:
