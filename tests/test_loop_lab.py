@@ -254,3 +254,17 @@ def test_domain_option_filters_other_domains(euca_root: PolicyRoot, tmp_path: Pa
     report = _loop(lab, installer=_InstallsNothing(), domains=("eucalyptus_cloud_t",)).run()
     assert report.outcome is Outcome.UNHEALTHY
     assert report.domains == ("eucalyptus_cloud_t",)
+
+
+def test_a_failed_permissive_mark_is_not_undone_twice(euca_root: PolicyRoot, tmp_path: Path) -> None:
+    lab = Lab(load_scenario(LABS_DIR / "eucanetd.toml"), tmp_path, euca_root)
+    loop = _loop(lab, permissive=True)
+    admin = loop.admin
+
+    def broken(domain: str, on: bool) -> None:
+        raise RuntimeError("semanage: cannot commit")
+
+    admin.set_permissive = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="cannot commit"):
+        loop.run()
+    assert loop.guard.failures == [] and loop.guard.marked == []

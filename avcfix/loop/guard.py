@@ -54,6 +54,9 @@ class StateGuard:
         with _ignore_interrupts():
             for domain in list(reversed(self.marked)):
                 try:
+                    if domain not in self.admin.permissive_domains():
+                        self.marked.remove(domain)  # the mark never took effect: nothing to undo
+                        continue
                     self.unmark(domain)
                 except Exception as exc:  # keep going: the other states must be restored too
                     self.failures.append(f"could not remove the permissive mark of {domain}: {exc} "
