@@ -149,6 +149,7 @@ class RuleChanges:
 
     @property
     def changed(self) -> bool:
+        """True when any rule line was added or removed."""
         return bool(self.added or self.removed)
 
 

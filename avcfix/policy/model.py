@@ -168,6 +168,7 @@ class Require:
 
     @property
     def is_empty(self) -> bool:
+        """True when nothing is required."""
         return not (self.types or self.attributes or self.roles or self.classes or self.bools)
 
     def class_perms(self, name: str) -> tuple[str, ...]:
@@ -195,6 +196,7 @@ class AvRule:
 
     @property
     def sort_key(self) -> tuple:
+        """Rendering order: by source, target, class, then kind."""
         return (str(self.sources), str(self.targets), str(self.classes), _KIND_RANK[self.kind], str(self.perms))
 
 
@@ -221,6 +223,7 @@ class XpermRule:
 
     @property
     def sort_key(self) -> tuple:
+        """Rendering order: right after the allow rule of the same source, target and class."""
         return (str(self.sources), str(self.targets), str(self.classes), _KIND_RANK[self.kind], self.operation)
 
 
@@ -338,10 +341,12 @@ class Module:
 
     @property
     def av_rules(self) -> tuple[AvRule, ...]:
+        """The access-vector rules (allow, dontaudit...), in order."""
         return tuple(r for r in self.rules if isinstance(r, AvRule))
 
     @property
     def xperm_rules(self) -> tuple[XpermRule, ...]:
+        """The extended-permission rules (allowxperm...), in order."""
         return tuple(r for r in self.rules if isinstance(r, XpermRule))
 
     @property
@@ -356,6 +361,7 @@ class Module:
 
     @property
     def declared_attributes(self) -> frozenset[str]:
+        """Attributes this module declares."""
         return frozenset(d.name for d in self.declarations if isinstance(d, AttributeDecl))
 
     @property

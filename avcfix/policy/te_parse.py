@@ -123,9 +123,6 @@ def _grammar() -> pp.ParserElement:
     comment = pp.python_style_comment
     m4_quoted = pp.QuotedString("`", end_quote_char="'", multiline=True)
 
-    def names_of(tokens) -> tuple[str, ...]:
-        return tuple(tokens)
-
     ident_list = pp.Group(pp.delimited_list(ident))
     brace_idents = pp.Group(_lit("{") - pp.OneOrMore(ident) - _lit("}").set_name("'}'"))
 
