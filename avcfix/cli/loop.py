@@ -76,9 +76,9 @@ class _Printer:
         p = console_err.print
         for d in r.denials:
             perms = " ".join(d.perms)
-            mode = " permissive" if d.permissive else ""
-            p(f"  [red]denied[/] {{ {_t(perms)} }} {_t(d.source)} -> {_t(d.target)}:{_t(d.tclass)}{mode}"
-              f"  [dim]({_t(d.reason)}{', ' + _t(d.path) if d.path else ''})[/]")
+            mode = " permissive=1" if d.permissive else ""
+            p(f"  [red]denied[/] {{ {_t(perms)} }} {_t(d.source)} -> {_t(d.target)}:{_t(d.tclass)}"
+              f"  [dim]({_t(d.reason)}{mode}{', ' + _t(d.path) if d.path else ''})[/]")
         for rule in r.rules_added:
             p(f"  [green]{_t(rule)}[/]")
         p(f"  -> {len(r.denials)} new denial group(s), {len(r.rules_added)} rule(s) added, "
