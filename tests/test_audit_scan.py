@@ -325,3 +325,17 @@ def test_format_event_is_ausearch_layout_and_reparses():
     assert [ln.split(" ", 1)[0] for ln in lines[2:]] == ["type=AVC", "type=SYSCALL", "type=SOCKADDR", "type=PROCTITLE"]
     again = [r for n, line in enumerate(lines, 1) for r in parse_line(line, "x", n) if not hasattr(r, "reason")]
     assert {r.type for r in again} == {"AVC", "SYSCALL", "SOCKADDR", "PROCTITLE"}
+
+
+def test_wrapped_record_across_a_block_boundary():
+    text = ("type=AVC msg=audit(1242575005.122:101): avc: denied { rename } for\n"
+            'pid=2508 comm="canberra-gtk-pl"\n'
+            "scontext=test_u:staff_r:oddjob_mkhomedir_t:s0\n"
+            "tcontext=test_u:object_r:gnome_home_t:s0 tclass=lnk_file\n").encode()
+    data = EUCA.read_bytes() + text + EUCA.read_bytes().replace(b":41", b":51")
+    cut = len(EUCA.read_bytes()) + len(text) - 30  # inside the wrapped record
+    for blocks in ([data], [data[:cut], data[cut:]], [data[i:i + 97] for i in range(0, len(data), 97)]):
+        st = ScanStats()
+        events = list(scan_raw_events(blocks, "x", st, st.skip))
+        assert st.skipped_lines == 0 and st.lines == data.count(b"\n")
+        assert len(events) == 15

@@ -77,11 +77,20 @@ def _fast_marks(text: bytes, end: int) -> set[bytes]:
     return marks
 
 
+#: The last record line of a block waits for the next block (with the lines
+#: after it) unless that tail is longer than this.
+HOLD_BACK = 1 << 16
+
+
 def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, int, list[bytes]]]:
-    """``(text, end, lines)`` per block: ``lines`` are the complete lines, and
+    """``(text, end, lines)`` per block: ``lines`` are complete lines, and
     ``text[:end]`` is ``"\n"`` followed by exactly those lines, each ending in
     ``"\n"`` (``end`` is 0 when only the per-line path may look at them).
-    The partial last line waits for the next block."""
+
+    The partial last line waits for the next block, and so does the last
+    line holding a record header together with the lines after it, so that a
+    record wrapped over several lines is never cut by a block boundary.
+    """
     carry = b"\n"
     dropping = False
     for block in blocks:
@@ -93,32 +102,31 @@ def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, int, list[byte
             dropping = False
             yield b"", 0, [OVERLONG]
         text = carry + block
-        parts = text.split(b"\n")
-        partial = parts[-1]
-        if len(partial) > MAX_LINE:
-            carry = b"\n"
+        last_nl = text.rfind(b"\n")
+        if len(text) - last_nl - 1 > MAX_LINE:  # the partial line is already too long
+            text = text[:last_nl + 1]
             dropping = True
-        else:
-            carry = b"\n" + partial
-        if len(parts) > 2:
-            yield text, len(text) - len(partial), parts[1:-1]
+        hold = last_nl
+        rec = -1 if dropping else text.rfind(b"audit(", 0, last_nl)
+        if rec > 0:
+            line_start = text.rfind(b"\n", 0, rec)  # >= 0: text starts with "\n"
+            if last_nl - line_start <= HOLD_BACK:
+                hold = line_start
+        carry = text[hold:]
+        if hold > 0:
+            lines = text[1:hold].split(b"\n")
+            yield text, hold + 1, lines
     if dropping:
         yield b"", 0, [OVERLONG]
-    elif len(carry) > 1:
-        yield b"", 0, [carry[1:]]
+    rest = carry[1:].split(b"\n")
+    if rest and rest[-1] == b"":
+        rest.pop()
+    if rest:
+        yield b"", 0, rest
 
 
-class _SlowState:
-    """Per-line state that must survive block boundaries (continuations)."""
-
-    __slots__ = ("last_index",)
-
-    def __init__(self) -> None:
-        self.last_index = -1
-
-
-def _slow_block(lines: list[bytes], first_lineno: int, source: str, skip: SkipFn,
-                state: _SlowState) -> tuple[list[bytes], list[bytes], list[int], set[bytes]]:
+def _slow_block(lines: list[bytes], first_lineno: int, source: str,
+                skip: SkipFn) -> tuple[list[bytes], list[bytes], list[int], set[bytes]]:
     """The per-line path: keys, records, line numbers and denial keys of a block."""
     keys: list[bytes] = []
     recs: list[bytes] = []
@@ -207,7 +215,6 @@ def scan_raw_events(
     prev: tuple[list[bytes], list[bytes], list[int] | range] = ([], [], [])
     lineno = first_line
     block_no = 0
-    state = _SlowState()
     for text, end, lines in _line_lists(blocks):
         block_no += 1
         nlines = len(lines)
@@ -222,7 +229,7 @@ def scan_raw_events(
                 linenos: list[int] | range = range(lineno, lineno + nlines)
                 marks = _fast_marks(text, end)
         if keys is None:
-            keys, recs, linenos, marks = _slow_block(lines, lineno, source, skip, state)
+            keys, recs, linenos, marks = _slow_block(lines, lineno, source, skip)
         lineno += nlines
         seen = set(keys)
         counters.events += len(seen - prev_keys)
