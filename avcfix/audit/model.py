@@ -53,7 +53,7 @@ class Denial:
     and bug-report bundles.
     """
 
-    kind: str  # "AVC" or "USER_AVC"
+    kind: str  # "AVC", "USER_AVC", "SELINUX_ERR" or "USER_SELINUX_ERR"
     node: str | None
     time: float
     serial: int
