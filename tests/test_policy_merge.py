@@ -144,6 +144,10 @@ def test_cli_merge_writes_once_and_is_stable(tmp_path: Path, capsys) -> None:
     assert main(["merge", str(out), a, "-o", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["written"] is False and summary["module"] == "tpm_local"
+    assert summary["added"] == []  # the enforcing run's rules are all in the merged file already
+    assert main(["merge", a, b, "--json", "-o", str(tmp_path / "again.te")]) == 0
+    assert json.loads(capsys.readouterr().out)["added"] == [
+        "allow sysadm_t bootloader_t:process { noatsecure rlimitinh siginh };"]
     assert summary["rules"] == len(parse_te(text).rules)
     assert out.stat().st_mtime_ns == stamp
 

@@ -17,6 +17,9 @@ from avcfix.policy.render import render_cil, render_te
 from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain.atomic import write_atomic
 
+#: How many added rule lines are listed on stderr.
+SHOW_ADDED = 40
+
 
 def read_module(path: Path) -> Module:
     """Read and parse one ``.te`` file (``-`` is stdin)."""
@@ -76,7 +79,7 @@ def merge(
         "written": written,
         "rules_in": rules_in,
         "rules": len(merged.rules),
-        "added": list(rule_changes(modules[0], merged).added),
+        "added": list(rule_changes(merge_modules(modules[:1]), merged).added),
     }
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -87,3 +90,10 @@ def merge(
         f"{rules_in} rules in, {len(merged.rules)} out{where}",
         markup=False, highlight=False,
     )
+    added = summary["added"]
+    if len(modules) > 1 and added:
+        console_err.print(f"rules not in {files[0]}:", markup=False, highlight=False)
+        for line in added[:SHOW_ADDED]:
+            console_err.print(f"  + {line}", markup=False, highlight=False, soft_wrap=True)
+        if len(added) > SHOW_ADDED:
+            console_err.print(f"  ... and {len(added) - SHOW_ADDED} more", markup=False, highlight=False)
