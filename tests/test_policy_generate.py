@@ -174,12 +174,21 @@ def test_injection_through_real_log_lines(tmp_path: Path) -> None:
         "type=AVC msg=audit(1700000101.000:101): avc:  denied  { read } for  pid=11 comm=\"x\" "
         "name=\"y\" scontext=system_u:system_r:evil;allow_t:s0 "
         "tcontext=system_u:object_r:shadow}_t:s0 tclass=file permissive=0\n"
+        "type=AVC msg=audit(1700000102.000:102): avc:  denied  { read } for  pid=12 comm=\"x\" "
+        "name=\"y\" scontext=system_u:system_r:x..y_t:s0 "
+        "tcontext=system_u:object_r:allow:s0 tclass=file permissive=0\n"
     )
     groups = groups_from_log(log)
     assert groups, "the audit layer found no denial in the crafted log"
     res = generate_module(no_policy_findings(groups), name="inject_log")
     text = render_te(res.module)
     assert allow_lines(text) == [f"allow {EUCA} eucalyptus_var_lib_t:file read;"]
+    # names the audit layer lets through (they look like names) are refused here,
+    # with their place in the log
+    assert {r.what for r in res.rejected} >= {
+        f"source type 'x..y_t' ({log}:3)", f"target type 'allow' ({log}:3)"}
+    rule = res.module.av_rules[0]
+    assert any("\\n" not in c and "ev\"; allow }" in c for c in rule.comments), rule.comments
     assert not any("shadow" in ln or "evil" in ln for ln in te_statement_lines(text))
     compile_te(text, "inject_log", tmp_path / "build")
 
