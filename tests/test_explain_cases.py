@@ -129,6 +129,7 @@ def test_constraint_names_text_and_differing_part(facts):
     f = only(explain("constraint.log", facts))
     assert "u1 == u2" in f.detail
     assert f.differs == ("user",)
+    assert f.detail.endswith("[differs: user]")
 
 
 def test_rbac_names_missing_association(facts):

@@ -16,9 +16,21 @@ from avcfix.explain.facts import open_facts
 from avcfix.explain.model import AdviceKind, Reason
 from avcfix.toolchain.store import copy_root
 
-from conftest import build_fixture_module
-
 DATA = Path(__file__).resolve().parent / "data" / "explain"
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
+DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
+
+
+def _build(name: str, out_dir: Path) -> Path:
+    """Compile ``policies/NAME.te`` with refpolicy's devel Makefile."""
+    if not DEVEL_MAKEFILE.is_file():
+        pytest.skip("selinux-policy-dev's Makefile is not installed")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.te").write_text((POLICIES / f"{name}.te").read_text())
+    cp = subprocess.run(["make", "-f", str(DEVEL_MAKEFILE), f"{name}.pp"], cwd=out_dir,
+                        capture_output=True, text=True, check=False)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    return out_dir / f"{name}.pp"
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +39,7 @@ pytestmark = pytest.mark.slow
 def facts(euca_root, tmp_path_factory):
     base = tmp_path_factory.mktemp("explain-policy")
     root = copy_root(euca_root, base / "root")
-    pp = build_fixture_module("avcfix_explain", base / "build")
+    pp = _build("avcfix_explain", base / "build")
     cp = subprocess.run(root.semodule_argv("-i", str(pp)), capture_output=True, text=True, check=False)
     assert cp.returncode == 0, cp.stderr
     f = open_facts(None, root.root)

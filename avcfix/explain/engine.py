@@ -109,6 +109,9 @@ def _finding(group: DenialGroup, perms: tuple[str, ...], verdict: Verdict, analy
     reason = verdict.reason
     underlying = None
     detail = verdict.detail
+    if reason is Reason.CONSTRAINT and verdict.differs:
+        detail = f"{detail} [differs: {', '.join(verdict.differs)}]" if detail else \
+            f"differs: {', '.join(verdict.differs)}"
     permissive = group.permissive or (analysis is not None and analysis.permissive_domain)
     if permissive and reason in _PERMISSIVE_WRAPS:
         underlying, reason = reason, Reason.PERMISSIVE
