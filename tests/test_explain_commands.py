@@ -7,6 +7,7 @@ import shlex
 import subprocess
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from avcfix.explain import commands
 from avcfix.explain.constraint import constraint_differs
@@ -117,3 +118,30 @@ def test_constraint_differs():
     assert constraint_differs(text, "root:staff_r:a_t:s0", "root:system_r:b_t:s0") == ("role",)
     text = "mlsconstrain file { read } ((l1 dom l2 -Fail-) );"
     assert constraint_differs(text, "u:r:a_t:s0", "u:object_r:b_t:s0:c1") == ("level",)
+
+
+_PATH_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\u2028\u2029\x85"),
+                     min_size=1, max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PATH_TEXT)
+def test_any_printable_path_stays_one_word(tail):
+    path = "/srv/" + tail
+    cmd = commands.restorecon(path)
+    assert cmd is not None
+    assert shlex.split(cmd) == ["restorecon", "-v", path]
+    fc = commands.semanage_fcontext("var_t", path, tree=False)
+    words = shlex.split(fc)
+    assert words[:5] == ["semanage", "fcontext", "-a", "-t", "var_t"]
+    assert words[6:] == ["&&", "restorecon", "-v", path.rstrip("/") or "/"]
+    assert re.fullmatch(words[5], path.rstrip("/") or "/")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30), st.text(max_size=30))
+def test_rules_only_from_identifiers(source, perm):
+    rule = commands.allow_rule(source, "etc_t", "file", [perm])
+    if rule is not None:
+        assert rule == f"allow {source} etc_t:file {perm};"
+        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-.]*", source) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-.]*", perm)
