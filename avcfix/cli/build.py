@@ -69,15 +69,15 @@ def _partition(findings: list[Finding]) -> dict[str, list[Finding]]:
 
 
 @contextmanager
-def _status(enabled: bool) -> Iterator:
-    """A spinner on stderr naming the current step (only on a terminal)."""
+def _status(enabled: bool, first: str) -> Iterator:
+    """A spinner on stderr (only on a terminal); yields ``update(step, detail)`` or None."""
     if not enabled or not console_err.is_terminal:
         yield None
         return
-    with console_err.status("building...") as status:
+    with console_err.status(_t(first)) as status:
 
-        def update(step: BuildStep, detail: str) -> None:
-            status.update(f"{step.value}: {safe_text(detail)}")
+        def update(step: BuildStep | str, detail: str) -> None:
+            status.update(f"{getattr(step, 'value', step)}: {_t(detail)}")
 
         yield update
 
@@ -239,7 +239,9 @@ def build(
     elif not denials:
         raise UsageError(f"no denials in {', '.join(names)}: nothing to build")
 
-    findings = _explain(group_denials(denials), policy, root)
+    groups = group_denials(denials)
+    with _status(not as_json, f"explaining {len(groups)} denial groups..."):
+        findings = _explain(groups, policy, root)
     proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
     if all_domains and module is None:
         jobs = [(default_module_name(dom), fs) for dom, fs in _partition(findings).items()]
@@ -247,7 +249,7 @@ def build(
         jobs = [(module or default_module_name(name or "avcfix"), findings)]
 
     results: list[BuildResult] = []
-    with _status(not as_json) as step:
+    with _status(not as_json, "building...") as step:
         for modname, fs in jobs:
             opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
                                 priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
