@@ -321,17 +321,10 @@ def test_split_line_returns_each_record_text():
     assert pieces[1][3] == "arch=1"
 
 
-@pytest.mark.parametrize("field,value", [
-    ("tclass", "file;allow"),
-    ("tcontext", "system_u:object_r:b_t{x}:s0"),
-    ("scontext", "system_u:system_r:a_t;rm:s0"),
-])
-def test_names_that_could_inject_policy_are_refused(field, value):
-    fields = {"scontext": "system_u:system_r:a_t:s0", "tcontext": "system_u:object_r:b_t:s0", "tclass": "file"}
-    fields[field] = value
-    line = ("type=AVC msg=audit(1.0:1): avc:  denied  { read } for  pid=1 comm=\"x\" "
-            + " ".join(f"{k}={v}" for k, v in fields.items()))
+def test_hostile_names_are_kept_verbatim_for_the_policy_layer_to_refuse():
+    """Ingestion reports what the log says; avcfix.policy refuses non-identifiers
+    (tests/test_build_cli.py::test_hostile_log_text_never_reaches_policy)."""
+    line = ('type=AVC msg=audit(1.0:1): avc:  denied  { write } for  pid=3 comm="x" '
+            "scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:evil}t;allow:s0 tclass=file")
     (rec,) = parse_line(line)
-    assert isinstance(rec, Skipped) and "invalid name" in rec.reason
-    (perm,) = parse_line(line.replace("{ read }", "{ read;x }") if field == "tclass" else line)
-    assert isinstance(perm, Skipped)
+    assert isinstance(rec, AvcRecord) and rec.tcontext.type == "evil}t;allow"

@@ -13,7 +13,6 @@ import posixpath
 
 from avcfix.audit.correlate import Event
 from avcfix.audit.model import Denial
-from avcfix.audit.parse import bad_names
 from avcfix.audit.records import (
     AvcPathRecord,
     AvcRecord,
@@ -52,8 +51,7 @@ def event_denials(event: Event) -> list[Denial]:
             if not rec.granted:
                 wanted.append(rec)
         elif isinstance(rec, SelinuxErrRecord):
-            if (rec.perms and rec.tclass and rec.scontext and rec.tcontext
-                    and not bad_names(rec.scontext.type, rec.tcontext.type, rec.tclass, rec.perms)):
+            if rec.perms and rec.tclass and rec.scontext and rec.tcontext:
                 wanted.append(rec)
         elif isinstance(rec, SyscallRecord):
             syscall = syscall or rec

@@ -21,7 +21,6 @@ from avcfix.audit import fields as F
 from avcfix.audit.correlate import record_rank
 from avcfix.audit.denials import resolve_path
 from avcfix.audit.model import Context, Denial
-from avcfix.audit.parse import bad_names
 from avcfix.audit.scanner import RawEvent
 
 try:
@@ -228,8 +227,6 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None) -> 
         perms = tuple(sorted(set(am.group(1).decode("utf-8", "backslashreplace").split())))
         if scon is None or tcon is None or not raw_class or not perms or raw_class[:1] == b'"':
             return None
-        if bad_names(scon.type, tcon.type, raw_class.decode("utf-8", "backslashreplace"), perms):
-            return None  # the typed path reports it as skipped
         port = None
         for key in _PORT_KEYS:
             v = f.get(key)

@@ -47,7 +47,6 @@ HEADER = re.compile(
 )
 
 _AVC = re.compile(r"avc:\s+(?P<result>denied|granted)\s+\{(?P<perms>[^}]*)\}?(?:\s+for\s)?(?P<rest>.*)", re.S)
-_IDENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _AVC_RESULT = re.compile(r"avc:\s+(?:denied|granted)\b")
 _INVALID_CTX = re.compile(r"invalid context (\S+)")
 _SADDR_I = re.compile(r"(\w+)=(\S+)")
@@ -189,19 +188,6 @@ def _fields(body: str) -> dict[str, str]:
     return dict(F.KV_RAW.findall(body))
 
 
-def bad_names(stype: str, ttype: str, tclass: str, perms: tuple[str, ...]) -> str | None:
-    """The first type, class or permission that is not a policy identifier.
-
-    Log text is attacker-controlled; a denial only carries names that could
-    appear in policy (letters, digits, ``_ . -``), so nothing downstream can
-    be handed ``;``, braces or spaces to paste into a rule.
-    """
-    for name in (stype, ttype, tclass, *perms):
-        if _IDENT.fullmatch(name) is None:
-            return name
-    return None
-
-
 def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     rtype = head["type"]
     m = _AVC.search(body)
@@ -224,9 +210,6 @@ def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
     missing = [n for n, v in (("perms", perms), ("scontext", scon), ("tcontext", tcon), ("tclass", tclass)) if not v]
     if missing:
         return Skipped(source, lineno, f"truncated {rtype}: missing {', '.join(missing)}", head["text"][:80])
-    bad = bad_names(scon.type, tcon.type, tclass, perms)  # type: ignore[union-attr]
-    if bad:
-        return Skipped(source, lineno, f"{rtype} with an invalid name: {bad!r}", head["text"][:80])
     perm_flag = f.get("permissive")
     port = None
     for key in ("src", "dest", "lport", "dport", "sport"):
