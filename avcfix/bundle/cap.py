@@ -3,10 +3,10 @@
 :class:`EventCap` consumes the denial stream once, with bounded memory: per
 group it remembers the ids of its first ``limit`` events and of its last
 ``limit`` events, and only the events still referenced by some group are
-kept. :meth:`EventCap.select` then picks, group by group in turns, the first,
-the last, the second, the second-to-last... event until ``limit`` distinct
-events are chosen (every group keeps at least its first and last event), and
-says what was cut.
+kept. :meth:`EventCap.select` keeps the first and the last event of every
+group (even past the limit), then, one event per group per turn, the
+second, the second-to-last, the third... until ``limit`` distinct events are
+chosen, and says what was cut.
 """
 
 from __future__ import annotations
@@ -141,24 +141,38 @@ class EventCap:
             firsts = list(g.first)
             lasts = [k for k in g.last if k not in set(firsts)]
             seqs[gk] = firsts + lasts
+        # Each group's events in the order they are wanted: first, last, second, second-to-last...
+        wanted: dict[GroupKey, list[EventKey]] = {}
+        for gk, seq in seqs.items():
+            order: list[EventKey] = []
+            lo, hi = 0, len(seq) - 1
+            while lo <= hi:
+                order.append(seq[lo])
+                if hi != lo:
+                    order.append(seq[hi])
+                lo, hi = lo + 1, hi - 1
+            wanted[gk] = order
         kept: dict[EventKey, None] = {}
         per_group: dict[GroupKey, set[EventKey]] = {gk: set() for gk in seqs}
-        # Floor: the first and last event of every group.
-        for gk, seq in seqs.items():
-            for ek in (seq[0], seq[-1]):
+        # Floor: the first and last event of every group, even past the limit.
+        for gk, order in wanted.items():
+            for ek in order[:2]:
                 kept.setdefault(ek, None)
                 per_group[gk].add(ek)
-        step = 0
-        longest = max((len(s) for s in seqs.values()), default=0)
-        while len(kept) < self.limit and step < longest:
-            for gk, seq in seqs.items():
-                if len(kept) >= self.limit:
-                    break
-                for idx in (step, len(seq) - 1 - step):
-                    if 0 <= idx < len(seq) and len(kept) < self.limit:
-                        kept.setdefault(seq[idx], None)
-                        per_group[gk].add(seq[idx])
-            step += 1
+        # Then one more event per group per turn, until the limit.
+        pos = {gk: 2 for gk in wanted}
+        while len(kept) < self.limit:
+            progressed = False
+            for gk, order in wanted.items():
+                while pos[gk] < len(order) and order[pos[gk]] in kept:
+                    pos[gk] += 1
+                if pos[gk] < len(order) and len(kept) < self.limit:
+                    kept.setdefault(order[pos[gk]], None)
+                    per_group[gk].add(order[pos[gk]])
+                    pos[gk] += 1
+                    progressed = True
+            if not progressed:
+                break
         # An event kept for one group also counts for the other groups it is in.
         for gk, seq in seqs.items():
             per_group[gk].update(k for k in seq if k in kept)

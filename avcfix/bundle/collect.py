@@ -131,13 +131,12 @@ def _commands_text(results: Sequence[proc.Result], text: Callable[[str], str]) -
 def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Sequence[DenialGroup],
            findings: Sequence[object] | None, stats: ScanStats, env: Environment,
            results: Sequence[proc.Result], module_texts: Iterable[str]) -> None:
-    """Teach ``red`` every sensitive value of the bundle (before any is replaced)."""
-    for name in host.host_names():
-        red.learn_host(name)
-    for user in host.local_users():
-        red.learn_user(user.name)
-        red.learn_id("uid", user.uid)
-        red.learn_text(user.home)
+    """Teach ``red`` every sensitive value of the bundle (before any is replaced).
+
+    Placeholders number in this order: the kept events (time order), the
+    groups' evidence, explanations, sources, labels, commands, the module,
+    then the host's own names and local accounts.
+    """
     for d in denials:
         red.learn_host(d.node)
         for rec in d.records:
@@ -161,6 +160,13 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
         red.learn_text(r.stderr)
     for text in module_texts:
         red.learn_text(text)
+    # The host's own names and accounts last: values seen in the logs number first.
+    for name in host.host_names():
+        red.learn_host(name)
+    for user in host.local_users():
+        red.learn_user(user.name)
+        red.learn_id("uid", user.uid)
+        red.learn_text(user.home)
 
 
 def _red_denial(red: Redactor, d: Denial) -> Denial:

@@ -204,7 +204,7 @@ class SystemHostFacts:
         out: dict[str, Fact] = {}
         if shutil.which("dpkg-query"):
             for key, pattern in DEB_PACKAGES.items():
-                r = self._run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}|${Package}|${Version}\n", pattern])
+                r = self._run(["dpkg-query", "-W", "-f", r"${db:Status-Abbrev}|${Package}|${Version}\n", pattern])
                 found = [ln.split("|") for ln in r.stdout.splitlines() if ln.startswith("ii")]
                 if found:
                     out[key] = Fact.known(", ".join(f"{p[1]} {p[2]}" for p in sorted(found)))
@@ -212,7 +212,7 @@ class SystemHostFacts:
                     out[key] = Fact.absent(f"no installed package matches {pattern} (dpkg-query exit {r.returncode})")
         elif shutil.which("rpm"):
             for key, name in RPM_PACKAGES.items():
-                r = self._run(["rpm", "-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\n", name])
+                r = self._run(["rpm", "-q", "--qf", r"%{NAME} %{VERSION}-%{RELEASE}\n", name])
                 out[key] = (Fact.known(r.stdout.strip()) if r.ok
                             else Fact.absent(f"rpm -q {name}: {_first_line(r.stdout + r.stderr)}"))
         else:

@@ -72,6 +72,17 @@ def _fact(doc: object) -> str:
     return visible(value)
 
 
+def _modules(doc: object) -> str:
+    """``N modules``, and those not at the default priority 100 (local changes)."""
+    if not isinstance(doc, dict) or "value" not in doc or not isinstance(doc["value"], list):
+        return _fact(doc)
+    mods = doc["value"]
+    odd = [f"{m.get('priority')} {m.get('name')}" + (" (disabled)" if m.get("disabled") else "")
+           for m in mods if m.get("priority") != 100 or m.get("disabled")]
+    text = _plural(len(mods), "module")
+    return text + (f"; not at priority 100 or disabled: {', '.join(visible(o) for o in odd)}" if odd else "")
+
+
 def _summary(groups: Sequence[DenialGroup]) -> list[str]:
     lines = ["| domain | denials | targets (type:class) | permissive | first seen (UTC) | last seen (UTC) |",
              "|---|---:|---|---:|---|---|"]
@@ -134,7 +145,8 @@ def _environment(env: Mapping[str, object]) -> list[str]:
         rows.append((f"package {name}", packages[name]))  # type: ignore[index]
     lines = ["| fact | value |", "|---|---|"]
     for label, doc in rows:
-        lines.append(f"| {label} | {code(_fact(doc), cell=True)} |")
+        text = _modules(doc) if label == "modules" else _fact(doc)
+        lines.append(f"| {label} | {code(text, cell=True)} |")
     touched = env.get("booleans_touched") or []
     if touched:
         lines += ["", "Booleans the explanations name: " + ", ".join(
@@ -184,7 +196,7 @@ def render_readme(data: ReportInput) -> str:
     if data.redaction is not None:
         c = data.redaction
         lines += ["", f"Redacted (`--redact`): {_plural(c.hosts, 'host name')} (`host-N`), "
-                  f"{_plural(c.ips, 'IP address')} (`ip-N`; `198.18.x.y` / `2001:db8::N` inside binary "
+                  f"{c.ips} IP address{'' if c.ips == 1 else 'es'} (`ip-N`; `198.18.x.y` / `2001:db8::N` inside binary "
                   f"`saddr`), {_plural(c.users, 'user name')} (`user-N`, `/home/user-N`), "
                   f"{_plural(c.uids, 'uid')} (`uid-N`), {_plural(c.gids, 'gid')} (`gid-N`), "
                   f"{_plural(c.extra, 'extra match')} (`redacted-N`). SELinux types, classes and "

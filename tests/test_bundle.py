@@ -1,0 +1,312 @@
+"""``avcfix bundle``: contents for the eucanetd example, determinism, size cap,
+missing host facts, options and exit codes. Real tools: the modules in the
+bundle are compiled with checkmodule, events.log is read back by avcfix and
+by ausearch."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from avcfix import proc
+from avcfix.audit.api import Filters
+from avcfix.bundle.archive import TOP_DIR, archive_bytes
+from avcfix.bundle.collect import BundleOptions, collect
+from avcfix.bundle.facts import Fact
+from avcfix.bundle.hostfacts import StaticHostFacts, SystemHostFacts, read_policy_header
+from avcfix.explain.engine import explain_groups
+from avcfix.explain.facts import open_facts
+from bundle_helpers import EUCANETD_LOG, members, run
+
+ENV_KEYS = {"version", "selinux_mode", "policy_name", "kernel_policy", "policy_file", "modules",
+            "booleans_touched", "booleans_non_default", "packages", "os_release", "kernel", "labels"}
+
+
+def _rules(doc: dict) -> list[tuple]:
+    return [(r["source"], r["target"], r["class"], tuple(r["perms"]), r["count"], r["reason"]) for r in doc["rules"]]
+
+
+@pytest.fixture(scope="module")
+def euca_bundle(tmp_path_factory, euca_policy: Path) -> tuple[Path, dict[str, bytes]]:
+    out = tmp_path_factory.mktemp("bundle") / "eucanetd.tar.gz"
+    code = __import__("avcfix.cli", fromlist=["main"]).main(
+        ["bundle", str(EUCANETD_LOG), "--policy", str(euca_policy), "-o", str(out)])
+    assert code == 0
+    return out, members(out.read_bytes())
+
+
+def test_eucanetd_bundle_members(euca_bundle):
+    _, files = euca_bundle
+    assert sorted(files) == sorted([
+        "README.md", "commands.txt", "denials.json",
+        "eucalyptus_cloud_local.cil", "eucalyptus_cloud_local.te",
+        "eucalyptus_eucanetd_local.cil", "eucalyptus_eucanetd_local.te",
+        "environment.json", "events.log", "getty_local.cil", "getty_local.te",
+    ])
+
+
+def test_events_log_has_every_record_in_time_order(euca_bundle, tmp_path):
+    _, files = euca_bundle
+    text = files["events.log"].decode()
+    events = [e for e in text.split("----\n") if e]
+    assert len(events) == 7  # 8 denials, two of them in one event
+    times = []
+    for e in events:
+        first = e.splitlines()[1]
+        times.append(first.split("msg=audit(")[1].split(")")[0])
+    assert times == sorted(times)
+    bind = next(e for e in events if "name_bind" in e)
+    for rtype in ("type=AVC", "type=SYSCALL", "type=SOCKADDR", "type=PROCTITLE"):
+        assert rtype in bind
+    create = next(e for e in events if "eucanetd.pid" in e)
+    for rtype in ("type=AVC", "type=SYSCALL", "type=CWD", "type=PATH", "type=PROCTITLE"):
+        assert rtype in create
+    assert create.count("type=AVC") == 2 and create.count("type=PATH") == 2
+    assert "type=SERVICE_START" not in text and "USER_ACCT" not in text
+    # ausearch reads it back: the same 7 events.
+    if shutil.which("ausearch"):
+        log = tmp_path / "events.log"
+        log.write_bytes(files["events.log"])
+        cp = subprocess.run(["ausearch", "-if", str(log), "-m", "AVC", "--raw"], capture_output=True, text=True)
+        assert cp.returncode == 0, cp.stderr
+        assert len({ln.split("msg=audit(")[1].split(")")[0] for ln in cp.stdout.splitlines() if "type=AVC" in ln}) == 7
+
+
+def test_denials_json_is_why_json(euca_bundle, euca_policy, capsys):
+    _, files = euca_bundle
+    code, out, _ = run(capsys, "why", "--json", str(EUCANETD_LOG), "--policy", str(euca_policy))
+    assert code == 0
+    assert files["denials.json"].decode() == out
+    doc = json.loads(out)
+    assert ("eucalyptus_eucanetd_t", "unreserved_port_t", "udp_socket", ("name_bind",), 1) in \
+        [r[:5] for r in _rules(doc)]
+
+
+def test_events_log_read_back_gives_the_same_rules(euca_bundle, euca_policy, tmp_path, capsys):
+    _, files = euca_bundle
+    log = tmp_path / "events.log"
+    log.write_bytes(files["events.log"])
+    _, back, _ = run(capsys, "why", "--json", str(log), "--policy", str(euca_policy))
+    assert _rules(json.loads(back)) == _rules(json.loads(files["denials.json"]))
+
+
+def test_readme_is_an_issue_body(euca_bundle):
+    _, files = euca_bundle
+    readme = files["README.md"].decode()
+    assert readme.startswith("# SELinux denials: `eucalyptus_cloud_t`, `eucalyptus_eucanetd_t`, `getty_t`")
+    assert "| `eucalyptus_eucanetd_t` | 5 |" in readme          # summary row: 5 denials
+    assert "| `eucalyptus_cloud_t` | 2 |" in readme
+    # why's reason and advice: the port needs a label (the eucalyptus policy has a port type)
+    assert "semanage port -a -t eucalyptus_eucanetd_port_t -p udp 63822" in readme
+    assert "## Policy module" in readme and "```te\nmodule eucalyptus_eucanetd_local 1.0;" in readme
+    assert "## Environment" in readme and "| SELinux mode |" in readme
+    assert "/usr/sbin/eucanetd" in readme
+
+
+def test_generated_modules_compile(euca_bundle, tmp_path, euca_policy):
+    _, files = euca_bundle
+    te_files = [n for n in files if n.endswith(".te")]
+    assert "eucalyptus_eucanetd_local.te" in te_files
+    mls = read_policy_header(euca_policy).value["mls"]
+    for name in te_files:
+        src = tmp_path / name
+        src.write_bytes(files[name])
+        argv = ["checkmodule", *(["-M"] if mls else []), "-m", "-o", str(src.with_suffix(".mod")), str(src)]
+        r = proc.run(argv)
+        assert r.ok, (name, r.stderr)
+    te = files["eucalyptus_eucanetd_local.te"].decode()
+    assert "allow eucalyptus_eucanetd_t eucalyptus_var_run_t:file create;" in te
+    # a port label is the fix, so no name_bind rule is generated against that policy
+    assert "unreserved_port_t:udp_socket" not in te.split("require")[1]
+
+
+def test_environment_records_missing_facts_with_reasons(euca_bundle):
+    _, files = euca_bundle
+    env = json.loads(files["environment.json"])
+    assert set(env) == ENV_KEYS
+    for key in ENV_KEYS - {"version", "booleans_touched", "packages", "labels"}:
+        assert set(env[key]) in ({"value"}, {"missing"}), key
+        if "missing" in env[key]:
+            assert env[key]["missing"].strip(), key
+    assert env["policy_file"]["value"]["version"] >= 30
+    assert set(env["packages"]) >= {"selinux-policy", "policycoreutils", "avcfix"}
+    assert env["labels"]["/usr/sbin/eucanetd"] == {"missing": "does not exist on this host"}
+    if not Path("/sys/fs/selinux/policyvers").exists():  # this machine: no SELinux kernel
+        assert "not enabled" in env["kernel_policy"]["missing"]
+    commands = files["commands.txt"].decode()
+    assert "$ semodule -lfull\n  exit 0" in commands or "semodule" in commands
+
+
+def test_two_real_runs_give_identical_bytes(tmp_path, euca_policy, capsys):
+    a, b = tmp_path / "a.tar.gz", tmp_path / "sub" / "b.tar.gz"
+    b.parent.mkdir()
+    for out in (a, b):
+        code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "--policy", str(euca_policy), "-o", str(out),
+                           "--redact")
+        assert code == 0, err
+    assert a.read_bytes() == b.read_bytes()
+    raw = a.read_bytes()
+    assert raw[:2] == b"\x1f\x8b" and raw[4:8] == b"\0\0\0\0"   # gzip mtime 0
+    assert not raw[3] & 0x08                                       # no file name in the header
+    with tarfile.open(a) as tar:
+        infos = tar.getmembers()
+    names = [i.name for i in infos]
+    assert names == [TOP_DIR] + sorted(n for n in names if n != TOP_DIR)
+    assert len({i.mtime for i in infos}) == 1 and {i.uid for i in infos} == {0}
+    assert {i.uname for i in infos} == {"root"}
+
+
+def test_archive_bytes_do_not_depend_on_member_order():
+    one = archive_bytes({"b": b"2", "a": b"1"}, 5)
+    two = archive_bytes({"a": b"1", "b": b"2"}, 5)
+    assert one == two
+    with tarfile.open(fileobj=io.BytesIO(one)) as tar:
+        assert [m.name for m in tar.getmembers()] == [TOP_DIR, f"{TOP_DIR}/a", f"{TOP_DIR}/b"]
+    assert gzip.decompress(one)  # a valid gzip stream
+
+
+def test_missing_host_facts_are_recorded_not_fatal(tmp_path):
+    recorder = proc.Recorder()
+    host = SystemHostFacts(record=recorder, selinuxfs=tmp_path / "no-selinuxfs",
+                           os_release_files=(tmp_path / "no-os-release",), passwd=tmp_path / "no-passwd")
+    bundle = collect(BundleOptions(sources=(str(EUCANETD_LOG),)), host, None, recorder, explain=explain_groups)
+    env = json.loads(dict(bundle.members)["environment.json"])
+    assert "does not exist" in env["kernel_policy"]["missing"]
+    assert env["os_release"] == {"missing": "no /etc/os-release or /usr/lib/os-release"}
+    missing = dict(bundle.missing_facts)
+    assert "kernel_policy" in missing and "os_release" in missing
+    assert "missing: no /etc/os-release" in bundle.readme
+
+
+class _Broken(StaticHostFacts):
+    def modules(self) -> Fact:
+        raise RuntimeError("semanage store locked")
+
+    def label(self, path: str) -> Fact:
+        raise PermissionError(13, "Permission denied")
+
+
+def test_a_failing_fact_source_is_recorded_not_fatal():
+    recorder = proc.Recorder()
+    bundle = collect(BundleOptions(sources=(str(EUCANETD_LOG),)), _Broken(), None, recorder, explain=explain_groups)
+    env = json.loads(dict(bundle.members)["environment.json"])
+    assert "semanage store locked" in env["modules"]["missing"]
+    assert all("Permission denied" in v["missing"] for v in env["labels"].values())
+
+
+def test_static_host_facts_fill_the_environment(euca_policy):
+    facts = open_facts(euca_policy, None)
+    host = StaticHostFacts(
+        mode=Fact.known("enforcing"), name=Fact.known("targeted"),
+        loaded=Fact.known({"version": 33, "mls": True}),
+        module_list=Fact.known([{"name": "eucalyptus", "priority": 400, "kind": "pp", "disabled": False}]),
+        booleans={}, release=Fact.known({"ID": "fedora"}), kernel_release=Fact.known("6.5.0"),
+        labels={"/usr/sbin/eucanetd": "system_u:object_r:eucalyptus_eucanetd_exec_t:s0"},
+    )
+    bundle = collect(BundleOptions(sources=(str(EUCANETD_LOG),)), host, facts, proc.Recorder(),
+                     explain=explain_groups)
+    env = json.loads(dict(bundle.members)["environment.json"])
+    assert env["selinux_mode"] == {"value": "enforcing"}
+    assert env["labels"]["/usr/sbin/eucanetd"] == {"value": "system_u:object_r:eucalyptus_eucanetd_exec_t:s0"}
+    assert env["policy_file"]["value"]["path"] == str(euca_policy)
+    assert "eucalyptus_eucanetd_exec_t" in bundle.readme
+    assert "400 eucalyptus" in bundle.readme
+
+
+def _many_events_log(path: Path, n: int) -> None:
+    lines = []
+    for i in range(n):
+        ts = f"{1700000000 + i}.000:{1000 + i}"
+        target = "var_log_t" if i % 2 else "etc_t"
+        lines.append(f"type=AVC msg=audit({ts}): avc:  denied  {{ read }} for  pid={100 + i} comm=\"svc\" "
+                     f"name=\"f{i}\" scontext=system_u:system_r:httpd_t:s0 "
+                     f"tcontext=system_u:object_r:{target}:s0 tclass=file permissive=0")
+        lines.append(f"type=SYSCALL msg=audit({ts}): arch=c000003e syscall=257 success=no exit=-13 "
+                     f"a0=0 a1=0 a2=0 a3=0 items=1 ppid=1 pid={100 + i} auid=4294967295 uid=0 gid=0 euid=0 "
+                     f"suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"svc\" exe=\"/usr/sbin/svc\" "
+                     "subj=system_u:system_r:httpd_t:s0 key=(null)")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_max_events_keeps_first_and_last_of_each_group(tmp_path, capsys):
+    log = tmp_path / "many.log"
+    _many_events_log(log, 200)
+    out = tmp_path / "b.tar.gz"
+    code, stdout, _ = run(capsys, "bundle", str(log), "-o", str(out), "--max-events", "10")
+    assert code == 0
+    assert "kept 10 of 200 events" in stdout
+    files = members(out.read_bytes())
+    events = files["events.log"].decode()
+    serials = [int(ln.split(":")[1].split(")")[0]) for ln in events.splitlines() if ln.startswith("type=AVC")]
+    assert len(serials) == 10 and serials == sorted(serials)
+    # etc_t has even events (1000, 1002... 1198), var_log_t odd ones (1001... 1199)
+    assert {1000, 1198, 1001, 1199} <= set(serials)
+    assert {1002, 1196, 1003, 1197} <= set(serials)           # then the second and second-to-last
+    doc = json.loads(files["denials.json"])
+    assert len(doc["denials"]) == 10
+    assert sorted(r["count"] for r in doc["rules"]) == [100, 100]   # rules count every denial
+    readme = files["README.md"].decode()
+    assert "## Size cap" in readme and "keeps 10 of 200 events" in readme
+    assert "| `httpd_t` | `etc_t:file` | 100 | 5 | 95 |" in readme
+
+
+def test_no_cut_under_the_cap(tmp_path, capsys):
+    log = tmp_path / "few.log"
+    _many_events_log(log, 6)
+    out = tmp_path / "b.tar.gz"
+    code, stdout, _ = run(capsys, "bundle", str(log), "-o", str(out), "--max-events", "6")
+    assert code == 0 and "kept" not in stdout
+    assert "## Size cap" not in members(out.read_bytes())["README.md"].decode()
+
+
+def test_filters_and_markdown(tmp_path, capsys):
+    code, out, err = run(capsys, "bundle", str(EUCANETD_LOG), "--domain", "eucalyptus_cloud_t", "--markdown")
+    assert code == 0
+    assert out.startswith("# SELinux denials: `eucalyptus_cloud_t`\n")
+    assert "eucanetd" not in out.split("## Summary")[1].split("## Environment")[0]
+    assert "Filters: `--domain eucalyptus_cloud_t`." in out
+
+
+def test_given_module_is_included(tmp_path, capsys):
+    mod = tmp_path / "mine.te"
+    mod.write_text("module mine 1.0;\n# built on /home/alice/work\nrequire { type httpd_t; class file read; }\n"
+                   "allow httpd_t self:file read;\n")
+    out = tmp_path / "b.tar.gz"
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(out), "--module", str(mod), "--redact")
+    assert code == 0, err
+    files = members(out.read_bytes())
+    assert "mine.te" in files and not any(n.endswith("_local.te") for n in files)
+    te = files["mine.te"].decode()
+    assert "allow httpd_t self:file read;" in te and "/home/user-" in te and "alice" not in te
+    assert "the module given with `--module`" in files["README.md"].decode()
+
+
+def test_errors_and_exit_codes(tmp_path, capsys):
+    bad = tmp_path / "bad.te"
+    bad.write_text("module bad 1.0;\nallow x y:file { read ;\n")
+    assert run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(tmp_path / "x.tar.gz"), "--module", str(bad))[0] == 5
+    assert run(capsys, "bundle", str(EUCANETD_LOG))[0] == 2                      # no -o, no --markdown
+    assert run(capsys, "bundle", str(EUCANETD_LOG), "--markdown", "--redact", "--redact-extra", "(")[0] == 2
+    assert run(capsys, "bundle", str(EUCANETD_LOG), "--markdown", "--redact-extra", "x")[0] == 2  # needs --redact
+    assert run(capsys, "bundle", str(tmp_path / "nope.log"), "-o", str(tmp_path / "x.tar.gz"))[0] == 3
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(tmp_path / "no" / "dir" / "x.tar.gz"))
+    assert code == 3 and "does not exist" in err
+    assert not list(tmp_path.glob("*.tar.gz"))
+
+
+def test_skipped_lines_are_reported_and_strict(tmp_path, capsys):
+    log = tmp_path / "mixed.log"
+    log.write_bytes(EUCANETD_LOG.read_bytes() + b"garbage line\n\x00\x01binary\n")
+    out = tmp_path / "b.tar.gz"
+    code, _, err = run(capsys, "bundle", str(log), "-o", str(out))
+    assert code == 0 and "skipped 2 lines" in err and f"{log}:44" in err
+    doc = json.loads(members(out.read_bytes())["denials.json"])
+    assert doc["stats"]["skipped_lines"] == 2 and doc["skipped"][0]["line"] == 44
+    assert run(capsys, "bundle", str(log), "-o", str(out), "--strict")[0] == 4
