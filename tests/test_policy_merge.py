@@ -224,3 +224,15 @@ def test_merge_properties(a, b) -> None:
     for key, perms in perms_by_key([a, b]).items():
         if None not in key[1:]:
             assert perms <= perms_by_key([once])[key] | {"*"}
+
+
+def test_fixture_refpolicy_module_survives_merge_and_builds(tmp_path: Path) -> None:
+    """policies/eucalyptus.te (declarations, interface calls, permission-set
+    macros) merged with itself renders to a module the devel Makefile builds."""
+    path = TE_DATA.parents[2] / "policies" / "eucalyptus.te"
+    m = parse_te(path.read_text(), str(path))
+    merged = merge_modules([m, m])
+    assert merged.opaque == m.opaque and merged.declarations == m.declarations
+    text = render_te(merged)
+    assert parse_te(text) == merged
+    compile_refpolicy(text, "eucalyptus", tmp_path)

@@ -96,14 +96,17 @@ def test_reads_every_supported_statement() -> None:
         "dontauditxperm full_t self:tcp_socket ioctl ~{ 0x5401 };",
     }
     texts = [op.text.splitlines()[0] for op in m.opaque]
-    assert texts == [
+    assert texts == [  # in file order, except calls on a domain with rules: in its section
         'type_transition full_t var_t:file full_exec_t "name;with#odd";',
-        "init_daemon_domain(full_t, full_exec_t)",
         "ifdef(`distro_redhat',`",
         "optional_policy(`",
         "if (httpd_can_network_connect) {",
         "optional {",
+        "init_daemon_domain(full_t, full_exec_t)",
     ]
+    text = render_te(m)
+    section = text[text.index("#============= full_t =============="):]
+    assert "init_daemon_domain(full_t, full_exec_t)" in section
     first = [r for r in m.av_rules if rule_te(r) == "allow full_t var_t:file { getattr read };"][0]
     assert first.comments == ("evidence for the next rule", "trailing comment")
     assert m.comments == ("A hand-written module with a bit of everything.",)
@@ -143,7 +146,10 @@ def test_audit2allow_analysis_comments_stay_with_their_rule() -> None:
 
 
 def test_refpolicy_interface_calls_are_opaque() -> None:
-    m = parse_te((TE_DATA / "a2a_refpolicy.te").read_text(), "a2a_refpolicy.te")
+    text = (TE_DATA / "a2a_refpolicy.te").read_text()
+    m = parse_te(text, "a2a_refpolicy.te")
+    # rendered like audit2allow -R: each call in its domain's section, after the rules
+    assert te_lines(render_te(m)) == te_lines(text)
     assert m.style is HeaderStyle.POLICY_MODULE
     assert Opaque("apache_read_sys_content(ftpd_t)") in m.opaque
     assert Opaque("corenet_tcp_connect_reserved_port(smbd_t)") in m.opaque
@@ -153,6 +159,12 @@ def test_refpolicy_interface_calls_are_opaque() -> None:
 def test_rendered_module_compiles(tmp_path: Path) -> None:
     m = parse_te((TE_DATA / "a2a_multi.te").read_text(), "a2a_multi.te")
     compile_te(render_te(m), "a2a_multi", tmp_path)
+
+
+def te_lines(text: str) -> list[str]:
+    """Statement and banner lines after the require block; blank lines and other comments left out."""
+    body = text[text.index("}\n") + 2:]
+    return [ln for ln in body.splitlines() if ln.strip() and (not ln.startswith("#") or ln.startswith("#="))]
 
 
 # ------------------------------------------------------------------ errors

@@ -303,6 +303,19 @@ class Opaque:
         object.__setattr__(self, "text", self.text.strip())
         object.__setattr__(self, "comments", _clean_comments(self.comments))
 
+    @property
+    def domain(self) -> str | None:
+        """The first argument of an interface call when it is a plain name
+        (``corenet_tcp_bind_http_port(httpd_t)`` -> ``httpd_t``): the domain
+        section the call is rendered in, as audit2allow -R does. ``None`` for
+        anything else (``ifdef(`x', ...)``, blocks, statements)."""
+        m = _CALL_DOMAIN_RE.match(self.text)
+        return m.group(1) if m else None
+
+
+#: ``name(first_arg`` followed by ``,`` or ``)``, first_arg a plain identifier.
+_CALL_DOMAIN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\(\s*([A-Za-z][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*)\s*[,)]")
+
 
 Rule = Union[AvRule, XpermRule]
 Declaration = Union[TypeDecl, AttributeDecl, TypeAttribute, RoleTypes]
@@ -333,7 +346,23 @@ class Module:
         seen: dict[str, Opaque] = {}
         for op in self.opaque:
             seen.setdefault(op.text, op)
-        object.__setattr__(self, "opaque", tuple(seen.values()))
+        # Calls on a domain that has rules go to that domain's section (sorted
+        # like the rules); everything else keeps its order, before the sections.
+        rule_domains = {str(r.sources) for r in self.rules}
+        declared = self.declared_types
+
+        def section(op: Opaque) -> tuple[bool, str]:
+            name = _section(op, rule_domains, declared)
+            return (name is not None, name or "")
+
+        object.__setattr__(self, "opaque", tuple(sorted(seen.values(), key=section)))
+
+    def section_of(self, op: Opaque) -> str | None:
+        """The domain section an opaque statement is rendered in (audit2allow -R
+        style): the first argument of an interface call, when the module has
+        rules for it or does not declare it (calls on types declared here, like
+        ``files_type(x_t)``, stay with the declarations). ``None``: not in a section."""
+        return _section(op, {str(r.sources) for r in self.rules}, self.declared_types)
 
     def with_changes(self, **changes) -> "Module":
         """A copy with some fields replaced (normalised again)."""
@@ -368,6 +397,13 @@ class Module:
     def domains(self) -> tuple[str, ...]:
         """The source-set texts of the rules, in section order."""
         return tuple(_uniq_ordered(str(r.sources) for r in self.rules))
+
+
+def _section(op: Opaque, rule_domains: set[str], declared: frozenset[str]) -> str | None:
+    domain = op.domain
+    if domain is None or (domain not in rule_domains and domain in declared):
+        return None
+    return domain
 
 
 def _rule_order(rule: Rule) -> tuple:

@@ -111,18 +111,21 @@ def render_te(module: Module) -> str:
         for decl in module.declarations:
             lines += _comment_lines(decl.comments) + [declaration_te(decl)]
         blocks.append(lines)
-    if module.opaque:
+    unsectioned = [op for op in module.opaque if module.section_of(op) is None]
+    if unsectioned:
         lines = []
-        for op in module.opaque:
+        for op in unsectioned:
             lines += _comment_lines(op.comments) + [op.text]
         blocks.append(lines)
-    current: str | None = None
+    sections: dict[str, list[str]] = {}
     for rule in module.rules:
-        domain = str(rule.sources)
-        if domain != current:
-            blocks.append([section_banner(domain)])
-            current = domain
-        blocks[-1] += _comment_lines(rule.comments) + [rule_te(rule)]
+        sections.setdefault(str(rule.sources), []).extend(_comment_lines(rule.comments) + [rule_te(rule)])
+    for op in module.opaque:
+        section = module.section_of(op)
+        if section is not None:
+            sections.setdefault(section, []).extend(_comment_lines(op.comments) + [op.text])
+    for domain in sorted(sections):
+        blocks.append([section_banner(domain)] + sections[domain])
     return "\n\n".join("\n".join(block) for block in blocks) + "\n"
 
 
