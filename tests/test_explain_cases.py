@@ -132,6 +132,17 @@ def test_constraint_names_text_and_differing_part(facts):
     assert f.detail.endswith("[differs: user]")
 
 
+def test_mcs_constraint_on_levels_with_other_contexts_noted(facts):
+    f = only(explain("mcs_levels.log", facts))
+    assert f.reason is Reason.CONSTRAINT
+    assert f.differs == ("level",)
+    assert "h1 dom h2" in f.detail
+    # the group's second context pair (same categories) is allowed: said, not hidden
+    assert "svirt_image_t:s0:c1,c2: allowed_now" in f.detail
+    # svirt_image_t is assigned at run time (virtual_image_context): no restorecon to virt_image_t
+    assert f.advice == ()
+
+
 def test_rbac_names_missing_association(facts):
     f = only(explain("rbac.log", facts))
     assert "role staff_r types httpd_t" in f.detail

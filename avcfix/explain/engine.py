@@ -16,6 +16,7 @@ keeps its underlying reason (``Finding.underlying``) and that reason's advice.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Sequence
 
 from avcfix.audit.model import DenialGroup
@@ -37,6 +38,9 @@ _MODULE_REASONS = frozenset({Reason.TE_RULE, Reason.NO_POLICY})
 _REASON_ORDER = {r: i for i, r in enumerate(Reason)}
 _KIND_ORDER = {k: i for i, k in enumerate(AdviceKind)}
 
+#: Most distinct (scontext, tcontext) pairs of one group that are analysed.
+MAX_CONTEXTS = 8
+
 NO_POLICY_DETAIL = ("no policy was given and SELinux is not enabled here: reasons need --policy FILE "
                     "(or --root DIR); advice below comes from the log alone")
 
@@ -55,14 +59,43 @@ def explain_groups(groups: Sequence[DenialGroup], facts: Facts | None) -> list[F
     """
     analyses: dict[AccessKey, Analysis] = {}
     if facts is not None:
-        analyses = facts.analyze([access_key(g) for g in groups])
+        analyses = facts.analyze([k for g in groups for k in _all_keys(g)])
     denied = _denied_index(groups)
     findings: list[Finding] = []
     for group in groups:
         analysis = analyses.get(access_key(group)) if facts is not None else None
+        others = [analyses[k] for k in _all_keys(group)[1:]] if facts is not None else []
         for perms, verdict in _split(group, analysis):
-            findings.append(_finding(group, perms, verdict, analysis, facts, denied))
+            finding = _finding(group, perms, verdict, analysis, facts, denied)
+            note = _other_contexts_note(perms, verdict, others)
+            if note:
+                finding = replace(finding, detail=f"{finding.detail}; {note}" if finding.detail else note)
+            findings.append(finding)
     return findings
+
+
+def _all_keys(group: DenialGroup) -> list[AccessKey]:
+    """The example's key first, then one per other distinct context pair (capped)."""
+    first = access_key(group)
+    keys = [first]
+    for scon, tcon in group.contexts:
+        key = AccessKey(scon, tcon, group.tclass, group.perms)
+        if key not in keys and len(keys) < MAX_CONTEXTS:
+            keys.append(key)
+    return keys
+
+
+def _other_contexts_note(perms: tuple[str, ...], verdict: Verdict, others: list[Analysis]) -> str:
+    """Say when another context pair of the group gets another reason for these perms."""
+    notes = []
+    for other in others:
+        got = dict(other.verdicts)
+        reasons = sorted({got[p].reason.value for p in perms if p in got and got[p].reason is not verdict.reason})
+        if reasons:
+            notes.append(f"{other.key.scontext} -> {other.key.tcontext}: {', '.join(reasons)}")
+    if not notes:
+        return ""
+    return "other contexts in this group get another reason: " + "; ".join(notes)
 
 
 def _denied_index(groups: Sequence[DenialGroup]) -> dict[tuple[str, str, str], frozenset[str]]:

@@ -472,10 +472,38 @@ class PolicyFacts:
         return {str(b): bool(b.state) for b in rule.conditional.booleans}
 
     def fixed_label(self, type_name: str) -> bool:
-        """True for types given by genfscon (per filesystem, not per file), except root_t."""
+        """True when relabelling one file to file_contexts is impossible or wrong.
+
+        Types given by genfscon (per filesystem: nfs_t, cifs_t, proc_t...;
+        root_t excepted), and types the policy root lists as customizable or
+        assigned at run time (``contexts/customizable_types``,
+        ``virtual_image_context``, ``virtual_domain_context``,
+        ``lxc_contexts``): restorecon leaves those alone or breaks them.
+        """
         if self._genfs_types is None:
-            self._genfs_types = frozenset(str(g.context.type_) for g in self._policy.genfscons()) - {"root_t"}
+            genfs = {str(g.context.type_) for g in self._policy.genfscons()} - {"root_t"}
+            self._genfs_types = frozenset(genfs | self._runtime_types())
         return type_name in self._genfs_types
+
+    def _runtime_types(self) -> set[str]:
+        """Types named in the policy root's customizable/runtime context files."""
+        if self.file_contexts is None:
+            return set()
+        contexts_dir = self.file_contexts.parent.parent
+        found: set[str] = set()
+        for name in ("customizable_types", "virtual_image_context", "virtual_domain_context", "lxc_contexts"):
+            try:
+                text = (contexts_dir / name).read_text(errors="replace")
+            except OSError:
+                continue
+            for line in text.splitlines():
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                value = line.split("=", 1)[-1].strip().strip('"')
+                ctx = Context.parse(value)
+                found.add(ctx.type if ctx else value)
+        return found
 
     def is_unconfined(self, type_name: str) -> bool:
         """True for domains with the unconfined attribute (or named like one)."""
