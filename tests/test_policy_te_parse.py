@@ -49,7 +49,7 @@ allow { full_t httpd_t } { var_t self }:{ file } ~{ write };
 dontaudit full_t domain:file *;
 auditallow full_t var_t:file { read -getattr };
 neverallow full_t { domain -httpd_t }:file write;
-allowxperm full_t self:tcp_socket ioctl { 0x8910 0x8927-0x892a 35000 };
+allowxperm full_t self:tcp_socket ioctl { 0x8910 0x8927-0x892a 35000 0010 };
 dontauditxperm full_t self:tcp_socket ioctl ~0x5401;
 type_transition full_t var_t:file full_exec_t "name;with#odd";
 init_daemon_domain(full_t, full_exec_t)
@@ -92,7 +92,7 @@ def test_reads_every_supported_statement() -> None:
         "dontaudit full_t domain:file *;",
         "auditallow full_t var_t:file { read -getattr };",
         "neverallow full_t { domain -httpd_t }:file write;",
-        "allowxperm full_t self:tcp_socket ioctl { 0x88b8 0x8910 0x8927-0x892a };",
+        "allowxperm full_t self:tcp_socket ioctl { 0xa 0x88b8 0x8910 0x8927-0x892a };",
         "dontauditxperm full_t self:tcp_socket ioctl ~{ 0x5401 };",
     }
     texts = [op.text.splitlines()[0] for op in m.opaque]
@@ -201,6 +201,7 @@ def test_syntax_errors_point_at_the_bad_token(text: str, line: int, col: int, ne
     "\x00\x01", "}}}}", "allow", "(((", "module", "#" * 1000 + "\nx", "allow a b:c d;" * 3 + "{",
     "f(" + "(" * 3000 + ")" * 3001, "if (x) " + "{" * 3000 + "}" * 3000, "allow a b:c " + "~" * 3000 + "read;",
     "require { require { } }", "module x 1.0; module y 1.0;", "policy_module(x)", "allowxperm a b:c ioctl { };",
+    "allowxperm a b:c ioctl { 0x10000 };", "allowxperm a b:c ioctl 99999999999999999999;",
 ])
 def test_garbage_input_gives_a_syntax_error(text: str) -> None:
     with pytest.raises(TeSyntaxError):

@@ -48,6 +48,7 @@ from avcfix.policy.model import (
 )
 
 _BANNER_RE = re.compile(r"^#=+ .* =+\s*$")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_.\-]+|\S")
 _COMMENT_OR_STRING_RE = re.compile(r'"[^"\n]*"|#[^\n]*')
 
 #: Statements kept verbatim up to their ``;``.
@@ -188,6 +189,14 @@ def _grammar() -> pp.ParserElement:
     av_rule = (av_kw + name_set - name_set - _lit(":") - name_set - name_set - semi).set_parse_action(
         lambda t: AvRule(RuleKind(t[0].lower()), t[1], t[2], t[3], t[4])
     )
+    def to_int(s, loc, t) -> int:
+        text = t[0]
+        value = int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+        if value > 0xFFFF:
+            raise pp.ParseFatalException(s, loc, "expected an ioctl command number (at most 0xffff)")
+        return value
+
+    number.set_parse_action(to_int)
     xitem = pp.Group(number + pp.Opt(_lit("-") - number))
     xset = pp.Opt(pp.Literal("~"))("neg") + (_lit("{") + pp.OneOrMore(xitem) + _lit("}") | xitem)
 
@@ -200,8 +209,8 @@ def _grammar() -> pp.ParserElement:
             rest = rest[1:]
         ranges = []
         for item in rest:
-            lo = int(item[0], 0)
-            hi = int(item[1], 0) if len(item) > 1 else lo
+            lo = item[0]
+            hi = item[1] if len(item) > 1 else lo
             ranges.append((lo, hi))
         return XpermRule(XpermKind(kind.lower()), src, tgt, cls, op, tuple(ranges), complement)
 
@@ -255,7 +264,7 @@ def _grammar() -> pp.ParserElement:
 
 
 def _found(text: str, loc: int) -> str:
-    m = re.compile(r"[A-Za-z0-9_.\-]+|\S").match(text, loc)
+    m = _TOKEN_RE.match(text, loc)
     return f"'{m.group(0)}'" if m else "end of file"
 
 
