@@ -247,6 +247,7 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     return {
+        "loadavg_1min": round(os.getloadavg()[0], 2),
         "cpu": cpu, "cpus": os.cpu_count(), "mem_gb": mem_gb, "kernel": platform.release(),
         "os": _os_name(), "python": platform.python_version(),
     }
@@ -313,6 +314,7 @@ def run(args: argparse.Namespace) -> int:
         raise HarnessError(f"policy {args.policy} not found (selinux-policy-default), or pass --policy")
 
     logs = {n: ensure_log(n, args.seed, args.data) for n in (small, large)}
+    load_before = os.getloadavg()[0]
     for path, _ in logs.values():
         warm(path)
 
@@ -353,7 +355,7 @@ def run(args: argparse.Namespace) -> int:
                 if r == 0:
                     m.check = checks[m.tool](out, logs[m.size][1])
 
-    result = report(plan, logs, small, large, repeats, use_gnu_time, avcfix_missing)
+    result = report(plan, logs, small, large, repeats, use_gnu_time, avcfix_missing, load_before)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -365,10 +367,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report(plan: list[Measure], logs: dict, small: int, large: int, repeats: int, gnu_time: bool,
-           avcfix_missing: str | None) -> dict:
+           avcfix_missing: str | None, load_before: float) -> dict:
     """Print the table and the targets; return everything as a JSON-able dict."""
     info = machine()
     print(f"\nmachine: {info['cpu']} ({info['cpus']} CPUs, {info['mem_gb']} GB), {info['os']}, kernel {info['kernel']}, Python {info['python']}")
+    print(f"load average: {load_before:.2f} before, {info['loadavg_1min']:.2f} after"
+          + (" (a busy machine: wall times are inflated, compare the CPU times)" if max(load_before, info['loadavg_1min']) > 1.0 else ""))
     for n, (path, meta) in sorted(logs.items()):
         s = meta["stats"]
         print(f"log {size_label(n)}: {path.name}, {meta['bytes'] / 1e6:.0f} MB, {s['events']} events, "
@@ -430,6 +434,7 @@ def report(plan: list[Measure], logs: dict, small: int, large: int, repeats: int
         "logs": {size_label(n): {"path": str(p), **meta} for n, (p, meta) in logs.items()},
         "measures": [m.summary() for m in plan],
         "avcfix_missing": avcfix_missing,
+        "loadavg_before": round(load_before, 2),
         "targets": targets,
     }
 
