@@ -43,7 +43,7 @@ def test_groups_by_source_target_class_and_unions_perms(tmp_path: Path) -> None:
     lines = text.splitlines()
     i = lines.index(f"allow {EUCA} eucalyptus_var_run_t:dir {{ add_name write }};")
     assert lines[i - 2] == "# 3 denials; comm: eucanetd; exe: /usr/sbin/eucanetd"
-    assert lines[i - 1].startswith("# permissive: 1 of these")
+    assert lines[i - 1] == "# permissive: 1 of 3 logged in permissive mode (allowed, not blocked)"
     assert parse_te(text) == res.module
     compile_te(text, "eucanetd_local", tmp_path)
 

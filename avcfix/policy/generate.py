@@ -143,7 +143,7 @@ def _evidence(acc: _Acc) -> tuple[str, ...]:
     lines = ["; ".join(parts)]
     permissive = sum(g.count for g in groups if g.permissive)
     if permissive:
-        lines.append(f"permissive: {permissive} of these were logged in permissive mode (not blocked)")
+        lines.append(f"permissive: {permissive} of {count} logged in permissive mode (allowed, not blocked)")
     for command in sorted(acc.advised):
         lines.append(f"included with --include-advised; advised instead: {command}")
     return tuple(clean_comment(line, COMMENT_LIMIT) for line in lines)
