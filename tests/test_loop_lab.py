@@ -118,6 +118,18 @@ def test_permissive_loop_converges_in_two_iterations(lab_root: PolicyRoot) -> No
         assert _granted(lab_root.policy_file, rule), rule
     _final_enforcing_run_is_clean(lab)
 
+    # the module removed, its .te left in place (make e2e does this): the rules are
+    # already in the .te, so nothing is added, but reinstalling it is progress
+    from avcfix.toolchain import semodule
+
+    semodule.remove(lab_root, MODULE)
+    assert not _granted(lab_root.policy_file, next(iter(EXPECTED_RULES)))
+    again = _loop(lab, permissive=True).run()
+    assert again.outcome is Outcome.CONVERGED and len(again.iterations) == 2, again.message
+    assert again.iterations[0].rules_added == () and again.module_version == "1.0"
+    for rule in EXPECTED_RULES:
+        assert _granted(lab_root.policy_file, rule), rule
+
 
 def test_boolean_scenario_needs_a_decision_then_converges_with_apply_advice(euca_root: PolicyRoot,
                                                                            tmp_path: Path) -> None:

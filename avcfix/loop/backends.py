@@ -90,6 +90,7 @@ class BuilderInstaller:
             module=self.module,
             pp_path=str(result.pp_path) if result.pp_path else None,
             missing=tuple(result.missing_after_install),
+            installed=bool(result.installed),
         )
 
     def _save(self, tmp: Path) -> dict[str, Path]:

@@ -269,14 +269,16 @@ class Loop:
             added: tuple[str, ...] = ()
             did_something = False
             if module_findings:
-                ok, added, failure = self._install(n, module_findings)
+                ok, added, installed, failure = self._install(n, module_findings)
                 if failure is not None:
                     self._finish(base, t0, module_version=self.version)
                     return failure
                 if not ok:
                     self._finish(base, t0, module_version=self.version)
                     return Outcome.DECLINED, "the install was declined; nothing was installed", ()
-                did_something = bool(added)
+                # an unchanged module reinstalled (it had been removed) is progress too;
+                # if it changes nothing, the same denials come back: no progress next time
+                did_something = bool(added) or installed
 
             applied: list[str] = []
             if fixes:
@@ -323,7 +325,8 @@ class Loop:
             self._emit(EventKind.NOTE, n, f"removed the permissive mark of {d}; verifying in enforcing mode")
 
     def _install(self, n: int, findings: Sequence[Finding]
-                 ) -> tuple[bool, tuple[str, ...], tuple[Outcome, str, tuple[str, ...]] | None]:
+                 ) -> tuple[bool, tuple[str, ...], bool, tuple[Outcome, str, tuple[str, ...]] | None]:
+        """(confirmed, rules added, semodule ran, failure outcome or None)."""
         from avcfix.policy.generate import generate_module  # preview of the rules, pure
         from avcfix.policy.render import rule_te
 
@@ -331,7 +334,7 @@ class Loop:
         lines = tuple(sorted(rule_te(r) for r in preview.rules))
         question = f"Install module {self.installer.module} with these rules into the policy?"
         if not self.confirm(question, lines):
-            return False, (), None
+            return False, (), False, None
 
         def on_step(step: str, detail: str) -> None:
             self._emit(EventKind.BUILD_STEP, n, f"{step}: {detail}")
@@ -339,14 +342,14 @@ class Loop:
         try:
             result = self.installer.install(findings, on_step)
         except CompileError as exc:
-            return True, (), (Outcome.COMPILE_FAILED, str(exc), ())
+            return True, (), False, (Outcome.COMPILE_FAILED, str(exc), ())
         except ToolError as exc:  # InstallError: the installer has rolled back already
-            return True, (), (Outcome.INSTALL_FAILED, str(exc), ())
+            return True, (), False, (Outcome.INSTALL_FAILED, str(exc), ())
         self.version = result.version
         for m in result.missing:
             self._emit(EventKind.WARNING, n, f"not in the policy after install: {m}")
         self._emit(EventKind.INSTALLED, n, f"{result.module} {result.version}")
-        return True, result.added if result.changed else (), None
+        return True, result.added if result.changed else (), result.installed, None
 
     def _finish(self, base: dict, t0: float, **more: object) -> None:
         report = IterationReport(**base, seconds=self.clock() - t0, **more)  # type: ignore[arg-type]

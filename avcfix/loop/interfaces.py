@@ -102,6 +102,8 @@ class Installed:
     pp_path: str | None = None
     #: Rules setools did not find in the policy after the install.
     missing: tuple[str, ...] = ()
+    #: semodule installed the package (False: nothing to install).
+    installed: bool = True
 
 
 #: ``listener(step, detail)`` for the build steps (generate, compile, install...).
