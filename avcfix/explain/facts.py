@@ -141,7 +141,7 @@ class PolicyFacts:
     __slots__ = (
         "path", "file_contexts", "policy_xml", "lookups", "_policy", "_analyses",
         "_rules", "_descriptions", "_labeler", "_labeler_failed", "_types", "_type_attrs",
-        "_ctx_problems", "diagnostics",
+        "_ctx_problems", "diagnostics", "_cond_rules",
         "_genfs_types",
     )
 
@@ -160,7 +160,8 @@ class PolicyFacts:
         except (OSError, ValueError, setools.exception.SEToolsException) as exc:
             raise PolicyError(f"cannot read binary policy {self.path}: {exc}") from exc
         self._analyses: dict[AccessKey, Analysis] = {}
-        self._rules: dict[tuple[str, str], list[_RuleView]] | None = None
+        self._rules: dict[tuple[str, str], list[Any]] | None = None
+        self._cond_rules: dict[tuple[str, str], list[_RuleView]] | None = None
         self._descriptions: dict[str, str] | None = None
         self._labeler: Any = None
         self._labeler_failed = False
@@ -364,29 +365,54 @@ class PolicyFacts:
 
     # ------------------------------------------------------------ rule index
 
-    def _rules_by_source(self) -> dict[tuple[str, str], list[_RuleView]]:
-        """Allow rules indexed by (source type/attribute, class) (built once, on first need)."""
+    def _rules_by_source(self) -> dict[tuple[str, str], list[Any]]:
+        """Allow rules (setools objects) by (source type/attribute, class), built once on first need."""
         if self._rules is None:
-            from setools.policyrep import TERuletype, TypeAttribute
+            from setools.policyrep import TERuletype
 
-            index: dict[tuple[str, str], list[_RuleView]] = {}
+            allow = TERuletype.allow
+            index: dict[tuple[str, str], list[Any]] = {}
             for rule in self._policy.terules():
-                if rule.ruletype != TERuletype.allow:
-                    continue
-                try:
-                    cond = rule.conditional
-                    block = bool(rule.conditional_block)
-                except Exception:  # setools raises RuleNotConditional
-                    cond, block = None, True
-                index.setdefault((str(rule.source), str(rule.tclass)), []).append(_RuleView(
-                    str(rule.target), isinstance(rule.target, TypeAttribute), str(rule.tclass),
-                    frozenset(str(p) for p in rule.perms), cond, block))
+                if rule.ruletype == allow:
+                    index.setdefault((str(rule.source), str(rule.tclass)), []).append(rule)
             self._rules = index
         return self._rules
 
-    def _rules_for(self, domain: str, tclass: str) -> list[_RuleView]:
+    @staticmethod
+    def _view(rule: Any) -> _RuleView:
+        from setools.policyrep import TypeAttribute
+
+        try:
+            cond, block = rule.conditional, bool(rule.conditional_block)
+        except Exception:  # setools raises RuleNotConditional
+            cond, block = None, True
+        return _RuleView(str(rule.target), isinstance(rule.target, TypeAttribute), str(rule.tclass),
+                         frozenset(str(p) for p in rule.perms), cond, block)
+
+    def _cond_rules_by_source(self) -> dict[tuple[str, str], list[_RuleView]]:
+        """Conditional allow rules only, by (source, class): a small index for boolean pairs."""
+        if self._cond_rules is None:
+            from setools.policyrep import TERuletype, TypeAttribute
+
+            index: dict[tuple[str, str], list[_RuleView]] = {}
+            for cond in self._policy.conditionals():
+                for block, rules in ((True, cond.true_rules()), (False, cond.false_rules())):
+                    for rule in rules:
+                        if rule.ruletype != TERuletype.allow:
+                            continue
+                        index.setdefault((str(rule.source), str(rule.tclass)), []).append(_RuleView(
+                            str(rule.target), isinstance(rule.target, TypeAttribute), str(rule.tclass),
+                            frozenset(str(p) for p in rule.perms), cond, block))
+            self._cond_rules = index
+        return self._cond_rules
+
+    def _rules_for(self, domain: str, tclass: str, conditional_only: bool = False) -> list[_RuleView]:
+        names = sorted(self._type_names(domain))
+        if conditional_only:
+            cond = self._cond_rules_by_source()
+            return [r for s in names for r in cond.get((s, tclass), ())]
         index = self._rules_by_source()
-        return [r for s in sorted(self._type_names(domain)) for r in index.get((s, tclass), ())]
+        return [self._view(r) for s in names for r in index.get((s, tclass), ())]
 
     def _boolean_pairs(self, scontext: str, tcontext: str, tclass: str,
                        perm: str) -> tuple[tuple[BoolSetting, ...], ...]:
@@ -395,8 +421,8 @@ class PolicyFacts:
         if s is None or t is None:
             return ()
         targets = self._type_names(t.type)
-        rules = [r for r in self._rules_for(s.type, tclass)
-                 if r.conditional is not None and perm in r.perms and r.target in targets]
+        rules = [r for r in self._rules_for(s.type, tclass, conditional_only=True)
+                 if perm in r.perms and r.target in targets]
         names = sorted({str(b) for r in rules for b in r.conditional.booleans})[:MAX_PAIR_BOOLEANS]
         if len(names) < 2:
             return ()
