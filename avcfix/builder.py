@@ -103,6 +103,8 @@ class BuildResult:
     previous_pp: Path | None = None
     mls: bool | None = None
     compiled: bool = False
+    #: ``install`` found exactly this package installed already (semodule -E) and skipped semodule -i.
+    already_installed: bool = False
 
 
 # -------------------------------------------------------------- name selection
@@ -371,7 +373,7 @@ def build_module(
             raise InputError(f"{out_dir}: cannot write the compiled module: {exc.strerror or exc}") from None
     previous = compiled.previous if compiled is not None else None
 
-    installed = False
+    installed = already = False
     missing: tuple[str, ...] = ()
     if options.install:
         assert target is not None
@@ -379,8 +381,11 @@ def build_module(
         _step(BuildStep.CHECK, str(target.path))
         check_against_target(module, target)
         to_install = cil_out if options.cil and cil_out is not None else pp_path
-        _step(BuildStep.INSTALL, str(to_install))
-        semodule.install(root, to_install, priority=options.priority, known=target.defines, record=_record)
+        if semodule.is_installed(root, to_install, priority=options.priority, record=_record):
+            already = True  # the same bytes are in the store: no policy rebuild
+        else:
+            _step(BuildStep.INSTALL, str(to_install))
+            semodule.install(root, to_install, priority=options.priority, known=target.defines, record=_record)
         installed = True
         _step(BuildStep.VERIFY, str(root.policy_file))
         rebuilt = TargetPolicy(root.policy_file)
@@ -403,4 +408,5 @@ def build_module(
         previous_pp=previous,
         mls=mls,
         compiled=compiled is not None,
+        already_installed=already,
     )

@@ -113,6 +113,7 @@ def result_json(res: BuildResult) -> dict:
         "diff": list(res.diff),
         "rules": len(res.module.rules) if res.module is not None else 0,
         "installed": res.installed,
+        "already_installed": res.already_installed,
         "missing_after_install": list(res.missing_after_install),
         "left_out": [finding_json(f) for f in res.left_out],
         "rejected": [{"what": r.what, "reason": r.reason} for r in res.rejected],
@@ -168,7 +169,9 @@ def _print_result(res: BuildResult) -> None:
     if res.compiled and res.pp_path is not None:
         flag = " (checkmodule -M)" if res.mls else ""
         console.print(f"  compiled [cyan]{_t(res.pp_path)}[/]{flag}")
-    if res.installed:
+    if res.already_installed:
+        console.print("  already installed (the same package is in the store): semodule -i not run")
+    elif res.installed:
         console.print("  installed with semodule")
         if res.missing_after_install:
             console.print("  [bold red]the rebuilt policy does not grant:[/]")

@@ -89,6 +89,42 @@ def list_modules(root: PolicyRoot, *, record: Callable[[proc.Result], None] | No
     return parse_list(r.stdout)
 
 
+#: The priority ``semodule -i`` uses when none is given.
+DEFAULT_PRIORITY = 400
+
+
+def extract_argv(root: PolicyRoot, name: str, *, priority: int | None = None) -> list[str]:
+    """argv of ``semodule [-p ROOT -s NAME] -X PRIO -E MODULE`` (writes MODULE.pp/.cil in the cwd)."""
+    prio = DEFAULT_PRIORITY if priority is None else priority
+    return root.semodule_argv(*_priority_args(prio), "-E", name)
+
+
+def is_installed(
+    root: PolicyRoot,
+    module_path: Path,
+    *,
+    priority: int | None = None,
+    record: Callable[[proc.Result], None] | None = None,
+) -> bool:
+    """Whether exactly this package (same bytes) is installed in ``root`` at ``priority``.
+
+    ``semodule -E`` hands back the stored package as it was installed, so an
+    unchanged module need not be installed again (which rebuilds the whole
+    policy). False when it is absent, different, or cannot be extracted.
+    """
+    module_path = Path(module_path)
+    name = module_path.stem
+    with tempfile.TemporaryDirectory(prefix="avcfix-extract-") as tmp:
+        r = proc.run(extract_argv(root, name, priority=priority), cwd=tmp, timeout=120, record=record)
+        if not r.ok:
+            return False
+        extracted = Path(tmp) / f"{name}{module_path.suffix}"
+        try:
+            return extracted.is_file() and extracted.read_bytes() == module_path.read_bytes()
+        except OSError:
+            return False
+
+
 def _module_cil(module_path: Path, record: Callable[[proc.Result], None] | None) -> list[str]:
     """The CIL lines libsemanage resolved for ``module_path`` (converted for a .pp)."""
     if module_path.suffix == ".cil":
