@@ -306,3 +306,20 @@ allow eucalyptus_eucanetd_t eucalyptus_var_lib_t:dir search;
     assert missing_rules(root.policy_file, [rule1]) == (rule1,)
     with pytest.raises(InstallError):
         semodule.remove(root, "eucatest", priority=350)
+
+
+def test_is_installed_compares_the_stored_package_bytes(pristine_root, tmp_path):
+    assert semodule.extract_argv(pristine_root, "apache", priority=100) == [
+        "semodule", "-p", str(pristine_root.root), "-s", "default", "-X", "100", "-E", "apache"]
+    assert semodule.extract_argv(pristine_root, "apache")[-4:] == ["-X", "400", "-E", "apache"]
+    # take the stored apache package out (read only), then ask about it
+    r = proc.run(semodule.extract_argv(pristine_root, "apache", priority=100), cwd=tmp_path)
+    assert r.ok, r.stderr
+    pp = tmp_path / "apache.pp"
+    assert semodule.is_installed(pristine_root, pp, priority=100)
+    assert not semodule.is_installed(pristine_root, pp, priority=400)  # not at that priority
+    pp.write_bytes(pp.read_bytes() + b"\0")
+    assert not semodule.is_installed(pristine_root, pp, priority=100)  # different bytes
+    other = tmp_path / "notthere.pp"
+    other.write_bytes(b"x")
+    assert not semodule.is_installed(pristine_root, other, priority=100)
