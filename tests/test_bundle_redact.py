@@ -1,0 +1,195 @@
+"""Redaction (``avcfix bundle --redact``): complete, consistent, and it keeps
+correlation. The completeness test is a property test: generated host names,
+user names, addresses and ids in plain, quoted, hex and binary fields; no
+original value may be left anywhere in the extracted archive."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from avcfix import proc
+from avcfix.bundle.collect import BundleOptions, collect
+from avcfix.bundle.facts import LocalUser
+from avcfix.bundle.hostfacts import StaticHostFacts
+from avcfix.bundle.markdown import code, fenced
+from avcfix.bundle.redact import Redactor, compile_extra
+from avcfix.errors import UsageError
+from avcfix.explain.engine import explain_groups
+from bundle_helpers import EUCANETD_LOG, Secrets, haystack, hexs, hostile_log, members, run, sockaddr_v4
+
+SELINUX_NAMES = ("httpd_t", "user_home_t", "http_port_t", "systemd_unit_file_t", "unconfined_t",
+                 "{ read }", "{ name_connect }", "{ status }", "tclass=tcp_socket", "tclass=service")
+PLACEHOLDER = re.compile(r"(host|user|ip|uid|gid|redacted)-\d+")
+
+SENTINEL = Secrets("sentinelhosta", "sentinelhostb", "sentinelhostc", "sentineluser", 1111, 2222,
+                   "203.0.113.77", "203.0.113.78", "2001:db8:ffff::77")
+
+
+def _bundle(tmp: Path, log: str, redact: bool, host: StaticHostFacts | None = None,
+            extra: tuple[str, ...] = ()) -> dict[str, bytes]:
+    src = tmp / "audit.log"
+    src.write_text(log)
+    b = collect(BundleOptions(sources=(str(src),), redact=redact, redact_extra=extra),
+                host or StaticHostFacts(), None, proc.Recorder(), explain=explain_groups, version="test")
+    return members(b.archive)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> str:
+    """Everything an unredacted bundle of the template says besides the secrets."""
+    return haystack(_bundle(tmp_path_factory.mktemp("base"), hostile_log(SENTINEL), redact=False))
+
+
+_host = st.from_regex(r"[a-z][a-z0-9-]{3,8}[a-z0-9](\.[a-z]{2,6}){0,2}", fullmatch=True)
+_user = st.from_regex(r"[a-z][a-z0-9_]{4,10}", fullmatch=True)
+_v4 = st.ip_addresses(v=4).filter(
+    lambda ip: not (ip.is_loopback or ip.is_unspecified or ip in ipaddress.ip_network("198.18.0.0/15")))
+_v6 = st.ip_addresses(v=6).filter(
+    lambda ip: not (ip.is_loopback or ip.is_unspecified or ip.ipv4_mapped or ip.sixtofour
+                    or ip in ipaddress.ip_network("2001:db8::/32")))
+_id = st.integers(min_value=1000, max_value=60000)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(host1=_host, host2=_host, host3=_host, user=_user, uid=_id, gid=_id, ip4=_v4, ip4b=_v4, ip6=_v6,
+       local=_user, local_uid=_id)
+def test_no_original_value_survives(tmp_path_factory, baseline, host1, host2, host3, user, uid, gid,
+                                    ip4, ip4b, ip6, local, local_uid):
+    s = Secrets(host1, host2, host3, user, uid, gid, str(ip4), str(ip4b), str(ip6))
+    values = s.values() + [local]
+    assume(len(set(values)) == len(values))
+    for v in values:
+        assume(v not in baseline and not PLACEHOLDER.fullmatch(v))
+        assume(not any(v != w and v in w for w in values))  # one value inside another is checked elsewhere
+    for n in (uid, gid, local_uid):
+        assume(str(n) not in baseline)
+    assume(len({uid, gid, local_uid}) == 3)
+    # The host's own account appears in the log only through its home directory.
+    log = hostile_log(s).replace("/usr/bin/curl", f"/home/{local}/bin/curl")
+    host = StaticHostFacts(users=(LocalUser(local, local_uid, f"/home/{local}"),))
+    files = _bundle(tmp_path_factory.mktemp("red"), log, redact=True, host=host)
+    text = haystack(files)
+    upper = text.upper()
+    for v in values:
+        assert v not in text, v
+        assert hexs(v) not in upper, v
+    for n in (uid, gid):
+        assert not re.search(rf"(?<!\d){n}(?!\d)", text), n
+    # The binary sockaddr no longer carries the address.
+    assert sockaddr_v4(str(ip4), 443) not in upper
+    events = files["events.log"].decode()
+    for name in SELINUX_NAMES:
+        assert name in events, name
+    # Consistency: one placeholder per value, the same in every file.
+    assert "/home/user-" in events and "host-" in events and "ip-" in events
+    doc = json.loads(files["denials.json"])
+    nodes = [d["node"] for d in doc["denials"]]
+    assert nodes[0] != nodes[1] and all(n.startswith("host-") for n in nodes[:2])
+    assert nodes[0] in events and nodes[0] in files["README.md"].decode() or nodes[0] in events
+
+
+def _rules(doc: dict) -> list[tuple]:
+    return [(r["source"], r["target"], r["class"], tuple(r["perms"]), r["count"], r["reason"], tuple(r["ports"]))
+            for r in doc["rules"]]
+
+
+def test_redacted_events_log_gives_the_same_rules(tmp_path, capsys, ref_policy):
+    s = Secrets("web01.corp.example", "db-main", "jump.lan", "alice", 1234, 1500, "10.20.30.40",
+                "172.16.5.9", "2a01:4f8::17")
+    log = tmp_path / "audit.log"
+    log.write_text(hostile_log(s) + EUCANETD_LOG.read_text())
+    out = tmp_path / "b.tar.gz"
+    code, _, err = run(capsys, "bundle", str(log), "--redact", "--policy", str(ref_policy), "-o", str(out))
+    assert code == 0, err
+    files = members(out.read_bytes())
+    assert "alice" not in haystack(files)
+    back = tmp_path / "events.log"
+    back.write_bytes(files["events.log"])
+    _, before, _ = run(capsys, "why", "--json", str(log), "--policy", str(ref_policy))
+    _, after, _ = run(capsys, "why", "--json", str(back), "--policy", str(ref_policy))
+    assert _rules(json.loads(after)) == _rules(json.loads(before))
+    assert _rules(json.loads(files["denials.json"])) == _rules(json.loads(before))
+    # event correlation survives too: the same events, the same denials per event (events.log is
+    # in time order, the input was not)
+    ids = lambda doc: sorted((d["serial"], d["source"], d["target"], d["tclass"], d["syscall"], d["exit"], d["port"])
+                             for d in doc["denials"])
+    assert ids(json.loads(after)) == ids(json.loads(before))
+
+
+def test_placeholders_are_consistent_across_files(tmp_path):
+    s = Secrets("web01.corp.example", "db-main", "jump.lan", "alice", 1234, 1500, "10.20.30.40",
+                "172.16.5.9", "2a01:4f8::17")
+    files = _bundle(tmp_path, hostile_log(s), redact=True)
+    doc = json.loads(files["denials.json"])
+    first = doc["denials"][0]
+    assert first["node"] == "host-1" and doc["denials"][1]["node"] == "host-2"
+    assert first["exe"] == "/home/user-1/bin/tool"
+    assert first["proctitle"] == "ssh user-1@host-2 -b ip-1 ip-2 /home/user-1/.ssh/id"
+    assert doc["denials"][1]["paths"] == ["/srv/ip-2/host-1.conf"]
+    events = files["events.log"].decode()
+    assert "node=host-1 type=SYSCALL" in events and "auid=uid-1 uid=uid-1 gid=gid-1" in events
+    assert 'UID="user-1"' in events and "hostname=host-3 addr=ip-3" in events
+    # the binary sockaddr: ip-1 is 198.18.0.1 there, the port stays
+    assert f"saddr={sockaddr_v4('198.18.0.1', 443)}" in events
+    readme = files["README.md"].decode()
+    assert "`/home/user-1/bin/tool`" in readme
+    assert "3 host names" in readme and "3 IP addresses" in readme and "1 user name" in readme
+
+
+def test_host_facts_names_and_local_users_are_redacted(tmp_path):
+    s = Secrets("web01.corp.example", "db-main", "jump.lan", "alice", 1234, 1500, "10.20.30.40",
+                "172.16.5.9", "2a01:4f8::17")
+    log = hostile_log(s).replace('proctitle="curl"', f"proctitle={hexs('curl https://buildbox.internal/ -u bob')}")
+    host = StaticHostFacts(names=("buildbox.internal",), users=(LocalUser("bob", 1001, "/home/bob"),))
+    files = _bundle(tmp_path, log, redact=True, host=host)
+    text = haystack(files)
+    assert "buildbox" not in text and "bob" not in text
+    assert "curl https://host-4/ -u user-2" in text
+
+
+def test_redact_extra(tmp_path, capsys):
+    s = Secrets("web01.corp.example", "db-main", "jump.lan", "alice", 1234, 1500, "10.20.30.40",
+                "172.16.5.9", "2a01:4f8::17")
+    files = _bundle(tmp_path, hostile_log(s).replace("notes.txt", "ACME-SECRET-42.txt"), redact=True,
+                    extra=(r"ACME-SECRET-\d+",))
+    text = haystack(files)
+    assert "ACME-SECRET" not in text and "redacted-1.txt" in text
+    with pytest.raises(UsageError):
+        compile_extra(["("])
+    with pytest.raises(UsageError):
+        compile_extra(["x*"])   # matches the empty string
+
+
+def test_selinux_fields_are_never_redacted():
+    red = Redactor()
+    for name in ("httpd_t", "read", "file", "system_u", "s0"):
+        red.learn_host(name)
+        red.learn_user(name + "x")
+    line = ("type=AVC msg=audit(1.0:1): avc:  denied  { read } for  pid=1 comm=\"httpd_t\" "
+            "scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:httpd_t:s0 tclass=file permissive=0")
+    out = red.record(line)
+    assert "{ read }" in out and "scontext=system_u:system_r:httpd_t:s0" in out and "tclass=file" in out
+    assert 'comm="host-1"' in out   # the comm is free text
+
+
+def test_unchanged_hex_fields_stay_byte_identical():
+    red = Redactor()
+    line = "type=PROCTITLE msg=audit(1.0:1): proctitle=2F7573722F7362696E2F657563616E657464002D64"
+    assert red.record(line) == line
+
+
+def test_markdown_code_spans_cannot_be_broken():
+    hostile = "a`b``c|d\n# heading <script>"
+    span = code(hostile, cell=True)
+    assert span.startswith("```") and span.endswith("```")   # longer than the longest run inside
+    assert "\n" not in span and "\\|" in span
+    block = fenced("x\n```\n# not a heading\n")
+    assert block.startswith("````te" if False else "````") and block.rstrip().endswith("````")
