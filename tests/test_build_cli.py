@@ -250,3 +250,23 @@ def test_a_compile_error_exits_6_and_shows_the_te_line(capsys, tmp_path):
     assert f"{bad:>5} | nosuch_interface(eucalyptus_eucanetd_t)" in err
     assert "Traceback" not in err
     assert not (tmp_path / "eucanetd_local.pp").exists()
+
+
+def test_one_failing_domain_does_not_stop_the_others(capsys, tmp_path, ref_policy):
+    log = tmp_path / "two.log"
+    log.write_text(
+        'type=AVC msg=audit(1700000000.100:300): avc:  denied  { read } for  pid=1 comm="httpd" name="x" '
+        "scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:user_home_t:s0 tclass=file permissive=0\n"
+        'type=AVC msg=audit(1700000000.200:301): avc:  denied  { read } for  pid=2 comm="sshd" name="y" '
+        "scontext=system_u:system_r:sshd_t:s0 tcontext=system_u:object_r:user_home_t:s0 tclass=file permissive=0\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "httpd_local.te").write_text("module httpd_local 1.0;\nallow httpd_t {\n")  # unparsable
+    code, stdout, err = _run(capsys, "build", "--all-domains", str(log), "--out-dir", str(out),
+                             "--policy", str(ref_policy), "--include-advised", "--json")
+    assert code == ExitCode.POLICY  # the first failure's code
+    doc = json.loads(stdout)
+    assert [f["module"] for f in doc["failed"]] == ["httpd_local"] and doc["failed"][0]["exit"] == 5
+    assert [m["module"] for m in doc["modules"]] == ["sshd_local"]
+    assert Path(doc["modules"][0]["pp"]).is_file()
+    assert "1 of 2 modules failed" in err

@@ -26,7 +26,7 @@ from avcfix.cli.common import (
     report_skipped,
     safe_text,
 )
-from avcfix.errors import InputError, InstallError, UsageError
+from avcfix.errors import AvcfixError, ExitCode, InputError, InstallError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
@@ -34,6 +34,14 @@ from avcfix.toolchain.store import PolicyRoot, host_policy_name
 JSON_VERSION = 1
 #: Left-out findings listed per module on the terminal (all of them are in --json and the .te).
 SHOW_LEFT_OUT = 8
+
+
+class SomeModulesFailed(AvcfixError):
+    """With several modules, some failed (each was reported); the exit code is the first failure's."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def default_module_name(name: str) -> str:
@@ -252,17 +260,24 @@ def build(
         jobs = [(module or default_module_name(name or "avcfix"), findings)]
 
     results: list[BuildResult] = []
+    failed: list[tuple[str, AvcfixError]] = []
     with _status(not as_json, "building...") as step:
         for modname, fs in jobs:
             opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
                                 priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
                                 mls=mls)
-            results.append(build_module(fs, opts, progress=step))
+            try:
+                results.append(build_module(fs, opts, progress=step))
+            except AvcfixError as exc:
+                if len(jobs) == 1:
+                    raise
+                failed.append((modname, exc))  # one domain's failure does not stop the others
 
     if as_json:
         doc = {
             "version": JSON_VERSION,
             "modules": [result_json(r) for r in results],
+            "failed": [{"module": name, "error": str(exc), "exit": int(exc.exit_code)} for name, exc in failed],
             "stats": stats.as_dict(),
         }
         json.dump(doc, sys.stdout, indent=2, sort_keys=True)
@@ -270,6 +285,12 @@ def build(
     else:
         for res in results:
             _print_result(res)
+        for name, exc in failed:
+            console_err.print(f"[bold red]avcfix:[/] {_t(name)}: {_t(exc)}")
+    if failed:
+        name, first = failed[0]
+        raise SomeModulesFailed(f"{len(failed)} of {len(jobs)} modules failed (first: {name})",
+                                first.exit_code)
     missing = sum(len(r.missing_after_install) for r in results)
     if missing:
         raise InstallError(f"{missing} rule{'s are' if missing != 1 else ' is'} not granted by the rebuilt "
