@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from avcfix import proc
-from avcfix.audit.api import Filters
 from avcfix.bundle.archive import TOP_DIR, archive_bytes
 from avcfix.bundle.collect import BundleOptions, collect
 from avcfix.bundle.facts import Fact
