@@ -38,6 +38,15 @@ _MODULE_REASONS = frozenset({Reason.TE_RULE, Reason.NO_POLICY})
 _REASON_ORDER = {r: i for i, r in enumerate(Reason)}
 _KIND_ORDER = {k: i for i, k in enumerate(AdviceKind)}
 
+#: What to do when a constraint fails on a context part (no allow rule helps).
+CONSTRAINT_HINTS = {
+    "user": "the object's SELinux user differs from the process's and the domain may not change "
+            "object identity: relabel the object (restorecon, or chcon -u) or create it from a domain that may",
+    "role": "the role change is not allowed: run the program from a role that may enter the target role",
+    "level": "the process's MLS/MCS range does not dominate the object's level: give the object the "
+             "process's categories (chcon -l), or run the process with a range that covers them",
+}
+
 #: Most distinct (scontext, tcontext) pairs of one group that are analysed.
 MAX_CONTEXTS = 8
 
@@ -145,6 +154,9 @@ def _finding(group: DenialGroup, perms: tuple[str, ...], verdict: Verdict, analy
     if reason is Reason.CONSTRAINT and verdict.differs:
         detail = f"{detail} [differs: {', '.join(verdict.differs)}]" if detail else \
             f"differs: {', '.join(verdict.differs)}"
+        hints = [CONSTRAINT_HINTS[p] for p in verdict.differs if p in CONSTRAINT_HINTS]
+        if hints:
+            detail += ". No allow rule can fix a constraint: " + "; ".join(hints)
     permissive = group.permissive or (analysis is not None and analysis.permissive_domain)
     if permissive and reason in _PERMISSIVE_WRAPS:
         underlying, reason = reason, Reason.PERMISSIVE
