@@ -280,3 +280,21 @@ def test_a_failed_permissive_mark_is_not_undone_twice(euca_root: PolicyRoot, tmp
     with pytest.raises(RuntimeError, match="cannot commit"):
         loop.run()
     assert loop.guard.failures == [] and loop.guard.marked == []
+
+
+def test_the_domain_is_learnt_from_the_service_executable(euca_root: PolicyRoot, tmp_path: Path) -> None:
+    lab = Lab(load_scenario(LABS_DIR / "eucanetd.toml"), tmp_path, euca_root)
+
+    class Anonymous(type(lab.service())):  # a service whose domain is unknown before it runs
+        def domains(self) -> tuple[str, ...]:
+            return ()
+
+        def restart(self, settle: float):
+            return dataclasses.replace(super().restart(settle), domains=())
+
+    loop = _loop(lab, installer=_InstallsNothing())
+    loop.service = Anonymous(lab)
+    report = loop.run()
+    assert report.domains == (DOMAIN,)
+    assert report.iterations[0].denials[0].source == DOMAIN
+    assert any("found from its executable" in n for n in report.notes)

@@ -139,3 +139,14 @@ def test_feed_and_file_are_merged_without_double_counting(tmp_path: Path) -> Non
     b = auditlog.denials_in((avc(1, "both_t") + avc(3, "feed_only_t")).encode(), "feed")
     merged = merge_denials(a, b)
     assert [d.ttype for d in merged] == ["both_t", "file_only_t", "feed_only_t"]
+
+
+def test_system_trail_with_the_live_feed_still_reads_the_file(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_text(avc(1, "old_t"))
+    trail = SystemTrail(log, live=True)  # the feed may or may not open here: either way the file counts
+    mark = trail.checkpoint()
+    with open(log, "a") as fh:
+        fh.write(avc(2, "new_t"))
+    read = trail.read_since(mark)
+    assert [d.ttype for d in read.denials] == ["new_t"]
