@@ -270,3 +270,19 @@ def test_one_failing_domain_does_not_stop_the_others(capsys, tmp_path, ref_polic
     assert [m["module"] for m in doc["modules"]] == ["sshd_local"]
     assert Path(doc["modules"][0]["pp"]).is_file()
     assert "1 of 2 modules failed" in err
+
+
+def test_json_output_is_deterministic(capsys, tmp_path, euca_policy):
+    docs = []
+    for _ in range(2):
+        out = tmp_path / "out"
+        if out.exists():
+            for p in out.iterdir():
+                p.unlink()
+        code, stdout, err = _run(capsys, "build", "eucanetd", EUCA_LOG, "--out-dir", str(out),
+                                 "--policy", str(euca_policy), "--json")
+        assert code == 0, err
+        docs.append(stdout)
+    assert docs[0] == docs[1]
+    assert json.loads(docs[0])["modules"][0]["commands"][0]["argv"] == [
+        "checkmodule", "-M", "-m", "-o", "eucanetd_local.mod", str((tmp_path / "out" / "eucanetd_local.te").resolve())]

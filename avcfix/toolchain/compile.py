@@ -200,15 +200,19 @@ def compile_module(
     work = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=out_dir))
     try:
         # checkmodule insists that the output's base name equals the module name.
-        mod = work / f"{name}.mod"
-        pp = work / f"{name}.pp"
-        r = proc.run(checkmodule_argv(te_path, mod, mls=mls), timeout=timeout, record=_record)
+        # The tools run inside the work directory with relative output names, so
+        # the recorded argv is the same from run to run.
+        mod = Path(f"{name}.mod")
+        pp = Path(f"{name}.pp")
+        te_abs = te_path.resolve()
+        fc_abs = fc_path.resolve() if fc_path is not None else None
+        r = proc.run(checkmodule_argv(te_abs, mod, mls=mls), cwd=work, timeout=timeout, record=_record)
         if not r.ok:
             raise _fail("checkmodule", te_path, te_text, r)
-        r = proc.run(semodule_package_argv(pp, mod, fc_path), timeout=timeout, record=_record)
+        r = proc.run(semodule_package_argv(pp, mod, fc_abs), cwd=work, timeout=timeout, record=_record)
         if not r.ok:
             raise _fail("semodule_package", te_path, te_text, r)
-        final, previous = _install_package(pp, out_dir, name, work)
+        final, previous = _install_package(work / pp, out_dir, name, work)
         return Compiled(te_path, final, mls, previous, tuple(results))
     finally:
         shutil.rmtree(work, ignore_errors=True)
