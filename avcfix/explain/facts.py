@@ -167,7 +167,7 @@ class PolicyFacts:
         self._labeler_failed = False
         self._types: dict[str, Any] | None = None
         self._type_attrs: dict[str, frozenset[str]] = {}
-        self._ctx_problems: dict[tuple[Context, bool], Verdict | None] = {}
+        self._ctx_problems: dict[Context, Verdict | None] = {}
         #: What libsepol printed while analysing (kept off the terminal).
         self.diagnostics: list[str] = []
         self._genfs_types: frozenset[str] | None = None
@@ -259,7 +259,7 @@ class PolicyFacts:
         if known is None:
             v = Verdict(Reason.UNKNOWN_CLASS, detail=f"class {key.tclass} not defined in this policy")
             return Analysis(key, tuple((p, v) for p in key.perms), permissive)
-        ctx_problem = self._context_problem(scon) or self._context_problem(tcon, obj=True)
+        ctx_problem = self._context_problem(scon) or self._context_problem(tcon)
         scontext, tcontext = self._fit_mls(scon), self._fit_mls(tcon)
         verdicts: list[tuple[str, Verdict]] = []
         for perm in key.perms:
@@ -287,14 +287,13 @@ class PolicyFacts:
             pass
         return frozenset(perms)
 
-    def _context_problem(self, ctx: Context, obj: bool = False) -> Verdict | None:
+    def _context_problem(self, ctx: Context) -> Verdict | None:
         """A verdict when user, role or level cannot be valid in this policy (cached)."""
-        key = (ctx, obj)
-        if key not in self._ctx_problems:
-            self._ctx_problems[key] = self._check_context(ctx, obj)
-        return self._ctx_problems[key]
+        if ctx not in self._ctx_problems:
+            self._ctx_problems[ctx] = self._check_context(ctx)
+        return self._ctx_problems[ctx]
 
-    def _check_context(self, ctx: Context, obj: bool) -> Verdict | None:
+    def _check_context(self, ctx: Context) -> Verdict | None:
         import setools
 
         try:
@@ -310,8 +309,8 @@ class PolicyFacts:
             if ctx.role not in {str(r) for r in user.roles}:
                 return Verdict(Reason.RBAC, detail=f"user {ctx.user} is not authorized for role {ctx.role}",
                                differs=("user", "role"))
-            if ctx.type not in {str(t) for t in role.types()} and self._type(ctx.type) is not None \
-                    and str(self._type(ctx.type)) not in {str(t) for t in role.types()}:
+            canonical = self._type(ctx.type)
+            if canonical is not None and str(canonical) not in {str(t) for t in role.types()}:
                 return Verdict(Reason.RBAC, detail=f"role {ctx.role} is not associated with type {ctx.type} "
                                f"(missing: role {ctx.role} types {ctx.type};)", differs=("role",))
         if self.mls and ctx.level is not None:
