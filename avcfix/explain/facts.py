@@ -599,7 +599,8 @@ def _captured_stderr(sink: list[str]) -> Iterator[None]:
     reasons instead. Without a usable fd 2 this does nothing.
     """
     try:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):
         yield
