@@ -298,3 +298,19 @@ def test_the_domain_is_learnt_from_the_service_executable(euca_root: PolicyRoot,
     assert report.domains == (DOMAIN,)
     assert report.iterations[0].denials[0].source == DOMAIN
     assert any("found from its executable" in n for n in report.notes)
+
+
+def test_a_failed_install_restores_the_permissive_mark_and_dontaudit(euca_root: PolicyRoot, tmp_path: Path) -> None:
+    from avcfix.errors import InstallError
+
+    class Fails(_Boom):
+        def install(self, findings, on_step=None) -> Installed:
+            raise InstallError("semodule: failed to commit; rolled back to the previous version")
+
+    lab = Lab(load_scenario(LABS_DIR / "eucanetd.toml"), tmp_path, euca_root)
+    loop = _loop(lab, installer=Fails(), permissive=True, dontaudit_off=True)
+    report = loop.run()
+    assert report.outcome is Outcome.INSTALL_FAILED and report.exit_code == 7
+    assert lab.kernel.state.permissive_domains == set() and lab.kernel.state.dontaudit is True
+    assert report.restored == (f"removed the permissive mark of {DOMAIN}",
+                               "dontaudit rules enabled again (semodule -B)")
