@@ -139,7 +139,8 @@ class EventCap:
         for gk in sorted(self._groups):
             g = self._groups[gk]
             firsts = list(g.first)
-            lasts = [k for k in g.last if k not in set(firsts)]
+            in_first = set(firsts)
+            lasts = [k for k in g.last if k not in in_first]
             seqs[gk] = firsts + lasts
         # Each group's events in the order they are wanted: first, last, second, second-to-last...
         wanted: dict[GroupKey, list[EventKey]] = {}

@@ -137,10 +137,13 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
     groups' evidence, explanations, sources, labels, commands, the module,
     then the host's own names and local accounts.
     """
+    learned: set[str] = set()
     for d in denials:
         red.learn_host(d.node)
         for rec in d.records:
-            red.learn_record(rec)
+            if rec not in learned:
+                learned.add(rec)
+                red.learn_record(rec)
         for value in (d.comm, d.exe, d.name, d.path, d.cwd, d.proctitle, d.source, *d.paths):
             red.learn_text(value)
     for g in groups:
@@ -169,18 +172,24 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
         red.learn_text(user.home)
 
 
-def _red_denial(red: Redactor, d: Denial) -> Denial:
+def _red_denial(red: Redactor, d: Denial, seen: dict[str, str]) -> Denial:
+    """``d`` redacted; ``seen`` caches redacted record texts (an event's denials share them)."""
+    records = []
+    for r in d.records:
+        done = seen.get(r)
+        if done is None:
+            done = seen[r] = red.record(r)
+        records.append(done)
     return dataclasses.replace(
         d, node=red.host(d.node), comm=red.maybe(d.comm), exe=red.maybe(d.exe), name=red.maybe(d.name),
         path=red.maybe(d.path), paths=red.texts(d.paths), cwd=red.maybe(d.cwd),
-        proctitle=red.maybe(d.proctitle), source=red.text(d.source),
-        records=tuple(red.record(r) for r in d.records),
+        proctitle=red.maybe(d.proctitle), source=red.text(d.source), records=tuple(records),
     )
 
 
-def _red_group(red: Redactor, g: DenialGroup) -> DenialGroup:
+def _red_group(red: Redactor, g: DenialGroup, seen: dict[str, str]) -> DenialGroup:
     return dataclasses.replace(
-        g, example=_red_denial(red, g.example),
+        g, example=_red_denial(red, g.example, seen),
         comms=tuple(sorted(set(red.texts(g.comms)))), exes=tuple(sorted(set(red.texts(g.exes)))),
         paths=tuple(sorted(set(red.texts(g.paths)))),
     )
@@ -302,11 +311,13 @@ def collect(
         red = Redactor(extra=extra)
         _learn(red, host, kept, groups, findings, stats, env, results,
                [given[1], given[3] or ""] if given else [])
-        red_groups = {g.key: _red_group(red, g) for g in groups}
+        seen: dict[str, str] = {}
+        red_groups = {g.key: _red_group(red, g, seen) for g in groups}
         groups = [red_groups[g.key] for g in groups]
         findings = [_red_finding(red, f, red_groups) for f in findings] if findings is not None else None
-        kept = tuple(_red_denial(red, d) for d in kept)
-        events = [_red_denial(red, d) for d in events]
+        by_id = {id(d): _red_denial(red, d, seen) for d in kept}
+        kept = tuple(by_id[id(d)] for d in kept)
+        events = [by_id[id(d)] for d in events]
         stats = _red_stats(red, stats)
     text: Callable[[str], str] = red.text if red is not None else (lambda s: s)
 
