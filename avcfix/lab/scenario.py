@@ -7,7 +7,7 @@ service makes on start, in order. Each access is one syscall made of one or
 more permission checks; the simulated kernel decides every check with the real
 policy (see :mod:`avcfix.lab.kernel`). Nothing here decides anything.
 
-Format (all keys documented in ``fixtures/labs/README.md``)::
+Format (every key is documented in ``fixtures/labs/README.md``)::
 
     [service]
     name = "eucanetd"
