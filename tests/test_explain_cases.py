@@ -111,6 +111,19 @@ def test_port_without_specific_type_falls_back_honestly(facts, tmp_path):
     assert "no port label" in f.advice[0].why
 
 
+def test_risky_rules_are_flagged_and_tempered(facts):
+    findings = explain("risks_transition_shadow.log", facts)
+    by_target = {f.group.target: f for f in findings}
+    shadow, unconf = by_target["shadow_t"], by_target["unconfined_t"]
+    assert [r.split(":")[0] for r in shadow.risks] == ["write shadow_t"]
+    assert [r.split(":")[0] for r in unconf.risks] == ["unconfined transition"]
+    for f in (shadow, unconf):
+        assert f.reason is Reason.TE_RULE
+        assert f.advice[0].kind is AdviceKind.MODULE
+        assert f.advice[0].confidence <= 50 and "risky" in f.advice[0].why
+    assert unconf.advice[0].command == "allow httpd_t unconfined_t:process transition;"
+
+
 def test_boolean_has_description_and_settings(facts):
     f = only(explain("boolean.log", facts))
     assert f.booleans == (("httpd_read_user_content", True),)

@@ -171,17 +171,36 @@ def _finding(group: DenialGroup, perms: tuple[str, ...], verdict: Verdict, analy
             descs.append(f"{name}: {desc}" if desc else name)
         detail = "; ".join(x for x in [detail, *descs] if x)
     is_unconfined = facts.is_unconfined if facts is not None else UNCONFINED_DOMAIN_NAMES.__contains__
+    risks = risks_for(group.target, group.tclass, perms, is_unconfined)
     return Finding(
         group=group,
         perms=perms,
         reason=reason,
-        advice=_advice(group, perms, base, verdict, facts, denied),
-        risks=risks_for(group.target, group.tclass, perms, is_unconfined),
+        advice=_temper(_advice(group, perms, base, verdict, facts, denied), risks),
+        risks=risks,
         detail=detail,
         booleans=_flat(verdict.booleans),
         underlying=underlying,
         differs=verdict.differs,
     )
+
+
+#: Highest confidence given to an allow rule for a flagged (risky) access.
+RISKY_MODULE_CONFIDENCE = 50
+
+
+def _temper(advice: tuple[Advice, ...], risks: tuple[str, ...]) -> tuple[Advice, ...]:
+    """Lower the confidence of an allow rule that grants a flagged access, and say why."""
+    if not risks:
+        return advice
+    out = []
+    for a in advice:
+        if a.kind is AdviceKind.MODULE and a.confidence > RISKY_MODULE_CONFIDENCE:
+            a = replace(a, confidence=RISKY_MODULE_CONFIDENCE,
+                        why=a.why + "; but this access is flagged as risky (see risks): make sure the "
+                        "service really needs it before granting it")
+        out.append(a)
+    return _rank(out)
 
 
 def _flat(alternatives: tuple[tuple[tuple[str, bool], ...], ...]) -> tuple[tuple[str, bool], ...]:
