@@ -90,7 +90,8 @@ class BuilderInstaller:
             module=self.module,
             pp_path=str(result.pp_path) if result.pp_path else None,
             missing=tuple(result.missing_after_install),
-            installed=bool(result.installed),
+            # the same package already in the store changes nothing: not progress
+            installed=bool(result.installed) and not getattr(result, "already_installed", False),
         )
 
     def _save(self, tmp: Path) -> dict[str, Path]:
