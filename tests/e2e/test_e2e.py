@@ -218,12 +218,17 @@ def _bundle_member(run, suffix: str) -> bytes:
 def test_bundle_records_real_host_facts(e2e_run):
     assert rc(e2e_run, "bundle") == 0, step_output(e2e_run, "bundle")
     env = json.loads(_bundle_member(e2e_run, "environment.json"))
-    flat = json.dumps(env)
-    assert re.search(r'"enforcing"', flat, re.I), env
+    assert "value" in env["selinux_mode"], env["selinux_mode"]
+    assert str(env["selinux_mode"]["value"]).lower() == "enforcing"
+    assert "value" in env["kernel_policy"], env["kernel_policy"]
     policyvers = text(e2e_run, "policyvers.txt").strip()
-    assert policyvers in flat, (policyvers, env)
-    assert "eucalyptus" in flat                     # the loaded modules
-    assert "system_u:object_r:eucalyptus_eucanetd_exec_t:s0" in flat   # ls -Z of the daemon
-    assert "/usr/sbin/eucanetd" in flat
+    assert re.search(rf"\b{policyvers}\b", json.dumps(env["kernel_policy"]["value"]))
+    modules = json.dumps(env["modules"].get("value"))
+    assert '"eucalyptus"' in modules, env["modules"]          # the loaded modules, ours among them
+    loaded = {ln.split()[0] for ln in text(e2e_run, "modules-after-permissive.out").splitlines() if ln.strip()}
+    assert all(f'"{m}"' in modules for m in loaded), sorted(loaded)
+    label = env["labels"].get("/usr/sbin/eucanetd", {})
+    assert "system_u:object_r:eucalyptus_eucanetd_exec_t:s0" in json.dumps(label), env["labels"]
+    assert "eucalyptus_eucanetd_exec_t" in text(e2e_run, "ls-z-eucanetd.txt")
     events = _bundle_member(e2e_run, "events.log").decode()
     assert "type=SYSCALL" in events and DOMAIN in events

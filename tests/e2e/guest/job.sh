@@ -116,7 +116,9 @@ run modules-after-permissive sh -c 'semodule -l | sort'
 run sesearch-after-permissive sesearch -A -ds -s $DOMAIN
 
 # ---------------------------------------------------------------- check 4: bundle on the real log
-run bundle avcfix bundle --domain $DOMAIN -o $OUT/bundle.tar.gz $LOG
+MODULE_ARGS=""
+[ -f $W/eucanetd_local.te ] && MODULE_ARGS="--module $W/eucanetd_local.te"
+run bundle avcfix bundle --domain $DOMAIN $MODULE_ARGS -o $OUT/bundle.tar.gz $LOG
 ls -Z /usr/sbin/eucanetd > $OUT/ls-z-eucanetd.txt
 cat /sys/fs/selinux/policyvers > $OUT/policyvers.txt
 run modules-full semodule -lfull
