@@ -65,9 +65,9 @@ def why(
         with progress_reporter(console_err, enabled=True) as progress:
             planned = why_parallel.plan(names, jobs) if as_json else None
             denials = scan(names, stats=stats, filters=filters, progress=progress)
-            if planned is not None:
+            if planned is not None:  # None back: no temporary directory, scan sequentially
                 stream = why_parallel.run(planned[0], planned[1], filters, sys.stdout, acc, stats)
-            elif as_json:
+            if as_json and stream is None:
                 out = sys.stdout
                 first = next(denials, None)  # raises InputError before any output
                 stream = JsonStream(out)
@@ -85,7 +85,7 @@ def why(
                     if event != last_event:
                         sys.stdout.write(format_event(d))
                         last_event = event
-            else:
+            elif not as_json:
                 for d in denials:
                     acc.add(d)
     except InputError as exc:

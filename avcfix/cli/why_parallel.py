@@ -73,12 +73,17 @@ def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
 
 
 def run(path: str, points: list[int], filters: Filters, out: IO[str], acc: GroupAccumulator,
-        stats: ScanStats) -> JsonStream:
+        stats: ScanStats) -> JsonStream | None:
     """Scan the ranges in workers, then write their denials to ``out`` in order
-    (nothing is written when a worker fails)."""
+    (nothing is written when a worker fails). ``None`` when no temporary
+    directory can be made: the caller then scans sequentially."""
     ranges = list(zip(points, points[1:]))
     ctx = multiprocessing.get_context("fork")
-    with tempfile.TemporaryDirectory(prefix="avcfix-why-") as tmp:
+    try:
+        tmpdir = tempfile.TemporaryDirectory(prefix="avcfix-why-")
+    except OSError:
+        return None
+    with tmpdir as tmp:
         jobs = [(path, a, b, filters, os.path.join(tmp, f"{i}.json")) for i, (a, b) in enumerate(ranges)]
         with ctx.Pool(len(jobs)) as pool:
             chunks = pool.map(_work, jobs, chunksize=1)
