@@ -309,3 +309,18 @@ def test_skipped_lines_are_reported_and_strict(tmp_path, capsys):
     doc = json.loads(members(out.read_bytes())["denials.json"])
     assert doc["stats"]["skipped_lines"] == 2 and doc["skipped"][0]["line"] == 44
     assert run(capsys, "bundle", str(log), "-o", str(out), "--strict")[0] == 4
+
+
+def test_root_gives_the_policy_and_the_module_store(tmp_path, capsys, euca_root):
+    out = tmp_path / "b.tar.gz"
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "--root", str(euca_root.root), "-o", str(out))
+    assert code == 0, err
+    files = members(out.read_bytes())
+    env = json.loads(files["environment.json"])
+    mods = {m["name"]: m["priority"] for m in env["modules"]["value"]}
+    assert mods["eucalyptus"] == 400 and mods["apache"] == 100
+    assert env["policy_file"]["value"]["path"] == str(euca_root.policy_file)
+    assert f"$ semodule -p {euca_root.root} -s default -lfull\n  exit 0" in files["commands.txt"].decode()
+    readme = files["README.md"].decode()
+    assert "priority other than 100: 400 eucalyptus;" in readme
+    assert "semanage port -a -t eucalyptus_eucanetd_port_t -p udp 63822" in readme   # explained with the root

@@ -193,3 +193,15 @@ def test_markdown_code_spans_cannot_be_broken():
     assert "\n" not in span and "\\|" in span
     block = fenced("x\n```\n# not a heading\n")
     assert block.startswith("````te" if False else "````") and block.rstrip().endswith("````")
+
+
+def test_interpreted_names_are_users_but_service_accounts_are_not():
+    red = Redactor()
+    line = ("type=SYSCALL msg=audit(11/14/2023 22:13:21.200:4105) : arch=x86_64 syscall=openat success=no "
+            "exit=EACCES ppid=1 pid=2051 auid=alice uid=alice gid=alice euid=sshd ouid=systemd-network "
+            "comm=sshd exe=/usr/sbin/sshd subj=system_u:system_r:sshd_t:s0 key=(null)")
+    red.learn_record(line)
+    out = red.record(line)
+    assert "alice" not in out and "auid=user-1 uid=user-1 gid=user-1" in out
+    assert "euid=sshd ouid=systemd-network comm=sshd exe=/usr/sbin/sshd" in out
+    assert "audit(11/14/2023 22:13:21.200:4105)" in out

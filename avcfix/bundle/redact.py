@@ -50,11 +50,20 @@ USER_KEYS = frozenset({"acct", "user", "id"})
 SYSTEM_ID_MAX = 999
 UNSET_IDS = frozenset({4294967295, 65535, -1})
 
-#: Names that are never a person's account.
+#: Names that are never a person's account: placeholders of the audit
+#: format and common service accounts (``ausearch -i`` prints ``ouid=sshd``
+#: without the number that would tell a service from a person).
 SYSTEM_NAMES = frozenset({
     "root", "unset", "nobody", "nogroup", "daemon", "bin", "sys", "adm", "wheel", "users",
     "?", "(none)", "(null)", "(invalid", "unknown", "localhost", "localhost.localdomain", "none",
+    "sshd", "apache", "www-data", "nginx", "mysql", "postgres", "polkitd", "dbus", "messagebus",
+    "chrony", "ntp", "postfix", "rpc", "rpcuser", "qemu", "libvirt", "avahi", "colord", "gdm", "lp",
+    "mail", "games", "ftp", "named", "squid", "tss", "sssd", "unbound", "dnsmasq", "syslog", "_apt",
+    "uucp", "operator", "halt", "shutdown", "sync", "man", "news", "proxy", "backup", "list", "irc",
+    "gnats", "tty", "disk", "kmem", "audio", "video", "utmp", "input", "kvm", "render", "systemd",
 })
+#: Prefixes of service accounts (``systemd-network``...).
+SYSTEM_PREFIXES = ("systemd-", "_")
 
 _KV = re.compile(r"""(?<![\w.-])([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
 _BRACES = re.compile(r"\{[^}]*\}")
@@ -129,8 +138,8 @@ class Redactor:
 
     def learn_user(self, name: str | None) -> None:
         """Remember a user (or group) name."""
-        if name and name not in SYSTEM_NAMES and not name.isdigit() and name not in self._users \
-                and name not in self._hosts and not name.startswith("user-"):
+        if name and name not in SYSTEM_NAMES and not name.startswith(SYSTEM_PREFIXES) and not name.isdigit() \
+                and name not in self._users and name not in self._hosts and not name.startswith("user-"):
             self._users[name] = f"user-{len(self._users) + 1}"
             self._literal_rx = None
 

@@ -73,14 +73,16 @@ def _fact(doc: object) -> str:
 
 
 def _modules(doc: object) -> str:
-    """``N modules``, and those not at the default priority 100 (local changes)."""
+    """``N modules``, those not at the default priority 100 (local changes), how many are disabled."""
     if not isinstance(doc, dict) or "value" not in doc or not isinstance(doc["value"], list):
         return _fact(doc)
     mods = doc["value"]
-    odd = [f"{m.get('priority')} {m.get('name')}" + (" (disabled)" if m.get("disabled") else "")
-           for m in mods if m.get("priority") != 100 or m.get("disabled")]
+    odd = [f"{m.get('priority')} {m.get('name')}" for m in mods if m.get("priority") != 100]
     text = _plural(len(mods), "module")
-    return text + (f"; not at priority 100 or disabled: {', '.join(visible(o) for o in odd)}" if odd else "")
+    if odd:
+        text += f"; priority other than 100: {', '.join(visible(o) for o in odd)}"
+    disabled = sum(1 for m in mods if m.get("disabled"))
+    return text + (f"; {disabled} disabled" if disabled else "")
 
 
 def _summary(groups: Sequence[DenialGroup]) -> list[str]:
