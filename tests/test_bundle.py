@@ -324,3 +324,22 @@ def test_root_gives_the_policy_and_the_module_store(tmp_path, capsys, euca_root)
     readme = files["README.md"].decode()
     assert "priority other than 100: 400 eucalyptus;" in readme
     assert "semanage port -a -t eucalyptus_eucanetd_port_t -p udp 63822" in readme   # explained with the root
+
+
+def test_cap_selection_is_exact_for_one_group():
+    from avcfix.audit.model import Context, Denial
+    from avcfix.bundle.cap import EventCap
+
+    src, tgt = Context("u", "r", "a_t", "s0"), Context("u", "r", "b_t", "s0")
+    for limit, n in ((1, 5), (2, 5), (3, 7), (4, 4), (5, 11), (10, 3)):
+        cap = EventCap(limit)
+        for i in range(n):
+            cap.add(Denial("AVC", None, float(i), i, src, tgt, "file", ("read",), False))
+        sel = cap.select()
+        kept = [e.key[3] for e in sel.events]
+        expect = min(n, max(limit, 2))
+        assert len(kept) == expect, (limit, n, kept)
+        assert kept[0] == 0 and kept[-1] == n - 1                      # first and last always
+        half = (expect + 1) // 2
+        assert kept == sorted(set(range(half)) | set(range(n - (expect - half), n))), (limit, n, kept)
+        assert sel.groups[0].events == n and sel.groups[0].kept == expect

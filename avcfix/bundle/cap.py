@@ -1,8 +1,8 @@
 """The size cap (``--max-events``): first and last events of each group (pure).
 
 :class:`EventCap` consumes the denial stream once, with bounded memory: per
-group it remembers the ids of its first ``limit`` events and of its last
-``limit`` events, and only the events still referenced by some group are
+group it remembers the ids of its first and of its last ``limit / 2 + 1``
+events, and only the events still referenced by some group are
 kept. :meth:`EventCap.select` keeps the first and the last event of every
 group (even past the limit), then, one event per group per turn, the
 second, the second-to-last, the third... until ``limit`` distinct events are
@@ -120,11 +120,12 @@ class EventCap:
         g = self._groups.setdefault(gk, _Group())
         g.count += 1
         self._refs[ek] += 1
-        if len(g.first) < self.limit:
+        window = self.limit // 2 + 1  # no group can keep more than limit/2 from either end
+        if len(g.first) < window:
             g.first.append(ek)
             return
         g.last.append(ek)
-        if len(g.last) > self.limit:
+        if len(g.last) > window:
             self._release(g.last.popleft())
 
     def _release(self, ek: EventKey) -> None:
