@@ -216,3 +216,11 @@ def test_parallel_json_is_byte_identical(capsys, tmp_path, jobs):
 def test_parallel_json_filters_and_small_files(capsys):
     seq = why(capsys, "--json", "--domain", "eucalyptus_eucanetd_t", EUCA)[1]
     assert why(capsys, "--json", "--jobs", "2", "--domain", "eucalyptus_eucanetd_t", EUCA)[1] == seq
+
+
+def test_parallel_report_matches_sequential(capsys, tmp_path):
+    log = _gen_log(tmp_path, 20000)
+    seq = why(capsys, "--jobs", "1", log)
+    par = why(capsys, "--jobs", "3", log)
+    assert seq[0] == par[0] == 0
+    assert seq[1] == par[1] and "denials in" in par[1]

@@ -33,6 +33,36 @@ def _explainer():
     return open_facts, explain_groups
 
 
+def _scan_sequential(names: list[str], stats: ScanStats, filters, progress, acc: GroupAccumulator,
+                     as_json: bool, raw: bool):
+    """One process: stream denials to JSON, --raw events or just the groups."""
+    denials = scan(names, stats=stats, filters=filters, progress=progress)
+    if as_json:
+        from avcfix.ui.why_json import JsonStream
+
+        first = next(denials, None)  # raises InputError before any output
+        stream = JsonStream(sys.stdout)
+        if first is not None:
+            stream.denial(first)
+            acc.add(first)
+        for d in denials:
+            stream.denial(d)
+            acc.add(d)
+        return stream
+    if raw:
+        last_event = None
+        for d in denials:
+            acc.add(d)
+            event = (d.node, d.time, d.serial, d.source)
+            if event != last_event:
+                sys.stdout.write(format_event(d))
+                last_event = event
+        return None
+    for d in denials:
+        acc.add(d)
+    return None
+
+
 @app.command()
 def why(
     sources: Optional[List[str]] = typer.Argument(
@@ -49,7 +79,7 @@ def why(
     policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain against."),
     root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
-                                       help="--json: processes for one big plain log (default: automatic)."),
+                                       help="Processes for one big plain log (default: automatic)."),
 ) -> None:
     """Explain every denial in audit logs, grouped by domain."""
     if raw and as_json:
@@ -59,35 +89,17 @@ def why(
     stats = ScanStats()
     acc = GroupAccumulator()
     stream = None
-    if as_json:
-        from avcfix.ui.why_json import JsonStream
     try:
         with progress_reporter(console_err, enabled=True) as progress:
-            planned = why_parallel.plan(names, jobs) if as_json else None
-            denials = scan(names, stats=stats, filters=filters, progress=progress)
+            planned = None if raw else why_parallel.plan(names, jobs)
+            parallel = None
             if planned is not None:  # None back: no temporary directory, scan sequentially
-                stream = why_parallel.run(planned[0], planned[1], filters, sys.stdout, acc, stats)
-            if as_json and stream is None:
-                out = sys.stdout
-                first = next(denials, None)  # raises InputError before any output
-                stream = JsonStream(out)
-                if first is not None:
-                    stream.denial(first)
-                    acc.add(first)
-                for d in denials:
-                    stream.denial(d)
-                    acc.add(d)
-            elif raw:
-                last_event = None
-                for d in denials:
-                    acc.add(d)
-                    event = (d.node, d.time, d.serial, d.source)
-                    if event != last_event:
-                        sys.stdout.write(format_event(d))
-                        last_event = event
-            elif not as_json:
-                for d in denials:
-                    acc.add(d)
+                parallel = why_parallel.run(planned[0], planned[1], filters, sys.stdout if as_json else None,
+                                            acc, stats)
+            if parallel is None:
+                stream = _scan_sequential(names, stats, filters, progress, acc, as_json, raw)
+            elif as_json:
+                stream = parallel  # type: ignore[assignment]
     except InputError as exc:
         raise explain_default_source_error(sources, exc) from None
     groups = acc.groups()

@@ -1,4 +1,4 @@
-"""``avcfix why --json`` on one big plain log, with several processes.
+"""``avcfix why`` (``--json`` or the report) on one big plain log, with several processes.
 
 The log is cut at lines no event straddles (:mod:`avcfix.audit.chunks`);
 each worker scans its byte range and writes its denials' JSON to a temporary
@@ -34,14 +34,19 @@ class _Chunk:
     stats: ScanStats
 
 
-def _work(args: tuple[str, int, int, Filters, str]) -> _Chunk:
+def _work(args: tuple[str, int, int, Filters, str | None]) -> _Chunk:
     path, start, end, filters, out_file = args
     first_line = 1 + count_lines(path, start) if start else 1
     stats = ScanStats()
     acc = GroupAccumulator()
+    n = 0
+    if out_file is None:  # groups only (the human report)
+        for d in scan_range(path, start, end, first_line, stats, filters):
+            acc.add(d)
+            n += 1
+        return _Chunk("", n, acc, stats)
     with open(out_file, "w", encoding="utf-8") as fh:
         stream = JsonStream(fh, header=False)
-        n = 0
         for d in scan_range(path, start, end, first_line, stats, filters):
             stream.denial(d)
             acc.add(d)
@@ -72,11 +77,12 @@ def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
     return (src.path, points) if len(points) > 2 else None
 
 
-def run(path: str, points: list[int], filters: Filters, out: IO[str], acc: GroupAccumulator,
-        stats: ScanStats) -> JsonStream | None:
+def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc: GroupAccumulator,
+        stats: ScanStats) -> JsonStream | bool | None:
     """Scan the ranges in workers, then write their denials to ``out`` in order
-    (nothing is written when a worker fails). ``None`` when no temporary
-    directory can be made: the caller then scans sequentially."""
+    (nothing is written when a worker fails); ``out=None`` only fills ``acc``
+    and ``stats`` (and returns True). ``None`` when no temporary directory can
+    be made: the caller then scans sequentially."""
     ranges = list(zip(points, points[1:]))
     ctx = multiprocessing.get_context("fork")
     try:
@@ -84,11 +90,12 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str], acc: Group
     except OSError:
         return None
     with tmpdir as tmp:
-        jobs = [(path, a, b, filters, os.path.join(tmp, f"{i}.json")) for i, (a, b) in enumerate(ranges)]
+        jobs = [(path, a, b, filters, None if out is None else os.path.join(tmp, f"{i}.json"))
+                for i, (a, b) in enumerate(ranges)]
         with ctx.Pool(len(jobs)) as pool:
             chunks = pool.map(_work, jobs, chunksize=1)
         stats.sources.append(check_source(path).name)
-        stream = JsonStream(out)
+        stream = JsonStream(out) if out is not None else None
         for chunk in chunks:
             part = chunk.stats
             stats.lines += part.lines
@@ -98,7 +105,8 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str], acc: Group
             stats.skipped_lines += part.skipped_lines
             stats.skipped.extend(part.skipped[: max(0, stats.keep - len(stats.skipped))])
             acc.merge(chunk.acc)
-            with open(chunk.file, encoding="utf-8") as fh:
-                stream.encoded(fh, chunk.count)
-    return stream
+            if stream is not None:
+                with open(chunk.file, encoding="utf-8") as fh:
+                    stream.encoded(fh, chunk.count)
+    return stream if stream is not None else True
 
