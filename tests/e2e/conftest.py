@@ -25,9 +25,9 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import vm  # noqa: E402
-import vmimage  # noqa: E402
-from timings import timing_rows  # noqa: E402
+import e2e_vm as vm  # noqa: E402
+import e2e_image as vmimage  # noqa: E402
+from e2e_timings import timing_rows  # noqa: E402
 
 GUEST = HERE / "guest"
 RUN_KEY = pytest.StashKey["E2ERun"]()

@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from timings import job_steps, load_json, loop_iterations
+from e2e_timings import job_steps, load_json, loop_iterations
 
 pytestmark = pytest.mark.e2e
 

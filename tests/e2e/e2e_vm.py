@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmimage import Image
+from e2e_image import Image
 
 PR_SET_PDEATHSIG = 1
 

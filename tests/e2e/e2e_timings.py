@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vm import VmResult
+from e2e_vm import VmResult
 
 # Keys a loop report may use for durations (seconds), most specific first.
 _SECONDS_KEYS = ("seconds", "elapsed", "elapsed_seconds", "duration", "duration_seconds")

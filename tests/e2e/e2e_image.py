@@ -11,7 +11,7 @@ Two cached layers under ``~/.cache/avcfix/e2e/`` (``AVCFIX_E2E_CACHE`` overrides
   image: avcfix's sources, ``policies/eucalyptus.*``, the eucanetd stand-in and
   its unit, the guest runner and this builder. About a minute.
 
-Run as root (debootstrap, chroot, setfiles). ``python3 tests/e2e/vmimage.py``
+Run as root (debootstrap, chroot, setfiles). ``python3 tests/e2e/e2e_image.py``
 builds (or finds) the image and prints its directory.
 """
 
@@ -53,7 +53,7 @@ PACKAGE_GLOBS = ("pyproject.toml", "README.md", "avcfix/**/*.py")
 IMAGE_INPUT_GLOBS = (
     "policies/eucalyptus.te", "policies/eucalyptus.if", "policies/eucalyptus.fc",
     "tests/e2e/eucanetd/*", "tests/e2e/guest/runner.sh",
-    "tests/e2e/guest/avcfix-e2e.service", "tests/e2e/vmimage.py",
+    "tests/e2e/guest/avcfix-e2e.service", "tests/e2e/e2e_image.py",
 )
 # The port the stand-in binds: eucalyptus_eucanetd_port_t exists but no port is
 # labelled (see the README's "End-to-end proof" section).
