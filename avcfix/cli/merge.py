@@ -38,7 +38,7 @@ def read_module(path: Path) -> Module:
 
 @app.command()
 def merge(
-    files: List[Path] = typer.Argument(..., metavar="FILE.te...", help="Modules to merge (.te: audit2allow output, "
+    files: List[Path] = typer.Argument(..., metavar="FILE.te", help="Modules to merge (.te: audit2allow output, "
                                        "refpolicy modules, avcfix build output; '-' for stdin)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the merged module here "
                                           "(atomically; an unchanged file is not rewritten). Default: stdout."),
