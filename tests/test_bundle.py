@@ -343,3 +343,17 @@ def test_cap_selection_is_exact_for_one_group():
         half = (expect + 1) // 2
         assert kept == sorted(set(range(half)) | set(range(n - (expect - half), n))), (limit, n, kept)
         assert sel.groups[0].events == n and sel.groups[0].kept == expect
+
+
+def test_no_denials_still_gives_a_bundle(tmp_path, capsys):
+    log = tmp_path / "quiet.log"
+    log.write_text(EUCANETD_LOG.read_text().splitlines()[0] + "\n")   # a SERVICE_START, no denial
+    out = tmp_path / "b.tar.gz"
+    code, _, err = run(capsys, "bundle", str(log), "-o", str(out))
+    assert code == 0, err
+    files = members(out.read_bytes())
+    assert files["events.log"] == b""
+    assert json.loads(files["denials.json"])["denials"] == []
+    readme = files["README.md"].decode()
+    assert readme.startswith("# SELinux denials: none found") and "No denial in the input" in readme
+    assert "## Policy module" not in readme and not any(n.endswith(".te") for n in files)

@@ -65,11 +65,26 @@ def _fact(doc: object) -> str:
     if isinstance(doc, dict) and "missing" in doc:
         return f"missing: {visible(doc['missing'])}"
     value = doc.get("value") if isinstance(doc, dict) else doc
+    if isinstance(value, dict) and "version" in value:   # a policy: version 33, MLS, path
+        parts = [f"version {value['version']}"]
+        if value.get("mls") is not None:
+            parts.append("MLS/MCS" if value["mls"] else "not MLS")
+        if value.get("path"):
+            parts.append(visible(value["path"]))
+        return ", ".join(parts)
     if isinstance(value, dict):
         return ", ".join(f"{k} {visible(v)}" for k, v in sorted(value.items()))
     if isinstance(value, list):
-        return _plural(len(value), "item")
+        return ", ".join(visible(_item(v)) for v in value) if value else "none"
     return visible(value)
+
+
+def _item(value: object) -> str:
+    """One list entry: a boolean ``name (on, policy default off)`` or the value itself."""
+    if isinstance(value, dict) and "name" in value and "current" in value:
+        on = lambda b: "on" if b else "off"  # noqa: E731
+        return f"{value['name']} ({on(value['current'])}, policy default {on(value.get('policy_default'))})"
+    return str(value)
 
 
 def _modules(doc: object) -> str:
@@ -190,8 +205,8 @@ def render_readme(data: ReportInput) -> str:
         f"Bug-report bundle written by avcfix {visible(data.version)} from "
         + ", ".join(code(s) for s in data.sources)
         + f": {_plural(st.get('denials', 0), 'denial')} in {_plural(len(data.groups), 'group')}"
-        f" ({st.get('lines', 0)} lines read, {st.get('events', 0)} events, "
-        f"{st.get('skipped_lines', 0)} lines skipped)."
+        f" ({_plural(st.get('lines', 0), 'line')} read, {_plural(st.get('events', 0), 'event')}, "
+        f"{st.get('skipped_lines', 0)} skipped)."
     )
     if data.filters:
         lines.append("Filters: " + ", ".join(code(f) for f in data.filters) + ".")
@@ -203,10 +218,13 @@ def render_readme(data: ReportInput) -> str:
                   f"{_plural(c.uids, 'uid')} (`uid-N`), {_plural(c.gids, 'gid')} (`gid-N`), "
                   f"{c.extra} extra match{'' if c.extra == 1 else 'es'} (`redacted-N`). SELinux types, classes and "
                   "permissions are not redacted."]
-    if data.policy_note:
+    if data.policy_note and data.groups:
         lines += ["", visible(data.policy_note)]
-    lines += ["", "## Summary", ""] + _summary(data.groups) + [""]
-    lines += ["## Denials and advice", ""]
+    if not data.groups:
+        lines += ["", "No denial in the input passed the filters.", ""]
+    else:
+        lines += ["", "## Summary", ""] + _summary(data.groups) + [""]
+        lines += ["## Denials and advice", ""]
     by_key: dict[tuple, list[object]] = {}
     for f in data.findings or ():
         by_key.setdefault(f.group.key, []).append(f)  # type: ignore[attr-defined]
@@ -214,8 +232,9 @@ def render_readme(data: ReportInput) -> str:
         lines += [f"### {code(domain)}", ""]
         for g in items:
             lines += _group_section(g, by_key.get(g.key, []))
-    lines += ["## Policy module", ""]
-    if not data.modules:
+    if data.groups or data.modules:
+        lines += ["## Policy module", ""]
+    if not data.modules and data.groups:
         lines += ["No allow rule is the best fix for these denials, so avcfix would not generate a module.", ""]
     for m in data.modules:
         how = ("what `avcfix build` would generate" if m.generated else "the module given with `--module`")
