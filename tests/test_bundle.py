@@ -357,3 +357,22 @@ def test_no_denials_still_gives_a_bundle(tmp_path, capsys):
     readme = files["README.md"].decode()
     assert readme.startswith("# SELinux denials: none found") and "No denial in the input" in readme
     assert "## Policy module" not in readme and not any(n.endswith(".te") for n in files)
+
+
+@pytest.mark.parametrize("current, expect_non_default", [(True, True), (False, False), (None, None)])
+def test_booleans_touched_and_non_default(ref_policy, current, expect_non_default):
+    log = Path(__file__).parent / "data" / "explain" / "boolean.log"
+    facts = open_facts(ref_policy, None)
+    host = StaticHostFacts(booleans=None if current is None else {"httpd_read_user_content": current})
+    bundle = collect(BundleOptions(sources=(str(log),)), host, facts, proc.Recorder(), explain=explain_groups)
+    env = json.loads(dict(bundle.members)["environment.json"])
+    touched = {b["name"]: b["policy_default"] for b in env["booleans_touched"]}
+    assert touched.get("httpd_read_user_content") is False          # off by default in the policy
+    if expect_non_default is None:
+        assert "missing" in env["booleans_non_default"]
+    elif expect_non_default:
+        assert env["booleans_non_default"]["value"] == [
+            {"name": "httpd_read_user_content", "current": True, "policy_default": False}]
+        assert "httpd_read_user_content (on, policy default off)" in bundle.readme
+    else:
+        assert env["booleans_non_default"]["value"] == []
