@@ -205,3 +205,17 @@ def test_interpreted_names_are_users_but_service_accounts_are_not():
     assert "alice" not in out and "auid=user-1 uid=user-1 gid=user-1" in out
     assert "euid=sshd ouid=systemd-network comm=sshd exe=/usr/sbin/sshd" in out
     assert "audit(11/14/2023 22:13:21.200:4105)" in out
+
+
+def test_environment_paths_and_reasons_are_redacted(tmp_path):
+    from avcfix.bundle.facts import Fact
+
+    s = Secrets("web01.corp.example", "db-main", "jump.lan", "alice", 1234, 1500, "10.20.30.40",
+                "172.16.5.9", "2a01:4f8::17")
+    host = StaticHostFacts(module_list=Fact.absent("cannot read /home/carol/store: permission denied"),
+                           labels={"/home/alice/bin/tool": "unconfined_u:object_r:user_home_t:s0"})
+    files = _bundle(tmp_path, hostile_log(s), redact=True, host=host)
+    env = json.loads(files["environment.json"])
+    assert env["labels"]["/home/user-1/bin/tool"] == {"value": "unconfined_u:object_r:user_home_t:s0"}
+    assert "carol" not in files["environment.json"].decode() and "carol" not in files["README.md"].decode()
+    assert env["modules"]["missing"].startswith("cannot read /home/user-")

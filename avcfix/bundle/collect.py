@@ -158,6 +158,10 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
         red.learn_text(s)
     for path in env.labels:
         red.learn_text(path)
+    for _, reason in env.missing():
+        red.learn_text(reason)
+    if env.policy_file.ok and isinstance(env.policy_file.value, dict):
+        red.learn_text(str(env.policy_file.value.get("path", "")))
     for r in results:
         red.learn_text(shlex.join(r.argv))
         red.learn_text(r.stderr)

@@ -45,28 +45,32 @@ class Environment:
     labels: Mapping[str, Fact]
 
     def as_json(self, path_text: Callable[[str], str] = str) -> dict:
-        """The JSON document; ``path_text`` maps paths (redaction)."""
+        """The JSON document; ``path_text`` maps paths and missing reasons (redaction)."""
+
+        def fact(f: Fact) -> dict:
+            return f.as_json() if f.ok else {"missing": path_text(f.missing or "")}
+
         labels: dict[str, dict] = {}
         for path in sorted(self.labels):
-            labels[path_text(path)] = self.labels[path].as_json()
-        policy_file = self.policy_file.as_json()
+            labels[path_text(path)] = fact(self.labels[path])
+        policy_file = fact(self.policy_file)
         if self.policy_file.ok and isinstance(self.policy_file.value, dict):
             value = dict(self.policy_file.value)
             value["path"] = path_text(str(value.get("path", "")))
             policy_file = {"value": value}
         return {
             "version": ENVIRONMENT_VERSION,
-            "selinux_mode": self.selinux_mode.as_json(),
-            "policy_name": self.policy_name.as_json(),
-            "kernel_policy": self.kernel_policy.as_json(),
+            "selinux_mode": fact(self.selinux_mode),
+            "policy_name": fact(self.policy_name),
+            "kernel_policy": fact(self.kernel_policy),
             "policy_file": policy_file,
-            "modules": self.modules.as_json(),
+            "modules": fact(self.modules),
             "booleans_touched": [{"name": b.name, "policy_default": b.policy_default}
                                  for b in self.booleans_touched],
-            "booleans_non_default": self.booleans_non_default.as_json(),
-            "packages": {k: self.packages[k].as_json() for k in sorted(self.packages)},
-            "os_release": self.os_release.as_json(),
-            "kernel": self.kernel.as_json(),
+            "booleans_non_default": fact(self.booleans_non_default),
+            "packages": {k: fact(self.packages[k]) for k in sorted(self.packages)},
+            "os_release": fact(self.os_release),
+            "kernel": fact(self.kernel),
             "labels": labels,
         }
 
