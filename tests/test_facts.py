@@ -203,3 +203,15 @@ def test_invalid_context_is_a_reason_and_libsepol_stays_off_the_terminal(ref_pol
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
     assert any("user_u:user_r:user_t:s0:c1" in line for line in facts.diagnostics)
+
+
+def test_loaded_policy_is_the_default_when_selinux_is_on(ref_policy, monkeypatch):
+    # No SELinux kernel here: stand in for libselinux's two answers about the
+    # running system; the policy file opened is still the real one.
+    import selinux
+
+    monkeypatch.setattr(selinux, "is_selinux_enabled", lambda: 1)
+    monkeypatch.setattr(selinux, "selinux_current_policy_path", lambda: str(ref_policy))
+    facts = open_facts(None, None)
+    assert facts is not None and facts.path == ref_policy
+    assert facts.file_contexts is not None and facts.file_contexts.name == "file_contexts"
