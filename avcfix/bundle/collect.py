@@ -36,6 +36,8 @@ from avcfix.bundle.hostfacts import HostFacts
 from avcfix.bundle.redact import Counts, Redactor, compile_extra
 from avcfix.bundle.report import ModuleText, ReportInput, render_readme
 from avcfix.errors import InputError, UsageError
+from avcfix.explain.model import Finding
+from avcfix.explain.protocol import Facts
 
 _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=True, indent=2)
 
@@ -107,7 +109,7 @@ def _label_paths(groups: Sequence[DenialGroup], denials: Iterable[Denial]) -> li
     return sorted(p for p in paths if p.startswith("/") and "\0" not in p)
 
 
-def _touched_booleans(findings: Sequence[object] | None, facts: object | None) -> list[TouchedBoolean]:
+def _touched_booleans(findings: Sequence[Finding] | None, facts: Facts | None) -> list[TouchedBoolean]:
     default = getattr(facts, "boolean_state", None)
     names = sorted({name for f in findings or () for name, _ in getattr(f, "booleans", ())})
     return [TouchedBoolean(n, default(n) if default is not None else None) for n in names]
@@ -129,7 +131,7 @@ def _commands_text(results: Sequence[proc.Result], text: Callable[[str], str]) -
 # ------------------------------------------------------------------ redaction
 
 def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Sequence[DenialGroup],
-           findings: Sequence[object] | None, stats: ScanStats, env: Environment,
+           findings: Sequence[Finding] | None, stats: ScanStats, env: Environment,
            results: Sequence[proc.Result], module_texts: Iterable[str]) -> None:
     """Teach ``red`` every sensitive value of the bundle (before any is replaced).
 
@@ -199,14 +201,11 @@ def _red_group(red: Redactor, g: DenialGroup, seen: dict[str, str]) -> DenialGro
     )
 
 
-def _red_finding(red: Redactor, f: object, groups: dict) -> object:
+def _red_finding(red: Redactor, f: Finding, groups: dict[tuple, DenialGroup]) -> Finding:
     return dataclasses.replace(
-        f,  # type: ignore[arg-type]
-        group=groups[f.group.key],  # type: ignore[attr-defined]
-        advice=tuple(dataclasses.replace(a, command=red.text(a.command), why=red.text(a.why))
-                     for a in f.advice),  # type: ignore[attr-defined]
-        risks=red.texts(f.risks),  # type: ignore[attr-defined]
-        detail=red.text(f.detail),  # type: ignore[attr-defined]
+        f, group=groups[f.group.key],
+        advice=tuple(dataclasses.replace(a, command=red.text(a.command), why=red.text(a.why)) for a in f.advice),
+        risks=red.texts(f.risks), detail=red.text(f.detail),
     )
 
 
@@ -241,15 +240,15 @@ def _given_module(path: Path) -> tuple[str, str, str | None, str | None]:
     return path.name, te, (cil_path.name if cil is not None else None), cil
 
 
-def _generated_modules(findings: Sequence[object]) -> list[ModuleText]:
+def _generated_modules(findings: Sequence[Finding]) -> list[ModuleText]:
     from avcfix.policy.generate import generate_module
     from avcfix.policy.render import NotRepresentable, render_cil, render_te
 
     out = []
-    domains = sorted({f.group.source for f in findings})  # type: ignore[attr-defined]
+    domains = sorted({f.group.source for f in findings})
     for domain in domains:
-        mine = [f for f in findings if f.group.source == domain]  # type: ignore[attr-defined]
-        if not any(f.needs_module for f in mine):  # type: ignore[attr-defined]
+        mine = [f for f in findings if f.group.source == domain]
+        if not any(f.needs_module for f in mine):
             continue
         name = domain_module_name(domain)
         try:
@@ -272,10 +271,10 @@ def _generated_modules(findings: Sequence[object]) -> list[ModuleText]:
 def collect(
     options: BundleOptions,
     host: HostFacts,
-    facts: object | None,
+    facts: Facts | None,
     recorder: proc.Recorder,
     *,
-    explain: Callable[[Sequence[DenialGroup], object | None], list] | None = None,
+    explain: Callable[[Sequence[DenialGroup], Facts | None], list[Finding]] | None = None,
     progress: Progress | None = None,
     stdin: BinaryIO | None = None,
     version: str = "",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from avcfix.audit.model import DenialGroup
 from avcfix.bundle.cap import Selection
 from avcfix.bundle.markdown import code, fenced, visible
 from avcfix.bundle.redact import Counts
+from avcfix.explain.model import Finding
 
 #: Evidence values shown per group and kind.
 SHOW_EVIDENCE = 5
@@ -42,9 +43,9 @@ class ReportInput:
     sources: tuple[str, ...]
     stats: Mapping[str, int]
     groups: tuple[DenialGroup, ...]
-    findings: tuple[object, ...] | None
+    findings: tuple[Finding, ...] | None
     modules: tuple[ModuleText, ...]
-    environment: Mapping[str, object]
+    environment: Mapping[str, Any]
     selection: Selection
     filters: tuple[str, ...]
     redaction: Counts | None
@@ -131,35 +132,35 @@ def _evidence(g: DenialGroup) -> str:
     return "; ".join(parts) or "-"
 
 
-def _group_section(g: DenialGroup, findings: Sequence[object]) -> list[str]:
+def _group_section(g: DenialGroup, findings: Sequence[Finding]) -> list[str]:
     mode = " (permissive: logged, not blocked)" if g.permissive else ""
     out = [f"#### {code(g.target)} {code(g.tclass)} {{ {' '.join(code(p) for p in g.perms)} }}"
            f" - {_plural(g.count, 'denial')}{mode}", ""]
     if not findings:
         out.append("- **Reason**: not explained (no policy was available)")
     for f in findings:
-        perms = " ".join(code(p) for p in f.perms)  # type: ignore[attr-defined]
-        detail = f.detail  # type: ignore[attr-defined]
-        out.append(f"- **Reason** for {perms}: {code(f.reason.value)}"  # type: ignore[attr-defined]
+        perms = " ".join(code(p) for p in f.perms)
+        detail = f.detail
+        out.append(f"- **Reason** for {perms}: {code(f.reason.value)}"
                    + (f" - {code(detail)}" if detail else ""))
-        for n, a in enumerate(f.advice, 1):  # type: ignore[attr-defined]
+        for n, a in enumerate(f.advice, 1):
             out.append(f"  {n}. {code(a.command)} ({a.kind.value}, confidence {a.confidence})"
                        + (f": {code(a.why)}" if a.why else ""))
-        for risk in f.risks:  # type: ignore[attr-defined]
+        for risk in f.risks:
             out.append(f"  - risk: {code(risk)}")
     out.append(f"- **Evidence**: {_evidence(g)}; first seen {_utc(g.first_seen)}, last seen {_utc(g.last_seen)} UTC")
     out.append("")
     return out
 
 
-def _environment(env: Mapping[str, object]) -> list[str]:
+def _environment(env: Mapping[str, Any]) -> list[str]:
     rows = [("SELinux mode", env.get("selinux_mode")), ("policy name", env.get("policy_name")),
             ("loaded policy", env.get("kernel_policy")), ("policy file", env.get("policy_file")),
             ("modules", env.get("modules")), ("non-default booleans", env.get("booleans_non_default")),
             ("OS release", env.get("os_release")), ("kernel", env.get("kernel"))]
     packages = env.get("packages") or {}
-    for name in sorted(packages):  # type: ignore[union-attr]
-        rows.append((f"package {name}", packages[name]))  # type: ignore[index]
+    for name in sorted(packages):
+        rows.append((f"package {name}", packages[name]))
     lines = ["| fact | value |", "|---|---|"]
     for label, doc in rows:
         text = _modules(doc) if label == "modules" else _fact(doc)
@@ -168,12 +169,12 @@ def _environment(env: Mapping[str, object]) -> list[str]:
     if touched:
         lines += ["", "Booleans the explanations name: " + ", ".join(
             f"{code(b['name'])} (policy default {'on' if b['policy_default'] else 'off'})"
-            for b in touched)]  # type: ignore[index]
+            for b in touched)]
     labels = env.get("labels") or {}
     if labels:
         lines += ["", "Labels (`ls -Z`) of the programs and paths involved, on this host:", "",
                   "| path | label |", "|---|---|"]
-        for path, doc in labels.items():  # type: ignore[union-attr]
+        for path, doc in labels.items():
             value = doc.get("value") if "value" in doc else f"missing: {doc['missing']}"
             lines.append(f"| {code(path, cell=True)} | {code(value, cell=True)} |")
     return lines
@@ -225,9 +226,9 @@ def render_readme(data: ReportInput) -> str:
     else:
         lines += ["", "## Summary", ""] + _summary(data.groups) + [""]
         lines += ["## Denials and advice", ""]
-    by_key: dict[tuple, list[object]] = {}
+    by_key: dict[tuple, list[Finding]] = {}
     for f in data.findings or ():
-        by_key.setdefault(f.group.key, []).append(f)  # type: ignore[attr-defined]
+        by_key.setdefault(f.group.key, []).append(f)
     for domain, items in groupby(data.groups, key=lambda g: g.source):
         lines += [f"### {code(domain)}", ""]
         for g in items:
