@@ -57,7 +57,7 @@ _v6 = st.ip_addresses(v=6).filter(
 _id = st.integers(min_value=1000, max_value=60000)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(host1=_host, host2=_host, host3=_host, user=_user, uid=_id, gid=_id, ip4=_v4, ip4b=_v4, ip6=_v6,
        local=_user, local_uid=_id)
