@@ -152,7 +152,7 @@ def test_host_facts_names_and_local_users_are_redacted(tmp_path):
     files = _bundle(tmp_path, log, redact=True, host=host)
     text = haystack(files)
     assert "buildbox" not in text and "bob" not in text
-    assert "curl https://host-4/ -u user-2" in text
+    assert re.search(r"curl https://host-\d/ -u user-2", text)
 
 
 def test_redact_extra(tmp_path, capsys):
@@ -219,3 +219,10 @@ def test_environment_paths_and_reasons_are_redacted(tmp_path):
     assert env["labels"]["/home/user-1/bin/tool"] == {"value": "unconfined_u:object_r:user_home_t:s0"}
     assert "carol" not in files["environment.json"].decode() and "carol" not in files["README.md"].decode()
     assert env["modules"]["missing"].startswith("cannot read /home/user-")
+
+
+def test_hosts_in_urls_and_user_at_host_are_learned_from_free_text():
+    red = Redactor()
+    text = "curl https://build.acme.io:8443/x; ssh deploy@gw01 -p 22; systemctl start getty@tty1.service"
+    red.learn_text(text)
+    assert red.text(text) == "curl https://host-1:8443/x; ssh deploy@host-2 -p 22; systemctl start getty@tty1.service"

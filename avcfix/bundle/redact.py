@@ -69,6 +69,12 @@ _KV = re.compile(r"""(?<![\w.-])([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?
 _BRACES = re.compile(r"\{[^}]*\}")
 _HEXVAL = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _HOME = re.compile(r"/home/([^/\s\"'\x00-\x1f]+)")
+#: Host names in free text: ``scheme://host[:port]/`` and ``user@host``.
+_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@\s]*@)?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")
+#: ``getty@tty1.service`` is a systemd unit instance, not ``user@host``.
+_UNIT_SUFFIXES = (".service", ".socket", ".target", ".mount", ".timer", ".slice", ".scope", ".path",
+                  ".device", ".swap", ".automount")
+_AT_HOST = re.compile(r"(?<![\w.-])[A-Za-z0-9._-]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?![\w-])")
 _V4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"
 _V6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})(?![\w:])"
 _IPS = re.compile(f"(?P<v6>{_V6})|(?P<v4>{_V4})")
@@ -159,11 +165,16 @@ class Redactor:
         return self._ips[key]
 
     def learn_text(self, text: str | None) -> None:
-        """Learn from free text: home directories' user names and IP addresses."""
+        """Learn from free text: home directories' user names, IP addresses, and
+        host names in URLs (``https://host/``) and ``user@host``."""
         if not text:
             return
         for m in _HOME.finditer(text):
             self.learn_user(m.group(1))
+        for rx in (_URL_HOST, _AT_HOST):
+            for m in rx.finditer(text):
+                if _ip(m.group(1)) is None and not m.group(1).endswith(_UNIT_SUFFIXES):
+                    self.learn_host(m.group(1))
         for m in _IPS.finditer(text):
             self._learn_ip(m.group(0))
 
