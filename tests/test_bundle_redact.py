@@ -226,3 +226,16 @@ def test_hosts_in_urls_and_user_at_host_are_learned_from_free_text():
     text = "curl https://build.acme.io:8443/x; ssh deploy@gw01 -p 22; systemctl start getty@tty1.service"
     red.learn_text(text)
     assert red.text(text) == "curl https://host-1:8443/x; ssh deploy@host-2 -p 22; systemctl start getty@tty1.service"
+
+
+def test_binary_sockaddrs_unix_and_ipv6():
+    red = Redactor()
+    unix = (b"\x01\x00" + b"/home/alice/.app.sock" + b"\0" * 10).hex().upper()
+    v6 = (b"\x0a\x00\x01\xbb" + b"\0" * 4 + ipaddress.IPv6Address("2a01:4f8::17").packed + b"\0" * 4).hex().upper()
+    lines = [f"type=SOCKADDR msg=audit(1.0:1): saddr={unix}", f"type=SOCKADDR msg=audit(1.0:2): saddr={v6}"]
+    for line in lines:
+        red.learn_record(line)
+    out = [bytes.fromhex(red.record(line).split("saddr=")[1]) for line in lines]
+    assert out[0] == b"\x01\x00/home/user-1/.app.sock" + b"\0" * 10
+    assert out[1][:8] == b"\x0a\x00\x01\xbb\0\0\0\0"                       # family and port kept
+    assert ipaddress.IPv6Address(out[1][8:24]) == ipaddress.IPv6Address("2001:db8::1")

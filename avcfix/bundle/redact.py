@@ -356,11 +356,11 @@ class Redactor:
         elif family == 1 and len(data) > 2:
             body = bytes(data[2:])
             lead = b"\0" if body[:1] == b"\0" else b""
-            path, _, rest = body[len(lead):].partition(b"\0")
+            path, nul, rest = body[len(lead):].partition(b"\0")
             text = path.decode("utf-8", "surrogateescape")
             red = self.text(text)
             if red != text:
-                data = bytearray(data[:2] + lead + red.encode("utf-8", "surrogateescape") + (b"\0" + rest if _ or rest else b""))
+                data = bytearray(data[:2] + lead + red.encode("utf-8", "surrogateescape") + nul + rest)
         else:
             return value
         out = bytes(data).hex().upper()
