@@ -69,16 +69,17 @@ class _Printer:
             p(f"  [yellow]warning:[/] {_t(ev.message)}")
         elif ev.kind is EventKind.NOTE:
             p(f"  {_t(ev.message)}")
+        elif ev.kind is EventKind.DENIALS:
+            for d in ev.denials:
+                perms = " ".join(d.perms)
+                mode = " permissive=1" if d.permissive else ""
+                p(f"  [red]denied[/] {{ {_t(perms)} }} {_t(d.source)} -> {_t(d.target)}:{_t(d.tclass)}"
+                  f"  [dim]({_t(d.reason)}{mode}{', ' + _t(d.path) if d.path else ''})[/]")
         elif ev.kind is EventKind.DONE and ev.report is not None:
             self._done(ev.report)
 
     def _done(self, r: IterationReport) -> None:
         p = console_err.print
-        for d in r.denials:
-            perms = " ".join(d.perms)
-            mode = " permissive=1" if d.permissive else ""
-            p(f"  [red]denied[/] {{ {_t(perms)} }} {_t(d.source)} -> {_t(d.target)}:{_t(d.tclass)}"
-              f"  [dim]({_t(d.reason)}{mode}{', ' + _t(d.path) if d.path else ''})[/]")
         for rule in r.rules_added:
             p(f"  [green]{_t(rule)}[/]")
         p(f"  -> {len(r.denials)} new denial group(s), {len(r.rules_added)} rule(s) added, "

@@ -74,6 +74,8 @@ class LoopEvent:
     iteration: int
     message: str = ""
     report: IterationReport | None = None
+    #: For DENIALS: the new denial groups, as the report will list them.
+    denials: tuple[DenialSummary, ...] = ()
 
 
 #: ``progress(event)``: called as the loop goes.
@@ -224,7 +226,8 @@ class Loop:
             base = dict(number=n, phase=phase, healthy=run.healthy, service_state=run.state,
                         denials=summaries, warnings=read.warnings)
             if summaries:
-                self._emit(EventKind.DENIALS, n, f"{len(summaries)} new denial group(s)")
+                self.progress(LoopEvent(EventKind.DENIALS, n, f"{len(summaries)} new denial group(s)",
+                                        denials=summaries))
 
             if not actionable:
                 if run.healthy:
