@@ -150,3 +150,25 @@ def test_system_trail_with_the_live_feed_still_reads_the_file(tmp_path: Path) ->
         fh.write(avc(2, "new_t"))
     read = trail.read_since(mark)
     assert [d.ttype for d in read.denials] == ["new_t"]
+
+
+def test_auditd_batching_is_detected_and_warned_without_the_feed(tmp_path: Path) -> None:
+    from avcfix.system.trail import batched_writes
+
+    assert batched_writes("") == 50  # Debian's defaults: incremental_async, freq 50
+    assert batched_writes("flush = INCREMENTAL_ASYNC\nfreq = 50\n") == 50
+    assert batched_writes("flush = incremental\nfreq = 1\n") is None
+    assert batched_writes("flush = data\nfreq = 50\n") is None
+    conf = tmp_path / "auditd.conf"
+    conf.write_text("flush = INCREMENTAL_ASYNC\nfreq = 50\n")
+    log = tmp_path / "audit.log"
+    log.write_text("")
+    trail = SystemTrail(log, live=False, auditd_conf=conf)
+    mark = trail.checkpoint()
+    # live=False gives no feed note, so no batching warning either; a failed feed does
+    assert not any("batches" in w for w in trail.read_since(mark).warnings)
+    import dataclasses
+
+    mark = dataclasses.replace(trail.checkpoint(), feed_note="no live audit feed (test)")
+    warnings = trail.read_since(mark).warnings
+    assert any("batches of 50" in w for w in warnings)

@@ -111,6 +111,25 @@ class TrailMark:
     feed_note: str | None
 
 
+AUDITD_CONF = Path("/etc/audit/auditd.conf")
+
+
+def batched_writes(conf_text: str) -> int | None:
+    """``freq`` when auditd.conf makes auditd write records in batches (incremental flush, freq > 1)."""
+    values: dict[str, str] = {}
+    for line in conf_text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.strip().startswith("#"):
+            values[key.strip().lower()] = value.strip().lower()
+    if values.get("flush", "incremental_async") not in ("incremental", "incremental_async"):
+        return None
+    try:
+        freq = int(values.get("freq", "50"))
+    except ValueError:
+        return None
+    return freq if freq > 1 else None
+
+
 def _key(d: Denial) -> tuple:
     return (d.node, d.time, d.serial, str(d.scontext), str(d.tcontext), d.tclass, d.perms)
 
@@ -125,9 +144,10 @@ def merge_denials(from_log: list[Denial], from_feed: list[Denial]) -> list[Denia
 class SystemTrail:
     """AuditTrail over the live system's audit log (and the live feed when available)."""
 
-    def __init__(self, log: Path, *, live: bool = True,
+    def __init__(self, log: Path, *, live: bool = True, auditd_conf: Path = AUDITD_CONF,
                  record: Callable[..., None] | None = None) -> None:
         self.log = Path(log)
+        self.auditd_conf = Path(auditd_conf)
         self.live = live
         self.record = record
         self._noted = False
@@ -148,6 +168,14 @@ class SystemTrail:
         if mark.feed_note and not self._noted:
             warnings.append(mark.feed_note)
             self._noted = True
+            try:
+                freq = batched_writes(self.auditd_conf.read_text(errors="replace"))
+            except OSError:
+                freq = None
+            if freq:
+                warnings.append(f"{self.auditd_conf}: auditd writes records in batches of {freq} (freq); "
+                                "without the live feed the newest denials may arrive late: set freq = 1 "
+                                "or a longer --settle")
         warnings += auditctl.status_warnings(mark.status, auditctl.read_status(self.record))
         if stats.skipped_lines:
             warnings.append(f"{stats.skipped_lines} line(s) of {self.log} could not be read")
