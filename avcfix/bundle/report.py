@@ -106,9 +106,10 @@ def _summary(groups: Sequence[DenialGroup]) -> list[str]:
              "|---|---:|---|---:|---|---|"]
     for domain, items in groupby(groups, key=lambda g: g.source):
         gs = list(items)
-        targets = ", ".join(code(f"{g.target}:{g.tclass}", cell=True) for g in gs[:6])
-        if len(gs) > 6:
-            targets += f" (+{len(gs) - 6} more)"
+        pairs = list(dict.fromkeys(f"{g.target}:{g.tclass}" for g in gs))  # enforcing + permissive: once
+        targets = ", ".join(code(p, cell=True) for p in pairs[:6])
+        if len(pairs) > 6:
+            targets += f" (+{len(pairs) - 6} more)"
         lines.append(
             f"| {code(domain, cell=True)} | {sum(g.count for g in gs)} | {targets} | "
             f"{sum(g.count for g in gs if g.permissive)} | {_utc(min(g.first_seen for g in gs))} | "
