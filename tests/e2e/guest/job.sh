@@ -105,7 +105,8 @@ run sesearch-after-loop sesearch -A -ds -s $DOMAIN
 comm -13 $OUT/modules-initial.out $OUT/modules-after-loop.out | awk '{print $1}' > $OUT/loop-modules.txt
 
 # ---------------------------------------------------------------- check 3: remove the module, permissive loop
-for m in $(cat $OUT/loop-modules.txt); do run remove-module-$m semodule -r "$m"; done
+# ...and its sources: the permissive run starts from nothing, as on a fresh host.
+for m in $(cat $OUT/loop-modules.txt); do run remove-module-$m semodule -r "$m"; rm -f $W/"$m".*; done
 run sesearch-after-remove sesearch -A -ds -s $DOMAIN
 systemctl stop eucanetd
 json loop-permissive avcfix loop --service eucanetd --permissive --yes --json
