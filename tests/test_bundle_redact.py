@@ -239,3 +239,13 @@ def test_binary_sockaddrs_unix_and_ipv6():
     assert out[0] == b"\x01\x00/home/user-1/.app.sock" + b"\0" * 10
     assert out[1][:8] == b"\x0a\x00\x01\xbb\0\0\0\0"                       # family and port kept
     assert ipaddress.IPv6Address(out[1][8:24]) == ipaddress.IPv6Address("2001:db8::1")
+
+
+def test_user_records_accounts_and_addresses():
+    red = Redactor()
+    line = ("type=USER_LOGIN msg=audit(1.0:1): pid=1 uid=0 auid=1001 ses=2 msg='op=login acct=\"carol\" "
+            "exe=\"/usr/sbin/sshd\" hostname=? addr=laptop.home.arpa terminal=ssh res=success'")
+    red.learn_record(line)
+    assert red.record(line) == ("type=USER_LOGIN msg=audit(1.0:1): pid=1 uid=0 auid=uid-1 ses=2 msg='op=login "
+                                "acct=\"user-1\" exe=\"/usr/sbin/sshd\" hostname=? addr=host-1 terminal=ssh "
+                                "res=success'")

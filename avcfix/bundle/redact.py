@@ -42,7 +42,7 @@ GID_KEYS = frozenset({"gid", "egid", "sgid", "fsgid", "ogid", "old-gid", "new-gi
 HEX_KEYS = frozenset({"proctitle", "name", "path", "cwd", "comm", "exe", "acct", "cmd", "data",
                       "old", "new", "root_dir", "ocomm", "grantors", "unit", "key"})
 #: Fields whose value is a host name.
-HOST_KEYS = frozenset({"node", "hostname", "host", "rhost", "laddr_host"})
+HOST_KEYS = frozenset({"node", "hostname", "host", "rhost", "addr", "laddr_host"})
 #: Fields whose value is a user name.
 USER_KEYS = frozenset({"acct", "user", "id"})
 
