@@ -356,7 +356,8 @@ def denial_event(w: _Writer, sc: Scenario) -> list[tuple[str, str]]:
             records.append(("PATH", _path(1, full, 0, "", 0, "", "CREATE")))
         else:
             mode = "040755" if sc.accesses[0].tclass == "dir" else "0100644"
-            records.append(("PATH", _path(0, full, inode, mode, 1000, tobj if sc.accesses[0].tclass != "capability" else OBJ.format("var_log_t"), "NORMAL")))
+            obj = OBJ.format("var_log_t") if sc.accesses[0].tclass == "capability" else tobj
+            records.append(("PATH", _path(0, full, inode, mode, 1000, obj, "NORMAL")))
     records.append(("PROCTITLE", f"proctitle={proctitle(sc.argv)}"))
     return records
 
@@ -428,7 +429,8 @@ def pam_event(w: _Writer) -> list[tuple[str, str]]:
 def login_event(w: _Writer) -> list[tuple[str, str]]:
     rng = w.rng
     pid, auid, ses, _ = _session(rng)
-    return [("LOGIN", f"pid={pid} uid=0 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 old-auid={UNSET} auid={auid} tty=(none) old-ses={UNSET} ses={ses} res=1")]
+    return [("LOGIN", f"pid={pid} uid=0 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 old-auid={UNSET} "
+                      f"auid={auid} tty=(none) old-ses={UNSET} ses={ses} res=1")]
 
 
 def service_event(w: _Writer) -> list[tuple[str, str]]:
@@ -458,7 +460,8 @@ def netfilter_event(w: _Writer) -> list[tuple[str, str]]:
     rng = w.rng
     pid = rng.randint(900, 400000)
     return [
-        ("NETFILTER_CFG", f"table=firewalld:{rng.randint(2, 90)} family=1 entries={rng.randint(1, 40)} op=nft_register_rule pid={pid} subj=system_u:system_r:firewalld_t:s0 comm=\"firewalld\""),
+        ("NETFILTER_CFG", f"table=firewalld:{rng.randint(2, 90)} family=1 entries={rng.randint(1, 40)} "
+                          f"op=nft_register_rule pid={pid} subj=system_u:system_r:firewalld_t:s0 comm=\"firewalld\""),
         ("SYSCALL", _syscall(rng, nr=sysno("sendmsg"), ok=True, exitv=rng.randint(100, 9000), a0="7", items=0, ppid=1, pid=pid,
                              auid=UNSET, uid=0, ses=UNSET, tty="(none)", comm="firewalld", exe="/usr/bin/python3.11",
                              subj="system_u:system_r:firewalld_t:s0", key="(null)")),
@@ -469,7 +472,8 @@ def netfilter_event(w: _Writer) -> list[tuple[str, str]]:
 def config_event(w: _Writer) -> list[tuple[str, str]]:
     rng = w.rng
     key = rng.choice(("exec", "identity", "sshd_config", "scope"))
-    return [("CONFIG_CHANGE", f"auid={UNSET} ses={UNSET} subj=system_u:system_r:auditctl_t:s0 op=add_rule key=\"{key}\" list=4 res=1")]
+    return [("CONFIG_CHANGE",
+             f"auid={UNSET} ses={UNSET} subj=system_u:system_r:auditctl_t:s0 op=add_rule key=\"{key}\" list=4 res=1")]
 
 
 def rare_event(w: _Writer) -> list[tuple[str, str]]:
@@ -482,7 +486,8 @@ def rare_event(w: _Writer) -> list[tuple[str, str]]:
         ))]
     if kind == 1:
         pid = rng.randint(900, 400000)
-        return [("ANOM_ABEND", f"auid=1000 uid=1000 gid=1000 ses=3 subj={UNCONFINED} pid={pid} comm={enc('Web Content')} exe=\"/usr/lib/firefox/firefox\" sig=11 res=1")]
+        return [("ANOM_ABEND", f"auid=1000 uid=1000 gid=1000 ses=3 subj={UNCONFINED} pid={pid} comm={enc('Web Content')} "
+                               "exe=\"/usr/lib/firefox/firefox\" sig=11 res=1")]
     return [
         ("MAC_POLICY_LOAD", "auid=0 ses=2 lsm=selinux res=1"),
         ("SYSCALL", _syscall(rng, nr=sysno("write"), ok=True, exitv=3571402, a0="4", items=0, ppid=2201, pid=2250, auid=0,

@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="avcfix-profile-") as tmp:
         raw = Path(tmp) / "raw.txt"
         cp = subprocess.run(
-            [spy, "record", "--subprocesses", "-r", str(args.rate), "-f", "raw", "-o", str(raw), "--", *avcfix, "why", "--json", str(log)],
+            [spy, "record", "--subprocesses", "-r", str(args.rate), "-f", "raw", "-o", str(raw),
+             "--", *avcfix, "why", "--json", str(log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         if cp.returncode != 0 or not raw.exists():

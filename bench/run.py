@@ -144,7 +144,8 @@ def ensure_log(lines: int, seed: int, data: Path) -> tuple[Path, dict]:
             info = json.loads(meta.read_text())
         except ValueError:
             info = {}
-        if info.get("gen_sha256") == gen_hash and info.get("stats", {}).get("lines") == lines and log.stat().st_size == info.get("bytes"):
+        same = info.get("gen_sha256") == gen_hash and info.get("stats", {}).get("lines") == lines
+        if same and log.stat().st_size == info.get("bytes"):
             return log, info
     print(f"generating {log.relative_to(PROJECT) if log.is_relative_to(PROJECT) else log} ({lines} lines)...", flush=True)
     stats_file = log.with_suffix(".stats.json")
@@ -419,7 +420,8 @@ def run(args: argparse.Namespace) -> int:
                                 [*avcfix, "why", "--json", "--policy", str(args.policy), str(logs[large][0])]))
     plan.append(Measure("audit2allow", large, ["audit2allow", "-p", str(args.policy), "-i", str(logs[large][0])]))
     plan.append(Measure("ausearch -m AVC --raw", large, ["ausearch", "-if", str(logs[large][0]), "-m", "AVC", "--raw"]))
-    checks = {"avcfix why --json": check_avcfix, "avcfix why --json --policy": check_avcfix, "ausearch -m AVC --raw": check_ausearch, "audit2allow": check_audit2allow}
+    checks = {"avcfix why --json": check_avcfix, "avcfix why --json --policy": check_avcfix,
+              "ausearch -m AVC --raw": check_ausearch, "audit2allow": check_audit2allow}
 
     print(f"repeats: {repeats} (round-robin; table = median), peak RSS via "
           f"{'GNU time' if use_gnu_time else 'os.wait4 (includes the harness RSS at fork, ~10 MB)'}", flush=True)
@@ -464,9 +466,11 @@ def report(plan: list[Measure], logs: dict, small: int, large: int, repeats: int
            avcfix_missing: str | None, load_before: float) -> dict:
     """Print the table and the targets; return everything as a JSON-able dict."""
     info = machine()
-    print(f"\nmachine: {info['cpu']} ({info['cpus']} CPUs, {info['mem_gb']} GB), {info['os']}, kernel {info['kernel']}, Python {info['python']}")
+    print(f"\nmachine: {info['cpu']} ({info['cpus']} CPUs, {info['mem_gb']} GB), {info['os']}, "
+          f"kernel {info['kernel']}, Python {info['python']}")
+    busy = max(load_before, info["loadavg_1min"]) > 1.0
     print(f"load average: {load_before:.2f} before, {info['loadavg_1min']:.2f} after"
-          + (" (a busy machine: wall times are inflated, compare the CPU times)" if max(load_before, info['loadavg_1min']) > 1.0 else ""))
+          + (" (a busy machine: wall times are inflated, compare the CPU times)" if busy else ""))
     for n, (path, meta) in sorted(logs.items()):
         s = meta["stats"]
         print(f"log {size_label(n)}: {path.name}, {meta['bytes'] / 1e6:.0f} MB, {s['events']} events, "

@@ -84,7 +84,9 @@ def _dump(arch: str) -> dict[int, str]:
 
 
 @pytest.mark.skipif(AUSYSCALL is None, reason="ausyscall (auditd) not installed")
-@pytest.mark.parametrize(("arch", "raw"), [("x86_64", "c000003e"), ("aarch64", "c00000b7"), ("i386", "40000003"), ("arm", "40000028")])
+@pytest.mark.parametrize(
+    ("arch", "raw"), [("x86_64", "c000003e"), ("aarch64", "c00000b7"), ("i386", "40000003"), ("arm", "40000028")]
+)
 def test_tables_match_ausyscall(arch, raw):
     """The whole table agrees with the installed ausyscall, plus single lookups."""
     table = _dump(arch)

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -255,5 +255,6 @@ def test_date_and_time_match_ausearch(tmp_path: Path):
     log = tmp_path / "audit.log"
     log.write_text("".join(_avc(e, 1 + i) for i, e in enumerate(events)))
     env = dict(os.environ, TZ="America/New_York", LC_ALL="C")
-    out = subprocess.run([AUSEARCH, "-if", str(log), "-ts", "03/09/25", "01:30:00", "--raw"], capture_output=True, text=True, env=env).stdout
+    argv = [AUSEARCH, "-if", str(log), "-ts", "03/09/25", "01:30:00", "--raw"]
+    out = subprocess.run(argv, capture_output=True, text=True, env=env).stdout
     assert out.count("type=AVC") == 2
