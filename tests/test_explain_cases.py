@@ -182,10 +182,10 @@ def test_narrower_permission_splits_broad_capability(facts):
     broad = by_perms[("dac_override",)]
     assert broad.reason is Reason.TE_RULE
     assert broad.advice[0].kind is AdviceKind.NARROWER_PERM
-    assert broad.advice[0].command == "allow eucalyptus_cloud_t self:capability dac_read_search;"
+    assert broad.advice[0].command == "allow eucalyptus_cloud_t eucalyptus_cloud_t:capability dac_read_search;"
     assert any(r.startswith("dac_override:") for r in broad.risks)
     narrow = by_perms[("dac_read_search",)]
-    assert narrow.advice[0].command == "allow eucalyptus_cloud_t self:capability dac_read_search;"
+    assert narrow.advice[0].command == "allow eucalyptus_cloud_t eucalyptus_cloud_t:capability dac_read_search;"
     assert narrow.needs_module and not broad.needs_module
 
 

@@ -59,7 +59,7 @@ def test_unsafe_paths_give_no_command(bad):
 
 def test_identifiers_are_checked():
     assert commands.allow_rule("a_t", "b_t", "file", ["read"]) == "allow a_t b_t:file read;"
-    assert commands.allow_rule("a_t", "a_t", "file", ["write", "read"]) == "allow a_t self:file { read write };"
+    assert commands.allow_rule("a_t", "a_t", "file", ["write", "read"]) == "allow a_t a_t:file { read write };"
     assert commands.allow_rule("a_t; allow x_t", "b_t", "file", ["read"]) is None
     assert commands.allow_rule("a_t", "b_t", "file", ["read }"]) is None
     assert commands.setsebool([("httpd_x", True)]) == "setsebool -P httpd_x on"

@@ -16,9 +16,7 @@ gets the same placeholder in every file.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,8 @@ from avcfix.bundle.report import ModuleText, ReportInput, render_readme
 from avcfix.errors import InputError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.explain.protocol import Facts
+from avcfix.policy.identifiers import default_module_name
+from avcfix.report.jsondoc import document_text, rules_json
 
 _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=True, indent=2)
 
@@ -79,15 +79,6 @@ class Bundle:
 
 
 # --------------------------------------------------------------------- helpers
-
-def domain_module_name(domain: str) -> str:
-    """``DOMAIN_local`` (``_t`` dropped), as ``avcfix build`` names it."""
-    base = domain[:-2] if domain.endswith("_t") and len(domain) > 2 else domain
-    base = re.sub(r"[^A-Za-z0-9_]", "_", base).strip("_") or "avcfix"
-    if not base[0].isalpha():
-        base = "m_" + base
-    return f"{base}_local"
-
 
 def _redact_comments(text: str, mark: str, red: Redactor) -> str:
     out = []
@@ -250,7 +241,7 @@ def _generated_modules(findings: Sequence[Finding]) -> list[ModuleText]:
         mine = [f for f in findings if f.group.source == domain]
         if not any(f.needs_module for f in mine):
             continue
-        name = domain_module_name(domain)
+        name = default_module_name(domain)
         try:
             result = generate_module(mine, name=name)
         except ValueError:  # the domain is not a valid identifier (hostile log)
@@ -334,18 +325,12 @@ def collect(
     else:
         modules = _generated_modules(findings) if findings else []
 
-    from avcfix.ui.why_json import JsonStream, rules_json
-
-    buf = io.StringIO()
-    stream = JsonStream(buf)
-    for d in kept:
-        stream.denial(d)
-    stream.finish(rules_json(groups, findings), stats)
+    denials_json = document_text(kept, rules_json(groups, findings), stats)
 
     env_doc = env.as_json(text)
     members: dict[str, bytes] = {
         "events.log": "".join(format_event(d) for d in events).encode("utf-8", "surrogateescape"),
-        "denials.json": buf.getvalue().encode("utf-8"),
+        "denials.json": denials_json.encode("utf-8"),
         "environment.json": (_JSON.encode(env_doc) + "\n").encode("utf-8"),
         "commands.txt": _commands_text(results, text).encode("utf-8"),
     }

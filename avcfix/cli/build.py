@@ -4,7 +4,6 @@ compiled (and optionally installed and verified) with the real toolchain."""
 from __future__ import annotations
 
 import json
-import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +27,8 @@ from avcfix.cli.common import (
 )
 from avcfix.errors import AvcfixError, ExitCode, InputError, InstallError, UsageError
 from avcfix.explain.model import Finding
+from avcfix.policy.identifiers import default_module_name
+from avcfix.report.jsondoc import rule_lines_json
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Version of the ``--json`` document (README, "JSON output").
@@ -42,16 +43,6 @@ class SomeModulesFailed(AvcfixError):
     def __init__(self, message: str, exit_code: ExitCode) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-def default_module_name(name: str) -> str:
-    """``NAME_local`` with every character that is not a letter, digit or ``_``
-    made ``_`` (a domain ``foo_t`` gives ``foo_local``)."""
-    base = name[:-2] if name.endswith("_t") and len(name) > 2 else name
-    base = re.sub(r"[^A-Za-z0-9_]", "_", base).strip("_") or "avcfix"
-    if not base[0].isalpha():
-        base = "m_" + base
-    return f"{base}_local"
 
 
 def _explain(groups, policy: Optional[Path], root: Optional[Path]) -> list[Finding]:
@@ -108,7 +99,11 @@ def finding_json(f: Finding) -> dict:
 
 
 def result_json(res: BuildResult) -> dict:
-    """One module's build, as documented in the README."""
+    """One module's build, as documented in the README. Rule lines name the real
+    types: the ``.te`` writes ``self``, the JSON never does (see rule_lines_json)."""
+    attributes: frozenset[str] = frozenset()
+    if res.module is not None:
+        attributes = frozenset(res.module.require.attributes) | res.module.declared_attributes
     return {
         "module": res.module.name if res.module is not None else res.te_path.stem,
         "version": res.version,
@@ -118,11 +113,11 @@ def result_json(res: BuildResult) -> dict:
         "changed": res.changed,
         "compiled": res.compiled,
         "mls": res.mls,
-        "diff": list(res.diff),
+        "diff": rule_lines_json(res.diff, attributes),
         "rules": len(res.module.rules) if res.module is not None else 0,
         "installed": res.installed,
         "already_installed": res.already_installed,
-        "missing_after_install": list(res.missing_after_install),
+        "missing_after_install": rule_lines_json(res.missing_after_install, attributes),
         "left_out": [finding_json(f) for f in res.left_out],
         "rejected": [{"what": r.what, "reason": r.reason} for r in res.rejected],
         "commands": [{"argv": list(r.argv), "exit": r.returncode} for r in res.results],

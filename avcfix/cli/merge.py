@@ -15,6 +15,7 @@ from avcfix.policy.merge import merge_modules, rule_changes
 from avcfix.policy.model import Module
 from avcfix.policy.render import render_cil, render_te
 from avcfix.policy.te_parse import parse_te
+from avcfix.report.jsondoc import rule_lines_json
 from avcfix.toolchain.atomic import write_atomic
 
 #: How many added rule lines are listed on stderr.
@@ -82,7 +83,9 @@ def merge(
         "added": list(rule_changes(merge_modules(modules[:1]), merged).added),
     }
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        attrs = frozenset(merged.require.attributes) | merged.declared_attributes
+        doc = dict(summary, added=rule_lines_json(summary["added"], attrs))  # JSON never says self
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         return
     where = f" -> {output}" + ("" if written else " (unchanged)") if output is not None else ""
     console_err.print(

@@ -74,11 +74,15 @@ def semanage_fcontext(file_type: str, path: str, tree: bool) -> str | None:
 
 
 def allow_rule(source: str, target: str, tclass: str, perms: Sequence[str]) -> str | None:
-    """The allow rule ``avcfix build`` would write (``self`` when target is source)."""
+    """The allow rule ``avcfix build`` would write, with the real type names.
+
+    The target is named even when it is the source (``allow a_t a_t:capability
+    ...;``, what the module's ``allow a_t self:capability ...;`` means): advice
+    reaches ``why --json``, bundles and loop reports, which never say ``self``.
+    """
     names = [source, target, tclass, *perms]
     if not perms or not all(is_identifier(n) for n in names):
         return None
-    tgt = "self" if target == source else target
     ps = sorted(set(perms))
     body = ps[0] if len(ps) == 1 else "{ " + " ".join(ps) + " }"
-    return f"allow {source} {tgt}:{tclass} {body};"
+    return f"allow {source} {target}:{tclass} {body};"

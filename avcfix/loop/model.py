@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from avcfix.errors import ExitCode
+from avcfix.report.jsondoc import rule_lines_json
 
 
 class Outcome(str, enum.Enum):
@@ -106,7 +107,7 @@ class IterationReport:
             "healthy": self.healthy,
             "service_state": self.service_state,
             "new_denials": [d.to_json() for d in self.denials],
-            "rules_added": list(self.rules_added),
+            "rules_added": rule_lines_json(self.rules_added),  # real type names, never self
             "module_version": self.module_version,
             "applied": list(self.applied),
             "warnings": list(self.warnings),
@@ -152,7 +153,7 @@ class LoopReport:
             "module_version": self.module_version,
             "domains": list(self.domains),
             "iterations": [it.to_json() for it in self.iterations],
-            "rules_added": list(self.rules_added),
+            "rules_added": rule_lines_json(self.rules_added),
             "decisions": list(self.decisions),
             "restored": list(self.restored),
             "lab": self.lab,

@@ -106,3 +106,18 @@ def check_version(version: str) -> str:
     if problem is not None:
         raise InvalidIdentifier(f"invalid module version {version!r}: {problem}")
     return version
+
+
+_NOT_NAME_CHAR_RE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def default_module_name(name: str) -> str:
+    """The module ``avcfix build`` (and a bundle) writes for ``name``: ``NAME_local``,
+    ``_t`` dropped and every character that is not a letter, digit or ``_`` made
+    ``_`` (``eucalyptus_eucanetd_t`` -> ``eucalyptus_eucanetd_local``,
+    ``python3.11`` -> ``python3_11_local``, ``7zip`` -> ``m_7zip_local``)."""
+    base = name[:-2] if name.endswith("_t") and len(name) > 2 else name
+    base = _NOT_NAME_CHAR_RE.sub("_", base).strip("_") or "avcfix"
+    if not base[0].isalpha():
+        base = "m_" + base
+    return f"{base}_local"

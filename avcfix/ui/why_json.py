@@ -4,89 +4,29 @@ Top-level keys, in this (sorted) order: ``denials``, ``rules``, ``skipped``,
 ``sources``, ``stats``. Denials are written as they are found, so memory does
 not grow with the log. Every object has sorted keys; the same input gives the
 same bytes. No ``self`` appears anywhere: target types are real type names.
+
+The document's pieces (denial and rule objects, the tail) come from
+:mod:`avcfix.report.jsondoc`, which bundle's ``denials.json`` uses too.
 """
 
 from __future__ import annotations
 
-import json
-from typing import IO, Iterable, Sequence
+from typing import IO, Sequence
 
 from avcfix.audit.api import ScanStats
-from avcfix.audit.model import Denial, DenialGroup
-
-_ENC = json.JSONEncoder(sort_keys=True, ensure_ascii=True, separators=(", ", ": "))
-#: denial_json() writes its keys in sorted order itself: skip the per-object sort (hot path).
-_DENIAL_ENC = json.JSONEncoder(sort_keys=False, ensure_ascii=True, separators=(", ", ": "))
-
-
-def denial_json(d: Denial) -> dict:
-    """One entry of ``denials`` (keys already in sorted order: see _DENIAL_ENC)."""
-    return {
-        "arch": d.arch,
-        "capability": d.capability,
-        "comm": d.comm,
-        "cwd": d.cwd,
-        "exe": d.exe,
-        "exit": d.exit,
-        "file": d.source,
-        "ioctlcmd": d.ioctlcmd,
-        "kind": d.kind,
-        "line": d.line,
-        "name": d.name,
-        "node": d.node,
-        "path": d.path,
-        "paths": list(d.paths),
-        "permissive": d.permissive,
-        "perms": list(d.perms),
-        "pid": d.pid,
-        "port": d.port,
-        "proctitle": d.proctitle,
-        "scontext": str(d.scontext),
-        "serial": d.serial,
-        "source": d.scontext.type,
-        "success": d.success,
-        "syscall": d.syscall,
-        "syscall_nr": d.syscall_nr,
-        "target": d.tcontext.type,
-        "tclass": d.tclass,
-        "tcontext": str(d.tcontext),
-        "time": d.time,
-    }
-
-
-def _group_fields(g: DenialGroup) -> dict:
-    return {
-        "source": g.source,
-        "target": g.target,
-        "class": g.tclass,
-        "permissive": g.permissive,
-        "count": g.count,
-        "first_seen": g.first_seen,
-        "last_seen": g.last_seen,
-        "comms": list(g.comms),
-        "exes": list(g.exes),
-        "paths": list(g.paths),
-        "ports": list(g.ports),
-    }
-
-
-def rule_json(group: DenialGroup, finding: object | None = None) -> dict:
-    """One entry of ``rules``: a group, or a finding (a part of a group) when explained."""
-    out = _group_fields(group)
-    if finding is None:
-        out.update(perms=list(group.perms), reason=None, advice=[], risks=[], detail="")
-        return out
-    out.update(
-        perms=sorted(finding.perms),  # type: ignore[attr-defined]
-        reason=finding.reason.value,  # type: ignore[attr-defined]
-        advice=[
-            {"kind": a.kind.value, "command": a.command, "confidence": a.confidence, "why": a.why}
-            for a in finding.advice  # type: ignore[attr-defined]
-        ],
-        risks=list(finding.risks),  # type: ignore[attr-defined]
-        detail=finding.detail,  # type: ignore[attr-defined]
-    )
-    return out
+from avcfix.audit.model import Denial
+# The document builder lives in the neutral avcfix.report.jsondoc (bundle uses it
+# too); these names stay importable from here.
+from avcfix.report.jsondoc import (  # noqa: F401  (re-exported)
+    DENIAL_ENCODER as _DENIAL_ENC,
+    DOCUMENT_HEAD,
+    ENCODER as _ENC,
+    denial_json,
+    denials_close,
+    rule_json,
+    rules_json,
+    tail_text,
+)
 
 
 class JsonStream:
@@ -96,7 +36,7 @@ class JsonStream:
         self._out = out
         self._n = 0
         if header:
-            out.write('{"denials": [')
+            out.write(DOCUMENT_HEAD)
 
     def denial(self, d: Denial) -> None:
         """Append one denial object."""
@@ -120,18 +60,4 @@ class JsonStream:
 
     def finish(self, rules: Sequence[dict], stats: ScanStats) -> None:
         """Close ``denials`` and write ``rules``, ``skipped``, ``sources``, ``stats``."""
-        w = self._out.write
-        w("\n], " if self._n else "], ")
-        w('"rules": [' + ",".join("\n  " + _ENC.encode(r) for r in rules) + ("\n], " if rules else "], "))
-        skipped = [{"file": s.source, "line": s.line, "reason": s.reason, "excerpt": s.excerpt}
-                   for s in stats.skipped]
-        w('"skipped": ' + _ENC.encode(skipped) + ", ")
-        w('"sources": ' + _ENC.encode(list(stats.sources)) + ", ")
-        w('"stats": ' + _ENC.encode(stats.as_dict()) + "}\n")
-
-
-def rules_json(groups: Iterable[DenialGroup], findings: Sequence[object] | None) -> list[dict]:
-    """``rules``: one per finding when explained, else one per group."""
-    if findings is None:
-        return [rule_json(g) for g in groups]
-    return [rule_json(f.group, f) for f in findings]  # type: ignore[attr-defined]
+        self._out.write(denials_close(self._n) + tail_text(rules, stats))

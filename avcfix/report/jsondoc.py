@@ -1,0 +1,216 @@
+"""The ``avcfix why --json`` document (also ``denials.json`` in a bundle) and
+the JSON form of policy rule lines.
+
+Top-level keys, in this (sorted) order: ``denials``, ``rules``, ``skipped``,
+``sources``, ``stats``. Every object has sorted keys; the same input gives the
+same bytes. ``self`` appears nowhere: target types are real type names, the
+advice commands are built with them (:func:`avcfix.explain.commands.allow_rule`)
+and rule lines taken from a ``.te`` go through :func:`rule_lines_json`.
+
+Pure: imports only the core values. The streaming writer for ``why`` is
+:class:`avcfix.ui.why_json.JsonStream`, made of the same pieces
+(:data:`DOCUMENT_HEAD`, :func:`denial_text`, :func:`tail_text`), so
+:func:`document_text` gives the very bytes it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Collection, Iterable, Sequence
+
+from avcfix.audit.api import ScanStats
+from avcfix.audit.model import Denial, DenialGroup
+
+if TYPE_CHECKING:
+    from avcfix.policy.model import Rule
+
+#: Every object but the denials: sorted keys.
+ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=True, separators=(", ", ": "))
+#: denial_json() writes its keys in sorted order itself: skip the per-object sort (hot path).
+DENIAL_ENCODER = json.JSONEncoder(sort_keys=False, ensure_ascii=True, separators=(", ", ": "))
+
+#: The document's first bytes; then each denial after ``"\n  "`` (the first) or ``",\n  "``.
+DOCUMENT_HEAD = '{"denials": ['
+
+
+def denial_json(d: Denial) -> dict:
+    """One entry of ``denials`` (keys already in sorted order: see :data:`DENIAL_ENCODER`)."""
+    return {
+        "arch": d.arch,
+        "capability": d.capability,
+        "comm": d.comm,
+        "cwd": d.cwd,
+        "exe": d.exe,
+        "exit": d.exit,
+        "file": d.source,
+        "ioctlcmd": d.ioctlcmd,
+        "kind": d.kind,
+        "line": d.line,
+        "name": d.name,
+        "node": d.node,
+        "path": d.path,
+        "paths": list(d.paths),
+        "permissive": d.permissive,
+        "perms": list(d.perms),
+        "pid": d.pid,
+        "port": d.port,
+        "proctitle": d.proctitle,
+        "scontext": str(d.scontext),
+        "serial": d.serial,
+        "source": d.scontext.type,
+        "success": d.success,
+        "syscall": d.syscall,
+        "syscall_nr": d.syscall_nr,
+        "target": d.tcontext.type,
+        "tclass": d.tclass,
+        "tcontext": str(d.tcontext),
+        "time": d.time,
+    }
+
+
+def denial_text(d: Denial) -> str:
+    """One denial, encoded as it appears in the document."""
+    return DENIAL_ENCODER.encode(denial_json(d))
+
+
+def _group_fields(g: DenialGroup) -> dict:
+    return {
+        "source": g.source,
+        "target": g.target,
+        "class": g.tclass,
+        "permissive": g.permissive,
+        "count": g.count,
+        "first_seen": g.first_seen,
+        "last_seen": g.last_seen,
+        "comms": list(g.comms),
+        "exes": list(g.exes),
+        "paths": list(g.paths),
+        "ports": list(g.ports),
+    }
+
+
+def rule_json(group: DenialGroup, finding: object | None = None) -> dict:
+    """One entry of ``rules``: a group, or a finding (a part of a group) when explained."""
+    out = _group_fields(group)
+    if finding is None:
+        out.update(perms=list(group.perms), reason=None, advice=[], risks=[], detail="")
+        return out
+    out.update(
+        perms=sorted(finding.perms),  # type: ignore[attr-defined]
+        reason=finding.reason.value,  # type: ignore[attr-defined]
+        advice=[
+            {"kind": a.kind.value, "command": a.command, "confidence": a.confidence, "why": a.why}
+            for a in finding.advice  # type: ignore[attr-defined]
+        ],
+        risks=list(finding.risks),  # type: ignore[attr-defined]
+        detail=finding.detail,  # type: ignore[attr-defined]
+    )
+    return out
+
+
+def rules_json(groups: Iterable[DenialGroup], findings: Sequence[object] | None) -> list[dict]:
+    """``rules``: one per finding when explained, else one per group."""
+    if findings is None:
+        return [rule_json(g) for g in groups]
+    return [rule_json(f.group, f) for f in findings]  # type: ignore[attr-defined]
+
+
+def skipped_json(stats: ScanStats) -> list[dict]:
+    """``skipped``: the first skipped lines (``stats.skipped_lines`` counts all)."""
+    return [{"file": s.source, "line": s.line, "reason": s.reason, "excerpt": s.excerpt}
+            for s in stats.skipped]
+
+
+def stats_json(stats: ScanStats) -> dict[str, int]:
+    """``stats``: the integer counters."""
+    return stats.as_dict()
+
+
+def denials_close(count: int) -> str:
+    """What closes ``denials`` after ``count`` of them."""
+    return "\n], " if count else "], "
+
+
+def tail_text(rules: Sequence[dict], stats: ScanStats) -> str:
+    """``rules``, ``skipped``, ``sources`` and ``stats``: the document after ``denials``."""
+    return ('"rules": [' + ",".join("\n  " + ENCODER.encode(r) for r in rules) + ("\n], " if rules else "], ")
+            + '"skipped": ' + ENCODER.encode(skipped_json(stats)) + ", "
+            + '"sources": ' + ENCODER.encode(list(stats.sources)) + ", "
+            + '"stats": ' + ENCODER.encode(stats_json(stats)) + "}\n")
+
+
+def document_text(denials: Iterable[Denial], rules: Sequence[dict], stats: ScanStats) -> str:
+    """The whole document at once (what the streaming writer gives for the same values)."""
+    parts = [DOCUMENT_HEAD]
+    n = 0
+    for d in denials:
+        parts.append(("\n  " if n == 0 else ",\n  ") + denial_text(d))
+        n += 1
+    parts.append(denials_close(n))
+    parts.append(tail_text(rules, stats))
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------ rule lines
+
+#: ``self`` as a name (not part of a longer identifier).
+_SELF_RE = re.compile(r"(?<![A-Za-z0-9_.\-])self(?![A-Za-z0-9_\-])")
+#: An optional diff mark (``+ ``/``- ``) and the statement.
+_MARKED_RE = re.compile(r"([+-] )?(.*)\Z", re.S)
+
+
+def expand_self(rule: "Rule", attributes: Collection[str] = ()) -> tuple["Rule", ...]:
+    """``rule`` with ``self`` replaced by the real type names: one rule per
+    source type when there are several (``allow { a_t b_t } self:c p;`` is
+    ``allow a_t a_t:c p;`` plus ``allow b_t b_t:c p;``).
+
+    Exact only for source types: a source that is an attribute (one of
+    ``attributes``) or a ``*``/``~``/``-name`` source set cannot be written
+    without ``self``, and such a rule is returned unchanged.
+    """
+    from dataclasses import replace
+
+    from avcfix.policy.model import SELF, NameSet
+
+    t = rule.targets
+    if SELF not in t.names and SELF not in t.excluded:
+        return (rule,)
+    s = rule.sources
+    if not s.is_plain or not s.names or any(n in attributes for n in s.names):
+        return (rule,)
+    out = []
+    for src in s.names:
+        targets = NameSet(tuple(src if n == SELF else n for n in t.names),
+                          tuple(src if n == SELF else n for n in t.excluded), t.complement, t.star)
+        out.append(replace(rule, sources=NameSet.of(src), targets=targets))
+    return tuple(out)
+
+
+def rule_lines_json(lines: Iterable[str], attributes: Collection[str] = ()) -> list[str]:
+    """Rule lines of a ``.te`` (as ``avcfix build``'s diff or ``merge``'s
+    ``added`` give them, optionally marked ``+ ``/``- ``) with ``self`` replaced
+    by the real type names (see :func:`expand_self`); a line may become several.
+    A line that does not parse as rules is kept as it is."""
+    out: list[str] = []
+    for line in lines:
+        if not _SELF_RE.search(line):
+            out.append(line)
+            continue
+        from avcfix.errors import PolicyError
+        from avcfix.policy.render import rule_te
+        from avcfix.policy.te_parse import parse_te
+
+        m = _MARKED_RE.match(line)
+        assert m is not None
+        mark, statement = m.group(1) or "", m.group(2)
+        try:
+            module = parse_te(statement, "<rule>")
+        except PolicyError:
+            out.append(line)
+            continue
+        if not module.rules or module.opaque or module.declarations:
+            out.append(line)
+            continue
+        out.extend(mark + rule_te(r) for rule in module.rules for r in expand_self(rule, attributes))
+    return out
