@@ -67,17 +67,18 @@ class ScanStats:
 
 
 def events_to_denials(raw: RawEvent, source: str, stats: ScanStats, *, fast: bool = True,
-                      memo: Memo | None = None) -> list[Denial]:
+                      memo: Memo | None = None, records: bool = True) -> list[Denial]:
     """Parse the raw records of one event and build its denials.
 
     A plain raw kernel event goes through :mod:`avcfix.audit.fastpath`;
     everything else (and ``fast=False``) through the typed records.
+    ``records=False`` lets the fast path leave ``Denial.records`` empty.
     """
     if fast:
-        quick = fast_event_denials(raw, source, memo)
+        quick = fast_event_denials(raw, source, memo, records=records)
         if quick is not None:
             return quick
-    records: list[Record] = []
+    typed: list[Record] = []
     seen_skip: set[int] = set()
     ids: dict = {}
     for lineno, piece in raw:
@@ -90,12 +91,12 @@ def events_to_denials(raw: RawEvent, source: str, stats: ScanStats, *, fast: boo
                     seen_skip.add(rec.line)
                     stats.skip(rec)
             else:
-                records.append(rec)
-    if not records:
+                typed.append(rec)
+    if not typed:
         return []
     # A corrupted header may parse to another id than the scanner's key: split.
     by_key: dict[tuple, list[Record]] = {}
-    for rec in records:
+    for rec in typed:
         by_key.setdefault(rec.key, []).append(rec)
     out: list[Denial] = []
     for recs in by_key.values():
@@ -110,8 +111,13 @@ def scan(
     progress: Progress | None = None,
     *,
     stdin: BinaryIO | None = None,
+    records: bool = True,
 ) -> Iterator[Denial]:
     """Stream the denials of ``sources`` (paths, or ``"-"`` for stdin).
+
+    ``records=False`` is for callers that never read ``Denial.records`` (the
+    raw text of the event's records, for ``--raw`` and bundles): it may then
+    be empty, which saves decoding every record.
 
     Every source is checked first: a missing, unreadable or directory source
     raises :class:`~avcfix.errors.InputError` naming it. ``stats`` is updated
@@ -122,11 +128,11 @@ def scan(
     checked: list[Source] = [check_source(s) for s in sources]
     for src in checked:
         stats.sources.append(src.name)
-        yield from _scan_one(src, stats, filters, progress, stdin)
+        yield from _scan_one(src, stats, filters, progress, stdin, records)
 
 
 def scan_range(path: str, start: int, end: int, first_line: int, stats: ScanStats,
-               filters: Filters | None = None) -> Iterator[Denial]:
+               filters: Filters | None = None, *, records: bool = True) -> Iterator[Denial]:
     """Denials of the byte range ``[start, end)`` of a plain file whose first
     line is line ``first_line`` (both ends must be line starts: see
     :mod:`avcfix.audit.chunks`)."""
@@ -136,7 +142,7 @@ def scan_range(path: str, start: int, end: int, first_line: int, stats: ScanStat
     memo = Memo()
     blocks = (b for b, _ in read_blocks(src, start=start, end=end))
     for raw in scan_raw_events(blocks, src.name, stats, stats.skip, first_line):
-        for d in events_to_denials(raw, src.name, stats, memo=memo):
+        for d in events_to_denials(raw, src.name, stats, memo=memo, records=records):
             stats.denials_total += 1
             if accepts is None or accepts(d):
                 stats.denials += 1
@@ -151,11 +157,11 @@ def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> I
 
 
 def _scan_one(src: Source, stats: ScanStats, filters: Filters, progress: Progress | None,
-              stdin: BinaryIO | None) -> Iterator[Denial]:
+              stdin: BinaryIO | None, records: bool = True) -> Iterator[Denial]:
     accepts = filters.accepts if filters.active else None
     memo = Memo()
     for raw in scan_raw_events(_blocks(src, progress, stdin), src.name, stats, stats.skip):
-        for d in events_to_denials(raw, src.name, stats, memo=memo):
+        for d in events_to_denials(raw, src.name, stats, memo=memo, records=records):
             stats.denials_total += 1
             if accepts is None or accepts(d):
                 stats.denials += 1

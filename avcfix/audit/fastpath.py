@@ -97,6 +97,18 @@ class Memo:
             self._put(key, got)
         return got
 
+    def proctitle(self, raw: bytes) -> str | None:
+        """The decoded command line of a ``proctitle=`` value (quoted or hex argv)."""
+        d = self._d
+        key = (5, raw)
+        got = d.get(key, False)
+        if got is False:
+            v = raw.decode("utf-8", "backslashreplace")
+            argv = F.decode_proctitle(v[1:-1], True) if v[:1] == '"' else F.decode_proctitle(v, False)
+            got = " ".join(argv) or None
+            self._put(key, got)
+        return got  # type: ignore[return-value]
+
     def rank(self, rtype: bytes) -> int:
         d = self._d
         key = (4, rtype)
@@ -112,12 +124,17 @@ class Memo:
         self._d[key] = value
 
 
-def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None) -> list[Denial] | None:
-    """Denials of a plain raw AVC event, or ``None`` when it is not one."""
+def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
+                       records: bool = True) -> list[Denial] | None:
+    """Denials of a plain raw AVC event, or ``None`` when it is not one.
+
+    ``records=False`` leaves ``Denial.records`` empty (it is only for
+    ``--raw`` and bundles) and saves decoding every record of the event.
+    """
     if memo is None:
         memo = Memo()
-    avcs: list[tuple[str, int, bytes]] = []
-    texts: list[tuple[int, int, str]] = []
+    avcs: list[tuple[int, bytes]] = []
+    texts: list[tuple[int, int, bytes]] = []
     syscall = cwd = proctitle = saddr = None
     paths: list[tuple[int, bytes]] = []
     first = None
@@ -131,10 +148,9 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None) -> 
         elif m.group(2, 3) != first.group(2, 3):
             return None
         rtype = m.group(1)
-        text = piece.decode("utf-8", "backslashreplace").rstrip()
         item = 0
         if rtype == b"AVC":
-            avcs.append((text, lineno, piece[m.end():]))
+            avcs.append((lineno, piece[m.end():]))
         elif rtype == b"SYSCALL":
             if syscall is not None:
                 return None
@@ -159,7 +175,8 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None) -> 
             saddr = piece
         elif rtype in _TYPED_ONLY:
             return None
-        texts.append((memo.rank(rtype), item, text))
+        if records:
+            texts.append((memo.rank(rtype), item, piece.rstrip()))
     if not avcs or first is None:
         return None
     time = float(first.group(2))
@@ -202,21 +219,21 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None) -> 
         m = _PROCTITLE.search(proctitle)
         if m is None:
             return None
-        v = m.group(1).decode("utf-8", "backslashreplace")
-        argv = F.decode_proctitle(v[1:-1], True) if v[:1] == '"' else F.decode_proctitle(v, False)
-        title = " ".join(argv) or None
+        title = memo.proctitle(m.group(1))
     sport = None
     if saddr is not None:
         m = _SADDR.search(saddr)
         if m is not None:
             sport = F.decode_saddr(m.group(1).decode())[2]
-    texts.sort()
-    records = tuple([t[2] for t in texts])
+    kept: tuple[str, ...] = ()
+    if records:
+        texts.sort()
+        kept = tuple([t[2].decode("utf-8", "backslashreplace").rstrip() for t in texts])
 
     out: list[Denial] = []
-    if len(avcs) > 1:
-        avcs.sort()
-    for _, lineno, body in avcs:
+    if len(avcs) > 1:  # the typed path's order: by record text
+        avcs.sort(key=lambda a: (a[1].rstrip(), a[0]))
+    for lineno, body in avcs:
         am = _AVC.match(body)
         if am is None:
             return None  # granted, odd spacing, truncated: the typed path decides
@@ -272,6 +289,6 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None) -> 
             capability=F.to_int(cap.decode()) if cap is not None else None,
             source=source,
             line=lineno,
-            records=records,
+            records=kept,
         ))
     return out

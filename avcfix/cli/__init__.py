@@ -6,20 +6,36 @@ from __future__ import annotations
 import os
 import sys
 
+import importlib
+
 from avcfix.cli.app import app, console_err
 from avcfix.errors import AvcfixError, ExitCode
 
-# Subcommand modules register themselves on import.
-from avcfix.cli import why as _why  # noqa: F401,E402
-from avcfix.cli import merge as _merge  # noqa: F401,E402
-from avcfix.cli import build as _build  # noqa: F401,E402
-from avcfix.cli import loop as _loop  # noqa: F401,E402
-from avcfix.cli import bundle as _bundle  # noqa: F401,E402
+#: Subcommand -> the module that registers it on :data:`app` when imported.
+#: Only the module of the command being run is imported (``avcfix why`` does
+#: not pay for the policy grammar, the toolchain or the loop); ``--help`` and
+#: unknown commands import them all, in this order (the order of ``--help``).
+COMMANDS = {
+    "why": "avcfix.cli.why",
+    "merge": "avcfix.cli.merge",
+    "build": "avcfix.cli.build",
+    "loop": "avcfix.cli.loop",
+    "bundle": "avcfix.cli.bundle",
+}
+
+
+def load_commands(argv: list[str]) -> None:
+    """Register the subcommand named by ``argv`` (the first non-option), or all of them."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    names = [COMMANDS[first]] if first in COMMANDS else list(COMMANDS.values())
+    for name in names:
+        importlib.import_module(name)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: never shows a traceback for expected errors."""
     try:
+        load_commands(sys.argv[1:] if argv is None else argv)
         app(args=argv, prog_name="avcfix", standalone_mode=False)
     except AvcfixError as exc:
         from rich.markup import escape

@@ -36,7 +36,7 @@ def _explainer():
 def _scan_sequential(names: list[str], stats: ScanStats, filters, progress, acc: GroupAccumulator,
                      as_json: bool, raw: bool):
     """One process: stream denials to JSON, --raw events or just the groups."""
-    denials = scan(names, stats=stats, filters=filters, progress=progress)
+    denials = scan(names, stats=stats, filters=filters, progress=progress, records=raw)
     if as_json:
         from avcfix.ui.why_json import JsonStream
 

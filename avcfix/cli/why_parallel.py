@@ -41,13 +41,13 @@ def _work(args: tuple[str, int, int, Filters, str | None]) -> _Chunk:
     acc = GroupAccumulator()
     n = 0
     if out_file is None:  # groups only (the human report)
-        for d in scan_range(path, start, end, first_line, stats, filters):
+        for d in scan_range(path, start, end, first_line, stats, filters, records=False):
             acc.add(d)
             n += 1
         return _Chunk("", n, acc, stats)
     with open(out_file, "w", encoding="utf-8") as fh:
         stream = JsonStream(fh, header=False)
-        for d in scan_range(path, start, end, first_line, stats, filters):
+        for d in scan_range(path, start, end, first_line, stats, filters, records=False):
             stream.denial(d)
             acc.add(d)
             n += 1
