@@ -22,6 +22,7 @@ from avcfix.report.jsondoc import (  # noqa: F401  (re-exported)
     DOCUMENT_HEAD,
     ENCODER as _ENC,
     denial_json,
+    denial_text,
     denials_close,
     rule_json,
     rules_json,
@@ -40,7 +41,7 @@ class JsonStream:
 
     def denial(self, d: Denial) -> None:
         """Append one denial object."""
-        self._out.write(("\n  " if self._n == 0 else ",\n  ") + _DENIAL_ENC.encode(denial_json(d)))
+        self._out.write(("\n  " if self._n == 0 else ",\n  ") + denial_text(d))
         self._n += 1
 
     def encoded(self, chunk: IO[str], count: int) -> None:
