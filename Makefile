@@ -11,10 +11,10 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # SELinux userspace from the distribution (see README "Requirements").
 DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
             python3-setools python3-selinux python3-semanage selinux-policy-default \
-            selinux-policy-dev auditd python3-venv python3-pip
+            selinux-policy-dev auditd python3-venv python3-pip time
 RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
-            selinux-policy-devel audit python3-pip
+            selinux-policy-devel audit python3-pip time
 
 .PHONY: help setup sysdeps venv demo test test-fast bench e2e e2e-sysdeps clean
 
@@ -49,8 +49,38 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The demo (README "make demo"): why, build and a lab loop on the shipped eucanetd
+# example. Everything goes under build/demo (recreated on every run): two private
+# policy roots copied from the host's store (which is only read) with the
+# fixture module policies/eucalyptus installed by the real toolchain.
+DEMO       := build/demo
+DEMO_LOG   := fixtures/eucanetd/audit.log
+DEVEL_MK   := /usr/share/selinux/devel/Makefile
+POLICYNAME  = $(or $(shell sed -n 's/^[[:space:]]*SELINUXTYPE=//p' /etc/selinux/config 2>/dev/null | tr -d '[:space:]'),default)
+
 demo: setup
-	$(AVCFIX) why fixtures/eucanetd/audit.log
+	@set -e; name='$(POLICYNAME)'; \
+	test -d /var/lib/selinux/$$name || { echo "no policy store /var/lib/selinux/$$name (make setup installs the reference policy)"; exit 1; }; \
+	rm -rf $(DEMO); mkdir -p $(DEMO)/base/etc/selinux $(DEMO)/base/var/lib/selinux $(DEMO)/fixture; \
+	echo "== 1. a private policy root $(DEMO)/base: a copy of the '$$name' store + policies/eucalyptus"; \
+	$(SUDO) cp -a /etc/selinux/$$name $(DEMO)/base/etc/selinux/; \
+	$(SUDO) cp -a /var/lib/selinux/$$name $(DEMO)/base/var/lib/selinux/; \
+	for f in config semanage.conf; do test ! -f /etc/selinux/$$f || $(SUDO) cp /etc/selinux/$$f $(DEMO)/base/etc/selinux/; done; \
+	$(SUDO) chown -R "$$(id -u):$$(id -g)" $(DEMO)/base; \
+	cp policies/eucalyptus.te policies/eucalyptus.if policies/eucalyptus.fc $(DEMO)/fixture/; \
+	(cd $(DEMO)/fixture && MAKEFLAGS= make -f $(DEVEL_MK) eucalyptus.pp >make.log 2>&1) || { cat $(DEMO)/fixture/make.log; exit 1; }; \
+	echo "   semodule -p $(DEMO)/base -s $$name -i eucalyptus.pp"; \
+	semodule -p $(DEMO)/base -s $$name -i $(DEMO)/fixture/eucalyptus.pp; \
+	cp -a $(DEMO)/base $(DEMO)/root
+	@echo; echo "== 2. avcfix why $(DEMO_LOG) --root $(DEMO)/root   (also as JSON: $(DEMO)/why.json)"
+	$(AVCFIX) why $(DEMO_LOG) --root $(DEMO)/root
+	@$(AVCFIX) why $(DEMO_LOG) --root $(DEMO)/root --json > $(DEMO)/why.json
+	@echo; echo "== 3. avcfix build eucanetd: one module, compiled, installed into $(DEMO)/root and verified"
+	$(AVCFIX) build eucanetd $(DEMO_LOG) --root $(DEMO)/root --out-dir $(DEMO)/module --install
+	@echo; echo "--- $(DEMO)/module/eucanetd_local.te"; cat $(DEMO)/module/eucanetd_local.te
+	@echo; echo "== 4. avcfix loop --lab eucanetd-seed: a SIMULATED kernel, the real policy and toolchain"
+	$(AVCFIX) loop --lab eucanetd-seed --lab-dir $(DEMO)/lab --root $(DEMO)/base --permissive --apply-advice --yes
+	@echo; echo "demo outputs: $(DEMO)/ (why.json, module/, lab/audit.log, lab/module/)"
 
 test: setup
 	$(PY) -m pytest -q tests
