@@ -160,11 +160,24 @@ def test_install_failure_rolls_back_to_the_previous_version(lab_root: PolicyRoot
         if ev.kind is EventKind.BUILD_STEP and ev.iteration == 3 and ev.message.startswith("install: "):
             Path(ev.message.split(": ", 1)[1]).write_bytes(b"not a policy package")
 
-    loop = _loop(lab)
+    from avcfix import proc
+
+    rec = proc.Recorder()
+    installer = BuilderInstaller(MODULE, lab.module_dir, lab.root, record=rec)
+    loop = _loop(lab, installer=installer)
     loop.progress = corrupt_third_install
     report = loop.run()
     assert report.outcome is Outcome.INSTALL_FAILED and report.exit_code == ExitCode.INSTALL
     assert "rolled back" in report.message
+    # the loop kept each package it installed; the rollback reinstalled its own 1.1, and
+    # never ran semodule -E (semanage_t may not write where the loop runs)
+    kept = lab.module_dir / ".avcfix-loop" / MODULE
+    assert sorted(p.name for p in kept.iterdir()) == ["1.0", "1.1", "installed"]
+    assert (kept / "installed").read_text() == "1.1\n"
+    semodules = [r.argv for r in rec.results if r.argv[0] == "semodule"]
+    assert not any("-E" in argv for argv in semodules)
+    assert semodules[-1][-2:] == ("-i", str(kept / "1.1" / f"{MODULE}.pp"))
+    assert semodules[-2][-2:] == ("-i", str(lab.module_dir / f"{MODULE}.pp"))  # the corrupted one
     assert len(report.iterations) == 3 and report.module_version == "1.1"
     te = (lab.module_dir / f"{MODULE}.te").read_text()
     assert "1.1" in te.splitlines()[0] or "1.1" in te
@@ -175,6 +188,30 @@ def test_install_failure_rolls_back_to_the_previous_version(lab_root: PolicyRoot
     assert not _granted(lab_root.policy_file, (DOMAIN, "eucalyptus_var_lib_t", "dir", frozenset({"search"})))
     # the working module is the previous one again: a rerun goes on from there
     assert (lab.module_dir / f"{MODULE}.pp").read_bytes()[:4] != b"not "
+
+
+@pytest.mark.slow
+def test_a_failed_first_install_leaves_the_store_as_it_was(lab_root: PolicyRoot) -> None:
+    """No version of the loop's before: nothing to reinstall, and the module is not in the store."""
+    from avcfix import proc
+    from avcfix.toolchain import semodule
+
+    lab = _lab("eucanetd", lab_root)
+
+    def corrupt_first_install(ev: LoopEvent) -> None:
+        if ev.kind is EventKind.BUILD_STEP and ev.message.startswith("install: "):
+            Path(ev.message.split(": ", 1)[1]).write_bytes(b"not a policy package")
+
+    rec = proc.Recorder()
+    loop = _loop(lab, installer=BuilderInstaller(MODULE, lab.module_dir, lab.root, record=rec))
+    loop.progress = corrupt_first_install
+    report = loop.run()
+    assert report.outcome is Outcome.INSTALL_FAILED and len(report.iterations) == 1
+    assert "nothing to roll back" in report.message
+    assert MODULE not in {m.name for m in semodule.list_modules(lab.root)}
+    assert not (lab.module_dir / f"{MODULE}.te").exists()  # the working files are as before too
+    assert not (lab.module_dir / ".avcfix-loop" / MODULE / "installed").exists()
+    assert [r.argv[-2] for r in rec.results if r.argv[0] == "semodule"] == ["-i"]
 
 
 class _Boom:

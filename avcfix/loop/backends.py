@@ -2,10 +2,15 @@
 
 - :class:`BuilderInstaller` merges, bumps, compiles and installs through
   :func:`avcfix.builder.build_module` (exactly what ``avcfix build --install``
-  does), and on a failed install puts the previous version back: the previous
-  ``NAME.pp`` is reinstalled (or the module removed when there was none), and
-  the ``.te``/``.pp`` files are restored, so that the system and the working
-  directory are as they were before that iteration.
+  does). Every package it installs is kept in its own state directory,
+  ``OUT_DIR/.avcfix-loop/MODULE/VERSION/MODULE.pp``, with ``installed`` naming
+  the version in the store. On a failed install it puts that version back by
+  reinstalling the package it built itself (``semodule -i`` of the kept file;
+  ``semodule -r`` when the failed install had left the module in the store
+  and there was no previous version), and restores the ``.te``/``.pp`` files,
+  so that the system and the working directory are as they were before that
+  iteration. No ``semodule -E`` and nothing in ``/tmp``: ``semodule`` runs in
+  ``semanage_t``, which the enforcing policy does not let write there.
 - :class:`FactsExplainer` classifies denial groups with the explanation
   engine against the policy as it is now (reopened after every install).
 """
@@ -25,6 +30,9 @@ from avcfix.loop.interfaces import Installed, StepListener
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot
 
+#: The loop's own state, under its out dir: ``.avcfix-loop/MODULE/VERSION/MODULE.pp``.
+STATE_DIR = ".avcfix-loop"
+
 
 class BuilderInstaller:
     """Installs the loop's module into ``root`` through the builder."""
@@ -37,6 +45,11 @@ class BuilderInstaller:
         self.priority = priority
         self.record = record
         self._version: str | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the loop keeps every package it installed, one directory per version."""
+        return self.out_dir / STATE_DIR / self.module
 
     @property
     def te_path(self) -> Path:
@@ -72,16 +85,20 @@ class BuilderInstaller:
                 if on_step is not None:
                     on_step(getattr(step, "value", str(step)), detail)
 
+            previous = self.kept_installed()
+            was_there = self._in_store()
             try:
                 result = build_module(findings, opts, progress=progress, record=self.record)
             except InstallError as exc:
                 self._restore_files(saved)
-                what = self._rollback(saved.get("pp"))
+                what = self._rollback(previous, was_there)
                 raise InstallError(f"{exc}; {what}", exc.result) from exc
             except BaseException:
                 # compile error, Ctrl-C before semodule ran...: nothing new is installed
                 self._restore_files(saved)
                 raise
+        if result.installed and result.pp_path is not None:
+            self._keep(result.version, Path(result.pp_path))
         self._version = result.version
         return Installed(
             version=result.version,
@@ -110,13 +127,49 @@ class BuilderInstaller:
             else:
                 path.unlink(missing_ok=True)
 
-    def _rollback(self, previous_pp: Path | None) -> str:
-        """Reinstall the previous package, or remove the module if this was its first install."""
-        if previous_pp is not None:
-            semodule.rollback(self.root, self.module, previous_pp, priority=self.priority, record=self.record)
-            return f"rolled back to the previous {self.module} version ({self._version or 'as installed before'})"
-        names = {m.name for m in semodule.list_modules(self.root, record=self.record)}
-        if self.module in names:
+    def _keep(self, version: str, package: Path) -> None:
+        """Keep the package just installed as VERSION, and note it as the installed one."""
+        dest = self.state_dir / version / package.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.copyfile(package, tmp)
+        tmp.replace(dest)
+        marker = self.state_dir / "installed"
+        marker.with_name("installed.tmp").write_text(f"{version}\n", encoding="utf-8")
+        marker.with_name("installed.tmp").replace(marker)
+
+    def kept_installed(self) -> tuple[str, Path] | None:
+        """(version, package) of the loop's own package that the store holds now, if any.
+
+        The loop's record alone is not enough (the module may have been
+        removed or replaced since): the kept package must be the very one
+        in the store at the loop's priority.
+        """
+        try:
+            version = (self.state_dir / "installed").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        package = self.state_dir / version / f"{self.module}.pp"
+        if not version.strip(".") or "/" in version or not package.is_file():
+            return None
+        if not semodule.is_installed(self.root, package, priority=self.priority):
+            return None
+        return version, package
+
+    def _in_store(self) -> bool:
+        """Whether the store holds the module at the loop's priority (read in place)."""
+        return semodule.module_dir(self.root, self.module, priority=self.priority).is_dir()
+
+    def _rollback(self, previous: tuple[str, Path] | None, was_there: bool) -> str:
+        """Put back what the store held before the failed install."""
+        if previous is not None:
+            version, package = previous
+            semodule.install(self.root, package, priority=self.priority, record=self.record)
+            return f"rolled back to the previous {self.module} version {version} ({package})"
+        if was_there:
+            # not a version the loop installed: semodule -i committed nothing, so it is intact
+            return f"{self.module} is left as it was installed before the loop"
+        if self._in_store():
             semodule.remove(self.root, self.module, priority=self.priority, record=self.record)
             return f"removed {self.module} (there was no previous version)"
         return f"nothing to roll back: {self.module} was not installed before"

@@ -94,9 +94,47 @@ DEFAULT_PRIORITY = 400
 
 
 def extract_argv(root: PolicyRoot, name: str, *, priority: int | None = None) -> list[str]:
-    """argv of ``semodule [-p ROOT -s NAME] -X PRIO -E MODULE`` (writes MODULE.pp/.cil in the cwd)."""
+    """argv of ``semodule [-p ROOT -s NAME] -X PRIO -E MODULE`` (writes MODULE.pp/.cil in the cwd).
+
+    avcfix itself never runs it: semodule runs in ``semanage_t``, which an
+    enforcing policy may not let write to the caller's directory (``/tmp``
+    is denied). :func:`stored_package` reads the same bytes from the store.
+    """
     prio = DEFAULT_PRIORITY if priority is None else priority
     return root.semodule_argv(*_priority_args(prio), "-E", name)
+
+
+def module_dir(root: PolicyRoot, name: str, *, priority: int | None = None) -> Path:
+    """``STORE/active/modules/PRIO/NAME``: where libsemanage keeps an installed module."""
+    prio = DEFAULT_PRIORITY if priority is None else priority
+    _check_priority(prio)
+    return root.store_dir / "active" / "modules" / str(prio) / name
+
+
+def stored_package(root: PolicyRoot, name: str, *, priority: int | None = None) -> tuple[bytes, str] | None:
+    """The package installed as ``name`` at ``priority`` and its kind (``pp``, ``cil``), or None.
+
+    libsemanage keeps the file given to ``semodule -i`` as ``hll`` (bzip2
+    compressed unless ``bzip-blocksize=0``) with its kind in ``lang_ext``;
+    this is what ``semodule -E`` hands back. Read in place, as root: nothing
+    is run and nothing written. None when absent, disabled or unreadable.
+    """
+    mdir = module_dir(root, name, priority=priority)
+    try:
+        if (root.store_dir / "active" / "disabled" / name).exists():
+            return None
+        kind = (mdir / "lang_ext").read_text(encoding="ascii", errors="replace").strip()
+        data = (mdir / "hll").read_bytes()
+    except OSError:
+        return None
+    if data.startswith(b"BZh"):
+        import bz2
+
+        try:
+            data = bz2.decompress(data)
+        except (OSError, ValueError, EOFError):
+            return None
+    return data, kind
 
 
 def is_installed(
@@ -108,21 +146,19 @@ def is_installed(
 ) -> bool:
     """Whether exactly this package (same bytes) is installed in ``root`` at ``priority``.
 
-    ``semodule -E`` hands back the stored package as it was installed, so an
-    unchanged module need not be installed again (which rebuilds the whole
-    policy). False when it is absent, different, or cannot be extracted.
+    The store keeps the package as it was installed (:func:`stored_package`),
+    so an unchanged module need not be installed again (which rebuilds the
+    whole policy). False when it is absent, different, or cannot be read.
+    ``record`` is accepted for symmetry; no command runs.
     """
     module_path = Path(module_path)
-    name = module_path.stem
-    with tempfile.TemporaryDirectory(prefix="avcfix-extract-") as tmp:
-        r = proc.run(extract_argv(root, name, priority=priority), cwd=tmp, timeout=120, record=record)
-        if not r.ok:
-            return False
-        extracted = Path(tmp) / f"{name}{module_path.suffix}"
-        try:
-            return extracted.is_file() and extracted.read_bytes() == module_path.read_bytes()
-        except OSError:
-            return False
+    stored = stored_package(root, module_path.stem, priority=priority)
+    if stored is None or stored[1] != module_path.suffix.lstrip("."):
+        return False
+    try:
+        return stored[0] == module_path.read_bytes()
+    except OSError:
+        return False
 
 
 def _module_cil(module_path: Path, record: Callable[[proc.Result], None] | None) -> list[str]:
@@ -229,8 +265,9 @@ def rollback(
     if previous is not None and Path(previous).is_file():
         prev = Path(previous)
         if prev.suffix == ".prev":
-            # semodule picks the module kind from the suffix: give it NAME.pp again.
-            with tempfile.TemporaryDirectory(prefix="avcfix-rollback-") as tmp:
+            # semodule picks the module kind from the suffix: give it NAME.pp again, next to
+            # the .prev (not in /tmp: semanage_t may not read the caller's temporary files).
+            with tempfile.TemporaryDirectory(prefix=".avcfix-rollback-", dir=prev.parent) as tmp:
                 again = Path(tmp) / prev.with_suffix("").name
                 shutil.copy2(prev, again)
                 return install(root, again, priority=priority, record=record, timeout=timeout)
