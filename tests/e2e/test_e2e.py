@@ -181,10 +181,22 @@ def test_loaded_policy_holds_the_rules_setools(e2e_run):
         assert not perms <= removed.get((target, tclass), set()), (target, tclass, removed)
 
 
-def test_the_loops_own_tools_are_not_denied(e2e_run):
-    """avcfix's semodule runs (install, rollback snapshot) work under the enforcing kernel."""
+def test_the_loops_own_work_is_not_denied(e2e_run):
+    """avcfix's own work logs no denial under the enforcing kernel: its semodule runs (no
+    `semodule -E` into /tmp), and its audit trail (the log file, no audit netlink socket)."""
     denied = [ln for ln in raw_avcs(e2e_run) if stype(ln) == "semanage_t" and "avcfix" in ln]
     assert not denied, "\n".join(denied[:5])
+    feed = [ln for ln in raw_avcs(e2e_run) if "audit_read" in ln or "netlink_audit_socket" in ln]
+    assert not feed, "\n".join(feed[:5])
+
+
+def test_the_loop_keeps_every_package_it_installed(e2e_run):
+    """What a rollback reinstalls: the loop's own package of each installed version."""
+    doc = report(e2e_run, "loop")
+    kept = text(e2e_run, "loop-kept.txt")
+    assert f"{doc['module']}.pp" in kept and "installed" in kept, kept
+    versions = {it.get("module_version") for it in loop_iterations(doc)} - {None}
+    assert versions and all(f"/{v}:" in kept for v in versions), (versions, kept)
 
 
 # ---------------------------------------------------------------- check 3: permissive loop

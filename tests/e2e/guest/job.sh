@@ -90,7 +90,11 @@ run port-label sh -c "$(head -n1 $OUT/port-advice.txt)"
 run port-list sh -c "semanage port -l | grep -E '^eucalyptus_eucanetd_port_t'"
 
 # ---------------------------------------------------------------- check 2: the enforcing loop
-json loop avcfix loop --service eucanetd --yes --json
+# The stand-in stops at its first denial, and the kernel checks the pid file's creation and the
+# state file's reading as several separate permissions: 8 denials, one per restart, so 9
+# iterations. --max-iterations 15 (default 10) leaves room for a denial more.
+json loop avcfix loop --service eucanetd --yes --json --max-iterations 15
+ls -R $W/.avcfix-loop > $OUT/loop-kept.txt 2>&1
 systemctl is-active eucanetd > $OUT/loop-active.txt
 run modules-after-loop sh -c 'semodule -l | sort'
 # A last restart logs no new eucanetd denial.
