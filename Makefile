@@ -10,9 +10,9 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # SELinux userspace from the distribution (see README "Requirements").
 DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
-            python3-setools python3-selinux python3-semanage selinux-policy-default \
+            python3-setools setools python3-selinux python3-semanage selinux-policy-default \
             selinux-policy-dev auditd python3-venv python3-pip time
-RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools \
+RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools setools-console \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip time
 
