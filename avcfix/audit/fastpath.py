@@ -33,9 +33,9 @@ except ImportError:  # pragma: no cover
 _HDR = re.compile(rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?")
 _AVC = re.compile(rb"avc:  denied  \{ ([^}]*) \} for  (.*)", re.S)
 _KV = re.compile(rb"""\b([a-z_]+)=("[^"]*"|[^\s"]*)""")
-_SYSCALL = re.compile(
-    rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+) (?:[^\n]*? )?pid=(\d+) "
-    rb'(?:[^\n]*? )?comm=("[^"]*"|[0-9A-F]+) exe=("[^"]*"|[0-9A-F]+)')
+#: The head of a SYSCALL record, right after its header.
+_SYSCALL_HEAD = re.compile(rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+) ")
+_COMM_EXE = re.compile(rb'comm=("[^"]*"|[0-9A-F]+) exe=("[^"]*"|[0-9A-F]+)')
 _PATH = re.compile(rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))')
 _CWD = re.compile(rb'cwd=("[^"]*"|[0-9A-F]+)')
 _PROCTITLE = re.compile(rb'proctitle=("[^"]*"|[0-9A-F]+)')
@@ -136,6 +136,7 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
     avcs: list[tuple[int, bytes]] = []
     texts: list[tuple[int, int, bytes]] = []
     syscall = cwd = proctitle = saddr = None
+    syscall_at = 0
     paths: list[tuple[int, bytes]] = []
     first = None
     hdr_match = _HDR.match
@@ -155,6 +156,7 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
             if syscall is not None:
                 return None
             syscall = piece
+            syscall_at = m.end()
         elif rtype == b"PATH":
             pm = _PATH.search(piece, m.end())
             if pm is None:
@@ -185,16 +187,26 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
     # Event context, as avcfix.audit.denials builds it.
     pid = comm = exe = sc_name = sc_nr = arch = success = exit_ = None
     if syscall is not None:
-        sm = _SYSCALL.search(syscall)
+        # The kernel's order: arch syscall [per] success exit a0..a3 items ppid
+        # pid ... comm exe. Anything else goes to the typed path.
+        sm = _SYSCALL_HEAD.match(syscall, syscall_at)
         if sm is None:
+            return None
+        i = syscall.find(b" pid=", sm.end() - 1)
+        j = syscall.find(b" ", i + 5) if i >= 0 else -1
+        if j < 0 or not syscall[i + 5:j].isdigit():
+            return None
+        k = syscall.find(b" comm=", j)
+        cm = _COMM_EXE.match(syscall, k + 1) if k >= 0 else None
+        if cm is None:
             return None
         sc_nr = int(sm.group(2))
         sc_name, arch = memo.syscall(sm.group(1), sc_nr)
         success = sm.group(3) == b"yes"
         exit_ = int(sm.group(4))
-        pid = int(sm.group(5))
-        comm = memo.text(sm.group(6))
-        exe = memo.text(sm.group(7))
+        pid = int(syscall[i + 5:j])
+        comm = memo.text(cm.group(1))
+        exe = memo.text(cm.group(2))
     cwd_text = None
     if cwd is not None:
         m = _CWD.search(cwd)
