@@ -48,7 +48,10 @@ PACKAGES = (
 # avcfix itself: from the working tree, or with AVCFIX_E2E_SOURCE=head from the
 # last commit (a consistent snapshot while others edit the tree).
 PACKAGE_INPUTS = ("pyproject.toml", "README.md", "avcfix")
-PACKAGE_GLOBS = ("pyproject.toml", "README.md", "avcfix/**/*.py")
+# What the image is keyed on: the README goes into the wheel only as its long
+# description, so a documentation change does not rebuild the image.
+KEYED_PACKAGE_INPUTS = ("pyproject.toml", "avcfix")
+PACKAGE_GLOBS = ("pyproject.toml", "avcfix/**/*.py")
 # The rest of what goes into the image, always from the working tree.
 IMAGE_INPUT_GLOBS = (
     "policies/eucalyptus.te", "policies/eucalyptus.if", "policies/eucalyptus.fc",
@@ -128,7 +131,7 @@ def image_key(bkey: str, project: Path = PROJECT) -> str:
     """Cache key of the image: the base key and the content of every input."""
     h = hashlib.sha256(f"{bkey}:{IMAGE_FORMAT}:{IMAGE_SIZE}".encode())
     if from_head():
-        for name in PACKAGE_INPUTS:
+        for name in KEYED_PACKAGE_INPUTS:
             cp = subprocess.run(["git", "-C", str(project), "rev-parse", f"HEAD:{name}"],
                                 capture_output=True, text=True, check=True)
             h.update(f"{name}@{cp.stdout.strip()}\0".encode())
@@ -149,6 +152,36 @@ def _run(argv: list[str], log: Path, **kw) -> None:
         raise RuntimeError(f"{argv[0]} exited {cp.returncode}; log {log}:\n" + "\n".join(tail))
 
 
+def _mounts_under(path: Path) -> list[str]:
+    """Mount points at or below PATH (/proc/self/mountinfo), deepest first."""
+    prefix = str(path.resolve())
+    found = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            point = fields[4].replace("\\040", " ")
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def remove_tree(path: Path) -> None:
+    """rmtree a (partial) rootfs, unmounting first what an interrupted debootstrap or
+    chroot left mounted in it (its /proc, /sys, /dev): rmtree must never reach the host's."""
+    if not path.exists():
+        return
+    for point in _mounts_under(path):
+        subprocess.run(["umount", "-l", point], check=False)
+    left = _mounts_under(path)
+    if left:
+        raise RuntimeError(f"{path}: still mounted after umount, not removed: {', '.join(left)}")
+    shutil.rmtree(path)
+
+
 def build_base(cache: Path, log_dir: Path) -> tuple[Path, str, float]:
     """Debootstrap the base rootfs unless cached; return (rootfs, key, seconds spent)."""
     mirror = apt_mirror()
@@ -159,17 +192,20 @@ def build_base(cache: Path, log_dir: Path) -> tuple[Path, str, float]:
     t0 = time.monotonic()
     tmp = cache / f"base-{key}.partial"
     if tmp.exists():
-        shutil.rmtree(tmp)
+        remove_tree(tmp)
     tmp.mkdir(parents=True)
     _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
           SUITE, str(tmp / "rootfs"), mirror], log_dir / "debootstrap.log")
     (tmp / "complete").write_text(json.dumps({"mirror": mirror, "packages": PACKAGES}) + "\n")
     if final.exists():
-        shutil.rmtree(final)
+        remove_tree(final)
     tmp.rename(final)
     for old in cache.glob("base-*"):
         if old.is_dir() and old != final:
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                remove_tree(old)
+            except (OSError, RuntimeError):
+                pass  # an old layer: left for the next run
     return final / "rootfs", key, time.monotonic() - t0
 
 
@@ -299,7 +335,7 @@ def build_image(project: Path = PROJECT, cache: Path | None = None) -> Image:
         return Image(final, final / "disk.img", final / "vmlinuz", final / "initrd.img", tuple(timings))
     work = cache / f"image-{key}.partial"
     if work.exists():
-        shutil.rmtree(work)
+        remove_tree(work)
     work.mkdir()
     log = work / "build.log"
     root = work / "rootfs"
@@ -325,11 +361,14 @@ def build_image(project: Path = PROJECT, cache: Path | None = None) -> Image:
     shutil.copy(kernels[-1], work / "vmlinuz")
     shutil.copy(initrds[-1], work / "initrd.img")
     timings.append(("image: mke2fs -d", time.monotonic() - t0))
-    shutil.rmtree(root)
+    remove_tree(root)
     (work / "complete").write_text(key + "\n")
     for old in cache.glob("image-*"):
         if old.is_dir() and old.name not in (final.name, work.name):
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                remove_tree(old)
+            except (OSError, RuntimeError):
+                pass  # an old layer: left for the next run
     work.rename(final)
     return Image(final, final / "disk.img", final / "vmlinuz", final / "initrd.img", tuple(timings))
 
