@@ -18,9 +18,9 @@ auditd writes records as they arrive: it opens ``audit.log`` line-buffered
 (``setlinebuf`` in auditd-event.c), so each record is one ``write(2)``.
 Debian's default ``flush = INCREMENTAL_ASYNC`` with ``freq = 50`` only spaces
 the fsyncs (durability on a crash), not the writes: records are readable at
-once, and no ``freq = 1`` is needed. Measured in the e2e VM (software
-emulation), the first denial of a failed start is in the file about a second
-after ``systemctl start``.
+once, and no ``freq = 1`` is needed. In the e2e VM (software emulation) the
+first denial of a failed start is in the file at the first look, 1 s after the
+service is seen failed.
 
 Nothing here talks to the kernel's audit netlink socket: reading the
 multicast feed needs ``CAP_AUDIT_READ``, which the reference policy does not
