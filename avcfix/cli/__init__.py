@@ -3,10 +3,9 @@ registers itself on :data:`app`; business logic stays out of this package."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-
-import importlib
 
 from avcfix.cli.app import app, console_err
 from avcfix.errors import AvcfixError, ExitCode

@@ -101,9 +101,7 @@ def finding_json(f: Finding) -> dict:
 def result_json(res: BuildResult) -> dict:
     """One module's build, as documented in the README. Rule lines name the real
     types: the ``.te`` writes ``self``, the JSON never does (see rule_lines_json)."""
-    attributes: frozenset[str] = frozenset()
-    if res.module is not None:
-        attributes = frozenset(res.module.require.attributes) | res.module.declared_attributes
+    attributes = res.module.attribute_names if res.module is not None else frozenset()
     return {
         "module": res.module.name if res.module is not None else res.te_path.stem,
         "version": res.version,

@@ -83,8 +83,7 @@ def merge(
         "added": list(rule_changes(merge_modules(modules[:1]), merged).added),
     }
     if as_json:
-        attrs = frozenset(merged.require.attributes) | merged.declared_attributes
-        doc = dict(summary, added=rule_lines_json(summary["added"], attrs))  # JSON never says self
+        doc = dict(summary, added=rule_lines_json(summary["added"], merged.attribute_names))  # JSON never says self
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         return
     where = f" -> {output}" + ("" if written else " (unchanged)") if output is not None else ""

@@ -394,6 +394,11 @@ class Module:
         return frozenset(d.name for d in self.declarations if isinstance(d, AttributeDecl))
 
     @property
+    def attribute_names(self) -> frozenset[str]:
+        """Attributes the module names, required or declared."""
+        return frozenset(self.require.attributes) | self.declared_attributes
+
+    @property
     def domains(self) -> tuple[str, ...]:
         """The source-set texts of the rules, in section order."""
         return tuple(_uniq_ordered(str(r.sources) for r in self.rules))
