@@ -46,6 +46,12 @@ _TYPED_ONLY = frozenset((b"USER_AVC", b"SELINUX_ERR", b"USER_SELINUX_ERR", b"AVC
 
 _PORT_KEYS = (b"src", b"dest", b"lport", b"dport", b"sport")
 
+try:  # the C accelerator (avcfix/audit/_cscan.c); pure Python when it is not built
+    from avcfix.audit.accel import cscan as _cscan
+except ImportError:  # pragma: no cover
+    _cscan = None
+_c_event_fields = _cscan.event_fields if _cscan is not None else None
+
 
 def _text(value: bytes) -> str:
     """An untrusted value: quoted text, or hex to decode."""
@@ -109,6 +115,16 @@ class Memo:
             self._put(key, got)
         return got  # type: ignore[return-value]
 
+    def perms(self, raw: bytes) -> tuple[str, ...]:
+        """The sorted, distinct permissions of the text inside an AVC's braces."""
+        d = self._d
+        key = (6, raw)
+        got = d.get(key)
+        if got is None:
+            got = tuple(sorted(set(raw.decode("utf-8", "backslashreplace").split())))
+            self._put(key, got)
+        return got
+
     def rank(self, rtype: bytes) -> int:
         d = self._d
         key = (4, rtype)
@@ -124,17 +140,22 @@ class Memo:
         self._d[key] = value
 
 
-def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
-                       records: bool = True) -> list[Denial] | None:
-    """Denials of a plain raw AVC event, or ``None`` when it is not one.
+#: What :func:`event_fields` gives (and the C accelerator's ``event_fields``):
+#: ``(time, serial, syscall, cwd, paths, proctitle, saddr, avcs)`` where
+#: ``syscall`` is ``None`` or ``(arch, nr, success, exit, pid, comm, exe)``,
+#: ``paths`` the ``(item, name)`` of the PATH records in record order, and
+#: each of ``avcs`` is ``(line, body, perms, fields)`` in record order. Every
+#: value that needs decoding (names, contexts) is still the raw bytes.
+EventFields = tuple
 
-    ``records=False`` leaves ``Denial.records`` empty (it is only for
-    ``--raw`` and bundles) and saves decoding every record of the event.
+
+def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = None) -> EventFields | None:
+    """The fields of a plain raw AVC event, still undecoded; ``None`` when it is not one.
+
+    With ``texts`` (a list), ``(rank, item, record)`` of every record is
+    appended to it, for ``Denial.records`` (``memo`` ranks the record types).
     """
-    if memo is None:
-        memo = Memo()
-    avcs: list[tuple[int, bytes]] = []
-    texts: list[tuple[int, int, bytes]] = []
+    avcs: list[tuple[int, bytes, bytes, dict]] = []
     syscall = cwd = proctitle = saddr = None
     syscall_at = 0
     paths: list[tuple[int, bytes]] = []
@@ -151,7 +172,11 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
         rtype = m.group(1)
         item = 0
         if rtype == b"AVC":
-            avcs.append((lineno, piece[m.end():]))
+            body = piece[m.end():]
+            am = _AVC.match(body)
+            if am is None:
+                return None  # granted, odd spacing, truncated: the typed path decides
+            avcs.append((lineno, body, am.group(1), dict(_KV.findall(am.group(2)))))
         elif rtype == b"SYSCALL":
             if syscall is not None:
                 return None
@@ -166,26 +191,29 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
         elif rtype == b"CWD":
             if cwd is not None:
                 return None
-            cwd = piece
+            cm = _CWD.search(piece)
+            if cm is None:
+                return None
+            cwd = cm.group(1)
         elif rtype == b"PROCTITLE":
             if proctitle is not None:
                 return None
-            proctitle = piece
+            pm = _PROCTITLE.search(piece)
+            if pm is None:
+                return None
+            proctitle = pm.group(1)
         elif rtype == b"SOCKADDR":
             if saddr is not None:
                 return None
-            saddr = piece
+            sm = _SADDR.search(piece)
+            saddr = sm.group(1) if sm is not None else b""
         elif rtype in _TYPED_ONLY:
             return None
-        if records:
-            texts.append((memo.rank(rtype), item, piece.rstrip()))
+        if texts is not None:
+            texts.append(((memo or Memo()).rank(rtype), item, piece.rstrip()))
     if not avcs or first is None:
         return None
-    time = float(first.group(2))
-    serial_nr = int(first.group(3))
-
-    # Event context, as avcfix.audit.denials builds it.
-    pid = comm = exe = sc_name = sc_nr = arch = success = exit_ = None
+    sc = None
     if syscall is not None:
         # The kernel's order: arch syscall [per] success exit a0..a3 items ppid
         # pid ... comm exe. Anything else goes to the typed path.
@@ -200,23 +228,44 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
         cm = _COMM_EXE.match(syscall, k + 1) if k >= 0 else None
         if cm is None:
             return None
-        sc_nr = int(sm.group(2))
-        sc_name, arch = memo.syscall(sm.group(1), sc_nr)
-        success = sm.group(3) == b"yes"
-        exit_ = int(sm.group(4))
-        pid = int(syscall[i + 5:j])
-        comm = memo.text(cm.group(1))
-        exe = memo.text(cm.group(2))
-    cwd_text = None
-    if cwd is not None:
-        m = _CWD.search(cwd)
-        if m is None:
+        sc = (sm.group(1), int(sm.group(2)), sm.group(3) == b"yes", int(sm.group(4)),
+              int(syscall[i + 5:j]), cm.group(1), cm.group(2))
+    return (float(first.group(2)), int(first.group(3)), sc, cwd, paths, proctitle, saddr, avcs)
+
+
+def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
+                       records: bool = True) -> list[Denial] | None:
+    """Denials of a plain raw AVC event, or ``None`` when it is not one.
+
+    ``records=False`` leaves ``Denial.records`` empty (it is only for
+    ``--raw`` and bundles) and saves decoding every record of the event.
+    The fields are found by the C accelerator when it is built (and
+    ``records`` is off), else by :func:`event_fields`.
+    """
+    if memo is None:
+        memo = Memo()
+    texts: list | None = [] if records else None
+    got = None
+    if _c_event_fields is not None and texts is None:
+        got = _c_event_fields(raw)
+    if got is None:
+        got = event_fields(raw, texts, memo)
+        if got is None:
             return None
-        cwd_text = memo.text(m.group(1))
+    time, serial_nr, sc, cwd, paths, proctitle, saddr, avcs = got
+
+    # Event context, as avcfix.audit.denials builds it.
+    pid = comm = exe = sc_name = sc_nr = arch = success = exit_ = None
+    if sc is not None:
+        raw_arch, sc_nr, success, exit_, pid, raw_comm, raw_exe = sc
+        sc_name, arch = memo.syscall(raw_arch, sc_nr)
+        comm = memo.text(raw_comm)
+        exe = memo.text(raw_exe)
+    cwd_text = memo.text(cwd) if cwd is not None else None
     resolved: list[str] = []
     if paths:
         if len(paths) > 1:
-            paths.sort()
+            paths = sorted(paths)
         for _, name in paths:
             if name == b"(null)":
                 continue
@@ -226,34 +275,21 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
             full = n if n[:1] == "/" else resolve_path(n, cwd_text)
             if full not in resolved:
                 resolved.append(full)
-    title = None
-    if proctitle is not None:
-        m = _PROCTITLE.search(proctitle)
-        if m is None:
-            return None
-        title = memo.proctitle(m.group(1))
-    sport = None
-    if saddr is not None:
-        m = _SADDR.search(saddr)
-        if m is not None:
-            sport = F.decode_saddr(m.group(1).decode())[2]
+    title = memo.proctitle(proctitle) if proctitle is not None else None
+    sport = F.decode_saddr(saddr.decode())[2] if saddr else None
     kept: tuple[str, ...] = ()
-    if records:
+    if texts is not None:
         texts.sort()
         kept = tuple([t[2].decode("utf-8", "backslashreplace").rstrip() for t in texts])
 
     out: list[Denial] = []
     if len(avcs) > 1:  # the typed path's order: by record text
-        avcs.sort(key=lambda a: (a[1].rstrip(), a[0]))
-    for lineno, body in avcs:
-        am = _AVC.match(body)
-        if am is None:
-            return None  # granted, odd spacing, truncated: the typed path decides
-        f = dict(_KV.findall(am.group(2)))
+        avcs = sorted(avcs, key=lambda a: (a[1].rstrip(), a[0]))
+    for lineno, _body, raw_perms, f in avcs:
         scon = memo.context(f.get(b"scontext"))
         tcon = memo.context(f.get(b"tcontext"))
         raw_class = f.get(b"tclass", b"")
-        perms = tuple(sorted(set(am.group(1).decode("utf-8", "backslashreplace").split())))
+        perms = memo.perms(raw_perms)
         if scon is None or tcon is None or not raw_class or not perms or raw_class[:1] == b'"':
             return None
         port = None

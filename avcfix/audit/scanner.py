@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import re
 from itertools import compress
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable, Collection, Iterable, Iterator, Protocol
 
+from avcfix.audit.accel import cscan as _cscan
 from avcfix.audit.model import Skipped
+
+_c_scan_block = _cscan.scan_block if _cscan is not None else None
 
 #: A line longer than this is not an audit record (the kernel caps one at ~9 KiB).
 MAX_LINE = 1 << 20
@@ -82,10 +85,11 @@ def _fast_marks(text: bytes, end: int) -> set[bytes]:
 HOLD_BACK = 1 << 16
 
 
-def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, int, list[bytes]]]:
-    """``(text, end, lines)`` per block: ``lines`` are complete lines, and
-    ``text[:end]`` is ``"\n"`` followed by exactly those lines, each ending in
-    ``"\n"`` (``end`` is 0 when only the per-line path may look at them).
+def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, int, list[bytes] | None]]:
+    """``(text, end, lines)`` per block of complete lines: either ``end > 0``,
+    ``lines`` is ``None`` and ``text[:end]`` is ``"\n"`` followed by the lines,
+    each ending in ``"\n"``; or ``end`` is 0 and ``lines`` lists them (only the
+    per-line path may look at those).
 
     The partial last line waits for the next block, and so does the last
     line holding a record header together with the lines after it, so that a
@@ -114,8 +118,7 @@ def _line_lists(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, int, list[byte
                 hold = line_start
         carry = text[hold:]
         if hold > 0:
-            lines = text[1:hold].split(b"\n")
-            yield text, hold + 1, lines
+            yield text, hold + 1, None
     if dropping:
         yield b"", 0, [OVERLONG]
     rest = carry[1:].split(b"\n")
@@ -193,6 +196,27 @@ def _slow_block(lines: list[bytes], first_lineno: int, source: str,
     return keys, recs, linenos, marks
 
 
+def _py_fast_block(text: bytes, end: int, lines: list[bytes]) -> tuple[list[bytes], set[bytes]] | None:
+    """``(keys, marks)`` of a block where every line is one raw record, else ``None``."""
+    found = _RAW_ID.findall(text, 0, end)
+    if len(found) == len(lines) and text.count(b"audit(", 0, end) == len(lines):
+        return found, _fast_marks(text, end)
+    return None
+
+
+def _collect(keys: list[bytes], recs: list[bytes], linenos: list[int] | range,
+             wanted: Collection[bytes]) -> dict[bytes, RawEvent]:
+    """The records of the keys in ``wanted``, per key, in line order."""
+    hits: dict[bytes, RawEvent] = {}
+    for n in compress(range(len(keys)), map(wanted.__contains__, keys)):
+        key = keys[n]
+        ev = hits.get(key)
+        if ev is None:
+            ev = hits[key] = []
+        ev.append((linenos[n], recs[n]))
+    return hits
+
+
 def scan_raw_events(
     blocks: Iterable[bytes],
     source: str,
@@ -208,46 +232,57 @@ def scan_raw_events(
     event key. Lines that are not audit records go to ``skip``; blank lines,
     ausearch separators (``----``, ``time->``) and wrapped continuation lines
     (``key=value`` text right after a record) are not skipped.
+
+    A block of plain raw records goes to the C accelerator's ``scan_block``
+    when it is built (the same keys, marks and records as the Python path).
     """
     open_events: dict[bytes, RawEvent] = {}
     last_seen: dict[bytes, int] = {}
     prev_keys: set[bytes] = set()
-    prev: tuple[list[bytes], list[bytes], list[int] | range] = ([], [], [])
+    #: The records of some keys in the previous block.
+    older: Callable[[set[bytes]], dict[bytes, RawEvent]] = lambda wanted: {}
     lineno = first_line
     block_no = 0
+    c_scan = _c_scan_block
     for text, end, lines in _line_lists(blocks):
         block_no += 1
-        nlines = len(lines)
-        keys: list[bytes] | None = None
-        if end:
-            # Fast path: every line starts with a raw header (so no node= prefix)
-            # and holds exactly one record.
-            found = _RAW_ID.findall(text, 0, end)
-            if len(found) == nlines and text.count(b"audit(", 0, end) == nlines:
-                keys = found
+        got = c_scan(text, end, lineno, open_events, True) if end and c_scan is not None else None
+        if got is not None:
+            nlines, seen, marks, hits = got
+            prev_records: Callable[[set[bytes]], dict[bytes, RawEvent]] = (
+                lambda wanted, t=text, e=end, ln=lineno: c_scan(t, e, ln, wanted, False)[3])
+        else:
+            if lines is None:
+                lines = text[1:end - 1].split(b"\n")
+            nlines = len(lines)
+            fast = _py_fast_block(text, end, lines) if end else None
+            if fast is not None:
+                keys, marks = fast
                 recs = lines
                 linenos: list[int] | range = range(lineno, lineno + nlines)
-                marks = _fast_marks(text, end)
-        if keys is None:
-            keys, recs, linenos, marks = _slow_block(lines, lineno, source, skip)
+            else:
+                keys, recs, linenos, marks = _slow_block(lines, lineno, source, skip)
+            seen = set(keys)
+            hits = None
+            prev_records = (lambda wanted, k=keys, r=recs, ln=linenos: _collect(k, r, ln, wanted))
         lineno += nlines
-        seen = set(keys)
         counters.events += len(seen - prev_keys)
         # Records of marked events that arrived in the previous block, before the mark.
-        for key in marks:
-            if key not in open_events and key in prev_keys:
-                pk, pr, pl = prev
-                open_events[key] = [(pl[n], pr[n]) for n in range(len(pk)) if pk[n] == key]
+        late = {key for key in marks if key not in open_events and key in prev_keys}
+        if late:
+            for key, recs_before in older(late).items():
+                open_events[key] = recs_before
                 last_seen[key] = block_no
-        active = marks.union(open_events) if open_events else marks
-        if active:
-            for n in compress(range(len(keys)), map(active.__contains__, keys)):
-                key = keys[n]
-                ev = open_events.get(key)
-                if ev is None:
-                    ev = open_events[key] = []
-                ev.append((linenos[n], recs[n]))
-                last_seen[key] = block_no
+        if hits is None:
+            active = marks.union(open_events) if open_events else marks
+            hits = _collect(keys, recs, linenos, active) if active else {}
+        for key, found in hits.items():
+            ev = open_events.get(key)
+            if ev is None:
+                open_events[key] = found
+            else:
+                ev.extend(found)
+            last_seen[key] = block_no
         done = [k for k, b in last_seen.items() if b < block_no or len(open_events[k]) > MAX_RECORDS]
         if done:
             closed = [open_events.pop(k) for k in done]
@@ -256,7 +291,7 @@ def scan_raw_events(
             closed.sort(key=lambda ev: ev[0][0])
             yield from closed
         prev_keys = seen
-        prev = (keys, recs, linenos)
+        older = prev_records
     counters.lines += lineno - first_line
     rest = sorted(open_events.values(), key=lambda ev: ev[0][0])
     yield from rest
