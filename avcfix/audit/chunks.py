@@ -10,8 +10,11 @@ than ``window`` bytes. Where no such line is found, no cut is made there.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
+
+from avcfix.audit.accel import cscan as _cscan
 
 #: How far around a cut events are checked (the scanner correlates within ~1 block).
 DEFAULT_WINDOW = 1 << 20
@@ -99,7 +102,16 @@ def cut_points(path: str, parts: int, window: int = DEFAULT_WINDOW) -> list[int]
 
 
 def count_lines(path: str, end: int) -> int:
-    """Newlines in the first ``end`` bytes (the line number base of a range)."""
+    """Newlines in the first ``end`` bytes (the line number base of a range).
+
+    The C accelerator counts them in a map of the file (no copy); else the
+    file is read in blocks."""
+    if _cscan is not None and end > 0:
+        try:
+            with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                return _cscan.count_newlines(mm, end)
+        except (OSError, ValueError):  # not mappable (a pipe, an empty file): read it
+            pass
     n = 0
     with open(path, "rb") as fh:
         left = end

@@ -44,13 +44,22 @@ _SADDR = re.compile(rb"saddr=([0-9A-F]+)")
 #: Record types that could change a Denial and that only the typed path reads.
 _TYPED_ONLY = frozenset((b"USER_AVC", b"SELINUX_ERR", b"USER_SELINUX_ERR", b"AVC_PATH"))
 
+#: A number with more digits than this makes the event go to the typed path
+#: (``int()`` refuses thousands of digits).
+MAX_DIGITS = 64
+
 _PORT_KEYS = (b"src", b"dest", b"lport", b"dport", b"sport")
 
 try:  # the C accelerator (avcfix/audit/_cscan.c); pure Python when it is not built
     from avcfix.audit.accel import cscan as _cscan
 except ImportError:  # pragma: no cover
     _cscan = None
-_c_event_fields = _cscan.event_fields if _cscan is not None else None
+_c_event_denials = None
+
+#: The order of Denial's fields that the C build passes them in.
+_DENIAL_FIELDS = ("kind", "node", "time", "serial", "scontext", "tcontext", "tclass", "perms", "permissive",
+                  "pid", "comm", "exe", "syscall", "syscall_nr", "arch", "success", "exit", "name", "path",
+                  "paths", "cwd", "proctitle", "port", "ioctlcmd", "capability", "source", "line", "records")
 
 
 def _text(value: bytes) -> str:
@@ -64,80 +73,109 @@ def _text(value: bytes) -> str:
 class Memo:
     """Per-scan memo of values that repeat across events (contexts, names).
 
-    Owned by one scan (never module state) and bounded: it is emptied when it
-    reaches ``limit`` entries.
+    Owned by one scan (never module state) and bounded: each table is
+    emptied when it reaches ``limit`` entries. One table per kind of value,
+    keyed by the raw bytes, so that the C accelerator can read them too (it
+    calls these methods for what it does not find).
     """
 
-    __slots__ = ("_d", "limit")
+    __slots__ = ("contexts", "texts", "syscalls", "proctitles", "perm_sets", "ranks", "sports", "limit")
 
     def __init__(self, limit: int = 4096) -> None:
-        self._d: dict = {}
+        self.contexts: dict[bytes | None, Context | None] = {}
+        self.texts: dict[bytes, str] = {}
+        self.syscalls: dict[tuple[bytes, int], tuple[str | None, str]] = {}
+        self.proctitles: dict[bytes, str | None] = {}
+        self.perm_sets: dict[bytes, tuple[str, ...]] = {}
+        self.ranks: dict[bytes, int] = {}
+        self.sports: dict[bytes, int | None] = {}
         self.limit = limit
 
+    def _put(self, d: dict, key: object, value: object) -> None:
+        if len(d) >= self.limit:
+            d.clear()
+        d[key] = value
+
     def context(self, raw: bytes | None) -> Context | None:
-        d = self._d
-        key = (1, raw)
-        got = d.get(key, False)
+        got = self.contexts.get(raw, False)
         if got is False:
             got = Context.parse(raw.decode("utf-8", "backslashreplace")) if raw else None
-            self._put(key, got)
+            self._put(self.contexts, raw, got)
         return got  # type: ignore[return-value]
 
     def text(self, raw: bytes) -> str:
-        d = self._d
-        key = (2, raw)
-        got = d.get(key)
+        got = self.texts.get(raw)
         if got is None:
             got = _text(raw)
-            self._put(key, got)
+            self._put(self.texts, raw, got)
         return got
 
     def syscall(self, arch: bytes, nr: int) -> tuple[str | None, str]:
-        d = self._d
-        key = (3, arch, nr)
-        got = d.get(key)
+        key = (arch, nr)
+        got = self.syscalls.get(key)
         if got is None:
-            a = arch.decode()
+            a = arch.decode("utf-8", "backslashreplace")
             name = _syscall_name(a, nr) if _syscall_name is not None else None
             got = (name, (_arch_name(a) if _arch_name is not None else None) or a)
-            self._put(key, got)
+            self._put(self.syscalls, key, got)
         return got
 
     def proctitle(self, raw: bytes) -> str | None:
         """The decoded command line of a ``proctitle=`` value (quoted or hex argv)."""
-        d = self._d
-        key = (5, raw)
-        got = d.get(key, False)
+        got = self.proctitles.get(raw, False)
         if got is False:
             v = raw.decode("utf-8", "backslashreplace")
             argv = F.decode_proctitle(v[1:-1], True) if v[:1] == '"' else F.decode_proctitle(v, False)
             got = " ".join(argv) or None
-            self._put(key, got)
+            self._put(self.proctitles, raw, got)
         return got  # type: ignore[return-value]
 
     def perms(self, raw: bytes) -> tuple[str, ...]:
         """The sorted, distinct permissions of the text inside an AVC's braces."""
-        d = self._d
-        key = (6, raw)
-        got = d.get(key)
+        got = self.perm_sets.get(raw)
         if got is None:
             got = tuple(sorted(set(raw.decode("utf-8", "backslashreplace").split())))
-            self._put(key, got)
+            self._put(self.perm_sets, raw, got)
         return got
+
+    def sport(self, raw: bytes) -> int | None:
+        """The port of a SOCKADDR ``saddr=`` hex value (``None`` for other families)."""
+        got = self.sports.get(raw, False)
+        if got is False:
+            got = F.decode_saddr(raw.decode("ascii"))[2]
+            self._put(self.sports, raw, got)
+        return got  # type: ignore[return-value]
 
     def rank(self, rtype: bytes) -> int:
-        d = self._d
-        key = (4, rtype)
-        got = d.get(key)
+        got = self.ranks.get(rtype)
         if got is None:
             got = record_rank(rtype.decode())
-            self._put(key, got)
+            self._put(self.ranks, rtype, got)
         return got
 
-    def _put(self, key: tuple, value: object) -> None:
-        if len(self._d) >= self.limit:
-            self._d.clear()
-        self._d[key] = value
+
+def _number(raw: bytes, base: int) -> int | None:
+    """``F.to_int`` of an untrusted AVC value (``ioctlcmd=``, ``capability=``)."""
+    return F.to_int(raw.decode("utf-8", "backslashreplace"), base)
+
+
+def ioctl_value(raw: bytes) -> int | None:
+    """The number of an ``ioctlcmd=`` value (hex, with or without ``0x``)."""
+    return _number(raw[2:] if raw[:2].lower() == b"0x" else raw, 16)
+
+
+def capability_value(raw: bytes) -> int | None:
+    """The number of a ``capability=`` value."""
+    return _number(raw, 10)
+
+
+def _avc_order(avc: tuple) -> tuple:
+    return (avc[1].rstrip(), avc[0])
+
+
+def sort_avcs(avcs: list) -> list:
+    """Several AVC records of one event in the typed path's order: by record text."""
+    return sorted(avcs, key=_avc_order)
 
 
 #: What :func:`event_fields` gives (and the C accelerator's ``event_fields``):
@@ -186,6 +224,8 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             pm = _PATH.search(piece, m.end())
             if pm is None:
                 return None
+            if len(pm.group(1)) > MAX_DIGITS:
+                return None
             item = int(pm.group(1))
             paths.append((item, pm.group(2)))
         elif rtype == b"CWD":
@@ -211,7 +251,7 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             return None
         if texts is not None:
             texts.append(((memo or Memo()).rank(rtype), item, piece.rstrip()))
-    if not avcs or first is None:
+    if not avcs or first is None or len(first.group(3)) > MAX_DIGITS:
         return None
     sc = None
     if syscall is not None:
@@ -228,6 +268,8 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
         cm = _COMM_EXE.match(syscall, k + 1) if k >= 0 else None
         if cm is None:
             return None
+        if max(len(sm.group(2)), len(sm.group(4)), j - i - 5) > MAX_DIGITS:
+            return None
         sc = (sm.group(1), int(sm.group(2)), sm.group(3) == b"yes", int(sm.group(4)),
               int(syscall[i + 5:j]), cm.group(1), cm.group(2))
     return (float(first.group(2)), int(first.group(3)), sc, cwd, paths, proctitle, saddr, avcs)
@@ -238,21 +280,26 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
     """Denials of a plain raw AVC event, or ``None`` when it is not one.
 
     ``records=False`` leaves ``Denial.records`` empty (it is only for
-    ``--raw`` and bundles) and saves decoding every record of the event.
-    The fields are found by the C accelerator when it is built (and
-    ``records`` is off), else by :func:`event_fields`.
+    ``--raw`` and bundles) and saves decoding every record of the event;
+    the C accelerator's ``event_denials`` (this function's twin for that
+    case) then does the work when it is built.
     """
     if memo is None:
         memo = Memo()
+    if not records and _c_event_denials is not None:
+        got = _c_event_denials(raw, source, memo)
+        if got is not None:
+            return got
     texts: list | None = [] if records else None
-    got = None
-    if _c_event_fields is not None and texts is None:
-        got = _c_event_fields(raw)
-    if got is None:
-        got = event_fields(raw, texts, memo)
-        if got is None:
-            return None
-    time, serial_nr, sc, cwd, paths, proctitle, saddr, avcs = got
+    fields = event_fields(raw, texts, memo)
+    if fields is None:
+        return None
+    return build_denials(fields, source, memo, texts)
+
+
+def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | None = None) -> list[Denial] | None:
+    """The Denials of an event's fields (``None``: the typed path decides)."""
+    time, serial_nr, sc, cwd, paths, proctitle, saddr, avcs = fields
 
     # Event context, as avcfix.audit.denials builds it.
     pid = comm = exe = sc_name = sc_nr = arch = success = exit_ = None
@@ -269,22 +316,22 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
         for _, name in paths:
             if name == b"(null)":
                 continue
-            n = _text(name)
+            n = memo.text(name)
             if n in ("(null)", "?") or not n:
                 continue
             full = n if n[:1] == "/" else resolve_path(n, cwd_text)
             if full not in resolved:
                 resolved.append(full)
     title = memo.proctitle(proctitle) if proctitle is not None else None
-    sport = F.decode_saddr(saddr.decode())[2] if saddr else None
+    sport = memo.sport(saddr) if saddr else None
     kept: tuple[str, ...] = ()
     if texts is not None:
         texts.sort()
         kept = tuple([t[2].decode("utf-8", "backslashreplace").rstrip() for t in texts])
 
     out: list[Denial] = []
-    if len(avcs) > 1:  # the typed path's order: by record text
-        avcs = sorted(avcs, key=lambda a: (a[1].rstrip(), a[0]))
+    if len(avcs) > 1:
+        avcs = sort_avcs(avcs)
     for lineno, _body, raw_perms, f in avcs:
         scon = memo.context(f.get(b"scontext"))
         tcon = memo.context(f.get(b"tcontext"))
@@ -296,14 +343,18 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
         for key in _PORT_KEYS:
             v = f.get(key)
             if v is not None and v.isdigit():
+                if len(v) > MAX_DIGITS:
+                    return None
                 port = int(v)
                 break
         if port is None:
             port = sport
         avc_pid = f.get(b"pid")
+        if avc_pid is not None and len(avc_pid) > MAX_DIGITS:
+            return None
         name = f.get(b"name")
         path = f.get(b"path")
-        path_s = _text(path) if path is not None else None
+        path_s = memo.text(path) if path is not None else None
         avc_comm = f.get(b"comm")
         avc_exe = f.get(b"exe")
         ioctl = f.get(b"ioctlcmd")
@@ -326,17 +377,29 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
             arch=arch,
             success=success,
             exit=exit_,
-            name=_text(name) if name is not None else None,
+            name=memo.text(name) if name is not None else None,
             path=path_s or None,
             paths=tuple(resolved + [path_s]) if path_s and path_s not in resolved else tuple(resolved),
             cwd=cwd_text,
             proctitle=title,
             port=port,
-            ioctlcmd=None if ioctl is None else F.to_int(
-                (ioctl[2:] if ioctl[:2].lower() == b"0x" else ioctl).decode(), 16),
-            capability=F.to_int(cap.decode()) if cap is not None else None,
+            ioctlcmd=ioctl_value(ioctl) if ioctl is not None else None,
+            capability=capability_value(cap) if cap is not None else None,
             source=source,
             line=lineno,
             records=kept,
         ))
     return out
+
+
+def _use_c() -> None:
+    global _c_event_denials
+    from dataclasses import fields
+
+    if _cscan is None or tuple(f.name for f in fields(Denial)) != _DENIAL_FIELDS:
+        return
+    _cscan.configure(Denial, resolve_path, sort_avcs, ioctl_value, capability_value)
+    _c_event_denials = _cscan.event_denials
+
+
+_use_c()

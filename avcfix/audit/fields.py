@@ -78,6 +78,10 @@ def decode_proctitle(value: str, quoted: bool) -> tuple[str, ...]:
     return tuple(value.split(" ")) if value else ()
 
 
+#: An event serial is a 64-bit counter: a longer one is a bad event id.
+MAX_SERIAL_DIGITS = 20
+
+
 def parse_event_id(text: str) -> tuple[float, int] | None:
     """``(time, serial)`` from the text inside ``audit(...)``; ``None`` if bad.
 
@@ -88,12 +92,14 @@ def parse_event_id(text: str) -> tuple[float, int] | None:
     m = _RAW_ID.match(text)
     if m:
         secs, frac, serial = m.groups()
-        if frac is None:
+        if frac is None or len(serial) > MAX_SERIAL_DIGITS:
             return None
         return float(f"{secs}.{frac}"), int(serial)
     m = _INTERP_ID.match(text)
     if m:
         mon, day, year, hh, mm, ss, frac, serial = m.groups()
+        if len(serial) > MAX_SERIAL_DIGITS:
+            return None
         try:
             _dt.datetime(int(year), int(mon), int(day), int(hh), int(mm), int(ss))  # validates ranges
             base = _time.mktime((int(year), int(mon), int(day), int(hh), int(mm), int(ss), 0, 0, -1))
@@ -120,7 +126,12 @@ def leading_int(value: str | None) -> int | None:
     if not value:
         return None
     m = re.match(r"-?\d+", value)
-    return int(m.group()) if m else None
+    if m is None:
+        return None
+    try:
+        return int(m.group())
+    except ValueError:  # thousands of digits: not a number any record holds
+        return None
 
 
 def decode_saddr(hexv: str) -> tuple[str | None, str | None, int | None]:

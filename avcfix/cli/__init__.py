@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.ClickException):
             exc.show()
             return int(ExitCode.USAGE)
-        if isinstance(exc, click.exceptions.Abort):
+        # Not every click has Abort (typer 0.29's vendored copy has not).
+        abort = getattr(click.exceptions, "Abort", None) or getattr(click, "Abort", None)
+        if abort is not None and isinstance(exc, abort):
             console_err.print("avcfix: aborted")
             return int(ExitCode.INTERRUPTED)
         if os.environ.get("AVCFIX_DEBUG"):

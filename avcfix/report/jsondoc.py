@@ -70,6 +70,10 @@ def denial_json(d: Denial) -> dict:
     }
 
 
+from avcfix.audit.accel import cscan as _cscan
+
+_c_denial_text = _cscan.denial_text if _cscan is not None else None
+
 try:  # the C string encoder json itself uses
     from _json import encode_basestring_ascii as _ascii
 except ImportError:  # pragma: no cover
@@ -113,7 +117,18 @@ def denial_text(d: Denial) -> str:
     The bytes ``DENIAL_ENCODER.encode(denial_json(d))`` gives (the tests
     check it), written directly: this runs once per denial of a big log,
     and building a dict for the encoder costs more than the text itself.
+    The C accelerator writes it when it is built; :func:`py_denial_text`
+    is the reference (and writes what the C leaves to it).
     """
+    if _c_denial_text is not None:
+        got = _c_denial_text(d, _context(d.scontext), _context(d.tcontext))
+        if got is not None:
+            return got
+    return py_denial_text(d)
+
+
+def py_denial_text(d: Denial) -> str:
+    """:func:`denial_text` in pure Python."""
     s = _str
     i = _int
     sc = d.scontext

@@ -1,0 +1,1229 @@
+/*
+ * avcfix.audit._cscan: the optional C accelerator of the hot path.
+ *
+ * Three functions, each the exact twin of a pure-Python function that stays
+ * the reference (tests/test_accel.py compares them on the corpus, generated
+ * logs and arbitrary bytes):
+ *
+ *   scan_block(text, end, first_line, wanted, with_marks)
+ *       avcfix.audit.scanner: the keys, denial marks and records of a block
+ *       in which every line is one raw record ("type=X msg=audit(ID): ...");
+ *       None for any other block (the Python per-line path takes it).
+ *   event_fields(raw)
+ *       avcfix.audit.fastpath.event_fields: the undecoded fields of a plain
+ *       raw AVC event; None when it is not one.
+ *   denial_text(d, scontext_json, tcontext_json)
+ *       avcfix.report.jsondoc.denial_text: one denial's JSON object; None for
+ *       a value it does not encode itself (the Python encoder does).
+ *
+ * Everything read here is untrusted log text: every access is bounded by the
+ * buffer's length, nothing is decoded (values are returned as bytes for the
+ * Python side to decode), and no input can make it allocate more than a
+ * small multiple of its own size.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define API_VERSION 1
+
+/* ---- character classes (ASCII, as Python's bytes regexes) -------------- */
+
+static inline int c_upper_digit_us(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+static inline int c_upper_us(unsigned char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }
+static inline int c_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int c_id(unsigned char c) { return c_digit(c) || c == '.' || c == ':'; }
+static inline int c_hexu(unsigned char c) { return c_digit(c) || (c >= 'A' && c <= 'F'); }
+static inline int c_hexl(unsigned char c) { return c_digit(c) || (c >= 'a' && c <= 'f'); }
+static inline int c_lower_us(unsigned char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
+static inline int c_word(unsigned char c) {
+    return c_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static inline int c_space(unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* First occurrence of needle in [p, e), or NULL. */
+static inline const char *find(const char *p, const char *e, const char *needle, size_t n) {
+    if (p >= e || (size_t)(e - p) < n)
+        return NULL;
+    return (const char *)memmem(p, (size_t)(e - p), needle, n);
+}
+
+/* Does [p, e) start with the literal s? */
+static inline int starts(const char *p, const char *e, const char *s, size_t n) {
+    return (size_t)(e - p) >= n && memcmp(p, s, n) == 0;
+}
+
+/* ---- scan_block ----------------------------------------------------------- */
+
+typedef struct {
+    Py_ssize_t s, e;   /* the line, without its "\n" */
+    Py_ssize_t ks, ke; /* the key inside audit(...) */
+    int mark;          /* holds "avc:" or "SELINUX_ERR" */
+} Line;
+
+/* The raw header "type=[A-Z_0-9]+ msg=audit([0-9.:]+)" at the start of
+ * [p, e): sets the key bounds (offsets from base) and returns the offset just
+ * after ")", or -1. */
+static Py_ssize_t raw_header(const char *base, const char *p, const char *e, Py_ssize_t *ks, Py_ssize_t *ke) {
+    if (!starts(p, e, "type=", 5))
+        return -1;
+    p += 5;
+    const char *q = p;
+    while (q < e && c_upper_digit_us((unsigned char)*q))
+        q++;
+    if (q == p || !starts(q, e, " msg=audit(", 11))
+        return -1;
+    q += 11;
+    const char *k = q;
+    while (q < e && c_id((unsigned char)*q))
+        q++;
+    if (q == k || q >= e || *q != ')')
+        return -1;
+    *ks = k - base;
+    *ke = q - base;
+    return q + 1 - base;
+}
+
+static int contains(PyObject *container, PyObject *key) {
+    if (container == Py_None)
+        return 0;
+    if (PyDict_CheckExact(container))
+        return PyDict_Contains(container, key);
+    if (PyAnySet_CheckExact(container))
+        return PySet_Contains(container, key);
+    return PySequence_Contains(container, key);
+}
+
+static PyObject *scan_block(PyObject *self, PyObject *args) {
+    PyObject *text, *wanted;
+    Py_ssize_t end, first_line;
+    int with_marks;
+    if (!PyArg_ParseTuple(args, "SnnOp:scan_block", &text, &end, &first_line, &wanted, &with_marks))
+        return NULL;
+    const char *buf = PyBytes_AS_STRING(text);
+    Py_ssize_t len = PyBytes_GET_SIZE(text);
+    if (end < 2 || end > len || buf[0] != '\n' || buf[end - 1] != '\n')
+        Py_RETURN_NONE;
+
+    Py_ssize_t cap = 1024, n = 0;
+    Line *lines = PyMem_Malloc(cap * sizeof(Line));
+    if (lines == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t p = 1;
+    while (p < end) {
+        const char *nl = memchr(buf + p, '\n', (size_t)(end - p));
+        Py_ssize_t q = nl - buf; /* found: buf[end - 1] is "\n" */
+        if (n == cap) {
+            Line *more = PyMem_Realloc(lines, 2 * cap * sizeof(Line));
+            if (more == NULL) {
+                PyMem_Free(lines);
+                return PyErr_NoMemory();
+            }
+            lines = more;
+            cap *= 2;
+        }
+        Line *L = &lines[n++];
+        L->s = p;
+        L->e = q;
+        L->mark = 0;
+        if (raw_header(buf, buf + p, buf + q, &L->ks, &L->ke) < 0) {
+            PyMem_Free(lines);
+            Py_RETURN_NONE;
+        }
+        p = q + 1;
+    }
+    /* One record per line: "audit(" nowhere but in the n headers (each
+     * occurrence ends in a "(", and the headers hold n of them). */
+    Py_ssize_t audits = 0;
+    for (const char *at = memchr(buf, '(', (size_t)end); at != NULL;
+         at = memchr(at + 1, '(', (size_t)(buf + end - at - 1)))
+        if (at - buf >= 5 && memcmp(at - 5, "audit", 5) == 0)
+            audits++;
+    if (audits != n) {
+        PyMem_Free(lines);
+        Py_RETURN_NONE;
+    }
+    /* The lines holding "avc:" or "SELINUX_ERR", found through a rare byte
+     * of each ("v", "X") and mapped to their line (hits come in order). */
+    if (with_marks) {
+        static const struct { const char *needle; Py_ssize_t len, at; char rare; } NEEDLES[] = {
+            {"avc:", 4, 1, 'v'}, {"SELINUX_ERR", 11, 6, 'X'},
+        };
+        for (int k = 0; k < 2; k++) {
+            Py_ssize_t li = 0;
+            const char *needle = NEEDLES[k].needle;
+            Py_ssize_t nlen = NEEDLES[k].len, off = NEEDLES[k].at;
+            for (const char *at = memchr(buf, NEEDLES[k].rare, (size_t)end); at != NULL;
+                 at = memchr(at + 1, NEEDLES[k].rare, (size_t)(buf + end - at - 1))) {
+                Py_ssize_t pos = (at - buf) - off;
+                if (pos < 0 || pos + nlen > end || memcmp(buf + pos, needle, (size_t)nlen) != 0)
+                    continue;
+                while (li < n && lines[li].e < pos + nlen)
+                    li++;
+                if (li < n && lines[li].s <= pos)
+                    lines[li].mark = 1;
+            }
+        }
+    }
+
+    /* Runs of consecutive lines with the same key share one key object. */
+    PyObject **run_key = PyMem_Malloc(n * sizeof(PyObject *));
+    Py_ssize_t *run_start = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
+    PyObject *seen = PySet_New(NULL), *marks = PySet_New(NULL), *hits = PyDict_New();
+    PyObject *result = NULL;
+    Py_ssize_t runs = 0;
+    if (run_key == NULL || run_start == NULL || seen == NULL || marks == NULL || hits == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Line *L = &lines[i];
+        Py_ssize_t klen = L->ke - L->ks;
+        if (i == 0 || klen != lines[i - 1].ke - lines[i - 1].ks ||
+            memcmp(buf + L->ks, buf + lines[i - 1].ks, (size_t)klen) != 0) {
+            PyObject *key = PyBytes_FromStringAndSize(buf + L->ks, klen);
+            if (key == NULL)
+                goto done;
+            run_key[runs] = key;
+            run_start[runs] = i;
+            runs++;
+            if (PySet_Add(seen, key) < 0)
+                goto done;
+        }
+        if (L->mark && PySet_Add(marks, run_key[runs - 1]) < 0)
+            goto done;
+    }
+    run_start[runs] = n;
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        PyObject *key = run_key[r];
+        int active = PySet_Contains(marks, key);
+        if (active == 0)
+            active = contains(wanted, key);
+        if (active < 0)
+            goto done;
+        if (!active)
+            continue;
+        PyObject *ev = PyDict_GetItemWithError(hits, key); /* borrowed */
+        if (ev == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            ev = PyList_New(0);
+            if (ev == NULL)
+                goto done;
+            int rc = PyDict_SetItem(hits, key, ev);
+            Py_DECREF(ev); /* the dict holds it */
+            if (rc < 0)
+                goto done;
+        }
+        for (Py_ssize_t i = run_start[r]; i < run_start[r + 1]; i++) {
+            PyObject *ln = PyLong_FromSsize_t(first_line + i);
+            PyObject *rec = ln ? PyBytes_FromStringAndSize(buf + lines[i].s, lines[i].e - lines[i].s) : NULL;
+            PyObject *item = rec ? PyTuple_New(2) : NULL;
+            if (item == NULL) {
+                Py_XDECREF(ln);
+                Py_XDECREF(rec);
+                goto done;
+            }
+            PyTuple_SET_ITEM(item, 0, ln);
+            PyTuple_SET_ITEM(item, 1, rec);
+            int rc = PyList_Append(ev, item);
+            Py_DECREF(item);
+            if (rc < 0)
+                goto done;
+        }
+    }
+    result = Py_BuildValue("(nOOO)", n, seen, marks, hits);
+done:
+    if (run_key != NULL)
+        for (Py_ssize_t r = 0; r < runs; r++)
+            Py_DECREF(run_key[r]);
+    PyMem_Free(run_key);
+    PyMem_Free(run_start);
+    PyMem_Free(lines);
+    Py_XDECREF(seen);
+    Py_XDECREF(marks);
+    Py_XDECREF(hits);
+    return result;
+}
+
+/* ---- event_fields --------------------------------------------------------- */
+
+/* A value "[^"]*" (quotes kept) or [0-9A-F]+ at p; returns its end or NULL. */
+static const char *quoted_or_hex(const char *p, const char *e) {
+    if (p < e && *p == '"') {
+        const char *q = memchr(p + 1, '"', (size_t)(e - p - 1));
+        return q ? q + 1 : NULL;
+    }
+    const char *q = p;
+    while (q < e && c_hexu((unsigned char)*q))
+        q++;
+    return q > p ? q : NULL;
+}
+
+/* Leftmost match of "NAME(quoted_or_hex)" in [p, e) (the search of
+ * _CWD/_PROCTITLE); value bounds in *vs, *ve. */
+static int search_value(const char *p, const char *e, const char *name, size_t n, const char **vs,
+                        const char **ve) {
+    for (const char *at = find(p, e, name, n); at != NULL; at = find(at + 1, e, name, n)) {
+        const char *v = at + n, *q = quoted_or_hex(v, e);
+        if (q != NULL) {
+            *vs = v;
+            *ve = q;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *bytes_of(const char *s, const char *e) {
+    return PyBytes_FromStringAndSize(s, e - s);
+}
+
+/* Longer digit runs make the event go to Python (int() of thousands of
+ * digits raises there; the Python twin declines such an event too). */
+#define MAX_DIGITS 64
+
+/* int(b"...") of a [-]digits run known to be well formed. */
+static PyObject *int_of(const char *s, const char *e) {
+    PyObject *b = bytes_of(s, e);
+    if (b == NULL)
+        return NULL;
+    PyObject *v = PyLong_FromString(PyBytes_AS_STRING(b), NULL, 10);
+    Py_DECREF(b);
+    return v;
+}
+
+/* dict(_KV.findall(...)) over [p, e), with
+ * _KV = rb'\b([a-z_]+)=("[^"]*"|[^\s"]*)': the last value of a key wins. */
+static PyObject *kv_fields(const char *base, const char *p, const char *e) {
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    const char *q = p;
+    while (q < e) {
+        unsigned char c = (unsigned char)*q;
+        if (!c_lower_us(c) || (q > base && c_word((unsigned char)q[-1]))) {
+            q++;
+            continue;
+        }
+        const char *ks = q;
+        while (q < e && c_lower_us((unsigned char)*q))
+            q++;
+        if (q >= e || *q != '=')
+            continue; /* the positions inside the name have no \b */
+        const char *ke = q, *vs = q + 1, *ve = vs;
+        if (vs < e && *vs == '"') {
+            const char *close = memchr(vs + 1, '"', (size_t)(e - vs - 1));
+            ve = close ? close + 1 : vs; /* no closing quote: the empty alternative */
+        } else {
+            while (ve < e && !c_space((unsigned char)*ve) && *ve != '"')
+                ve++;
+        }
+        PyObject *k = bytes_of(ks, ke), *v = bytes_of(vs, ve);
+        int rc = (k && v) ? PyDict_SetItem(d, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (rc < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+        q = ve; /* findall goes on where the match ended */
+    }
+    return d;
+}
+
+/* _HDR = rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?" at the start. */
+typedef struct {
+    const char *ts, *te;   /* record type */
+    const char *is, *ie;   /* "SECS.MS" */
+    const char *ss, *se;   /* serial */
+    const char *body;      /* after the header */
+} Header;
+
+static int header(const char *p, const char *e, Header *h) {
+    if (!starts(p, e, "type=", 5))
+        return 0;
+    const char *q = p + 5;
+    h->ts = q;
+    while (q < e && c_upper_us((unsigned char)*q))
+        q++;
+    if (q == h->ts)
+        return 0;
+    h->te = q;
+    if (!starts(q, e, " msg=audit(", 11))
+        return 0;
+    q += 11;
+    h->is = q;
+    while (q < e && c_digit((unsigned char)*q))
+        q++;
+    if (q == h->is || q >= e || *q != '.')
+        return 0;
+    const char *f = ++q;
+    while (q < e && c_digit((unsigned char)*q))
+        q++;
+    if (q == f || q >= e || *q != ':')
+        return 0;
+    h->ie = q++;
+    h->ss = q;
+    while (q < e && c_digit((unsigned char)*q))
+        q++;
+    if (q == h->ss || !starts(q, e, "):", 2))
+        return 0;
+    h->se = q;
+    q += 2;
+    if (q < e && *q == ' ')
+        q++;
+    h->body = q;
+    return 1;
+}
+
+static inline int type_is(const Header *h, const char *s) {
+    size_t n = strlen(s);
+    return (size_t)(h->te - h->ts) == n && memcmp(h->ts, s, n) == 0;
+}
+
+/* _SYSCALL_HEAD at p, then " pid=" digits, then " comm=" ... " exe=" ...
+ * (see fastpath.event_fields). Returns a new tuple, Py_None (a new
+ * reference) when the record is not in the kernel's order, or NULL. */
+static PyObject *syscall_fields(const char *p, const char *e) {
+    const char *q = p, *as, *ae, *ns, *ne, *xs, *xe;
+    int success;
+    if (!starts(q, e, "arch=", 5))
+        Py_RETURN_NONE;
+    q += 5;
+    as = q;
+    while (q < e && c_hexl((unsigned char)*q))
+        q++;
+    if (q == as || !starts(q, e, " syscall=", 9))
+        Py_RETURN_NONE;
+    ae = q;
+    q += 9;
+    ns = q;
+    while (q < e && c_digit((unsigned char)*q))
+        q++;
+    if (q == ns || q >= e || *q != ' ')
+        Py_RETURN_NONE;
+    ne = q++;
+    if (starts(q, e, "per=", 4)) { /* (?:per=\S+ )? */
+        const char *r = q + 4, *rs = r;
+        while (r < e && !c_space((unsigned char)*r))
+            r++;
+        if (r > rs && r < e && *r == ' ')
+            q = r + 1;
+    }
+    if (starts(q, e, "success=yes", 11)) {
+        success = 1;
+        q += 11;
+    } else if (starts(q, e, "success=no", 10)) {
+        success = 0;
+        q += 10;
+    } else {
+        Py_RETURN_NONE;
+    }
+    if (!starts(q, e, " exit=", 6))
+        Py_RETURN_NONE;
+    q += 6;
+    xs = q;
+    if (q < e && *q == '-')
+        q++;
+    const char *d = q;
+    while (q < e && c_digit((unsigned char)*q))
+        q++;
+    if (q == d || q >= e || *q != ' ')
+        Py_RETURN_NONE;
+    xe = q; /* the match ends after this space; " pid=" is searched from it */
+    const char *i = find(q, e, " pid=", 5);
+    if (i == NULL)
+        Py_RETURN_NONE;
+    const char *ps = i + 5, *j = memchr(ps, ' ', (size_t)(e - ps));
+    if (j == NULL || j == ps)
+        Py_RETURN_NONE;
+    for (const char *r = ps; r < j; r++)
+        if (!c_digit((unsigned char)*r))
+            Py_RETURN_NONE;
+    const char *k = find(j, e, " comm=", 6);
+    if (k == NULL)
+        Py_RETURN_NONE;
+    const char *cs = k + 6, *ce = quoted_or_hex(cs, e);
+    if (ce == NULL || !starts(ce, e, " exe=", 5))
+        Py_RETURN_NONE;
+    const char *es = ce + 5, *ee = quoted_or_hex(es, e);
+    if (ee == NULL)
+        Py_RETURN_NONE;
+    if (ne - ns > MAX_DIGITS || xe - xs > MAX_DIGITS || j - ps > MAX_DIGITS)
+        Py_RETURN_NONE;
+    PyObject *arch = bytes_of(as, ae), *nr = int_of(ns, ne), *ex = int_of(xs, xe), *pid = int_of(ps, j),
+             *comm = bytes_of(cs, ce), *exe = bytes_of(es, ee), *out = NULL;
+    if (arch && nr && ex && pid && comm && exe)
+        out = PyTuple_Pack(7, arch, nr, success ? Py_True : Py_False, ex, pid, comm, exe);
+    Py_XDECREF(arch);
+    Py_XDECREF(nr);
+    Py_XDECREF(ex);
+    Py_XDECREF(pid);
+    Py_XDECREF(comm);
+    Py_XDECREF(exe);
+    return out;
+}
+
+/* One AVC body: rb"avc:  denied  \{ ([^}]*) \} for  (.*)" (re.S) matched at
+ * its start. Returns (line, body, perms, fields), Py_None (a new reference)
+ * when it does not match, or NULL. */
+static PyObject *avc_fields(PyObject *line, const char *b, const char *e) {
+    if (!starts(b, e, "avc:  denied  { ", 16))
+        Py_RETURN_NONE;
+    const char *ps = b + 16;
+    const char *brace = memchr(ps, '}', (size_t)(e - ps));
+    if (brace == NULL || brace - 1 < ps || brace[-1] != ' ' || !starts(brace, e, "} for  ", 7))
+        Py_RETURN_NONE;
+    PyObject *body = bytes_of(b, e), *perms = bytes_of(ps, brace - 1);
+    /* findall runs on the text after "for  " alone: \b holds at its start. */
+    PyObject *fields = kv_fields(brace + 7, brace + 7, e), *out = NULL;
+    if (body && perms && fields)
+        out = PyTuple_Pack(4, line, body, perms, fields);
+    Py_XDECREF(body);
+    Py_XDECREF(perms);
+    Py_XDECREF(fields);
+    return out;
+}
+
+static PyObject *event_fields(PyObject *self, PyObject *raw) {
+    if (!PyList_CheckExact(raw))
+        Py_RETURN_NONE;
+    Py_ssize_t n = PyList_GET_SIZE(raw);
+    PyObject *avcs = PyList_New(0), *paths = PyList_New(0);
+    PyObject *syscall = NULL, *cwd = NULL, *proctitle = NULL, *saddr = NULL, *out = NULL;
+    const char *first_is = NULL, *first_ie = NULL, *first_ss = NULL, *first_se = NULL;
+    if (avcs == NULL || paths == NULL)
+        goto fail;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *pair = PyList_GET_ITEM(raw, r);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 1)))
+            goto decline;
+        PyObject *line = PyTuple_GET_ITEM(pair, 0), *piece = PyTuple_GET_ITEM(pair, 1);
+        const char *p = PyBytes_AS_STRING(piece), *e = p + PyBytes_GET_SIZE(piece);
+        Header h;
+        if (!header(p, e, &h) || memchr(p, 0x1d, (size_t)(e - p)) || memchr(p, '\r', (size_t)(e - p)))
+            goto decline;
+        Py_ssize_t quotes = 0;
+        for (const char *q = memchr(p, '"', (size_t)(e - p)); q; q = memchr(q + 1, '"', (size_t)(e - q - 1)))
+            quotes++;
+        if (quotes % 2)
+            goto decline;
+        if (first_is == NULL) {
+            first_is = h.is;
+            first_ie = h.ie;
+            first_ss = h.ss;
+            first_se = h.se;
+        } else if (h.ie - h.is != first_ie - first_is || memcmp(h.is, first_is, (size_t)(h.ie - h.is)) ||
+                   h.se - h.ss != first_se - first_ss || memcmp(h.ss, first_ss, (size_t)(h.se - h.ss))) {
+            goto decline;
+        }
+        if (type_is(&h, "AVC")) {
+            PyObject *a = avc_fields(line, h.body, e);
+            if (a == NULL)
+                goto fail;
+            if (a == Py_None) {
+                Py_DECREF(a);
+                goto decline;
+            }
+            int rc = PyList_Append(avcs, a);
+            Py_DECREF(a);
+            if (rc < 0)
+                goto fail;
+        } else if (type_is(&h, "SYSCALL")) {
+            if (syscall != NULL)
+                goto decline;
+            syscall = syscall_fields(h.body, e);
+            if (syscall == NULL)
+                goto fail;
+            if (syscall == Py_None)
+                goto decline;
+        } else if (type_is(&h, "PATH")) {
+            /* _PATH = rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))', searched. */
+            const char *at, *ds = NULL, *de = NULL, *vs = NULL, *ve = NULL;
+            for (at = find(h.body, e, "item=", 5); at != NULL; at = find(at + 1, e, "item=", 5)) {
+                const char *q = at + 5;
+                ds = q;
+                while (q < e && c_digit((unsigned char)*q))
+                    q++;
+                if (q == ds || !starts(q, e, " name=", 6))
+                    continue;
+                de = q;
+                vs = q + 6;
+                ve = quoted_or_hex(vs, e);
+                if (ve == NULL && starts(vs, e, "(null)", 6))
+                    ve = vs + 6;
+                if (ve != NULL)
+                    break;
+            }
+            if (at == NULL || de - ds > MAX_DIGITS)
+                goto decline;
+            PyObject *item = int_of(ds, de), *name = bytes_of(vs, ve), *pair2 = NULL;
+            if (item && name)
+                pair2 = PyTuple_Pack(2, item, name);
+            Py_XDECREF(item);
+            Py_XDECREF(name);
+            if (pair2 == NULL)
+                goto fail;
+            int rc = PyList_Append(paths, pair2);
+            Py_DECREF(pair2);
+            if (rc < 0)
+                goto fail;
+        } else if (type_is(&h, "CWD")) {
+            const char *vs, *ve;
+            if (cwd != NULL || !search_value(p, e, "cwd=", 4, &vs, &ve))
+                goto decline;
+            if ((cwd = bytes_of(vs, ve)) == NULL)
+                goto fail;
+        } else if (type_is(&h, "PROCTITLE")) {
+            const char *vs, *ve;
+            if (proctitle != NULL || !search_value(p, e, "proctitle=", 10, &vs, &ve))
+                goto decline;
+            if ((proctitle = bytes_of(vs, ve)) == NULL)
+                goto fail;
+        } else if (type_is(&h, "SOCKADDR")) {
+            if (saddr != NULL)
+                goto decline;
+            const char *vs = NULL, *ve = NULL, *at;
+            for (at = find(p, e, "saddr=", 6); at != NULL; at = find(at + 1, e, "saddr=", 6)) {
+                vs = ve = at + 6;
+                while (ve < e && c_hexu((unsigned char)*ve))
+                    ve++;
+                if (ve > vs)
+                    break;
+            }
+            saddr = at != NULL ? bytes_of(vs, ve) : PyBytes_FromStringAndSize("", 0);
+            if (saddr == NULL)
+                goto fail;
+        } else if (type_is(&h, "USER_AVC") || type_is(&h, "SELINUX_ERR") || type_is(&h, "USER_SELINUX_ERR") ||
+                   type_is(&h, "AVC_PATH")) {
+            goto decline;
+        }
+    }
+    if (PyList_GET_SIZE(avcs) == 0 || first_is == NULL || first_se - first_ss > MAX_DIGITS)
+        goto decline;
+    {
+        PyObject *tb = bytes_of(first_is, first_ie);
+        PyObject *t = tb ? PyFloat_FromString(tb) : NULL;
+        PyObject *s = int_of(first_ss, first_se);
+        Py_XDECREF(tb);
+        if (t && s)
+            out = PyTuple_Pack(8, t, s, syscall ? syscall : Py_None, cwd ? cwd : Py_None, paths,
+                               proctitle ? proctitle : Py_None, saddr ? saddr : Py_None, avcs);
+        Py_XDECREF(t);
+        Py_XDECREF(s);
+    }
+    goto fail; /* out is the result (or NULL with an exception) */
+decline:
+    out = Py_None;
+    Py_INCREF(out);
+fail:
+    Py_XDECREF(avcs);
+    Py_XDECREF(paths);
+    Py_XDECREF(syscall);
+    Py_XDECREF(cwd);
+    Py_XDECREF(proctitle);
+    Py_XDECREF(saddr);
+    return out;
+}
+
+/* ---- event_denials -------------------------------------------------------- */
+
+/* Set by configure(): the Python pieces the build calls. */
+static PyObject *Denial_type, *py_resolve_path, *py_sort_avcs, *py_ioctl_value, *py_capability_value;
+static PyObject *s_contexts, *s_texts, *s_syscalls, *s_proctitles, *s_perm_sets, *s_sports;
+static PyObject *s_context, *s_text, *s_syscall, *s_proctitle, *s_perms, *s_sport;
+static PyObject *k_scontext, *k_tcontext, *k_tclass, *k_permissive, *k_pid, *k_name, *k_path, *k_comm, *k_exe,
+    *k_ioctlcmd, *k_capability, *k_port[5], *s_avc, *s_null_text, *s_question;
+
+static PyObject *configure(PyObject *self, PyObject *args) {
+    PyObject *d, *rp, *sa, *io, *cap;
+    if (!PyArg_ParseTuple(args, "OOOOO:configure", &d, &rp, &sa, &io, &cap))
+        return NULL;
+    Py_XSETREF(Denial_type, Py_NewRef(d));
+    Py_XSETREF(py_resolve_path, Py_NewRef(rp));
+    Py_XSETREF(py_sort_avcs, Py_NewRef(sa));
+    Py_XSETREF(py_ioctl_value, Py_NewRef(io));
+    Py_XSETREF(py_capability_value, Py_NewRef(cap));
+    Py_RETURN_NONE;
+}
+
+/* A memo table lookup; on a miss, the memo's method computes and stores it.
+ * Returns a new reference (the value may be None) or NULL. */
+static PyObject *memo_get(PyObject *memo, PyObject *table_name, PyObject *method, PyObject *key, PyObject *arg2) {
+    PyObject *table = PyObject_GetAttr(memo, table_name);
+    if (table == NULL)
+        return NULL;
+    PyObject *k = key;
+    if (arg2 != NULL && (k = PyTuple_Pack(2, key, arg2)) == NULL) {
+        Py_DECREF(table);
+        return NULL;
+    }
+    PyObject *v = PyDict_CheckExact(table) ? PyDict_GetItemWithError(table, k) : NULL;
+    Py_DECREF(table);
+    if (arg2 != NULL)
+        Py_DECREF(k);
+    if (v != NULL)
+        return Py_NewRef(v);
+    if (PyErr_Occurred())
+        return NULL;
+    return arg2 == NULL ? PyObject_CallMethodOneArg(memo, method, key)
+                        : PyObject_CallMethodObjArgs(memo, method, key, arg2, NULL);
+}
+
+/* bytes.isdigit(): non-empty, ASCII digits only. */
+static int all_digits(PyObject *b) {
+    Py_ssize_t n = PyBytes_GET_SIZE(b);
+    const char *p = PyBytes_AS_STRING(b);
+    if (n == 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!c_digit((unsigned char)p[i]))
+            return 0;
+    return 1;
+}
+
+static PyObject *event_fields(PyObject *self, PyObject *raw);
+
+#define DECLINE_IF(cond) do { if (cond) { result = Py_NewRef(Py_None); goto out; } } while (0)
+#define CHECK(x) do { if ((x) == NULL) goto out; } while (0)
+
+/* fastpath.build_denials(event_fields(raw), source, memo) for records=False. */
+static PyObject *event_denials(PyObject *self, PyObject *args) {
+    PyObject *raw, *source, *memo;
+    if (!PyArg_ParseTuple(args, "OUO:event_denials", &raw, &source, &memo))
+        return NULL;
+    if (Denial_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_cscan.configure() was not called");
+        return NULL;
+    }
+    PyObject *fields = event_fields(self, raw);
+    if (fields == NULL || fields == Py_None)
+        return fields;
+    PyObject *result = NULL, *out = NULL, *resolved = NULL, *avcs = NULL, *paths = NULL;
+    PyObject *pid = Py_None, *comm = Py_None, *exe = Py_None, *sc_name = Py_None, *sc_nr = Py_None,
+             *arch = Py_None, *success = Py_None, *exit_ = Py_None, *cwd_text = Py_None, *title = Py_None,
+             *sport = Py_None, *scpair = NULL;
+    PyObject *time = PyTuple_GET_ITEM(fields, 0), *serial = PyTuple_GET_ITEM(fields, 1);
+    PyObject *sc = PyTuple_GET_ITEM(fields, 2), *cwd = PyTuple_GET_ITEM(fields, 3);
+    PyObject *proctitle = PyTuple_GET_ITEM(fields, 5), *saddr = PyTuple_GET_ITEM(fields, 6);
+    Py_INCREF(pid); Py_INCREF(comm); Py_INCREF(exe); Py_INCREF(sc_name); Py_INCREF(sc_nr);
+    Py_INCREF(arch); Py_INCREF(success); Py_INCREF(exit_); Py_INCREF(cwd_text); Py_INCREF(title);
+    Py_INCREF(sport);
+    paths = Py_NewRef(PyTuple_GET_ITEM(fields, 4));
+    avcs = Py_NewRef(PyTuple_GET_ITEM(fields, 7));
+
+    if (sc != Py_None) {
+        Py_SETREF(sc_nr, Py_NewRef(PyTuple_GET_ITEM(sc, 1)));
+        Py_SETREF(success, Py_NewRef(PyTuple_GET_ITEM(sc, 2)));
+        Py_SETREF(exit_, Py_NewRef(PyTuple_GET_ITEM(sc, 3)));
+        Py_SETREF(pid, Py_NewRef(PyTuple_GET_ITEM(sc, 4)));
+        CHECK(scpair = memo_get(memo, s_syscalls, s_syscall, PyTuple_GET_ITEM(sc, 0), sc_nr));
+        DECLINE_IF(!PyTuple_CheckExact(scpair) || PyTuple_GET_SIZE(scpair) != 2);
+        Py_SETREF(sc_name, Py_NewRef(PyTuple_GET_ITEM(scpair, 0)));
+        Py_SETREF(arch, Py_NewRef(PyTuple_GET_ITEM(scpair, 1)));
+        Py_SETREF(comm, memo_get(memo, s_texts, s_text, PyTuple_GET_ITEM(sc, 5), NULL));
+        CHECK(comm);
+        Py_SETREF(exe, memo_get(memo, s_texts, s_text, PyTuple_GET_ITEM(sc, 6), NULL));
+        CHECK(exe);
+    }
+    if (cwd != Py_None) {
+        Py_SETREF(cwd_text, memo_get(memo, s_texts, s_text, cwd, NULL));
+        CHECK(cwd_text);
+    }
+    CHECK(resolved = PyList_New(0));
+    if (PyList_GET_SIZE(paths) > 1 && PyList_Sort(paths) < 0)
+        goto out;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(paths); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(paths, i), 1);
+        if (PyBytes_GET_SIZE(name) == 6 && memcmp(PyBytes_AS_STRING(name), "(null)", 6) == 0)
+            continue;
+        PyObject *n = memo_get(memo, s_texts, s_text, name, NULL), *full;
+        CHECK(n);
+        if (!PyUnicode_Check(n)) {
+            Py_DECREF(n);
+            result = Py_NewRef(Py_None);
+            goto out;
+        }
+        if (PyUnicode_GET_LENGTH(n) == 0 || PyUnicode_Compare(n, s_null_text) == 0 ||
+            PyUnicode_Compare(n, s_question) == 0) {
+            Py_DECREF(n);
+            continue;
+        }
+        if (PyUnicode_READ_CHAR(n, 0) == '/')
+            full = n;
+        else {
+            full = PyObject_CallFunctionObjArgs(py_resolve_path, n, cwd_text, NULL);
+            Py_DECREF(n);
+            CHECK(full);
+        }
+        int has = PySequence_Contains(resolved, full);
+        int rc = has < 0 ? -1 : (has ? 0 : PyList_Append(resolved, full));
+        Py_DECREF(full);
+        if (rc < 0)
+            goto out;
+    }
+    if (proctitle != Py_None) {
+        Py_SETREF(title, memo_get(memo, s_proctitles, s_proctitle, proctitle, NULL));
+        CHECK(title);
+    }
+    if (saddr != Py_None && PyBytes_GET_SIZE(saddr) > 0) {
+        Py_SETREF(sport, memo_get(memo, s_sports, s_sport, saddr, NULL));
+        CHECK(sport);
+    }
+    if (PyList_GET_SIZE(avcs) > 1) {
+        Py_SETREF(avcs, PyObject_CallOneArg(py_sort_avcs, avcs));
+        CHECK(avcs);
+        DECLINE_IF(!PyList_CheckExact(avcs));
+    }
+    CHECK(out = PyList_New(0));
+    for (Py_ssize_t a = 0; a < PyList_GET_SIZE(avcs); a++) {
+        PyObject *avc = PyList_GET_ITEM(avcs, a);
+        PyObject *lineno = PyTuple_GET_ITEM(avc, 0), *raw_perms = PyTuple_GET_ITEM(avc, 2);
+        PyObject *f = PyTuple_GET_ITEM(avc, 3); /* borrowed values below */
+        PyObject *rs = PyDict_GetItemWithError(f, k_scontext), *rt = NULL, *cls = NULL;
+        if (rs == NULL && PyErr_Occurred())
+            goto out;
+        rt = PyDict_GetItemWithError(f, k_tcontext);
+        if (rt == NULL && PyErr_Occurred())
+            goto out;
+        cls = PyDict_GetItemWithError(f, k_tclass);
+        if (cls == NULL && PyErr_Occurred())
+            goto out;
+        DECLINE_IF(rs == NULL || rt == NULL || cls == NULL || PyBytes_GET_SIZE(cls) == 0 ||
+                   PyBytes_AS_STRING(cls)[0] == '"');
+        PyObject *v[28] = {NULL};
+        int bad = 0;
+        v[4] = memo_get(memo, s_contexts, s_context, rs, NULL);
+        v[5] = memo_get(memo, s_contexts, s_context, rt, NULL);
+        v[7] = memo_get(memo, s_perm_sets, s_perms, raw_perms, NULL);
+        if (v[4] == NULL || v[5] == NULL || v[7] == NULL)
+            bad = -1;
+        else if (v[4] == Py_None || v[5] == Py_None || !PyTuple_CheckExact(v[7]) || PyTuple_GET_SIZE(v[7]) == 0)
+            bad = 1;
+        /* port: the first of src dest lport dport sport that is all digits */
+        PyObject *port = NULL;
+        for (int k = 0; k < 5 && !bad && port == NULL; k++) {
+            PyObject *pv = PyDict_GetItemWithError(f, k_port[k]);
+            if (pv == NULL) {
+                if (PyErr_Occurred())
+                    bad = -1;
+                continue;
+            }
+            if (all_digits(pv)) {
+                if (PyBytes_GET_SIZE(pv) > MAX_DIGITS)
+                    bad = 1;
+                else if ((port = PyLong_FromString(PyBytes_AS_STRING(pv), NULL, 10)) == NULL)
+                    bad = -1;
+            }
+        }
+        v[22] = port != NULL ? port : Py_NewRef(sport);
+        PyObject *avc_pid = bad ? NULL : PyDict_GetItemWithError(f, k_pid);
+        if (!bad && avc_pid == NULL && PyErr_Occurred())
+            bad = -1;
+        if (!bad && avc_pid != NULL && PyBytes_GET_SIZE(avc_pid) > MAX_DIGITS)
+            bad = 1;
+        if (bad) {
+            for (int i = 0; i < 28; i++)
+                Py_XDECREF(v[i]);
+            if (bad < 0)
+                goto out;
+            result = Py_NewRef(Py_None);
+            goto out;
+        }
+        v[0] = Py_NewRef(s_avc);
+        v[1] = Py_NewRef(Py_None);
+        v[2] = Py_NewRef(time);
+        v[3] = Py_NewRef(serial);
+        v[6] = memo_get(memo, s_texts, s_text, cls, NULL);
+        PyObject *perm = PyDict_GetItemWithError(f, k_permissive);
+        v[8] = Py_NewRef((perm != NULL && PyBytes_GET_SIZE(perm) == 1 && PyBytes_AS_STRING(perm)[0] == '1')
+                             ? Py_True : Py_False);
+        v[9] = (avc_pid != NULL && all_digits(avc_pid)) ? PyLong_FromString(PyBytes_AS_STRING(avc_pid), NULL, 10)
+                                                       : Py_NewRef(pid);
+        PyObject *ac = PyDict_GetItemWithError(f, k_comm), *ae = PyDict_GetItemWithError(f, k_exe);
+        PyObject *t;
+        if (ac != NULL && PyBytes_GET_SIZE(ac) > 0 && (t = memo_get(memo, s_texts, s_text, ac, NULL)) != NULL &&
+            PyObject_IsTrue(t) == 1)
+            v[10] = t;
+        else {
+            if (ac != NULL && PyBytes_GET_SIZE(ac) > 0 && t != NULL)
+                Py_DECREF(t);
+            v[10] = Py_NewRef(comm);
+        }
+        if (ae != NULL && PyBytes_GET_SIZE(ae) > 0 && (t = memo_get(memo, s_texts, s_text, ae, NULL)) != NULL &&
+            PyObject_IsTrue(t) == 1)
+            v[11] = t;
+        else {
+            if (ae != NULL && PyBytes_GET_SIZE(ae) > 0 && t != NULL)
+                Py_DECREF(t);
+            v[11] = Py_NewRef(exe);
+        }
+        v[12] = Py_NewRef(sc_name);
+        v[13] = Py_NewRef(sc_nr);
+        v[14] = Py_NewRef(arch);
+        v[15] = Py_NewRef(success);
+        v[16] = Py_NewRef(exit_);
+        PyObject *nm = PyDict_GetItemWithError(f, k_name), *pa = PyDict_GetItemWithError(f, k_path);
+        v[17] = nm != NULL ? memo_get(memo, s_texts, s_text, nm, NULL) : Py_NewRef(Py_None);
+        PyObject *path_s = pa != NULL ? memo_get(memo, s_texts, s_text, pa, NULL) : Py_NewRef(Py_None);
+        int path_true = path_s != NULL ? PyObject_IsTrue(path_s) : -1;
+        v[18] = path_true == 1 ? Py_NewRef(path_s) : Py_NewRef(Py_None);
+        if (path_true == 1) {
+            int has = PySequence_Contains(resolved, path_s);
+            if (has == 0) {
+                PyObject *more = PyList_GetSlice(resolved, 0, PyList_GET_SIZE(resolved));
+                if (more != NULL && PyList_Append(more, path_s) == 0)
+                    v[19] = PyList_AsTuple(more);
+                Py_XDECREF(more);
+            } else if (has == 1)
+                v[19] = PyList_AsTuple(resolved);
+        } else if (path_true == 0)
+            v[19] = PyList_AsTuple(resolved);
+        Py_XDECREF(path_s);
+        v[20] = Py_NewRef(cwd_text);
+        v[21] = Py_NewRef(title);
+        PyObject *io = PyDict_GetItemWithError(f, k_ioctlcmd), *cp = PyDict_GetItemWithError(f, k_capability);
+        v[23] = io != NULL ? PyObject_CallOneArg(py_ioctl_value, io) : Py_NewRef(Py_None);
+        v[24] = cp != NULL ? PyObject_CallOneArg(py_capability_value, cp) : Py_NewRef(Py_None);
+        v[25] = Py_NewRef(source);
+        v[26] = Py_NewRef(lineno);
+        v[27] = PyTuple_New(0);
+        PyObject *argt = NULL;
+        int ok = !PyErr_Occurred();
+        for (int i = 0; i < 28 && ok; i++)
+            ok = v[i] != NULL;
+        if (ok && (argt = PyTuple_New(28)) != NULL) {
+            for (int i = 0; i < 28; i++)
+                PyTuple_SET_ITEM(argt, i, v[i]); /* steals */
+        } else {
+            for (int i = 0; i < 28; i++)
+                Py_XDECREF(v[i]);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "_cscan.event_denials: incomplete denial");
+            goto out;
+        }
+        PyObject *den = PyObject_Call(Denial_type, argt, NULL);
+        Py_DECREF(argt);
+        CHECK(den);
+        int rc = PyList_Append(out, den);
+        Py_DECREF(den);
+        if (rc < 0)
+            goto out;
+    }
+    result = Py_NewRef(out);
+out:
+    Py_XDECREF(out);
+    Py_XDECREF(resolved);
+    Py_XDECREF(avcs);
+    Py_XDECREF(paths);
+    Py_XDECREF(scpair);
+    Py_DECREF(pid); Py_DECREF(comm); Py_DECREF(exe); Py_DECREF(sc_name); Py_DECREF(sc_nr);
+    Py_DECREF(arch); Py_DECREF(success); Py_DECREF(exit_); Py_DECREF(cwd_text); Py_DECREF(title);
+    Py_DECREF(sport);
+    Py_DECREF(fields);
+    return result;
+}
+
+/* ---- denial_text ---------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int buf_grow(Buf *b, Py_ssize_t need) {
+    if (b->len + need <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + need) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *more = PyMem_Realloc(b->buf, (size_t)cap);
+    if (more == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->buf = more;
+    b->cap = cap;
+    return 0;
+}
+
+static int put(Buf *b, const char *s, Py_ssize_t n) {
+    if (buf_grow(b, n) < 0)
+        return -1;
+    memcpy(b->buf + b->len, s, (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+#define PUTS(b, s) put((b), (s), (Py_ssize_t)(sizeof(s) - 1))
+
+static const char HEX[] = "0123456789abcdef";
+
+/* json's encode_basestring_ascii: a quoted, ASCII-only JSON string. */
+static int put_str(Buf *b, PyObject *s) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    if (buf_grow(b, 2 + 12 * n) < 0) /* at most a surrogate pair per character */
+        return -1;
+    char *o = b->buf + b->len;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '\\': *o++ = '\\'; break;
+        case '"': *o++ = '"'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            if (c >= 0x10000) {
+                Py_UCS4 v = c - 0x10000;
+                Py_UCS4 hi = 0xd800 | ((v >> 10) & 0x3ff);
+                *o++ = 'u';
+                *o++ = HEX[(hi >> 12) & 0xf];
+                *o++ = HEX[(hi >> 8) & 0xf];
+                *o++ = HEX[(hi >> 4) & 0xf];
+                *o++ = HEX[hi & 0xf];
+                c = 0xdc00 | (v & 0x3ff);
+                *o++ = '\\';
+            }
+            *o++ = 'u';
+            *o++ = HEX[(c >> 12) & 0xf];
+            *o++ = HEX[(c >> 8) & 0xf];
+            *o++ = HEX[(c >> 4) & 0xf];
+            *o++ = HEX[c & 0xf];
+        }
+    }
+    *o++ = '"';
+    b->len = o - b->buf;
+    return 0;
+}
+
+/* Writes an ASCII str object (an already encoded piece). */
+static int put_ascii(Buf *b, PyObject *s) {
+    if (!PyUnicode_Check(s) || !PyUnicode_IS_ASCII(s))
+        return 1;
+    return put(b, (const char *)PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s));
+}
+
+/* 0: written; 1: a value this encoder leaves to Python; -1: error. */
+static int put_value(Buf *b, PyObject *v, char kind) {
+    if (v == Py_None)
+        return PUTS(b, "null");
+    switch (kind) {
+    case 's':
+        return PyUnicode_CheckExact(v) ? put_str(b, v) : 1;
+    case 'i': {
+        if (!PyLong_CheckExact(v))
+            return 1;
+        PyObject *r = PyObject_Repr(v);
+        if (r == NULL)
+            return -1;
+        int rc = put_ascii(b, r);
+        Py_DECREF(r);
+        return rc;
+    }
+    case 'b': {
+        int t = PyObject_IsTrue(v);
+        if (t < 0)
+            return -1;
+        return t ? PUTS(b, "true") : PUTS(b, "false");
+    }
+    case 'f': {
+        if (!PyFloat_CheckExact(v) || !Py_IS_FINITE(PyFloat_AS_DOUBLE(v)))
+            return 1;
+        char *r = PyOS_double_to_string(PyFloat_AS_DOUBLE(v), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (r == NULL)
+            return -1;
+        int rc = put(b, r, (Py_ssize_t)strlen(r));
+        PyMem_Free(r);
+        return rc;
+    }
+    case 'l': { /* a list of str, from a tuple or list */
+        if (!PyTuple_CheckExact(v) && !PyList_CheckExact(v))
+            return 1;
+        PyObject *fast = PySequence_Fast(v, "");
+        if (fast == NULL)
+            return -1;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+        int rc = PUTS(b, "[");
+        for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+            PyObject *s = PySequence_Fast_GET_ITEM(fast, i);
+            if (i)
+                rc = PUTS(b, ", ");
+            if (rc == 0)
+                rc = PyUnicode_CheckExact(s) ? put_str(b, s) : 1;
+        }
+        if (rc == 0)
+            rc = PUTS(b, "]");
+        Py_DECREF(fast);
+        return rc;
+    }
+    }
+    return 1;
+}
+
+/* The denial's keys in sorted order: (JSON key, attribute, kind). Kind 's'
+ * str, 'i' int, 'b' bool, 'f' float, 'l' list of str; 'S'/'T' the escaped
+ * contexts passed in, 's'/'t' with an attribute of "scontext"/"tcontext". */
+static const struct {
+    const char *key, *attr;
+    char kind;
+} FIELDS[] = {
+    {"arch", "arch", 's'},         {"capability", "capability", 'i'}, {"comm", "comm", 's'},
+    {"cwd", "cwd", 's'},           {"exe", "exe", 's'},               {"exit", "exit", 'i'},
+    {"file", "source", 's'},       {"ioctlcmd", "ioctlcmd", 'i'},     {"kind", "kind", 's'},
+    {"line", "line", 'i'},         {"name", "name", 's'},             {"node", "node", 's'},
+    {"path", "path", 's'},         {"paths", "paths", 'l'},           {"permissive", "permissive", 'b'},
+    {"perms", "perms", 'l'},       {"pid", "pid", 'i'},               {"port", "port", 'i'},
+    {"proctitle", "proctitle", 's'}, {"scontext", NULL, 'S'},         {"serial", "serial", 'i'},
+    {"source", "scontext", 'y'},   {"success", "success", 'b'},       {"syscall", "syscall", 's'},
+    {"syscall_nr", "syscall_nr", 'i'}, {"target", "tcontext", 'y'},   {"tclass", "tclass", 's'},
+    {"tcontext", NULL, 'T'},       {"time", "time", 'f'},
+};
+#define NFIELDS ((int)(sizeof(FIELDS) / sizeof(FIELDS[0])))
+
+static PyObject *attr_names[NFIELDS];
+static PyObject *type_name; /* "type" */
+static PyObject *key_prefix[NFIELDS]; /* '"key": ' with the separators before it */
+
+static PyObject *denial_text(PyObject *self, PyObject *args) {
+    PyObject *d, *sjson, *tjson;
+    if (!PyArg_ParseTuple(args, "OUU:denial_text", &d, &sjson, &tjson))
+        return NULL;
+    Buf b = {NULL, 0, 0};
+    int rc = 0;
+    for (int f = 0; f < NFIELDS && rc == 0; f++) {
+        rc = put_ascii(&b, key_prefix[f]);
+        if (rc != 0)
+            break;
+        char kind = FIELDS[f].kind;
+        if (kind == 'S' || kind == 'T') {
+            rc = put_ascii(&b, kind == 'S' ? sjson : tjson);
+            continue;
+        }
+        PyObject *v = PyObject_GetAttr(d, attr_names[f]);
+        if (v == NULL) {
+            rc = -1;
+            break;
+        }
+        if (kind == 'y') { /* a context's .type, never null */
+            PyObject *t = PyObject_GetAttr(v, type_name);
+            Py_DECREF(v);
+            if (t == NULL) {
+                rc = -1;
+                break;
+            }
+            rc = t == Py_None ? 1 : put_value(&b, t, 's');
+            Py_DECREF(t);
+            continue;
+        }
+        rc = put_value(&b, v, kind);
+        Py_DECREF(v);
+    }
+    if (rc == 0)
+        rc = PUTS(&b, "}");
+    PyObject *out = NULL;
+    if (rc == 0)
+        out = PyUnicode_DecodeASCII(b.buf, b.len, NULL);
+    else if (rc > 0) {
+        out = Py_None;
+        Py_INCREF(out);
+    }
+    PyMem_Free(b.buf);
+    return out;
+}
+
+/* ---- count_newlines ------------------------------------------------------- */
+
+/* bytes(buffer[:end]).count(b"\n") without the copy (for an mmap). */
+static PyObject *count_newlines(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t end, count = 0;
+    if (!PyArg_ParseTuple(args, "y*n:count_newlines", &view, &end))
+        return NULL;
+    if (end < 0 || end > view.len)
+        end = end < 0 ? 0 : view.len;
+    const char *p = view.buf, *e = p + end;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+        count++;
+        p++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(count);
+}
+
+/* ---- module --------------------------------------------------------------- */
+
+static PyMethodDef methods[] = {
+    {"scan_block", scan_block, METH_VARARGS,
+     "scan_block(text, end, first_line, wanted, with_marks) -> (lines, seen, marks, records) | None"},
+    {"event_fields", event_fields, METH_O, "event_fields(raw) -> fields | None (see fastpath.event_fields)"},
+    {"event_denials", event_denials, METH_VARARGS,
+     "event_denials(raw, source, memo) -> [Denial] | None (see fastpath.build_denials)"},
+    {"count_newlines", count_newlines, METH_VARARGS, "count_newlines(buffer, end) -> newlines in buffer[:end]"},
+    {"configure", configure, METH_VARARGS,
+     "configure(Denial, resolve_path, sort_avcs, ioctl_value, capability_value): the Python pieces"},
+    {"denial_text", denial_text, METH_VARARGS,
+     "denial_text(denial, scontext_json, tcontext_json) -> str | None (see jsondoc.denial_text)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_cscan", "avcfix's optional C accelerator (see avcfix/audit/accel.py).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__cscan(void) {
+    type_name = PyUnicode_InternFromString("type");
+    if (type_name == NULL)
+        return NULL;
+    for (int f = 0; f < NFIELDS; f++) {
+        if (FIELDS[f].attr != NULL && (attr_names[f] = PyUnicode_InternFromString(FIELDS[f].attr)) == NULL)
+            return NULL;
+        key_prefix[f] = PyUnicode_FromFormat("%s\"%s\": ", f == 0 ? "{" : ", ", FIELDS[f].key);
+        if (key_prefix[f] == NULL)
+            return NULL;
+    }
+#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+#define BYTES(var, text) if ((var = PyBytes_FromString(text)) == NULL) return NULL
+    INTERN(s_contexts, "contexts"); INTERN(s_texts, "texts"); INTERN(s_syscalls, "syscalls");
+    INTERN(s_proctitles, "proctitles"); INTERN(s_perm_sets, "perm_sets"); INTERN(s_sports, "sports");
+    INTERN(s_context, "context"); INTERN(s_text, "text"); INTERN(s_syscall, "syscall");
+    INTERN(s_proctitle, "proctitle"); INTERN(s_perms, "perms"); INTERN(s_sport, "sport");
+    INTERN(s_avc, "AVC"); INTERN(s_null_text, "(null)"); INTERN(s_question, "?");
+    BYTES(k_scontext, "scontext"); BYTES(k_tcontext, "tcontext"); BYTES(k_tclass, "tclass");
+    BYTES(k_permissive, "permissive"); BYTES(k_pid, "pid"); BYTES(k_name, "name"); BYTES(k_path, "path");
+    BYTES(k_comm, "comm"); BYTES(k_exe, "exe"); BYTES(k_ioctlcmd, "ioctlcmd"); BYTES(k_capability, "capability");
+    BYTES(k_port[0], "src"); BYTES(k_port[1], "dest"); BYTES(k_port[2], "lport"); BYTES(k_port[3], "dport");
+    BYTES(k_port[4], "sport");
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "API", API_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
