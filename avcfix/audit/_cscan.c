@@ -23,9 +23,13 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
-#define API_VERSION 1
+#define API_VERSION 3
 
 /* ---- character classes (ASCII, as Python's bytes regexes) -------------- */
 
@@ -642,10 +646,34 @@ static PyObject *s_context, *s_text, *s_syscall, *s_proctitle, *s_perms, *s_spor
 static PyObject *k_scontext, *k_tcontext, *k_tclass, *k_permissive, *k_pid, *k_name, *k_path, *k_comm, *k_exe,
     *k_ioctlcmd, *k_capability, *k_port[5], *s_avc, *s_null_text, *s_question;
 
+/* Denial's slots, in the order of its fields: a Denial is made by filling
+ * them (what its generated __init__ does, through object.__setattr__). */
+#define NDENIAL 28
+static PyMemberDef *denial_members[NDENIAL];
+
 static PyObject *configure(PyObject *self, PyObject *args) {
-    PyObject *d, *rp, *sa, *io, *cap;
-    if (!PyArg_ParseTuple(args, "OOOOO:configure", &d, &rp, &sa, &io, &cap))
+    PyObject *d, *names, *rp, *sa, *io, *cap;
+    if (!PyArg_ParseTuple(args, "OOOOOO:configure", &d, &names, &rp, &sa, &io, &cap))
         return NULL;
+    if (!PyType_Check(d) || !PyTuple_CheckExact(names) || PyTuple_GET_SIZE(names) != NDENIAL) {
+        PyErr_SetString(PyExc_TypeError, "configure: Denial must be a class with 28 named fields");
+        return NULL;
+    }
+    for (int i = 0; i < NDENIAL; i++) {
+        PyObject *descr = PyObject_GetAttr(d, PyTuple_GET_ITEM(names, i));
+        if (descr == NULL)
+            return NULL;
+        int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+                 ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX &&
+                 !(((PyMemberDescrObject *)descr)->d_member->flags & READONLY);
+        if (ok)
+            denial_members[i] = ((PyMemberDescrObject *)descr)->d_member; /* lives as long as the class */
+        Py_DECREF(descr);
+        if (!ok) {
+            PyErr_Format(PyExc_TypeError, "configure: field %R is not a plain slot", PyTuple_GET_ITEM(names, i));
+            return NULL;
+        }
+    }
     Py_XSETREF(Denial_type, Py_NewRef(d));
     Py_XSETREF(py_resolve_path, Py_NewRef(rp));
     Py_XSETREF(py_sort_avcs, Py_NewRef(sa));
@@ -798,7 +826,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
             goto out;
         DECLINE_IF(rs == NULL || rt == NULL || cls == NULL || PyBytes_GET_SIZE(cls) == 0 ||
                    PyBytes_AS_STRING(cls)[0] == '"');
-        PyObject *v[28] = {NULL};
+        PyObject *v[NDENIAL] = {NULL};
         int bad = 0;
         v[4] = memo_get(memo, s_contexts, s_context, rs, NULL);
         v[5] = memo_get(memo, s_contexts, s_context, rt, NULL);
@@ -830,7 +858,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         if (!bad && avc_pid != NULL && PyBytes_GET_SIZE(avc_pid) > MAX_DIGITS)
             bad = 1;
         if (bad) {
-            for (int i = 0; i < 28; i++)
+            for (int i = 0; i < NDENIAL; i++)
                 Py_XDECREF(v[i]);
             if (bad < 0)
                 goto out;
@@ -895,23 +923,21 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         v[25] = Py_NewRef(source);
         v[26] = Py_NewRef(lineno);
         v[27] = PyTuple_New(0);
-        PyObject *argt = NULL;
         int ok = !PyErr_Occurred();
-        for (int i = 0; i < 28 && ok; i++)
+        for (int i = 0; i < NDENIAL && ok; i++)
             ok = v[i] != NULL;
-        if (ok && (argt = PyTuple_New(28)) != NULL) {
-            for (int i = 0; i < 28; i++)
-                PyTuple_SET_ITEM(argt, i, v[i]); /* steals */
-        } else {
-            for (int i = 0; i < 28; i++)
-                Py_XDECREF(v[i]);
+        PyTypeObject *tp = (PyTypeObject *)Denial_type;
+        PyObject *den = ok ? tp->tp_alloc(tp, 0) : NULL;
+        for (int i = 0; i < NDENIAL && den != NULL; i++)
+            if (PyMember_SetOne((char *)den, denial_members[i], v[i]) < 0)
+                Py_CLEAR(den);
+        for (int i = 0; i < NDENIAL; i++)
+            Py_XDECREF(v[i]);
+        if (den == NULL) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_RuntimeError, "_cscan.event_denials: incomplete denial");
             goto out;
         }
-        PyObject *den = PyObject_Call(Denial_type, argt, NULL);
-        Py_DECREF(argt);
-        CHECK(den);
         int rc = PyList_Append(out, den);
         Py_DECREF(den);
         if (rc < 0)
@@ -1096,10 +1122,10 @@ static const struct {
     {"line", "line", 'i'},         {"name", "name", 's'},             {"node", "node", 's'},
     {"path", "path", 's'},         {"paths", "paths", 'l'},           {"permissive", "permissive", 'b'},
     {"perms", "perms", 'l'},       {"pid", "pid", 'i'},               {"port", "port", 'i'},
-    {"proctitle", "proctitle", 's'}, {"scontext", NULL, 'S'},         {"serial", "serial", 'i'},
+    {"proctitle", "proctitle", 's'}, {"scontext", "scontext", 'S'},       {"serial", "serial", 'i'},
     {"source", "scontext", 'y'},   {"success", "success", 'b'},       {"syscall", "syscall", 's'},
     {"syscall_nr", "syscall_nr", 'i'}, {"target", "tcontext", 'y'},   {"tclass", "tclass", 's'},
-    {"tcontext", NULL, 'T'},       {"time", "time", 'f'},
+    {"tcontext", "tcontext", 'T'},       {"time", "time", 'f'},
 };
 #define NFIELDS ((int)(sizeof(FIELDS) / sizeof(FIELDS[0])))
 
@@ -1107,10 +1133,38 @@ static PyObject *attr_names[NFIELDS];
 static PyObject *type_name; /* "type" */
 static PyObject *key_prefix[NFIELDS]; /* '"key": ' with the separators before it */
 
-static PyObject *denial_text(PyObject *self, PyObject *args) {
-    PyObject *d, *sjson, *tjson;
-    if (!PyArg_ParseTuple(args, "OUU:denial_text", &d, &sjson, &tjson))
-        return NULL;
+/* The JSON string of a context (str(c), escaped), cached by identity: the
+ * cache holds a reference to each context in it, so no other object can
+ * take its address while it is there. */
+#define CTX_CACHE 512
+static PyObject *ctx_obj[CTX_CACHE], *ctx_json[CTX_CACHE];
+static PyObject *py_denial_fallback;
+
+static int put_context(Buf *b, PyObject *c) {
+    size_t h = ((size_t)(uintptr_t)c >> 4) % CTX_CACHE;
+    if (ctx_obj[h] != c) {
+        PyObject *s = PyObject_Str(c);
+        if (s == NULL)
+            return -1;
+        Buf t = {NULL, 0, 0};
+        int rc = put_str(&t, s);
+        Py_DECREF(s);
+        PyObject *json = rc == 0 ? PyUnicode_DecodeASCII(t.buf, t.len, NULL) : NULL;
+        PyMem_Free(t.buf);
+        if (json == NULL)
+            return -1;
+        Py_XSETREF(ctx_obj[h], Py_NewRef(c));
+        Py_XSETREF(ctx_json[h], json);
+    }
+    return put_ascii(b, ctx_json[h]);
+}
+
+static PyObject *set_denial_fallback(PyObject *self, PyObject *f) {
+    Py_XSETREF(py_denial_fallback, Py_NewRef(f));
+    Py_RETURN_NONE;
+}
+
+static PyObject *denial_text(PyObject *self, PyObject *d) {
     Buf b = {NULL, 0, 0};
     int rc = 0;
     for (int f = 0; f < NFIELDS && rc == 0; f++) {
@@ -1119,7 +1173,13 @@ static PyObject *denial_text(PyObject *self, PyObject *args) {
             break;
         char kind = FIELDS[f].kind;
         if (kind == 'S' || kind == 'T') {
-            rc = put_ascii(&b, kind == 'S' ? sjson : tjson);
+            PyObject *c = PyObject_GetAttr(d, attr_names[f]);
+            if (c == NULL) {
+                rc = -1;
+                break;
+            }
+            rc = put_context(&b, c);
+            Py_DECREF(c);
             continue;
         }
         PyObject *v = PyObject_GetAttr(d, attr_names[f]);
@@ -1146,11 +1206,12 @@ static PyObject *denial_text(PyObject *self, PyObject *args) {
     PyObject *out = NULL;
     if (rc == 0)
         out = PyUnicode_DecodeASCII(b.buf, b.len, NULL);
-    else if (rc > 0) {
-        out = Py_None;
-        Py_INCREF(out);
-    }
     PyMem_Free(b.buf);
+    if (rc > 0) { /* a value this encoder leaves to the Python one */
+        if (py_denial_fallback == NULL)
+            Py_RETURN_NONE;
+        return PyObject_CallOneArg(py_denial_fallback, d);
+    }
     return out;
 }
 
@@ -1175,6 +1236,25 @@ static PyObject *count_newlines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(count);
 }
 
+/* ---- keep_heap ------------------------------------------------------------ */
+
+/* Reading a big log allocates and frees two ~1 MiB buffers per block. glibc
+ * serves such sizes with mmap/munmap (and trims the heap top), so every block
+ * costs hundreds of page faults: a quarter of the scan's time. This raises
+ * both thresholds to nbytes, so freed blocks are reused from the heap.
+ * Returns whether it was applied (glibc only). */
+static PyObject *keep_heap(PyObject *self, PyObject *arg) {
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+#ifdef __GLIBC__
+    if (n > 0 && n <= (Py_ssize_t)1 << 30 && mallopt(M_MMAP_THRESHOLD, (int)n) == 1 &&
+        mallopt(M_TRIM_THRESHOLD, (int)(2 * n)) == 1)
+        Py_RETURN_TRUE;
+#endif
+    Py_RETURN_FALSE;
+}
+
 /* ---- module --------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -1183,11 +1263,14 @@ static PyMethodDef methods[] = {
     {"event_fields", event_fields, METH_O, "event_fields(raw) -> fields | None (see fastpath.event_fields)"},
     {"event_denials", event_denials, METH_VARARGS,
      "event_denials(raw, source, memo) -> [Denial] | None (see fastpath.build_denials)"},
+    {"keep_heap", keep_heap, METH_O, "keep_heap(nbytes) -> bool: malloc serves blocks up to nbytes from the heap"},
     {"count_newlines", count_newlines, METH_VARARGS, "count_newlines(buffer, end) -> newlines in buffer[:end]"},
     {"configure", configure, METH_VARARGS,
-     "configure(Denial, resolve_path, sort_avcs, ioctl_value, capability_value): the Python pieces"},
-    {"denial_text", denial_text, METH_VARARGS,
-     "denial_text(denial, scontext_json, tcontext_json) -> str | None (see jsondoc.denial_text)"},
+     "configure(Denial, field_names, resolve_path, sort_avcs, ioctl_value, capability_value): the Python pieces"},
+    {"denial_text", denial_text, METH_O,
+     "denial_text(denial) -> str (see jsondoc.denial_text); what it does not encode goes to the fallback "
+     "(None without one)"},
+    {"set_denial_fallback", set_denial_fallback, METH_O, "set_denial_fallback(f): f(denial) -> str"},
     {NULL, NULL, 0, NULL},
 };
 

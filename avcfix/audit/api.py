@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
+from avcfix.audit.accel import cscan as _cscan
 from avcfix.audit.correlate import make_event
 from avcfix.audit.denials import event_denials
 from avcfix.audit.fastpath import Memo, fast_event_denials
@@ -140,6 +141,7 @@ def scan_range(path: str, start: int, end: int, first_line: int, stats: ScanStat
     filters = filters or Filters()
     accepts = filters.accepts if filters.active else None
     memo = Memo()
+    _keep_heap()
     blocks = (b for b, _ in read_blocks(src, start=start, end=end))
     for raw in scan_raw_events(blocks, src.name, stats, stats.skip, first_line):
         for d in events_to_denials(raw, src.name, stats, memo=memo, records=records):
@@ -147,6 +149,19 @@ def scan_range(path: str, start: int, end: int, first_line: int, stats: ScanStat
             if accepts is None or accepts(d):
                 stats.denials += 1
                 yield d
+
+
+#: Blocks (and the carried partial line) up to this size are reused from the
+#: heap instead of mapped and unmapped for each block (see ``_cscan.keep_heap``).
+HEAP_BLOCKS = 8 << 20
+_heap_kept = False
+
+
+def _keep_heap() -> None:
+    global _heap_kept
+    if not _heap_kept and _cscan is not None:
+        _cscan.keep_heap(HEAP_BLOCKS)
+    _heap_kept = True
 
 
 def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> Iterable[bytes]:
@@ -160,6 +175,7 @@ def _scan_one(src: Source, stats: ScanStats, filters: Filters, progress: Progres
               stdin: BinaryIO | None, records: bool = True) -> Iterator[Denial]:
     accepts = filters.accepts if filters.active else None
     memo = Memo()
+    _keep_heap()
     for raw in scan_raw_events(_blocks(src, progress, stdin), src.name, stats, stats.skip):
         for d in events_to_denials(raw, src.name, stats, memo=memo, records=records):
             stats.denials_total += 1

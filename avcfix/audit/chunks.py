@@ -10,7 +10,6 @@ than ``window`` bytes. Where no such line is found, no cut is made there.
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
 
@@ -104,21 +103,17 @@ def cut_points(path: str, parts: int, window: int = DEFAULT_WINDOW) -> list[int]
 def count_lines(path: str, end: int) -> int:
     """Newlines in the first ``end`` bytes (the line number base of a range).
 
-    The C accelerator counts them in a map of the file (no copy); else the
-    file is read in blocks."""
-    if _cscan is not None and end > 0:
-        try:
-            with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                return _cscan.count_newlines(mm, end)
-        except (OSError, ValueError):  # not mappable (a pipe, an empty file): read it
-            pass
+    Read into one reused buffer (so neither new blocks nor a map of the file
+    add to the process's memory); the C accelerator counts when it is built."""
     n = 0
+    buf = bytearray(1 << 22)
+    view = memoryview(buf)
     with open(path, "rb") as fh:
         left = end
         while left > 0:
-            block = fh.read(min(left, 1 << 22))
-            if not block:
+            got = fh.readinto(view[:min(left, len(buf))])
+            if not got:
                 break
-            n += block.count(b"\n")
-            left -= len(block)
+            n += _cscan.count_newlines(buf, got) if _cscan is not None else buf.count(b"\n", 0, got)
+            left -= got
     return n

@@ -396,9 +396,13 @@ def _use_c() -> None:
     global _c_event_denials
     from dataclasses import fields
 
-    if _cscan is None or tuple(f.name for f in fields(Denial)) != _DENIAL_FIELDS:
+    if (_cscan is None or tuple(f.name for f in fields(Denial)) != _DENIAL_FIELDS
+            or hasattr(Denial, "__post_init__")):
         return
-    _cscan.configure(Denial, resolve_path, sort_avcs, ioctl_value, capability_value)
+    try:
+        _cscan.configure(Denial, _DENIAL_FIELDS, resolve_path, sort_avcs, ioctl_value, capability_value)
+    except TypeError:  # Denial is no longer a plain slots dataclass: stay in Python
+        return
     _c_event_denials = _cscan.event_denials
 
 

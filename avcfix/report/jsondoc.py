@@ -72,8 +72,6 @@ def denial_json(d: Denial) -> dict:
 
 from avcfix.audit.accel import cscan as _cscan
 
-_c_denial_text = _cscan.denial_text if _cscan is not None else None
-
 try:  # the C string encoder json itself uses
     from _json import encode_basestring_ascii as _ascii
 except ImportError:  # pragma: no cover
@@ -111,24 +109,13 @@ def _strs(vs: Sequence[str]) -> str:
     return "[" + ", ".join([_ascii(v) for v in vs]) + "]" if vs else "[]"
 
 
-def denial_text(d: Denial) -> str:
-    """One denial, encoded as it appears in the document.
+def py_denial_text(d: Denial) -> str:
+    """One denial, encoded as it appears in the document (:func:`denial_text`).
 
     The bytes ``DENIAL_ENCODER.encode(denial_json(d))`` gives (the tests
     check it), written directly: this runs once per denial of a big log,
     and building a dict for the encoder costs more than the text itself.
-    The C accelerator writes it when it is built; :func:`py_denial_text`
-    is the reference (and writes what the C leaves to it).
     """
-    if _c_denial_text is not None:
-        got = _c_denial_text(d, _context(d.scontext), _context(d.tcontext))
-        if got is not None:
-            return got
-    return py_denial_text(d)
-
-
-def py_denial_text(d: Denial) -> str:
-    """:func:`denial_text` in pure Python."""
     s = _str
     i = _int
     sc = d.scontext
@@ -144,6 +131,15 @@ def py_denial_text(d: Denial) -> str:
         f'"syscall": {s(d.syscall)}, "syscall_nr": {i(d.syscall_nr)}, "target": {_ascii(tc.type)}, '
         f'"tclass": {_ascii(d.tclass)}, "tcontext": {_context(tc)}, "time": {_float(d.time)}}}'
     )
+
+
+#: :func:`py_denial_text`, written by the C accelerator when it is built (it
+#: hands what it does not encode itself, such as a non-finite time, back to
+#: :func:`py_denial_text`).
+denial_text = py_denial_text
+if _cscan is not None:
+    _cscan.set_denial_fallback(py_denial_text)
+    denial_text = _cscan.denial_text
 
 
 def _group_fields(g: DenialGroup) -> dict:
