@@ -14,18 +14,17 @@ bounded whatever the size of the input. Unreadable sources raise
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from avcfix.audit.accel import cscan as _cscan
-from avcfix.audit.correlate import make_event
-from avcfix.audit.denials import event_denials
 from avcfix.audit.fastpath import Memo, fast_event_denials
 from avcfix.audit.filters import Filters
 from avcfix.audit.model import Denial, Skipped
-from avcfix.audit.parse import parse_line
-from avcfix.audit.records import Record
 from avcfix.audit.scanner import RawEvent, scan_raw_events
 from avcfix.audit.sources import Source, check_source, read_blocks
+
+if TYPE_CHECKING:
+    from avcfix.audit.records import Record
 
 __all__ = ["Filters", "ScanStats", "Progress", "scan", "scan_range", "events_to_denials"]
 
@@ -79,6 +78,11 @@ def events_to_denials(raw: RawEvent, source: str, stats: ScanStats, *, fast: boo
         quick = fast_event_denials(raw, source, memo, records=records)
         if quick is not None:
             return quick
+    # The typed path (its modules are imported only when an event needs them).
+    from avcfix.audit.correlate import make_event
+    from avcfix.audit.denials import event_denials
+    from avcfix.audit.parse import parse_line
+
     typed: list[Record] = []
     seen_skip: set[int] = set()
     ids: dict = {}

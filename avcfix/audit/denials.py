@@ -9,9 +9,8 @@ are not denials.
 
 from __future__ import annotations
 
-import posixpath
-
 from avcfix.audit.correlate import Event
+from avcfix.audit.fields import resolve_path
 from avcfix.audit.model import Denial
 from avcfix.audit.records import (
     AvcPathRecord,
@@ -28,13 +27,6 @@ try:
     from avcfix.audit.syscalls import arch_name as _arch_name
 except ImportError:  # pragma: no cover
     _arch_name = None  # type: ignore[assignment]
-
-
-def resolve_path(name: str, cwd: str | None) -> str:
-    """``name`` made absolute with ``cwd`` when it is relative (and cwd is absolute)."""
-    if name.startswith("/") or not cwd or not cwd.startswith("/"):
-        return name
-    return posixpath.normpath(posixpath.join(cwd, name))
 
 
 def event_denials(event: Event) -> list[Denial]:

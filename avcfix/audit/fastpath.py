@@ -18,17 +18,10 @@ from __future__ import annotations
 import re
 
 from avcfix.audit import fields as F
-from avcfix.audit.correlate import record_rank
-from avcfix.audit.denials import resolve_path
+from avcfix.audit.fields import resolve_path
 from avcfix.audit.model import Context, Denial
 from avcfix.audit.scanner import RawEvent
 
-try:
-    from avcfix.audit.syscalls import arch_name as _arch_name
-    from avcfix.audit.syscalls import syscall_name as _syscall_name
-except ImportError:  # pragma: no cover
-    _arch_name = None  # type: ignore[assignment]
-    _syscall_name = None  # type: ignore[assignment]
 
 _HDR = re.compile(rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?")
 _AVC = re.compile(rb"avc:  denied  \{ ([^}]*) \} for  (.*)", re.S)
@@ -114,9 +107,10 @@ class Memo:
         key = (arch, nr)
         got = self.syscalls.get(key)
         if got is None:
+            from avcfix.audit.syscalls import arch_name, syscall_name  # the tables: only when needed
+
             a = arch.decode("utf-8", "backslashreplace")
-            name = _syscall_name(a, nr) if _syscall_name is not None else None
-            got = (name, (_arch_name(a) if _arch_name is not None else None) or a)
+            got = (syscall_name(a, nr), arch_name(a) or a)
             self._put(self.syscalls, key, got)
         return got
 
@@ -149,6 +143,8 @@ class Memo:
     def rank(self, rtype: bytes) -> int:
         got = self.ranks.get(rtype)
         if got is None:
+            from avcfix.audit.correlate import record_rank  # the typed records: only for --raw
+
             got = record_rank(rtype.decode())
             self._put(self.ranks, rtype, got)
         return got

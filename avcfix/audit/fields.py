@@ -7,8 +7,9 @@ parsing (raw ``1700000000.123:42`` and ``ausearch -i``'s
 
 from __future__ import annotations
 
-import re
 import datetime as _dt
+import posixpath
+import re
 import time as _time
 
 #: ``key=value`` where value is "double quoted", 'single quoted', {braced} or bare.
@@ -156,3 +157,10 @@ def decode_saddr(hexv: str) -> tuple[str | None, str | None, int | None]:
     if fam == 16:
         return "netlink", None, None
     return str(fam), None, None
+
+
+def resolve_path(name: str, cwd: str | None) -> str:
+    """``name`` made absolute with ``cwd`` when it is relative (and cwd is absolute)."""
+    if name.startswith("/") or not cwd or not cwd.startswith("/"):
+        return name
+    return posixpath.normpath(posixpath.join(cwd, name))

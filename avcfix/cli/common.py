@@ -89,8 +89,9 @@ def progress_reporter(console, enabled: bool) -> Iterator[Progress | None]:
         return
     from rich.progress import BarColumn, DownloadColumn, Progress as RichProgress, TextColumn
 
+    real = getattr(console, "real", console)  # a LazyConsole's Console
     with RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                      console=console, transient=True) as bar:
+                      console=real, transient=True) as bar:
         tasks: dict[str, int] = {}
 
         def update(name: str, done: int, total: int | None) -> None:

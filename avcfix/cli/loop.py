@@ -95,7 +95,7 @@ def _confirm_factory(yes: bool):
             return True
         for line in details:
             console_err.print(f"    {_t(line)}")
-        return Confirm.ask(_t(question), console=console_err, default=False)
+        return Confirm.ask(_t(question), console=console_err.real, default=False)
 
     return confirm
 

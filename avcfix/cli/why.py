@@ -33,6 +33,27 @@ def _explainer():
     return open_facts, explain_groups
 
 
+class _Explain:
+    """The explain layer and the policy facts, loaded once (while parallel
+    workers scan, when there are some)."""
+
+    def __init__(self, policy: Optional[Path], root: Optional[Path], wanted: bool) -> None:
+        self._args = (policy, root)
+        self._wanted = wanted
+        self._done = False
+        self.explain = None
+        self.facts = None
+
+    def load(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        explainer = _explainer() if self._wanted else None
+        if explainer is not None:
+            open_facts, self.explain = explainer
+            self.facts = open_facts(*self._args)
+
+
 def _scan_sequential(names: list[str], stats: ScanStats, filters, progress, acc: GroupAccumulator,
                      as_json: bool, raw: bool):
     """One process: stream denials to JSON, --raw events or just the groups."""
@@ -89,13 +110,14 @@ def why(
     stats = ScanStats()
     acc = GroupAccumulator()
     stream = None
+    prepared = _Explain(policy, root, not raw)
     try:
         with progress_reporter(console_err, enabled=True) as progress:
             planned = None if raw else why_parallel.plan(names, jobs)
             parallel = None
             if planned is not None:  # None back: no temporary directory, scan sequentially
                 parallel = why_parallel.run(planned[0], planned[1], filters, sys.stdout if as_json else None,
-                                            acc, stats)
+                                            acc, stats, meanwhile=prepared.load)
             if parallel is None:
                 stream = _scan_sequential(names, stats, filters, progress, acc, as_json, raw)
             elif as_json:
@@ -105,12 +127,10 @@ def why(
     groups = acc.groups()
     findings = None
     note = None
-    explainer = _explainer()
-    if explainer is not None and not raw:
-        open_facts, explain_groups = explainer
-        facts = open_facts(policy, root)
-        findings = explain_groups(groups, facts)
-    elif policy is not None or root is not None:
+    prepared.load()
+    if prepared.explain is not None:
+        findings = prepared.explain(groups, prepared.facts)
+    elif not raw and (policy is not None or root is not None):
         note = "explanations are not available in this build (avcfix.explain missing)"
     if as_json:
         from avcfix.ui.why_json import rules_json

@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Callable
 
 from avcfix.audit.api import Filters, ScanStats, scan_range
 from avcfix.audit.chunks import DEFAULT_WINDOW, count_lines, cut_points
@@ -78,11 +78,12 @@ def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
 
 
 def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc: GroupAccumulator,
-        stats: ScanStats) -> JsonStream | bool | None:
+        stats: ScanStats, meanwhile: Callable[[], object] | None = None) -> JsonStream | bool | None:
     """Scan the ranges in workers, then write their denials to ``out`` in order
     (nothing is written when a worker fails); ``out=None`` only fills ``acc``
     and ``stats`` (and returns True). ``None`` when no temporary directory can
-    be made: the caller then scans sequentially."""
+    be made: the caller then scans sequentially. ``meanwhile`` runs in this
+    process while the workers scan (the caller's own preparations)."""
     ranges = list(zip(points, points[1:]))
     ctx = multiprocessing.get_context("fork")
     try:
@@ -93,7 +94,10 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
         jobs = [(path, a, b, filters, None if out is None else os.path.join(tmp, f"{i}.json"))
                 for i, (a, b) in enumerate(ranges)]
         with ctx.Pool(len(jobs)) as pool:
-            chunks = pool.map(_work, jobs, chunksize=1)
+            pending = pool.map_async(_work, jobs, chunksize=1)
+            if meanwhile is not None:
+                meanwhile()
+            chunks = pending.get()
         stats.sources.append(check_source(path).name)
         stream = JsonStream(out) if out is not None else None
         for chunk in chunks:
