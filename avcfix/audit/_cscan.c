@@ -639,6 +639,8 @@ fail:
 
 /* ---- event_denials -------------------------------------------------------- */
 
+static void map_fields(PyObject *names);
+
 /* Set by configure(): the Python pieces the build calls. */
 static PyObject *Denial_type, *py_resolve_path, *py_sort_avcs, *py_ioctl_value, *py_capability_value;
 static PyObject *s_contexts, *s_texts, *s_syscalls, *s_proctitles, *s_perm_sets, *s_sports;
@@ -674,6 +676,7 @@ static PyObject *configure(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
+    map_fields(names);
     Py_XSETREF(Denial_type, Py_NewRef(d));
     Py_XSETREF(py_resolve_path, Py_NewRef(rp));
     Py_XSETREF(py_sort_avcs, Py_NewRef(sa));
@@ -1062,6 +1065,15 @@ static int put_value(Buf *b, PyObject *v, char kind) {
     case 'i': {
         if (!PyLong_CheckExact(v))
             return 1;
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        if (!overflow) { /* int.__repr__ of a 64-bit value */
+            char num[32];
+            int len = snprintf(num, sizeof num, "%lld", x);
+            return put(b, num, len);
+        }
         PyObject *r = PyObject_Repr(v);
         if (r == NULL)
             return -1;
@@ -1130,6 +1142,20 @@ static const struct {
 #define NFIELDS ((int)(sizeof(FIELDS) / sizeof(FIELDS[0])))
 
 static PyObject *attr_names[NFIELDS];
+/* FIELDS[f]'s slot in a Denial (index into denial_members), set by configure(). */
+static PyMemberDef *field_member[NFIELDS];
+
+/* The value of field f of d: read from its slot when d is exactly a Denial
+ * (a borrowed reference turned new), else through getattr. */
+static PyObject *field_value(PyObject *d, int f) {
+    PyMemberDef *m = field_member[f];
+    if (m != NULL && Denial_type != NULL && (PyObject *)Py_TYPE(d) == Denial_type) {
+        PyObject *v = *(PyObject **)((char *)d + m->offset);
+        if (v != NULL)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(d, attr_names[f]);
+}
 static PyObject *type_name; /* "type" */
 static PyObject *key_prefix[NFIELDS]; /* '"key": ' with the separators before it */
 
@@ -1164,6 +1190,15 @@ static PyObject *set_denial_fallback(PyObject *self, PyObject *f) {
     Py_RETURN_NONE;
 }
 
+static void map_fields(PyObject *names) {
+    for (int f = 0; f < NFIELDS; f++) {
+        field_member[f] = NULL;
+        for (int i = 0; i < NDENIAL; i++)
+            if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, i), FIELDS[f].attr) == 0)
+                field_member[f] = denial_members[i];
+    }
+}
+
 static PyObject *denial_text(PyObject *self, PyObject *d) {
     Buf b = {NULL, 0, 0};
     int rc = 0;
@@ -1173,7 +1208,7 @@ static PyObject *denial_text(PyObject *self, PyObject *d) {
             break;
         char kind = FIELDS[f].kind;
         if (kind == 'S' || kind == 'T') {
-            PyObject *c = PyObject_GetAttr(d, attr_names[f]);
+            PyObject *c = field_value(d, f);
             if (c == NULL) {
                 rc = -1;
                 break;
@@ -1182,7 +1217,7 @@ static PyObject *denial_text(PyObject *self, PyObject *d) {
             Py_DECREF(c);
             continue;
         }
-        PyObject *v = PyObject_GetAttr(d, attr_names[f]);
+        PyObject *v = field_value(d, f);
         if (v == NULL) {
             rc = -1;
             break;

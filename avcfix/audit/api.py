@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Sequence
 
+from avcfix.audit import fastpath
 from avcfix.audit.accel import cscan as _cscan
 from avcfix.audit.fastpath import Memo, fast_event_denials
 from avcfix.audit.filters import Filters
@@ -142,15 +143,30 @@ def scan_range(path: str, start: int, end: int, first_line: int, stats: ScanStat
     line is line ``first_line`` (both ends must be line starts: see
     :mod:`avcfix.audit.chunks`)."""
     src = check_source(path)
-    filters = filters or Filters()
+    blocks = (b for b, _ in read_blocks(src, start=start, end=end))
+    return _denials(scan_raw_events(blocks, src.name, stats, stats.skip, first_line), src.name, stats,
+                    filters or Filters(), records)
+
+
+def _denials(events: Iterable[RawEvent], source: str, stats: ScanStats, filters: Filters,
+             records: bool) -> Iterator[Denial]:
+    """The denials of raw events, counted and filtered. The hot loop of every
+    scan: a plain raw event goes straight to the C build when it is there."""
     accepts = filters.accepts if filters.active else None
     memo = Memo()
     _keep_heap()
-    blocks = (b for b, _ in read_blocks(src, start=start, end=end))
-    for raw in scan_raw_events(blocks, src.name, stats, stats.skip, first_line):
-        for d in events_to_denials(raw, src.name, stats, memo=memo, records=records):
-            stats.denials_total += 1
-            if accepts is None or accepts(d):
+    quick = fastpath.c_event_denials() if not records else None
+    for raw in events:
+        ds = quick(raw, source, memo) if quick is not None else None
+        if ds is None:
+            ds = events_to_denials(raw, source, stats, memo=memo, records=records)
+        stats.denials_total += len(ds)
+        if accepts is None:
+            stats.denials += len(ds)
+            yield from ds
+            continue
+        for d in ds:
+            if accepts(d):
                 stats.denials += 1
                 yield d
 
@@ -177,12 +193,5 @@ def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> I
 
 def _scan_one(src: Source, stats: ScanStats, filters: Filters, progress: Progress | None,
               stdin: BinaryIO | None, records: bool = True) -> Iterator[Denial]:
-    accepts = filters.accepts if filters.active else None
-    memo = Memo()
-    _keep_heap()
-    for raw in scan_raw_events(_blocks(src, progress, stdin), src.name, stats, stats.skip):
-        for d in events_to_denials(raw, src.name, stats, memo=memo, records=records):
-            stats.denials_total += 1
-            if accepts is None or accepts(d):
-                stats.denials += 1
-                yield d
+    events = scan_raw_events(_blocks(src, progress, stdin), src.name, stats, stats.skip)
+    return _denials(events, src.name, stats, filters, records)

@@ -16,6 +16,7 @@ on every corpus file and on generated logs.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from avcfix.audit import fields as F
 from avcfix.audit.fields import resolve_path
@@ -403,3 +404,9 @@ def _use_c() -> None:
 
 
 _use_c()
+
+
+def c_event_denials() -> Callable[[RawEvent, str, Memo], list[Denial] | None] | None:
+    """The C build of :func:`fast_event_denials` with ``records=False``
+    (``None`` when the accelerator is not there): ``f(raw, source, memo)``."""
+    return _c_event_denials

@@ -66,9 +66,7 @@ def _scan_sequential(names: list[str], stats: ScanStats, filters, progress, acc:
         if first is not None:
             stream.denial(first)
             acc.add(first)
-        for d in denials:
-            stream.denial(d)
-            acc.add(d)
+        stream.denials(denials, acc.add)
         return stream
     if raw:
         last_event = None

@@ -47,10 +47,7 @@ def _work(args: tuple[str, int, int, Filters, str | None]) -> _Chunk:
         return _Chunk("", n, acc, stats)
     with open(out_file, "w", encoding="utf-8") as fh:
         stream = JsonStream(fh, header=False)
-        for d in scan_range(path, start, end, first_line, stats, filters, records=False):
-            stream.denial(d)
-            acc.add(d)
-            n += 1
+        n = stream.denials(scan_range(path, start, end, first_line, stats, filters, records=False), acc.add)
     return _Chunk(out_file, n, acc, stats)
 
 

@@ -11,7 +11,7 @@ The document's pieces (denial and rule objects, the tail) come from
 
 from __future__ import annotations
 
-from typing import IO, Sequence
+from typing import IO, Callable, Iterable, Sequence
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial
@@ -43,6 +43,20 @@ class JsonStream:
         """Append one denial object."""
         self._out.write(("\n  " if self._n == 0 else ",\n  ") + denial_text(d))
         self._n += 1
+
+    def denials(self, ds: Iterable[Denial], each: Callable[[Denial], object] | None = None) -> int:
+        """Append every denial of ``ds`` (calling ``each`` on it); returns how many."""
+        write = self._out.write
+        text = denial_text
+        n = self._n
+        for d in ds:
+            write(("\n  " if n == 0 else ",\n  ") + text(d))
+            n += 1
+            if each is not None:
+                each(d)
+        added = n - self._n
+        self._n = n
+        return added
 
     def encoded(self, chunk: IO[str], count: int) -> None:
         """Append ``count`` denials already written by another JsonStream's
