@@ -107,7 +107,7 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
             stats.skipped.extend(part.skipped[: max(0, stats.keep - len(stats.skipped))])
             acc.merge(chunk.acc)
             if stream is not None:
-                with open(chunk.file, encoding="utf-8") as fh:
+                with open(chunk.file, "rb") as fh:
                     stream.encoded(fh, chunk.count)
     return stream if stream is not None else True
 

@@ -58,19 +58,27 @@ class JsonStream:
         self._n = n
         return added
 
-    def encoded(self, chunk: IO[str], count: int) -> None:
+    def encoded(self, chunk: IO[bytes], count: int) -> None:
         """Append ``count`` denials already written by another JsonStream's
-        :meth:`denial` calls (its text after the opening bracket)."""
+        :meth:`denial` calls (its text after the opening bracket), read from
+        a binary file. The text is ASCII (every string is escaped), so it is
+        copied as bytes to the output's buffer when it has one."""
         if count == 0:
             return
         head = chunk.read(3)  # "\n  " that starts the first object
-        assert head == "\n  ", head
+        assert head == b"\n  ", head
         self._out.write(("\n  " if self._n == 0 else ",\n  "))
+        raw = getattr(self._out, "buffer", None)
+        if raw is not None:
+            self._out.flush()
         while True:
             block = chunk.read(1 << 20)
             if not block:
                 break
-            self._out.write(block)
+            if raw is not None:
+                raw.write(block)
+            else:
+                self._out.write(block.decode("ascii"))
         self._n += count
 
     def finish(self, rules: Sequence[dict], stats: ScanStats) -> None:
