@@ -11,10 +11,10 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # SELinux userspace from the distribution (see README "Requirements").
 DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
             python3-setools setools python3-selinux python3-semanage selinux-policy-default \
-            selinux-policy-dev auditd python3-venv python3-pip time
+            selinux-policy-dev auditd python3-venv python3-pip time gcc libc6-dev python3-dev
 RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools setools-console \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
-            selinux-policy-devel audit python3-pip time
+            selinux-policy-devel audit python3-pip time gcc python3-devel
 
 .PHONY: help setup sysdeps venv demo test test-fast bench e2e e2e-sysdeps clean
 
@@ -41,9 +41,12 @@ sysdeps:
 	  echo "neither apt-get nor dnf found: install the SELinux userspace by hand (README)"; exit 1; \
 	fi
 
-$(STAMP): pyproject.toml
+# The C accelerator (avcfix/audit/_cscan.c) is built by this install; changing
+# it reinstalls. Without gcc/python3-dev the install goes on in pure Python.
+$(STAMP): pyproject.toml avcfix/audit/_cscan.c
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@$(PY) -c 'from avcfix.audit.accel import cscan; print("C accelerator:", "built" if cscan else "not built (pure Python)")'
 	@$(PY) -c 'import setools, selinux' || { echo "setools/selinux bindings do not import in $(VENV)"; exit 1; }
 	@touch $(STAMP)
 

@@ -203,6 +203,10 @@ static PyObject *scan_block(PyObject *self, PyObject *args) {
             goto done;
     }
     run_start[runs] = n;
+    if (first_line > PY_SSIZE_T_MAX - n) { /* line numbers beyond Py_ssize_t: Python's ints take it */
+        Py_CLEAR(result);
+        goto decline_block;
+    }
     for (Py_ssize_t r = 0; r < runs; r++) {
         PyObject *key = run_key[r];
         int active = PySet_Contains(marks, key);
@@ -242,6 +246,9 @@ static PyObject *scan_block(PyObject *self, PyObject *args) {
         }
     }
     result = Py_BuildValue("(nOOO)", n, seen, marks, hits);
+    goto done;
+decline_block:
+    result = Py_NewRef(Py_None);
 done:
     if (run_key != NULL)
         for (Py_ssize_t r = 0; r < runs; r++)
@@ -1258,8 +1265,10 @@ static PyObject *count_newlines(PyObject *self, PyObject *args) {
     Py_ssize_t end, count = 0;
     if (!PyArg_ParseTuple(args, "y*n:count_newlines", &view, &end))
         return NULL;
-    if (end < 0 || end > view.len)
-        end = end < 0 ? 0 : view.len;
+    if (end < 0) /* a slice's end: from the back */
+        end = end + view.len < 0 ? 0 : end + view.len;
+    if (end > view.len)
+        end = view.len;
     const char *p = view.buf, *e = p + end;
     Py_BEGIN_ALLOW_THREADS
     while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
