@@ -1285,7 +1285,8 @@ static PyObject *count_newlines(PyObject *self, PyObject *args) {
 /* Reading a big log allocates and frees two ~1 MiB buffers per block. glibc
  * serves such sizes with mmap/munmap (and trims the heap top), so every block
  * costs hundreds of page faults: a quarter of the scan's time. This raises
- * both thresholds to nbytes, so freed blocks are reused from the heap.
+ * both thresholds to nbytes, so freed blocks are reused from the heap (and
+ * at most nbytes of free heap stay resident).
  * Returns whether it was applied (glibc only). */
 static PyObject *keep_heap(PyObject *self, PyObject *arg) {
     Py_ssize_t n = PyLong_AsSsize_t(arg);
@@ -1293,7 +1294,7 @@ static PyObject *keep_heap(PyObject *self, PyObject *arg) {
         return NULL;
 #ifdef __GLIBC__
     if (n > 0 && n <= (Py_ssize_t)1 << 30 && mallopt(M_MMAP_THRESHOLD, (int)n) == 1 &&
-        mallopt(M_TRIM_THRESHOLD, (int)(2 * n)) == 1)
+        mallopt(M_TRIM_THRESHOLD, (int)n) == 1)
         Py_RETURN_TRUE;
 #endif
     Py_RETURN_FALSE;

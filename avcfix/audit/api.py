@@ -173,7 +173,7 @@ def _denials(events: Iterable[RawEvent], source: str, stats: ScanStats, filters:
 
 #: Blocks (and the carried partial line) up to this size are reused from the
 #: heap instead of mapped and unmapped for each block (see ``_cscan.keep_heap``).
-HEAP_BLOCKS = 8 << 20
+HEAP_BLOCKS = 4 << 20
 _heap_kept = False
 
 

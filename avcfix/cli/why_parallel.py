@@ -1,9 +1,10 @@
 """``avcfix why`` (``--json`` or the report) on one big plain log, with several processes.
 
 The log is cut at lines no event straddles (:mod:`avcfix.audit.chunks`);
-each worker scans its byte range and writes its denials' JSON to a temporary
-file; the parent then writes them in order and merges the groups and the
-counters. The document is the same as the one a sequential run writes.
+this process scans the first byte range and forked workers the others, each
+writing its denials' JSON to a temporary file; this process then writes them
+in order and merges the groups and the counters. The document is the same
+as the one a sequential run writes.
 """
 
 from __future__ import annotations
@@ -76,11 +77,12 @@ def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
 
 def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc: GroupAccumulator,
         stats: ScanStats, meanwhile: Callable[[], object] | None = None) -> JsonStream | bool | None:
-    """Scan the ranges in workers, then write their denials to ``out`` in order
-    (nothing is written when a worker fails); ``out=None`` only fills ``acc``
-    and ``stats`` (and returns True). ``None`` when no temporary directory can
-    be made: the caller then scans sequentially. ``meanwhile`` runs in this
-    process while the workers scan (the caller's own preparations)."""
+    """Scan the first range here and the others in workers, then write their
+    denials to ``out`` in order (nothing is written when a range fails);
+    ``out=None`` only fills ``acc`` and ``stats`` (and returns True). ``None``
+    when no temporary directory can be made: the caller then scans
+    sequentially. ``meanwhile`` runs in this process before it waits for the
+    workers (the caller's own preparations)."""
     ranges = list(zip(points, points[1:]))
     ctx = multiprocessing.get_context("fork")
     try:
@@ -90,11 +92,14 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
     with tmpdir as tmp:
         jobs = [(path, a, b, filters, None if out is None else os.path.join(tmp, f"{i}.json"))
                 for i, (a, b) in enumerate(ranges)]
-        with ctx.Pool(len(jobs)) as pool:
-            pending = pool.map_async(_work, jobs, chunksize=1)
+        # This process scans the first range itself while len(jobs) - 1 forked
+        # workers scan the others: one process fewer (memory) and none idle.
+        with ctx.Pool(len(jobs) - 1) as pool:
+            pending = pool.map_async(_work, jobs[1:], chunksize=1)
+            first = _work(jobs[0])
             if meanwhile is not None:
                 meanwhile()
-            chunks = pending.get()
+            chunks = [first] + pending.get()
         stats.sources.append(check_source(path).name)
         stream = JsonStream(out) if out is not None else None
         for chunk in chunks:
