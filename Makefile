@@ -46,6 +46,7 @@ sysdeps:
 $(STAMP): pyproject.toml avcfix/audit/_cscan.c
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@$(PY) -m compileall -q avcfix >/dev/null  # bytecode caches even under PYTHONDONTWRITEBYTECODE
 	@$(PY) -c 'from avcfix.audit.accel import cscan; print("C accelerator:", "built" if cscan else "not built (pure Python)")'
 	@$(PY) -c 'import setools, selinux' || { echo "setools/selinux bindings do not import in $(VENV)"; exit 1; }
 	@touch $(STAMP)

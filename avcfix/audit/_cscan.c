@@ -301,6 +301,14 @@ static PyObject *bytes_of(const char *s, const char *e) {
 
 /* int(b"...") of a [-]digits run known to be well formed. */
 static PyObject *int_of(const char *s, const char *e) {
+    if (e - s <= 18) { /* fits in a long long: no need for the general parser */
+        const char *p = s;
+        int neg = p < e && *p == '-';
+        long long v = 0;
+        for (p += neg; p < e; p++)
+            v = v * 10 + (*p - '0');
+        return PyLong_FromLongLong(neg ? -v : v);
+    }
     PyObject *b = bytes_of(s, e);
     if (b == NULL)
         return NULL;
@@ -311,7 +319,18 @@ static PyObject *int_of(const char *s, const char *e) {
 
 /* dict(_KV.findall(...)) over [p, e), with
  * _KV = rb'\b([a-z_]+)=("[^"]*"|[^\s"]*)': the last value of a key wins. */
-static PyObject *kv_fields(const char *base, const char *p, const char *e) {
+/* The AVC fields fastpath.build_denials reads (event_denials keeps only these). */
+static int needed_key(const char *k, Py_ssize_t n) {
+    static const char *const NEEDED[] = {"scontext", "tcontext", "tclass", "permissive", "pid", "name", "path",
+                                         "comm", "exe", "ioctlcmd", "capability", "src", "dest", "lport",
+                                         "dport", "sport", NULL};
+    for (int i = 0; NEEDED[i] != NULL; i++)
+        if ((Py_ssize_t)strlen(NEEDED[i]) == n && memcmp(NEEDED[i], k, (size_t)n) == 0)
+            return 1;
+    return 0;
+}
+
+static PyObject *kv_fields(const char *base, const char *p, const char *e, int all) {
     PyObject *d = PyDict_New();
     if (d == NULL)
         return NULL;
@@ -335,6 +354,9 @@ static PyObject *kv_fields(const char *base, const char *p, const char *e) {
             while (ve < e && !c_space((unsigned char)*ve) && *ve != '"')
                 ve++;
         }
+        q = ve; /* findall goes on where the match ended */
+        if (!all && !needed_key(ks, ke - ks))
+            continue;
         PyObject *k = bytes_of(ks, ke), *v = bytes_of(vs, ve);
         int rc = (k && v) ? PyDict_SetItem(d, k, v) : -1;
         Py_XDECREF(k);
@@ -343,7 +365,6 @@ static PyObject *kv_fields(const char *base, const char *p, const char *e) {
             Py_DECREF(d);
             return NULL;
         }
-        q = ve; /* findall goes on where the match ended */
     }
     return d;
 }
@@ -484,7 +505,7 @@ static PyObject *syscall_fields(const char *p, const char *e) {
 /* One AVC body: rb"avc:  denied  \{ ([^}]*) \} for  (.*)" (re.S) matched at
  * its start. Returns (line, body, perms, fields), Py_None (a new reference)
  * when it does not match, or NULL. */
-static PyObject *avc_fields(PyObject *line, const char *b, const char *e) {
+static PyObject *avc_fields(PyObject *line, const char *b, const char *e, int all) {
     if (!starts(b, e, "avc:  denied  { ", 16))
         Py_RETURN_NONE;
     const char *ps = b + 16;
@@ -493,7 +514,7 @@ static PyObject *avc_fields(PyObject *line, const char *b, const char *e) {
         Py_RETURN_NONE;
     PyObject *body = bytes_of(b, e), *perms = bytes_of(ps, brace - 1);
     /* findall runs on the text after "for  " alone: \b holds at its start. */
-    PyObject *fields = kv_fields(brace + 7, brace + 7, e), *out = NULL;
+    PyObject *fields = kv_fields(brace + 7, brace + 7, e, all), *out = NULL;
     if (body && perms && fields)
         out = PyTuple_Pack(4, line, body, perms, fields);
     Py_XDECREF(body);
@@ -502,7 +523,9 @@ static PyObject *avc_fields(PyObject *line, const char *b, const char *e) {
     return out;
 }
 
-static PyObject *event_fields(PyObject *self, PyObject *raw) {
+/* all=0 (for event_denials): the AVC field dicts hold only the fields the
+ * build reads. */
+static PyObject *event_fields_impl(PyObject *raw, int all) {
     if (!PyList_CheckExact(raw))
         Py_RETURN_NONE;
     Py_ssize_t n = PyList_GET_SIZE(raw);
@@ -536,7 +559,7 @@ static PyObject *event_fields(PyObject *self, PyObject *raw) {
             goto decline;
         }
         if (type_is(&h, "AVC")) {
-            PyObject *a = avc_fields(line, h.body, e);
+            PyObject *a = avc_fields(line, h.body, e, all);
             if (a == NULL)
                 goto fail;
             if (a == Py_None) {
@@ -644,6 +667,10 @@ fail:
     return out;
 }
 
+static PyObject *event_fields(PyObject *self, PyObject *raw) {
+    return event_fields_impl(raw, 1);
+}
+
 /* ---- event_denials -------------------------------------------------------- */
 
 static void map_fields(PyObject *names);
@@ -694,10 +721,20 @@ static PyObject *configure(PyObject *self, PyObject *args) {
 
 /* A memo table lookup; on a miss, the memo's method computes and stores it.
  * Returns a new reference (the value may be None) or NULL. */
-static PyObject *memo_get(PyObject *memo, PyObject *table_name, PyObject *method, PyObject *key, PyObject *arg2) {
-    PyObject *table = PyObject_GetAttr(memo, table_name);
-    if (table == NULL)
+/* The memo's tables, fetched once per event_denials call (Memo.clear()s a
+ * full table, never replaces it). */
+#define NTABLES 6
+typedef struct {
+    PyObject *memo;
+    PyObject *tab[NTABLES];
+} Memo;
+
+static PyObject *memo_get(Memo *m, int which, PyObject *table_name, PyObject *method, PyObject *key,
+                          PyObject *arg2) {
+    PyObject *memo = m->memo;
+    if (m->tab[which] == NULL && (m->tab[which] = PyObject_GetAttr(memo, table_name)) == NULL)
         return NULL;
+    PyObject *table = Py_NewRef(m->tab[which]);
     PyObject *k = key;
     if (arg2 != NULL && (k = PyTuple_Pack(2, key, arg2)) == NULL) {
         Py_DECREF(table);
@@ -727,7 +764,6 @@ static int all_digits(PyObject *b) {
     return 1;
 }
 
-static PyObject *event_fields(PyObject *self, PyObject *raw);
 
 #define DECLINE_IF(cond) do { if (cond) { result = Py_NewRef(Py_None); goto out; } } while (0)
 #define CHECK(x) do { if ((x) == NULL) goto out; } while (0)
@@ -741,13 +777,14 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "_cscan.configure() was not called");
         return NULL;
     }
-    PyObject *fields = event_fields(self, raw);
+    PyObject *fields = event_fields_impl(raw, 0);
     if (fields == NULL || fields == Py_None)
         return fields;
     PyObject *result = NULL, *out = NULL, *resolved = NULL, *avcs = NULL, *paths = NULL;
     PyObject *pid = Py_None, *comm = Py_None, *exe = Py_None, *sc_name = Py_None, *sc_nr = Py_None,
              *arch = Py_None, *success = Py_None, *exit_ = Py_None, *cwd_text = Py_None, *title = Py_None,
              *sport = Py_None, *scpair = NULL;
+    Memo mt = {memo, {NULL}};
     PyObject *time = PyTuple_GET_ITEM(fields, 0), *serial = PyTuple_GET_ITEM(fields, 1);
     PyObject *sc = PyTuple_GET_ITEM(fields, 2), *cwd = PyTuple_GET_ITEM(fields, 3);
     PyObject *proctitle = PyTuple_GET_ITEM(fields, 5), *saddr = PyTuple_GET_ITEM(fields, 6);
@@ -762,17 +799,17 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         Py_SETREF(success, Py_NewRef(PyTuple_GET_ITEM(sc, 2)));
         Py_SETREF(exit_, Py_NewRef(PyTuple_GET_ITEM(sc, 3)));
         Py_SETREF(pid, Py_NewRef(PyTuple_GET_ITEM(sc, 4)));
-        CHECK(scpair = memo_get(memo, s_syscalls, s_syscall, PyTuple_GET_ITEM(sc, 0), sc_nr));
+        CHECK(scpair = memo_get(&mt, 0, s_syscalls, s_syscall, PyTuple_GET_ITEM(sc, 0), sc_nr));
         DECLINE_IF(!PyTuple_CheckExact(scpair) || PyTuple_GET_SIZE(scpair) != 2);
         Py_SETREF(sc_name, Py_NewRef(PyTuple_GET_ITEM(scpair, 0)));
         Py_SETREF(arch, Py_NewRef(PyTuple_GET_ITEM(scpair, 1)));
-        Py_SETREF(comm, memo_get(memo, s_texts, s_text, PyTuple_GET_ITEM(sc, 5), NULL));
+        Py_SETREF(comm, memo_get(&mt, 1, s_texts, s_text, PyTuple_GET_ITEM(sc, 5), NULL));
         CHECK(comm);
-        Py_SETREF(exe, memo_get(memo, s_texts, s_text, PyTuple_GET_ITEM(sc, 6), NULL));
+        Py_SETREF(exe, memo_get(&mt, 1, s_texts, s_text, PyTuple_GET_ITEM(sc, 6), NULL));
         CHECK(exe);
     }
     if (cwd != Py_None) {
-        Py_SETREF(cwd_text, memo_get(memo, s_texts, s_text, cwd, NULL));
+        Py_SETREF(cwd_text, memo_get(&mt, 1, s_texts, s_text, cwd, NULL));
         CHECK(cwd_text);
     }
     CHECK(resolved = PyList_New(0));
@@ -782,7 +819,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(paths, i), 1);
         if (PyBytes_GET_SIZE(name) == 6 && memcmp(PyBytes_AS_STRING(name), "(null)", 6) == 0)
             continue;
-        PyObject *n = memo_get(memo, s_texts, s_text, name, NULL), *full;
+        PyObject *n = memo_get(&mt, 1, s_texts, s_text, name, NULL), *full;
         CHECK(n);
         if (!PyUnicode_Check(n)) {
             Py_DECREF(n);
@@ -808,11 +845,11 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
             goto out;
     }
     if (proctitle != Py_None) {
-        Py_SETREF(title, memo_get(memo, s_proctitles, s_proctitle, proctitle, NULL));
+        Py_SETREF(title, memo_get(&mt, 3, s_proctitles, s_proctitle, proctitle, NULL));
         CHECK(title);
     }
     if (saddr != Py_None && PyBytes_GET_SIZE(saddr) > 0) {
-        Py_SETREF(sport, memo_get(memo, s_sports, s_sport, saddr, NULL));
+        Py_SETREF(sport, memo_get(&mt, 5, s_sports, s_sport, saddr, NULL));
         CHECK(sport);
     }
     if (PyList_GET_SIZE(avcs) > 1) {
@@ -838,9 +875,9 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
                    PyBytes_AS_STRING(cls)[0] == '"');
         PyObject *v[NDENIAL] = {NULL};
         int bad = 0;
-        v[4] = memo_get(memo, s_contexts, s_context, rs, NULL);
-        v[5] = memo_get(memo, s_contexts, s_context, rt, NULL);
-        v[7] = memo_get(memo, s_perm_sets, s_perms, raw_perms, NULL);
+        v[4] = memo_get(&mt, 2, s_contexts, s_context, rs, NULL);
+        v[5] = memo_get(&mt, 2, s_contexts, s_context, rt, NULL);
+        v[7] = memo_get(&mt, 4, s_perm_sets, s_perms, raw_perms, NULL);
         if (v[4] == NULL || v[5] == NULL || v[7] == NULL)
             bad = -1;
         else if (v[4] == Py_None || v[5] == Py_None || !PyTuple_CheckExact(v[7]) || PyTuple_GET_SIZE(v[7]) == 0)
@@ -879,7 +916,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         v[1] = Py_NewRef(Py_None);
         v[2] = Py_NewRef(time);
         v[3] = Py_NewRef(serial);
-        v[6] = memo_get(memo, s_texts, s_text, cls, NULL);
+        v[6] = memo_get(&mt, 1, s_texts, s_text, cls, NULL);
         PyObject *perm = PyDict_GetItemWithError(f, k_permissive);
         v[8] = Py_NewRef((perm != NULL && PyBytes_GET_SIZE(perm) == 1 && PyBytes_AS_STRING(perm)[0] == '1')
                              ? Py_True : Py_False);
@@ -887,7 +924,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
                                                        : Py_NewRef(pid);
         PyObject *ac = PyDict_GetItemWithError(f, k_comm), *ae = PyDict_GetItemWithError(f, k_exe);
         PyObject *t;
-        if (ac != NULL && PyBytes_GET_SIZE(ac) > 0 && (t = memo_get(memo, s_texts, s_text, ac, NULL)) != NULL &&
+        if (ac != NULL && PyBytes_GET_SIZE(ac) > 0 && (t = memo_get(&mt, 1, s_texts, s_text, ac, NULL)) != NULL &&
             PyObject_IsTrue(t) == 1)
             v[10] = t;
         else {
@@ -895,7 +932,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
                 Py_DECREF(t);
             v[10] = Py_NewRef(comm);
         }
-        if (ae != NULL && PyBytes_GET_SIZE(ae) > 0 && (t = memo_get(memo, s_texts, s_text, ae, NULL)) != NULL &&
+        if (ae != NULL && PyBytes_GET_SIZE(ae) > 0 && (t = memo_get(&mt, 1, s_texts, s_text, ae, NULL)) != NULL &&
             PyObject_IsTrue(t) == 1)
             v[11] = t;
         else {
@@ -909,8 +946,8 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         v[15] = Py_NewRef(success);
         v[16] = Py_NewRef(exit_);
         PyObject *nm = PyDict_GetItemWithError(f, k_name), *pa = PyDict_GetItemWithError(f, k_path);
-        v[17] = nm != NULL ? memo_get(memo, s_texts, s_text, nm, NULL) : Py_NewRef(Py_None);
-        PyObject *path_s = pa != NULL ? memo_get(memo, s_texts, s_text, pa, NULL) : Py_NewRef(Py_None);
+        v[17] = nm != NULL ? memo_get(&mt, 1, s_texts, s_text, nm, NULL) : Py_NewRef(Py_None);
+        PyObject *path_s = pa != NULL ? memo_get(&mt, 1, s_texts, s_text, pa, NULL) : Py_NewRef(Py_None);
         int path_true = path_s != NULL ? PyObject_IsTrue(path_s) : -1;
         v[18] = path_true == 1 ? Py_NewRef(path_s) : Py_NewRef(Py_None);
         if (path_true == 1) {
@@ -964,6 +1001,8 @@ out:
     Py_DECREF(arch); Py_DECREF(success); Py_DECREF(exit_); Py_DECREF(cwd_text); Py_DECREF(title);
     Py_DECREF(sport);
     Py_DECREF(fields);
+    for (int i = 0; i < NTABLES; i++)
+        Py_XDECREF(mt.tab[i]);
     return result;
 }
 
