@@ -1116,9 +1116,14 @@ static int put_value(Buf *b, PyObject *v, char kind) {
         if (x == -1 && PyErr_Occurred())
             return -1;
         if (!overflow) { /* int.__repr__ of a 64-bit value */
-            char num[32];
-            int len = snprintf(num, sizeof num, "%lld", x);
-            return put(b, num, len);
+            char num[24], *end = num + sizeof num, *o = end;
+            unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+            do
+                *--o = (char)('0' + u % 10);
+            while ((u /= 10) != 0);
+            if (x < 0)
+                *--o = '-';
+            return put(b, o, end - o);
         }
         PyObject *r = PyObject_Repr(v);
         if (r == NULL)
