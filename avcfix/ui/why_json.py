@@ -30,6 +30,10 @@ from avcfix.report.jsondoc import (  # noqa: F401  (re-exported)
 )
 
 
+#: Denials encoded per write by :meth:`JsonStream.denials`.
+BATCH = 512
+
+
 class JsonStream:
     """Writes the document: ``denials`` while scanning, the rest at the end."""
 
@@ -45,18 +49,26 @@ class JsonStream:
         self._n += 1
 
     def denials(self, ds: Iterable[Denial], each: Callable[[Denial], object] | None = None) -> int:
-        """Append every denial of ``ds`` (calling ``each`` on it); returns how many."""
+        """Append every denial of ``ds`` (calling ``each`` on it); returns how many.
+
+        Written a batch at a time (one join and one write per BATCH denials)."""
         write = self._out.write
-        text = denial_text
-        n = self._n
+        start = self._n
+        batch: list[Denial] = []
         for d in ds:
-            write(("\n  " if n == 0 else ",\n  ") + text(d))
-            n += 1
+            batch.append(d)
             if each is not None:
                 each(d)
-        added = n - self._n
-        self._n = n
-        return added
+            if len(batch) == BATCH:
+                self._write(write, batch)
+                batch = []
+        if batch:
+            self._write(write, batch)
+        return self._n - start
+
+    def _write(self, write: Callable[[str], object], batch: list[Denial]) -> None:
+        write(("\n  " if self._n == 0 else ",\n  ") + ",\n  ".join(map(denial_text, batch)))
+        self._n += len(batch)
 
     def encoded(self, chunk: IO[bytes], count: int) -> None:
         """Append ``count`` denials already written by another JsonStream's
