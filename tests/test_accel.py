@@ -753,3 +753,20 @@ def test_why_json_with_and_without_the_accelerator(gen_log):
         got = run_child(argv + extra + [str(gen_log)], pure=not c_on)
         assert got.returncode == pure.returncode, (extra, c_on, got.stderr.decode(errors="replace"))
         assert got.stdout == pure.stdout, (extra, c_on)
+
+
+# -- event times: the C writes the repr of "SECS.FRAC" times from the text ------
+
+@SETTINGS
+@given(secs=st.text("0123456789", min_size=1, max_size=22), frac=st.text("0123456789", min_size=1, max_size=22))
+def test_event_time_text_is_the_float_repr(secs, frac):
+    """``event_fields`` remembers the repr of the times it parses (denial_text
+    then writes it without formatting the float); it must be float's repr."""
+    avc = (f"type=AVC msg=audit({secs}.{frac}:7): avc:  denied  {{ read }} for  pid=1 comm=\"x\" "
+           "scontext=system_u:system_r:a_t:s0 tcontext=system_u:object_r:b_t:s0 tclass=file permissive=0")
+    got = cscan.event_denials([(1, avc.encode())], "x", fastpath.Memo())
+    assert got is not None and len(got) == 1
+    d = got[0]
+    assert d.time == float(f"{secs}.{frac}")
+    assert jsondoc.denial_text(d) == jsondoc.py_denial_text(d)
+    assert f'"time": {float(f"{secs}.{frac}")!r}}}' in jsondoc.denial_text(d)

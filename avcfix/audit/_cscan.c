@@ -33,12 +33,20 @@
 
 /* ---- character classes (ASCII, as Python's bytes regexes) -------------- */
 
-static inline int c_upper_digit_us(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+/* Classes of the raw header's characters, by table (the per-line hot loop). */
+enum { K_UDU = 1, K_ID = 2 };
+static unsigned char KIND[256];
+
+static void init_kinds(void) {
+    for (int c = 0; c < 256; c++)
+        KIND[c] = (unsigned char)((((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') ? K_UDU : 0) |
+                                  (((c >= '0' && c <= '9') || c == '.' || c == ':') ? K_ID : 0));
 }
+
+static inline int c_upper_digit_us(unsigned char c) { return KIND[c] & K_UDU; }
 static inline int c_upper_us(unsigned char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }
 static inline int c_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static inline int c_id(unsigned char c) { return c_digit(c) || c == '.' || c == ':'; }
+static inline int c_id(unsigned char c) { return KIND[c] & K_ID; }
 static inline int c_hexu(unsigned char c) { return c_digit(c) || (c >= 'A' && c <= 'F'); }
 static inline int c_hexl(unsigned char c) { return c_digit(c) || (c >= 'a' && c <= 'f'); }
 static inline int c_lower_us(unsigned char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
@@ -260,6 +268,53 @@ done:
     Py_XDECREF(marks);
     Py_XDECREF(hits);
     return result;
+}
+
+/* ---- float repr cache ----------------------------------------------------- */
+
+/* repr() of the event times event_fields makes from "SECS.FRAC" text, kept by
+ * value for denial_text (float repr is a tenth of its cost otherwise). Only
+ * for texts whose repr is certain without computing it: an integer part of 1
+ * to 15 digits (no leading zero) and at most 15 significant digits in all.
+ * Such a decimal survives the round trip to a double, no other decimal that
+ * short maps to the same double, and repr writes it in fixed notation; so
+ * repr is the text without the fraction's trailing zeros (keeping one). */
+#define REPR_CACHE 2048 /* more than a JsonStream batch of denials */
+static struct {
+    double v;
+    int used;
+    Py_ssize_t len;
+    char text[32];
+} repr_cache[REPR_CACHE];
+
+static size_t repr_slot(double v) {
+    unsigned long long bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits ^= bits >> 30; /* splitmix64's finalizer */
+    bits *= 0xbf58476d1ce4e5b9ULL;
+    bits ^= bits >> 27;
+    bits *= 0x94d049bb133111ebULL;
+    bits ^= bits >> 31;
+    return (size_t)(bits % REPR_CACHE);
+}
+
+static void remember_repr(double v, const char *is, const char *ie) {
+    const char *dot = memchr(is, '.', (size_t)(ie - is));
+    if (dot == NULL || dot == is || dot + 1 >= ie)
+        return;
+    const char *a = is;
+    while (a < dot - 1 && *a == '0')
+        a++;
+    const char *fe = ie;
+    while (fe > dot + 2 && fe[-1] == '0')
+        fe--;
+    if (*a == '0' || dot - a > 15 || (dot - a) + (fe - dot - 1) > 15 || fe - a >= 32)
+        return;
+    size_t h = repr_slot(v);
+    repr_cache[h].v = v;
+    repr_cache[h].used = 1;
+    repr_cache[h].len = fe - a;
+    memcpy(repr_cache[h].text, a, (size_t)(fe - a));
 }
 
 /* ---- event_fields --------------------------------------------------------- */
@@ -645,6 +700,8 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
     {
         PyObject *tb = bytes_of(first_is, first_ie);
         PyObject *t = tb ? PyFloat_FromString(tb) : NULL;
+        if (t != NULL)
+            remember_repr(PyFloat_AS_DOUBLE(t), first_is, first_ie);
         PyObject *s = int_of(first_ss, first_se);
         Py_XDECREF(tb);
         if (t && s)
@@ -1141,6 +1198,10 @@ static int put_value(Buf *b, PyObject *v, char kind) {
     case 'f': {
         if (!PyFloat_CheckExact(v) || !Py_IS_FINITE(PyFloat_AS_DOUBLE(v)))
             return 1;
+        double x = PyFloat_AS_DOUBLE(v);
+        size_t h = repr_slot(x);
+        if (repr_cache[h].used && memcmp(&repr_cache[h].v, &x, sizeof x) == 0)
+            return put(b, repr_cache[h].text, repr_cache[h].len);
         char *r = PyOS_double_to_string(PyFloat_AS_DOUBLE(v), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
         if (r == NULL)
             return -1;
@@ -1368,6 +1429,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__cscan(void) {
+    init_kinds();
     type_name = PyUnicode_InternFromString("type");
     if (type_name == NULL)
         return NULL;

@@ -30,6 +30,9 @@ class _Acc:
     paths: set[str] = field(default_factory=set)
     ports: set[int] = field(default_factory=set)
     ioctlcmds: set[int] = field(default_factory=set)
+    #: The contexts of the last denial added (the memo hands out the same
+    #: Context objects again and again: no need to format them each time).
+    last_contexts: tuple = ()
 
 
 def _add(bucket: set, value: object) -> None:
@@ -47,23 +50,31 @@ class GroupAccumulator:
 
     def add(self, d: Denial) -> None:
         """Account for one denial."""
-        key = (d.scontext.type, d.tcontext.type, d.tclass, d.permissive)
+        sc = d.scontext
+        tc = d.tcontext
+        key = (sc.type, tc.type, d.tclass, d.permissive)
         acc = self._accs.get(key)
         if acc is None:
             acc = self._accs[key] = _Acc(example=d)
         acc.perms.update(d.perms)
         acc.count += 1
-        if d.time < acc.first:
-            acc.first = d.time
-        if d.time > acc.last:
-            acc.last = d.time
-        _add(acc.contexts, (str(d.scontext), str(d.tcontext)))
+        t = d.time
+        if t < acc.first:
+            acc.first = t
+        if t > acc.last:
+            acc.last = t
+        last = acc.last_contexts
+        if not last or last[0] is not sc or last[1] is not tc:  # else: the same pair again
+            acc.last_contexts = (sc, tc)
+            _add(acc.contexts, (str(sc), str(tc)))
         _add(acc.comms, d.comm)
         _add(acc.exes, d.exe)
         for p in d.paths or ((d.path or d.name),):
             _add(acc.paths, p)
-        _add(acc.ports, d.port)
-        _add(acc.ioctlcmds, d.ioctlcmd)
+        if d.port is not None:
+            _add(acc.ports, d.port)
+        if d.ioctlcmd is not None:
+            _add(acc.ioctlcmds, d.ioctlcmd)
 
     def merge(self, later: "GroupAccumulator") -> None:
         """Fold in the groups of denials that came after this accumulator's."""
