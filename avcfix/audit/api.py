@@ -21,7 +21,7 @@ from avcfix.audit.accel import cscan as _cscan
 from avcfix.audit.fastpath import Memo, fast_event_denials
 from avcfix.audit.filters import Filters
 from avcfix.audit.model import Denial, Skipped
-from avcfix.audit.scanner import RawEvent, scan_raw_events
+from avcfix.audit.scanner import RawEvent, scan_raw_batches
 from avcfix.audit.sources import Source, check_source, read_blocks
 
 if TYPE_CHECKING:
@@ -144,31 +144,33 @@ def scan_range(path: str, start: int, end: int, first_line: int, stats: ScanStat
     :mod:`avcfix.audit.chunks`)."""
     src = check_source(path)
     blocks = (b for b, _ in read_blocks(src, start=start, end=end))
-    return _denials(scan_raw_events(blocks, src.name, stats, stats.skip, first_line), src.name, stats,
+    return _denials(scan_raw_batches(blocks, src.name, stats, stats.skip, first_line), src.name, stats,
                     filters or Filters(), records)
 
 
-def _denials(events: Iterable[RawEvent], source: str, stats: ScanStats, filters: Filters,
+def _denials(batches: Iterable[list[RawEvent]], source: str, stats: ScanStats, filters: Filters,
              records: bool) -> Iterator[Denial]:
-    """The denials of raw events, counted and filtered. The hot loop of every
-    scan: a plain raw event goes straight to the C build when it is there."""
+    """The denials of raw events (lists of them), counted and filtered. The hot
+    loop of every scan: a plain raw event goes straight to the C build when it
+    is there."""
     accepts = filters.accepts if filters.active else None
     memo = Memo()
     _keep_heap()
     quick = fastpath.c_event_denials() if not records else None
-    for raw in events:
-        ds = quick(raw, source, memo) if quick is not None else None
-        if ds is None:
-            ds = events_to_denials(raw, source, stats, memo=memo, records=records)
-        stats.denials_total += len(ds)
-        if accepts is None:
-            stats.denials += len(ds)
-            yield from ds
-            continue
-        for d in ds:
-            if accepts(d):
-                stats.denials += 1
-                yield d
+    for batch in batches:
+        for raw in batch:
+            ds = quick(raw, source, memo) if quick is not None else None
+            if ds is None:
+                ds = events_to_denials(raw, source, stats, memo=memo, records=records)
+            stats.denials_total += len(ds)
+            if accepts is None:
+                stats.denials += len(ds)
+                yield from ds
+                continue
+            for d in ds:
+                if accepts(d):
+                    stats.denials += 1
+                    yield d
 
 
 #: Blocks (and the carried partial line) up to this size are reused from the
@@ -193,5 +195,5 @@ def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> I
 
 def _scan_one(src: Source, stats: ScanStats, filters: Filters, progress: Progress | None,
               stdin: BinaryIO | None, records: bool = True) -> Iterator[Denial]:
-    events = scan_raw_events(_blocks(src, progress, stdin), src.name, stats, stats.skip)
-    return _denials(events, src.name, stats, filters, records)
+    batches = scan_raw_batches(_blocks(src, progress, stdin), src.name, stats, stats.skip)
+    return _denials(batches, src.name, stats, filters, records)

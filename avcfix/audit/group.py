@@ -67,14 +67,24 @@ class GroupAccumulator:
         if not last or last[0] is not sc or last[1] is not tc:  # else: the same pair again
             acc.last_contexts = (sc, tc)
             _add(acc.contexts, (str(sc), str(tc)))
-        _add(acc.comms, d.comm)
-        _add(acc.exes, d.exe)
-        for p in d.paths or ((d.path or d.name),):
-            _add(acc.paths, p)
-        if d.port is not None:
-            _add(acc.ports, d.port)
-        if d.ioctlcmd is not None:
-            _add(acc.ioctlcmds, d.ioctlcmd)
+        # _add, inlined (this runs once per denial of a big log): no None, no "", capped.
+        cap = EVIDENCE_CAP
+        v = d.comm
+        if v and len(acc.comms) < cap:
+            acc.comms.add(v)
+        v = d.exe
+        if v and len(acc.exes) < cap:
+            acc.exes.add(v)
+        paths = acc.paths
+        for v in d.paths or ((d.path or d.name),):
+            if v and len(paths) < cap:
+                paths.add(v)
+        v = d.port
+        if v is not None and len(acc.ports) < cap:
+            acc.ports.add(v)
+        v = d.ioctlcmd
+        if v is not None and len(acc.ioctlcmds) < cap:
+            acc.ioctlcmds.add(v)
 
     def merge(self, later: "GroupAccumulator") -> None:
         """Fold in the groups of denials that came after this accumulator's."""

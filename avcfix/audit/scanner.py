@@ -224,7 +224,20 @@ def scan_raw_events(
     skip: SkipFn,
     first_line: int = 1,
 ) -> Iterator[RawEvent]:
-    """Yield the records of every event that holds a denial record.
+    """Yield the records of every event that holds a denial record (see
+    :func:`scan_raw_batches`, which yields them a block's worth at a time)."""
+    for batch in scan_raw_batches(blocks, source, counters, skip, first_line):
+        yield from batch
+
+
+def scan_raw_batches(
+    blocks: Iterable[bytes],
+    source: str,
+    counters: Counters,
+    skip: SkipFn,
+    first_line: int = 1,
+) -> Iterator[list[RawEvent]]:
+    """Yield, a list at a time, the records of every event that holds a denial record.
 
     Each event is a list of ``(line number, record bytes)``, in input order;
     events come out in the order of their first record. ``counters.lines``
@@ -289,9 +302,10 @@ def scan_raw_events(
             for k in done:
                 del last_seen[k]
             closed.sort(key=lambda ev: ev[0][0])
-            yield from closed
+            yield closed
         prev_keys = seen
         older = prev_records
     counters.lines += lineno - first_line
     rest = sorted(open_events.values(), key=lambda ev: ev[0][0])
-    yield from rest
+    if rest:
+        yield rest
