@@ -1,9 +1,10 @@
 """``avcfix why`` (``--json`` or the report) on one big plain log, with several processes.
 
 The log is cut at lines no event straddles (:mod:`avcfix.audit.chunks`);
-this process scans the first byte range and forked workers the others, each
-writing its denials' JSON to a temporary file; this process then writes them
-in order and merges the groups and the counters. The document is the same
+this process scans the first byte range, writing its denials' JSON straight
+into the document, and forked workers the others, each into a temporary file
+that this process then appends in order; the groups and the counters are
+merged. The document is the same
 as the one a sequential run writes.
 """
 
@@ -35,20 +36,24 @@ class _Chunk:
     stats: ScanStats
 
 
-def _work(args: tuple[str, int, int, Filters, str | None]) -> _Chunk:
+def _work(args: tuple[str, int, int, Filters, str | None], into: JsonStream | None = None) -> _Chunk:
+    """Scan one range; its denials' JSON goes to the job's file, or to ``into``
+    (the document itself, for the first range)."""
     path, start, end, filters, out_file = args
     first_line = 1 + count_lines(path, start) if start else 1
     stats = ScanStats()
     acc = GroupAccumulator()
     n = 0
+    denials = scan_range(path, start, end, first_line, stats, filters, records=False)
+    if into is not None:
+        return _Chunk("", into.denials(denials, acc.add), acc, stats)
     if out_file is None:  # groups only (the human report)
-        for d in scan_range(path, start, end, first_line, stats, filters, records=False):
+        for d in denials:
             acc.add(d)
             n += 1
         return _Chunk("", n, acc, stats)
     with open(out_file, "w", encoding="utf-8") as fh:
-        stream = JsonStream(fh, header=False)
-        n = stream.denials(scan_range(path, start, end, first_line, stats, filters, records=False), acc.add)
+        n = JsonStream(fh, header=False).denials(denials, acc.add)
     return _Chunk(out_file, n, acc, stats)
 
 
@@ -77,12 +82,15 @@ def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
 
 def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc: GroupAccumulator,
         stats: ScanStats, meanwhile: Callable[[], object] | None = None) -> JsonStream | bool | None:
-    """Scan the first range here and the others in workers, then write their
-    denials to ``out`` in order (nothing is written when a range fails);
-    ``out=None`` only fills ``acc`` and ``stats`` (and returns True). ``None``
-    when no temporary directory can be made: the caller then scans
-    sequentially. ``meanwhile`` runs in this process before it waits for the
-    workers (the caller's own preparations)."""
+    """Scan the first range here and the others in workers, and write their
+    denials to ``out`` in order; ``out=None`` only fills ``acc`` and
+    ``stats`` (and returns True). ``None`` when no temporary directory can be
+    made: the caller then scans sequentially. ``meanwhile`` runs in this
+    process before it waits for the workers (the caller's own preparations).
+
+    The first range is written as it is scanned, so a worker that fails
+    leaves a truncated document (and the error, with a non-zero exit), as a
+    sequential scan that fails halfway does."""
     ranges = list(zip(points, points[1:]))
     ctx = multiprocessing.get_context("fork")
     try:
@@ -92,17 +100,18 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
     with tmpdir as tmp:
         jobs = [(path, a, b, filters, None if out is None else os.path.join(tmp, f"{i}.json"))
                 for i, (a, b) in enumerate(ranges)]
-        # This process scans the first range itself while len(jobs) - 1 forked
-        # workers scan the others: one process fewer (memory) and none idle.
+        # This process scans the first range itself, straight into the
+        # document, while len(jobs) - 1 forked workers scan the others into
+        # files: one process fewer (memory), none idle, one copy less.
+        stream = JsonStream(out) if out is not None else None
         with ctx.Pool(len(jobs) - 1) as pool:
             pending = pool.map_async(_work, jobs[1:], chunksize=1)
-            first = _work(jobs[0])
+            first = _work(jobs[0], stream)
             if meanwhile is not None:
                 meanwhile()
             chunks = [first] + pending.get()
         stats.sources.append(check_source(path).name)
-        stream = JsonStream(out) if out is not None else None
-        for chunk in chunks:
+        for k, chunk in enumerate(chunks):
             part = chunk.stats
             stats.lines += part.lines
             stats.events += part.events
@@ -111,7 +120,7 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
             stats.skipped_lines += part.skipped_lines
             stats.skipped.extend(part.skipped[: max(0, stats.keep - len(stats.skipped))])
             acc.merge(chunk.acc)
-            if stream is not None:
+            if stream is not None and k > 0:
                 with open(chunk.file, "rb") as fh:
                     stream.encoded(fh, chunk.count)
     return stream if stream is not None else True

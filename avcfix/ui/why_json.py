@@ -11,6 +11,8 @@ The document's pieces (denial and rule objects, the tail) come from
 
 from __future__ import annotations
 
+import io
+import os
 from typing import IO, Callable, Iterable, Sequence
 
 from avcfix.audit.api import ScanStats
@@ -28,6 +30,24 @@ from avcfix.report.jsondoc import (  # noqa: F401  (re-exported)
     rules_json,
     tail_text,
 )
+
+
+def _send(src: int, dst: int, offset: int, end: int) -> bool:
+    """Copy ``[offset, end)`` of file descriptor ``src`` to ``dst`` in the kernel.
+    False when sendfile cannot write to ``dst`` (nothing was sent then); an
+    error after the first bytes went out is raised."""
+    start = offset
+    while offset < end:
+        try:
+            sent = os.sendfile(dst, src, offset, end - offset)
+        except OSError:
+            if offset == start:
+                return False
+            raise
+        if sent == 0:
+            raise OSError(f"sendfile: end of file at {offset} of {end}")
+        offset += sent
+    return True
 
 
 #: Denials encoded per write by :meth:`JsonStream.denials`.
@@ -72,17 +92,27 @@ class JsonStream:
 
     def encoded(self, chunk: IO[bytes], count: int) -> None:
         """Append ``count`` denials already written by another JsonStream's
-        :meth:`denial` calls (its text after the opening bracket), read from
-        a binary file. The text is ASCII (every string is escaped), so it is
-        copied as bytes to the output's buffer when it has one."""
+        :meth:`denials` (its text after the opening bracket), from a binary
+        file. The text is ASCII (every string is escaped), so it goes as
+        bytes to the output's file descriptor (``os.sendfile``: no copy in
+        this process) when there is one, else through ``write``."""
         if count == 0:
             return
         head = chunk.read(3)  # "\n  " that starts the first object
         assert head == b"\n  ", head
         self._out.write(("\n  " if self._n == 0 else ",\n  "))
+        self._n += count
         raw = getattr(self._out, "buffer", None)
         if raw is not None:
             self._out.flush()
+            raw.flush()
+            try:
+                src, dst = chunk.fileno(), raw.fileno()
+            except (AttributeError, ValueError, io.UnsupportedOperation):
+                src = dst = -1  # no descriptor: copy
+            if dst >= 0 and _send(src, dst, 3, os.fstat(src).st_size):
+                return
+        chunk.seek(3)
         while True:
             block = chunk.read(1 << 20)
             if not block:
@@ -91,7 +121,6 @@ class JsonStream:
                 raw.write(block)
             else:
                 self._out.write(block.decode("ascii"))
-        self._n += count
 
     def finish(self, rules: Sequence[dict], stats: ScanStats) -> None:
         """Close ``denials`` and write ``rules``, ``skipped``, ``sources``, ``stats``."""
