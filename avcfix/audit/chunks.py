@@ -81,15 +81,17 @@ def safe_cut(data: bytes, target: int) -> int | None:
     return None
 
 
-def cut_points(path: str, parts: int, window: int = DEFAULT_WINDOW) -> list[int]:
-    """``[0, c1, ..., size]``: up to ``parts`` ranges of about equal size."""
+def cut_points(path: str, parts: int, window: int = DEFAULT_WINDOW, first_weight: float = 1.0) -> list[int]:
+    """``[0, c1, ..., size]``: up to ``parts`` ranges of about equal size, the
+    first ``first_weight`` times as big as each of the others."""
     size = os.path.getsize(path)
     if parts < 2 or size < 4 * window:
         return [0, size]
     points = [0]
+    total = first_weight + parts - 1
     with open(path, "rb") as fh:
         for k in range(1, parts):
-            target = size * k // parts
+            target = int(size * (first_weight + k - 1) / total)
             lo = max(points[-1], target - window)
             fh.seek(lo)
             data = fh.read(target - lo + window)
