@@ -45,6 +45,9 @@ sysdeps:
 # it reinstalls. Without gcc/python3-dev the install goes on in pure Python.
 $(STAMP): pyproject.toml avcfix/audit/_cscan.c
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	@# The venv's own setuptools builds the e2e wheel (--no-build-isolation): it
+	@# must know [[tool.setuptools.ext-modules]] (74.1+; Debian 12 ships 66).
+	$(PY) -m pip install -q --disable-pip-version-check 'setuptools>=74.1'
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@$(PY) -m compileall -q avcfix >/dev/null  # bytecode caches even under PYTHONDONTWRITEBYTECODE
 	@$(PY) -c 'from avcfix.audit.accel import cscan; print("C accelerator:", "built" if cscan else "not built (pure Python)")'

@@ -349,8 +349,17 @@ def machine() -> dict[str, object]:
     return {
         "loadavg_1min": round(os.getloadavg()[0], 2),
         "cpu": cpu, "cpus": os.cpu_count(), "mem_gb": mem_gb, "kernel": platform.release(),
-        "os": _os_name(), "python": platform.python_version(),
+        "os": _os_name(), "python": platform.python_version(), "accelerator": accelerator(),
     }
+
+
+def accelerator() -> str:
+    """Whether the avcfix children run with the C accelerator (same environment)."""
+    cp = subprocess.run([sys.executable, "-c", "from avcfix.audit.accel import cscan; print(bool(cscan))"],
+                        capture_output=True, text=True)
+    if cp.returncode != 0:
+        return "unknown (avcfix does not import here)"
+    return "C accelerator loaded" if cp.stdout.strip() == "True" else "pure Python (C accelerator not loaded)"
 
 
 def _os_name() -> str:
@@ -479,6 +488,7 @@ def report(plan: list[Measure], logs: dict, small: int, large: int, repeats: int
     info = machine()
     print(f"\nmachine: {info['cpu']} ({info['cpus']} CPUs, {info['mem_gb']} GB), {info['os']}, "
           f"kernel {info['kernel']}, Python {info['python']}")
+    print(f"avcfix: {info['accelerator']}")
     busy = max(load_before, info["loadavg_1min"]) > 1.0
     print(f"load average: {load_before:.2f} before, {info['loadavg_1min']:.2f} after"
           + (" (a busy machine: wall times are inflated, compare the CPU times)" if busy else ""))

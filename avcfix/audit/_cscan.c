@@ -664,17 +664,13 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
             Py_DECREF(pair2);
             if (rc < 0)
                 goto fail;
-        } else if (type_is(&h, "CWD")) {
+        } else if (type_is(&h, "CWD") || type_is(&h, "PROCTITLE")) { /* one value each, searched */
+            int is_cwd = h.te - h.ts == 3;
+            PyObject **slot = is_cwd ? &cwd : &proctitle;
             const char *vs, *ve;
-            if (cwd != NULL || !search_value(p, e, "cwd=", 4, &vs, &ve))
+            if (*slot != NULL || !search_value(p, e, is_cwd ? "cwd=" : "proctitle=", is_cwd ? 4 : 10, &vs, &ve))
                 goto decline;
-            if ((cwd = bytes_of(vs, ve)) == NULL)
-                goto fail;
-        } else if (type_is(&h, "PROCTITLE")) {
-            const char *vs, *ve;
-            if (proctitle != NULL || !search_value(p, e, "proctitle=", 10, &vs, &ve))
-                goto decline;
-            if ((proctitle = bytes_of(vs, ve)) == NULL)
+            if ((*slot = bytes_of(vs, ve)) == NULL)
                 goto fail;
         } else if (type_is(&h, "SOCKADDR")) {
             if (saddr != NULL)

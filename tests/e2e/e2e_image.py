@@ -51,7 +51,7 @@ PACKAGE_INPUTS = ("pyproject.toml", "README.md", "avcfix")
 # What the image is keyed on: the README goes into the wheel only as its long
 # description, so a documentation change does not rebuild the image.
 KEYED_PACKAGE_INPUTS = ("pyproject.toml", "avcfix")
-PACKAGE_GLOBS = ("pyproject.toml", "avcfix/**/*.py")
+PACKAGE_GLOBS = ("pyproject.toml", "avcfix/**/*.py", "avcfix/**/*.c")
 # The rest of what goes into the image, always from the working tree.
 IMAGE_INPUT_GLOBS = (
     "policies/eucalyptus.te", "policies/eucalyptus.if", "policies/eucalyptus.fc",
@@ -227,7 +227,7 @@ def _wheels(project: Path, dest: Path, cache: Path, log: Path) -> None:
             for name in PACKAGE_INPUTS:
                 src = project / name
                 if src.is_dir():
-                    shutil.copytree(src, build / name, ignore=shutil.ignore_patterns("__pycache__"))
+                    shutil.copytree(src, build / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
                 else:
                     shutil.copy2(src, build / name)
         _run(py_argv + ["-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
