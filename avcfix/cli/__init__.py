@@ -75,5 +75,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: Commands that only read and print: after them the process ends without
+#: Python's teardown (freeing every object and module: 15-25 ms after a big
+#: ``why``), as mypy does. Commands that write files keep the full exit.
+HARD_EXIT = frozenset({"why"})
+
+
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if first in HARD_EXIT:
+        hard_exit(code)
+    sys.exit(code)
+
+
+def hard_exit(code: int) -> None:
+    """Run the atexit handlers, flush stdout and stderr, and end the process
+    at once (``os._exit``). A failed flush (a closed pipe) ends with 1."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1
+    os._exit(code)
