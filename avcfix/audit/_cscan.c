@@ -374,21 +374,36 @@ static PyObject *int_of(const char *s, const char *e) {
 
 /* dict(_KV.findall(...)) over [p, e), with
  * _KV = rb'\b([a-z_]+)=("[^"]*"|[^\s"]*)': the last value of a key wins. */
-/* The AVC fields fastpath.build_denials reads (event_denials keeps only these). */
+/* The AVC fields fastpath.build_denials reads: event_denials keeps only
+ * these, in a tuple indexed by F_* (None where absent) instead of a dict. */
+enum { F_SCONTEXT, F_TCONTEXT, F_TCLASS, F_PERMISSIVE, F_PID, F_NAME, F_PATH, F_COMM, F_EXE, F_IOCTLCMD,
+       F_CAPABILITY, F_SRC, F_DEST, F_LPORT, F_DPORT, F_SPORT, NFIELDS_NEEDED };
+static const char *const NEEDED[NFIELDS_NEEDED] = {
+    "scontext", "tcontext", "tclass", "permissive", "pid", "name", "path", "comm", "exe", "ioctlcmd",
+    "capability", "src", "dest", "lport", "dport", "sport"};
+static Py_ssize_t NEEDED_LEN[NFIELDS_NEEDED];
+
+/* The F_* index of a field name, or -1. */
 static int needed_key(const char *k, Py_ssize_t n) {
-    static const char *const NEEDED[] = {"scontext", "tcontext", "tclass", "permissive", "pid", "name", "path",
-                                         "comm", "exe", "ioctlcmd", "capability", "src", "dest", "lport",
-                                         "dport", "sport", NULL};
-    for (int i = 0; NEEDED[i] != NULL; i++)
-        if ((Py_ssize_t)strlen(NEEDED[i]) == n && memcmp(NEEDED[i], k, (size_t)n) == 0)
-            return 1;
-    return 0;
+    for (int i = 0; i < NFIELDS_NEEDED; i++)
+        if (NEEDED_LEN[i] == n && NEEDED[i][0] == k[0] && memcmp(NEEDED[i], k, (size_t)n) == 0)
+            return i;
+    return -1;
+}
+
+/* A field of a needed-fields tuple: NULL when absent (borrowed). */
+static inline PyObject *fget(PyObject *f, int k) {
+    PyObject *v = PyTuple_GET_ITEM(f, k);
+    return v == Py_None ? NULL : v;
 }
 
 static PyObject *kv_fields(const char *base, const char *p, const char *e, int all) {
-    PyObject *d = PyDict_New();
+    PyObject *d = all ? PyDict_New() : PyTuple_New(NFIELDS_NEEDED);
     if (d == NULL)
         return NULL;
+    if (!all)
+        for (int i = 0; i < NFIELDS_NEEDED; i++)
+            PyTuple_SET_ITEM(d, i, Py_NewRef(Py_None));
     const char *q = p;
     while (q < e) {
         unsigned char c = (unsigned char)*q;
@@ -410,8 +425,18 @@ static PyObject *kv_fields(const char *base, const char *p, const char *e, int a
                 ve++;
         }
         q = ve; /* findall goes on where the match ended */
-        if (!all && !needed_key(ks, ke - ks))
+        if (!all) {
+            int k = needed_key(ks, ke - ks);
+            if (k < 0)
+                continue;
+            PyObject *v = bytes_of(vs, ve);
+            if (v == NULL) {
+                Py_DECREF(d);
+                return NULL;
+            }
+            Py_SETREF(((PyTupleObject *)d)->ob_item[k], v); /* the last value of a key wins */
             continue;
+        }
         PyObject *k = bytes_of(ks, ke), *v = bytes_of(vs, ve);
         int rc = (k && v) ? PyDict_SetItem(d, k, v) : -1;
         Py_XDECREF(k);
@@ -732,8 +757,7 @@ static void map_fields(PyObject *names);
 static PyObject *Denial_type, *py_resolve_path, *py_sort_avcs, *py_ioctl_value, *py_capability_value;
 static PyObject *s_contexts, *s_texts, *s_syscalls, *s_proctitles, *s_perm_sets, *s_sports;
 static PyObject *s_context, *s_text, *s_syscall, *s_proctitle, *s_perms, *s_sport;
-static PyObject *k_scontext, *k_tcontext, *k_tclass, *k_permissive, *k_pid, *k_name, *k_path, *k_comm, *k_exe,
-    *k_ioctlcmd, *k_capability, *k_port[5], *s_avc, *s_null_text, *s_question;
+static PyObject *s_avc, *s_null_text, *s_question;
 
 /* Denial's slots, in the order of its fields: a Denial is made by filling
  * them (what its generated __init__ does, through object.__setattr__). */
@@ -915,13 +939,13 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         PyObject *avc = PyList_GET_ITEM(avcs, a);
         PyObject *lineno = PyTuple_GET_ITEM(avc, 0), *raw_perms = PyTuple_GET_ITEM(avc, 2);
         PyObject *f = PyTuple_GET_ITEM(avc, 3); /* borrowed values below */
-        PyObject *rs = PyDict_GetItemWithError(f, k_scontext), *rt = NULL, *cls = NULL;
+        PyObject *rs = fget(f, F_SCONTEXT), *rt = NULL, *cls = NULL;
         if (rs == NULL && PyErr_Occurred())
             goto out;
-        rt = PyDict_GetItemWithError(f, k_tcontext);
+        rt = fget(f, F_TCONTEXT);
         if (rt == NULL && PyErr_Occurred())
             goto out;
-        cls = PyDict_GetItemWithError(f, k_tclass);
+        cls = fget(f, F_TCLASS);
         if (cls == NULL && PyErr_Occurred())
             goto out;
         DECLINE_IF(rs == NULL || rt == NULL || cls == NULL || PyBytes_GET_SIZE(cls) == 0 ||
@@ -938,7 +962,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         /* port: the first of src dest lport dport sport that is all digits */
         PyObject *port = NULL;
         for (int k = 0; k < 5 && !bad && port == NULL; k++) {
-            PyObject *pv = PyDict_GetItemWithError(f, k_port[k]);
+            PyObject *pv = fget(f, F_SRC + k);
             if (pv == NULL) {
                 if (PyErr_Occurred())
                     bad = -1;
@@ -952,7 +976,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
             }
         }
         v[22] = port != NULL ? port : Py_NewRef(sport);
-        PyObject *avc_pid = bad ? NULL : PyDict_GetItemWithError(f, k_pid);
+        PyObject *avc_pid = bad ? NULL : fget(f, F_PID);
         if (!bad && avc_pid == NULL && PyErr_Occurred())
             bad = -1;
         if (!bad && avc_pid != NULL && PyBytes_GET_SIZE(avc_pid) > MAX_DIGITS)
@@ -970,12 +994,12 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         v[2] = Py_NewRef(time);
         v[3] = Py_NewRef(serial);
         v[6] = memo_get(&mt, 1, s_texts, s_text, cls, NULL);
-        PyObject *perm = PyDict_GetItemWithError(f, k_permissive);
+        PyObject *perm = fget(f, F_PERMISSIVE);
         v[8] = Py_NewRef((perm != NULL && PyBytes_GET_SIZE(perm) == 1 && PyBytes_AS_STRING(perm)[0] == '1')
                              ? Py_True : Py_False);
         v[9] = (avc_pid != NULL && all_digits(avc_pid)) ? PyLong_FromString(PyBytes_AS_STRING(avc_pid), NULL, 10)
                                                        : Py_NewRef(pid);
-        PyObject *ac = PyDict_GetItemWithError(f, k_comm), *ae = PyDict_GetItemWithError(f, k_exe);
+        PyObject *ac = fget(f, F_COMM), *ae = fget(f, F_EXE);
         PyObject *t;
         if (ac != NULL && PyBytes_GET_SIZE(ac) > 0 && (t = memo_get(&mt, 1, s_texts, s_text, ac, NULL)) != NULL &&
             PyObject_IsTrue(t) == 1)
@@ -998,7 +1022,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         v[14] = Py_NewRef(arch);
         v[15] = Py_NewRef(success);
         v[16] = Py_NewRef(exit_);
-        PyObject *nm = PyDict_GetItemWithError(f, k_name), *pa = PyDict_GetItemWithError(f, k_path);
+        PyObject *nm = fget(f, F_NAME), *pa = fget(f, F_PATH);
         v[17] = nm != NULL ? memo_get(&mt, 1, s_texts, s_text, nm, NULL) : Py_NewRef(Py_None);
         PyObject *path_s = pa != NULL ? memo_get(&mt, 1, s_texts, s_text, pa, NULL) : Py_NewRef(Py_None);
         int path_true = path_s != NULL ? PyObject_IsTrue(path_s) : -1;
@@ -1017,7 +1041,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         Py_XDECREF(path_s);
         v[20] = Py_NewRef(cwd_text);
         v[21] = Py_NewRef(title);
-        PyObject *io = PyDict_GetItemWithError(f, k_ioctlcmd), *cp = PyDict_GetItemWithError(f, k_capability);
+        PyObject *io = fget(f, F_IOCTLCMD), *cp = fget(f, F_CAPABILITY);
         v[23] = io != NULL ? PyObject_CallOneArg(py_ioctl_value, io) : Py_NewRef(Py_None);
         v[24] = cp != NULL ? PyObject_CallOneArg(py_capability_value, cp) : Py_NewRef(Py_None);
         v[25] = Py_NewRef(source);
@@ -1437,17 +1461,13 @@ PyMODINIT_FUNC PyInit__cscan(void) {
             return NULL;
     }
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
-#define BYTES(var, text) if ((var = PyBytes_FromString(text)) == NULL) return NULL
     INTERN(s_contexts, "contexts"); INTERN(s_texts, "texts"); INTERN(s_syscalls, "syscalls");
     INTERN(s_proctitles, "proctitles"); INTERN(s_perm_sets, "perm_sets"); INTERN(s_sports, "sports");
     INTERN(s_context, "context"); INTERN(s_text, "text"); INTERN(s_syscall, "syscall");
     INTERN(s_proctitle, "proctitle"); INTERN(s_perms, "perms"); INTERN(s_sport, "sport");
     INTERN(s_avc, "AVC"); INTERN(s_null_text, "(null)"); INTERN(s_question, "?");
-    BYTES(k_scontext, "scontext"); BYTES(k_tcontext, "tcontext"); BYTES(k_tclass, "tclass");
-    BYTES(k_permissive, "permissive"); BYTES(k_pid, "pid"); BYTES(k_name, "name"); BYTES(k_path, "path");
-    BYTES(k_comm, "comm"); BYTES(k_exe, "exe"); BYTES(k_ioctlcmd, "ioctlcmd"); BYTES(k_capability, "capability");
-    BYTES(k_port[0], "src"); BYTES(k_port[1], "dest"); BYTES(k_port[2], "lport"); BYTES(k_port[3], "dport");
-    BYTES(k_port[4], "sport");
+    for (int i = 0; i < NFIELDS_NEEDED; i++)
+        NEEDED_LEN[i] = (Py_ssize_t)strlen(NEEDED[i]);
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
