@@ -1132,7 +1132,15 @@ static int put_str(Buf *b, PyObject *s) {
         return -1;
     char *o = b->buf + b->len;
     *o++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
+    Py_ssize_t i = 0;
+    if (kind == PyUnicode_1BYTE_KIND) { /* the usual case: copy the run that needs no escape at once */
+        const unsigned char *u = data;
+        while (i < n && u[i] >= ' ' && u[i] <= '~' && u[i] != '\\' && u[i] != '"')
+            i++;
+        memcpy(o, u, (size_t)i);
+        o += i;
+    }
+    for (; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
             *o++ = (char)c;
