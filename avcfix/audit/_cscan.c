@@ -829,6 +829,20 @@ static PyObject *memo_get(Memo *m, int which, PyObject *table_name, PyObject *me
                         : PyObject_CallMethodObjArgs(memo, method, key, arg2, NULL);
 }
 
+/* ``(memo.text(raw) if raw else None) or fallback`` (a new reference; NULL on error). */
+static PyObject *text_or(Memo *mt, PyObject *raw, PyObject *fallback) {
+    if (raw == NULL || PyBytes_GET_SIZE(raw) == 0)
+        return Py_NewRef(fallback);
+    PyObject *t = memo_get(mt, 1, s_texts, s_text, raw, NULL);
+    if (t == NULL)
+        return NULL;
+    int truth = PyObject_IsTrue(t);
+    if (truth == 1)
+        return t;
+    Py_DECREF(t);
+    return truth < 0 ? NULL : Py_NewRef(fallback);
+}
+
 /* bytes.isdigit(): non-empty, ASCII digits only. */
 static int all_digits(PyObject *b) {
     Py_ssize_t n = PyBytes_GET_SIZE(b);
@@ -999,24 +1013,8 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
                              ? Py_True : Py_False);
         v[9] = (avc_pid != NULL && all_digits(avc_pid)) ? PyLong_FromString(PyBytes_AS_STRING(avc_pid), NULL, 10)
                                                        : Py_NewRef(pid);
-        PyObject *ac = fget(f, F_COMM), *ae = fget(f, F_EXE);
-        PyObject *t;
-        if (ac != NULL && PyBytes_GET_SIZE(ac) > 0 && (t = memo_get(&mt, 1, s_texts, s_text, ac, NULL)) != NULL &&
-            PyObject_IsTrue(t) == 1)
-            v[10] = t;
-        else {
-            if (ac != NULL && PyBytes_GET_SIZE(ac) > 0 && t != NULL)
-                Py_DECREF(t);
-            v[10] = Py_NewRef(comm);
-        }
-        if (ae != NULL && PyBytes_GET_SIZE(ae) > 0 && (t = memo_get(&mt, 1, s_texts, s_text, ae, NULL)) != NULL &&
-            PyObject_IsTrue(t) == 1)
-            v[11] = t;
-        else {
-            if (ae != NULL && PyBytes_GET_SIZE(ae) > 0 && t != NULL)
-                Py_DECREF(t);
-            v[11] = Py_NewRef(exe);
-        }
+        v[10] = text_or(&mt, fget(f, F_COMM), comm);
+        v[11] = text_or(&mt, fget(f, F_EXE), exe);
         v[12] = Py_NewRef(sc_name);
         v[13] = Py_NewRef(sc_nr);
         v[14] = Py_NewRef(arch);
