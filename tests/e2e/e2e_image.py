@@ -238,6 +238,8 @@ def _wheels(project: Path, dest: Path, cache: Path, log: Path) -> None:
         wheel = next(dest.glob("avcfix-*.whl"))
         _run(py_argv + ["-m", "pip", "download", "-q", "--only-binary=:all:",
                         "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
+                        # avcfix's own wheel carries the C accelerator: tagged linux_x86_64
+                        "--platform", "linux_x86_64",
                         "-d", str(deps), str(wheel)], log)
         for own in deps.glob("avcfix-*.whl"):
             own.unlink()
