@@ -176,14 +176,11 @@ def _denials(batches: Iterable[list[RawEvent]], source: str, stats: ScanStats, f
 #: Blocks (and the carried partial line) up to this size are reused from the
 #: heap instead of mapped and unmapped for each block (see ``_cscan.keep_heap``).
 HEAP_BLOCKS = 4 << 20
-_heap_kept = False
 
 
 def _keep_heap() -> None:
-    global _heap_kept
-    if not _heap_kept and _cscan is not None:
+    if _cscan is not None:  # two mallopt calls, idempotent
         _cscan.keep_heap(HEAP_BLOCKS)
-    _heap_kept = True
 
 
 def _blocks(src: Source, progress: Progress | None, stdin: BinaryIO | None) -> Iterable[bytes]:

@@ -19,6 +19,7 @@ import re
 from typing import Callable
 
 from avcfix.audit import fields as F
+from avcfix.audit.accel import cscan as _cscan  # the C accelerator: None when it is not built
 from avcfix.audit.fields import resolve_path
 from avcfix.audit.model import Context, Denial
 from avcfix.audit.scanner import RawEvent
@@ -44,10 +45,6 @@ MAX_DIGITS = 64
 
 _PORT_KEYS = (b"src", b"dest", b"lport", b"dport", b"sport")
 
-try:  # the C accelerator (avcfix/audit/_cscan.c); pure Python when it is not built
-    from avcfix.audit.accel import cscan as _cscan
-except ImportError:  # pragma: no cover
-    _cscan = None
 _c_event_denials = None
 
 #: The order of Denial's fields that the C build passes them in.
@@ -190,6 +187,8 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
     With ``texts`` (a list), ``(rank, item, record)`` of every record is
     appended to it, for ``Denial.records`` (``memo`` ranks the record types).
     """
+    if texts is not None and memo is None:
+        memo = Memo()
     avcs: list[tuple[int, bytes, bytes, dict]] = []
     syscall = cwd = proctitle = saddr = None
     syscall_at = 0
@@ -247,7 +246,7 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
         elif rtype in _TYPED_ONLY:
             return None
         if texts is not None:
-            texts.append(((memo or Memo()).rank(rtype), item, piece.rstrip()))
+            texts.append((memo.rank(rtype), item, piece.rstrip()))  # type: ignore[union-attr]
     if not avcs or first is None or len(first.group(3)) > MAX_DIGITS:
         return None
     sc = None

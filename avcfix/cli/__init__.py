@@ -23,9 +23,14 @@ COMMANDS = {
 }
 
 
+def command_name(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names: its first non-option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def load_commands(argv: list[str]) -> None:
-    """Register the subcommand named by ``argv`` (the first non-option), or all of them."""
-    first = next((a for a in argv if not a.startswith("-")), None)
+    """Register the subcommand named by ``argv``, or all of them."""
+    first = command_name(argv)
     names = [COMMANDS[first]] if first in COMMANDS else list(COMMANDS.values())
     for name in names:
         importlib.import_module(name)
@@ -83,8 +88,7 @@ HARD_EXIT = frozenset({"why"})
 
 def entry() -> None:
     code = main()
-    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    if first in HARD_EXIT:
+    if command_name(sys.argv[1:]) in HARD_EXIT:
         hard_exit(code)
     sys.exit(code)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import typer
@@ -30,6 +32,15 @@ class LazyConsole:
 
             self._console = Console(**self._options)
         return self._console
+
+    def may_be_terminal(self) -> bool:
+        """False when this console surely is not a terminal, answered without
+        making it (and importing rich) when it is not made yet."""
+        if self._console is not None:
+            return True
+        stream = sys.stderr if self._options.get("stderr") else sys.stdout
+        forced = any(os.environ.get(v) for v in ("FORCE_TERMINAL", "TTY_COMPATIBLE", "TTY_INTERACTIVE"))
+        return forced or bool(getattr(stream, "isatty", lambda: False)())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)

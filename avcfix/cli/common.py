@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from contextlib import contextmanager
@@ -82,20 +81,11 @@ def report_skipped(stats: ScanStats, console, strict: bool) -> None:
         raise StrictError(f"--strict: {n} input line{'s' if n != 1 else ''} skipped")
 
 
-def _may_be_terminal(console) -> bool:
-    """False when ``console`` surely is not a terminal, without making a
-    not-yet-made :class:`~avcfix.cli.app.LazyConsole` (and importing rich)."""
-    if getattr(console, "_console", True) is not None:  # made already, or not lazy
-        return True
-    stream = sys.stderr if console._options.get("stderr") else sys.stdout
-    forced = any(os.environ.get(v) for v in ("FORCE_TERMINAL", "TTY_COMPATIBLE", "TTY_INTERACTIVE"))
-    return forced or bool(getattr(stream, "isatty", lambda: False)())
-
-
 @contextmanager
 def progress_reporter(console, enabled: bool) -> Iterator[Progress | None]:
     """A rich progress bar on stderr (only when it is a terminal)."""
-    if not enabled or not _may_be_terminal(console) or not console.is_terminal:
+    may_be = getattr(console, "may_be_terminal", None)  # a LazyConsole answers without rich
+    if not enabled or (may_be is not None and not may_be()) or not console.is_terminal:
         yield None
         return
     from rich.progress import BarColumn, DownloadColumn, Progress as RichProgress, TextColumn

@@ -4,8 +4,7 @@ The log is cut at lines no event straddles (:mod:`avcfix.audit.chunks`);
 this process scans the first byte range, writing its denials' JSON straight
 into the document, and forked workers the others, each into a temporary file
 that this process then appends in order; the groups and the counters are
-merged. The document is the same
-as the one a sequential run writes.
+merged. The document is the same as the one a sequential run writes.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Collection, Iterable, Sequence
 
+from avcfix.audit.accel import cscan as _cscan
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial, DenialGroup
 
@@ -69,8 +70,6 @@ def denial_json(d: Denial) -> dict:
         "time": d.time,
     }
 
-
-from avcfix.audit.accel import cscan as _cscan
 
 try:  # the C string encoder json itself uses
     from _json import encode_basestring_ascii as _ascii

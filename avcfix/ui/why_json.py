@@ -65,8 +65,7 @@ class JsonStream:
 
     def denial(self, d: Denial) -> None:
         """Append one denial object."""
-        self._out.write(("\n  " if self._n == 0 else ",\n  ") + denial_text(d))
-        self._n += 1
+        self._write(self._out.write, [d])
 
     def denials(self, ds: Iterable[Denial], each: Callable[[Denial], object] | None = None) -> int:
         """Append every denial of ``ds`` (calling ``each`` on it); returns how many.
