@@ -94,6 +94,28 @@ def test_json_through_the_console_script():
     assert json.loads(proc.stdout)["stats"]["denials"] == 8
 
 
+def test_json_goes_to_stdout_when_stderr_is_a_terminal(tmp_path):
+    """The progress bar is drawn on a terminal stderr; it must not take the
+    document written to stdout (``avcfix why --json LOG > out.json``)."""
+    import os
+    import pty
+
+    exe = PROJECT / ".venv" / "bin" / "avcfix"
+    if not exe.exists():
+        pytest.skip("no .venv/bin/avcfix (run make setup)")
+    out = tmp_path / "out.json"
+    leader, follower = pty.openpty()
+    try:
+        with out.open("w") as fh:
+            proc = subprocess.run([str(exe), "why", "--json", "--jobs", "1", EUCA], stdout=fh, stderr=follower,
+                                  stdin=subprocess.DEVNULL, timeout=120)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 0
+    assert json.loads(out.read_text())["stats"]["denials"] == 8
+
+
 def test_rich_report(capsys):
     code, out, err = why(capsys, EUCA)
     assert code == 0

@@ -91,8 +91,10 @@ def progress_reporter(console, enabled: bool) -> Iterator[Progress | None]:
     from rich.progress import BarColumn, DownloadColumn, Progress as RichProgress, TextColumn
 
     real = getattr(console, "real", console)  # a LazyConsole's Console
+    # rich's live display would take over sys.stdout (and stderr) while it
+    # runs: a document written to a redirected stdout would land on the terminal.
     with RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                      console=real, transient=True) as bar:
+                      console=real, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         tasks: dict[str, int] = {}
 
         def update(name: str, done: int, total: int | None) -> None:
