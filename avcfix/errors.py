@@ -31,6 +31,11 @@ class ExitCode(enum.IntEnum):
     NOT_CONVERGED = 10
     #: loop: stopped because a fix needs an admin's decision.
     NEEDS_DECISION = 11
+    #: loop: another avcfix loop holds the lock on this service / root / lab dir.
+    BUSY = 12
+    #: loop: a preflight check failed (SELinux off, no systemd, unknown unit,
+    #: auditing off, audit log unreadable, no right to install); nothing changed.
+    PREFLIGHT = 13
     #: Interrupted by the user (Ctrl-C).
     INTERRUPTED = 130
 
