@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import typer
 from rich.markup import escape
@@ -16,8 +17,9 @@ from rich.table import Table
 
 from avcfix.cli.app import app, console, console_err
 from avcfix.cli.common import safe_text
-from avcfix.errors import UsageError
+from avcfix.errors import ToolError, UsageError
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
+from avcfix.loop.session import BusyError, LoopSession, state_dir_for
 from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, Outcome
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
@@ -118,6 +120,8 @@ def _summary(report: LoopReport) -> None:
         console.print("[bold yellow]an admin must decide; the fix(es):[/]")
         for cmd in report.decisions:
             console.print(f"  {_t(cmd)}")
+    for line in report.recovered:
+        console.print(f"recovered: {_t(line)}")
     for line in report.restored:
         console.print(f"restored: {_t(line)}")
     for line in report.notes:
@@ -151,14 +155,19 @@ def loop(
     log: Path = typer.Option(DEFAULT_LOG, "--log", help="The audit log to read."),
     lab_dir: Optional[Path] = typer.Option(None, "--lab-dir", help="Lab workspace (policy root, log, "
                                            "module); reused when it exists. Default: a new temp dir."),
+    recover: bool = typer.Option(False, "--recover", help="Only undo what an interrupted (killed) loop "
+                                 "left on this root (--root) or lab (--lab-dir), then exit."),
 ) -> None:
     """Restart a service, collect new denials, rebuild and reinstall the module, until none appear.
 
     Exit codes: 0 converged, 10 not converged (no progress, max iterations,
     service unhealthy without denials, install declined), 11 needs an admin's
     decision (boolean, port label, restorecon), 6 compile error, 7 install
-    failed (rolled back), 130 interrupted.
+    failed (rolled back), 12 another loop holds the lock, 130 interrupted.
     """
+    if recover:
+        _emit(_recover(lab, lab_dir, root, service), as_json)
+        return
     if (service is None) == (lab is None):
         raise UsageError("give exactly one of --service NAME or --lab SCENARIO")
     if max_iterations < 1:
@@ -167,13 +176,24 @@ def loop(
     confirm = _confirm_factory(yes)
     printer = _Printer(quiet=False)
     domains = tuple(domain or ())
-    if lab is not None:
-        report = _run_lab(lab, lab_dir, root, domains, module, out_dir, settle, max_iterations, permissive,
-                          dontaudit_off, apply_advice, priority, confirm, printer)
-    else:
-        assert service is not None
-        report = _run_system(service, domains, module, out_dir, settle, max_iterations, permissive,
-                             dontaudit_off, apply_advice, root, priority, log, confirm, printer)
+    try:
+        if lab is not None:
+            report = _run_lab(lab, lab_dir, root, domains, module, out_dir, settle, max_iterations, permissive,
+                              dontaudit_off, apply_advice, priority, confirm, printer)
+        else:
+            assert service is not None
+            report = _run_system(service, domains, module, out_dir, settle, max_iterations, permissive,
+                                 dontaudit_off, apply_advice, root, priority, log, confirm, printer)
+    except BusyError as exc:
+        if not as_json:
+            raise
+        name = service or lab or ""
+        report = LoopReport(Outcome.BUSY, str(exc), name, module or module_name_for(name), domains, (),
+                            lab=lab is not None)
+    _emit(report, as_json)
+
+
+def _emit(report: LoopReport, as_json: bool) -> None:
     if as_json:
         doc = {"version": JSON_VERSION, **report.to_json()}
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
@@ -208,20 +228,26 @@ def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, m
     from avcfix.lab.scenario import find_scenario, load_scenario
     from avcfix.loop.backends import BuilderInstaller, FactsExplainer
 
-    scenario = load_scenario(find_scenario(lab))
+    scenario_path = find_scenario(lab)
+    scenario = load_scenario(scenario_path)
     workdir = Path(lab_dir) if lab_dir is not None else Path(tempfile.mkdtemp(prefix=f"avcfix-lab-{scenario.name}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     console_err.print(f"[bold]lab[/] {_t(scenario.name)}: a SIMULATED kernel deciding with the real policy; "
                       f"workspace {_t(workdir)}")
     base_root = PolicyRoot(base, host_policy_name(base)) if base is not None else PolicyRoot(Path("/"), host_policy_name())
-    root = prepare_root(scenario, workdir, base_root, note=lambda m: console_err.print(f"  {_t(m)}"))
-    the_lab = Lab(scenario, workdir, root)
     opts = _options(scenario.service, domains, module, 0.0 if settle is None else settle, max_iterations,
                     permissive, dontaudit_off, apply_advice)
-    installer = BuilderInstaller(opts.module, out_dir or the_lab.module_dir, root, priority=priority)
-    loop = Loop(opts, the_lab.service(), the_lab.trail(), the_lab.admin(), installer, FactsExplainer(root),
-                confirm=confirm, progress=printer, lab=True)
-    report = loop.run()
+    meta = {"kind": "lab", "service": scenario.service, "module": opts.module, "scenario_name": scenario.name,
+            "scenario": str(scenario_path.resolve()), "lab_dir": str(workdir.resolve()),
+            "policy_name": base_root.name}
+    with _session(state_dir_for(workdir), meta) as session:  # the lab dir is the machine
+        root = prepare_root(scenario, workdir, base_root, note=lambda m: console_err.print(f"  {_t(m)}"))
+        the_lab = Lab(scenario, workdir, root)
+        installer = BuilderInstaller(opts.module, out_dir or the_lab.module_dir, root, priority=priority)
+        loop = Loop(opts, the_lab.service(), the_lab.trail(), the_lab.admin(), installer, FactsExplainer(root),
+                    confirm=confirm, progress=printer, lab=True, journal=session.journal,
+                    recovered=session.recovered)
+        report = loop.run()
     console_err.print(f"lab log: {_t(the_lab.log)}; module: {_t(installer.te_path)}")
     return report
 
@@ -242,6 +268,47 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
         policy = proot.policy_file
     except Exception:  # no policy in that root: the domain must come from the running service
         policy = None
-    loop = Loop(opts, SystemdService(service, policy=policy), SystemTrail(log), SemanageAdmin(proot), installer,
-                FactsExplainer(proot), confirm=confirm, progress=printer)
-    return loop.run()
+    meta = {"kind": "system", "service": service, "module": opts.module, "root": str(proot.root.resolve()),
+            "policy_name": proot.name}
+    with _session(state_dir_for(proot.root), meta) as session:
+        loop = Loop(opts, SystemdService(service, policy=policy), SystemTrail(log), SemanageAdmin(proot),
+                    installer, FactsExplainer(proot), confirm=confirm, progress=printer, journal=session.journal,
+                    recovered=session.recovered)
+        return loop.run()
+
+
+@contextlib.contextmanager
+def _session(state_dir: Path, meta: dict, announce: bool = True) -> Iterator[LoopSession]:
+    """Lock the machine, undo what a killed loop left (shown on stderr), journal this run."""
+    with LoopSession(state_dir, meta) as session:
+        for line in session.recovered if announce else ():
+            console_err.print(f"  [yellow]recovered:[/] {_t(line)}")
+        if session.failures:
+            raise ToolError("recovering an interrupted loop failed: " + "; ".join(session.failures)
+                            + f" (its journal is kept in {state_dir}; fix this, then run avcfix loop --recover)")
+        yield session
+
+
+def _recover(lab: Optional[str], lab_dir: Optional[Path], root: Optional[Path],
+             service: Optional[str]) -> LoopReport:
+    """``--recover``: lock, undo what interrupted runs left, report it."""
+    if lab is not None and lab_dir is None:
+        raise UsageError("--recover of a lab needs its --lab-dir DIR")
+    if lab_dir is not None:
+        machine, kind = Path(lab_dir), True
+        if not machine.is_dir():
+            raise UsageError(f"--lab-dir {lab_dir}: no such directory")
+    else:
+        machine, kind = (Path(root) if root is not None else Path("/")), False
+    state = state_dir_for(machine)
+    with _session(state, {"kind": "recover"}, announce=False) as session:
+        recovered = session.recovered
+    services = sorted({r.service for r in session.recoveries if r.service})
+    if recovered:
+        message = f"undid what an interrupted loop left in {machine}"
+    elif session.recoveries:
+        message = f"an interrupted loop had left nothing to undo in {machine}"
+    else:
+        message = f"nothing to recover: no interrupted loop in {machine}"
+    return LoopReport(Outcome.RECOVERED, message, ", ".join(services) or (service or lab or ""), "",
+                      (), (), recovered=recovered, lab=kind)

@@ -7,7 +7,12 @@
   ``semodule -p``); the loop's module is installed here too;
 - ``WORKDIR/audit.log``: the log the simulated kernel appends to, read back
   by the real checkpoint reader (:mod:`avcfix.system.auditlog`);
-- ``WORKDIR/module``: where the loop's ``.te``/``.pp`` are written.
+- ``WORKDIR/module``: where the loop's ``.te``/``.pp`` are written;
+- ``WORKDIR/lab-state.json``: the simulated machine's runtime state
+  (permissive marks, dontaudit, booleans, port table, file labels), kept on
+  disk as a real system keeps it, so that a killed run leaves it changed;
+- ``WORKDIR/var/lib/avcfix/loop/``: the loop's lock and journal, where a real
+  system has them (:mod:`avcfix.loop.session`).
 
 The service, trail and admin objects implement the loop's Protocols.
 """
@@ -15,7 +20,7 @@ The service, trail and admin objects implement the loop's Protocols.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from avcfix import proc
 from avcfix.audit.api import ScanStats
@@ -32,6 +37,8 @@ from avcfix.toolchain.store import PolicyRoot, copy_root
 #: ``policies/`` in the source tree: the fixture modules a scenario may need.
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
+#: The lab machine's runtime state, in the lab dir.
+STATE_FILE = "lab-state.json"
 
 
 def _facts_factory(root: PolicyRoot) -> Callable[[], object]:
@@ -88,7 +95,8 @@ class Lab:
         self.root = root
         self.log = self.workdir / "audit.log"
         self.module_dir = self.workdir / "module"
-        self.kernel = SimKernel(scenario, self.log, _facts_factory(root))
+        self.state_file = self.workdir / STATE_FILE
+        self.kernel = SimKernel(scenario, self.log, _facts_factory(root), self.state_file)
 
     def service(self) -> "LabService":
         return LabService(self)
@@ -164,6 +172,7 @@ class LabAdmin:
             self.state.permissive_domains.add(domain)
         else:
             self.state.permissive_domains.discard(domain)
+        self.lab.kernel.save()
 
     def dontaudit_enabled(self) -> bool:
         return self.state.dontaudit
@@ -171,6 +180,7 @@ class LabAdmin:
     def set_dontaudit(self, enabled: bool) -> None:
         self.actions.append("semodule -B" if enabled else "semodule -DB")
         self.state.dontaudit = enabled
+        self.lab.kernel.save()
 
     def apply_fix(self, fix: Fix) -> str:
         st = self.state
@@ -193,6 +203,60 @@ class LabAdmin:
                 getattr(analyzer, "close", lambda: None)()
         else:  # pragma: no cover - fix_for only makes the kinds above
             raise ToolError(f"lab: cannot apply {fix.kind.value}")
+        self.lab.kernel.save()
         cmds = "; ".join(" ".join(a) for a in fix.argv)
         self.actions.append(cmds)
         return f"{cmds} (in the lab)"
+
+    def fix_before(self, fix: Fix) -> dict[str, Any]:
+        """The lab state ``fix`` touches, as it is now."""
+        st = self.state
+        before: dict[str, Any] = {}
+        if fix.booleans:
+            before["booleans"] = {name: st.booleans.get(name) for name, _ in fix.booleans}
+        if fix.port is not None:
+            proto, port, _ = fix.port
+            before["port"] = [proto, port, st.ports.get((proto, port))]
+        if fix.fcontext is not None:
+            before["fcontexts"] = [list(fc) for fc in st.fcontexts]
+        if fix.paths:
+            before["files"] = {p: st.files.get(p) for p in fix.paths}
+        return before
+
+    def undo_fix(self, fix: Fix, before: dict[str, Any]) -> list[str]:
+        """Put the lab state back as ``before`` says (nothing when it is so already)."""
+        st = self.state
+        out: list[str] = []
+        for name, old in sorted((before.get("booleans") or {}).items()):
+            if st.booleans.get(name) != old:
+                if old is None:
+                    st.booleans.pop(name, None)
+                else:
+                    st.booleans[name] = bool(old)
+                out.append(f"boolean {name} set back to {_onoff(old)} (in the lab)")
+        for path, old in sorted((before.get("files") or {}).items()):
+            if old is not None and st.files.get(path) != old:
+                st.files[path] = old
+                out.append(f"{path} relabelled back to {old} (in the lab)")
+        if "fcontexts" in before:
+            old_fc = [(str(r), str(t)) for r, t in before["fcontexts"]]
+            if st.fcontexts != old_fc:
+                st.fcontexts = old_fc
+                out.append(f"file-context rule {fix.fcontext[0] if fix.fcontext else ''} removed (in the lab)")
+        if before.get("port"):
+            proto, port, old = before["port"]
+            key = (str(proto), int(port))
+            if st.ports.get(key) != old:
+                if old is None:
+                    st.ports.pop(key, None)
+                else:
+                    st.ports[key] = old
+                out.append(f"port {proto}/{port} label set back to {old or '(none)'} (in the lab)")
+        if out:
+            self.lab.kernel.save()
+            self.actions.append(f"undo: {fix.command}")
+        return out
+
+
+def _onoff(value: object) -> str:
+    return "(unset)" if value is None else ("on" if value else "off")

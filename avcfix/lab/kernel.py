@@ -18,14 +18,21 @@ Kernel semantics kept:
 - runtime booleans: a check the policy would allow with a boolean set is
   allowed when the lab's boolean has that value (``setsebool`` in the lab);
 - the records appended to the log are real ``audit.log`` records.
+
+The state lives on disk as a real machine's does (``state_file``, the lab
+dir's ``lab-state.json``, written atomically after every change): a lab run
+killed half-way leaves its permissive mark, booleans, port labels and file
+labels behind, for the loop's crash recovery to find, and a rerun on the same
+lab dir goes on from the state the last one left.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from avcfix.audit.syscalls import syscall_number
 from avcfix.errors import UsageError
@@ -81,6 +88,29 @@ class LabState:
     serial: int = 0
     next_pid: int = 0
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "enforcing": self.enforcing, "dontaudit": self.dontaudit,
+            "permissive_domains": sorted(self.permissive_domains),
+            "booleans": dict(sorted(self.booleans.items())),
+            "ports": [[proto, port, ctx] for (proto, port), ctx in sorted(self.ports.items())],
+            "files": dict(sorted(self.files.items())),
+            "fcontexts": [list(fc) for fc in self.fcontexts],
+            "clock": self.clock, "serial": self.serial, "next_pid": self.next_pid,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "LabState":
+        return cls(
+            enforcing=bool(doc["enforcing"]), dontaudit=bool(doc["dontaudit"]),
+            permissive_domains={str(d) for d in doc["permissive_domains"]},
+            booleans={str(k): bool(v) for k, v in doc["booleans"].items()},
+            ports={(str(p), int(n)): str(c) for p, n, c in doc["ports"]},
+            files={str(k): str(v) for k, v in doc["files"].items()},
+            fcontexts=[(str(r), str(t)) for r, t in doc["fcontexts"]],
+            clock=float(doc["clock"]), serial=int(doc["serial"]), next_pid=int(doc["next_pid"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
@@ -106,18 +136,50 @@ class _Decision:
 class SimKernel:
     """Runs a :class:`Scenario` against a policy, appending records to ``log``."""
 
-    def __init__(self, scenario: Scenario, log: Path, analyzer_factory: Callable[[], Analyzer]) -> None:
+    def __init__(self, scenario: Scenario, log: Path, analyzer_factory: Callable[[], Analyzer],
+                 state_file: Path | None = None) -> None:
         self.scenario = scenario
         self.log = Path(log)
         self._analyzer_factory = analyzer_factory
-        self.state = LabState(
-            ports={(p.proto, p.port): p.context for p in scenario.ports},
-            files={f.path: f.context for f in scenario.files},
-            clock=scenario.start_time,
-            serial=scenario.first_serial,
-            next_pid=scenario.first_pid,
-        )
+        self.state_file = Path(state_file) if state_file is not None else None
+        self.state = self._initial_state()
         self._kinds = {f.path: f.kind for f in scenario.files}
+
+    def _initial_state(self) -> LabState:
+        """The scenario's state, or the one the lab dir holds for this scenario."""
+        sc = self.scenario
+        fresh = LabState(
+            ports={(p.proto, p.port): p.context for p in sc.ports},
+            files={f.path: f.context for f in sc.files},
+            clock=sc.start_time,
+            serial=sc.first_serial,
+            next_pid=sc.first_pid,
+        )
+        if self.state_file is None or not self.state_file.is_file():
+            return fresh
+        try:
+            doc = json.loads(self.state_file.read_text(encoding="utf-8"))
+            if doc.get("scenario") != sc.name:
+                return fresh  # another scenario's lab dir: start from this one's
+            state = LabState.from_json(doc["state"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"lab state {self.state_file} is damaged ({exc}): delete it to start the lab "
+                             "from its scenario again") from exc
+        # labels the scenario added since: as the scenario says
+        for key, ctx in fresh.ports.items():
+            state.ports.setdefault(key, ctx)
+        for path, ctx in fresh.files.items():
+            state.files.setdefault(path, ctx)
+        return state
+
+    def save(self) -> None:
+        """Write the state to the lab dir (atomically, fsynced), as the kernel and semanage would."""
+        if self.state_file is None:
+            return
+        from avcfix.loop.journal import write_json_atomic
+
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.state_file, {"scenario": self.scenario.name, "state": self.state.to_json()})
 
     # ------------------------------------------------------------ labels
 
@@ -195,6 +257,7 @@ class SimKernel:
         lines.append(R.service_record(round(st.clock + STEP, 3), st.serial, "SERVICE_START",
                                       self.scenario.service, failed is None))
         self._append(lines)
+        self.save()
         return RunResult(pid, failed is None, failed, denied, logged, done)
 
     def _keys(self) -> list[AccessKey]:

@@ -36,6 +36,7 @@ from avcfix.errors import CompileError, ToolError, UsageError
 from avcfix.explain.model import Finding, Reason
 from avcfix.loop.fixes import Fix, fix_for
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
+from avcfix.loop.journal import Journal
 from avcfix.loop.interfaces import (
     AuditTrail,
     Explainer,
@@ -129,6 +130,8 @@ class Loop:
         progress: Progress = _quiet,
         clock: Callable[[], float] = time.monotonic,
         lab: bool = False,
+        journal: Journal | None = None,
+        recovered: Sequence[str] = (),
     ) -> None:
         if options.max_iterations < 1:
             raise UsageError("--max-iterations must be at least 1")
@@ -144,7 +147,11 @@ class Loop:
         self.progress = progress
         self.clock = clock
         self.lab = lab
-        self.guard = StateGuard(admin)
+        #: Every change is journaled before it is made (None: in memory, as in unit tests).
+        self.journal = journal if journal is not None else Journal(None)
+        #: What a recovery of an interrupted run undid before this one (for the report).
+        self.recovered = tuple(recovered)
+        self.guard = StateGuard(admin, self.journal)
         self.iterations: list[IterationReport] = []
         self.domains: tuple[str, ...] = tuple(options.domains)
         self.version: str | None = None
@@ -166,6 +173,8 @@ class Loop:
             self.guard.restore()
             for failure in self.guard.failures:  # shown even when an error is on its way out
                 self._emit(EventKind.WARNING, len(self.iterations), failure)
+            # an orderly end: the marks are off (else the journal stays for a recovery)
+            self.journal.finish(restored=not self.guard.failures)
         restored = tuple(self.guard.restored)
         if self.guard.failures:
             # restoring failed: that is an error the admin must see, whatever the outcome
@@ -180,6 +189,7 @@ class Loop:
             module_version=self.version,
             decisions=tuple(decisions),
             restored=restored,
+            recovered=self.recovered,
             seconds=self.clock() - start,
             lab=self.lab,
             notes=tuple(self.notes),
@@ -290,7 +300,9 @@ class Loop:
                     self._finish(base, t0, rules_added=added, module_version=self.version)
                     return Outcome.DECLINED, "applying the fixes was declined", tuple(details)
                 for fx in fixes:
+                    entry = self.journal.begin("fix", {"fix": fx.to_json()}, self.admin.fix_before(fx))
                     done = self.admin.apply_fix(fx)
+                    self.journal.done(entry)
                     applied.append(done)
                     self._emit(EventKind.APPLIED, n, done)
                 did_something = True
@@ -342,12 +354,16 @@ class Loop:
         def on_step(step: str, detail: str) -> None:
             self._emit(EventKind.BUILD_STEP, n, f"{step}: {detail}")
 
+        entry = self.journal.begin("module", {"module": self.installer.module, "version_before": self.version})
         try:
             result = self.installer.install(findings, on_step)
         except CompileError as exc:
+            self.journal.undone(entry, "did not compile")
             return True, (), False, (Outcome.COMPILE_FAILED, str(exc), ())
         except ToolError as exc:  # InstallError: the installer has rolled back already
+            self.journal.undone(entry, "install failed; rolled back")
             return True, (), False, (Outcome.INSTALL_FAILED, str(exc), ())
+        self.journal.done(entry, version=result.version)
         self.version = result.version
         for m in result.missing:
             self._emit(EventKind.WARNING, n, f"not in the policy after install: {m}")

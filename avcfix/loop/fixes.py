@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 from avcfix.explain.model import AdviceKind, Finding
 from avcfix.policy.identifiers import is_identifier
@@ -38,6 +39,29 @@ class Fix:
     @property
     def key(self) -> tuple:
         return (self.kind.value, self.argv)
+
+    def to_json(self) -> dict[str, Any]:
+        """For the loop's journal (:meth:`from_json` reads it back)."""
+        return {"kind": self.kind.value, "command": self.command, "argv": [list(a) for a in self.argv],
+                "booleans": [[n, v] for n, v in self.booleans],
+                "port": list(self.port) if self.port else None,
+                "fcontext": list(self.fcontext) if self.fcontext else None, "paths": list(self.paths)}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "Fix":
+        """A fix as journaled; its names are checked again (a journal is a file anyone root can edit)."""
+        kind = AdviceKind(doc["kind"])
+        booleans = tuple((str(n), bool(v)) for n, v in doc.get("booleans") or ())
+        port = doc.get("port")
+        fc = doc.get("fcontext")
+        paths = tuple(str(p) for p in doc.get("paths") or ())
+        names = [n for n, _ in booleans] + ([str(port[2])] if port else []) + ([str(fc[1])] if fc else [])
+        if not all(is_identifier(n) for n in names) or not all(p.startswith("/") for p in paths + ((str(fc[0]),) if fc else ())):
+            raise ValueError(f"a journaled fix with a bad name: {doc.get('command')!r}")
+        return cls(kind, str(doc.get("command", "")), tuple(tuple(str(w) for w in a) for a in doc.get("argv") or ()),
+                   booleans=booleans,
+                   port=(str(port[0]), int(port[1]), str(port[2])) if port else None,
+                   fcontext=(str(fc[0]), str(fc[1])) if fc else None, paths=paths)
 
 
 def fix_for(finding: Finding) -> Fix | None:

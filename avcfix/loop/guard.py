@@ -2,7 +2,9 @@
 
 :class:`StateGuard` remembers every change the loop makes to the policy's
 modes and undoes them in :meth:`StateGuard.restore`, which the loop calls in a
-``finally``. :func:`interrupts_as_keyboard` turns SIGTERM and SIGHUP into
+``finally``; with a :class:`~avcfix.loop.journal.Journal` each change is
+journaled first, so that a crash that skips the ``finally`` can be undone by
+the next run. :func:`interrupts_as_keyboard` turns SIGTERM and SIGHUP into
 :class:`KeyboardInterrupt` while the loop runs, so a ``kill`` or a closed
 terminal takes the same restoring path as Ctrl-C; while restoring, further
 Ctrl-C are ignored so that the restore cannot be cut in half.
@@ -16,30 +18,37 @@ import threading
 from typing import Iterator
 
 from avcfix.loop.interfaces import PolicyAdmin
+from avcfix.loop.journal import Journal
 
 
 class StateGuard:
     """Records the permissive marks and dontaudit switch made, and undoes them."""
 
-    def __init__(self, admin: PolicyAdmin) -> None:
+    def __init__(self, admin: PolicyAdmin, journal: Journal | None = None) -> None:
         self.admin = admin
+        self.journal = journal if journal is not None else Journal(None)
         self.marked: list[str] = []
         self.dontaudit_disabled = False
         self.restored: list[str] = []
         self.failures: list[str] = []
+        self._entries: dict[str, int] = {}  # "dontaudit" / a domain -> its journal entry
 
     def disable_dontaudit(self) -> None:
         """``semodule -DB`` unless dontaudit rules are already off (then leave them)."""
         if self.admin.dontaudit_enabled():
+            self._entries["dontaudit"] = self.journal.begin("dontaudit", {})
             self.dontaudit_disabled = True  # set first: a failure half-way still restores
             self.admin.set_dontaudit(False)
+            self.journal.done(self._entries["dontaudit"])
 
     def mark_permissive(self, domain: str) -> bool:
         """Mark ``domain`` permissive; False when it already was (then it stays so)."""
         if domain in self.admin.permissive_domains():
             return False
+        self._entries[domain] = self.journal.begin("permissive", {"domain": domain})
         self.marked.append(domain)
         self.admin.set_permissive(domain, True)
+        self.journal.done(self._entries[domain])
         return True
 
     def unmark(self, domain: str) -> None:
@@ -47,7 +56,13 @@ class StateGuard:
         if domain in self.marked:
             self.admin.set_permissive(domain, False)
             self.marked.remove(domain)
+            self._journal_undone(domain)
             self.restored.append(f"removed the permissive mark of {domain}")
+
+    def _journal_undone(self, key: str, why: str = "") -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.journal.undone(entry, why)
 
     def restore(self) -> None:
         """Undo everything still changed; never raises (failures are kept in ``failures``)."""
@@ -56,6 +71,7 @@ class StateGuard:
                 try:
                     if domain not in self.admin.permissive_domains():
                         self.marked.remove(domain)  # the mark never took effect: nothing to undo
+                        self._journal_undone(domain, "never took effect")
                         continue
                     self.unmark(domain)
                 except Exception as exc:  # keep going: the other states must be restored too
@@ -65,6 +81,7 @@ class StateGuard:
                 try:
                     self.admin.set_dontaudit(True)
                     self.dontaudit_disabled = False
+                    self._journal_undone("dontaudit")
                     self.restored.append("dontaudit rules enabled again (semodule -B)")
                 except Exception as exc:
                     self.failures.append(f"could not enable dontaudit rules again: {exc} (run: semodule -B)")

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from avcfix.audit.model import Denial, DenialGroup
 from avcfix.explain.model import Finding
@@ -87,6 +87,14 @@ class PolicyAdmin(Protocol):
 
     def apply_fix(self, fix: Fix) -> str:
         """Apply a non-module fix; return a one-line description of what was done."""
+        ...
+
+    def fix_before(self, fix: Fix) -> dict[str, Any]:
+        """What ``fix`` is about to change, as it is now (JSON), for the loop's journal."""
+        ...
+
+    def undo_fix(self, fix: Fix, before: dict[str, Any]) -> list[str]:
+        """Put back what :meth:`fix_before` recorded (idempotent); one line per change undone."""
         ...
 
 

@@ -22,6 +22,8 @@ class Outcome(str, enum.Enum):
     INSTALL_FAILED = "install_failed"    # semodule failed; rolled back to the previous version
     COMPILE_FAILED = "compile_failed"    # checkmodule/semodule_package rejected the module
     INTERRUPTED = "interrupted"          # Ctrl-C / SIGTERM
+    BUSY = "busy"                        # another avcfix loop holds the lock: nothing done
+    RECOVERED = "recovered"              # --recover: an interrupted run's changes undone (or none found)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -38,6 +40,8 @@ _EXIT = {
     Outcome.INSTALL_FAILED: ExitCode.INSTALL,
     Outcome.COMPILE_FAILED: ExitCode.COMPILE,
     Outcome.INTERRUPTED: ExitCode.INTERRUPTED,
+    Outcome.BUSY: ExitCode.BUSY,
+    Outcome.RECOVERED: ExitCode.OK,
 }
 
 
@@ -130,6 +134,8 @@ class LoopReport:
     decisions: tuple[str, ...] = ()
     #: What was restored on the way out (permissive mark removed, dontaudit back on).
     restored: tuple[str, ...] = ()
+    #: What the recovery of an interrupted earlier run undid first (or kept), newest change first.
+    recovered: tuple[str, ...] = ()
     seconds: float = 0.0
     lab: bool = False
     notes: tuple[str, ...] = field(default=())
@@ -156,6 +162,7 @@ class LoopReport:
             "rules_added": rule_lines_json(self.rules_added),
             "decisions": list(self.decisions),
             "restored": list(self.restored),
+            "recovered": list(self.recovered),
             "lab": self.lab,
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),

@@ -12,10 +12,11 @@ Every command is an argv list through :mod:`avcfix.proc`.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from avcfix import proc
 from avcfix.errors import InstallError, ToolError
@@ -35,6 +36,46 @@ def parse_permissive_list(text: str) -> frozenset[str]:
     """Types listed by ``semanage permissive -l -n`` (customized and builtin)."""
     return frozenset(w for line in text.splitlines() for w in line.split()[:1] if is_identifier(w)
                      and w.endswith("_t"))
+
+
+def parse_boolean_list(text: str) -> dict[str, tuple[bool, bool]]:
+    """``semanage boolean -l -n``: name -> (current value, persistent value)."""
+    out: dict[str, tuple[bool, bool]] = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*(\S+)\s+\(\s*(on|off)\s*,\s*(on|off)\s*\)", line)
+        if m and is_identifier(m.group(1)):
+            out[m.group(1)] = (m.group(2) == "on", m.group(3) == "on")
+    return out
+
+
+def parse_local_ports(text: str) -> dict[tuple[str, int], str]:
+    """``semanage port -l -C -n``: (proto, port) -> type, for single ports (not ranges)."""
+    out: dict[tuple[str, int], str] = {}
+    for line in text.splitlines():
+        words = line.replace(",", " ").split()
+        if len(words) >= 3 and is_identifier(words[0]):
+            for w in words[2:]:
+                if w.isdigit():
+                    out[(words[1], int(w))] = words[0]
+    return out
+
+
+def parse_local_fcontexts(text: str) -> dict[str, str]:
+    """``semanage fcontext -l -C -n``: regex -> type, for ``all files`` rules."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"(\S+)\s+all files\s+\S+:\S+:(\S+?):\S+\s*$", line)
+        if m and is_identifier(m.group(2)):
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def file_context(path: str) -> str | None:
+    """The SELinux label of ``path`` (not following a symlink), or None."""
+    try:
+        return os.getxattr(path, "security.selinux", follow_symlinks=False).rstrip(b"\0").decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def permissive_module(domain: str) -> str:
@@ -122,3 +163,85 @@ class SemanageAdmin:
                 raise ToolError(f"refusing to run {argv[0]!r}: not a fix command")
             self._run(list(argv), " ".join(argv))
         return "; ".join(" ".join(a) for a in fix.argv)
+
+    # ---------------------------------------------------------------- journal
+
+    def _query(self, argv: list[str]) -> str:
+        r = self._run(argv, " ".join(argv), timeout=300)
+        return r.stdout
+
+    def fix_before(self, fix: Fix) -> dict[str, Any]:
+        """What ``fix`` changes, as it is now (a private root changes nothing: see apply_fix)."""
+        if not self.live:
+            return {}
+        before: dict[str, Any] = {}
+        if fix.booleans:
+            values = parse_boolean_list(self._query(["semanage", "boolean", "-l", "-n"]))
+            before["booleans"] = {n: list(values[n]) if n in values else None for n, _ in fix.booleans}
+        if fix.port is not None:
+            proto, port, _ = fix.port
+            before["port"] = [proto, port, parse_local_ports(self._query(["semanage", "port", "-l", "-C", "-n"]))
+                              .get((proto, port))]
+        if fix.fcontext is not None:
+            regex = fix.fcontext[0]
+            before["fcontext"] = [regex, parse_local_fcontexts(
+                self._query(["semanage", "fcontext", "-l", "-C", "-n"])).get(regex)]
+        if fix.paths:
+            files: dict[str, str | None] = {}
+            recursive = any("-R" in argv for argv in fix.argv if argv[:1] == ("restorecon",))
+            for top in fix.paths:
+                files[top] = file_context(top)
+                if recursive and os.path.isdir(top) and not os.path.islink(top):
+                    for dirpath, dirnames, filenames in os.walk(top):
+                        for name in dirnames + filenames:
+                            p = os.path.join(dirpath, name)
+                            files[p] = file_context(p)
+            before["files"] = files
+        return before
+
+    def undo_fix(self, fix: Fix, before: dict[str, Any]) -> list[str]:
+        """Put back what :meth:`fix_before` saw; each step only when the state differs from it."""
+        if not self.live:
+            return []
+        out: list[str] = []
+        # newest first: file labels, then the file-context rule, the port, the booleans
+        for path, old in sorted((before.get("files") or {}).items(), reverse=True):
+            if old is not None and os.path.lexists(path) and file_context(path) != old:
+                argv = ["chcon", "-h", "--", old, path]
+                self._run(argv, " ".join(argv))
+                out.append(" ".join(argv))
+        if before.get("fcontext"):
+            regex, old = before["fcontext"]
+            now = parse_local_fcontexts(self._query(["semanage", "fcontext", "-l", "-C", "-n"])).get(regex)
+            if now != old:
+                argv = (["semanage", "fcontext", "-d", regex] if old is None
+                        else ["semanage", "fcontext", "-m", "-t", check_identifier(old, "type"), regex])
+                self._run(argv, " ".join(argv))
+                out.append(" ".join(argv))
+        if before.get("port"):
+            proto, port, old = before["port"]
+            now = parse_local_ports(self._query(["semanage", "port", "-l", "-C", "-n"])).get((proto, int(port)))
+            if now != old:
+                argv = (["semanage", "port", "-d", "-p", proto, str(int(port))] if old is None
+                        else ["semanage", "port", "-m", "-t", check_identifier(old, "type"), "-p", proto,
+                              str(int(port))])
+                self._run(argv, " ".join(argv))
+                out.append(" ".join(argv))
+        old_bools = before.get("booleans") or {}
+        if old_bools:
+            now_bools = parse_boolean_list(self._query(["semanage", "boolean", "-l", "-n"]))
+            for name, old in sorted(old_bools.items()):
+                if old is None or name not in now_bools:
+                    continue
+                current, persistent = bool(old[0]), bool(old[1])
+                now_current, now_persistent = now_bools[name]
+                if now_persistent != persistent:
+                    argv = ["setsebool", "-P", check_identifier(name, "boolean"), "on" if persistent else "off"]
+                    self._run(argv, " ".join(argv))
+                    out.append(" ".join(argv))
+                    now_current = persistent
+                if now_current != current:
+                    argv = ["setsebool", check_identifier(name, "boolean"), "on" if current else "off"]
+                    self._run(argv, " ".join(argv))
+                    out.append(" ".join(argv))
+        return out
