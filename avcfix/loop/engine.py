@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 
 from avcfix.audit.group import group_denials
 from avcfix.audit.model import Denial, DenialGroup
-from avcfix.errors import CompileError, ToolError, UsageError
+from avcfix.errors import CompileError, InputError, ToolError, UsageError
 from avcfix.explain.model import Finding, Reason
 from avcfix.loop.fixes import Fix, fix_for
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
@@ -160,8 +160,9 @@ class Loop:
         try:
             with interrupts_as_keyboard():
                 outcome, message, decisions = self._run()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             outcome, message = Outcome.INTERRUPTED, "interrupted: the system was restored"
+            self.notes.extend(getattr(exc, "__notes__", ()))  # rollback steps that failed
         finally:
             self.guard.restore()
             for failure in self.guard.failures:  # shown even when an error is on its way out
@@ -344,13 +345,20 @@ class Loop:
 
         try:
             result = self.installer.install(findings, on_step)
-        except CompileError as exc:
-            return True, (), False, (Outcome.COMPILE_FAILED, str(exc), ())
-        except ToolError as exc:  # InstallError: the installer has rolled back already
-            return True, (), False, (Outcome.INSTALL_FAILED, str(exc), ())
+        except (CompileError, ToolError, InputError) as exc:
+            # the installer has rolled back already; rollback steps that failed are notes
+            for note in getattr(exc, "__notes__", ()):
+                self.notes.append(note)
+                self._emit(EventKind.WARNING, n, note)
+            outcome = (Outcome.COMPILE_FAILED if isinstance(exc, CompileError) else
+                       Outcome.WRITE_FAILED if isinstance(exc, InputError) else Outcome.INSTALL_FAILED)
+            return True, (), False, (outcome, str(exc), ())
         self.version = result.version
         for m in result.missing:
             self._emit(EventKind.WARNING, n, f"not in the policy after install: {m}")
+        for w in result.warnings:
+            self.notes.append(w)
+            self._emit(EventKind.WARNING, n, w)
         self._emit(EventKind.INSTALLED, n, f"{result.module} {result.version}")
         return True, result.added if result.changed else (), result.installed, None
 

@@ -21,6 +21,8 @@ class Outcome(str, enum.Enum):
     DECLINED = "declined"                # the admin answered no to an install
     INSTALL_FAILED = "install_failed"    # semodule failed; rolled back to the previous version
     COMPILE_FAILED = "compile_failed"    # checkmodule/semodule_package rejected the module
+    WRITE_FAILED = "write_failed"        # the module's files could not be written (read-only dir...)
+    PREFLIGHT_FAILED = "preflight_failed"  # the host cannot run a real loop; nothing was changed
     INTERRUPTED = "interrupted"          # Ctrl-C / SIGTERM
 
     @property
@@ -37,6 +39,8 @@ _EXIT = {
     Outcome.NEEDS_DECISION: ExitCode.NEEDS_DECISION,
     Outcome.INSTALL_FAILED: ExitCode.INSTALL,
     Outcome.COMPILE_FAILED: ExitCode.COMPILE,
+    Outcome.WRITE_FAILED: ExitCode.INPUT,
+    Outcome.PREFLIGHT_FAILED: ExitCode.PREFLIGHT,
     Outcome.INTERRUPTED: ExitCode.INTERRUPTED,
 }
 
