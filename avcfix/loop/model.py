@@ -120,6 +120,18 @@ class IterationReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PreflightCheck:
+    """One check of a real loop's preflight (:mod:`avcfix.loop.preflight`)."""
+
+    check: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
 class LoopReport:
     """The whole run: the outcome, why, and every iteration."""
 
@@ -137,6 +149,8 @@ class LoopReport:
     seconds: float = 0.0
     lab: bool = False
     notes: tuple[str, ...] = field(default=())
+    #: The host checks run before a real loop (empty in the lab).
+    preflight: tuple[PreflightCheck, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -162,5 +176,6 @@ class LoopReport:
             "restored": list(self.restored),
             "lab": self.lab,
             "notes": list(self.notes),
+            "preflight": [c.to_json() for c in self.preflight],
             "seconds": round(self.seconds, 3),
         }
