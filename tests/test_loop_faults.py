@@ -168,3 +168,25 @@ def test_cli_out_dir_under_a_file_is_exit_3_with_the_json_document(lab_dir: Path
     assert cp.returncode == 3
     assert doc["outcome"] == "write_failed" and doc["exit_code"] == 3
     assert doc["message"] == f"{afile / 'module'}: cannot create the module directory: Not a directory"
+
+
+@pytest.mark.slow
+def test_a_package_that_cannot_be_kept_after_a_good_install_is_a_warning(euca_root: PolicyRoot,
+                                                                         tmp_path: Path) -> None:
+    """The install worked; only keeping its package for a later rollback failed (the state
+    directory's place is taken by a file): the loop says so and goes on."""
+    root = copy_root(euca_root, tmp_path / "root")
+    lab = Lab(load_scenario(LABS_DIR / "eucanetd.toml"), tmp_path, root)
+    lab.module_dir.mkdir(parents=True)
+    (lab.module_dir / ".avcfix-loop").write_text("in the way\n")
+    events: list[LoopEvent] = []
+    installer = BuilderInstaller(MODULE, lab.module_dir, lab.root)
+    report = Loop(LoopOptions(service=lab.scenario.service, module=MODULE, max_iterations=1), lab.service(),
+                  lab.trail(), lab.admin(), installer, FactsExplainer(lab.root), progress=events.append,
+                  lab=True).run()
+    assert report.outcome is Outcome.MAX_ITERATIONS and report.module_version == "1.0"
+    [note] = report.notes
+    assert note.startswith(f"could not keep the package of {MODULE} 1.0 in {installer.state_dir} (")
+    assert note.endswith("a failed install later cannot roll back to this version")
+    assert [e.message for e in events if e.kind is EventKind.WARNING] == [note]
+    assert MODULE in {m.name for m in semodule.list_modules(lab.root)}
