@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from avcfix.loop.model import LoopReport, Outcome, PreflightCheck
+from avcfix.loop.model import PreflightCheck
 from avcfix.loop.preflight import (
     HostFacts,
     PreflightRequest,

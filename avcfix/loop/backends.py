@@ -12,8 +12,9 @@
   iteration. A rollback step that fails itself (a read-only module directory,
   a semodule error) never hides the first error: the error raised is the
   build's or install's, and each failed step is one of its ``__notes__``
-  (PEP 678), which the loop reports as notes. No ``semodule -E`` and nothing in ``/tmp``: ``semodule`` runs in
-  ``semanage_t``, which the enforcing policy does not let write there.
+  (PEP 678), which the loop reports as notes. No ``semodule -E`` and nothing
+  in ``/tmp``: ``semodule`` runs in ``semanage_t``, which the enforcing policy
+  does not let write there.
 - :class:`FactsExplainer` classifies denial groups with the explanation
   engine against the policy as it is now (reopened after every install).
 """
