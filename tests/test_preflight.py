@@ -164,6 +164,8 @@ def test_a_private_root_needs_no_privilege_but_its_store() -> None:
     (dict(readable={str(LOG): "permission denied"}), "audit_log", f"{LOG}: permission denied"),
     (dict(conf={"write_logs": "no"}), "audit_log",
      f"auditd writes no log file (write_logs = no in /etc/audit/auditd.conf): {LOG} gets no new denial"),
+    (dict(conf={"log_format": "NOLOG"}), "audit_log",
+     f"auditd writes no log file (log_format = NOLOG in /etc/audit/auditd.conf): {LOG} gets no new denial"),
     (dict(conf={"log_file": "/srv/audit/audit.log"}), "audit_log",
      f"auditd writes /srv/audit/audit.log (log_file in /etc/audit/auditd.conf), not {LOG}: "
      "give --log /srv/audit/audit.log"),

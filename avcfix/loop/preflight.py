@@ -184,9 +184,10 @@ def check_audit_log(host: HostFacts, log: Path) -> PreflightCheck:
     conf = host.auditd_config()
     if conf is None:
         return _check("audit_log", True, f"{log} is readable ({AUDITD_CONF} unreadable: not compared)")
-    if conf.get("write_logs", "yes").lower() == "no":
-        return _check("audit_log", False, f"auditd writes no log file (write_logs = no in {AUDITD_CONF}): "
-                                          f"{log} gets no new denial")
+    for key, off in (("write_logs", "no"), ("log_format", "nolog")):  # NOLOG: auditd before 2.5
+        if conf.get(key, "").lower() == off:
+            return _check("audit_log", False, f"auditd writes no log file ({key} = {conf[key]} in "
+                                              f"{AUDITD_CONF}): {log} gets no new denial")
     written = Path(conf.get("log_file") or AUDITD_DEFAULT_LOG)
     if not host.same_file(written, log):
         return _check("audit_log", False, f"auditd writes {written} (log_file in {AUDITD_CONF}), not {log}: "
