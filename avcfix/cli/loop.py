@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import sys
@@ -20,7 +21,8 @@ from avcfix.cli.common import safe_text
 from avcfix.errors import ToolError, UsageError
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
 from avcfix.loop.session import BusyError, LoopSession, state_dir_for
-from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, Outcome
+from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, Outcome, PreflightCheck
+from avcfix.loop.preflight import failure_message
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Version of the ``--json`` report (README, "avcfix loop").
@@ -106,6 +108,11 @@ def _summary(report: LoopReport) -> None:
     style = _OUTCOME_STYLE.get(report.outcome, "bold red")
     lab = " [dim](lab: simulated kernel)[/]" if report.lab else ""
     console.print(f"[{style}]{_t(report.outcome.value.replace('_', ' '))}[/]{lab}: {_t(report.message)}")
+    if report.outcome is Outcome.PREFLIGHT_FAILED:
+        for c in report.preflight:
+            mark = "[green]ok[/]    " if c.ok else "[bold red]FAILED[/]"
+            console.print(f"  {mark} {_t(c.check)}: {_t(c.detail)}")
+        return
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for col in ("#", "phase", "service", "new denials", "rules added", "module", "seconds"):
         table.add_column(col, justify="right" if col in ("#", "new denials", "rules added", "seconds") else "left")
@@ -162,8 +169,10 @@ def loop(
 
     Exit codes: 0 converged, 10 not converged (no progress, max iterations,
     service unhealthy without denials, install declined), 11 needs an admin's
-    decision (boolean, port label, restorecon), 6 compile error, 7 install
-    failed (rolled back), 12 another loop holds the lock, 130 interrupted.
+    decision (boolean, port label, restorecon), 3 the module's files cannot be
+    written, 6 compile error, 7 install failed (rolled back), 12 another loop
+    holds the lock, 13 preflight failed (a real loop cannot work on this host;
+    nothing changed), 130 interrupted.
     """
     if recover:
         _emit(_recover(lab, lab_dir, root, service), as_json)
@@ -264,6 +273,12 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
     opts = _options(service, domains, module, 5.0 if settle is None else settle, max_iterations, permissive,
                     dontaudit_off, apply_advice)
     installer = BuilderInstaller(opts.module, out_dir or Path("."), proot, priority=priority)
+    checks = _preflight(service, proot, log, out_dir or Path("."))
+    failed = failure_message(checks)
+    if failed is not None:
+        return LoopReport(outcome=Outcome.PREFLIGHT_FAILED, message=failed, service=service, module=opts.module,
+                          domains=opts.domains, iterations=(), module_version=installer.installed_version(),
+                          preflight=checks)
     try:
         policy = proot.policy_file
     except Exception:  # no policy in that root: the domain must come from the running service
@@ -274,7 +289,7 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
         loop = Loop(opts, SystemdService(service, policy=policy), SystemTrail(log), SemanageAdmin(proot),
                     installer, FactsExplainer(proot), confirm=confirm, progress=printer, journal=session.journal,
                     recovered=session.recovered)
-        return loop.run()
+        return dataclasses.replace(loop.run(), preflight=checks)
 
 
 @contextlib.contextmanager
@@ -312,3 +327,14 @@ def _recover(lab: Optional[str], lab_dir: Optional[Path], root: Optional[Path],
         message = f"nothing to recover: no interrupted loop in {machine}"
     return LoopReport(Outcome.RECOVERED, message, ", ".join(services) or (service or lab or ""), "",
                       (), (), recovered=recovered, lab=kind)
+
+
+def _preflight(service: str, root: PolicyRoot, log: Path, out_dir: Path) -> tuple[PreflightCheck, ...]:
+    """The host checks of a real loop (never in the lab); failures are the report's."""
+    from avcfix.loop.preflight import PreflightRequest, run_preflight
+    from avcfix.system.hostfacts import RealHost
+
+    checks = run_preflight(RealHost(), PreflightRequest(service, root, log, out_dir))
+    if all(c.ok for c in checks):
+        console_err.print(f"[bold]preflight[/]: ok ({_t(', '.join(c.check for c in checks))})")
+    return checks

@@ -9,8 +9,12 @@
   ``semodule -r`` when the failed install had left the module in the store
   and there was no previous version), and restores the ``.te``/``.pp`` files,
   so that the system and the working directory are as they were before that
-  iteration. No ``semodule -E`` and nothing in ``/tmp``: ``semodule`` runs in
-  ``semanage_t``, which the enforcing policy does not let write there.
+  iteration. A rollback step that fails itself (a read-only module directory,
+  a semodule error) never hides the first error: the error raised is the
+  build's or install's, and each failed step is one of its ``__notes__``
+  (PEP 678), which the loop reports as notes. No ``semodule -E`` and nothing
+  in ``/tmp``: ``semodule`` runs in ``semanage_t``, which the enforcing policy
+  does not let write there.
 - :class:`FactsExplainer` classifies denial groups with the explanation
   engine against the policy as it is now (reopened after every install).
 """
@@ -24,7 +28,7 @@ from typing import Callable, Sequence
 
 from avcfix import proc
 from avcfix.audit.model import DenialGroup
-from avcfix.errors import InstallError
+from avcfix.errors import InputError, InstallError
 from avcfix.explain.model import Finding
 from avcfix.loop.interfaces import Installed, StepListener
 from avcfix.toolchain import semodule
@@ -72,10 +76,18 @@ class BuilderInstaller:
             return None
 
     def install(self, findings: Sequence[Finding], on_step: StepListener | None = None) -> Installed:
-        """Build and install; on failure restore the previous version and re-raise."""
+        """Build and install; on failure restore the previous version and re-raise.
+
+        The error raised is always the first one: rollback steps that fail
+        too are added to it as notes (``exc.__notes__``), never raised.
+        """
         from avcfix.builder import BuildOptions, build_module
 
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{self.out_dir}: cannot create the module directory: "
+                             f"{exc.strerror or exc}") from None
         with tempfile.TemporaryDirectory(prefix="avcfix-loop-") as tmp:
             saved = self._save(Path(tmp))
             opts = BuildOptions(module=self.module, out_dir=self.out_dir, root=self.root, install=True,
@@ -90,15 +102,27 @@ class BuilderInstaller:
             try:
                 result = build_module(findings, opts, progress=progress, record=self.record)
             except InstallError as exc:
-                self._restore_files(saved)
-                what = self._rollback(previous, was_there)
-                raise InstallError(f"{exc}; {what}", exc.result) from exc
-            except BaseException:
-                # compile error, Ctrl-C before semodule ran...: nothing new is installed
-                self._restore_files(saved)
+                notes = self._restore_files(saved)
+                what, more = self._safe_rollback(previous, was_there)
+                failed = InstallError(f"{exc}; {what}", exc.result)
+                for note in [*getattr(exc, "__notes__", ()), *notes, *more]:
+                    failed.add_note(note)
+                raise failed from exc
+            except BaseException as exc:
+                # compile error, unwritable module directory, Ctrl-C before semodule ran...:
+                # nothing new is installed; put the working files back
+                for note in self._restore_files(saved):
+                    exc.add_note(note)
                 raise
+        warnings: tuple[str, ...] = ()
         if result.installed and result.pp_path is not None:
-            self._keep(result.version, Path(result.pp_path))
+            try:
+                self._keep(result.version, Path(result.pp_path))
+            except OSError as exc:
+                # installed all the same: only a later rollback to this version is lost
+                warnings = (f"could not keep the package of {self.module} {result.version} in "
+                            f"{self.state_dir} ({exc.strerror or exc}): a failed install later "
+                            f"cannot roll back to this version",)
         self._version = result.version
         return Installed(
             version=result.version,
@@ -109,6 +133,7 @@ class BuilderInstaller:
             missing=tuple(result.missing_after_install),
             # the same package already in the store changes nothing: not progress
             installed=bool(result.installed) and not getattr(result, "already_installed", False),
+            warnings=warnings,
         )
 
     def _save(self, tmp: Path) -> dict[str, Path]:
@@ -116,16 +141,42 @@ class BuilderInstaller:
         for key, path in (("te", self.te_path), ("pp", self.pp_path)):
             if path.is_file():
                 copy = tmp / path.name
-                shutil.copy2(path, copy)
+                try:
+                    shutil.copy2(path, copy)
+                except OSError as exc:  # nothing changed yet
+                    raise InputError(f"{path}: cannot keep a copy before the build "
+                                     f"(in {tmp}): {exc.strerror or exc}") from None
                 saved[key] = copy
         return saved
 
-    def _restore_files(self, saved: dict[str, Path]) -> None:
+    def _restore_files(self, saved: dict[str, Path]) -> list[str]:
+        """Put the ``.te``/``.pp`` back as they were; each failure is a note, never raised."""
+        notes: list[str] = []
         for key, path in (("te", self.te_path), ("pp", self.pp_path)):
-            if key in saved:
-                shutil.copy2(saved[key], path)
+            try:
+                if key in saved:
+                    shutil.copy2(saved[key], path)
+                elif path.exists() or path.is_symlink():  # unlink(2) says EROFS even for a missing file
+                    path.unlink()
+            except OSError as exc:
+                if key in saved:
+                    notes.append(f"rollback: could not restore {path} ({exc.strerror or exc}): it may hold "
+                                 f"the new version, which is not installed")
+                else:
+                    notes.append(f"rollback: could not remove {path} ({exc.strerror or exc}): it is the "
+                                 f"new version, which is not installed")
+        return notes
+
+    def _safe_rollback(self, previous: tuple[str, Path] | None, was_there: bool) -> tuple[str, list[str]]:
+        """:meth:`_rollback`, its failure turned into a note: (what was done, notes)."""
+        try:
+            return self._rollback(previous, was_there), []
+        except Exception as exc:
+            if previous is not None:
+                how = f"reinstall it: {' '.join(self.root.semodule_argv('-i', str(previous[1])))}"
             else:
-                path.unlink(missing_ok=True)
+                how = f"check it: {' '.join(self.root.semodule_argv('-l'))}"
+            return "the rollback failed too (see the notes)", [f"rollback: {exc} ({how})"]
 
     def _keep(self, version: str, package: Path) -> None:
         """Keep the package just installed as VERSION, and note it as the installed one."""

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 
 from avcfix.audit.group import group_denials
 from avcfix.audit.model import Denial, DenialGroup
-from avcfix.errors import CompileError, ToolError, UsageError
+from avcfix.errors import CompileError, InputError, ToolError, UsageError
 from avcfix.explain.model import Finding, Reason
 from avcfix.loop.fixes import Fix, fix_for
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
@@ -167,8 +167,9 @@ class Loop:
         try:
             with interrupts_as_keyboard():
                 outcome, message, decisions = self._run()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             outcome, message = Outcome.INTERRUPTED, "interrupted: the system was restored"
+            self.notes.extend(getattr(exc, "__notes__", ()))  # rollback steps that failed
         finally:
             self.guard.restore()
             for failure in self.guard.failures:  # shown even when an error is on its way out
@@ -357,16 +358,24 @@ class Loop:
         entry = self.journal.begin("module", {"module": self.installer.module, "version_before": self.version})
         try:
             result = self.installer.install(findings, on_step)
-        except CompileError as exc:
-            self.journal.undone(entry, "did not compile")
-            return True, (), False, (Outcome.COMPILE_FAILED, str(exc), ())
-        except ToolError as exc:  # InstallError: the installer has rolled back already
-            self.journal.undone(entry, "install failed; rolled back")
-            return True, (), False, (Outcome.INSTALL_FAILED, str(exc), ())
+        except (CompileError, ToolError, InputError) as exc:
+            # the installer has rolled back already; rollback steps that failed are notes
+            for note in getattr(exc, "__notes__", ()):
+                self.notes.append(note)
+                self._emit(EventKind.WARNING, n, note)
+            outcome = (Outcome.COMPILE_FAILED if isinstance(exc, CompileError) else
+                       Outcome.WRITE_FAILED if isinstance(exc, InputError) else Outcome.INSTALL_FAILED)
+            self.journal.undone(entry, {Outcome.COMPILE_FAILED: "did not compile",
+                                        Outcome.WRITE_FAILED: "could not write the module; rolled back",
+                                        Outcome.INSTALL_FAILED: "install failed; rolled back"}[outcome])
+            return True, (), False, (outcome, str(exc), ())
         self.journal.done(entry, version=result.version)
         self.version = result.version
         for m in result.missing:
             self._emit(EventKind.WARNING, n, f"not in the policy after install: {m}")
+        for w in result.warnings:
+            self.notes.append(w)
+            self._emit(EventKind.WARNING, n, w)
         self._emit(EventKind.INSTALLED, n, f"{result.module} {result.version}")
         return True, result.added if result.changed else (), result.installed, None
 

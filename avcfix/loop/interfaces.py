@@ -112,6 +112,8 @@ class Installed:
     missing: tuple[str, ...] = ()
     #: semodule installed the package (False: nothing to install).
     installed: bool = True
+    #: What went wrong around an install that still succeeded (shown as warnings and notes).
+    warnings: tuple[str, ...] = ()
 
 
 #: ``listener(step, detail)`` for the build steps (generate, compile, install...).

@@ -21,6 +21,8 @@ class Outcome(str, enum.Enum):
     DECLINED = "declined"                # the admin answered no to an install
     INSTALL_FAILED = "install_failed"    # semodule failed; rolled back to the previous version
     COMPILE_FAILED = "compile_failed"    # checkmodule/semodule_package rejected the module
+    WRITE_FAILED = "write_failed"        # the module's files could not be written (read-only dir...)
+    PREFLIGHT_FAILED = "preflight_failed"  # the host cannot run a real loop; nothing was changed
     INTERRUPTED = "interrupted"          # Ctrl-C / SIGTERM
     BUSY = "busy"                        # another avcfix loop holds the lock: nothing done
     RECOVERED = "recovered"              # --recover: an interrupted run's changes undone (or none found)
@@ -39,6 +41,8 @@ _EXIT = {
     Outcome.NEEDS_DECISION: ExitCode.NEEDS_DECISION,
     Outcome.INSTALL_FAILED: ExitCode.INSTALL,
     Outcome.COMPILE_FAILED: ExitCode.COMPILE,
+    Outcome.WRITE_FAILED: ExitCode.INPUT,
+    Outcome.PREFLIGHT_FAILED: ExitCode.PREFLIGHT,
     Outcome.INTERRUPTED: ExitCode.INTERRUPTED,
     Outcome.BUSY: ExitCode.BUSY,
     Outcome.RECOVERED: ExitCode.OK,
@@ -120,6 +124,18 @@ class IterationReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PreflightCheck:
+    """One check of a real loop's preflight (:mod:`avcfix.loop.preflight`)."""
+
+    check: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
 class LoopReport:
     """The whole run: the outcome, why, and every iteration."""
 
@@ -139,6 +155,8 @@ class LoopReport:
     seconds: float = 0.0
     lab: bool = False
     notes: tuple[str, ...] = field(default=())
+    #: The host checks run before a real loop (empty in the lab).
+    preflight: tuple[PreflightCheck, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -165,5 +183,6 @@ class LoopReport:
             "recovered": list(self.recovered),
             "lab": self.lab,
             "notes": list(self.notes),
+            "preflight": [c.to_json() for c in self.preflight],
             "seconds": round(self.seconds, 3),
         }

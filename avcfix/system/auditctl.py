@@ -29,6 +29,8 @@ class AuditStatus:
     backlog: int | None
     backlog_limit: int | None
     rate_limit: int | None
+    #: The audit daemon registered with the kernel (0: none; records go to the kernel log).
+    pid: int | None = None
 
 
 def parse_status(text: str) -> AuditStatus:
@@ -40,6 +42,7 @@ def parse_status(text: str) -> AuditStatus:
         backlog=values.get("backlog"),
         backlog_limit=values.get("backlog_limit"),
         rate_limit=values.get("rate_limit"),
+        pid=values.get("pid"),
     )
 
 
