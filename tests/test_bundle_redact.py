@@ -249,3 +249,80 @@ def test_user_records_accounts_and_addresses():
     assert red.record(line) == ("type=USER_LOGIN msg=audit(1.0:1): pid=1 uid=0 auid=uid-1 ses=2 msg='op=login "
                                 "acct=\"user-1\" exe=\"/usr/sbin/sshd\" hostname=? addr=host-1 terminal=ssh "
                                 "res=success'")
+
+
+# ------------------------------------------------------------------ host names in every letter case
+
+def _case_log(node: str, title: list[str], path: str) -> str:
+    """One denial event with ``node``, a hex PROCTITLE (NUL-separated argv) and a PATH name."""
+    ev = "1700000200.000:601"
+    return "\n".join([
+        f"node={node} type=AVC msg=audit({ev}): avc:  denied  {{ name_connect }} for  pid=77 comm=\"ssh\" "
+        "dest=22 scontext=system_u:system_r:ssh_t:s0 tcontext=system_u:object_r:ssh_port_t:s0 "
+        "tclass=tcp_socket permissive=0",
+        f"node={node} type=SYSCALL msg=audit({ev}): arch=c000003e syscall=42 success=no exit=-13 a0=3 a1=1 "
+        "a2=10 a3=0 items=1 ppid=1 pid=77 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 "
+        "tty=pts0 ses=1 comm=\"ssh\" exe=\"/usr/bin/ssh\" subj=system_u:system_r:ssh_t:s0 key=(null)",
+        f"node={node} type=PATH msg=audit({ev}): item=0 name={hexs(path)} inode=9 dev=fd:01 mode=0100644 "
+        "ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:etc_t:s0 nametype=NORMAL",
+        f"node={node} type=PROCTITLE msg=audit({ev}): proctitle={hexs(chr(0).join(title))}",
+    ]) + "\n"
+
+
+def test_a_host_name_is_redacted_in_every_letter_case(tmp_path):
+    # the issue's repro: node=Db02.Example.com redacted, db02.example.com in the proctitle was not
+    log = _case_log("Db02.Example.com", ["ssh", "db02.example.com", "uptime"], "/srv/DB02.EXAMPLE.COM./known")
+    files = _bundle(tmp_path, log, redact=True)
+    text = haystack(files)
+    assert "db02" not in text.lower(), text
+    doc = json.loads(files["denials.json"])
+    assert doc["denials"][0]["node"] == "host-1"
+    assert doc["denials"][0]["proctitle"] == "ssh host-1 uptime"
+    assert doc["denials"][0]["paths"] == ["/srv/host-1./known"]
+    assert "1 host name" in files["README.md"].decode()   # one host, one placeholder
+
+
+def test_a_machines_short_name_shares_its_placeholder():
+    red = Redactor()
+    red.learn_record("node=web01.corp.example type=AVC msg=audit(1.0:1): avc:  denied  { read } for pid=1")
+    red.learn_text("see https://WEB01.corp.example./ and https://api.github.com/")
+    assert red.text("ssh Web01; ssh web01.CORP.example; cd /srv/web01-data; curl https://api.github.com/x") \
+        == "ssh host-1; ssh host-1; cd /srv/host-1-data; curl https://host-2/x"
+    # a URL's host gives no short name (api, www... are words), nor does a number
+    assert red.text("api") == "api"
+    red.learn_host("443.example.org", machine=True)
+    assert red.text("dest=443") == "dest=443"
+    assert red.counts.hosts == 3
+
+
+@pytest.fixture(scope="module")
+def case_baseline(tmp_path_factory) -> str:
+    """Everything an unredacted bundle of the case template says besides the host name."""
+    log = _case_log("qq", ["ssh", "qq", "--", "scp x qq:/tmp"], "/var/lib/qq/db")
+    return haystack(_bundle(tmp_path_factory.mktemp("cbase"), log, redact=False)).lower()
+
+
+_label = st.from_regex(r"[a-z][a-z0-9-]{2,8}[a-z0-9]", fullmatch=True)
+
+
+@st.composite
+def _case_variant(draw, name: str) -> str:
+    flips = draw(st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
+    return "".join(c.upper() if f else c for c, f in zip(name, flips)) + draw(st.sampled_from(["", "."]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(labels=st.lists(_label, min_size=1, max_size=3), data=st.data())
+def test_case_variants_of_a_learned_host_never_survive(tmp_path_factory, case_baseline, labels, data):
+    host = ".".join(labels)
+    assume(labels[0] not in case_baseline and not PLACEHOLDER.fullmatch(labels[0]))
+    variants = [data.draw(_case_variant(host)) for _ in range(4)]
+    short = data.draw(_case_variant(labels[0])) if len(labels) > 1 else variants[3]
+    log = _case_log(variants[0], ["ssh", variants[1], "--", f"scp x {short}:/tmp"],
+                    f"/var/lib/{variants[2]}/db")
+    files = _bundle(tmp_path_factory.mktemp("case"), log, redact=True)
+    text = haystack(files).lower()
+    assert host not in text
+    assert labels[0] not in text
+    assert hexs(host) not in text.upper() and hexs(host).lower() not in text

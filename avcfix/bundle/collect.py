@@ -132,7 +132,7 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
     """
     learned: set[str] = set()
     for d in denials:
-        red.learn_host(d.node)
+        red.learn_host(d.node, machine=True)
         for rec in d.records:
             if rec not in learned:
                 learned.add(rec)
@@ -140,7 +140,7 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
         for value in (d.comm, d.exe, d.name, d.path, d.cwd, d.proctitle, d.source, *d.paths):
             red.learn_text(value)
     for g in groups:
-        red.learn_host(g.example.node)
+        red.learn_host(g.example.node, machine=True)
         for value in (*g.comms, *g.exes, *g.paths):
             red.learn_text(value)
     for f in findings or ():
@@ -162,7 +162,7 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
         red.learn_text(text)
     # The host's own names and accounts last: values seen in the logs number first.
     for name in host.host_names():
-        red.learn_host(name)
+        red.learn_host(name, machine=True)
     for user in host.local_users():
         red.learn_user(user.name)
         red.learn_id("uid", user.uid)

@@ -79,6 +79,8 @@ _V4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"
 _V6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})(?![\w:])"
 _IPS = re.compile(f"(?P<v6>{_V6})|(?P<v4>{_V4})")
 _WORD = "A-Za-z0-9_"
+#: What a placeholder looks like (never learned as a value).
+_PLACEHOLDER = re.compile(r"(?:host|ip|user|uid|gid|redacted|secret)-\d+")
 
 
 def compile_extra(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
@@ -135,12 +137,28 @@ class Redactor:
 
     # ------------------------------------------------------------ learning
 
-    def learn_host(self, name: str | None) -> None:
-        """Remember a host name (``node=``, ``hostname=``, the host's own)."""
-        if name and name not in SYSTEM_NAMES and _ip(name) is None and name not in self._hosts \
-                and name not in self._users:
-            self._hosts[name] = f"host-{len(self._hosts) + 1}"
-            self._literal_rx = None
+    def learn_host(self, name: str | None, machine: bool = False) -> None:
+        """Remember a host name, in any letter case and with or without a trailing dot.
+
+        ``machine``: the name of a machine (``node=``, ``hostname=``, the
+        host's own), whose short name (first label of a fully qualified name)
+        is then a name of the same host. A fully qualified name whose short
+        name is already known shares its placeholder: one host, one placeholder.
+        """
+        key = host_key(name) if name else ""
+        if not key or key in SYSTEM_NAMES or key.isdigit() or _ip(key) is not None or key in self._hosts \
+                or name in self._users or _PLACEHOLDER.fullmatch(key):
+            return
+        short = key.split(".", 1)[0] if "." in key else ""
+        if short in SYSTEM_NAMES or short.isdigit() or _PLACEHOLDER.fullmatch(short):
+            short = ""  # a number would hit ports and ids
+        tag = self._hosts.get(short) if short else None
+        if tag is None:
+            tag = f"host-{len(set(self._hosts.values())) + 1}"
+        self._hosts[key] = tag
+        if machine and short and short not in self._hosts and short not in self._users:
+            self._hosts[short] = tag
+        self._literal_rx = None
 
     def learn_user(self, name: str | None) -> None:
         """Remember a user (or group) name."""
@@ -190,7 +208,7 @@ class Redactor:
             if key in HEX_KEYS and raw[:1] != '"' and _HEXVAL.fullmatch(value):
                 value = _hex_decode(value)
             if lkey in HOST_KEYS:
-                self.learn_host(value)
+                self.learn_host(value, machine=True)
             elif key in USER_KEYS:
                 self.learn_user(value)
             elif key in UID_KEYS or key in GID_KEYS:
@@ -231,23 +249,26 @@ class Redactor:
     def counts(self) -> Counts:
         """How many distinct values of each kind are replaced."""
         return Counts(
-            hosts=len(self._hosts), ips=len(self._ips), users=len(self._users),
+            hosts=len(set(self._hosts.values())), ips=len(self._ips), users=len(self._users),
             uids=sum(1 for k, _ in self._ids if k == "uid"), gids=sum(1 for k, _ in self._ids if k == "gid"),
             extra=len(self._secrets),
         )
 
     def _literals(self) -> re.Pattern[str] | None:
+        """One regex for every learned name: host names in any ASCII letter case
+        (DNS names are case-insensitive), user names exactly (accounts are not)."""
         if self._literal_rx is None:
-            names = sorted({*self._hosts, *self._users}, key=lambda s: (-len(s), s))
+            names = sorted({*((h, True) for h in self._hosts), *((u, False) for u in self._users)},
+                           key=lambda s: (-len(s[0]), s))
             if not names:
                 return None
-            alt = "|".join(re.escape(n) for n in names)
+            alt = "|".join(f"(?ai:{re.escape(n)})" if host else re.escape(n) for n, host in names)
             self._literal_rx = re.compile(f"(?<![{_WORD}])(?:{alt})(?![{_WORD}])")
         return self._literal_rx
 
     def _sub_literal(self, m: re.Match[str]) -> str:
         s = m.group(0)
-        return self._hosts.get(s) or self._users[s]
+        return self._users.get(s) or self._hosts.get(host_key(s)) or s
 
     def _sub_ip(self, m: re.Match[str]) -> str:
         return self._learn_ip(m.group(0)) or m.group(0)
@@ -283,8 +304,8 @@ class Redactor:
         """A host name's placeholder (learning it when new)."""
         if name is None:
             return None
-        self.learn_host(name)
-        return self._hosts.get(name, self.text(name))
+        self.learn_host(name, machine=True)
+        return self._hosts.get(host_key(name)) or self.text(name)
 
     def record(self, line: str) -> str:
         """One raw audit record, field by field (SELinux fields verbatim)."""
@@ -365,6 +386,15 @@ class Redactor:
             return value
         out = bytes(data).hex().upper()
         return out if out.upper() != value.upper() else value
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def host_key(name: str) -> str:
+    """The form a host name is remembered by: ASCII lower case, no trailing dot
+    (``Db02.Example.COM.`` is ``db02.example.com``)."""
+    return name.rstrip(".").translate(_ASCII_LOWER)
 
 
 def _unquote(raw: str) -> str:
