@@ -50,6 +50,8 @@ class ReportInput:
     filters: tuple[str, ...]
     redaction: Counts | None
     policy_note: str | None = None
+    #: Files refused or unreadable, left out of the bundle: ``(name, reason)``.
+    left_out: tuple[tuple[str, str], ...] = ()
 
 
 def _utc(epoch: float) -> str:
@@ -244,6 +246,9 @@ def render_readme(data: ReportInput) -> str:
                   fenced(m.te, "te")]
     lines += ["## Environment", ""] + _environment(data.environment) + [""]
     lines += _cut(data.selection)
+    if data.left_out:
+        lines += ["## Left out", "", "These files were not put into the bundle:", ""]
+        lines += [f"- {code(name)} {visible(reason)}." for name, reason in data.left_out] + [""]
     lines += ["## Files in this bundle", "",
               f"- `events.log`: {_plural(len(data.selection.events), 'event')}, every record of each "
               "(AVC, SYSCALL, CWD, PATH, PROCTITLE...), in time order, in ausearch's layout "

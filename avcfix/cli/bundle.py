@@ -98,6 +98,9 @@ def bundle(
     if sel.cut:
         out.print(f"avcfix: --max-events {max_events}: kept {len(sel.events)} of {sel.total_events} events "
                   "(the first and last of each group; see README.md)", markup=False, highlight=False)
+    for name, reason in result.left_out:
+        console_err.print(f"avcfix: warning: {safe_text(name)} {safe_text(reason)}: left out of the bundle",
+                          markup=False, highlight=False, soft_wrap=True)
     for fact, reason in result.missing_facts:
         console_err.print(f"avcfix: missing {fact}: {safe_text(reason)}", markup=False, highlight=False,
                           soft_wrap=True)
