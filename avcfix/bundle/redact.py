@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from avcfix.bundle.secrets import is_secret_name, merge_spans, secret_spans
 from avcfix.errors import UsageError
 
 #: Record keys whose values are SELinux contexts, classes or verdicts: never redacted.
@@ -70,17 +71,22 @@ _BRACES = re.compile(r"\{[^}]*\}")
 _HEXVAL = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _HOME = re.compile(r"/home/([^/\s\"'\x00-\x1f]+)")
 #: Host names in free text: ``scheme://host[:port]/`` and ``user@host``.
-_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@\s]*@)?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")
+_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s\0]*@)?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")
+#: The user name of ``scheme://user:password@`` (the password is a secret).
+_URL_USER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/\s\0:@]+):[^/\s\0]*@")
 #: ``getty@tty1.service`` is a systemd unit instance, not ``user@host``.
 _UNIT_SUFFIXES = (".service", ".socket", ".target", ".mount", ".timer", ".slice", ".scope", ".path",
                   ".device", ".swap", ".automount")
-_AT_HOST = re.compile(r"(?<![\w.-])[A-Za-z0-9._-]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?![\w-])")
+_AT_HOST = re.compile(r"(?<![\w.-])[A-Za-z0-9._-]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?![\w@-])")
 _V4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"
 _V6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})(?![\w:])"
 _IPS = re.compile(f"(?P<v6>{_V6})|(?P<v4>{_V4})")
 _WORD = "A-Za-z0-9_"
 #: What a placeholder looks like (never learned as a value).
 _PLACEHOLDER = re.compile(r"(?:host|ip|user|uid|gid|redacted|secret)-\d+")
+#: A secret this long is replaced wherever it appears as a word, not only where
+#: a pattern finds it (a shorter one, ``-p 22``-like, would hit ports and ids).
+MIN_SECRET_LITERAL = 6
 
 
 def compile_extra(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
@@ -117,6 +123,7 @@ class Counts:
     uids: int = 0
     gids: int = 0
     extra: int = 0
+    secrets: int = 0
 
 
 @dataclass(slots=True)
@@ -132,8 +139,10 @@ class Redactor:
     _users: dict[str, str] = field(default_factory=dict)
     _ips: dict[str, str] = field(default_factory=dict)
     _ids: dict[tuple[str, int], str] = field(default_factory=dict)
+    _extras: dict[str, str] = field(default_factory=dict)
     _secrets: dict[str, str] = field(default_factory=dict)
     _literal_rx: re.Pattern[str] | None = None
+    _secret_rx: re.Pattern[str] | None = None
 
     # ------------------------------------------------------------ learning
 
@@ -183,10 +192,15 @@ class Redactor:
         return self._ips[key]
 
     def learn_text(self, text: str | None) -> None:
-        """Learn from free text: home directories' user names, IP addresses, and
-        host names in URLs (``https://host/``) and ``user@host``."""
+        """Learn from free text: secrets (:mod:`avcfix.bundle.secrets`), home
+        directories' user names, IP addresses, host names in URLs
+        (``https://host/``) and ``user@host``, the user of ``https://user:pass@``."""
         if not text:
             return
+        for start, end in secret_spans(text):
+            self.learn_secret(text[start:end])
+        for m in _URL_USER.finditer(text):
+            self.learn_user(m.group(1))
         for m in _HOME.finditer(text):
             self.learn_user(m.group(1))
         for rx in (_URL_HOST, _AT_HOST):
@@ -207,7 +221,9 @@ class Redactor:
                 continue
             if key in HEX_KEYS and raw[:1] != '"' and _HEXVAL.fullmatch(value):
                 value = _hex_decode(value)
-            if lkey in HOST_KEYS:
+            if key not in SELINUX_KEYS and _secret_field(key, value):
+                self.learn_secret(value)
+            elif lkey in HOST_KEYS:
                 self.learn_host(value, machine=True)
             elif key in USER_KEYS:
                 self.learn_user(value)
@@ -229,7 +245,9 @@ class Redactor:
                 num = values.get(k[:-5])
                 if num is None or not _is_int(num) or (int(num) > SYSTEM_ID_MAX and int(num) not in UNSET_IDS):
                     self.learn_user(name)
-        for chunk in _KV.sub(" ", line).split():
+        rest = _KV.sub(" ", line)
+        self.learn_text(rest)   # ausearch -i: `proctitle=mysql --password secret` (spaces between)
+        for chunk in rest.split():
             self.learn_text(chunk)
 
     def _learn_sockaddr(self, value: str) -> None:
@@ -251,7 +269,7 @@ class Redactor:
         return Counts(
             hosts=len(set(self._hosts.values())), ips=len(self._ips), users=len(self._users),
             uids=sum(1 for k, _ in self._ids if k == "uid"), gids=sum(1 for k, _ in self._ids if k == "gid"),
-            extra=len(self._secrets),
+            extra=len(self._extras), secrets=len(self._secrets),
         )
 
     def _literals(self) -> re.Pattern[str] | None:
@@ -277,20 +295,59 @@ class Redactor:
         s = m.group(0)
         if not s:
             return s
-        if s not in self._secrets:
-            self._secrets[s] = f"redacted-{len(self._secrets) + 1}"
-        return self._secrets[s]
+        if s not in self._extras:
+            self._extras[s] = f"redacted-{len(self._extras) + 1}"
+        return self._extras[s]
 
     def text(self, text: str) -> str:
-        """Free text with every learned value, IP and ``--redact-extra`` match replaced."""
+        """Free text with every ``--redact-extra`` match, secret, learned name and IP replaced."""
         if not text:
             return text
         for rx in self.extra:
             text = rx.sub(self._sub_extra, text)
+        spans = self._secret_spans(text)
+        if not spans:
+            return self._plain(text)
+        out: list[str] = []
+        pos = 0
+        for start, end in spans:
+            out.append(self._plain(text[pos:start]))
+            out.append(self._secret(text[start:end]))
+            pos = end
+        out.append(self._plain(text[pos:]))
+        return "".join(out)
+
+    def _plain(self, text: str) -> str:
+        """``text`` (no secrets left in it) with learned names and IPs replaced."""
+        if not text:
+            return text
         lit = self._literals()
         if lit is not None:
             text = lit.sub(self._sub_literal, text)
         return _IPS.sub(self._sub_ip, text)
+
+    # ------------------------------------------------------------ secrets
+
+    def learn_secret(self, value: str) -> None:
+        """Remember a secret value (placeholder ``secret-N``)."""
+        if value and value not in self._secrets and not _PLACEHOLDER.fullmatch(value):
+            self._secrets[value] = f"secret-{len(self._secrets) + 1}"
+            if len(value) >= MIN_SECRET_LITERAL:
+                self._secret_rx = None
+
+    def _secret(self, value: str) -> str:
+        self.learn_secret(value)
+        return self._secrets.get(value, value)
+
+    def _secret_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the secrets of ``text`` are: its patterns, and learned values as words."""
+        spans = secret_spans(text)
+        if self._secret_rx is None:
+            values = sorted((v for v in self._secrets if len(v) >= MIN_SECRET_LITERAL), key=lambda v: (-len(v), v))
+            self._secret_rx = re.compile(
+                f"(?<![{_WORD}])(?:{'|'.join(re.escape(v) for v in values)})(?![{_WORD}])" if values else "(?!)")
+        found = [m.span() for m in self._secret_rx.finditer(text)]
+        return merge_spans(spans + found) if found else spans
 
     def maybe(self, text: str | None) -> str | None:
         """:meth:`text` for optional values."""
@@ -347,7 +404,9 @@ class Redactor:
                 return f"{key}={self._ids.get((kind, int(value)), value)}"
         if key == "saddr" and not quote and _HEXVAL.fullmatch(value):
             return f"{key}={self._sockaddr(value)}"
-        if key.lower() in HOST_KEYS and value:
+        if _secret_field(key, value):
+            new = self._secret(value)
+        elif key.lower() in HOST_KEYS and value:
             new = self.host(value) or value
         elif key in HEX_KEYS and not quote and _HEXVAL.fullmatch(value):
             decoded = _hex_decode(value)
@@ -395,6 +454,11 @@ def host_key(name: str) -> str:
     """The form a host name is remembered by: ASCII lower case, no trailing dot
     (``Db02.Example.COM.`` is ``db02.example.com``)."""
     return name.rstrip(".").translate(_ASCII_LOWER)
+
+
+def _secret_field(key: str, value: str) -> bool:
+    """A record field whose value is a secret (``MYSQL_PWD=``, ``password=``...)."""
+    return bool(value) and value not in ("?", "(null)", "(none)") and is_secret_name(key, env=True)
 
 
 def _unquote(raw: str) -> str:

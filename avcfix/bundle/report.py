@@ -220,6 +220,7 @@ def render_readme(data: ReportInput) -> str:
                   f"{c.ips} IP address{'' if c.ips == 1 else 'es'} (`ip-N`; `198.18.x.y` / `2001:db8::N` inside binary "
                   f"`saddr`), {_plural(c.users, 'user name')} (`user-N`, `/home/user-N`), "
                   f"{_plural(c.uids, 'uid')} (`uid-N`), {_plural(c.gids, 'gid')} (`gid-N`), "
+                  f"{_plural(c.secrets, 'secret')} (passwords, tokens, keys: `secret-N`), "
                   f"{c.extra} extra match{'' if c.extra == 1 else 'es'} (`redacted-N`). SELinux types, classes and "
                   "permissions are not redacted."]
     if data.policy_note and data.groups:
