@@ -376,6 +376,8 @@ def _show(text: str) -> str:
     ("x github_pat_11ABCDEFG0abcdefghijkl gho_x glpat-abcdefghij0123456789 aghp_x",
      "x <github_pat_11ABCDEFG0abcdefghijkl> gho_x <glpat-abcdefghij0123456789> aghp_x"),
     ("tool Bearer abc.def", "tool Bearer <abc.def>"),
+    ("cryptsetup open --test-passphrase /dev/vda3 x --verify-passphrase y", "cryptsetup open --test-passphrase /dev/vda3 x --verify-passphrase y"),
+    ("mysqldump --password --all-databases", "mysqldump --password --all-databases"),
 ])
 def test_secret_patterns(text, marked):
     assert _show(text) == marked
@@ -399,6 +401,15 @@ def test_secrets_in_command_lines_are_redacted(tmp_path):
     # SELinux names untouched, the events still parse
     events = files["events.log"].decode()
     assert "tcontext=system_u:system_r:mysqld_t:s0 tclass=unix_stream_socket" in events
+
+
+def test_long_secrets_are_replaced_everywhere_short_ones_and_paths_where_found():
+    red = Redactor()
+    red.learn_text("mysql\0--password\0my secret\0-pab1\0--token\0/dev/vda3")
+    assert red.text("mysql --password my secret -pab1 --token /dev/vda3") == \
+        "mysql --password secret-1 -psecret-2 --token secret-3"
+    # elsewhere: the long one as a word, not the short one (it would hit ports, ids), not a path
+    assert red.text("cd '/srv/my secret' ab1 dest=ab1 /dev/vda3") == "cd '/srv/secret-1' ab1 dest=ab1 /dev/vda3"
 
 
 def test_a_secret_field_of_a_record_is_redacted():

@@ -89,6 +89,13 @@ _PLACEHOLDER = re.compile(r"(?:host|ip|user|uid|gid|redacted|secret)-\d+")
 MIN_SECRET_LITERAL = 6
 
 
+def _literal_secret(value: str) -> bool:
+    """Whether a secret is also replaced wherever it appears as a word: at least
+    :data:`MIN_SECRET_LITERAL` long and not a path (``/dev/vda3`` after a flag
+    taken for a password option would lose every path of the report)."""
+    return len(value) >= MIN_SECRET_LITERAL and not (value.startswith("/") and not any(c.isspace() for c in value))
+
+
 def compile_extra(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
     """Compile ``--redact-extra`` regexes; a bad or empty-matching one is a usage error."""
     out = []
@@ -199,8 +206,9 @@ class Redactor:
             return
         for start, end in secret_spans(text):
             self.learn_secret(text[start:end])
-        for m in _URL_USER.finditer(text):
-            self.learn_user(m.group(1))
+        if "://" in text:
+            for m in _URL_USER.finditer(text):
+                self.learn_user(m.group(1))
         for m in _HOME.finditer(text):
             self.learn_user(m.group(1))
         for rx in (_URL_HOST, _AT_HOST):
@@ -332,7 +340,7 @@ class Redactor:
         """Remember a secret value (placeholder ``secret-N``)."""
         if value and value not in self._secrets and not _PLACEHOLDER.fullmatch(value):
             self._secrets[value] = f"secret-{len(self._secrets) + 1}"
-            if len(value) >= MIN_SECRET_LITERAL:
+            if _literal_secret(value):
                 self._secret_rx = None
 
     def _secret(self, value: str) -> str:
@@ -343,7 +351,7 @@ class Redactor:
         """Where the secrets of ``text`` are: its patterns, and learned values as words."""
         spans = secret_spans(text)
         if self._secret_rx is None:
-            values = sorted((v for v in self._secrets if len(v) >= MIN_SECRET_LITERAL), key=lambda v: (-len(v), v))
+            values = sorted(filter(_literal_secret, self._secrets), key=lambda v: (-len(v), v))
             self._secret_rx = re.compile(
                 f"(?<![{_WORD}])(?:{'|'.join(re.escape(v) for v in values)})(?![{_WORD}])" if values else "(?!)")
         found = [m.span() for m in self._secret_rx.finditer(text)]

@@ -32,6 +32,7 @@ What counts as a secret:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -43,7 +44,9 @@ SECRET_WORDS = ("password", "passwd", "passphrase", "pass", "pw", "secret", "tok
 SECRET_NAMES = frozenset({"storepass", "keypass", "srcstorepass", "deststorepass", "srckeypass",
                           "destkeypass", "passin", "passout", "pwd-value"})
 #: Name prefixes that make a secret-looking option a flag (``--no-password``, ``--ask-pass``).
-FLAG_PREFIXES = ("no-", "ask-", "prompt-", "without-", "skip-", "use-")
+FLAG_PREFIXES = ("no-", "ask-", "prompt-", "without-", "with-", "skip-", "use-", "test-", "verify-", "force-",
+                 "allow-", "disable-", "enable-", "require-", "generate-", "random-", "show-", "print-", "read-",
+                 "check-", "reset-", "change-", "empty-", "stdin-")
 #: ``NAME_PWD=`` is MySQL's password variable; a bare ``PWD=`` is the working directory.
 _ENV_ONLY_SUFFIXES = ("-pwd",)
 
@@ -89,9 +92,17 @@ _HEADER = re.compile(
     r"(?:(?:basic|bearer|token|digest|negotiate|ntlm|aws4-hmac-sha256)[ \t]+)?"
 )
 _BEARER = re.compile(r"(?i)(?<![A-Za-z0-9_\-])bearer[ \t]+(?=[A-Za-z0-9._~+/=\-])")
+#: Nothing can be found in a text without one of these (most field values).
+_MAYBE = re.compile(r"[=:\-]|AKIA|ASIA|gh[pousr]_|github_pat_|glpat|xox|[Bb][Ee][Aa][Rr][Ee][Rr]")
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----")
 
 
+_SECRET_NAME = re.compile(
+    "(?:{0})|(?:.*-)?(?:{1})".format("|".join(map(re.escape, sorted(SECRET_NAMES))),
+                                     "|".join(map(re.escape, SECRET_WORDS))))
+
+
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str, *, env: bool = False) -> bool:
     """Whether the option or variable ``name`` (without dashes) holds a secret.
 
@@ -100,11 +111,7 @@ def is_secret_name(name: str, *, env: bool = False) -> bool:
     n = name.lower().replace("_", "-").strip("-")
     if not n or n.startswith(FLAG_PREFIXES):
         return False
-    if n in SECRET_NAMES or n in SECRET_WORDS:
-        return True
-    if any(n.endswith("-" + w) for w in SECRET_WORDS):
-        return True
-    return env and n.endswith(_ENV_ONLY_SUFFIXES)
+    return _SECRET_NAME.fullmatch(n) is not None or (env and n.endswith(_ENV_ONLY_SUFFIXES))
 
 
 def _value_end(text: str, pos: int, whole_entry: bool) -> tuple[int, int]:
@@ -201,33 +208,40 @@ def _scan_words(text: str, words: list[tuple[int, int]], argv: bool, out: list[t
 
 def secret_spans(text: str) -> list[tuple[int, int]]:
     """Sorted, non-overlapping ``(start, end)`` of the secret values in ``text``."""
-    if not text:
+    if not text or _MAYBE.search(text) is None:
         return []
     argv = "\0" in text
     out: list[tuple[int, int]] = []
-    entry_starts = {0, *(i + 1 for i, c in enumerate(text) if c == "\0")} if argv else {0}
-    for m in _ASSIGN.finditer(text):
-        dashes, name = m.group(1) or "", m.group(2)
-        if not is_secret_name(name, env=not dashes):
-            continue
-        whole = argv and (bool(dashes) or m.start() in entry_starts)
-        start, end = _value_end(text, m.end(), whole)
-        span = _password_value(text, start, end) if dashes else ((start, end) if end > start else None)
-        if span:
-            out.append(span)
-    _scan_words(text, _words(text, argv), argv, out)
-    if argv:   # an entry may itself be a shell line: `sh -c "mysql -pX db"`
-        _scan_words(text, _words(text, False), False, out)
+    if "=" in text:
+        for m in _ASSIGN.finditer(text):
+            dashes, name = m.group(1) or "", m.group(2)
+            if not is_secret_name(name, env=not dashes):
+                continue
+            whole = argv and (bool(dashes) or m.start() == 0 or text[m.start() - 1] == "\0")
+            start, end = _value_end(text, m.end(), whole)
+            span = _password_value(text, start, end) if dashes else ((start, end) if end > start else None)
+            if span:
+                out.append(span)
+    if "-" in text:   # every option-borne secret is after a dash
+        _scan_words(text, _words(text, argv), argv, out)
+        if argv:   # an entry may itself be a shell line: `sh -c "mysql -pX db"`
+            _scan_words(text, _words(text, False), False, out)
     for m in _TOKENS.finditer(text):
         out.append(m.span())
-    for m in _URL_PASS.finditer(text):
-        if m.end(1) > m.start(1):
-            out.append(m.span(1))
-    for rx in (_HEADER, _BEARER):
-        for m in rx.finditer(text):
-            start, end = _value_end(text, m.end(), argv and rx is _HEADER)
+    if ":" in text:
+        for m in _URL_PASS.finditer(text):
+            if m.end(1) > m.start(1):
+                out.append(m.span(1))
+        for m in _HEADER.finditer(text):
+            start, end = _value_end(text, m.end(), argv)
             if end > start:
                 out.append((start, end))
+    for m in _BEARER.finditer(text):
+        start, end = _value_end(text, m.end(), False)
+        if end > start:
+            out.append((start, end))
+    if "-----BEGIN" not in text:
+        return merge_spans(out) if out else out
     for m in _PEM.finditer(text):
         footer = f"-----END {m.group(1)}PRIVATE KEY{m.group(2) or ''}-----"
         stop = text.find(footer, m.end())
