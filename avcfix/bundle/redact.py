@@ -1,12 +1,15 @@
-"""Consistent redaction of host names, addresses, user names and ids (pure).
+"""Consistent redaction of host names, addresses, user names, ids and secrets (pure).
 
 A :class:`Redactor` first *learns* the sensitive values of a bundle (``node=``
 and ``hostname=`` values, the host's own names, user names from home
 directories, ``ausearch -i`` / ENRICHED names and ``acct=``, uids above 999,
-IP addresses), then *applies* the same placeholder to every occurrence, in
-every file: ``host-1``, ``ip-1``, ``/home/user-1``, ``uid-1``, ``gid-1``,
+IP addresses, the secrets :mod:`avcfix.bundle.secrets` finds), then *applies*
+the same placeholder to every occurrence, in every file: ``host-1``,
+``ip-1``, ``/home/user-1``, ``uid-1``, ``gid-1``, ``secret-1``,
 ``redacted-1`` (``--redact-extra``). Learning everything before applying
-anything is what keeps the placeholders consistent across files.
+anything is what keeps the placeholders consistent across files. Host names
+match in any ASCII letter case and with a trailing dot; secrets are replaced
+before anything else, so no other placeholder can split one.
 
 SELinux names are never touched: record fields that carry contexts or classes
 (``scontext``, ``tcontext``, ``subj``, ``obj``, ``tclass``...) and the

@@ -40,9 +40,11 @@ def bundle(
     since: Optional[str] = typer.Option(None, "--since", help="Start time (as for 'why')."),
     until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
     module: Optional[Path] = typer.Option(None, "--module", help="Include this module (DIR/NAME.te, "
-                                          "and NAME.cil next to it) instead of generating one."),
+                                          "and NAME.cil next to it; regular files of at most 1 MiB, "
+                                          "never through a symlink) instead of generating one."),
     redact: bool = typer.Option(False, "--redact", help="Replace host names, IPs, user names, home "
-                                "directories and uids > 999 with placeholders, in every file."),
+                                "directories, uids > 999 and well-known secrets (passwords, tokens, keys) "
+                                "with placeholders, in every file."),
     redact_extra: Optional[List[str]] = typer.Option(None, "--redact-extra", metavar="REGEX",
                                                      help="Also redact matches of REGEX (repeatable)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print README.md to stdout."),
