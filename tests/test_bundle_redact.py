@@ -20,7 +20,7 @@ from avcfix.bundle.collect import BundleOptions, collect
 from avcfix.bundle.facts import LocalUser
 from avcfix.bundle.hostfacts import StaticHostFacts
 from avcfix.bundle.markdown import code, fenced
-from avcfix.bundle.redact import Redactor, compile_extra
+from avcfix.bundle.redact import MAX_LITERAL_SECRETS, Redactor, compile_extra
 from avcfix.bundle.secrets import secret_spans
 from avcfix.errors import UsageError
 from avcfix.explain.engine import explain_groups
@@ -410,6 +410,20 @@ def test_long_secrets_are_replaced_everywhere_short_ones_and_paths_where_found()
         "mysql --password secret-1 -psecret-2 --token secret-3"
     # elsewhere: the long one as a word, not the short one (it would hit ports, ids), not a path
     assert red.text("cd '/srv/my secret' ab1 dest=ab1 /dev/vda3") == "cd '/srv/secret-1' ab1 dest=ab1 /dev/vda3"
+
+
+def test_many_distinct_secrets_are_all_replaced():
+    """Past MAX_LITERAL_SECRETS, secrets are still replaced where a pattern finds them."""
+    values = [f"pw{i:04d}xyz" for i in range(MAX_LITERAL_SECRETS + 50)]
+    argv = "\0".join(f"--password={v}" for v in values)
+    red = Redactor()
+    line = f"type=PROCTITLE msg=audit(1.0:1): proctitle={hexs(argv)}"
+    red.learn_record(line)
+    out = bytes.fromhex(red.record(line).split("proctitle=")[1]).decode()
+    joined = red.text(argv.replace("\0", " "))
+    assert not any(v in out or v in joined for v in values)
+    assert red.counts.secrets == len(values)
+    assert out.split("\0")[-1] == f"--password=secret-{len(values)}"
 
 
 def test_a_secret_field_of_a_record_is_redacted():

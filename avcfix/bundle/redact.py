@@ -74,9 +74,9 @@ _BRACES = re.compile(r"\{[^}]*\}")
 _HEXVAL = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _HOME = re.compile(r"/home/([^/\s\"'\x00-\x1f]+)")
 #: Host names in free text: ``scheme://host[:port]/`` and ``user@host``.
-_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s\0]*@)?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")
+_URL_HOST = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s\0]*@)?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")
 #: The user name of ``scheme://user:password@`` (the password is a secret).
-_URL_USER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/\s\0:@]+):[^/\s\0]*@")
+_URL_USER = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^/\s\0:@]+):[^/\s\0]*@")
 #: ``getty@tty1.service`` is a systemd unit instance, not ``user@host``.
 _UNIT_SUFFIXES = (".service", ".socket", ".target", ".mount", ".timer", ".slice", ".scope", ".path",
                   ".device", ".swap", ".automount")
@@ -90,6 +90,10 @@ _PLACEHOLDER = re.compile(r"(?:host|ip|user|uid|gid|redacted|secret)-\d+")
 #: A secret this long is replaced wherever it appears as a word, not only where
 #: a pattern finds it (a shorter one, ``-p 22``-like, would hit ports and ids).
 MIN_SECRET_LITERAL = 6
+#: At most this many secrets are searched for as words (the first learned):
+#: one regex alternation per text, which a hostile log with thousands of
+#: distinct passwords would make quadratic. The rest are replaced where found.
+MAX_LITERAL_SECRETS = 256
 
 
 def _literal_secret(value: str) -> bool:
@@ -153,6 +157,7 @@ class Redactor:
     _secrets: dict[str, str] = field(default_factory=dict)
     _literal_rx: re.Pattern[str] | None = None
     _secret_rx: re.Pattern[str] | None = None
+    _literal_secrets: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------ learning
 
@@ -343,7 +348,8 @@ class Redactor:
         """Remember a secret value (placeholder ``secret-N``)."""
         if value and value not in self._secrets and not _PLACEHOLDER.fullmatch(value):
             self._secrets[value] = f"secret-{len(self._secrets) + 1}"
-            if _literal_secret(value):
+            if _literal_secret(value) and len(self._literal_secrets) < MAX_LITERAL_SECRETS:
+                self._literal_secrets.append(value)
                 self._secret_rx = None
 
     def _secret(self, value: str) -> str:
@@ -354,7 +360,7 @@ class Redactor:
         """Where the secrets of ``text`` are: its patterns, and learned values as words."""
         spans = secret_spans(text)
         if self._secret_rx is None:
-            values = sorted(filter(_literal_secret, self._secrets), key=lambda v: (-len(v), v))
+            values = sorted(self._literal_secrets, key=lambda v: (-len(v), v))
             self._secret_rx = re.compile(
                 f"(?<![{_WORD}])(?:{'|'.join(re.escape(v) for v in values)})(?![{_WORD}])" if values else "(?!)")
         found = [m.span() for m in self._secret_rx.finditer(text)]

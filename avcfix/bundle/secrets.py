@@ -84,7 +84,7 @@ _TOKENS = re.compile("|".join([
     r"(?<![A-Za-z0-9_])xox[abeoprs]-(?:[A-Za-z0-9\-]{10,}|[A-Za-z0-9\-]+(?=\0*\Z))(?![A-Za-z0-9\-])",
 ]))
 #: ``scheme://user:PASSWORD@`` (the password may hold ``@`` and ``:``; the host follows the last ``@``).
-_URL_PASS = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\s\0:@]*:([^/\s\0]*)@")
+_URL_PASS = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*://[^/\s\0:@]*:([^/\s\0]*)@")
 #: Header-like ``Name: VALUE`` of a credential; ``Authorization`` may name a scheme first.
 _HEADER = re.compile(
     r"(?i)(?<![A-Za-z0-9_\-/:@.])(?:(?:proxy-)?authorization|x-api-key|api-key|apikey|private-token|x-auth-token"
@@ -114,11 +114,30 @@ def is_secret_name(name: str, *, env: bool = False) -> bool:
     return _SECRET_NAME.fullmatch(n) is not None or (env and n.endswith(_ENV_ONLY_SUFFIXES))
 
 
-def _value_end(text: str, pos: int, whole_entry: bool) -> tuple[int, int]:
+class _Quotes:
+    """Closing-quote lookups that stay linear on hostile text: once a quote
+    character has no match after some position, it has none after any later one."""
+
+    __slots__ = ("text", "missing")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.missing: dict[str, int] = {}
+
+    def find(self, quote: str, pos: int) -> int:
+        if pos >= self.missing.get(quote, len(self.text) + 1):
+            return -1
+        found = self.text.find(quote, pos)
+        if found < 0:
+            self.missing[quote] = pos
+        return found
+
+
+def _value_end(text: str, pos: int, whole_entry: bool, quotes: _Quotes | None = None) -> tuple[int, int]:
     """``(start, end)`` of the value beginning at ``pos``: a quoted string's
     inside; else to the end of the argv entry (``whole_entry``) or of the word."""
     if pos < len(text) and text[pos] in "\"'":
-        close = text.find(text[pos], pos + 1)
+        close = (quotes or _Quotes(text)).find(text[pos], pos + 1)
         if close > pos + 1:
             return pos + 1, close
     end = pos
@@ -212,16 +231,21 @@ def secret_spans(text: str) -> list[tuple[int, int]]:
         return []
     argv = "\0" in text
     out: list[tuple[int, int]] = []
+    quotes = _Quotes(text)
+    # Every search resumes after the value it found: linear on `password=password=...`.
     if "=" in text:
-        for m in _ASSIGN.finditer(text):
+        pos = 0
+        while (m := _ASSIGN.search(text, pos)) is not None:
+            pos = m.end()
             dashes, name = m.group(1) or "", m.group(2)
             if not is_secret_name(name, env=not dashes):
                 continue
             whole = argv and (bool(dashes) or m.start() == 0 or text[m.start() - 1] == "\0")
-            start, end = _value_end(text, m.end(), whole)
+            start, end = _value_end(text, m.end(), whole, quotes)
             span = _password_value(text, start, end) if dashes else ((start, end) if end > start else None)
             if span:
                 out.append(span)
+                pos = max(pos, span[1])
     if "-" in text:   # every option-borne secret is after a dash
         _scan_words(text, _words(text, argv), argv, out)
         if argv:   # an entry may itself be a shell line: `sh -c "mysql -pX db"`
@@ -232,25 +256,26 @@ def secret_spans(text: str) -> list[tuple[int, int]]:
         for m in _URL_PASS.finditer(text):
             if m.end(1) > m.start(1):
                 out.append(m.span(1))
-        for m in _HEADER.finditer(text):
-            start, end = _value_end(text, m.end(), argv)
+    for rx, whole in ((_HEADER, argv), (_BEARER, False)):
+        if rx is _HEADER and ":" not in text:
+            continue
+        pos = 0
+        while (m := rx.search(text, pos)) is not None:
+            start, end = _value_end(text, m.end(), whole, quotes)
             if end > start:
                 out.append((start, end))
-    for m in _BEARER.finditer(text):
-        start, end = _value_end(text, m.end(), False)
-        if end > start:
-            out.append((start, end))
-    if "-----BEGIN" not in text:
-        return merge_spans(out) if out else out
-    for m in _PEM.finditer(text):
-        footer = f"-----END {m.group(1)}PRIVATE KEY{m.group(2) or ''}-----"
-        stop = text.find(footer, m.end())
-        if stop >= 0 and (not argv or "\0" not in text[m.end():stop]):
-            out.append((m.start(), stop + len(footer)))
-        else:
-            nul = text.find("\0", m.end()) if argv else -1
-            out.append((m.start(), nul if nul >= 0 else len(text)))
-    return merge_spans(out)
+            pos = max(m.end(), end, m.start() + 1)
+    if "-----BEGIN" in text:
+        pos = 0
+        while (m := _PEM.search(text, pos)) is not None:
+            limit = text.find("\0", m.end()) if argv else -1
+            limit = len(text) if limit < 0 else limit
+            footer = f"-----END {m.group(1)}PRIVATE KEY{m.group(2) or ''}-----"
+            stop = text.find(footer, m.end(), limit)
+            end = stop + len(footer) if stop >= 0 else limit   # no END (cut off): to the end of the argument
+            out.append((m.start(), end))
+            pos = end
+    return merge_spans(out) if out else out
 
 
 def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
