@@ -188,6 +188,17 @@ def test_selinux_fields_are_never_redacted():
     assert 'comm="host-1"' in out   # the comm is free text
 
 
+def test_learned_values_never_break_the_avc_words():
+    red = Redactor()
+    red.learn_text("/home/denied/x /home/for/y")              # users named like the AVC's words
+    red.learn_text("tool --password granted_ --token denied")
+    line = ("type=AVC msg=audit(1.0:1): avc:  denied  { read } for  pid=1 comm=\"denied\" name=\"for\" "
+            "scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:etc_t:s0 tclass=file permissive=0")
+    out = red.record(line)
+    assert out.startswith("type=AVC msg=audit(1.0:1): avc:  denied  { read } for  pid=1 comm=\"secret-2\" "
+                          "name=\"user-2\" scontext="), out
+
+
 def test_unchanged_hex_fields_stay_byte_identical():
     red = Redactor()
     line = "type=PROCTITLE msg=audit(1.0:1): proctitle=2F7573722F7362696E2F657563616E657464002D64"

@@ -70,7 +70,9 @@ SYSTEM_NAMES = frozenset({
 SYSTEM_PREFIXES = ("systemd-", "_")
 
 _KV = re.compile(r"""(?<![\w.-])([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
-_BRACES = re.compile(r"\{[^}]*\}")
+#: What the text between an AVC's fields must keep for avcfix, ausearch and
+#: audit2allow to read it back: ``avc:  denied``, ``{ perms } for``.
+_BRACES = re.compile(r"avc:\s+(?:denied|granted)(?![\w-])|\{[^}]*\}(?:\s+for(?![\w-]))?")
 _HEXVAL = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _HOME = re.compile(r"/home/([^/\s\"'\x00-\x1f]+)")
 #: Host names in free text: ``scheme://host[:port]/`` and ``user@host``.
@@ -393,7 +395,8 @@ class Redactor:
         return "".join(out)
 
     def _between(self, text: str) -> str:
-        """Text between fields: redacted, but an AVC's ``{ perms }`` kept."""
+        """Text between fields: redacted, but an AVC's ``avc:  denied  { perms } for`` kept
+        (a learned name or secret ``denied`` must not make the record unreadable)."""
         if not text.strip():
             return text
         parts: list[str] = []
