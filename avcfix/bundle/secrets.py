@@ -102,12 +102,20 @@ _SECRET_NAME = re.compile(
                                      "|".join(map(re.escape, SECRET_WORDS))))
 
 
-@functools.lru_cache(maxsize=4096)
+#: Longer option or variable names are not looked at (nor cached).
+MAX_NAME = 64
+
+
 def is_secret_name(name: str, *, env: bool = False) -> bool:
     """Whether the option or variable ``name`` (without dashes) holds a secret.
 
     ``env``: an assignment ``NAME=``, where ``..._PWD`` is a password too.
     """
+    return len(name) <= MAX_NAME and _is_secret_name(name, env)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(name: str, env: bool) -> bool:
     n = name.lower().replace("_", "-").strip("-")
     if not n or n.startswith(FLAG_PREFIXES):
         return False
