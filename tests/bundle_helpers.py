@@ -110,3 +110,51 @@ def hostile_log(s: Secrets) -> str:
         f"addr={s.ip4b} terminal=?'",
     ]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class CommandSecrets:
+    """One secret of each well-known family, as a command line would carry them."""
+
+    password: str    # --password VALUE (two argv entries) and --db-password=VALUE
+    mysql: str       # mysql -pVALUE
+    env: str         # MYSQL_PWD=VALUE and DEPLOY_TOKEN=VALUE
+    url: str         # https://deploy:VALUE@git.example.org/
+    bearer: str      # Authorization: Bearer VALUE
+    aws: str         # AKIA...
+    github: str      # ghp_...
+    slack: str       # xoxb-...
+    pem: str         # the body of a PEM private key
+
+    def values(self) -> list[str]:
+        return [self.password, self.mysql, self.env, self.url, self.bearer, self.aws, self.github, self.slack,
+                self.pem]
+
+
+def secrets_log(s: CommandSecrets) -> str:
+    """Two denial events whose hex PROCTITLEs (NUL-separated argv), exe and PATH names carry ``s``."""
+    e1 = "1700000300.000:701"
+    e2 = "1700000301.000:702"
+    title1 = ["env", f"MYSQL_PWD={s.env}", f"DEPLOY_TOKEN={s.env}", "mysql", "-u", "app", "--password",
+              s.password, f"-p{s.mysql}", f"--db-password={s.password}", "-h", "db"]
+    pem = f"-----BEGIN RSA PRIVATE KEY-----\n{s.pem}\n-----END RSA PRIVATE KEY-----"
+    title2 = ["curl", "-H", f"Authorization: Bearer {s.bearer}", f"https://deploy:{s.url}@git.example.org/r",
+              "--token", s.slack, f"AWS_ACCESS_KEY_ID={s.aws}", s.github, pem]
+    return "\n".join([
+        f"type=AVC msg=audit({e1}): avc:  denied  {{ connectto }} for  pid=900 comm=\"mysql\" "
+        "path=\"/run/mysqld/mysqld.sock\" scontext=system_u:system_r:httpd_t:s0 "
+        "tcontext=system_u:system_r:mysqld_t:s0 tclass=unix_stream_socket permissive=0",
+        f"type=SYSCALL msg=audit({e1}): arch=c000003e syscall=42 success=no exit=-13 a0=3 a1=7ffc a2=6e a3=0 "
+        "items=1 ppid=1 pid=900 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 "
+        "comm=\"mysql\" exe=\"/usr/bin/mysql\" subj=system_u:system_r:httpd_t:s0 key=(null)",
+        f"type=PROCTITLE msg=audit({e1}): proctitle={hexs(chr(0).join(title1))}",
+        f"type=AVC msg=audit({e2}): avc:  denied  {{ name_connect }} for  pid=901 comm=\"curl\" dest=443 "
+        "scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:http_port_t:s0 tclass=tcp_socket "
+        "permissive=0",
+        f"type=SYSCALL msg=audit({e2}): arch=c000003e syscall=42 success=no exit=-13 a0=3 a1=7ffc a2=10 a3=0 "
+        "items=1 ppid=1 pid=901 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 "
+        f"comm=\"curl\" exe={hexs(f'/opt/{s.github}/bin/curl x')} subj=system_u:system_r:httpd_t:s0 key=(null)",
+        f"type=PATH msg=audit({e2}): item=0 name={hexs(f'/tmp/{s.aws} {s.slack}.json')} inode=9 dev=fd:01 "
+        "mode=0100644 ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:tmp_t:s0 nametype=NORMAL",
+        f"type=PROCTITLE msg=audit({e2}): proctitle={hexs(chr(0).join(title2))}",
+    ]) + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -17,7 +18,7 @@ import pytest
 
 from avcfix import proc
 from avcfix.bundle.archive import TOP_DIR, archive_bytes
-from avcfix.bundle.collect import BundleOptions, collect
+from avcfix.bundle.collect import MAX_MODULE_BYTES, BundleOptions, Refused, collect, read_regular
 from avcfix.bundle.facts import Fact
 from avcfix.bundle.hostfacts import StaticHostFacts, SystemHostFacts, read_policy_header
 from avcfix.explain.engine import explain_groups
@@ -289,6 +290,101 @@ def test_given_module_is_included(tmp_path, capsys):
     te = files["mine.te"].decode()
     assert "allow httpd_t self:file read;" in te and "/home/user-" in te and "alice" not in te
     assert "the module given with `--module`" in files["README.md"].decode()
+
+
+MINE_TE = "module mine 1.0;\nrequire { type httpd_t; class file read; }\nallow httpd_t self:file read;\n"
+SECRET_LINE = "root:$6$TOPSECRETHASH$xyz:19000:0:99999:7:::\n"
+
+
+def _secret_file(tmp_path: Path) -> Path:
+    """A file readable here that must never end up in a bundle (stands for /etc/shadow)."""
+    secret = tmp_path / "elsewhere" / "shadow"
+    secret.parent.mkdir()
+    secret.write_text(SECRET_LINE)
+    return secret
+
+
+def _cil_symlink(mod: Path, tmp_path: Path) -> None:
+    (mod / "mine.cil").symlink_to(_secret_file(tmp_path))
+
+
+def _cil_fifo(mod: Path, tmp_path: Path) -> None:
+    os.mkfifo(mod / "mine.cil")   # reading it would block the bundle forever
+
+
+def _cil_too_big(mod: Path, tmp_path: Path) -> None:
+    (mod / "mine.cil").write_text("; padding\n" * (MAX_MODULE_BYTES // 10 + 1) + SECRET_LINE)
+
+
+@pytest.mark.parametrize("make_cil, reason", [
+    (_cil_symlink, "is a symbolic link"), (_cil_fifo, "is a FIFO"), (_cil_too_big, "is larger than 1048576 bytes"),
+])
+def test_a_refused_cil_is_left_out_and_said(tmp_path, capsys, make_cil, reason):
+    mod = tmp_path / "mod"
+    mod.mkdir()
+    (mod / "mine.te").write_text(MINE_TE)
+    make_cil(mod, tmp_path)
+    out = tmp_path / "b.tar.gz"
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(out), "--module", str(mod / "mine.te"))
+    assert code == 0, err   # a warning: the bundle is still made, without the .cil
+    assert f"warning: mine.cil {reason}" in err and "left out of the bundle" in err
+    files = members(out.read_bytes())
+    assert "mine.te" in files and "mine.cil" not in files
+    assert not any(b"TOPSECRET" in c for c in files.values())
+    readme = files["README.md"].decode()
+    assert "## Left out" in readme and f"- `mine.cil` {reason}" in readme
+
+
+def test_a_regular_cil_beside_the_te_is_included(tmp_path, capsys):
+    mod = tmp_path / "mod"
+    mod.mkdir()
+    (mod / "mine.te").write_text(MINE_TE)
+    (mod / "mine.cil").write_text("(allow httpd_t self (file (read)))\n")
+    out = tmp_path / "b.tar.gz"
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(out), "--module", str(mod / "mine.te"))
+    assert code == 0 and "warning" not in err, err
+    files = members(out.read_bytes())
+    assert files["mine.cil"] == b"(allow httpd_t self (file (read)))\n"
+    assert "## Left out" not in files["README.md"].decode()
+
+
+def test_a_refused_te_is_a_policy_error(tmp_path, capsys):
+    real = tmp_path / "real.te"
+    real.write_text(MINE_TE)
+    link = tmp_path / "link.te"
+    link.symlink_to(real)
+    out = tmp_path / "b.tar.gz"
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(out), "--module", str(link))
+    assert code == 5 and "link.te: refused: is a symbolic link" in err, err
+    big = tmp_path / "big.te"
+    big.write_text(MINE_TE + "# padding\n" * (MAX_MODULE_BYTES // 10 + 1))
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(out), "--module", str(big))
+    assert code == 5 and "big.te: refused: is larger than 1048576 bytes" in err, err
+    os.mkfifo(tmp_path / "fifo.te")
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(out), "--module", str(tmp_path / "fifo.te"))
+    assert code == 5 and "fifo.te: refused: is a FIFO" in err, err
+    (tmp_path / "dir.te").mkdir()   # unreadable input as before: 3
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(out), "--module", str(tmp_path / "dir.te"))
+    assert code == 3 and "Is a directory" in err, err
+    code, _, err = run(capsys, "bundle", str(EUCANETD_LOG), "-o", str(out), "--module", str(tmp_path / "no.te"))
+    assert code == 3 and "No such file" in err, err
+    assert not out.exists()
+
+
+def test_read_regular_reads_only_regular_files_up_to_the_cap(tmp_path):
+    (tmp_path / "x.cil").symlink_to(_secret_file(tmp_path))
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(Refused, match="symbolic link"):
+            read_regular("x.cil", fd)
+        assert read_regular("elsewhere/shadow", fd) == SECRET_LINE.encode()
+        assert read_regular("elsewhere/shadow", fd, limit=len(SECRET_LINE)) == SECRET_LINE.encode()
+        with pytest.raises(Refused, match="larger than 10 bytes"):
+            read_regular("elsewhere/shadow", fd, limit=10)
+        with pytest.raises(IsADirectoryError):
+            read_regular("elsewhere", fd)
+    finally:
+        os.close(fd)
 
 
 def test_errors_and_exit_codes(tmp_path, capsys):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,21 @@ from avcfix.bundle.collect import BundleOptions, collect
 from avcfix.bundle.facts import LocalUser
 from avcfix.bundle.hostfacts import StaticHostFacts
 from avcfix.bundle.markdown import code, fenced
-from avcfix.bundle.redact import Redactor, compile_extra
+from avcfix.bundle.redact import MAX_LITERAL_SECRETS, Redactor, compile_extra
+from avcfix.bundle.secrets import secret_spans
 from avcfix.errors import UsageError
 from avcfix.explain.engine import explain_groups
-from bundle_helpers import EUCANETD_LOG, Secrets, haystack, hexs, hostile_log, members, run, sockaddr_v4
+from bundle_helpers import (EUCANETD_LOG, CommandSecrets, Secrets, haystack, hexs, hostile_log, members, run,
+                            secrets_log, sockaddr_v4)
 
 SELINUX_NAMES = ("httpd_t", "user_home_t", "http_port_t", "systemd_unit_file_t", "unconfined_t",
                  "{ read }", "{ name_connect }", "{ status }", "tclass=tcp_socket", "tclass=service")
-PLACEHOLDER = re.compile(r"(host|user|ip|uid|gid|redacted)-\d+")
+PLACEHOLDER = re.compile(r"(host|user|ip|uid|gid|redacted|secret)-\d+")
 
+FIXED_SECRETS = CommandSecrets(password="Hunter2!pw", mysql="MyP4ss.word", env="envS3cret99",
+                               url="urlPassw0rd", bearer="eyJhbGciOi.JIUzI1NiJ9.sig_x",
+                               aws="AKIAIOSFODNN7EXAMPLE", github="ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5",
+                               slack="xoxb-123456789012-abcdefGHIJKL", pem="MIIEowIBAAKCAQEAr8s+9kQ/base64body==")
 SENTINEL = Secrets("sentinelhosta", "sentinelhostb", "sentinelhostc", "sentineluser", 1111, 2222,
                    "203.0.113.77", "203.0.113.78", "2001:db8:ffff::77")
 
@@ -105,12 +112,13 @@ def test_redacted_events_log_gives_the_same_rules(tmp_path, capsys, ref_policy):
     s = Secrets("web01.corp.example", "db-main", "jump.lan", "alice", 1234, 1500, "10.20.30.40",
                 "172.16.5.9", "2a01:4f8::17")
     log = tmp_path / "audit.log"
-    log.write_text(hostile_log(s) + EUCANETD_LOG.read_text())
+    log.write_text(hostile_log(s) + EUCANETD_LOG.read_text() + secrets_log(FIXED_SECRETS))
     out = tmp_path / "b.tar.gz"
     code, _, err = run(capsys, "bundle", str(log), "--redact", "--policy", str(ref_policy), "-o", str(out))
     assert code == 0, err
     files = members(out.read_bytes())
     assert "alice" not in haystack(files)
+    assert not any(v in haystack(files) for v in FIXED_SECRETS.values())
     back = tmp_path / "events.log"
     back.write_bytes(files["events.log"])
     _, before, _ = run(capsys, "why", "--json", str(log), "--policy", str(ref_policy))
@@ -178,6 +186,17 @@ def test_selinux_fields_are_never_redacted():
     out = red.record(line)
     assert "{ read }" in out and "scontext=system_u:system_r:httpd_t:s0" in out and "tclass=file" in out
     assert 'comm="host-1"' in out   # the comm is free text
+
+
+def test_learned_values_never_break_the_avc_words():
+    red = Redactor()
+    red.learn_text("/home/denied/x /home/for/y")              # users named like the AVC's words
+    red.learn_text("tool --password granted_ --token denied")
+    line = ("type=AVC msg=audit(1.0:1): avc:  denied  { read } for  pid=1 comm=\"denied\" name=\"for\" "
+            "scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:etc_t:s0 tclass=file permissive=0")
+    out = red.record(line)
+    assert out.startswith("type=AVC msg=audit(1.0:1): avc:  denied  { read } for  pid=1 comm=\"secret-2\" "
+                          "name=\"user-2\" scontext="), out
 
 
 def test_unchanged_hex_fields_stay_byte_identical():
@@ -249,3 +268,227 @@ def test_user_records_accounts_and_addresses():
     assert red.record(line) == ("type=USER_LOGIN msg=audit(1.0:1): pid=1 uid=0 auid=uid-1 ses=2 msg='op=login "
                                 "acct=\"user-1\" exe=\"/usr/sbin/sshd\" hostname=? addr=host-1 terminal=ssh "
                                 "res=success'")
+
+
+# ------------------------------------------------------------------ host names in every letter case
+
+def _case_log(node: str, title: list[str], path: str) -> str:
+    """One denial event with ``node``, a hex PROCTITLE (NUL-separated argv) and a PATH name."""
+    ev = "1700000200.000:601"
+    return "\n".join([
+        f"node={node} type=AVC msg=audit({ev}): avc:  denied  {{ name_connect }} for  pid=77 comm=\"ssh\" "
+        "dest=22 scontext=system_u:system_r:ssh_t:s0 tcontext=system_u:object_r:ssh_port_t:s0 "
+        "tclass=tcp_socket permissive=0",
+        f"node={node} type=SYSCALL msg=audit({ev}): arch=c000003e syscall=42 success=no exit=-13 a0=3 a1=1 "
+        "a2=10 a3=0 items=1 ppid=1 pid=77 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 "
+        "tty=pts0 ses=1 comm=\"ssh\" exe=\"/usr/bin/ssh\" subj=system_u:system_r:ssh_t:s0 key=(null)",
+        f"node={node} type=PATH msg=audit({ev}): item=0 name={hexs(path)} inode=9 dev=fd:01 mode=0100644 "
+        "ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:etc_t:s0 nametype=NORMAL",
+        f"node={node} type=PROCTITLE msg=audit({ev}): proctitle={hexs(chr(0).join(title))}",
+    ]) + "\n"
+
+
+def test_a_host_name_is_redacted_in_every_letter_case(tmp_path):
+    # the issue's repro: node=Db02.Example.com redacted, db02.example.com in the proctitle was not
+    log = _case_log("Db02.Example.com", ["ssh", "db02.example.com", "uptime"], "/srv/DB02.EXAMPLE.COM./known")
+    files = _bundle(tmp_path, log, redact=True)
+    text = haystack(files)
+    assert "db02" not in text.lower(), text
+    doc = json.loads(files["denials.json"])
+    assert doc["denials"][0]["node"] == "host-1"
+    assert doc["denials"][0]["proctitle"] == "ssh host-1 uptime"
+    assert doc["denials"][0]["paths"] == ["/srv/host-1./known"]
+    assert "1 host name" in files["README.md"].decode()   # one host, one placeholder
+
+
+def test_a_machines_short_name_shares_its_placeholder():
+    red = Redactor()
+    red.learn_record("node=web01.corp.example type=AVC msg=audit(1.0:1): avc:  denied  { read } for pid=1")
+    red.learn_text("see https://WEB01.corp.example./ and https://api.github.com/")
+    assert red.text("ssh Web01; ssh web01.CORP.example; cd /srv/web01-data; curl https://api.github.com/x") \
+        == "ssh host-1; ssh host-1; cd /srv/host-1-data; curl https://host-2/x"
+    # a URL's host gives no short name (api, www... are words), nor does a number
+    assert red.text("api") == "api"
+    red.learn_host("443.example.org", machine=True)
+    assert red.text("dest=443") == "dest=443"
+    assert red.counts.hosts == 3
+
+
+@pytest.fixture(scope="module")
+def case_baseline(tmp_path_factory) -> str:
+    """Everything an unredacted bundle of the case template says besides the host name."""
+    log = _case_log("qq", ["ssh", "qq", "--", "scp x qq:/tmp"], "/var/lib/qq/db")
+    return haystack(_bundle(tmp_path_factory.mktemp("cbase"), log, redact=False)).lower()
+
+
+_label = st.from_regex(r"[a-z][a-z0-9-]{2,8}[a-z0-9]", fullmatch=True)
+
+
+@st.composite
+def _case_variant(draw, name: str) -> str:
+    flips = draw(st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
+    return "".join(c.upper() if f else c for c, f in zip(name, flips)) + draw(st.sampled_from(["", "."]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(labels=st.lists(_label, min_size=1, max_size=3), data=st.data())
+def test_case_variants_of_a_learned_host_never_survive(tmp_path_factory, case_baseline, labels, data):
+    host = ".".join(labels)
+    assume(labels[0] not in case_baseline and not PLACEHOLDER.fullmatch(labels[0]))
+    variants = [data.draw(_case_variant(host)) for _ in range(4)]
+    short = data.draw(_case_variant(labels[0])) if len(labels) > 1 else variants[3]
+    log = _case_log(variants[0], ["ssh", variants[1], "--", f"scp x {short}:/tmp"],
+                    f"/var/lib/{variants[2]}/db")
+    files = _bundle(tmp_path_factory.mktemp("case"), log, redact=True)
+    text = haystack(files).lower()
+    assert host not in text
+    assert labels[0] not in text
+    assert hexs(host) not in text.upper() and hexs(host).lower() not in text
+
+
+# ------------------------------------------------------------------ secrets in command lines
+
+def _show(text: str) -> str:
+    """``text`` with each secret span in <>."""
+    out, pos = [], 0
+    for start, end in secret_spans(text):
+        out.append(text[pos:start] + "<" + text[start:end] + ">")
+        pos = end
+    return "".join(out) + text[pos:]
+
+
+@pytest.mark.parametrize("text, marked", [
+    ("mysql --password=hunter2 -h db", "mysql --password=<hunter2> -h db"),
+    ("mysql\0--password\0my secret\0-h\0db", "mysql\0--password\0<my secret>\0-h\0db"),
+    ("mysql -pS3cr3t -h db -P 3306", "mysql -p<S3cr3t> -h db -P 3306"),
+    ("mysql -p dbname", "mysql -p dbname"),                       # -p alone prompts: dbname is no secret
+    ("ssh -p 2222 host; nc -p1234 h; mkdir -p /x; psql -p 5432", "ssh -p 2222 host; nc -p1234 h; mkdir -p /x; psql -p 5432"),
+    ("sshpass -p pw1 ssh -p 22 h", "sshpass -p <pw1> ssh -p 22 h"),
+    ("env MYSQL_PWD=abc PWD=/home/x OLDPWD=/ DEPLOY_TOKEN=t0k mysql", "env MYSQL_PWD=<abc> PWD=/home/x OLDPWD=/ DEPLOY_TOKEN=<t0k> mysql"),
+    ("psql\0host=db password=xx dbname=z", "psql\0host=db password=<xx> dbname=z"),
+    ("curl -u bob:pa:ss https://a:b@c@host/x", "curl -u bob:<pa:ss> https://a:<b@c>@host/x"),
+    ("curl\0-H\0Authorization: Basic dXNlcjpw\0https://x", "curl\0-H\0Authorization: Basic <dXNlcjpw>\0https://x"),
+    ("curl -H X-Api-Key:k3y https://x", "curl -H X-Api-Key:<k3y> https://x"),
+    ("git clone https://x-access-token:ghs_abc@github.com/r", "git clone https://x-access-token:<ghs_abc>@github.com/r"),
+    ("echo AKIAIOSFODNN7EXAMPLE ASIAIOSFODNN7EXAMPLE AKIAshort done", "echo <AKIAIOSFODNN7EXAMPLE> <ASIAIOSFODNN7EXAMPLE> AKIAshort done"),
+    ("cut ASIAIOSFOD", "cut <ASIAIOSFOD>"),                        # a proctitle truncated in the key
+    ("t --token xoxb-1234567890-abc --no-password db --password-file f --ask-pass yes",
+     "t --token <xoxb-1234567890-abc> --no-password db --password-file f --ask-pass yes"),
+    ("sh\0-c\0mysql -pX1 db; ssh -p22 h", "sh\0-c\0mysql -p<X1> db; ssh -p22 h"),
+    ("openssl rsa -passin pass:topsecret -passout env:V -k k3y -keyform PEM",
+     "openssl rsa -passin pass:<topsecret> -passout env:V -k <k3y> -keyform PEM"),
+    ("echo -----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n-----END RSA PRIVATE KEY----- after",
+     "echo <-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n-----END RSA PRIVATE KEY-----> after"),
+    ("k\0-----BEGIN OPENSSH PRIVATE KEY-----\nabc\0next", "k\0<-----BEGIN OPENSSH PRIVATE KEY-----\nabc>\0next"),
+    ("zip -P zz -r a.zip . ; unzip -Pqq a.zip; redis-cli -a r3d", "zip -P <zz> -r a.zip . ; unzip -P<qq> a.zip; redis-cli -a <r3d>"),
+    ("keytool -storepass sp -keypass kp -api-key=ak --apikey ak2 --access-key ak3",
+     "keytool -storepass <sp> -keypass <kp> -api-key=<ak> --apikey <ak2> --access-key <ak3>"),
+    ("x github_pat_11ABCDEFG0abcdefghijkl gho_x glpat-abcdefghij0123456789 aghp_x",
+     "x <github_pat_11ABCDEFG0abcdefghijkl> gho_x <glpat-abcdefghij0123456789> aghp_x"),
+    ("tool Bearer abc.def", "tool Bearer <abc.def>"),
+    ("cryptsetup open --test-passphrase /dev/vda3 x --verify-passphrase y", "cryptsetup open --test-passphrase /dev/vda3 x --verify-passphrase y"),
+    ("mysqldump --password --all-databases", "mysqldump --password --all-databases"),
+])
+def test_secret_patterns(text, marked):
+    assert _show(text) == marked
+
+
+def test_secrets_in_command_lines_are_redacted(tmp_path):
+    files = _bundle(tmp_path, secrets_log(FIXED_SECRETS), redact=True)
+    text = haystack(files)
+    for v in FIXED_SECRETS.values():
+        assert v not in text, v
+    doc = json.loads(files["denials.json"])
+    assert doc["denials"][0]["proctitle"] == ("env MYSQL_PWD=secret-1 DEPLOY_TOKEN=secret-1 mysql -u app --password "
+                                              "secret-2 -psecret-3 --db-password=secret-2 -h db")
+    curl = doc["denials"][1]["proctitle"]
+    assert curl.startswith("curl -H Authorization: Bearer secret-") and "https://user-1:secret-" in curl
+    assert "-----BEGIN" not in curl
+    # the same value has the same placeholder everywhere (PATH name, exe, proctitle)
+    aws = re.search(r"AWS_ACCESS_KEY_ID=(secret-\d+)", curl).group(1)
+    assert doc["denials"][1]["paths"][0].startswith(f"/tmp/{aws} ")
+    assert "5 IP" not in files["README.md"].decode() and "secrets (passwords, tokens, keys" in files["README.md"].decode()
+    # SELinux names untouched, the events still parse
+    events = files["events.log"].decode()
+    assert "tcontext=system_u:system_r:mysqld_t:s0 tclass=unix_stream_socket" in events
+
+
+def test_long_secrets_are_replaced_everywhere_short_ones_and_paths_where_found():
+    red = Redactor()
+    red.learn_text("mysql\0--password\0my secret\0-pab1\0--token\0/dev/vda3")
+    assert red.text("mysql --password my secret -pab1 --token /dev/vda3") == \
+        "mysql --password secret-1 -psecret-2 --token secret-3"
+    # elsewhere: the long one as a word, not the short one (it would hit ports, ids), not a path
+    assert red.text("cd '/srv/my secret' ab1 dest=ab1 /dev/vda3") == "cd '/srv/secret-1' ab1 dest=ab1 /dev/vda3"
+
+
+def test_many_distinct_secrets_are_all_replaced():
+    """Past MAX_LITERAL_SECRETS, secrets are still replaced where a pattern finds them."""
+    values = [f"pw{i:04d}xyz" for i in range(MAX_LITERAL_SECRETS + 50)]
+    argv = "\0".join(f"--password={v}" for v in values)
+    red = Redactor()
+    line = f"type=PROCTITLE msg=audit(1.0:1): proctitle={hexs(argv)}"
+    red.learn_record(line)
+    out = bytes.fromhex(red.record(line).split("proctitle=")[1]).decode()
+    joined = red.text(argv.replace("\0", " "))
+    assert not any(v in out or v in joined for v in values)
+    assert red.counts.secrets == len(values)
+    assert out.split("\0")[-1] == f"--password=secret-{len(values)}"
+
+
+def test_a_secret_field_of_a_record_is_redacted():
+    red = Redactor()
+    line = ("type=USER_CMD msg=audit(1.0:1): pid=1 uid=0 auid=0 ses=1 msg='cwd=\"/\" "
+            "cmd=\"psql password=abc\" MYSQL_PWD=zzz9 terminal=pts/0 res=success'")
+    red.learn_record(line)
+    assert red.record(line) == ("type=USER_CMD msg=audit(1.0:1): pid=1 uid=0 auid=0 ses=1 msg='cwd=\"/\" "
+                                "cmd=\"psql password=secret-1\" MYSQL_PWD=secret-2 terminal=pts/0 res=success'")
+
+
+_pw = st.text(alphabet=string.ascii_letters + string.digits + "!#%+,.^~_", min_size=8, max_size=16).filter(
+    lambda s: not s.startswith(("-", "_")))
+_alnum = st.text(alphabet=string.ascii_letters + string.digits, min_size=8, max_size=16)
+
+
+@st.composite
+def _command_secrets(draw) -> CommandSecrets:
+    upper = string.ascii_uppercase + string.digits
+    return CommandSecrets(
+        password=draw(_pw), mysql=draw(_pw), env=draw(_pw), url=draw(_alnum),
+        bearer=draw(st.text(alphabet=string.ascii_letters + string.digits + "._~+/-", min_size=12, max_size=40)
+                    .filter(lambda s: s[0].isalnum())),
+        aws=draw(st.sampled_from(["AKIA", "ASIA"])) + draw(st.text(alphabet=upper, min_size=16, max_size=16)),
+        github=draw(st.sampled_from(["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]))
+        + draw(st.text(alphabet=string.ascii_letters + string.digits, min_size=36, max_size=36)),
+        slack=draw(st.sampled_from(["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"]))
+        + draw(st.text(alphabet=string.digits, min_size=10, max_size=12)) + "-"
+        + draw(st.text(alphabet=string.ascii_letters + string.digits, min_size=10, max_size=24)),
+        pem=draw(st.text(alphabet=string.ascii_letters + string.digits + "+/", min_size=40, max_size=64)) + "==",
+    )
+
+
+@pytest.fixture(scope="module")
+def secrets_baseline(tmp_path_factory) -> str:
+    return haystack(_bundle(tmp_path_factory.mktemp("sbase"), secrets_log(FIXED_SECRETS), redact=False))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(s=_command_secrets())
+def test_generated_secrets_never_survive(tmp_path_factory, secrets_baseline, s):
+    values = s.values()
+    assume(len(set(values)) == len(values))
+    for v in values:
+        assume(v not in secrets_baseline and not PLACEHOLDER.search(v))
+        assume(not any(v != w and v in w for w in values))
+    files = _bundle(tmp_path_factory.mktemp("sec"), secrets_log(s), redact=True)
+    text = haystack(files)
+    upper = text.upper()
+    for name, content in files.items():   # every member, raw and with its hex fields decoded
+        assert not any(v.encode() in content for v in values), name
+    for v in values:
+        assert v not in text, v
+        assert hexs(v) not in upper, v
+    for name in ("httpd_t", "mysqld_t", "http_port_t", "{ connectto }", "{ name_connect }", "tclass=unix_stream_socket"):
+        assert name in files["events.log"].decode(), name

@@ -16,8 +16,11 @@ gets the same placeholder in every file.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import os
 import shlex
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Sequence
@@ -33,7 +36,7 @@ from avcfix.bundle.environment import Environment, TouchedBoolean, gather_enviro
 from avcfix.bundle.hostfacts import HostFacts
 from avcfix.bundle.redact import Counts, Redactor, compile_extra
 from avcfix.bundle.report import ModuleText, ReportInput, render_readme
-from avcfix.errors import InputError, UsageError
+from avcfix.errors import InputError, PolicyError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.explain.protocol import Facts
 from avcfix.policy.identifiers import default_module_name
@@ -67,6 +70,8 @@ class Bundle:
     skipped: tuple[Skipped, ...]
     redaction: Counts | None
     missing_facts: tuple[tuple[str, str], ...]
+    #: Files the bundle refused or could not read and went on without: ``(name, reason)``.
+    left_out: tuple[tuple[str, str], ...] = ()
 
     @property
     def readme(self) -> str:
@@ -132,7 +137,7 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
     """
     learned: set[str] = set()
     for d in denials:
-        red.learn_host(d.node)
+        red.learn_host(d.node, machine=True)
         for rec in d.records:
             if rec not in learned:
                 learned.add(rec)
@@ -140,7 +145,7 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
         for value in (d.comm, d.exe, d.name, d.path, d.cwd, d.proctitle, d.source, *d.paths):
             red.learn_text(value)
     for g in groups:
-        red.learn_host(g.example.node)
+        red.learn_host(g.example.node, machine=True)
         for value in (*g.comms, *g.exes, *g.paths):
             red.learn_text(value)
     for f in findings or ():
@@ -162,7 +167,7 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
         red.learn_text(text)
     # The host's own names and accounts last: values seen in the logs number first.
     for name in host.host_names():
-        red.learn_host(name)
+        red.learn_host(name, machine=True)
     for user in host.local_users():
         red.learn_user(user.name)
         red.learn_id("uid", user.uid)
@@ -210,25 +215,122 @@ def _red_stats(red: Redactor, stats: ScanStats) -> ScanStats:
 
 # ------------------------------------------------------------------ modules
 
-def _given_module(path: Path) -> tuple[str, str, str | None, str | None]:
-    """``(te_name, te_text, cil_name, cil_text)`` of ``--module DIR/NAME.te``."""
+#: Largest module file (``.te`` or ``.cil``) a bundle reads. A policy module is
+#: a few KiB of text (the reference policy's biggest ``.te`` is ~150 KiB); a
+#: bigger file is not one, and has no place in a public report.
+MAX_MODULE_BYTES = 1 << 20
+
+
+class Refused(Exception):
+    """A file the bundle will not read: why (``is a symbolic link``...)."""
+
+
+_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def read_regular(name: str, dir_fd: int, limit: int = MAX_MODULE_BYTES) -> bytes:
+    """The bytes of ``name`` in the directory ``dir_fd``, if it is a regular file of
+    at most ``limit`` bytes; never through a symbolic link (``O_NOFOLLOW``).
+
+    Raises :class:`Refused` (a link, a FIFO or device, too big),
+    :class:`IsADirectoryError`, or the ``OSError`` of the open. A non-regular
+    file is refused before it is opened (opening a FIFO blocks, a device may
+    act); the opened file is checked again (``fstat``), so a swap in between
+    is refused too.
+    """
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        st = None  # let the open report it
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        for test, kind in _KINDS:
+            if test(st.st_mode):
+                raise Refused(f"is {kind} (a bundle reads only regular files, never through a link)")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Refused("is a symbolic link (a bundle reads only regular files, never through a link)") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not stat.S_ISREG(st.st_mode):
+            raise Refused("is not a regular file (a bundle reads only regular files, never through a link)")
+        if st.st_size > limit:
+            raise Refused(f"is larger than {limit} bytes ({st.st_size})")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:   # it grew while being read
+            raise Refused(f"is larger than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class GivenModule:
+    """``--module DIR/NAME.te`` as read: its text, ``NAME.cil`` if it was read,
+    and the files left out with the reason (``(file name, reason)``)."""
+
+    te_name: str
+    te: str
+    cil_name: str | None
+    cil: str | None
+    left_out: tuple[tuple[str, str], ...]
+
+
+def _given_module(path: Path) -> GivenModule:
+    """Read ``--module DIR/NAME.te`` and ``NAME.cil`` beside it (see :func:`read_regular`).
+
+    The ``.te`` must be readable (else exit 3; a directory too), a regular
+    file no bigger than :data:`MAX_MODULE_BYTES` and not a symbolic link (else
+    exit 5), and parse (else exit 5). ``NAME.cil`` is optional: when it is
+    refused or unreadable the bundle is made without it and says so.
+    """
     from avcfix.policy.te_parse import parse_te
 
-    if path.suffix != ".te":
+    if path.suffix != ".te" or path.name == ".te":
         raise UsageError(f"--module {path}: expected a .te file")
+    parent = path.parent if str(path.parent) else Path(".")
     try:
-        te = path.read_text(encoding="utf-8", errors="replace")
+        dir_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise InputError(f"cannot read --module {path}: {exc.strerror or exc}") from None
-    parse_te(te, str(path))  # a broken .te is a policy error (exit 5), not a silent attachment
-    cil_path = path.with_suffix(".cil")
-    cil = None
-    if cil_path.is_file():
+    try:
         try:
-            cil = cil_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            cil = None
-    return path.name, te, (cil_path.name if cil is not None else None), cil
+            raw = read_regular(path.name, dir_fd)
+        except Refused as exc:
+            raise PolicyError(f"--module {path}: refused: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"cannot read --module {path}: {exc.strerror or exc}") from None
+        te = raw.decode("utf-8", errors="replace")
+        parse_te(te, str(path))  # a broken .te is a policy error (exit 5), not a silent attachment
+        cil_name = path.stem + ".cil"
+        cil: str | None = None
+        left_out: list[tuple[str, str]] = []
+        try:
+            cil = read_regular(cil_name, dir_fd).decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            pass
+        except Refused as exc:
+            left_out.append((cil_name, str(exc)))
+        except OSError as exc:
+            left_out.append((cil_name, f"cannot be read: {exc.strerror or exc}"))
+    finally:
+        os.close(dir_fd)
+    return GivenModule(path.name, te, cil_name if cil is not None else None, cil, tuple(left_out))
 
 
 def _generated_modules(findings: Sequence[Finding]) -> list[ModuleText]:
@@ -304,7 +406,7 @@ def collect(
     if options.redact:
         red = Redactor(extra=extra)
         _learn(red, host, kept, groups, findings, stats, env, results,
-               [given[1], given[3] or ""] if given else [])
+               [given.te, given.cil or ""] if given else [])
         seen: dict[str, str] = {}
         red_groups = {g.key: _red_group(red, g, seen) for g in groups}
         groups = [red_groups[g.key] for g in groups]
@@ -317,11 +419,11 @@ def collect(
 
     # Modules: the one given, else what `avcfix build` would generate per domain.
     if given is not None:
-        te_name, te, cil_name, cil = given
+        te, cil = given.te, given.cil
         if red is not None:
             te = _redact_comments(te, "#", red)
             cil = _redact_comments(cil, ";", red) if cil is not None else None
-        modules = [ModuleText(te_name[:-3], te_name, te, cil_name, cil, False)]
+        modules = [ModuleText(given.te_name[:-3], given.te_name, te, given.cil_name, cil, False)]
     else:
         modules = _generated_modules(findings) if findings else []
 
@@ -338,6 +440,7 @@ def collect(
         members[m.te_file] = m.te.encode("utf-8", "surrogateescape")
         if m.cil_file and m.cil is not None:
             members[m.cil_file] = m.cil.encode("utf-8", "surrogateescape")
+    left_out = tuple((text(name), text(reason)) for name, reason in (given.left_out if given else ()))
     note = None
     if facts is None:
         note = ("No policy was available to explain against (SELinux is off here and no --policy/--root "
@@ -346,7 +449,7 @@ def collect(
         version=version, sources=tuple(stats.sources), stats=stats.as_dict(), groups=tuple(groups),
         findings=tuple(findings) if findings is not None else None, modules=tuple(modules),
         environment=env_doc, selection=selection, filters=tuple(text(f) for f in options.filter_text),
-        redaction=red.counts if red is not None else None, policy_note=note,
+        redaction=red.counts if red is not None else None, policy_note=note, left_out=left_out,
     ))
     members["README.md"] = readme.encode("utf-8", "surrogateescape")
     last = max((e.time for e in selection.events), default=0.0)
@@ -354,4 +457,5 @@ def collect(
         members=tuple(sorted(members.items())), mtime=int(last), selection=selection,
         stats=tuple(sorted(stats.as_dict().items())), skipped=tuple(stats.skipped),
         redaction=red.counts if red is not None else None, missing_facts=tuple(env.missing()),
+        left_out=left_out,
     )

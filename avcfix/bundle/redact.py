@@ -1,12 +1,15 @@
-"""Consistent redaction of host names, addresses, user names and ids (pure).
+"""Consistent redaction of host names, addresses, user names, ids and secrets (pure).
 
 A :class:`Redactor` first *learns* the sensitive values of a bundle (``node=``
 and ``hostname=`` values, the host's own names, user names from home
 directories, ``ausearch -i`` / ENRICHED names and ``acct=``, uids above 999,
-IP addresses), then *applies* the same placeholder to every occurrence, in
-every file: ``host-1``, ``ip-1``, ``/home/user-1``, ``uid-1``, ``gid-1``,
+IP addresses, the secrets :mod:`avcfix.bundle.secrets` finds), then *applies*
+the same placeholder to every occurrence, in every file: ``host-1``,
+``ip-1``, ``/home/user-1``, ``uid-1``, ``gid-1``, ``secret-1``,
 ``redacted-1`` (``--redact-extra``). Learning everything before applying
-anything is what keeps the placeholders consistent across files.
+anything is what keeps the placeholders consistent across files. Host names
+match in any ASCII letter case and with a trailing dot; secrets are replaced
+before anything else, so no other placeholder can split one.
 
 SELinux names are never touched: record fields that carry contexts or classes
 (``scontext``, ``tcontext``, ``subj``, ``obj``, ``tclass``...) and the
@@ -23,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from avcfix.bundle.secrets import is_secret_name, merge_spans, secret_spans
 from avcfix.errors import UsageError
 
 #: Record keys whose values are SELinux contexts, classes or verdicts: never redacted.
@@ -66,19 +70,39 @@ SYSTEM_NAMES = frozenset({
 SYSTEM_PREFIXES = ("systemd-", "_")
 
 _KV = re.compile(r"""(?<![\w.-])([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
-_BRACES = re.compile(r"\{[^}]*\}")
+#: What the text between an AVC's fields must keep for avcfix, ausearch and
+#: audit2allow to read it back: ``avc:  denied``, ``{ perms } for``.
+_BRACES = re.compile(r"avc:\s+(?:denied|granted)(?![\w-])|\{[^}]*\}(?:\s+for(?![\w-]))?")
 _HEXVAL = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _HOME = re.compile(r"/home/([^/\s\"'\x00-\x1f]+)")
 #: Host names in free text: ``scheme://host[:port]/`` and ``user@host``.
-_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@\s]*@)?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")
+_URL_HOST = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s\0]*@)?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")
+#: The user name of ``scheme://user:password@`` (the password is a secret).
+_URL_USER = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^/\s\0:@]+):[^/\s\0]*@")
 #: ``getty@tty1.service`` is a systemd unit instance, not ``user@host``.
 _UNIT_SUFFIXES = (".service", ".socket", ".target", ".mount", ".timer", ".slice", ".scope", ".path",
                   ".device", ".swap", ".automount")
-_AT_HOST = re.compile(r"(?<![\w.-])[A-Za-z0-9._-]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?![\w-])")
+_AT_HOST = re.compile(r"(?<![\w.-])[A-Za-z0-9._-]+@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?![\w@-])")
 _V4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"
 _V6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})(?![\w:])"
 _IPS = re.compile(f"(?P<v6>{_V6})|(?P<v4>{_V4})")
 _WORD = "A-Za-z0-9_"
+#: What a placeholder looks like (never learned as a value).
+_PLACEHOLDER = re.compile(r"(?:host|ip|user|uid|gid|redacted|secret)-\d+")
+#: A secret this long is replaced wherever it appears as a word, not only where
+#: a pattern finds it (a shorter one, ``-p 22``-like, would hit ports and ids).
+MIN_SECRET_LITERAL = 6
+#: At most this many secrets are searched for as words (the first learned):
+#: one regex alternation per text, which a hostile log with thousands of
+#: distinct passwords would make quadratic. The rest are replaced where found.
+MAX_LITERAL_SECRETS = 256
+
+
+def _literal_secret(value: str) -> bool:
+    """Whether a secret is also replaced wherever it appears as a word: at least
+    :data:`MIN_SECRET_LITERAL` long and not a path (``/dev/vda3`` after a flag
+    taken for a password option would lose every path of the report)."""
+    return len(value) >= MIN_SECRET_LITERAL and not (value.startswith("/") and not any(c.isspace() for c in value))
 
 
 def compile_extra(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
@@ -115,6 +139,7 @@ class Counts:
     uids: int = 0
     gids: int = 0
     extra: int = 0
+    secrets: int = 0
 
 
 @dataclass(slots=True)
@@ -130,17 +155,36 @@ class Redactor:
     _users: dict[str, str] = field(default_factory=dict)
     _ips: dict[str, str] = field(default_factory=dict)
     _ids: dict[tuple[str, int], str] = field(default_factory=dict)
+    _extras: dict[str, str] = field(default_factory=dict)
     _secrets: dict[str, str] = field(default_factory=dict)
     _literal_rx: re.Pattern[str] | None = None
+    _secret_rx: re.Pattern[str] | None = None
+    _literal_secrets: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------ learning
 
-    def learn_host(self, name: str | None) -> None:
-        """Remember a host name (``node=``, ``hostname=``, the host's own)."""
-        if name and name not in SYSTEM_NAMES and _ip(name) is None and name not in self._hosts \
-                and name not in self._users:
-            self._hosts[name] = f"host-{len(self._hosts) + 1}"
-            self._literal_rx = None
+    def learn_host(self, name: str | None, machine: bool = False) -> None:
+        """Remember a host name, in any letter case and with or without a trailing dot.
+
+        ``machine``: the name of a machine (``node=``, ``hostname=``, the
+        host's own), whose short name (first label of a fully qualified name)
+        is then a name of the same host. A fully qualified name whose short
+        name is already known shares its placeholder: one host, one placeholder.
+        """
+        key = host_key(name) if name else ""
+        if not key or key in SYSTEM_NAMES or key.isdigit() or _ip(key) is not None or key in self._hosts \
+                or name in self._users or _PLACEHOLDER.fullmatch(key):
+            return
+        short = key.split(".", 1)[0] if "." in key else ""
+        if short in SYSTEM_NAMES or short.isdigit() or _PLACEHOLDER.fullmatch(short):
+            short = ""  # a number would hit ports and ids
+        tag = self._hosts.get(short) if short else None
+        if tag is None:
+            tag = f"host-{len(set(self._hosts.values())) + 1}"
+        self._hosts[key] = tag
+        if machine and short and short not in self._hosts and short not in self._users:
+            self._hosts[short] = tag
+        self._literal_rx = None
 
     def learn_user(self, name: str | None) -> None:
         """Remember a user (or group) name."""
@@ -165,10 +209,16 @@ class Redactor:
         return self._ips[key]
 
     def learn_text(self, text: str | None) -> None:
-        """Learn from free text: home directories' user names, IP addresses, and
-        host names in URLs (``https://host/``) and ``user@host``."""
+        """Learn from free text: secrets (:mod:`avcfix.bundle.secrets`), home
+        directories' user names, IP addresses, host names in URLs
+        (``https://host/``) and ``user@host``, the user of ``https://user:pass@``."""
         if not text:
             return
+        for start, end in secret_spans(text):
+            self.learn_secret(text[start:end])
+        if "://" in text:
+            for m in _URL_USER.finditer(text):
+                self.learn_user(m.group(1))
         for m in _HOME.finditer(text):
             self.learn_user(m.group(1))
         for rx in (_URL_HOST, _AT_HOST):
@@ -189,8 +239,10 @@ class Redactor:
                 continue
             if key in HEX_KEYS and raw[:1] != '"' and _HEXVAL.fullmatch(value):
                 value = _hex_decode(value)
-            if lkey in HOST_KEYS:
-                self.learn_host(value)
+            if key not in SELINUX_KEYS and _secret_field(key, value):
+                self.learn_secret(value)
+            elif lkey in HOST_KEYS:
+                self.learn_host(value, machine=True)
             elif key in USER_KEYS:
                 self.learn_user(value)
             elif key in UID_KEYS or key in GID_KEYS:
@@ -211,7 +263,9 @@ class Redactor:
                 num = values.get(k[:-5])
                 if num is None or not _is_int(num) or (int(num) > SYSTEM_ID_MAX and int(num) not in UNSET_IDS):
                     self.learn_user(name)
-        for chunk in _KV.sub(" ", line).split():
+        rest = _KV.sub(" ", line)
+        self.learn_text(rest)   # ausearch -i: `proctitle=mysql --password secret` (spaces between)
+        for chunk in rest.split():
             self.learn_text(chunk)
 
     def _learn_sockaddr(self, value: str) -> None:
@@ -231,23 +285,26 @@ class Redactor:
     def counts(self) -> Counts:
         """How many distinct values of each kind are replaced."""
         return Counts(
-            hosts=len(self._hosts), ips=len(self._ips), users=len(self._users),
+            hosts=len(set(self._hosts.values())), ips=len(self._ips), users=len(self._users),
             uids=sum(1 for k, _ in self._ids if k == "uid"), gids=sum(1 for k, _ in self._ids if k == "gid"),
-            extra=len(self._secrets),
+            extra=len(self._extras), secrets=len(self._secrets),
         )
 
     def _literals(self) -> re.Pattern[str] | None:
+        """One regex for every learned name: host names in any ASCII letter case
+        (DNS names are case-insensitive), user names exactly (accounts are not)."""
         if self._literal_rx is None:
-            names = sorted({*self._hosts, *self._users}, key=lambda s: (-len(s), s))
+            names = sorted({*((h, True) for h in self._hosts), *((u, False) for u in self._users)},
+                           key=lambda s: (-len(s[0]), s))
             if not names:
                 return None
-            alt = "|".join(re.escape(n) for n in names)
+            alt = "|".join(f"(?ai:{re.escape(n)})" if host else re.escape(n) for n, host in names)
             self._literal_rx = re.compile(f"(?<![{_WORD}])(?:{alt})(?![{_WORD}])")
         return self._literal_rx
 
     def _sub_literal(self, m: re.Match[str]) -> str:
         s = m.group(0)
-        return self._hosts.get(s) or self._users[s]
+        return self._users.get(s) or self._hosts.get(host_key(s)) or s
 
     def _sub_ip(self, m: re.Match[str]) -> str:
         return self._learn_ip(m.group(0)) or m.group(0)
@@ -256,20 +313,60 @@ class Redactor:
         s = m.group(0)
         if not s:
             return s
-        if s not in self._secrets:
-            self._secrets[s] = f"redacted-{len(self._secrets) + 1}"
-        return self._secrets[s]
+        if s not in self._extras:
+            self._extras[s] = f"redacted-{len(self._extras) + 1}"
+        return self._extras[s]
 
     def text(self, text: str) -> str:
-        """Free text with every learned value, IP and ``--redact-extra`` match replaced."""
+        """Free text with every ``--redact-extra`` match, secret, learned name and IP replaced."""
         if not text:
             return text
         for rx in self.extra:
             text = rx.sub(self._sub_extra, text)
+        spans = self._secret_spans(text)
+        if not spans:
+            return self._plain(text)
+        out: list[str] = []
+        pos = 0
+        for start, end in spans:
+            out.append(self._plain(text[pos:start]))
+            out.append(self._secret(text[start:end]))
+            pos = end
+        out.append(self._plain(text[pos:]))
+        return "".join(out)
+
+    def _plain(self, text: str) -> str:
+        """``text`` (no secrets left in it) with learned names and IPs replaced."""
+        if not text:
+            return text
         lit = self._literals()
         if lit is not None:
             text = lit.sub(self._sub_literal, text)
         return _IPS.sub(self._sub_ip, text)
+
+    # ------------------------------------------------------------ secrets
+
+    def learn_secret(self, value: str) -> None:
+        """Remember a secret value (placeholder ``secret-N``)."""
+        if value and value not in self._secrets and not _PLACEHOLDER.fullmatch(value):
+            self._secrets[value] = f"secret-{len(self._secrets) + 1}"
+            if _literal_secret(value) and len(self._literal_secrets) < MAX_LITERAL_SECRETS:
+                self._literal_secrets.append(value)
+                self._secret_rx = None
+
+    def _secret(self, value: str) -> str:
+        self.learn_secret(value)
+        return self._secrets.get(value, value)
+
+    def _secret_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the secrets of ``text`` are: its patterns, and learned values as words."""
+        spans = secret_spans(text)
+        if self._secret_rx is None:
+            values = sorted(self._literal_secrets, key=lambda v: (-len(v), v))
+            self._secret_rx = re.compile(
+                f"(?<![{_WORD}])(?:{'|'.join(re.escape(v) for v in values)})(?![{_WORD}])" if values else "(?!)")
+        found = [m.span() for m in self._secret_rx.finditer(text)]
+        return merge_spans(spans + found) if found else spans
 
     def maybe(self, text: str | None) -> str | None:
         """:meth:`text` for optional values."""
@@ -283,8 +380,8 @@ class Redactor:
         """A host name's placeholder (learning it when new)."""
         if name is None:
             return None
-        self.learn_host(name)
-        return self._hosts.get(name, self.text(name))
+        self.learn_host(name, machine=True)
+        return self._hosts.get(host_key(name)) or self.text(name)
 
     def record(self, line: str) -> str:
         """One raw audit record, field by field (SELinux fields verbatim)."""
@@ -298,7 +395,8 @@ class Redactor:
         return "".join(out)
 
     def _between(self, text: str) -> str:
-        """Text between fields: redacted, but an AVC's ``{ perms }`` kept."""
+        """Text between fields: redacted, but an AVC's ``avc:  denied  { perms } for`` kept
+        (a learned name or secret ``denied`` must not make the record unreadable)."""
         if not text.strip():
             return text
         parts: list[str] = []
@@ -326,7 +424,9 @@ class Redactor:
                 return f"{key}={self._ids.get((kind, int(value)), value)}"
         if key == "saddr" and not quote and _HEXVAL.fullmatch(value):
             return f"{key}={self._sockaddr(value)}"
-        if key.lower() in HOST_KEYS and value:
+        if _secret_field(key, value):
+            new = self._secret(value)
+        elif key.lower() in HOST_KEYS and value:
             new = self.host(value) or value
         elif key in HEX_KEYS and not quote and _HEXVAL.fullmatch(value):
             decoded = _hex_decode(value)
@@ -365,6 +465,20 @@ class Redactor:
             return value
         out = bytes(data).hex().upper()
         return out if out.upper() != value.upper() else value
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def host_key(name: str) -> str:
+    """The form a host name is remembered by: ASCII lower case, no trailing dot
+    (``Db02.Example.COM.`` is ``db02.example.com``)."""
+    return name.rstrip(".").translate(_ASCII_LOWER)
+
+
+def _secret_field(key: str, value: str) -> bool:
+    """A record field whose value is a secret (``MYSQL_PWD=``, ``password=``...)."""
+    return bool(value) and value not in ("?", "(null)", "(none)") and is_secret_name(key, env=True)
 
 
 def _unquote(raw: str) -> str:

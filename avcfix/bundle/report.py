@@ -50,6 +50,8 @@ class ReportInput:
     filters: tuple[str, ...]
     redaction: Counts | None
     policy_note: str | None = None
+    #: Files refused or unreadable, left out of the bundle: ``(name, reason)``.
+    left_out: tuple[tuple[str, str], ...] = ()
 
 
 def _utc(epoch: float) -> str:
@@ -218,6 +220,7 @@ def render_readme(data: ReportInput) -> str:
                   f"{c.ips} IP address{'' if c.ips == 1 else 'es'} (`ip-N`; `198.18.x.y` / `2001:db8::N` inside binary "
                   f"`saddr`), {_plural(c.users, 'user name')} (`user-N`, `/home/user-N`), "
                   f"{_plural(c.uids, 'uid')} (`uid-N`), {_plural(c.gids, 'gid')} (`gid-N`), "
+                  f"{_plural(c.secrets, 'secret')} (passwords, tokens, keys: `secret-N`), "
                   f"{c.extra} extra match{'' if c.extra == 1 else 'es'} (`redacted-N`). SELinux types, classes and "
                   "permissions are not redacted."]
     if data.policy_note and data.groups:
@@ -244,6 +247,9 @@ def render_readme(data: ReportInput) -> str:
                   fenced(m.te, "te")]
     lines += ["## Environment", ""] + _environment(data.environment) + [""]
     lines += _cut(data.selection)
+    if data.left_out:
+        lines += ["## Left out", "", "These files were not put into the bundle:", ""]
+        lines += [f"- {code(name)} {visible(reason)}." for name, reason in data.left_out] + [""]
     lines += ["## Files in this bundle", "",
               f"- `events.log`: {_plural(len(data.selection.events), 'event')}, every record of each "
               "(AVC, SYSCALL, CWD, PATH, PROCTITLE...), in time order, in ausearch's layout "

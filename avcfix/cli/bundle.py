@@ -40,9 +40,11 @@ def bundle(
     since: Optional[str] = typer.Option(None, "--since", help="Start time (as for 'why')."),
     until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
     module: Optional[Path] = typer.Option(None, "--module", help="Include this module (DIR/NAME.te, "
-                                          "and NAME.cil next to it) instead of generating one."),
+                                          "and NAME.cil next to it; regular files of at most 1 MiB, "
+                                          "never through a symlink) instead of generating one."),
     redact: bool = typer.Option(False, "--redact", help="Replace host names, IPs, user names, home "
-                                "directories and uids > 999 with placeholders, in every file."),
+                                "directories, uids > 999 and well-known secrets (passwords, tokens, keys) "
+                                "with placeholders, in every file."),
     redact_extra: Optional[List[str]] = typer.Option(None, "--redact-extra", metavar="REGEX",
                                                      help="Also redact matches of REGEX (repeatable)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print README.md to stdout."),
@@ -98,6 +100,9 @@ def bundle(
     if sel.cut:
         out.print(f"avcfix: --max-events {max_events}: kept {len(sel.events)} of {sel.total_events} events "
                   "(the first and last of each group; see README.md)", markup=False, highlight=False)
+    for name, reason in result.left_out:
+        console_err.print(f"avcfix: warning: {safe_text(name)} {safe_text(reason)}: left out of the bundle",
+                          markup=False, highlight=False, soft_wrap=True)
     for fact, reason in result.missing_facts:
         console_err.print(f"avcfix: missing {fact}: {safe_text(reason)}", markup=False, highlight=False,
                           soft_wrap=True)
