@@ -29,7 +29,7 @@
 #include <malloc.h>
 #endif
 
-#define API_VERSION 3
+#define API_VERSION 4
 
 /* ---- character classes (ASCII, as Python's bytes regexes) -------------- */
 
@@ -449,6 +449,60 @@ static PyObject *kv_fields(const char *base, const char *p, const char *e, int a
     return d;
 }
 
+/* The fields the typed path reads, per record type the fast path takes
+ * (avcfix.audit.fields.READ_FIELDS): one given twice makes the event go to
+ * the typed path, which skips that record as malformed. */
+typedef struct {
+    const char *s;
+    Py_ssize_t n;
+} Key;
+#define KEY(k) {k, sizeof(k) - 1}
+static const Key READ_AVC[] = {KEY("scontext"), KEY("tcontext"), KEY("tclass"), KEY("permissive"), KEY("pid"),
+                               KEY("comm"), KEY("exe"), KEY("name"), KEY("path"), KEY("dev"), KEY("ino"),
+                               KEY("src"), KEY("dest"), KEY("lport"), KEY("dport"), KEY("sport"),
+                               KEY("ioctlcmd"), KEY("capability"), {NULL, 0}};
+static const Key READ_SYSCALL[] = {KEY("arch"), KEY("syscall"), KEY("success"), KEY("exit"), KEY("pid"),
+                                   KEY("ppid"), KEY("uid"), KEY("comm"), KEY("exe"), KEY("subj"), KEY("key"),
+                                   KEY("items"), {NULL, 0}};
+static const Key READ_PATH[] = {KEY("item"), KEY("name"), KEY("nametype"), KEY("obj"), KEY("inode"), KEY("mode"),
+                                {NULL, 0}};
+static const Key READ_CWD[] = {KEY("cwd"), {NULL, 0}};
+static const Key READ_PROCTITLE[] = {KEY("proctitle"), {NULL, 0}};
+static const Key READ_SOCKADDR[] = {KEY("saddr"), {NULL, 0}};
+
+/* fastpath.repeats_a_field: a key of read given twice as "key=" at a word
+ * start (rb"(?<![A-Za-z0-9_])([a-z_]+)=" found twice), anywhere in [p, e). */
+static int repeats_a_field(const char *p, const char *e, const Key *read) {
+    unsigned long seen = 0;
+    const char *q = p;
+    while (q < e) {
+        if (!c_lower_us((unsigned char)*q) || (q > p && c_word((unsigned char)q[-1]))) {
+            q++;
+            continue;
+        }
+        const char *ks = q;
+        while (q < e && c_lower_us((unsigned char)*q))
+            q++;
+        if (q >= e || *q != '=')
+            continue;
+        for (int i = 0; read[i].s != NULL; i++)
+            if (read[i].n == q - ks && read[i].s[0] == *ks && memcmp(read[i].s, ks, (size_t)read[i].n) == 0) {
+                if (seen & (1UL << i))
+                    return 1;
+                seen |= 1UL << i;
+                break;
+            }
+        q++;
+    }
+    return 0;
+}
+
+/* An event id's most seconds and serial digits (avcfix.audit.fields
+ * MAX_SECONDS_DIGITS, MAX_SERIAL_DIGITS): longer ones go to the typed path,
+ * which skips the record. */
+#define MAX_SECONDS_DIGITS 10
+#define MAX_SERIAL_DIGITS 20
+
 /* _HDR = rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?" at the start. */
 typedef struct {
     const char *ts, *te;   /* record type */
@@ -590,7 +644,8 @@ static PyObject *avc_fields(PyObject *line, const char *b, const char *e, int al
         Py_RETURN_NONE;
     const char *ps = b + 16;
     const char *brace = memchr(ps, '}', (size_t)(e - ps));
-    if (brace == NULL || brace - 1 < ps || brace[-1] != ' ' || !starts(brace, e, "} for  ", 7))
+    if (brace == NULL || brace - 1 < ps || brace[-1] != ' ' || !starts(brace, e, "} for  ", 7) ||
+        memchr(ps, '{', (size_t)(brace - ps)) != NULL) /* ([^{}]*) */
         Py_RETURN_NONE;
     PyObject *body = bytes_of(b, e), *perms = bytes_of(ps, brace - 1);
     /* findall runs on the text after "for  " alone: \b holds at its start. */
@@ -638,6 +693,15 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
                    h.se - h.ss != first_se - first_ss || memcmp(h.ss, first_ss, (size_t)(h.se - h.ss))) {
             goto decline;
         }
+        const Key *read = type_is(&h, "AVC")         ? READ_AVC
+                          : type_is(&h, "SYSCALL")   ? READ_SYSCALL
+                          : type_is(&h, "PATH")      ? READ_PATH
+                          : type_is(&h, "CWD")       ? READ_CWD
+                          : type_is(&h, "PROCTITLE") ? READ_PROCTITLE
+                          : type_is(&h, "SOCKADDR")  ? READ_SOCKADDR
+                                                     : NULL;
+        if (read != NULL && repeats_a_field(p, e, read))
+            goto decline;
         if (type_is(&h, "AVC")) {
             PyObject *a = avc_fields(line, h.body, e, all);
             if (a == NULL)
@@ -716,7 +780,8 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
             goto decline;
         }
     }
-    if (PyList_GET_SIZE(avcs) == 0 || first_is == NULL || first_se - first_ss > MAX_DIGITS)
+    if (PyList_GET_SIZE(avcs) == 0 || first_is == NULL || first_se - first_ss > MAX_SERIAL_DIGITS ||
+        (const char *)memchr(first_is, '.', (size_t)(first_ie - first_is)) - first_is > MAX_SECONDS_DIGITS)
         goto decline;
     {
         PyObject *tb = bytes_of(first_is, first_ie);

@@ -26,7 +26,7 @@ from avcfix.audit.scanner import RawEvent
 
 
 _HDR = re.compile(rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?")
-_AVC = re.compile(rb"avc:  denied  \{ ([^}]*) \} for  (.*)", re.S)
+_AVC = re.compile(rb"avc:  denied  \{ ([^{}]*) \} for  (.*)", re.S)
 _KV = re.compile(rb"""\b([a-z_]+)=("[^"]*"|[^\s"]*)""")
 #: The head of a SYSCALL record, right after its header.
 _SYSCALL_HEAD = re.compile(rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+) ")
@@ -35,6 +35,18 @@ _PATH = re.compile(rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))')
 _CWD = re.compile(rb'cwd=("[^"]*"|[0-9A-F]+)')
 _PROCTITLE = re.compile(rb'proctitle=("[^"]*"|[0-9A-F]+)')
 _SADDR = re.compile(rb"saddr=([0-9A-F]+)")
+
+#: ``key=`` at a word start, anywhere in a record (inside quoted values too):
+#: every field the typed path's grammar finds is one of these.
+_KEY_AT = re.compile(rb"(?<![A-Za-z0-9_])([a-z_]+)=")
+#: The fields the typed path reads, per record type the fast path takes: an
+#: event where one of them appears twice in a record goes to the typed path
+#: (which skips that record as malformed).
+_READ = {t.encode(): frozenset(k.encode() for k in F.READ_FIELDS[t])
+         for t in ("AVC", "SYSCALL", "PATH", "CWD", "PROCTITLE", "SOCKADDR")}
+#: Seconds and serial digits of an event id the typed path accepts.
+_MAX_SECONDS = F.MAX_SECONDS_DIGITS
+_MAX_SERIAL = F.MAX_SERIAL_DIGITS
 
 #: Record types that could change a Denial and that only the typed path reads.
 _TYPED_ONLY = frozenset((b"USER_AVC", b"SELINUX_ERR", b"USER_SELINUX_ERR", b"AVC_PATH"))
@@ -51,6 +63,18 @@ _c_event_denials = None
 _DENIAL_FIELDS = ("kind", "node", "time", "serial", "scontext", "tcontext", "tclass", "perms", "permissive",
                   "pid", "comm", "exe", "syscall", "syscall_nr", "arch", "success", "exit", "name", "path",
                   "paths", "cwd", "proctitle", "port", "ioctlcmd", "capability", "source", "line", "records")
+
+
+def repeats_a_field(piece: bytes, read: frozenset[bytes]) -> bool:
+    """Whether some field of ``read`` may appear twice in ``piece``: ``key=``
+    twice at a word start (a superset of what the typed grammar finds)."""
+    seen: set[bytes] = set()
+    for key in _KEY_AT.findall(piece):
+        if key in read:
+            if key in seen:
+                return True
+            seen.add(key)
+    return False
 
 
 def _text(value: bytes) -> str:
@@ -205,6 +229,9 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             return None
         rtype = m.group(1)
         item = 0
+        read = _READ.get(rtype)
+        if read is not None and repeats_a_field(piece, read):
+            return None
         if rtype == b"AVC":
             body = piece[m.end():]
             am = _AVC.match(body)
@@ -247,7 +274,8 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             return None
         if texts is not None:
             texts.append((memo.rank(rtype), item, piece.rstrip()))  # type: ignore[union-attr]
-    if not avcs or first is None or len(first.group(3)) > MAX_DIGITS:
+    if (not avcs or first is None or len(first.group(3)) > _MAX_SERIAL
+            or first.group(2).index(b".") > _MAX_SECONDS):
         return None
     sc = None
     if syscall is not None:
