@@ -765,6 +765,9 @@ def test_event_time_text_is_the_float_repr(secs, frac):
     avc = (f"type=AVC msg=audit({secs}.{frac}:7): avc:  denied  {{ read }} for  pid=1 comm=\"x\" "
            "scontext=system_u:system_r:a_t:s0 tcontext=system_u:object_r:b_t:s0 tclass=file permissive=0")
     got = cscan.event_denials([(1, avc.encode())], "x", fastpath.Memo())
+    if len(secs) > fields.MAX_SECONDS_DIGITS:  # the typed path skips it: neither twin answers
+        assert got is None and fastpath.event_fields([(1, avc.encode())]) is None
+        return
     assert got is not None and len(got) == 1
     d = got[0]
     assert d.time == float(f"{secs}.{frac}")

@@ -111,7 +111,7 @@ def event_id_problem(text: str) -> str | None:
         return "not SECONDS.FRACTION:SERIAL nor an ausearch -i date"
     if len(m.group(8)) > MAX_SERIAL_DIGITS:
         return f"serial over {MAX_SERIAL_DIGITS} digits"
-    return None if parse_event_id(text) is not None else "no such date, or after 2286"
+    return None if parse_event_id(text) is not None else "no such date, or after 2286-11-20"
 
 
 def parse_event_id(text: str) -> tuple[float, int] | None:

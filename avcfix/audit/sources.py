@@ -5,10 +5,10 @@ source (missing, a directory, permission denied, a broken gzip stream)
 becomes an :class:`~avcfix.errors.InputError` naming it.
 
 A regular file is sniffed (gzip or not) and read again from its start, or
-from any byte range (the parallel scan). Anything else (stdin, a pipe such as
-``<(zcat log)``, a FIFO, a character device) can be read only once: it is
-opened once, its first bytes are sniffed and kept, and the rest is streamed
-after them, never seeked.
+from any byte range (the parallel scan). Any other named source (a pipe such
+as ``<(cat log.gz)``, a FIFO, a character device) can be read only once: it
+is opened once, its first bytes are sniffed and kept, and the rest is
+streamed after them, never seeked. Stdin (``-``) is streamed as plain text.
 """
 
 from __future__ import annotations
@@ -131,13 +131,11 @@ class _Stream:
         return data
 
 
-def _stream_blocks(src: Source, fh: BinaryIO, head: bytes | None) -> Iterator[tuple[bytes, int]]:
-    """The blocks of a read-once input (gzip found by its first two bytes)."""
-    if head is None:
-        head = _read_exact(fh, 2)
+def _stream_blocks(src: Source, fh: BinaryIO, head: bytes) -> Iterator[tuple[bytes, int]]:
+    """The blocks of a read-once input after its first bytes ``head``."""
     raw = _Stream(head, fh)
     reader: BinaryIO | _Stream = raw
-    if head == GZIP_MAGIC:
+    if src.gzipped:
         reader = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
     while True:
         block = reader.read(BLOCK_SIZE)
@@ -158,7 +156,8 @@ def read_blocks(src: Source, stdin: BinaryIO | None = None, *, start: int = 0,
         return
     try:
         if src.path is None:
-            yield from _stream_blocks(src, stdin if stdin is not None else sys.stdin.buffer, None)
+            # stdin is plain text, as it always was (``zcat log.gz | avcfix why -``).
+            yield from _stream_blocks(src, stdin if stdin is not None else sys.stdin.buffer, b"")
             return
         if src.stream is not None:
             with src.stream:
