@@ -34,13 +34,16 @@
 /* ---- character classes (ASCII, as Python's bytes regexes) -------------- */
 
 /* Classes of the raw header's characters, by table (the per-line hot loop). */
-enum { K_UDU = 1, K_ID = 2 };
+enum { K_UDU = 1, K_ID = 2, K_LUS = 4, K_WORD = 8 };
 static unsigned char KIND[256];
 
 static void init_kinds(void) {
     for (int c = 0; c < 256; c++)
         KIND[c] = (unsigned char)((((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') ? K_UDU : 0) |
-                                  (((c >= '0' && c <= '9') || c == '.' || c == ':') ? K_ID : 0));
+                                  (((c >= '0' && c <= '9') || c == '.' || c == ':') ? K_ID : 0) |
+                                  (((c >= 'a' && c <= 'z') || c == '_') ? K_LUS : 0) |
+                                  (((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                    c == '_') ? K_WORD : 0));
 }
 
 static inline int c_upper_digit_us(unsigned char c) { return KIND[c] & K_UDU; }
@@ -452,48 +455,93 @@ static PyObject *kv_fields(const char *base, const char *p, const char *e, int a
 /* The fields the typed path reads, per record type the fast path takes
  * (avcfix.audit.fields.READ_FIELDS): one given twice makes the event go to
  * the typed path, which skips that record as malformed. */
+#define MAX_READ 20
 typedef struct {
-    const char *s;
-    Py_ssize_t n;
-} Key;
-#define KEY(k) {k, sizeof(k) - 1}
-static const Key READ_AVC[] = {KEY("scontext"), KEY("tcontext"), KEY("tclass"), KEY("permissive"), KEY("pid"),
-                               KEY("comm"), KEY("exe"), KEY("name"), KEY("path"), KEY("dev"), KEY("ino"),
-                               KEY("src"), KEY("dest"), KEY("lport"), KEY("dport"), KEY("sport"),
-                               KEY("ioctlcmd"), KEY("capability"), {NULL, 0}};
-static const Key READ_SYSCALL[] = {KEY("arch"), KEY("syscall"), KEY("success"), KEY("exit"), KEY("pid"),
-                                   KEY("ppid"), KEY("uid"), KEY("comm"), KEY("exe"), KEY("subj"), KEY("key"),
-                                   KEY("items"), {NULL, 0}};
-static const Key READ_PATH[] = {KEY("item"), KEY("name"), KEY("nametype"), KEY("obj"), KEY("inode"), KEY("mode"),
-                                {NULL, 0}};
-static const Key READ_CWD[] = {KEY("cwd"), {NULL, 0}};
-static const Key READ_PROCTITLE[] = {KEY("proctitle"), {NULL, 0}};
-static const Key READ_SOCKADDR[] = {KEY("saddr"), {NULL, 0}};
+    const char *names[MAX_READ + 1]; /* NULL-terminated */
+    unsigned char slot[64];          /* KEY_HASH -> index + 1 (0: none), made by init_read_sets */
+    Py_ssize_t len[MAX_READ];
+    Py_ssize_t longest;
+} ReadSet;
+static ReadSet READ_AVC = {{"scontext", "tcontext", "tclass", "permissive", "pid", "comm", "exe", "name", "path",
+                            "dev", "ino", "src", "dest", "lport", "dport", "sport", "ioctlcmd", "capability", NULL}};
+static ReadSet READ_SYSCALL = {{"arch", "syscall", "success", "exit", "pid", "ppid", "uid", "comm", "exe", "subj",
+                                "key", "items", NULL}};
+static ReadSet READ_PATH = {{"item", "name", "nametype", "obj", "inode", "mode", NULL}};
+static ReadSet READ_CWD = {{"cwd", NULL}};
+static ReadSet READ_PROCTITLE = {{"proctitle", NULL}};
+static ReadSet READ_SOCKADDR = {{"saddr", NULL}};
 
-/* fastpath.repeats_a_field: a key of read given twice as "key=" at a word
- * start (rb"(?<![A-Za-z0-9_])([a-z_]+)=" found twice), anywhere in [p, e). */
-static int repeats_a_field(const char *p, const char *e, const Key *read) {
+#define KEY_HASH(s, n) ((size_t)((n) + (unsigned char)(s)[0] + (unsigned char)(s)[(n) - 1] * 13) & 63)
+
+/* Fills each set's hash slots; -1 (and an ImportError) if two names share one. */
+static int init_read_sets(void) {
+    ReadSet *sets[] = {&READ_AVC, &READ_SYSCALL, &READ_PATH, &READ_CWD, &READ_PROCTITLE, &READ_SOCKADDR};
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+        ReadSet *r = sets[k];
+        for (int i = 0; r->names[i] != NULL; i++) {
+            Py_ssize_t n = (Py_ssize_t)strlen(r->names[i]);
+            size_t h = KEY_HASH(r->names[i], n);
+            if (r->slot[h]) {
+                PyErr_Format(PyExc_ImportError, "_cscan: field names %s and %s collide", r->names[i],
+                             r->names[r->slot[h] - 1]);
+                return -1;
+            }
+            r->slot[h] = (unsigned char)(i + 1);
+            r->len[i] = n;
+            if (n > r->longest)
+                r->longest = n;
+        }
+    }
+    return 0;
+}
+
+/* The "=" at eq ends a "key=" at a word start: is key a name of r given
+ * before (1), or is it now marked as given (0)? */
+static inline int seen_twice(const char *p, const char *eq, const ReadSet *r, unsigned long *seen) {
+    const char *ks = eq, *stop = eq - p > r->longest + 1 ? eq - r->longest - 1 : p;
+    while (ks > stop && (KIND[(unsigned char)ks[-1]] & K_LUS))
+        ks--;
+    Py_ssize_t n = eq - ks;
+    if (n > r->longest || (ks > p && (KIND[(unsigned char)ks[-1]] & K_WORD)))
+        return 0; /* a longer name, or not at a word start */
+    int i = r->slot[KEY_HASH(ks, n)] - 1;
+    if (i < 0 || r->len[i] != n)
+        return 0;
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (r->names[i][k] != ks[k])
+            return 0;
+    if (*seen & (1UL << i))
+        return 1;
+    *seen |= 1UL << i;
+    return 0;
+}
+
+/* fastpath.repeats_a_field: a name of r given twice as "key=" at a word
+ * start (rb"(?<![A-Za-z0-9_])key=" found twice), anywhere in [p, e). Each
+ * "=" is looked at once: the [a-z_] run before it is a key when a non-word
+ * character (or the start) precedes it. The "="s are found 8 bytes at a time
+ * (a record holds dozens of them, a few bytes apart). */
+static int repeats_a_field(const char *p, const char *e, const ReadSet *r) {
     unsigned long seen = 0;
     const char *q = p;
-    while (q < e) {
-        if (!c_lower_us((unsigned char)*q) || (q > p && c_word((unsigned char)q[-1]))) {
-            q++;
-            continue;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const unsigned long long lo7 = 0x7F7F7F7F7F7F7F7FULL, eqs = 0x3D3D3D3D3D3D3D3DULL;
+    for (; e - q >= 8; q += 8) {
+        unsigned long long w;
+        memcpy(&w, q, 8);
+        w ^= eqs; /* a zero byte where q has "=" */
+        unsigned long long hits = ~(((w & lo7) + lo7) | w | lo7); /* exactly the zero bytes' high bits */
+        while (hits) {
+            const char *eq = q + (__builtin_ctzll(hits) >> 3);
+            hits &= hits - 1;
+            if (eq > p && (KIND[(unsigned char)eq[-1]] & K_LUS) && seen_twice(p, eq, r, &seen))
+                return 1;
         }
-        const char *ks = q;
-        while (q < e && c_lower_us((unsigned char)*q))
-            q++;
-        if (q >= e || *q != '=')
-            continue;
-        for (int i = 0; read[i].s != NULL; i++)
-            if (read[i].n == q - ks && read[i].s[0] == *ks && memcmp(read[i].s, ks, (size_t)read[i].n) == 0) {
-                if (seen & (1UL << i))
-                    return 1;
-                seen |= 1UL << i;
-                break;
-            }
-        q++;
     }
+#endif
+    for (; q < e; q++)
+        if (*q == '=' && q > p && c_lower_us((unsigned char)q[-1]) && seen_twice(p, q, r, &seen))
+            return 1;
     return 0;
 }
 
@@ -693,13 +741,13 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
                    h.se - h.ss != first_se - first_ss || memcmp(h.ss, first_ss, (size_t)(h.se - h.ss))) {
             goto decline;
         }
-        const Key *read = type_is(&h, "AVC")         ? READ_AVC
-                          : type_is(&h, "SYSCALL")   ? READ_SYSCALL
-                          : type_is(&h, "PATH")      ? READ_PATH
-                          : type_is(&h, "CWD")       ? READ_CWD
-                          : type_is(&h, "PROCTITLE") ? READ_PROCTITLE
-                          : type_is(&h, "SOCKADDR")  ? READ_SOCKADDR
-                                                     : NULL;
+        const ReadSet *read = type_is(&h, "AVC")         ? &READ_AVC
+                              : type_is(&h, "SYSCALL")   ? &READ_SYSCALL
+                              : type_is(&h, "PATH")      ? &READ_PATH
+                              : type_is(&h, "CWD")       ? &READ_CWD
+                              : type_is(&h, "PROCTITLE") ? &READ_PROCTITLE
+                              : type_is(&h, "SOCKADDR")  ? &READ_SOCKADDR
+                                                         : NULL;
         if (read != NULL && repeats_a_field(p, e, read))
             goto decline;
         if (type_is(&h, "AVC")) {
@@ -1521,6 +1569,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__cscan(void) {
     init_kinds();
+    if (init_read_sets() < 0)
+        return NULL;
     type_name = PyUnicode_InternFromString("type");
     if (type_name == NULL)
         return NULL;

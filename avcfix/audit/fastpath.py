@@ -36,14 +36,13 @@ _CWD = re.compile(rb'cwd=("[^"]*"|[0-9A-F]+)')
 _PROCTITLE = re.compile(rb'proctitle=("[^"]*"|[0-9A-F]+)')
 _SADDR = re.compile(rb"saddr=([0-9A-F]+)")
 
-#: ``key=`` at a word start, anywhere in a record (inside quoted values too):
-#: every field the typed path's grammar finds is one of these.
-_KEY_AT = re.compile(rb"(?<![A-Za-z0-9_])([a-z_]+)=")
-#: The fields the typed path reads, per record type the fast path takes: an
-#: event where one of them appears twice in a record goes to the typed path
-#: (which skips that record as malformed).
-_READ = {t.encode(): frozenset(k.encode() for k in F.READ_FIELDS[t])
-         for t in ("AVC", "SYSCALL", "PATH", "CWD", "PROCTITLE", "SOCKADDR")}
+#: The fields the typed path reads (``b"key="``), per record type the fast
+#: path takes: an event where one of them may appear twice in a record goes
+#: to the typed path (which skips that record as malformed).
+_REPEATS = {t.encode(): tuple(k.encode() + b"=" for k in sorted(F.READ_FIELDS[t]))
+            for t in ("AVC", "SYSCALL", "PATH", "CWD", "PROCTITLE", "SOCKADDR")}
+#: ASCII word characters (``\w`` of a bytes regex).
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 #: Seconds and serial digits of an event id the typed path accepts.
 _MAX_SECONDS = F.MAX_SECONDS_DIGITS
 _MAX_SERIAL = F.MAX_SERIAL_DIGITS
@@ -65,15 +64,22 @@ _DENIAL_FIELDS = ("kind", "node", "time", "serial", "scontext", "tcontext", "tcl
                   "paths", "cwd", "proctitle", "port", "ioctlcmd", "capability", "source", "line", "records")
 
 
-def repeats_a_field(piece: bytes, read: frozenset[bytes]) -> bool:
-    """Whether some field of ``read`` may appear twice in ``piece``: ``key=``
-    twice at a word start (a superset of what the typed grammar finds)."""
-    seen: set[bytes] = set()
-    for key in _KEY_AT.findall(piece):
-        if key in read:
-            if key in seen:
-                return True
-            seen.add(key)
+def repeats_a_field(piece: bytes, needles: tuple[bytes, ...]) -> bool:
+    """Whether a read field may appear twice in ``piece``: its ``key=``
+    twice at a word start (``rb"(?<![A-Za-z0-9_])key="`` found twice),
+    anywhere, inside quoted values too: a superset of what the typed
+    grammar finds."""
+    for needle in needles:
+        if piece.count(needle) < 2:  # the common case, at C speed
+            continue
+        found = 0
+        i = piece.find(needle)
+        while i >= 0:
+            if i == 0 or piece[i - 1] not in _WORD:
+                found += 1
+                if found > 1:
+                    return True
+            i = piece.find(needle, i + 1)
     return False
 
 
@@ -229,8 +235,8 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             return None
         rtype = m.group(1)
         item = 0
-        read = _READ.get(rtype)
-        if read is not None and repeats_a_field(piece, read):
+        needles = _REPEATS.get(rtype)
+        if needles is not None and repeats_a_field(piece, needles):
             return None
         if rtype == b"AVC":
             body = piece[m.end():]
