@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import mmap
 import os
 import re
@@ -54,8 +55,8 @@ if cscan is None:
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from avcfix.audit import fastpath, scanner  # noqa: E402
-from avcfix.audit.api import ScanStats, scan  # noqa: E402
+from avcfix.audit import fastpath, fields, scanner  # noqa: E402
+from avcfix.audit.api import ScanStats, events_to_denials, scan  # noqa: E402
 from avcfix.audit.model import Context, Denial  # noqa: E402
 from avcfix.audit.sources import check_source, read_blocks  # noqa: E402
 from avcfix.report import jsondoc  # noqa: E402
@@ -557,6 +558,127 @@ def test_mutated_events():
     assert answered["denials", True] >= 40 and answered["fields", False] >= 40, answered
 
 
+# -- malformed records (issue 12): both twins decline, the typed path skips ----
+
+#: Record types whose read fields the fast path checks for repeats.
+FAST_TYPES = ("AVC", "SYSCALL", "PATH", "CWD", "PROCTITLE", "SOCKADDR")
+_ID = re.compile(rb"audit\((\d+)\.(\d+):(\d+)\)")
+
+
+def inject(raw: scanner.RawEvent, kind: str, pick: int, n: int) -> tuple[scanner.RawEvent, bytes | None]:
+    """``raw`` with one malformation of ``kind`` and the skip reason it must
+    give (``None`` when ``raw`` has no place for it)."""
+    recs = list(raw)
+    if kind in ("seconds", "serial"):  # every record: the event stays one event
+        def sub(m: re.Match) -> bytes:
+            secs, frac, serial = m.groups()
+            if kind == "seconds":
+                secs = digits(fields.MAX_SECONDS_DIGITS + 1 + n % 12)
+            else:
+                serial = digits(fields.MAX_SERIAL_DIGITS + 1 + n % 12)
+            return b"audit(" + secs + b"." + frac + b":" + serial + b")"
+        out = [(line, _ID.sub(sub, rec, count=1)) for line, rec in recs]
+        if out == recs:
+            return recs, None
+        return out, b"time over" if kind == "seconds" else b"serial over"
+    order = sorted(range(len(recs)), key=lambda i: (i - pick) % len(recs))
+    for i in order:
+        line, rec = recs[i]
+        m = re.match(rb"type=([A-Z_]+) msg=audit\(\d+\.\d+:\d+\): ", rec)
+        if m is None or b"\x1d" in rec or b"\r" in rec:
+            continue
+        rtype = m.group(1).decode()
+        if kind == "brace" and rtype == "AVC":
+            b = re.search(rb"avc:  denied  \{ [^{}]* \}", rec)
+            if b is None:
+                continue
+            perms = b.group()
+            bad = (perms[:-1] + b"{ write }", perms + b" }", perms + b" { write }", perms[:17] + b"{ " + perms[17:])
+            return recs[:i] + [(line, rec[:b.start()] + bad[n % 4] + rec[b.end():])] + recs[i + 1:], b"brace"
+        if kind == "dup" and rtype in FAST_TYPES:
+            read = sorted(fields.READ_FIELDS[rtype])
+            for k in range(len(read)):
+                key = read[(n + k) % len(read)].encode()
+                f = re.compile(rb"(?<![A-Za-z0-9_])" + key + rb'=("[^"]*"|[^\s"]*)').search(rec, m.end())
+                if f is None:
+                    continue
+                copy = f.group() if n % 2 else key + b"=0"
+                return (recs[:i] + [(line, rec[:f.start()] + copy + b" " + rec[f.start():])] + recs[i + 1:],
+                        b"duplicate " + key + b"=")
+    return recs, None
+
+
+def pipeline(raw: scanner.RawEvent) -> dict[str, tuple]:
+    """The denials and skips of ``raw`` through the C build, the Python fast
+    path and the typed path alone (records left out: only the fast path
+    without them is in C)."""
+    out = {}
+    for name, kw in (("c", dict(records=False)), ("python", dict(records=True)), ("typed", dict(fast=False))):
+        stats = ScanStats()
+        ds = events_to_denials(raw, "x.log", stats, **kw)
+        out[name] = ([dataclasses.replace(d, records=()) for d in ds], stats.skipped_lines, stats.skipped)
+    return out
+
+
+def test_injected_malformations_are_skipped_alike():
+    """Braces in the permission list, a read field given twice, over-long
+    seconds or serials, put into real events: the C and Python fast paths
+    both decline (so neither turns them into permissions or lets a repeat
+    win) and the typed path skips the record, with the same counts and reasons
+    whichever path the program takes."""
+    seen: Counter = Counter()
+
+    @SETTINGS
+    @given(seed=st.integers(0, 10**6), kind=st.sampled_from(["brace", "dup", "seconds", "serial"]),
+           pick=st.integers(0, 99), n=st.integers(0, 99), ops=st.lists(MUTATIONS, max_size=2))
+    def run(seed, kind, pick, n, ops):
+        seeds = seed_events()
+        raw = seeds[seed % len(seeds)]
+        if ops and n % 3 == 0:  # now and then on an already odd event
+            raw = mutate(raw, ops)
+        bad, reason = inject(raw, kind, pick, n)
+        check_event(bad)  # C == Python, value and type
+        got = pipeline(bad)
+        assert got["c"] == got["python"] == got["typed"], bad
+        if reason is not None and fastpath.event_fields(raw) is not None:
+            # a clean fast-path event, made malformed: the fast path must now decline
+            assert fastpath.event_fields(bad) is None and cscan.event_fields(bad) is None, bad
+            assert cscan.event_denials(bad, "x.log", fastpath.Memo()) is None, bad
+            reasons = [k.reason.encode() for k in got["typed"][2]]
+            assert got["typed"][1] >= 1 and any(reason in r for r in reasons), (bad, reasons)
+            assert not any("{" in p or "}" in p for d in got["typed"][0] for p in d.perms)
+            seen[kind] += 1
+
+    run()
+    assert all(seen[k] >= 10 for k in ("brace", "dup", "seconds", "serial")), seen
+
+
+def test_why_json_on_malformed_records_with_and_without_the_accelerator(tmp_path, gen_log):
+    """A big log with malformed records sprinkled in: ``why --json`` is byte
+    for byte the same pure, with C, and with --jobs 2 (each path skips the
+    same lines with the same reasons)."""
+    lines = gen_log.read_bytes().split(b"\n")
+    kinds = ("brace", "dup", "seconds", "serial")
+    n = 0
+    for i, line in enumerate(lines):
+        if b"type=AVC" in line and i % 7 == 0:
+            bad, reason = inject([(i, line)], kinds[n % 4], 0, n)
+            if reason is not None:
+                lines[i] = bad[0][1]
+                n += 1
+    assert n > 50
+    log = tmp_path / "malformed.log"
+    log.write_bytes(b"\n".join(lines))
+    argv = avcfix_argv() + ["why", "--json"]
+    pure = run_child(argv + ["--jobs", "1", str(log)], pure=True)
+    assert pure.returncode == 0, pure.stderr.decode(errors="replace")
+    assert json.loads(pure.stdout)["stats"]["skipped_lines"] >= n
+    for extra, c_on in (([], True), (["--jobs", "2"], True), (["--jobs", "2"], False)):
+        got = run_child(argv + extra + [str(log)], pure=not c_on)
+        assert got.returncode == pure.returncode, (extra, c_on, got.stderr.decode(errors="replace"))
+        assert got.stdout == pure.stdout, (extra, c_on)
+
+
 # ------------------------------------------------------------------ 4. denial_text
 
 def reference_text(d: Denial) -> str:
@@ -765,6 +887,9 @@ def test_event_time_text_is_the_float_repr(secs, frac):
     avc = (f"type=AVC msg=audit({secs}.{frac}:7): avc:  denied  {{ read }} for  pid=1 comm=\"x\" "
            "scontext=system_u:system_r:a_t:s0 tcontext=system_u:object_r:b_t:s0 tclass=file permissive=0")
     got = cscan.event_denials([(1, avc.encode())], "x", fastpath.Memo())
+    if len(secs) > fields.MAX_SECONDS_DIGITS:  # the typed path skips it: neither twin answers
+        assert got is None and fastpath.event_fields([(1, avc.encode())]) is None
+        return
     assert got is not None and len(got) == 1
     d = got[0]
     assert d.time == float(f"{secs}.{frac}")

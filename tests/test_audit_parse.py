@@ -328,3 +328,71 @@ def test_hostile_names_are_kept_verbatim_for_the_policy_layer_to_refuse():
             "scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:evil}t;allow:s0 tclass=file")
     (rec,) = parse_line(line)
     assert isinstance(rec, AvcRecord) and rec.tcontext.type == "evil}t;allow"
+
+
+# --- malformed records: skipped with the reason, never half-read ------------------
+
+SYSCALL_LINE = ("type=SYSCALL msg=audit(1700000061.000:4110): arch=c000003e syscall=257 success=no exit=-13 a0=3 "
+                'items=1 ppid=1 pid=2133 auid=0 uid=0 comm="eucanetd" exe="/usr/sbin/eucanetd" key=(null)')
+
+
+@pytest.mark.parametrize("line,reason", [
+    # BUG 5: times datetime/localtime cannot print; serials longer than an unsigned long
+    (RAW_AVC.replace("1700000061.000", "99999999999999999999.5"), "time over 10 digits"),
+    (RAW_AVC.replace("1700000061.000", "10000000000.000"), "time over 10 digits"),
+    (RAW_AVC.replace("1700000061.000", "00001700000061.000"), "time over 10 digits"),
+    (RAW_AVC.replace(":4110)", ":123456789012345678901)"), "serial over 20 digits"),
+    (RAW_AVC.replace("audit(1700000061.000:4110)", "audit(12/31/2299 10:00:00.000:1)"), "after 2286"),
+    # braces inside the permission list
+    (RAW_AVC.replace("{ read write }", "{ read { write }"), "brace inside the permission list"),
+    (RAW_AVC.replace("{ read write }", "{ read write } }"), "brace inside the permission list"),
+    (RAW_AVC.replace("{ read write }", "{ read } { write }"), "brace inside the permission list"),
+    (RAW_AVC.replace("{ read write }", "{ { read write }"), "brace inside the permission list"),
+    # a field avcfix reads, given twice
+    (RAW_AVC + " scontext=system_u:system_r:unconfined_t:s0", "duplicate scontext="),
+    (RAW_AVC.replace(" tclass=file", " tclass=file tclass=dir"), "duplicate tclass="),
+    (RAW_AVC.replace(" pid=2133", " pid=2133 pid=1"), "duplicate pid="),
+    (RAW_AVC.replace("dev=", 'name="x" dev='), "duplicate name="),
+    ("type=USER_AVC msg=audit(1.0:1): pid=1 uid=0 msg='avc:  denied  { status } for auid=0 uid=0 "
+     "scontext=a:b:c_t:s0 tcontext=a:b:d_t:s0 tcontext=a:b:e_t:s0 tclass=service exe=\"/x\"'", "duplicate tcontext="),
+    (SYSCALL_LINE + ' comm="other"', "duplicate comm="),
+    (SYSCALL_LINE.replace("syscall=257", "syscall=257 syscall=59"), "duplicate syscall="),
+    (SYSCALL_LINE.replace("exit=-13", "exit=-13 exit=0"), "duplicate exit="),
+    ('type=PATH msg=audit(1.0:1): item=0 name="/a" inode=5 nametype=NORMAL name="/b"', "duplicate name="),
+    ('type=PATH msg=audit(1.0:1): item=0 item=1 name="/a"', "duplicate item="),
+    ('type=CWD msg=audit(1.0:1): cwd="/a" cwd="/b"', "duplicate cwd="),
+    ("type=PROCTITLE msg=audit(1.0:1): proctitle=6C73 proctitle=726D", "duplicate proctitle="),
+    ("type=SOCKADDR msg=audit(1.0:1): saddr=0200 saddr=0A00", "duplicate saddr="),
+    ('type=AVC_PATH msg=audit(1.0:1): path="/a" path="/b"', "duplicate path="),
+    ("type=SELINUX_ERR msg=audit(1.0:1): op=security_compute_av reason=bounds scontext=a:b:c_t:s0 "
+     "tcontext=a:b:d_t:s0 tclass=file perms=read perms=write", "duplicate perms="),
+])
+def test_malformed_records_are_skipped(line, reason):
+    (rec,) = parse_line(line, "bad.log", 3)
+    assert isinstance(rec, Skipped), rec
+    assert reason in rec.reason, rec.reason
+    assert (rec.source, rec.line) == ("bad.log", 3)
+
+
+def test_event_id_bounds_are_inclusive():
+    assert parse_event_id("9999999999.999:18446744073709551615") == (9999999999.999, 18446744073709551615)
+    assert parse_event_id("0.001:99999999999999999999") == (0.001, 99999999999999999999)
+    assert parse_event_id("10000000000.0:1") is None
+    assert parse_event_id("1.0:" + "1" * 21) is None
+    assert parse_event_id("12/01/2286 00:00:00.000:1") is None  # past 9999999999 in every zone
+    assert parse_event_id("11/13/2025 10:00:00.000:1") is not None
+    assert isinstance(one(RAW_AVC.replace("1700000061.000", "9999999999.999")), AvcRecord)
+
+
+def test_repeated_fields_avcfix_does_not_read_stay_accepted():
+    """LOGIN writes ``old auid=... new auid=...``; a SYSCALL's unread fields and
+    a quoted value that looks like a field are not repeats of a read field."""
+    login = one("type=LOGIN msg=audit(1.0:1): pid=1 uid=0 old auid=4294967295 new auid=0 old ses=1 new ses=2")
+    assert isinstance(login, GenericRecord)
+    sc = one(SYSCALL_LINE.replace("a0=3", "a0=3 a0=4 fsuid=0 fsuid=1"))
+    assert isinstance(sc, SyscallRecord) and sc.comm == "eucanetd"
+    rec = one(RAW_AVC.replace('name="global_network_info.xml"', 'name="name=x"'))
+    assert isinstance(rec, AvcRecord) and rec.name == "name=x"
+    # a brace after "for" is not in the permission list
+    rec = one(RAW_AVC.replace('name="global_network_info.xml"', 'name="{x}"'))
+    assert isinstance(rec, AvcRecord) and rec.perms == ("read", "write") and rec.name == "{x}"

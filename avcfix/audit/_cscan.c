@@ -29,18 +29,21 @@
 #include <malloc.h>
 #endif
 
-#define API_VERSION 3
+#define API_VERSION 4
 
 /* ---- character classes (ASCII, as Python's bytes regexes) -------------- */
 
 /* Classes of the raw header's characters, by table (the per-line hot loop). */
-enum { K_UDU = 1, K_ID = 2 };
+enum { K_UDU = 1, K_ID = 2, K_LUS = 4, K_WORD = 8 };
 static unsigned char KIND[256];
 
 static void init_kinds(void) {
     for (int c = 0; c < 256; c++)
         KIND[c] = (unsigned char)((((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') ? K_UDU : 0) |
-                                  (((c >= '0' && c <= '9') || c == '.' || c == ':') ? K_ID : 0));
+                                  (((c >= '0' && c <= '9') || c == '.' || c == ':') ? K_ID : 0) |
+                                  (((c >= 'a' && c <= 'z') || c == '_') ? K_LUS : 0) |
+                                  (((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                    c == '_') ? K_WORD : 0));
 }
 
 static inline int c_upper_digit_us(unsigned char c) { return KIND[c] & K_UDU; }
@@ -449,6 +452,105 @@ static PyObject *kv_fields(const char *base, const char *p, const char *e, int a
     return d;
 }
 
+/* The fields the typed path reads, per record type the fast path takes
+ * (avcfix.audit.fields.READ_FIELDS): one given twice makes the event go to
+ * the typed path, which skips that record as malformed. */
+#define MAX_READ 20
+typedef struct {
+    const char *names[MAX_READ + 1]; /* NULL-terminated */
+    unsigned char slot[64];          /* KEY_HASH -> index + 1 (0: none), made by init_read_sets */
+    Py_ssize_t len[MAX_READ];
+    Py_ssize_t longest;
+} ReadSet;
+static ReadSet READ_AVC = {{"scontext", "tcontext", "tclass", "permissive", "pid", "comm", "exe", "name", "path",
+                            "dev", "ino", "src", "dest", "lport", "dport", "sport", "ioctlcmd", "capability", NULL}};
+static ReadSet READ_SYSCALL = {{"arch", "syscall", "success", "exit", "pid", "ppid", "uid", "comm", "exe", "subj",
+                                "key", "items", NULL}};
+static ReadSet READ_PATH = {{"item", "name", "nametype", "obj", "inode", "mode", NULL}};
+static ReadSet READ_CWD = {{"cwd", NULL}};
+static ReadSet READ_PROCTITLE = {{"proctitle", NULL}};
+static ReadSet READ_SOCKADDR = {{"saddr", NULL}};
+
+#define KEY_HASH(s, n) ((size_t)((n) + (unsigned char)(s)[0] + (unsigned char)(s)[(n) - 1] * 13) & 63)
+
+/* Fills each set's hash slots; -1 (and an ImportError) if two names share one. */
+static int init_read_sets(void) {
+    ReadSet *sets[] = {&READ_AVC, &READ_SYSCALL, &READ_PATH, &READ_CWD, &READ_PROCTITLE, &READ_SOCKADDR};
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+        ReadSet *r = sets[k];
+        for (int i = 0; r->names[i] != NULL; i++) {
+            Py_ssize_t n = (Py_ssize_t)strlen(r->names[i]);
+            size_t h = KEY_HASH(r->names[i], n);
+            if (r->slot[h]) {
+                PyErr_Format(PyExc_ImportError, "_cscan: field names %s and %s collide", r->names[i],
+                             r->names[r->slot[h] - 1]);
+                return -1;
+            }
+            r->slot[h] = (unsigned char)(i + 1);
+            r->len[i] = n;
+            if (n > r->longest)
+                r->longest = n;
+        }
+    }
+    return 0;
+}
+
+/* The "=" at eq ends a "key=" at a word start: is key a name of r given
+ * before (1), or is it now marked as given (0)? */
+static inline int seen_twice(const char *p, const char *eq, const ReadSet *r, unsigned long *seen) {
+    const char *ks = eq, *stop = eq - p > r->longest + 1 ? eq - r->longest - 1 : p;
+    while (ks > stop && (KIND[(unsigned char)ks[-1]] & K_LUS))
+        ks--;
+    Py_ssize_t n = eq - ks;
+    if (n > r->longest || (ks > p && (KIND[(unsigned char)ks[-1]] & K_WORD)))
+        return 0; /* a longer name, or not at a word start */
+    int i = r->slot[KEY_HASH(ks, n)] - 1;
+    if (i < 0 || r->len[i] != n)
+        return 0;
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (r->names[i][k] != ks[k])
+            return 0;
+    if (*seen & (1UL << i))
+        return 1;
+    *seen |= 1UL << i;
+    return 0;
+}
+
+/* fastpath.repeats_a_field: a name of r given twice as "key=" at a word
+ * start (rb"(?<![A-Za-z0-9_])key=" found twice), anywhere in [p, e). Each
+ * "=" is looked at once: the [a-z_] run before it is a key when a non-word
+ * character (or the start) precedes it. The "="s are found 8 bytes at a time
+ * (a record holds dozens of them, a few bytes apart). */
+static int repeats_a_field(const char *p, const char *e, const ReadSet *r) {
+    unsigned long seen = 0;
+    const char *q = p;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const unsigned long long lo7 = 0x7F7F7F7F7F7F7F7FULL, eqs = 0x3D3D3D3D3D3D3D3DULL;
+    for (; e - q >= 8; q += 8) {
+        unsigned long long w;
+        memcpy(&w, q, 8);
+        w ^= eqs; /* a zero byte where q has "=" */
+        unsigned long long hits = ~(((w & lo7) + lo7) | w | lo7); /* exactly the zero bytes' high bits */
+        while (hits) {
+            const char *eq = q + (__builtin_ctzll(hits) >> 3);
+            hits &= hits - 1;
+            if (eq > p && (KIND[(unsigned char)eq[-1]] & K_LUS) && seen_twice(p, eq, r, &seen))
+                return 1;
+        }
+    }
+#endif
+    for (; q < e; q++)
+        if (*q == '=' && q > p && c_lower_us((unsigned char)q[-1]) && seen_twice(p, q, r, &seen))
+            return 1;
+    return 0;
+}
+
+/* An event id's most seconds and serial digits (avcfix.audit.fields
+ * MAX_SECONDS_DIGITS, MAX_SERIAL_DIGITS): longer ones go to the typed path,
+ * which skips the record. */
+#define MAX_SECONDS_DIGITS 10
+#define MAX_SERIAL_DIGITS 20
+
 /* _HDR = rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?" at the start. */
 typedef struct {
     const char *ts, *te;   /* record type */
@@ -590,7 +692,8 @@ static PyObject *avc_fields(PyObject *line, const char *b, const char *e, int al
         Py_RETURN_NONE;
     const char *ps = b + 16;
     const char *brace = memchr(ps, '}', (size_t)(e - ps));
-    if (brace == NULL || brace - 1 < ps || brace[-1] != ' ' || !starts(brace, e, "} for  ", 7))
+    if (brace == NULL || brace - 1 < ps || brace[-1] != ' ' || !starts(brace, e, "} for  ", 7) ||
+        memchr(ps, '{', (size_t)(brace - ps)) != NULL) /* ([^{}]*) */
         Py_RETURN_NONE;
     PyObject *body = bytes_of(b, e), *perms = bytes_of(ps, brace - 1);
     /* findall runs on the text after "for  " alone: \b holds at its start. */
@@ -638,6 +741,15 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
                    h.se - h.ss != first_se - first_ss || memcmp(h.ss, first_ss, (size_t)(h.se - h.ss))) {
             goto decline;
         }
+        const ReadSet *read = type_is(&h, "AVC")         ? &READ_AVC
+                              : type_is(&h, "SYSCALL")   ? &READ_SYSCALL
+                              : type_is(&h, "PATH")      ? &READ_PATH
+                              : type_is(&h, "CWD")       ? &READ_CWD
+                              : type_is(&h, "PROCTITLE") ? &READ_PROCTITLE
+                              : type_is(&h, "SOCKADDR")  ? &READ_SOCKADDR
+                                                         : NULL;
+        if (read != NULL && repeats_a_field(p, e, read))
+            goto decline;
         if (type_is(&h, "AVC")) {
             PyObject *a = avc_fields(line, h.body, e, all);
             if (a == NULL)
@@ -716,7 +828,8 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
             goto decline;
         }
     }
-    if (PyList_GET_SIZE(avcs) == 0 || first_is == NULL || first_se - first_ss > MAX_DIGITS)
+    if (PyList_GET_SIZE(avcs) == 0 || first_is == NULL || first_se - first_ss > MAX_SERIAL_DIGITS ||
+        (const char *)memchr(first_is, '.', (size_t)(first_ie - first_is)) - first_is > MAX_SECONDS_DIGITS)
         goto decline;
     {
         PyObject *tb = bytes_of(first_is, first_ie);
@@ -1456,6 +1569,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__cscan(void) {
     init_kinds();
+    if (init_read_sets() < 0)
+        return NULL;
     type_name = PyUnicode_InternFromString("type");
     if (type_name == NULL)
         return NULL;

@@ -26,7 +26,7 @@ from avcfix.audit.scanner import RawEvent
 
 
 _HDR = re.compile(rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?")
-_AVC = re.compile(rb"avc:  denied  \{ ([^}]*) \} for  (.*)", re.S)
+_AVC = re.compile(rb"avc:  denied  \{ ([^{}]*) \} for  (.*)", re.S)
 _KV = re.compile(rb"""\b([a-z_]+)=("[^"]*"|[^\s"]*)""")
 #: The head of a SYSCALL record, right after its header.
 _SYSCALL_HEAD = re.compile(rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+) ")
@@ -35,6 +35,17 @@ _PATH = re.compile(rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))')
 _CWD = re.compile(rb'cwd=("[^"]*"|[0-9A-F]+)')
 _PROCTITLE = re.compile(rb'proctitle=("[^"]*"|[0-9A-F]+)')
 _SADDR = re.compile(rb"saddr=([0-9A-F]+)")
+
+#: The fields the typed path reads (``b"key="``), per record type the fast
+#: path takes: an event where one of them may appear twice in a record goes
+#: to the typed path (which skips that record as malformed).
+_REPEATS = {t.encode(): tuple(k.encode() + b"=" for k in sorted(F.READ_FIELDS[t]))
+            for t in ("AVC", "SYSCALL", "PATH", "CWD", "PROCTITLE", "SOCKADDR")}
+#: ASCII word characters (``\w`` of a bytes regex).
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+#: Seconds and serial digits of an event id the typed path accepts.
+_MAX_SECONDS = F.MAX_SECONDS_DIGITS
+_MAX_SERIAL = F.MAX_SERIAL_DIGITS
 
 #: Record types that could change a Denial and that only the typed path reads.
 _TYPED_ONLY = frozenset((b"USER_AVC", b"SELINUX_ERR", b"USER_SELINUX_ERR", b"AVC_PATH"))
@@ -51,6 +62,25 @@ _c_event_denials = None
 _DENIAL_FIELDS = ("kind", "node", "time", "serial", "scontext", "tcontext", "tclass", "perms", "permissive",
                   "pid", "comm", "exe", "syscall", "syscall_nr", "arch", "success", "exit", "name", "path",
                   "paths", "cwd", "proctitle", "port", "ioctlcmd", "capability", "source", "line", "records")
+
+
+def repeats_a_field(piece: bytes, needles: tuple[bytes, ...]) -> bool:
+    """Whether a read field may appear twice in ``piece``: its ``key=``
+    twice at a word start (``rb"(?<![A-Za-z0-9_])key="`` found twice),
+    anywhere, inside quoted values too: a superset of what the typed
+    grammar finds."""
+    for needle in needles:
+        if piece.count(needle) < 2:  # the common case, at C speed
+            continue
+        found = 0
+        i = piece.find(needle)
+        while i >= 0:
+            if i == 0 or piece[i - 1] not in _WORD:
+                found += 1
+                if found > 1:
+                    return True
+            i = piece.find(needle, i + 1)
+    return False
 
 
 def _text(value: bytes) -> str:
@@ -205,6 +235,9 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             return None
         rtype = m.group(1)
         item = 0
+        needles = _REPEATS.get(rtype)
+        if needles is not None and repeats_a_field(piece, needles):
+            return None
         if rtype == b"AVC":
             body = piece[m.end():]
             am = _AVC.match(body)
@@ -247,7 +280,8 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             return None
         if texts is not None:
             texts.append((memo.rank(rtype), item, piece.rstrip()))  # type: ignore[union-attr]
-    if not avcs or first is None or len(first.group(3)) > MAX_DIGITS:
+    if (not avcs or first is None or len(first.group(3)) > _MAX_SERIAL
+            or first.group(2).index(b".") > _MAX_SECONDS):
         return None
     sc = None
     if syscall is not None:

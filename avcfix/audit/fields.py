@@ -11,6 +11,8 @@ import datetime as _dt
 import posixpath
 import re
 import time as _time
+from types import MappingProxyType
+from typing import Mapping
 
 #: ``key=value`` where value is "double quoted", 'single quoted', {braced} or bare.
 KV = re.compile(r"""\b([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
@@ -79,12 +81,42 @@ def decode_proctitle(value: str, quoted: bool) -> tuple[str, ...]:
     return tuple(value.split(" ")) if value else ()
 
 
-#: An event serial is a 64-bit counter: a longer one is a bad event id.
+#: An event serial is the kernel's ``unsigned long`` counter (64 bits: at
+#: most 20 digits, 18446744073709551615): a longer one is a bad event id.
 MAX_SERIAL_DIGITS = 20
+#: Event time seconds have at most 10 digits (up to 9999999999, 2286-11-20
+#: UTC): all auditd writes for any real clock, and a time that ``datetime``
+#: and ``time.localtime`` format in every time zone. A longer one is a bad
+#: event id (the report, ``--raw`` and bundles could not print it).
+MAX_SECONDS_DIGITS = 10
+#: The first time that is too late (an ``ausearch -i`` date after 2286).
+TIME_LIMIT = 10 ** MAX_SECONDS_DIGITS
+
+
+def event_id_problem(text: str) -> str | None:
+    """Why the text inside ``audit(...)`` is not a usable event id (``None``: it is)."""
+    text = text.strip()
+    m = _RAW_ID.match(text)
+    if m:
+        secs, frac, serial = m.groups()
+        if frac is None:
+            return "no fraction of a second"
+        if len(secs) > MAX_SECONDS_DIGITS:
+            return f"time over {MAX_SECONDS_DIGITS} digits"
+        if len(serial) > MAX_SERIAL_DIGITS:
+            return f"serial over {MAX_SERIAL_DIGITS} digits"
+        return None
+    m = _INTERP_ID.match(text)
+    if m is None:
+        return "not SECONDS.FRACTION:SERIAL nor an ausearch -i date"
+    if len(m.group(8)) > MAX_SERIAL_DIGITS:
+        return f"serial over {MAX_SERIAL_DIGITS} digits"
+    return None if parse_event_id(text) is not None else "no such date, or after 2286-11-20"
 
 
 def parse_event_id(text: str) -> tuple[float, int] | None:
-    """``(time, serial)`` from the text inside ``audit(...)``; ``None`` if bad.
+    """``(time, serial)`` from the text inside ``audit(...)``; ``None`` if bad
+    (see :func:`event_id_problem` for why).
 
     ``ausearch -i`` dates are local time, converted with the machine's zone
     (the zone ausearch printed them in).
@@ -93,7 +125,7 @@ def parse_event_id(text: str) -> tuple[float, int] | None:
     m = _RAW_ID.match(text)
     if m:
         secs, frac, serial = m.groups()
-        if frac is None or len(serial) > MAX_SERIAL_DIGITS:
+        if frac is None or len(secs) > MAX_SECONDS_DIGITS or len(serial) > MAX_SERIAL_DIGITS:
             return None
         return float(f"{secs}.{frac}"), int(serial)
     m = _INTERP_ID.match(text)
@@ -106,10 +138,44 @@ def parse_event_id(text: str) -> tuple[float, int] | None:
             base = _time.mktime((int(year), int(mon), int(day), int(hh), int(mm), int(ss), 0, 0, -1))
         except (OverflowError, ValueError):
             return None
+        if base >= TIME_LIMIT:
+            return None
         if frac:
             base += float("0." + frac)
         return round(base, 3), int(serial)
     return None
+
+
+#: The fields avcfix reads, per record type. Such a field given twice in a
+#: record makes it malformed (skipped and counted), so that no value is
+#: silently overwritten by a later one. Other record types (LOGIN's ``old
+#: auid= new auid=``...) and other fields may repeat.
+READ_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "AVC": frozenset(("scontext", "tcontext", "tclass", "permissive", "pid", "comm", "exe", "name", "path", "dev",
+                      "ino", "src", "dest", "lport", "dport", "sport", "ioctlcmd", "capability")),
+    "SYSCALL": frozenset(("arch", "syscall", "success", "exit", "pid", "ppid", "uid", "comm", "exe", "subj", "key",
+                          "items")),
+    "PATH": frozenset(("item", "name", "nametype", "obj", "inode", "mode")),
+    "CWD": frozenset(("cwd",)),
+    "PROCTITLE": frozenset(("proctitle",)),
+    "SOCKADDR": frozenset(("saddr",)),
+    "AVC_PATH": frozenset(("path",)),
+    "SELINUX_ERR": frozenset(("op", "reason", "scontext", "tcontext", "tclass", "perms")),
+})
+
+
+def fields_read(body: str, read: frozenset[str]) -> dict[str, str]:
+    """``{key: raw value}`` of a record body (quotes kept); raises ValueError
+    when a key of ``read`` is given twice."""
+    pairs = KV_RAW.findall(body)
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen and key in read:
+                raise ValueError(f"duplicate {key}=")
+            seen.add(key)
+    return out
 
 
 def to_int(value: str | None, base: int = 10) -> int | None:

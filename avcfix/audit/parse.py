@@ -139,7 +139,8 @@ def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str
         if eid is False:
             eid = ids[id_text] = F.parse_event_id(id_text)
     if eid is None:
-        return Skipped(source, lineno, f"bad event id audit({id_text[:40]})", text[:80])
+        why = F.event_id_problem(id_text) or "unreadable"
+        return Skipped(source, lineno, f"bad event id audit({id_text[:40]}): {why}", text[:80])
     if rtype is None:
         if "avc:" in body:
             rtype = "AVC"
@@ -183,9 +184,24 @@ def _untrusted(raw: dict[str, str], key: str, interpreted: bool) -> str | None:
     return F.decode_untrusted(value, False)
 
 
-def _fields(body: str) -> dict[str, str]:
-    """``{key: raw value}`` (quotes kept; see :func:`_unq`). Last one wins."""
-    return dict(F.KV_RAW.findall(body))
+_READ = F.READ_FIELDS
+_NO_FIELDS: frozenset[str] = frozenset()
+
+
+def _fields(body: str, read: frozenset[str] = _NO_FIELDS) -> dict[str, str]:
+    """``{key: raw value}`` (quotes kept; see :func:`_unq`). A key of ``read``
+    given twice raises ValueError (the record is malformed); another one's
+    last value wins."""
+    return F.fields_read(body, read)
+
+
+def _no_duplicate(body: str, key: str) -> None:
+    """Raise ValueError when the one field a record is read for is given twice."""
+    F.fields_read(body, _READ[key] if key in _READ else frozenset((key,)))
+
+
+#: A brace right after an AVC's permission list (``{ read } } for``, ``{ a } { b }``).
+_BRACE_AFTER = re.compile(r"\s*[{}]")
 
 
 def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
@@ -196,13 +212,17 @@ def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
             # AppArmor's type=AVC records and non-avc USER_AVC text are not denials.
             return GenericRecord(**head, fields=tuple(F.split_fields(body).items()))
         return Skipped(source, lineno, f"malformed {rtype}: no '{{ perms }}'", head["text"][:80])
+    if "{" in m.group("perms") or (body[m.end("perms"):m.end("perms") + 1] == "}"
+                                   and _BRACE_AFTER.match(body, m.end("perms") + 1)):
+        return Skipped(source, lineno, f"malformed {rtype}: a brace inside the permission list",
+                       head["text"][:80])
     rest = m.group("rest")
     if rtype == "USER_AVC" or rtype.startswith("USER"):
         # USER_AVC: the avc text sits inside msg='...'; cut at its closing quote.
         q = rest.rfind("'")
         if q >= 0:
             rest = rest[:q]
-    f = _fields(rest)
+    f = _fields(rest, _READ["AVC"])
     perms = tuple(sorted(set(m.group("perms").split())))
     scon = Context.parse(_unq(f.get("scontext", "")) or "")
     tcon = Context.parse(_unq(f.get("tcontext", "")) or "")
@@ -246,7 +266,7 @@ def _selinux_err(head: dict, body: str, interpreted: bool, source: str, lineno: 
         i = body.find("msg='")
         if i >= 0:
             text = body[i + 5:].rstrip("'")
-    f = {k: _unq(v) or "" for k, v in _fields(text).items()}
+    f = {k: _unq(v) or "" for k, v in _fields(text, _READ["SELINUX_ERR"]).items()}
     inv = _INVALID_CTX.search(text)
     perms = tuple(sorted(set(p for p in f.get("perms", "").split(",") if p)))
     return SelinuxErrRecord(
@@ -275,7 +295,7 @@ def _exit_value(value: str | None) -> int | None:
 
 
 def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
-    f = _fields(body)
+    f = _fields(body, _READ["SYSCALL"])
     arch = f.get("arch")
     sc = f.get("syscall")
     nr = F.to_int(sc)
@@ -306,7 +326,7 @@ def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int)
 
 
 def _path(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
-    f = _fields(body)
+    f = _fields(body, _READ["PATH"])
     return PathRecord(
         **head,
         item=F.to_int(f.get("item")),
@@ -319,6 +339,7 @@ def _path(head: dict, body: str, interpreted: bool, source: str, lineno: int) ->
 
 
 def _cwd(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    _no_duplicate(body, "CWD")
     if interpreted:
         i = body.find("cwd=")
         return CwdRecord(**head, cwd=body[i + 4:].strip() if i >= 0 else None)
@@ -327,6 +348,7 @@ def _cwd(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
 
 
 def _proctitle(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    _no_duplicate(body, "PROCTITLE")
     i = body.find("proctitle=")
     if i < 0:
         return ProctitleRecord(**head)
@@ -339,6 +361,7 @@ def _proctitle(head: dict, body: str, interpreted: bool, source: str, lineno: in
 
 
 def _sockaddr(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+    _no_duplicate(body, "SOCKADDR")
     i = body.find("saddr=")
     value = body[i + 6:].strip() if i >= 0 else ""
     if value.startswith("{"):
@@ -351,7 +374,7 @@ def _sockaddr(head: dict, body: str, interpreted: bool, source: str, lineno: int
 
 
 def _avc_path(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
-    f = _fields(body)
+    f = _fields(body, _READ["AVC_PATH"])
     return AvcPathRecord(**head, path=_untrusted(f, "path", interpreted))
 
 

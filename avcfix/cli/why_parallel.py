@@ -18,7 +18,7 @@ from typing import IO, Callable
 from avcfix.audit.api import Filters, ScanStats, scan_range
 from avcfix.audit.chunks import DEFAULT_WINDOW, count_lines, cut_points
 from avcfix.audit.group import GroupAccumulator
-from avcfix.audit.sources import check_source
+from avcfix.audit.sources import check_source, is_regular_file
 from avcfix.ui.why_json import JsonStream
 
 #: Below this size a sequential scan is as fast as starting workers.
@@ -64,12 +64,14 @@ def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
     """``(path, cut points)`` when a parallel scan applies, else ``None``.
 
     ``jobs=None`` is automatic: one plain file of at least AUTO_MIN_SIZE
-    bytes, several CPUs. An explicit ``jobs > 1`` cuts any plain file.
+    bytes, several CPUs. An explicit ``jobs > 1`` cuts any plain file. A
+    pipe, FIFO or other read-once source is never opened here (it is scanned
+    sequentially, from the one open of the scan).
     """
-    if len(sources) != 1 or sources[0] == "-" or jobs == 1:
+    if len(sources) != 1 or jobs == 1 or not is_regular_file(sources[0]):
         return None
     src = check_source(sources[0])
-    if src.path is None or src.gzipped or not src.size:
+    if not src.seekable or src.gzipped or not src.size:
         return None
     if jobs is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
