@@ -31,6 +31,7 @@ from avcfix.audit.model import Denial
 from avcfix.errors import InputError, InstallError, PolicyError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.policy.generate import Rejected, generate_module
+from avcfix.policy.m4names import header_macro_names, root_header_dirs
 from avcfix.policy.merge import bump_version, merge_modules, rule_changes
 from avcfix.policy.model import SELF, HeaderStyle, Module, RuleKind, XpermKind
 from avcfix.policy.render import render_cil, render_te, rule_te
@@ -318,8 +319,12 @@ def build_module(
     pp_path = out_dir / f"{options.module}.pp"
 
     _step(BuildStep.GENERATE, options.module)
+    # names m4 would expand when the module is built with the devel Makefile: the
+    # host's headers, the root's own, and the module's NAME.if (the Makefile reads it too)
+    root_dir, root_name = (options.root.root, options.root.name) if options.root else (None, "default")
+    reserved = header_macro_names(*root_header_dirs(root_dir, root_name), te_path.with_suffix(".if"))
     gen = generate_module(findings, name=options.module, include_advised=options.include_advised,
-                          xperms=options.xperms)
+                          xperms=options.xperms, reserved=reserved)
     new = gen.module
 
     existing: Module | None = None
