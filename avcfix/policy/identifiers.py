@@ -89,14 +89,24 @@ CIL_KEYWORDS = frozenset(
 #: CIL keywords that are also real object class or permission names
 #: (``class file``, ``dir``, ``socket``, ``context``; ``binder { call }``,
 #: ``ioctl``, ``nlmsg``): CIL reads them by position there, so a class or
-#: permission may be named so; a type, role, boolean or module may not.
+#: permission may be named so; a type, boolean or user may not.
 CIL_KEYWORDS_USED_AS_NAMES = frozenset("call context dir file ioctl nlmsg socket".split())
 
-#: What a name is: a class or permission may be one of
-#: :data:`CIL_KEYWORDS_USED_AS_NAMES`, a module name any CIL keyword (CIL never
-#: reads it: a CIL module is named by its file); anything else may not.
-#: ``None`` (a name of unknown use) is checked as a class or permission.
+#: What a name is. A class or permission may be one of
+#: :data:`CIL_KEYWORDS_USED_AS_NAMES`, the role ``object_r`` is CIL's own, and a
+#: module name may be any CIL keyword (CIL never reads it: a CIL module is named
+#: by its file); no other name may be a CIL keyword. ``None`` (a name of unknown
+#: use) is checked as a class or permission.
 Kind = Literal["type", "attribute", "role", "user", "bool", "module", "class", "permission"]
+
+#: The CIL keywords each kind of name may be (see :data:`Kind`).
+_CIL_ALLOWED: dict[str | None, frozenset[str]] = {
+    None: CIL_KEYWORDS_USED_AS_NAMES,
+    "class": CIL_KEYWORDS_USED_AS_NAMES,
+    "permission": CIL_KEYWORDS_USED_AS_NAMES,
+    "role": frozenset({"object_r"}),
+    "module": CIL_KEYWORDS,
+}
 
 
 class InvalidIdentifier(PolicyError, ValueError):
@@ -122,8 +132,7 @@ def identifier_problem(name: object, kind: Kind | None = None, reserved: Collect
     lowered = name.lower()
     if lowered in TE_KEYWORDS:
         return "a policy language keyword"
-    if lowered in CIL_KEYWORDS and kind != "module" and (kind not in (None, "class", "permission")
-                                                         or lowered not in CIL_KEYWORDS_USED_AS_NAMES):
+    if lowered in CIL_KEYWORDS and lowered not in _CIL_ALLOWED.get(kind, frozenset()):
         return "a CIL keyword"
     for word in m4_words(name):
         problem = static_m4_problem(word)
