@@ -229,12 +229,56 @@ def test_any_accepted_name_passes_m4_unchanged(m4_state, header_words, tmp_path,
 
 # ------------------------------------------------------------ keyword lists
 
+#: checkpolicy's lexer keywords (checkpolicy/policy_scan.l, 3.4 to 3.8), written out
+#: here so that a word missing from avcfix's list fails the tests.
+LEXER_KEYWORDS = """
+    clone common class constrain validatetrans inherits sid role roles roleattribute attribute_role types
+    typealias typeattribute typebounds type bool tunable if else alias attribute expandattribute
+    type_transition type_member type_change role_transition range_transition sensitivity dominance category
+    level range mlsconstrain mlsvalidatetrans user neverallow allow auditallow auditdeny dontaudit allowxperm
+    auditallowxperm dontauditxperm neverallowxperm source target sameuser module require optional or and not
+    xor eq true false dom domby incomp fscon ibpkeycon ibendportcon portcon netifcon nodecon pirqcon iomemcon
+    ioportcon pcidevicecon devicetreecon fs_use_xattr fs_use_task fs_use_trans genfscon r1 r2 r3 u1 u2 u3 t1
+    t2 t3 l1 l2 h1 h2 policycap permissive default_user default_role default_type default_range low-high high
+    low glblub""".split()
+
+#: libsepol's CIL keys (cil_init_keys() in libsepol/cil/src/cil.c, 3.4 to 3.8) that are identifiers.
+CIL_KEYS = """
+    t1 t2 t3 r1 r2 r3 u1 u2 u3 l1 l2 h1 h2 and or not eq neq dom domby incomp true false self notself other
+    object_r udp tcp dccp sctp auditallow tunableif allow dontaudit typetransition typechange call tunable xor
+    all range type role user userattribute userattributeset sensitivity category categoryset level
+    levelrange class ipaddr classmap classpermission boolean string name handleunknown deny reject
+    blockinherit blockabstract classorder classmapping classpermissionset common classcommon sid sidcontext
+    sidorder userlevel userrange userbounds userprefix selinuxuser selinuxuserdefault typeattribute
+    typeattributeset expandtypeattribute typealias typealiasactual typebounds typepermissive rangetransition
+    userrole roletype roletransition roleallow roleattribute roleattributeset rolebounds booleanif neverallow
+    typemember sensitivityalias sensitivityaliasactual categoryalias categoryaliasactual categoryorder
+    sensitivityorder sensitivitycategory constrain mlsconstrain validatetrans mlsvalidatetrans context
+    filecon ibpkeycon ibendportcon portcon nodecon genfscon netifcon pirqcon iomemcon ioportcon pcidevicecon
+    devicetreecon fsuse policycap optional defaultuser defaultrole defaulttype macro in mls defaultrange file
+    dir char block socket pipe symlink any xattr task trans source target low high low-high glblub perm
+    allowx auditallowx dontauditx neverallowx permissionx ioctl nlmsg unordered cil lms lmx lme""".split()
+
+#: GNU m4 1.4's builtins.
+M4_BUILTIN_NAMES = """
+    builtin changecom changequote debugfile debugmode decr define defn divert divnum dnl dumpdef errprint
+    esyscmd eval format ifdef ifelse include incr index indir len m4exit m4wrap maketemp mkstemp patsubst
+    popdef pushdef regexp shift sinclude substr syscmd sysval traceoff traceon translit undefine
+    undivert""".split()
+
+
+def test_the_keyword_lists_are_complete():
+    assert set(LEXER_KEYWORDS) <= TE_KEYWORDS
+    assert set(CIL_KEYS) <= CIL_KEYWORDS
+    assert set(M4_BUILTIN_NAMES) <= M4_BUILTINS
+
 def test_every_te_keyword_is_one_for_checkmodule(tmp_path):
     """The list is checkpolicy's lexer: each word (but 'self', reserved by the grammar)
     fails as a type name in the real checkmodule, and the filter refuses it."""
     need_tools("checkmodule")
     accepted = []
-    for word in sorted(TE_KEYWORDS - {"self"}):
+    assert "self" in TE_KEYWORDS
+    for word in sorted(set(LEXER_KEYWORDS) | (TE_KEYWORDS - {"self"})):
         te = tmp_path / "kw.te"
         te.write_text(f"module kw 1.0;\nrequire {{ type a_t; }}\ntype {word};\n")
         if proc.run(["checkmodule", "-m", "-o", str(tmp_path / "kw.mod"), str(te)], timeout=60).ok:
@@ -275,20 +319,21 @@ def test_no_name_of_the_installed_policy_is_refused(ref_policy):
 
 
 def test_cil_keywords_as_types_are_kinds_not_names():
-    for word in CIL_KEYWORDS:
+    for word in set(CIL_KEYS) | CIL_KEYWORDS:
         assert identifier_problem(word, "type") is not None, word
         assert identifier_problem(word, "role") is not None or word == "object_r", word
         expected = word in CIL_KEYWORDS_USED_AS_NAMES
         assert (identifier_problem(word, "class") is None) == expected, word
         assert (identifier_problem(word, "permission") is None) == expected, word
-    for word in M4_BUILTINS | REFPOLICY_MACROS:
+    for word in set(M4_BUILTIN_NAMES) | M4_BUILTINS | REFPOLICY_MACROS:
         for kind in ("type", "class", "permission", "module"):
             assert identifier_problem(word, kind) is not None, (word, kind)
             assert identifier_problem(f"a-{word}", kind) is not None, (word, kind)
 
 
 #: Every keyword that is a valid identifier, as a target type in a log.
-_KEYWORD_TYPES = sorted(w for w in (TE_KEYWORDS | CIL_KEYWORDS) if re.fullmatch(r"[A-Za-z][\w.-]*", w))
+_KEYWORD_TYPES = sorted(w for w in {*LEXER_KEYWORDS, *CIL_KEYS, *M4_BUILTIN_NAMES, "self", "gen_require",
+                                     "manage_file_perms", "policy_module"} if re.fullmatch(r"[A-Za-z][\w.-]*", w))
 
 
 def test_a_log_naming_keyword_types_builds_only_the_real_rule(capsys, tmp_path):
