@@ -26,13 +26,8 @@ from avcfix.policy.identifiers import (
     TE_KEYWORDS,
     identifier_problem,
 )
-from avcfix.policy.m4names import (
-    DEVEL_INCLUDE,
-    M4_BUILTINS,
-    REFPOLICY_MACROS,
-    header_macro_names,
-    m4_words,
-)
+from avcfix.policy.m4names import M4_BUILTINS, REFPOLICY_MACROS, m4_words
+from avcfix.toolchain.headers import DEVEL_INCLUDE, header_macro_names
 from policy_helpers import DEVEL_MAKEFILE, PP_TO_CIL, need_tools
 
 SCTX = "system_u:system_r:httpd_t:s0"

@@ -26,7 +26,6 @@ from typing import NamedTuple, Sequence
 
 from avcfix.explain.model import Finding, Reason
 from avcfix.policy.identifiers import check_identifier, check_version, identifier_problem
-from avcfix.policy.m4names import header_macro_names, root_header_dirs
 from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind, XpermKind, XpermRule, clean_comment
 from avcfix.policy.requires import with_computed_require
 
@@ -162,19 +161,18 @@ def generate_module(
     version: str = "1.0",
     include_advised: bool = False,
     xperms: bool = False,
-    reserved: Collection[str] | None = None,
+    reserved: Collection[str] = (),
 ) -> GenerateResult:
     """Build one module from ``findings`` (see the module docstring).
 
-    ``reserved``: m4 macro names no name may contain as a word, besides the
-    static ones (None: those the host's refpolicy headers define, see
-    :func:`avcfix.policy.m4names.header_macro_names`).
+    ``reserved``: more m4 macro names no name may contain as a word, besides
+    those :mod:`avcfix.policy.m4names` refuses everywhere: the installed
+    headers' interfaces (:func:`avcfix.toolchain.headers.header_macro_names`,
+    which build and bundle pass).
 
     Raises :class:`~avcfix.policy.identifiers.InvalidIdentifier` (a
     ``PolicyError``) when ``name`` or ``version`` is not valid.
     """
-    if reserved is None:
-        reserved = header_macro_names(*root_header_dirs(None))
     check_identifier(name, "module name", "module", reserved)
     check_version(version)
     accs: dict[tuple[str, str, str], _Acc] = {}

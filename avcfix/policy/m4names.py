@@ -14,8 +14,9 @@ therefore refused when any of its m4 words is
   (:data:`REFPOLICY_MACROS`, :data:`REFPOLICY_PREFIXES`),
 - a permission set, pattern or class set macro (:data:`REFPOLICY_SUFFIXES`:
   ``*_perms``, ``*_pattern``, ``*_class_set``), or
-- any name the headers on the machine define (:func:`header_macro_names`:
-  ``define(`x'``, ``interface(`x'``, ``template(`x'``, ``pushdef(`x'``).
+- any name the headers on the machine define (:func:`macro_names_in_text`
+  finds ``define(`x'``, ``interface(`x'``, ``template(`x'``, ``pushdef(`x'``;
+  :func:`avcfix.toolchain.headers.header_macro_names` reads the installed trees).
 
 The static rules hold without headers, so a module written today stays safe
 when it is built later on a machine that has them. Refusing is the rule, not
@@ -25,11 +26,7 @@ does not exist, and the whole module would fail to install.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable
-from functools import lru_cache
-from pathlib import Path
 
 #: What m4 reads as one word (GNU m4 without ``changeword``).
 M4_WORD_RE = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
@@ -71,9 +68,6 @@ REFPOLICY_PREFIXES = ("distro_",)
 #: (``manage_file_perms``, ``read_files_pattern``, ``dir_file_class_set``).
 REFPOLICY_SUFFIXES = ("_perms", "_pattern", "_class_set")
 
-#: The installed refpolicy headers (selinux-policy-dev / selinux-policy-devel).
-DEVEL_INCLUDE = Path("/usr/share/selinux/devel/include")
-
 #: A macro definition in a header: ``define(`NAME'``, ``interface(`NAME'``...
 _DEFINITION_RE = re.compile(r"\b(?:define|interface|template|pushdef)\(\s*`([_A-Za-z][_A-Za-z0-9]*)'")
 
@@ -98,57 +92,11 @@ def static_m4_problem(word: str) -> str | None:
     return None
 
 
-def _file_names(text: str) -> set[str]:
+def macro_names_in_text(text: str) -> set[str]:
+    """The macro names a header file (``.if``, ``.spt``) or ``build.conf`` defines.
+    Names built from arguments (``define(`$1_x'``) exist only once a template runs;
+    they are not found here."""
     names = set(_DEFINITION_RE.findall(text))
     for m in _BUILDOPT_RE.finditer(text):
         names.update(M4_WORD_RE.findall(m.group(1)))
     return names
-
-
-@lru_cache(maxsize=32)
-def _names_in(path: str, _stamp: tuple[int, int]) -> frozenset[str]:
-    """Macro names defined by the file or the tree ``path`` (cached by its stamp)."""
-    p = Path(path)
-    files: Iterable[Path]
-    if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.suffix in (".if", ".spt") or f.name == "build.conf")
-    else:
-        files = [p]
-    names: set[str] = set()
-    for f in files:
-        try:
-            names |= _file_names(f.read_text(encoding="utf-8", errors="replace"))
-        except OSError:
-            continue
-    return frozenset(names)
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
-def header_macro_names(*paths: Path) -> frozenset[str]:
-    """Every macro name the refpolicy header trees or ``.if``/``.spt`` files at
-    ``paths`` define; paths that do not exist add nothing. Cached per path
-    until its modification time changes (a tree's own directory entry: a
-    package upgrade replaces the files)."""
-    names: set[str] = set()
-    for path in paths:
-        stamp = _stamp(path)
-        if stamp is not None:
-            names |= _names_in(str(path), stamp)
-    return frozenset(names)
-
-
-def root_header_dirs(root: Path | None, policy_name: str = "default") -> tuple[Path, ...]:
-    """The header trees whose macros a module built on this machine (and for
-    ``root``) may meet: the host's devel headers, and a policy root's own."""
-    dirs = [DEVEL_INCLUDE]
-    if root is not None and Path(root) != Path("/"):
-        share = Path(root) / "usr" / "share" / "selinux"
-        dirs += [share / "devel" / "include", share / policy_name / "include"]
-    return tuple(dirs)
