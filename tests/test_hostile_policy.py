@@ -67,12 +67,18 @@ M4_PERMS = ["manage_file_perms", "rw_file_perms", "x-read_file_perms", "a.dnl", 
             "files_read_etc_files", "mmap_exec_file_perms"]
 
 
+#: Log text that would be policy if m4 expanded it in the evidence comments.
+COMMENT_PAYLOAD = "can_exec(httpd_t, shadow_t) `dnl' manage_file_perms ifelse(a,a,`allow')"
+
+
 def _m4_log(path: Path) -> Path:
     path.write_text("\n".join([
         _avc(1, "read " + " ".join(M4_PERMS)),
         _avc(2, "getattr", target="files_read_etc_files"),  # an interface of the headers, as a type
         _avc(3, "write", tclass="read_files_pattern"),      # a pattern macro, as a class
         _avc(4, "open", target="x-can_exec"),               # a macro after a '-'
+        # log text in comments: m4 copies '#' comments as they are
+        _avc(5, "read").replace('comm="x"', "comm=" + COMMENT_PAYLOAD.encode().hex().upper()),
     ]) + "\n")
     return path
 
@@ -85,6 +91,7 @@ def _check_m4_result(doc: dict, te: Path) -> None:
     for name in ("files_read_etc_files", "read_files_pattern", "x-can_exec"):
         assert repr(name) in rejected
     assert "+ allow httpd_t shadow_t:file read;" in m["diff"]
+    assert "can_exec(httpd_t, shadow_t)" in te.read_text()  # in a comment
     # no rule or require line names them (the existing .te's own gen_require block stays)
     statements = [line for line in te.read_text().splitlines()
                   if line.lstrip().startswith(("allow", "class", "type"))]
