@@ -96,12 +96,12 @@ CIL_KEYWORDS_USED_AS_NAMES = frozenset("call context dir file ioctl nlmsg socket
 #: :data:`CIL_KEYWORDS_USED_AS_NAMES`, the role ``object_r`` is CIL's own, and a
 #: module name may be any CIL keyword (CIL never reads it: a CIL module is named
 #: by its file); no other name may be a CIL keyword. ``None`` (a name of unknown
-#: use) is checked as a class or permission.
+#: use) may be any of these but a module's.
 Kind = Literal["type", "attribute", "role", "user", "bool", "module", "class", "permission"]
 
 #: The CIL keywords each kind of name may be (see :data:`Kind`).
 _CIL_ALLOWED: dict[str | None, frozenset[str]] = {
-    None: CIL_KEYWORDS_USED_AS_NAMES,
+    None: CIL_KEYWORDS_USED_AS_NAMES | {"object_r"},
     "class": CIL_KEYWORDS_USED_AS_NAMES,
     "permission": CIL_KEYWORDS_USED_AS_NAMES,
     "role": frozenset({"object_r"}),
@@ -117,7 +117,7 @@ def identifier_problem(name: object, kind: Kind | None = None, reserved: Collect
     """Why ``name`` is not a safe SELinux identifier, or ``None`` when it is.
 
     ``kind`` says what the name is (see :data:`Kind`); ``None`` accepts what a
-    class or permission may be named (callers that check a name of unknown use).
+    class, permission or role may be named (callers that check a name of unknown use).
     ``reserved`` holds more m4 macro names to refuse, the installed headers'
     interfaces (:func:`avcfix.policy.m4names.header_macro_names`).
     """
