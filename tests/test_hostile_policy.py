@@ -131,6 +131,22 @@ def test_a_macro_named_permission_never_reaches_a_raw_module(capsys, tmp_path):
         "(allow httpd_t shadow_t (file (read)))"]
 
 
+def test_with_a_policy_a_macro_named_permission_is_an_unknown_one(capsys, tmp_path, ref_policy):
+    """Explained against the policy, `manage_file_perms` is no permission of `file`: it is
+    left out as unknown_perm (the fix is not a rule), before any name check."""
+    _need_devel()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "httpd_local.te").write_text("policy_module(httpd_local, 1.0)\n")
+    log = tmp_path / "p.log"
+    log.write_text(_avc(1, "read manage_file_perms") + "\n")
+    code, doc, err = _build(capsys, "httpd", str(log), "--out-dir", str(out), "--policy", str(ref_policy))
+    assert code == 0, err
+    (m,) = doc["modules"]
+    assert [(f["perms"], f["reason"]) for f in m["left_out"]] == [(["manage_file_perms"], "unknown_perm")]
+    assert [a for a in _pp_allows(m["pp"]) if "shadow_t" in a] == ["(allow httpd_t shadow_t (file (read)))"]
+
+
 def test_interfaces_of_the_modules_own_if_are_refused(capsys, tmp_path):
     """The devel Makefile also reads NAME.if next to NAME.te: its interfaces expand too."""
     _need_devel()
