@@ -20,8 +20,8 @@ from the log (comm, exe, paths, commands) only reaches comments, cleaned by
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
 from avcfix.explain.model import Finding, Reason

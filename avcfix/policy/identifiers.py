@@ -66,7 +66,7 @@ CIL_KEYWORDS = frozenset(
     blockinherit boolean booleanif call category categoryalias
     categoryaliasactual categoryorder categoryset char cil class classcommon
     classmap classmapping classorder classpermission classpermissionset common
-    condfalse condtrue constrain context dccp defaultrange defaultrole
+    constrain context dccp defaultrange defaultrole
     defaulttype defaultuser deny devicetreecon dir dom domby dontaudit
     dontauditx eq expandtypeattribute false file filecon fsuse genfscon glblub
     h1 h2 handleunknown high ibendportcon ibpkeycon in incomp iomemcon
