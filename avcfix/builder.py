@@ -38,6 +38,7 @@ from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain import semodule
 from avcfix.toolchain.atomic import write_atomic
 from avcfix.toolchain.compile import Compiled, compile_module, compile_refpolicy_module
+from avcfix.toolchain.headers import header_dirs, header_macro_names
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 from avcfix.toolchain.target import Names, TargetPolicy
 from avcfix.toolchain.verify import AllowRule, IoctlRule, missing_ioctls, missing_rules
@@ -318,8 +319,12 @@ def build_module(
     pp_path = out_dir / f"{options.module}.pp"
 
     _step(BuildStep.GENERATE, options.module)
+    # names m4 would expand when the module is built with the devel Makefile: the
+    # host's headers, the root's own, and the module's NAME.if (the Makefile reads it too)
+    root_dir, root_name = (options.root.root, options.root.name) if options.root else (None, "default")
+    reserved = header_macro_names(*header_dirs(root_dir, root_name), te_path.with_suffix(".if"))
     gen = generate_module(findings, name=options.module, include_advised=options.include_advised,
-                          xperms=options.xperms)
+                          xperms=options.xperms, reserved=reserved)
     new = gen.module
 
     existing: Module | None = None

@@ -183,7 +183,15 @@ def test_cli_merge_errors(tmp_path: Path, capsys) -> None:
     assert "found '['" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "missing.te")]) == 3
     assert main(["merge", str(tmp_path)]) == 3
-    assert main(["merge", str(TE_DATA / "a2a_short.te"), "--name", "x;y"]) == 5
+    # bad option values are usage errors (exit 2), found before any file is read
+    for bad_option in (["--name", "x;y"], ["--name", "gen_require"], ["--name", "manage_file_perms"],
+                       ["--version", "1.x"], ["--version", "1;"], ["-o", str(tmp_path / "a;b.te")],
+                       ["-o", str(tmp_path / "dnl.te")], ["-o", str(tmp_path / "x y.cil"), "--cil"]):
+        assert main(["merge", str(TE_DATA / "a2a_short.te"), *bad_option]) == 2, bad_option
+        err = capsys.readouterr().err
+        assert "not a valid module name" in err or "not a module version" in err, err
+    assert not list(tmp_path.glob("*;*")) and not (tmp_path / "dnl.te").exists()
+    assert main(["merge", str(TE_DATA / "a2a_short.te"), "-o", str(tmp_path / "ok_local.te")]) == 0
     assert main(["merge", str(TE_DATA / "a2a_short.te"), "--json"]) == 2
     assert main(["merge", str(TE_DATA / "a2a_refpolicy.te"), "--cil"]) == 5  # interface calls: no CIL
     assert "CIL output cannot include them" in capsys.readouterr().err

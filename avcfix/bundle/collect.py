@@ -336,6 +336,9 @@ def _given_module(path: Path) -> GivenModule:
 def _generated_modules(findings: Sequence[Finding]) -> list[ModuleText]:
     from avcfix.policy.generate import generate_module
     from avcfix.policy.render import NotRepresentable, render_cil, render_te
+    from avcfix.toolchain.headers import header_dirs, header_macro_names
+
+    reserved = header_macro_names(*header_dirs())  # the .te may be built with the devel Makefile
 
     out = []
     domains = sorted({f.group.source for f in findings})
@@ -345,7 +348,7 @@ def _generated_modules(findings: Sequence[Finding]) -> list[ModuleText]:
             continue
         name = default_module_name(domain)
         try:
-            result = generate_module(mine, name=name)
+            result = generate_module(mine, name=name, reserved=reserved)
         except ValueError:  # the domain is not a valid identifier (hostile log)
             continue
         if not result.module.rules:

@@ -27,7 +27,7 @@ from avcfix.cli.common import (
 )
 from avcfix.errors import AvcfixError, ExitCode, InputError, InstallError, UsageError
 from avcfix.explain.model import Finding
-from avcfix.policy.identifiers import default_module_name
+from avcfix.policy.identifiers import default_module_name, identifier_problem
 from avcfix.report.jsondoc import rule_lines_json
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
@@ -185,6 +185,18 @@ def _print_result(res: BuildResult) -> None:
         console.print(f"  [red]rejected:[/] {_t(r.what)}: {_t(r.reason)}", soft_wrap=True)
 
 
+def _print_json(results: list[BuildResult], failed: list[tuple[str, AvcfixError]], stats: ScanStats) -> None:
+    """The ``--json`` document (README, "avcfix build"), failed modules included."""
+    doc = {
+        "version": JSON_VERSION,
+        "modules": [result_json(r) for r in results],
+        "failed": [{"module": name, "error": str(exc), "exit": int(exc.exit_code)} for name, exc in failed],
+        "stats": stats.as_dict(),
+    }
+    json.dump(doc, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
 # ------------------------------------------------------------------ command
 
 @app.command()
@@ -226,6 +238,10 @@ def build(
         name, sources = args[0], args[1:]
     if priority is not None and not install:
         raise UsageError("--priority applies to --install")
+    if module is not None:
+        problem = identifier_problem(module, "module")
+        if problem:
+            raise UsageError(f"--module {module!r}: not a valid module name: {problem}")
     filters = make_filters(domain, comm, since, until)
     names = default_sources(sources)
     stats = ScanStats()
@@ -243,16 +259,27 @@ def build(
         raise UsageError(f"no denials in {', '.join(names)}: nothing to build")
 
     groups = group_denials(denials)
-    with _status(not as_json, f"explaining {len(groups)} denial groups..."):
-        findings = _explain(groups, policy, root)
     proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
+    results: list[BuildResult] = []
+    failed: list[tuple[str, AvcfixError]] = []
+    try:
+        with _status(not as_json, f"explaining {len(groups)} denial groups..."):
+            findings = _explain(groups, policy, root)
+    except AvcfixError as exc:
+        if not as_json:
+            raise
+        # an unreadable policy fails every module the run would have built
+        if all_domains and module is None:
+            planned = sorted({default_module_name(d.stype) for d in denials})
+        else:
+            planned = [module or default_module_name(name or "avcfix")]
+        _print_json(results, [(n, exc) for n in planned], stats)
+        raise
     if all_domains and module is None:
         jobs = [(default_module_name(dom), fs) for dom, fs in _partition(findings).items()]
     else:
         jobs = [(module or default_module_name(name or "avcfix"), findings)]
 
-    results: list[BuildResult] = []
-    failed: list[tuple[str, AvcfixError]] = []
     with _status(not as_json, "building...") as step:
         for modname, fs in jobs:
             opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
@@ -261,26 +288,20 @@ def build(
             try:
                 results.append(build_module(fs, opts, progress=step))
             except AvcfixError as exc:
-                if len(jobs) == 1:
-                    raise
                 failed.append((modname, exc))  # one domain's failure does not stop the others
 
     if as_json:
-        doc = {
-            "version": JSON_VERSION,
-            "modules": [result_json(r) for r in results],
-            "failed": [{"module": name, "error": str(exc), "exit": int(exc.exit_code)} for name, exc in failed],
-            "stats": stats.as_dict(),
-        }
-        json.dump(doc, sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
+        _print_json(results, failed, stats)  # failures too: the document lists them (README)
     else:
         for res in results:
             _print_result(res)
-        for name, exc in failed:
-            console_err.print(f"[bold red]avcfix:[/] {_t(name)}: {_t(exc)}")
+        if len(jobs) > 1:
+            for name, exc in failed:
+                console_err.print(f"[bold red]avcfix:[/] {_t(name)}: {_t(exc)}")
     if failed:
         name, first = failed[0]
+        if len(jobs) == 1:
+            raise first  # its own message (a compile error's .te lines) and exit code
         raise SomeModulesFailed(f"{len(failed)} of {len(jobs)} modules failed (first: {name})",
                                 first.exit_code)
     missing = sum(len(r.missing_after_install) for r in results)

@@ -11,6 +11,7 @@ import typer
 
 from avcfix.cli.app import app, console_err
 from avcfix.errors import InputError, UsageError
+from avcfix.policy.identifiers import identifier_problem, version_problem
 from avcfix.policy.merge import merge_modules, rule_changes
 from avcfix.policy.model import Module
 from avcfix.policy.render import render_cil, render_te
@@ -37,6 +38,25 @@ def read_module(path: Path) -> Module:
     return parse_te(text, str(path))
 
 
+def _check_options(name: Optional[str], version: Optional[str], output: Optional[Path]) -> None:
+    """Bad ``--name``, ``--version`` or ``-o`` values are usage errors (exit 2), found
+    before any file is read."""
+    if name is not None:
+        problem = identifier_problem(name, "module")
+        if problem:
+            raise UsageError(f"--name {name!r}: not a valid module name: {problem}")
+    if version is not None:
+        problem = version_problem(version)
+        if problem:
+            raise UsageError(f"--version {version!r}: {problem}")
+    if output is not None and output.suffix in (".te", ".cil"):
+        # checkmodule and semodule name a module after its file: OUT.te must be a module name
+        problem = identifier_problem(output.stem, "module")
+        if problem:
+            raise UsageError(f"-o {str(output)!r}: {output.stem!r} is not a valid module name "
+                             f"(checkmodule and semodule name a module after its file): {problem}")
+
+
 @app.command()
 def merge(
     files: List[Path] = typer.Argument(..., metavar="FILE.te", help="Modules to merge (.te: audit2allow output, "
@@ -51,6 +71,7 @@ def merge(
     """Merge .te modules into one: rules deduplicated, permissions unioned, requires recomputed."""
     if as_json and output is None:
         raise UsageError("--json prints a summary: give -o OUT to write the module to a file")
+    _check_options(name, version, output)
     modules = [read_module(path) for path in files]
     merged = merge_modules(modules, name=name, version=version)
     text = render_cil(merged) if cil else render_te(merged)

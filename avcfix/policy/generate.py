@@ -9,14 +9,18 @@ Permissive denials are included and marked. With ``xperms``, ioctl commands
 give ``allowxperm S T:C ioctl { 0x... }``.
 
 Injection safety: every name written into policy passes
-:func:`~avcfix.policy.identifiers.identifier_problem`; a finding with a bad
-name is reported in :attr:`GenerateResult.rejected` and skipped. Everything else
+:func:`~avcfix.policy.identifiers.identifier_problem` (grammar, keywords, and
+no word m4 would expand: the ``.te`` may be built with the devel Makefile, so
+``manage_file_perms`` from a log must never reach it); a finding with a bad
+name is reported in :attr:`GenerateResult.rejected` and skipped (a bad
+permission alone leaves the finding's other permissions in). Everything else
 from the log (comm, exe, paths, commands) only reaches comments, cleaned by
 :func:`~avcfix.policy.model.clean_comment`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
@@ -73,20 +77,21 @@ def _where(f: Finding) -> str:
     return f" ({clean_comment(ex.source)}:{ex.line})" if ex.source else ""
 
 
-def _check_names(f: Finding) -> tuple[tuple[str, ...], list[Rejected]]:
+def _check_names(f: Finding, reserved: Collection[str]) -> tuple[tuple[str, ...], list[Rejected]]:
     """The finding's valid permissions, and rejections (all perms rejected
     when the source, target or class is invalid)."""
     g = f.group
     rejected = []
-    for what, name in (("source type", g.source), ("target type", g.target), ("class", g.tclass)):
-        problem = identifier_problem(name)
+    for what, name, kind in (("source type", g.source, "type"), ("target type", g.target, "type"),
+                             ("class", g.tclass, "class")):
+        problem = identifier_problem(name, kind, reserved)  # type: ignore[arg-type]
         if problem:
             rejected.append(Rejected(f"{what} {clean_comment(repr(name))}{_where(f)}", problem))
     if rejected:
         return (), rejected
     perms = []
     for perm in f.perms:
-        problem = identifier_problem(perm)
+        problem = identifier_problem(perm, "permission", reserved)
         if problem:
             rejected.append(Rejected(f"permission {clean_comment(repr(perm))}{_where(f)}", problem))
         else:
@@ -156,13 +161,19 @@ def generate_module(
     version: str = "1.0",
     include_advised: bool = False,
     xperms: bool = False,
+    reserved: Collection[str] = (),
 ) -> GenerateResult:
     """Build one module from ``findings`` (see the module docstring).
+
+    ``reserved``: more m4 macro names no name may contain as a word, besides
+    those :mod:`avcfix.policy.m4names` refuses everywhere: the installed
+    headers' interfaces (:func:`avcfix.toolchain.headers.header_macro_names`,
+    which build and bundle pass).
 
     Raises :class:`~avcfix.policy.identifiers.InvalidIdentifier` (a
     ``PolicyError``) when ``name`` or ``version`` is not valid.
     """
-    check_identifier(name, "module name")
+    check_identifier(name, "module name", "module", reserved)
     check_version(version)
     accs: dict[tuple[str, str, str], _Acc] = {}
     left_out: list[Finding] = []
@@ -171,7 +182,7 @@ def generate_module(
         if not _wanted(f, include_advised):
             left_out.append(f)
             continue
-        perms, problems = _check_names(f)
+        perms, problems = _check_names(f, reserved)
         rejected.extend(p for p in problems if p not in rejected)
         if not perms:
             continue
@@ -205,7 +216,8 @@ def generate_module(
         comments.append("Left out: the best fix for these is not a new allow rule (--include-advised adds them):")
         comments += [_left_out_line(f) for f in left_out]
     if rejected:
-        comments.append("Rejected: names from the log that are not valid SELinux identifiers:")
+        comments.append("Rejected: names from the log that are not valid SELinux identifiers "
+                        "(or that m4 would expand):")
         comments += [clean_comment(f"{r.what}: {r.reason}") for r in rejected]
     module = Module(name=name, version=version, rules=tuple(rules), comments=tuple(comments))
     return GenerateResult(with_computed_require(module), tuple(left_out), tuple(rejected))

@@ -109,7 +109,7 @@ def merge_modules(modules: Sequence[Module], name: str | None = None, version: s
     if not modules:
         raise UsageError("nothing to merge: no modules given")
     first = modules[0]
-    name = check_identifier(name, "module name") if name is not None else first.name
+    name = check_identifier(name, "module name", "module") if name is not None else first.name
     version = check_version(version) if version is not None else first.version
 
     rules: dict[tuple, Rule] = {}
