@@ -57,6 +57,34 @@ def test_unsafe_paths_give_no_command(bad):
     assert commands.semanage_fcontext("var_t", bad, tree=False) is None
 
 
+@pytest.mark.parametrize("bad", ["/var/www/../..", "/var/www/..", "/srv/./x", "/../etc/shadow", "/a/b/../../../"])
+def test_dot_segments_give_no_command(bad):
+    # a log's path is attacker text: /var/www/../.. with tclass=dir was advice for restorecon -Rv /
+    assert commands.safe_path(bad) is None
+    assert commands.restorecon(bad, recursive=True) is None
+    assert commands.semanage_fcontext("var_t", bad, tree=True) is None
+
+
+@pytest.mark.parametrize("top", ["/", "/usr", "/var/", "//etc", "/var/lib", "/home"])
+def test_system_trees_are_never_relabelled_recursively(top):
+    assert commands.restorecon(top, recursive=True) == f"restorecon -v {top}"
+    assert commands.semanage_fcontext("var_t", top, tree=True) is None
+    assert commands.semanage_fcontext("var_t", "/var/lib/app", tree=True) is not None
+
+
+def test_loop_refuses_recursive_or_dotted_restorecon_text():
+    from avcfix.loop.fixes import _restorecon
+    assert _restorecon("restorecon -Rv /usr", [["restorecon", "-Rv", "/usr"]]) is None
+    # the recursion of avcfix's own -Rv advice is kept (it used to be dropped)
+    fix = _restorecon("restorecon -Rv /srv/site", [["restorecon", "-Rv", "/srv/site"]])
+    assert fix is not None and fix.argv == (("restorecon", "-R", "-v", "--", "/srv/site"),)
+    assert _restorecon("restorecon -Rvx /srv/site", [["restorecon", "-Rvx", "/srv/site"]]) is None
+    assert _restorecon("restorecon -R -v /usr", [["restorecon", "-R", "-v", "/usr"]]) is None
+    assert _restorecon("restorecon -v /a/../b", [["restorecon", "-v", "/a/../b"]]) is None
+    fix = _restorecon("restorecon -R -v /var/lib/app", [["restorecon", "-R", "-v", "/var/lib/app"]])
+    assert fix is not None and fix.argv == (("restorecon", "-R", "-v", "--", "/var/lib/app"),)
+
+
 def test_identifiers_are_checked():
     assert commands.allow_rule("a_t", "b_t", "file", ["read"]) == "allow a_t b_t:file read;"
     assert commands.allow_rule("a_t", "a_t", "file", ["write", "read"]) == "allow a_t a_t:file { read write };"

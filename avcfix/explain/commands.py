@@ -21,11 +21,28 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FC_SPECIAL = set("\\.^$|?*+()[]{}")
 
 
+#: Directories a fix never relabels recursively (nor gives a ``DIR(/.*)?`` file
+#: context): a log that names one would otherwise relabel a whole system tree.
+SYSTEM_TREES = frozenset(
+    "/ /bin /boot /dev /etc /home /lib /lib32 /lib64 /libx32 /media /mnt /opt /proc /root /run "
+    "/sbin /srv /sys /tmp /usr /usr/bin /usr/lib /usr/lib64 /usr/libexec /usr/local /usr/sbin /usr/share "
+    "/var /var/lib /var/log /var/run /var/spool /var/tmp".split()
+)
+
+
 def safe_path(path: str | None) -> str | None:
-    """``path`` when it is absolute and free of control characters, else ``None``."""
+    """``path`` when it is absolute, free of control characters and of ``.``/``..``
+    segments (a log's ``/var/www/../..`` must not become a fix for ``/``), else ``None``."""
     if not path or not path.startswith("/") or _CONTROL_RE.search(path) or len(path) > 4096:
         return None
+    if any(seg in (".", "..") for seg in path.split("/")):
+        return None
     return path
+
+
+def is_system_tree(path: str) -> bool:
+    """``path`` (slashes normalised) is ``/`` or one of :data:`SYSTEM_TREES`."""
+    return ("/" + "/".join(seg for seg in path.split("/") if seg)) in SYSTEM_TREES
 
 
 def fc_regex(path: str, tree: bool) -> str:
@@ -61,13 +78,14 @@ def restorecon(path: str, recursive: bool = False) -> str | None:
     p = safe_path(path)
     if p is None:
         return None
+    recursive = recursive and not is_system_tree(p)
     return f"restorecon -{'R' if recursive else ''}v {shlex.quote(p)}"
 
 
 def semanage_fcontext(file_type: str, path: str, tree: bool) -> str | None:
     """``semanage fcontext -a -t TYPE 'REGEX' && restorecon -v PATH``."""
     p = safe_path(path)
-    if p is None or not is_identifier(file_type):
+    if p is None or not is_identifier(file_type) or (tree and is_system_tree(p)):
         return None
     rc = restorecon(p.rstrip("/") or "/", recursive=tree)
     return f"semanage fcontext -a -t {file_type} {shlex.quote(fc_regex(p, tree))} && {rc}"

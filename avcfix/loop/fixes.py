@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from avcfix.explain.model import AdviceKind, Finding
+from avcfix.explain.commands import is_system_tree, safe_path
 from avcfix.policy.identifiers import is_identifier
 
 #: Advice kinds the loop knows how to apply (``--apply-advice``).
@@ -149,9 +150,14 @@ def _restorecon(text: str, commands: list[list[str]]) -> Fix | None:
         if cmd[:1] != ["restorecon"]:
             return None
         targets = [w for w in cmd[1:] if not w.startswith("-")]
-        if not targets or not all(t.startswith("/") and "\n" not in t and "\0" not in t for t in targets):
+        if not targets or not all(safe_path(t) is not None for t in targets):
             return None
-        flags = [w for w in cmd[1:] if w.startswith("-") and w in ("-v", "-R", "-F")]
+        letters = "".join(w[1:] for w in cmd[1:] if w.startswith("-"))
+        if not set(letters) <= set("vRF"):
+            return None  # an option the loop does not know: the admin decides
+        flags = [f"-{c}" for c in "RFv" if c in letters]  # -Rv as avcfix advises it: -R -v
+        if "-R" in flags and any(is_system_tree(t) for t in targets):
+            return None
         paths += targets
         argvs.append(("restorecon", *flags, "--", *targets) if flags else ("restorecon", "--", *targets))
     return Fix(AdviceKind.RESTORECON, text, tuple(argvs), paths=tuple(paths))
