@@ -44,7 +44,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import run as bench  # noqa: E402  (bench/run.py: the measuring harness)
-from run import HarnessError, Measure, size_label  # noqa: E402
+from run import HarnessError, Measure  # noqa: E402
 
 PROJECT = BENCH.parent
 GEN = BENCH / "gen.py"
@@ -60,6 +60,10 @@ A2A_MAX = 10_000
 JSON_CMD = "avcfix why --json"
 REPORT_CMD = "avcfix why (report)"
 A2A_CMD = "audit2allow -p"
+
+
+def size_label(n: int) -> str:
+    return bench.size_label(n) if n else "0"
 
 
 def ensure_groups_log(groups: int, seed: int, policy: Path, data: Path) -> tuple[Path, dict]:

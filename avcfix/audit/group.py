@@ -15,7 +15,8 @@ as long as they hold nothing but the example's own values.
 from __future__ import annotations
 
 import heapq
-from typing import Callable, Collection, Iterable, Iterator
+import pickle
+from typing import BinaryIO, Callable, Collection, Iterable, Iterator
 
 from avcfix.audit.model import Denial, DenialGroup
 
@@ -23,6 +24,8 @@ from avcfix.audit.model import Denial, DenialGroup
 EVIDENCE_CAP = 20
 
 _INF = float("inf")
+#: Groups per pickle in :meth:`GroupAccumulator.dump`.
+DUMP_BATCH = 2048
 
 Key = tuple[str, str, str, bool]
 
@@ -231,8 +234,25 @@ class GroupAccumulator:
 
     def merge(self, later: "GroupAccumulator") -> None:
         """Fold in the groups of denials that came after this accumulator's."""
+        self._merge_items(later._accs.items())
+
+    def dump(self, fh: BinaryIO) -> None:
+        """Pickle the groups into ``fh`` for :meth:`merge_dump`, a batch at a
+        time (pickle's memo of one batch only: it grows with every object)."""
+        items = list(self._accs.items())
+        for i in range(0, len(items), DUMP_BATCH):
+            pickle.dump(items[i:i + DUMP_BATCH], fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(None, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def merge_dump(self, fh: BinaryIO) -> None:
+        """:meth:`merge` the groups :meth:`dump` wrote (a trusted file of
+        this run's own worker), a batch at a time."""
+        while (batch := pickle.load(fh)) is not None:
+            self._merge_items(batch)
+
+    def _merge_items(self, items: Iterable[tuple[Key, "_Acc | Denial"]]) -> None:
         accs = self._accs
-        for key, other in later._accs.items():
+        for key, other in items:
             mine = accs.get(key)
             if mine is None:
                 accs[key] = other
