@@ -265,8 +265,10 @@ class GroupAccumulator:
             acc.first = min(acc.first, theirs.first)
             acc.last = max(acc.last, theirs.last)
             for name, derive in _EVIDENCE:
+                # In the order they were seen (not sorted): what one process
+                # reading both ranges in turn keeps, once the cap is reached too.
                 bucket = _full(acc, name, derive)
-                grown = _added(bucket, sorted(_full(theirs, name, derive)))
+                grown = _added(bucket, _full(theirs, name, derive))
                 if grown is not bucket:
                     setattr(acc, name, grown)
 

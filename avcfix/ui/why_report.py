@@ -120,12 +120,12 @@ def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:
     return [head, Padding(grid, (0, 0, 1, 2))]
 
 
-def _omitted_table(rest: Omitted) -> Table:
-    table = Table(title=Text(f"Not shown: {rest.groups} group{'s' if rest.groups != 1 else ''} "
-                             f"({rest.denials} denial{'s' if rest.denials != 1 else ''}) "
-                             f"in {len(rest.domains)} domain{'s' if len(rest.domains) != 1 else ''}",
-                             style="bold"),
-                  title_justify="left", expand=False)
+def _omitted(rest: Omitted) -> list[RenderableType]:
+    """A heading and the table of the groups left out, per domain."""
+    head = Text(f"Not shown: {rest.groups} group{'s' if rest.groups != 1 else ''} "
+                f"({rest.denials} denial{'s' if rest.denials != 1 else ''}) "
+                f"in {len(rest.domains)} domain{'s' if len(rest.domains) != 1 else ''}", style="bold")
+    table = Table(expand=False)
     table.add_column("domain", overflow="fold")
     table.add_column("groups", justify="right")
     table.add_column("denials", justify="right")
@@ -135,7 +135,7 @@ def _omitted_table(rest: Omitted) -> Table:
     if more:
         table.add_row(Text(f"... {len(more)} more domain{'s' if len(more) != 1 else ''}", style="dim"),
                       str(sum(g for _, g, _ in more)), str(sum(n for _, _, n in more)))
-    return table
+    return [head, table]
 
 
 def render_report(console: Console, groups: Sequence[DenialGroup], findings: Sequence[object] | None,
@@ -167,7 +167,8 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
             title.append(f"  ({n_groups} target/class group{'s' if n_groups != 1 else ''})", style="dim")
         console.print(Panel(Group(*body), title=title, title_align="left", expand=True))
     if rest is not None and rest.groups:
-        console.print(_omitted_table(rest))
+        for part in _omitted(rest):
+            console.print(part)
     n_total = len({g.key for g, _ in items}) + (rest.groups if rest is not None else 0)
     summary = Text(
         f"{stats.denials} denial{'s' if stats.denials != 1 else ''} in {n_total} "
