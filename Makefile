@@ -16,12 +16,13 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-set
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip time gcc python3-devel
 
-.PHONY: help setup sysdeps venv demo test test-fast bench e2e e2e-sysdeps clean
+.PHONY: help setup sysdeps venv demo test test-fast bench bench-groups e2e e2e-sysdeps clean
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make bench  - benchmarks against audit2allow and ausearch (bench/)"
+	@echo "make bench-groups - memory per distinct denial group (bench/groups.py)"
 	@echo "make e2e    - the loop inside an SELinux-enforcing VM (tests/e2e)"
 
 setup: sysdeps venv
@@ -98,6 +99,9 @@ test-fast: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+bench-groups: setup
+	$(PY) bench/groups.py
 
 # The end-to-end proof (README "End-to-end proof"): builds a Debian image with the
 # reference policy enforcing (cached in ~/.cache/avcfix/e2e), boots it with QEMU and

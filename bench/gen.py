@@ -21,6 +21,15 @@ cwd and proctitle fields are hex. Timestamps and serials only increase.
 
 The same ``--seed`` and ``--lines`` give the same bytes. The file has exactly
 ``--lines`` lines.
+
+    python bench/gen.py --groups 50000 -o bench/data/g50k.log [--policy policy.33]
+
+writes a log of denials only, in exactly that many distinct (source type,
+target type, class) groups (``bench/groups.py`` measures memory per group on
+it): a hundred groups per source domain, one denial event per group (a
+quarter of the groups get a second one), in a seeded random order. With
+``--policy`` the types are real ones of that policy (so audit2allow -p keeps
+every denial), else made-up names.
 """
 
 from __future__ import annotations
@@ -540,22 +549,163 @@ def write_log(out: TextIO, lines: int, *, seed: int = 1, start: float = DEFAULT_
     return Stats(w.lines, w.events, w.denials, w.avcs, w.permissive, w.first_serial, w.serial)
 
 
+#: Distinct groups per source domain in a ``--groups`` log.
+GROUPS_PER_DOMAIN = 100
+#: Every this many groups, one gets a second denial (another perm, comm and path).
+GROUP_REPEAT_EVERY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTypes:
+    """The type names of a ``--groups`` log: real ones read from a policy (so
+    that ``audit2allow -p POLICY`` keeps every denial), else made up."""
+
+    domains: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+
+    @classmethod
+    def from_policy(cls, policy: Path) -> "GroupTypes":
+        """The domains ``system_r`` may enter (the contexts must be valid) and the
+        members of the ``file_type`` and ``port_type`` attributes (setools)."""
+        import setools
+
+        p = setools.SELinuxPolicy(str(policy))
+        attrs = {str(a): a for a in p.typeattributes()}
+
+        def members(name: str) -> set[str]:
+            return {str(t) for t in attrs[name].expand()} if name in attrs else set()
+
+        system_r = {str(t) for r in p.roles() if str(r) == "system_r" for t in r.types()}
+        return cls(tuple(sorted(members("domain") & system_r)), tuple(sorted(members("file_type"))),
+                   tuple(sorted(members("port_type"))))
+
+    def pair(self, i: int) -> tuple[str, str]:
+        """Source and target type of group ``i``: distinct (source, target, class) for each ``i``."""
+        d = i // GROUPS_PER_DOMAIN
+        if not self.domains:
+            return f"gd{d:05d}_t", f"go{i:07d}_t"
+        nd = len(self.domains)
+        # Group i's class is i % 4: a domain has 25 groups of each class per
+        # round; round r (a domain reused) takes the next 25 target types.
+        j = (d // nd) * (GROUPS_PER_DOMAIN // 4) + (i % GROUPS_PER_DOMAIN) // 4
+        targets = self.ports if i % 4 == 2 else self.files
+        if j >= len(targets):
+            raise ValueError(f"group {i}: the policy has too few types for this many groups")
+        return self.domains[d % nd], targets[j]
+
+
+def group_event(w: _Writer, i: int, k: int, types: GroupTypes = GroupTypes()) -> list[tuple[str, str]]:
+    """Denial ``k`` (0 or 1) of group ``i`` of a ``--groups`` log: a source
+    domain shared by ``GROUPS_PER_DOMAIN`` groups and a target type and class of
+    the group's own, with the SYSCALL, CWD/PATH or SOCKADDR and PROCTITLE
+    records of a real denial; comm, exe and paths name the group."""
+    rng = w.rng
+    d = i // GROUPS_PER_DOMAIN
+    stype, ttype = types.pair(i)
+    scontext = SYS.format(stype)
+    tcontext = OBJ.format(ttype)
+    comm = f"gd{d}" if k == 0 else f"gd{d}-w{k}"
+    exe = f"/usr/sbin/gd{d}"
+    argv = (exe, "--serve", f"--instance=gd{d}")
+    pid = rng.randint(900, 400000)
+    kind = i % 4
+    items = 0
+    tail: list[tuple[str, str]] = []
+    directory = f"/srv/gd{d}/go{i}"
+    if kind == 0:  # a file read (then read + open)
+        full = f"{directory}/data {k}.db"
+        perms, tclass, sysname = ("read" if k == 0 else "read open"), "file", "openat"
+        where = f"name={enc(full.rsplit('/', 1)[1])} dev=\"dm-0\" ino={rng.randint(1000, 9_999_999)}"
+        items = 1
+        tail = [("CWD", f"cwd={enc(directory)}"),
+                ("PATH", _path(0, full, rng.randint(1000, 9_999_999), "0100644", 0, tcontext, "NORMAL"))]
+    elif kind == 1:  # a file created in a directory
+        full = f"{directory}/new-{k}.tmp"
+        perms, tclass, sysname = ("write" if k == 0 else "write add_name"), "dir", "openat"
+        where = f"name={enc(f'go{i}')} dev=\"dm-0\" ino={rng.randint(1000, 9_999_999)}"
+        items = 2
+        tail = [("CWD", f"cwd={enc('/')}"),
+                ("PATH", _path(0, directory + "/", rng.randint(1000, 9_999_999), "040755", 0, tcontext, "PARENT")),
+                ("PATH", _path(1, full, 0, "", 0, "", "CREATE"))]
+    elif kind == 2:  # a TCP connection to a port of its own
+        port = 1024 + (i * 7 + k) % 64000
+        perms, tclass, sysname = "name_connect", "tcp_socket", "connect"
+        where = f"dest={port}"
+        tail = [("SOCKADDR", _sockaddr(port))]
+    else:  # a socket file
+        full = f"{directory}/sock{k}"
+        perms, tclass, sysname = ("write" if k == 0 else "write getattr"), "sock_file", "connect"
+        where = f"path={enc(full)} dev=\"dm-0\" ino={rng.randint(1000, 9_999_999)}"
+        items = 1
+        tail = [("CWD", f"cwd={enc(directory)}"),
+                ("PATH", _path(0, full, rng.randint(1000, 9_999_999), "0140777", 0, tcontext, "NORMAL"))]
+    records = [("AVC", f"avc:  denied  {{ {perms} }} for  pid={pid} comm={enc(comm)} {where} "
+                       f"scontext={scontext} tcontext={tcontext} tclass={tclass} permissive=0")]
+    records.append(("SYSCALL", _syscall(
+        rng, nr=sysno(sysname), ok=False, exitv=-13, a0="ffffff9c" if sysname == "openat" else f"{rng.randint(3, 60):x}",
+        items=items, ppid=1, pid=pid, auid=UNSET, uid=0, ses=UNSET, tty="(none)", comm=comm, exe=exe,
+        subj=scontext, key="(null)")))
+    records.extend(tail)
+    records.append(("PROCTITLE", f"proctitle={proctitle(argv)}"))
+    return records
+
+
+def write_groups_log(out: TextIO, groups: int, *, seed: int = 1, start: float = DEFAULT_START,
+                     types: GroupTypes = GroupTypes()) -> Stats:
+    """A log of denials only, in exactly ``groups`` distinct (source, target,
+    class) groups (``avcfix why``'s groups, audit2allow's rules): one denial
+    event per group, a second one for every ``GROUP_REPEAT_EVERY``-th group, in
+    a seeded random order. Deterministic for ``seed`` and ``types``."""
+    if groups < 0:
+        raise ValueError("groups must be >= 0")
+    if groups:
+        types.pair(groups - 1)  # enough types? (raises before anything is written)
+    rng = random.Random(seed)
+    order = [(i, 0) for i in range(groups)] + [(i, 1) for i in range(0, groups, GROUP_REPEAT_EVERY)]
+    rng.shuffle(order)
+    w = _Writer(out, rng, start, 1 << 62)
+    for i, k in order:
+        w.denials += 1
+        w.avcs += 1
+        w.emit(group_event(w, i, k, types))
+    w.flush()
+    return Stats(w.lines, w.events, w.denials, w.avcs, w.permissive, w.first_serial, w.serial)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lines", type=int, required=True, help="number of lines to write")
+    what = ap.add_mutually_exclusive_group(required=True)
+    what.add_argument("--lines", type=int, help="number of lines to write")
+    what.add_argument("--groups", type=int, help="write a log of denials only, in this many distinct groups")
+    ap.add_argument("--policy", type=Path, help="with --groups: take the type names from this binary policy")
     ap.add_argument("-o", "--output", type=Path, required=True, help="the log file to write ('-' for stdout)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", type=float, default=DEFAULT_START, help="epoch seconds of the first event")
     ap.add_argument("--stats", type=Path, help="also write the counts as JSON here")
     args = ap.parse_args(argv)
-    if args.lines < 0:
-        ap.error("--lines must be >= 0")
+    if (args.lines if args.groups is None else args.groups) < 0:
+        ap.error("--lines and --groups must be >= 0")
+    if args.policy is not None and args.groups is None:
+        ap.error("--policy goes with --groups")
+    types = GroupTypes.from_policy(args.policy) if args.policy is not None else GroupTypes()
+    if args.groups:
+        try:
+            types.pair(args.groups - 1)
+        except ValueError as exc:
+            ap.error(str(exc))
+
+    def write(fh: TextIO) -> Stats:
+        if args.groups is not None:
+            return write_groups_log(fh, args.groups, seed=args.seed, start=args.start, types=types)
+        return write_log(fh, args.lines, seed=args.seed, start=args.start)
+
     if str(args.output) == "-":
-        stats = write_log(sys.stdout, args.lines, seed=args.seed, start=args.start)
+        stats = write(sys.stdout)
     else:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         with args.output.open("w", encoding="utf-8", newline="\n") as fh:
-            stats = write_log(fh, args.lines, seed=args.seed, start=args.start)
+            stats = write(fh)
     if args.stats:
         args.stats.write_text(json.dumps(asdict(stats), indent=2, sort_keys=True) + "\n")
     print(json.dumps(asdict(stats), sort_keys=True), file=sys.stderr)

@@ -868,8 +868,8 @@ static void map_fields(PyObject *names);
 
 /* Set by configure(): the Python pieces the build calls. */
 static PyObject *Denial_type, *py_resolve_path, *py_sort_avcs, *py_ioctl_value, *py_capability_value;
-static PyObject *s_contexts, *s_texts, *s_syscalls, *s_proctitles, *s_perm_sets, *s_sports;
-static PyObject *s_context, *s_text, *s_syscall, *s_proctitle, *s_perms, *s_sport;
+static PyObject *s_contexts, *s_texts, *s_syscalls, *s_proctitles, *s_perm_sets, *s_sports, *s_words;
+static PyObject *s_context, *s_text, *s_syscall, *s_proctitle, *s_perms, *s_sport, *s_word;
 static PyObject *s_avc, *s_null_text, *s_question;
 
 /* Denial's slots, in the order of its fields: a Denial is made by filling
@@ -913,7 +913,7 @@ static PyObject *configure(PyObject *self, PyObject *args) {
  * Returns a new reference (the value may be None) or NULL. */
 /* The memo's tables, fetched once per event_denials call (Memo.clear()s a
  * full table, never replaces it). */
-#define NTABLES 6
+#define NTABLES 7
 typedef struct {
     PyObject *memo;
     PyObject *tab[NTABLES];
@@ -942,11 +942,11 @@ static PyObject *memo_get(Memo *m, int which, PyObject *table_name, PyObject *me
                         : PyObject_CallMethodObjArgs(memo, method, key, arg2, NULL);
 }
 
-/* ``(memo.text(raw) if raw else None) or fallback`` (a new reference; NULL on error). */
+/* ``(memo.word(raw) if raw else None) or fallback`` (a new reference; NULL on error). */
 static PyObject *text_or(Memo *mt, PyObject *raw, PyObject *fallback) {
     if (raw == NULL || PyBytes_GET_SIZE(raw) == 0)
         return Py_NewRef(fallback);
-    PyObject *t = memo_get(mt, 1, s_texts, s_text, raw, NULL);
+    PyObject *t = memo_get(mt, 6, s_words, s_word, raw, NULL);
     if (t == NULL)
         return NULL;
     int truth = PyObject_IsTrue(t);
@@ -1007,9 +1007,9 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         DECLINE_IF(!PyTuple_CheckExact(scpair) || PyTuple_GET_SIZE(scpair) != 2);
         Py_SETREF(sc_name, Py_NewRef(PyTuple_GET_ITEM(scpair, 0)));
         Py_SETREF(arch, Py_NewRef(PyTuple_GET_ITEM(scpair, 1)));
-        Py_SETREF(comm, memo_get(&mt, 1, s_texts, s_text, PyTuple_GET_ITEM(sc, 5), NULL));
+        Py_SETREF(comm, memo_get(&mt, 6, s_words, s_word, PyTuple_GET_ITEM(sc, 5), NULL));
         CHECK(comm);
-        Py_SETREF(exe, memo_get(&mt, 1, s_texts, s_text, PyTuple_GET_ITEM(sc, 6), NULL));
+        Py_SETREF(exe, memo_get(&mt, 6, s_words, s_word, PyTuple_GET_ITEM(sc, 6), NULL));
         CHECK(exe);
     }
     if (cwd != Py_None) {
@@ -1120,7 +1120,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         v[1] = Py_NewRef(Py_None);
         v[2] = Py_NewRef(time);
         v[3] = Py_NewRef(serial);
-        v[6] = memo_get(&mt, 1, s_texts, s_text, cls, NULL);
+        v[6] = memo_get(&mt, 6, s_words, s_word, cls, NULL);
         PyObject *perm = fget(f, F_PERMISSIVE);
         v[8] = Py_NewRef((perm != NULL && PyBytes_GET_SIZE(perm) == 1 && PyBytes_AS_STRING(perm)[0] == '1')
                              ? Py_True : Py_False);
@@ -1586,6 +1586,7 @@ PyMODINIT_FUNC PyInit__cscan(void) {
     INTERN(s_proctitles, "proctitles"); INTERN(s_perm_sets, "perm_sets"); INTERN(s_sports, "sports");
     INTERN(s_context, "context"); INTERN(s_text, "text"); INTERN(s_syscall, "syscall");
     INTERN(s_proctitle, "proctitle"); INTERN(s_perms, "perms"); INTERN(s_sport, "sport");
+    INTERN(s_words, "words"); INTERN(s_word, "word");
     INTERN(s_avc, "AVC"); INTERN(s_null_text, "(null)"); INTERN(s_question, "?");
     for (int i = 0; i < NFIELDS_NEEDED; i++)
         NEEDED_LEN[i] = (Py_ssize_t)strlen(NEEDED[i]);

@@ -100,11 +100,15 @@ class Memo:
     calls these methods for what it does not find).
     """
 
-    __slots__ = ("contexts", "texts", "syscalls", "proctitles", "perm_sets", "ranks", "sports", "limit")
+    __slots__ = ("contexts", "texts", "words", "syscalls", "proctitles", "perm_sets", "ranks", "sports", "limit")
 
     def __init__(self, limit: int = 4096) -> None:
         self.contexts: dict[bytes | None, Context | None] = {}
         self.texts: dict[bytes, str] = {}
+        #: comm, exe and class: few distinct values, kept apart from the
+        #: paths and names (many) so that those do not flush them: every
+        #: group of a domain then shares one string.
+        self.words: dict[bytes, str] = {}
         self.syscalls: dict[tuple[bytes, int], tuple[str | None, str]] = {}
         self.proctitles: dict[bytes, str | None] = {}
         self.perm_sets: dict[bytes, tuple[str, ...]] = {}
@@ -129,6 +133,14 @@ class Memo:
         if got is None:
             got = _text(raw)
             self._put(self.texts, raw, got)
+        return got
+
+    def word(self, raw: bytes) -> str:
+        """:meth:`text`, memoised in :attr:`words` (comm, exe, class)."""
+        got = self.words.get(raw)
+        if got is None:
+            got = _text(raw)
+            self._put(self.words, raw, got)
         return got
 
     def syscall(self, arch: bytes, nr: int) -> tuple[str | None, str]:
@@ -336,8 +348,8 @@ def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | No
     if sc is not None:
         raw_arch, sc_nr, success, exit_, pid, raw_comm, raw_exe = sc
         sc_name, arch = memo.syscall(raw_arch, sc_nr)
-        comm = memo.text(raw_comm)
-        exe = memo.text(raw_exe)
+        comm = memo.word(raw_comm)
+        exe = memo.word(raw_exe)
     cwd_text = memo.text(cwd) if cwd is not None else None
     resolved: list[str] = []
     if paths:
@@ -396,12 +408,12 @@ def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | No
             serial=serial_nr,
             scontext=scon,
             tcontext=tcon,
-            tclass=memo.text(raw_class),
+            tclass=memo.word(raw_class),
             perms=perms,
             permissive=f.get(b"permissive") == b"1",
             pid=int(avc_pid) if avc_pid is not None and avc_pid.isdigit() else pid,
-            comm=(memo.text(avc_comm) if avc_comm else None) or comm,
-            exe=(memo.text(avc_exe) if avc_exe else None) or exe,
+            comm=(memo.word(avc_comm) if avc_comm else None) or comm,
+            exe=(memo.word(avc_exe) if avc_exe else None) or exe,
             syscall=sc_name,
             syscall_nr=sc_nr,
             arch=arch,

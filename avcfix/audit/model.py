@@ -8,6 +8,7 @@ listed here keep their names and meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from sys import intern
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,11 +22,15 @@ class Context:
 
     @classmethod
     def parse(cls, text: str) -> "Context | None":
-        """Split ``user:role:type[:level]``; ``None`` when it is not a context."""
+        """Split ``user:role:type[:level]``; ``None`` when it is not a context.
+
+        The parts are interned: a log with many distinct contexts repeats the
+        same users, roles and levels, and every group keeps its contexts."""
         parts = text.split(":", 3)
         if len(parts) < 3 or not all(parts[:3]):
             return None
-        return cls(parts[0], parts[1], parts[2], parts[3] if len(parts) == 4 else None)
+        return cls(intern(parts[0]), intern(parts[1]), intern(parts[2]),
+                   intern(parts[3]) if len(parts) == 4 else None)
 
     def __str__(self) -> str:
         base = f"{self.user}:{self.role}:{self.type}"

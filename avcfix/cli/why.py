@@ -24,13 +24,13 @@ from avcfix.errors import InputError
 
 
 def _explainer():
-    """``(open_facts, explain_groups)`` from the explain layer, or ``None``."""
+    """``(open_facts, the engine module)`` from the explain layer, or ``None``."""
     try:
-        from avcfix.explain.engine import explain_groups
+        from avcfix.explain import engine
         from avcfix.explain.facts import open_facts
     except ImportError:
         return None
-    return open_facts, explain_groups
+    return open_facts, engine
 
 
 class _Explain:
@@ -41,7 +41,7 @@ class _Explain:
         self._args = (policy, root)
         self._wanted = wanted
         self._done = False
-        self.explain = None
+        self.engine = None
         self.facts = None
 
     def load(self) -> None:
@@ -50,7 +50,7 @@ class _Explain:
         self._done = True
         explainer = _explainer() if self._wanted else None
         if explainer is not None:
-            open_facts, self.explain = explainer
+            open_facts, self.engine = explainer
             self.facts = open_facts(*self._args)
 
 
@@ -99,6 +99,11 @@ def why(
     root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
                                        help="Processes for one big plain log (default: automatic)."),
+    max_groups: Optional[int] = typer.Option(None, "--max-groups", min=1,
+                                             help="Report: past this many groups (default 300), show the groups "
+                                             "with the most denials and sum up the others per domain "
+                                             "(all are in --json)."),
+    show_all: bool = typer.Option(False, "--all", help="Report: show every group, however many."),
 ) -> None:
     """Explain every denial in audit logs, grouped by domain."""
     if raw and as_json:
@@ -122,22 +127,35 @@ def why(
                 stream = parallel  # type: ignore[assignment]
     except InputError as exc:
         raise explain_default_source_error(sources, exc) from None
-    groups = acc.groups()
-    findings = None
     note = None
     prepared.load()
-    if prepared.explain is not None:
-        findings = prepared.explain(groups, prepared.facts)
-    elif not raw and (policy is not None or root is not None):
+    engine, facts = prepared.engine, prepared.facts
+    if engine is None and not raw and (policy is not None or root is not None):
         note = "explanations are not available in this build (avcfix.explain missing)"
     if as_json:
-        from avcfix.ui.why_json import rules_json
+        from avcfix.ui.why_json import iter_rules_json
 
         assert stream is not None
-        stream.finish(rules_json(groups, findings), stats)
+        # One group at a time, sorted, forgotten once written: memory does not
+        # grow with the number of groups past what the accumulator holds.
+        if engine is not None:
+            engine.prepare(acc.iter_groups(), facts)
+            rules = iter_rules_json((), engine.iter_findings(acc.iter_groups(consume=True), facts))
+        else:
+            rules = iter_rules_json(acc.iter_groups(consume=True), None)
+        stream.finish(rules, stats)
         sys.stdout.flush()
     elif not raw:
-        from avcfix.ui.why_report import render_report
+        from avcfix.ui.why_report import MAX_GROUPS, omitted, render_report
 
-        render_report(console, groups, findings, stats, note)
+        limit = MAX_GROUPS if max_groups is None else max_groups
+        rest = None
+        if show_all or len(acc) <= limit:
+            groups = acc.groups()
+        else:
+            keys = acc.top_keys(limit)
+            rest = omitted(acc, keys)
+            groups = list(acc.iter_groups(keys))
+        findings = engine.explain_groups(groups, facts) if engine is not None else None
+        render_report(console, groups, findings, stats, note, rest)
     report_skipped(stats, console_err, strict)

@@ -35,14 +35,27 @@ AUTO_MAX_JOBS = 4
 class _Chunk:
     file: str
     count: int
-    acc: GroupAccumulator
+    #: The range's groups: in this process (the first range), else pickled
+    #: in ``acc_file`` by the worker (read back when they are merged).
+    acc: GroupAccumulator | None
     stats: ScanStats
+    acc_file: str = ""
+
+    def merge_into(self, acc: GroupAccumulator) -> None:
+        if self.acc is not None:
+            acc.merge(self.acc)
+            return
+        with open(self.acc_file, "rb") as fh:
+            acc.merge_dump(fh)
 
 
-def _work(args: tuple[str, int, int, Filters, str | None], into: JsonStream | None = None) -> _Chunk:
+def _work(args: tuple[str, int, int, Filters, str | None, str], into: JsonStream | None = None) -> _Chunk:
     """Scan one range; its denials' JSON goes to the job's file, or to ``into``
-    (the document itself, for the first range)."""
-    path, start, end, filters, out_file = args
+    (the document itself, for the first range). A worker pickles its groups
+    into a file too, rather than sending them back: the worker ends as soon
+    as it is done (memory of one process fewer) and this process reads the
+    groups of one range at a time, as it merges them."""
+    path, start, end, filters, out_file, acc_file = args
     first_line = 1 + count_lines(path, start) if start else 1
     stats = ScanStats()
     acc = GroupAccumulator()
@@ -54,10 +67,12 @@ def _work(args: tuple[str, int, int, Filters, str | None], into: JsonStream | No
         for d in denials:
             acc.add(d)
             n += 1
-        return _Chunk("", n, acc, stats)
-    with open(out_file, "w", encoding="utf-8") as fh:
-        n = JsonStream(fh, header=False).denials(denials, acc.add)
-    return _Chunk(out_file, n, acc, stats)
+    else:
+        with open(out_file, "w", encoding="utf-8") as fh:
+            n = JsonStream(fh, header=False).denials(denials, acc.add)
+    with open(acc_file, "wb") as fh:
+        acc.dump(fh)
+    return _Chunk(out_file or "", n, None, stats, acc_file)
 
 
 def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
@@ -103,13 +118,13 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
     except OSError:
         return None
     with tmpdir as tmp:
-        jobs = [(path, a, b, filters, None if out is None else os.path.join(tmp, f"{i}.json"))
-                for i, (a, b) in enumerate(ranges)]
+        jobs = [(path, a, b, filters, None if out is None else os.path.join(tmp, f"{i}.json"),
+                 os.path.join(tmp, f"{i}.groups")) for i, (a, b) in enumerate(ranges)]
         # This process scans the first range itself, straight into the
         # document, while len(jobs) - 1 forked workers scan the others into
         # files: one process fewer (memory), none idle, one copy less.
         stream = JsonStream(out) if out is not None else None
-        with ctx.Pool(len(jobs) - 1) as pool:
+        with ctx.Pool(len(jobs) - 1, maxtasksperchild=1) as pool:  # a worker ends after its range
             pending = pool.map_async(_work, jobs[1:], chunksize=1)
             first = _work(jobs[0], stream)
             if meanwhile is not None:
@@ -124,7 +139,8 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
             stats.denials_total += part.denials_total
             stats.skipped_lines += part.skipped_lines
             stats.skipped.extend(part.skipped[: max(0, stats.keep - len(stats.skipped))])
-            acc.merge(chunk.acc)
+            chunk.merge_into(acc)
+            chunk.acc = None
             if stream is not None and k > 0:
                 with open(chunk.file, "rb") as fh:
                     stream.encoded(fh, chunk.count)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 from avcfix.audit.model import DenialGroup
 from avcfix.explain import advice as adv
@@ -81,6 +81,38 @@ def explain_groups(groups: Sequence[DenialGroup], facts: Facts | None) -> list[F
                 finding = replace(finding, detail=f"{finding.detail}; {note}" if finding.detail else note)
             findings.append(finding)
     return findings
+
+
+#: Groups explained at a time by :func:`iter_findings`.
+STREAM_BATCH = 512
+
+
+def prepare(groups: Iterable[DenialGroup], facts: Facts | None) -> None:
+    """Look up every distinct access of ``groups`` in one pass over the policy
+    (the facts keep the answers), so that :func:`iter_findings` after it does
+    not reopen the policy once per batch."""
+    if facts is not None:
+        facts.analyze([k for g in groups for k in _all_keys(g)])
+
+
+def iter_findings(groups: Iterable[DenialGroup], facts: Facts | None,
+                  batch: int = STREAM_BATCH) -> Iterator[Finding]:
+    """:func:`explain_groups`'s findings, in the same order, for groups that
+    come one at a time sorted by key (as
+    :meth:`~avcfix.audit.group.GroupAccumulator.iter_groups` gives them):
+    explained ``batch`` groups at a time, so memory does not grow with the
+    number of groups. A batch is cut only where (source, target, class)
+    changes: the permissive and enforcing groups of one access, which the
+    advice compares (:func:`_denied_index`), are explained together."""
+    pending: list[DenialGroup] = []
+    for g in groups:
+        if len(pending) >= batch and (g.source, g.target, g.tclass) != (
+                pending[-1].source, pending[-1].target, pending[-1].tclass):
+            yield from explain_groups(pending, facts)
+            pending = []
+        pending.append(g)
+    if pending:
+        yield from explain_groups(pending, facts)
 
 
 def _all_keys(group: DenialGroup) -> list[AccessKey]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
 
 from avcfix.audit.accel import cscan as _cscan
 from avcfix.audit.api import ScanStats
@@ -176,11 +176,16 @@ def rule_json(group: DenialGroup, finding: object | None = None) -> dict:
     return out
 
 
-def rules_json(groups: Iterable[DenialGroup], findings: Sequence[object] | None) -> list[dict]:
+def rules_json(groups: Iterable[DenialGroup], findings: Iterable[object] | None) -> list[dict]:
     """``rules``: one per finding when explained, else one per group."""
+    return list(iter_rules_json(groups, findings))
+
+
+def iter_rules_json(groups: Iterable[DenialGroup], findings: Iterable[object] | None) -> Iterable[dict]:
+    """:func:`rules_json`, one rule at a time (for :func:`write_tail`)."""
     if findings is None:
-        return [rule_json(g) for g in groups]
-    return [rule_json(f.group, f) for f in findings]  # type: ignore[attr-defined]
+        return map(rule_json, groups)
+    return (rule_json(f.group, f) for f in findings)  # type: ignore[attr-defined]
 
 
 def skipped_json(stats: ScanStats) -> list[dict]:
@@ -199,12 +204,35 @@ def denials_close(count: int) -> str:
     return "\n], " if count else "], "
 
 
-def tail_text(rules: Sequence[dict], stats: ScanStats) -> str:
+#: Rules encoded per write by :func:`write_tail`.
+RULES_BATCH = 512
+
+
+def write_tail(write: Callable[[str], object], rules: Iterable[dict], stats: ScanStats) -> None:
+    """Write :func:`tail_text` through ``write``, taking the rules one at a
+    time (a batch per write): a document with very many rules is never held
+    whole in memory."""
+    write('"rules": [')
+    n = 0
+    batch: list[str] = []
+    for r in rules:
+        batch.append(("\n  " if n == 0 else ",\n  ") + ENCODER.encode(r))
+        n += 1
+        if len(batch) == RULES_BATCH:
+            write("".join(batch))
+            batch = []
+    batch.append("\n], " if n else "], ")
+    write("".join(batch)
+          + '"skipped": ' + ENCODER.encode(skipped_json(stats)) + ", "
+          + '"sources": ' + ENCODER.encode(list(stats.sources)) + ", "
+          + '"stats": ' + ENCODER.encode(stats_json(stats)) + "}\n")
+
+
+def tail_text(rules: Iterable[dict], stats: ScanStats) -> str:
     """``rules``, ``skipped``, ``sources`` and ``stats``: the document after ``denials``."""
-    return ('"rules": [' + ",".join("\n  " + ENCODER.encode(r) for r in rules) + ("\n], " if rules else "], ")
-            + '"skipped": ' + ENCODER.encode(skipped_json(stats)) + ", "
-            + '"sources": ' + ENCODER.encode(list(stats.sources)) + ", "
-            + '"stats": ' + ENCODER.encode(stats_json(stats)) + "}\n")
+    parts: list[str] = []
+    write_tail(parts.append, rules, stats)
+    return "".join(parts)
 
 
 def document_text(denials: Iterable[Denial], rules: Sequence[dict], stats: ScanStats) -> str:

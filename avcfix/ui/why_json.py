@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import IO, Callable, Iterable, Sequence
+from typing import IO, Callable, Iterable
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial
@@ -26,9 +26,11 @@ from avcfix.report.jsondoc import (  # noqa: F401  (re-exported)
     denial_json,
     denial_text,
     denials_close,
+    iter_rules_json,
     rule_json,
     rules_json,
     tail_text,
+    write_tail,
 )
 
 
@@ -121,6 +123,8 @@ class JsonStream:
             else:
                 self._out.write(block.decode("ascii"))
 
-    def finish(self, rules: Sequence[dict], stats: ScanStats) -> None:
-        """Close ``denials`` and write ``rules``, ``skipped``, ``sources``, ``stats``."""
-        self._out.write(denials_close(self._n) + tail_text(rules, stats))
+    def finish(self, rules: Iterable[dict], stats: ScanStats) -> None:
+        """Close ``denials`` and write ``rules`` (taken one at a time),
+        ``skipped``, ``sources``, ``stats``."""
+        self._out.write(denials_close(self._n))
+        write_tail(self._out.write, rules, stats)

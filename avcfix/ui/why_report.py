@@ -7,6 +7,8 @@ All log-derived text (comm, exe, paths, type names) is rendered as plain
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Sequence
 
@@ -17,7 +19,37 @@ from rich.table import Table
 from rich.text import Text
 
 from avcfix.audit.api import ScanStats
+from avcfix.audit.group import GroupAccumulator, Key
 from avcfix.audit.model import DenialGroup
+
+#: Past this many groups the report shows the groups with the most denials
+#: and one summary line per domain for the others (``--max-groups``, ``--all``).
+MAX_GROUPS = 300
+#: Domains listed one per line in the summary of the groups not shown.
+SUMMARY_DOMAINS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Omitted:
+    """The groups a long report leaves out."""
+
+    groups: int
+    denials: int
+    #: (domain, groups, denials) of every domain with groups left out, most denials first.
+    domains: tuple[tuple[str, int, int], ...]
+
+
+def omitted(acc: GroupAccumulator, shown: Collection[Key]) -> Omitted:
+    """What :func:`render_report` says about the groups of ``acc`` not in ``shown``."""
+    shown = set(shown)
+    per: dict[str, list[int]] = {}
+    for key in acc.keys():
+        if key not in shown:
+            entry = per.setdefault(key[0], [0, 0])
+            entry[0] += 1
+            entry[1] += acc.count(key)
+    domains = sorted(((d, g, n) for d, (g, n) in per.items()), key=lambda x: (-x[2], -x[1], x[0]))
+    return Omitted(sum(g for _, g, _ in domains), sum(n for _, _, n in domains), tuple(domains))
 
 
 def _safe(value: object) -> str:
@@ -88,16 +120,38 @@ def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:
     return [head, Padding(grid, (0, 0, 1, 2))]
 
 
+def _omitted(rest: Omitted) -> list[RenderableType]:
+    """A heading and the table of the groups left out, per domain."""
+    head = Text(f"Not shown: {rest.groups} group{'s' if rest.groups != 1 else ''} "
+                f"({rest.denials} denial{'s' if rest.denials != 1 else ''}) "
+                f"in {len(rest.domains)} domain{'s' if len(rest.domains) != 1 else ''}", style="bold")
+    table = Table(expand=False)
+    table.add_column("domain", overflow="fold")
+    table.add_column("groups", justify="right")
+    table.add_column("denials", justify="right")
+    for domain, groups, denials in rest.domains[:SUMMARY_DOMAINS]:
+        table.add_row(Text(_safe(domain)), str(groups), str(denials))
+    more = rest.domains[SUMMARY_DOMAINS:]
+    if more:
+        table.add_row(Text(f"... {len(more)} more domain{'s' if len(more) != 1 else ''}", style="dim"),
+                      str(sum(g for _, g, _ in more)), str(sum(n for _, _, n in more)))
+    return [head, table]
+
+
 def render_report(console: Console, groups: Sequence[DenialGroup], findings: Sequence[object] | None,
-                  stats: ScanStats, note: str | None = None) -> None:
-    """Print the report: one panel per source domain, then the totals."""
+                  stats: ScanStats, note: str | None = None, rest: Omitted | None = None) -> None:
+    """Print the report: one panel per source domain, then the totals.
+
+    ``rest``: the groups left out (``groups`` are then the ones with the most
+    denials): a table of them per domain comes after the panels."""
     if findings is not None:
         items = [(f.group, f) for f in findings]  # type: ignore[attr-defined]
     else:
         items = [(g, None) for g in groups]
     items.sort(key=lambda it: (it[0].source, it[0].target, it[0].tclass, it[0].permissive,
                                getattr(it[1], "perms", ())))
-    if not items:
+    hidden = {d: g for d, g, _ in rest.domains} if rest is not None else {}
+    if not items and (rest is None or not rest.groups):
         console.print(Text(f"No SELinux denials found ({stats.lines} lines, {stats.events} events read)."))
     for domain, chunk in groupby(items, key=lambda it: it[0].source):
         chunk = list(chunk)
@@ -106,15 +160,27 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
             body.extend(_item(g, f))
         title = Text(_safe(domain), style="bold")
         n_groups = len({g.key for g, _ in chunk})
-        title.append(f"  ({n_groups} target/class group{'s' if n_groups != 1 else ''})", style="dim")
+        left = hidden.get(domain, 0)
+        if left:
+            title.append(f"  ({n_groups} of {n_groups + left} target/class groups shown)", style="dim")
+        else:
+            title.append(f"  ({n_groups} target/class group{'s' if n_groups != 1 else ''})", style="dim")
         console.print(Panel(Group(*body), title=title, title_align="left", expand=True))
+    if rest is not None and rest.groups:
+        for part in _omitted(rest):
+            console.print(part)
+    n_total = len({g.key for g, _ in items}) + (rest.groups if rest is not None else 0)
     summary = Text(
-        f"{stats.denials} denial{'s' if stats.denials != 1 else ''} in {len({g.key for g, _ in items})} "
-        f"group{'s' if len({g.key for g, _ in items}) != 1 else ''}; read {stats.lines} lines, {stats.events} events"
+        f"{stats.denials} denial{'s' if stats.denials != 1 else ''} in {n_total} "
+        f"group{'s' if n_total != 1 else ''}; read {stats.lines} lines, {stats.events} events"
         + (f", skipped {stats.skipped_lines} lines" if stats.skipped_lines else ""),
         style="dim",
     )
     console.print(summary)
+    if rest is not None and rest.groups:
+        shown = n_total - rest.groups
+        console.print(Text(f"shown: the {shown} group{'s' if shown != 1 else ''} with the most denials; "
+                           f"all {n_total} are in 'avcfix why --json', or here with --all", style="dim"))
     no_policy = next((f for _, f in items if f is not None and getattr(f, "reason").value == "no_policy"), None)
     if no_policy is not None and getattr(no_policy, "detail", ""):
         console.print(Text("no_policy: " + _safe(getattr(no_policy, "detail")), style="dim"))
