@@ -529,6 +529,8 @@ def test_bundle_redact_on_hostile_logs(workdir):
             if o.code == ExitCode.OK:
                 with tarfile.open(out) as tar:
                     for m in tar.getmembers():
+                        if m.isdir() and m.name == "avcfix-bundle":
+                            continue
                         if not m.isfile() or not m.name.startswith("avcfix-bundle/") or ".." in m.name:
                             problems.append(Problem("bundle", f"member {m.name} ({m.type!r})"))
                             continue
