@@ -200,13 +200,13 @@ def synthetic_event(draw, hostile_rate: float = 0.5) -> list[bytes]:
         return draw(hostile) if where in (position, "all") else draw(st.sampled_from(normal))
 
     serial = draw(st.integers(1, 99999))
-    ts = draw(st.sampled_from([b"1700000100.%03d" % (serial % 1000)] * 4 + [b"1700000200.5", b"0.000"]
-                              + [b"99999999999999999999.000", b"1700000300", b"-5.000"]))
+    ts = draw(st.sampled_from([b"1700000100.%03d" % (serial % 1000), b"1700000200.500",
+                               b"1700000100.%03d" % (serial % 7), b"0.000", b"99999999999999999999.000"]))
     eid = ts + b":%d" % serial
     stype, ttype, tclass = name("stype", NORMAL_TYPES), name("ttype", NORMAL_TYPES), name("tclass", NORMAL_CLASSES)
     perms = draw(st.lists(st.sampled_from(NORMAL_PERMS), min_size=0 if where == "perm" else 1, max_size=3))
-    if where in ("perm", "all"):
-        perms.insert(draw(st.integers(0, len(perms))), draw(hostile))
+    if where in ("perm", "all"):  # m4's permission sets are the names that widen policy
+        perms.insert(draw(st.integers(0, len(perms))), draw(st.one_of(st.sampled_from(M4_PERM_SETS), hostile)))
     comm = name("comm", [b"fuzzd", b"httpd"])
     comm_field = b'"' + comm + b'"' if draw(st.booleans()) else _hex(comm or b"x")
     avc = (b"type=AVC msg=audit(" + eid + b"): avc:  denied  { " + b" ".join(perms) + b" } for  pid=4242 comm="

@@ -88,6 +88,7 @@ ALLOWED = {
 #: Counters printed at the end (cases per command, known-open failures tolerated).
 RAN: Counter = Counter()
 TOLERATED: Counter = Counter()
+EXITS: Counter = Counter()
 
 
 # ------------------------------------------------------------------ outcomes and known open bugs
@@ -173,6 +174,7 @@ KNOWN_OPEN: list[KnownOpen] = [
 def judge(case: Case, outcome: Outcome, problems: list[Problem]) -> None:
     """Fail on every problem that no KNOWN_OPEN entry explains (those are counted)."""
     RAN[case.command] += 1
+    EXITS[case.command.split()[0], outcome.code] += 1
     open_problems = []
     for p in problems:
         known = None if STRICT else next((k for k in KNOWN_OPEN if k.matches(case, outcome, p)), None)
@@ -205,6 +207,7 @@ def _report(request):
         os.environ["AVCFIX_DEBUG"] = old
     lines = [f"fuzz: {sum(v for k, v in RAN.items() if ':' not in k)} CLI runs: "
              + ", ".join(f"{k} {v}" for k, v in sorted(RAN.items()))]
+    lines.append("fuzz: exit codes: " + ", ".join(f"{cmd} {code}: {n}" for (cmd, code), n in sorted(EXITS.items())))
     lines += [f"fuzz: KNOWN_OPEN tolerated {n}x: {bug}" for bug, n in sorted(TOLERATED.items())]
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -429,11 +432,14 @@ def test_build_compiles_nothing_hostile(workdir):
     if not PP_TO_CIL.is_file():
         pytest.skip(f"{PP_TO_CIL} (policycoreutils) is not installed")
 
-    @fuzz_settings(examples(30, 0.12))
+    @fuzz_settings(examples(40, 0.15))
     @given(data=fi.logs(max_chunks=4, hostile_rate=0.7, synthetic=8),
            seed=st.sampled_from(["none", "plain", "refpolicy", "refpolicy"]),
-           as_json=st.booleans(), cil=st.booleans(), xperms=st.booleans(), strict=st.sampled_from([False] * 3 + [True]))
-    def case(data, seed, as_json, cil, xperms, strict):
+           steer=st.booleans(), as_json=st.booleans(), cil=st.booleans(), xperms=st.booleans(),
+           strict=st.sampled_from([False] * 3 + [True]))
+    def case(data, seed, steer, as_json, cil, xperms, strict):
+        if steer and denied_perm_words(data) & M4_MACROS:
+            seed = "refpolicy"  # a permission that m4 expands: through the m4 build more often
         with tempfile.TemporaryDirectory(dir=workdir) as d:
             log = write_log(Path(d), data)
             out = Path(d) / "out"
