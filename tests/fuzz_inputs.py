@@ -272,9 +272,12 @@ allow {stype} {ttype}:{tclass} {{ {perms} }};
 
 @st.composite
 def te_texts(draw) -> bytes:
-    """A .te module: a template with hostile names, or one of policies/*.te, then mutated."""
+    """A .te module: a template (with hostile names, half of the time) or one of
+    policies/*.te, then (the same half of the time) mutated."""
+    clean = draw(st.booleans())  # half of the modules are valid: the merge itself gets exercised
+
     def name(normal: list[bytes]) -> bytes:
-        return draw(st.one_of(st.sampled_from(normal), hostile))
+        return draw(st.sampled_from(normal) if clean else st.one_of(st.sampled_from(normal), hostile))
 
     fixtures = sorted((PROJECT / "policies").glob("*.te"))
     if fixtures and draw(st.booleans()):
@@ -284,8 +287,7 @@ def te_texts(draw) -> bytes:
             name=name([b"fuzz_local", b"m1"]).decode("latin-1"), version=draw(st.sampled_from(["1.0", "2", "1.x"])),
             stype=name(NORMAL_TYPES).decode("latin-1"), ttype=name(NORMAL_TYPES).decode("latin-1"),
             tclass=name(NORMAL_CLASSES).decode("latin-1"),
-            perms=" ".join(p.decode("latin-1") for p in draw(st.lists(st.one_of(st.sampled_from(NORMAL_PERMS),
-                                                                                 hostile), min_size=1, max_size=3))),
+            perms=" ".join(name(NORMAL_PERMS).decode("latin-1") for _ in range(draw(st.integers(1, 3)))),
         ).encode("latin-1")
     lines = text.split(b"\n")
     ops = draw(st.lists(st.one_of(
@@ -293,5 +295,5 @@ def te_texts(draw) -> bytes:
         st.tuples(st.just("truncate"), st.integers(0, 10**6), st.integers(0, 10**6)),
         st.tuples(st.just("insert"), st.integers(0, 10**6), st.integers(0, 10**6),
                   st.sampled_from(INSERTS + [b"(", b")", b";", b"`", b"'", b"dnl ", b"ifdef(`x',`"])),
-    ), max_size=3))
+    ), max_size=0 if clean else 2))
     return b"\n".join(mutate(lines, ops))
