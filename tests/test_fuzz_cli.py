@@ -159,8 +159,9 @@ KNOWN_OPEN: list[KnownOpen] = [
     KnownOpen(
         "audit helper (issue 12): a timestamp past year 9999 (e.g. 20 digits) -> OverflowError in the "
         "rich report, --raw and bundle",
-        lambda c, o, p: p.kind in ("exit", "traceback") and o.code == ExitCode.INTERNAL and "OverflowError" in o.err
-        and re.search(rb"audit\(\d{12,}", c.log) is not None and c.command in ("why", "why --raw", "bundle")),
+        lambda c, o, p: p.kind in ("exit", "traceback") and o.code == ExitCode.INTERNAL
+        and "OverflowError" in o.err and re.search(rb"audit\(\d{12,}", c.log) is not None
+        and c.command in ("why", "why --raw", "bundle")),
     KnownOpen(
         "policy helper (issue 12): m4 macro names (manage_file_perms...) are accepted as permission "
         "(and type/class) names: m4 widens them in a refpolicy-style module",
@@ -213,7 +214,8 @@ def _report(request):
         os.environ["AVCFIX_DEBUG"] = old
     lines = [f"fuzz: {sum(v for k, v in RAN.items() if ':' not in k)} CLI runs: "
              + ", ".join(f"{k} {v}" for k, v in sorted(RAN.items()))]
-    lines.append("fuzz: exit codes: " + ", ".join(f"{cmd} {code}: {n}" for (cmd, code), n in sorted(EXITS.items())))
+    lines.append("fuzz: exit codes: "
+                 + ", ".join(f"{cmd} {code}: {n}" for (cmd, code), n in sorted(EXITS.items())))
     lines += [f"fuzz: KNOWN_OPEN tolerated {n}x: {bug}" for bug, n in sorted(TOLERATED.items())]
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -278,7 +280,7 @@ def check_why(workdir: Path, data: bytes, how: str, mode: str, options: list[str
             back.write_text(o.out, encoding="utf-8", errors="surrogateescape")
             o2 = run(["why", "--json", str(back)])
             if o2.code != ExitCode.OK:
-                problems.append(Problem("raw", f"why --json on the --raw output exits {o2.code}: {o2.err[-500:]}"))
+                problems.append(Problem("raw", f"why --json on its --raw output exits {o2.code}: {o2.err[-500:]}"))
             else:
                 problems += json_problems(o2)[0]
         judge(case, o, problems)
@@ -565,13 +567,16 @@ def test_subprocess_runs_print_no_traceback(workdir):
     """A few runs of ``python -m avcfix`` (its own exit path: hard exit after why)."""
     env = {k: v for k, v in os.environ.items() if k != "AVCFIX_DEBUG"}
 
-    @fuzz_settings(examples(8, 0.03))
-    @given(data=fi.logs(max_chunks=4), command=st.sampled_from(["why --json", "why --raw", "why", "build"]))
+    @fuzz_settings(examples(10, 0.03))
+    @given(data=fi.logs(max_chunks=4),
+           command=st.sampled_from(["why --json", "why --raw", "why", "build", "bundle"]))
     def case(data, command):
         with tempfile.TemporaryDirectory(dir=workdir) as d:
             log = write_log(Path(d), data)
             if command == "build":
                 argv = ["build", "--all-domains", log, "--module", "fuzz_local", "-o", d, "--mls", "--json"]
+            elif command == "bundle":
+                argv = ["bundle", log, "--redact", "-o", str(Path(d) / "b.tar.gz")]
             else:
                 argv = command.split() + [log]
             r = subprocess.run([sys.executable, "-m", "avcfix", *argv], capture_output=True, env=env,
