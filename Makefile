@@ -102,8 +102,9 @@ test-fast: setup
 # the import path (the in-place .so is untouched); CPython is not built with
 # ASan, so libasan is preloaded, and PYTHONMALLOC=malloc lets ASan see every
 # Python allocation. PYTHONSAFEPATH: the current directory (this checkout, with
-# the normal .so) does not come before the copy on sys.path. tests/test_asan.py fails unless the sanitized build is the
-# one loaded and the ASan runtime is live. Runs in CI after make test (.ci/run).
+# the normal .so) does not come before the copy on sys.path. tests/test_asan.py
+# fails unless the sanitized build is the one loaded and the ASan runtime is
+# live. Runs in CI after make test (.ci/run).
 ASAN_DIR    := build/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
                -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers

@@ -160,7 +160,8 @@ class KnownOpen:
 KNOWN_OPEN: list[KnownOpen] = [
     KnownOpen(
         "audit helper (issue 12): a timestamp past year 9999 (e.g. 20 digits) -> OverflowError in the "
-        "rich report, --raw and bundle (2**63 = 9223372036854775808 gives OSError EOVERFLOW from localtime)",
+        "rich report, --raw and bundle (2**63 = 9223372036854775808: OSError EOVERFLOW from "
+        "localtime)",
         lambda c, o, p: p.kind in ("exit", "traceback") and o.code == ExitCode.INTERNAL
         and ("OverflowError" in o.err or "Value too large" in o.err) and re.search(rb"audit\(\d{12,}", c.log) is not None
         and c.command in ("why", "why --raw", "bundle")),
