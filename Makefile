@@ -16,11 +16,12 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-set
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip time gcc python3-devel
 
-.PHONY: help setup sysdeps venv demo test test-fast bench bench-groups e2e e2e-sysdeps clean
+.PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups e2e e2e-sysdeps clean
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
 	@echo "make test   - set up, then run the whole test suite"
+	@echo "make test-asan - the C accelerator's and the fuzz tests under AddressSanitizer + UBSan"
 	@echo "make bench  - benchmarks against audit2allow and ausearch (bench/)"
 	@echo "make bench-groups - memory per distinct denial group (bench/groups.py)"
 	@echo "make e2e    - the loop inside an SELinux-enforcing VM (tests/e2e)"
@@ -96,6 +97,44 @@ test: setup
 # The tests that do not install into a full policy store.
 test-fast: setup
 	$(PY) -m pytest -q -m 'not slow' tests
+
+# The C accelerator under AddressSanitizer and UBSan (README "Tests"). The
+# sanitized _cscan is built into $(ASAN_DIR), a copy of the package put first on
+# the import path (the in-place .so is untouched); CPython is not built with
+# ASan, so libasan is preloaded, and PYTHONMALLOC=malloc lets ASan see every
+# Python allocation. PYTHONSAFEPATH: the current directory (this checkout, with
+# the normal .so) does not come before the copy on sys.path. tests/test_asan.py
+# fails unless the sanitized build is the one loaded and the ASan runtime is
+# live. Runs in CI after make test (.ci/run).
+ASAN_DIR    := build/asan
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
+               -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+ASAN_TESTS  := tests/test_asan.py tests/test_accel.py tests/test_fuzz_cli.py
+ASAN_RPM_PKGS := libasan libubsan
+
+# gcc brings the runtimes on Debian/Ubuntu (libasan8, libubsan1); Fedora/RHEL ship them apart.
+asan-sysdeps:
+	@if command -v dnf >/dev/null 2>&1; then \
+	  missing=$$(for p in $(ASAN_RPM_PKGS); do rpm -q $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then echo "installing: $$missing"; $(SUDO) dnf install -y -q $$missing; fi; \
+	fi
+
+test-asan: setup asan-sysdeps
+	@set -e; \
+	libasan=$$(readlink -f "$$(gcc -print-file-name=libasan.so)"); \
+	test -f "$$libasan" || { echo "libasan not found (gcc -print-file-name=libasan.so): install gcc's ASan runtime"; exit 1; }; \
+	suffix=$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'); \
+	include=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \
+	rm -rf $(ASAN_DIR); mkdir -p $(ASAN_DIR); \
+	cp -r avcfix $(ASAN_DIR)/; \
+	find $(ASAN_DIR) \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +; \
+	echo "gcc $(ASAN_CFLAGS) -> $(ASAN_DIR)/avcfix/audit/_cscan$$suffix"; \
+	gcc -shared -fPIC $(ASAN_CFLAGS) -I"$$include" avcfix/audit/_cscan.c -o $(ASAN_DIR)/avcfix/audit/_cscan$$suffix; \
+	PYTHONPATH=$(abspath $(ASAN_DIR)) PYTHONSAFEPATH=1 AVCFIX_ASAN_BUILD=$(abspath $(ASAN_DIR)) \
+	PYTHONMALLOC=malloc \
+	LD_PRELOAD="$$libasan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$(PY) -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
 
 bench: setup
 	$(PY) bench/run.py

@@ -152,8 +152,10 @@ def _learn(red: Redactor, host: HostFacts, denials: Iterable[Denial], groups: Se
         red.learn_text(getattr(f, "detail", ""))
         for a in getattr(f, "advice", ()):
             red.learn_text(a.command)
-    for s in (*stats.sources, *(k.source for k in stats.skipped), *(k.excerpt for k in stats.skipped)):
+    for s in (*stats.sources, *(k.source for k in stats.skipped)):
         red.learn_text(s)
+    for k in stats.skipped:  # a line that is not a whole record may still say node=HOST
+        red.learn_record(k.excerpt)
     for path in env.labels:
         red.learn_text(path)
     for _, reason in env.missing():
