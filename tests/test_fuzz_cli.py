@@ -28,11 +28,6 @@ script too. Hypothesis runs derandomized (the same cases on every run, in CI
 too). ``AVCFIX_FUZZ_EXAMPLES=N`` raises the number of cases (N for the
 in-process ``why`` test, the others in proportion); ``AVCFIX_FUZZ_RANDOM=1``
 draws new cases on every run. The number of cases run is printed at the end.
-
-:data:`KNOWN_OPEN` lists the failures of bugs being fixed on other branches of
-issue 12: a failure one of its entries matches is counted, not raised (set
-``AVCFIX_FUZZ_STRICT=1`` to see them fail). It is to be emptied as the fixes
-are merged.
 """
 
 from __future__ import annotations
@@ -46,7 +41,6 @@ import sys
 import tarfile
 import tempfile
 from collections import Counter
-from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +58,6 @@ PP_TO_CIL = Path("/usr/libexec/selinux/hll/pp")
 
 #: The in-process ``why`` cases; the other tests take a share of it.
 BASE_EXAMPLES = int(os.environ.get("AVCFIX_FUZZ_EXAMPLES", "0") or 0)
-STRICT = os.environ.get("AVCFIX_FUZZ_STRICT", "") not in ("", "0")
 #: AVCFIX_FUZZ_RANDOM=1: new cases on every run (to explore; CI stays derandomized).
 RANDOM = os.environ.get("AVCFIX_FUZZ_RANDOM", "") not in ("", "0")
 
@@ -99,7 +92,6 @@ def test_allowed_exit_codes_are_documented():
 
 #: Counters printed at the end (cases per command, known-open failures tolerated).
 RAN: Counter = Counter()
-TOLERATED: Counter = Counter()
 EXITS: Counter = Counter()
 
 
@@ -149,51 +141,12 @@ CIL_KEYWORDS = {
 }
 
 
-@dataclass(frozen=True)
-class KnownOpen:
-    """A failure of a bug being fixed on another branch; deleted when the fix is merged."""
-
-    bug: str
-    matches: Callable[[Case, Outcome, Problem], bool]
-
-
-KNOWN_OPEN: list[KnownOpen] = [
-    KnownOpen(
-        "audit helper (issue 12): a timestamp past year 9999 (e.g. 20 digits) -> OverflowError in the "
-        "rich report, --raw and bundle (2**63 = 9223372036854775808: OSError EOVERFLOW from "
-        "localtime)",
-        lambda c, o, p: p.kind in ("exit", "traceback") and o.code == ExitCode.INTERNAL
-        and ("OverflowError" in o.err or "Value too large" in o.err) and re.search(rb"audit\(\d{12,}", c.log) is not None
-        and c.command in ("why", "why --raw", "bundle")),
-    KnownOpen(
-        "policy helper (issue 12): m4 macro names (manage_file_perms...) are accepted as permission "
-        "(and type/class) names: m4 widens them in a refpolicy-style module",
-        lambda c, o, p: c.command == "build" and bool(log_names(c.log) & M4_MACROS) and (
-            (p.kind == "name" and p.detail.split(":", 1)[0] in M4_MACROS)
-            or (p.kind in ("widened", "not-in-te", "stmt") and c.extra.get("seed") == "refpolicy"))),
-    KnownOpen(
-        "policy helper (issue 12): CIL keywords (macro, blockinherit...) accepted as type/class/perm names",
-        lambda c, o, p: p.kind == "name" and p.detail.split(":", 1)[0] in CIL_KEYWORDS),
-    KnownOpen(
-        "policy helper (issue 12): build --json prints nothing when the compile fails",
-        lambda c, o, p: c.command == "build" and p.kind == "json" and o.code == ExitCode.COMPILE
-        and not o.out.strip()),
-]
-
-
 def judge(case: Case, outcome: Outcome, problems: list[Problem]) -> None:
-    """Fail on every problem that no KNOWN_OPEN entry explains (those are counted)."""
+    """Count the run; fail on any problem."""
     RAN[case.command] += 1
     EXITS[case.command.split()[0], outcome.code] += 1
-    open_problems = []
-    for p in problems:
-        known = None if STRICT else next((k for k in KNOWN_OPEN if k.matches(case, outcome, p)), None)
-        if known is not None:
-            TOLERATED[known.bug] += 1
-        else:
-            open_problems.append(p)
-    assert not open_problems, (
-        f"{case.command}: {case.argv}\nexit {outcome.code}\nproblems: {open_problems}\n"
+    assert not problems, (
+        f"{case.command}: {case.argv}\nexit {outcome.code}\nproblems: {problems}\n"
         f"stderr: {outcome.err[-3000:]}\nstdout: {outcome.out[-2000:]}\nlog: {case.log[:3000]!r}")
 
 
@@ -219,7 +172,6 @@ def _report(request):
              + ", ".join(f"{k} {v}" for k, v in sorted(RAN.items()))]
     lines.append("fuzz: exit codes: "
                  + ", ".join(f"{cmd} {code}: {n}" for (cmd, code), n in sorted(EXITS.items())))
-    lines += [f"fuzz: KNOWN_OPEN tolerated {n}x: {bug}" for bug, n in sorted(TOLERATED.items())]
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None and capture is not None:
