@@ -38,6 +38,8 @@ class ExitCode(enum.IntEnum):
     PREFLIGHT = 13
     #: Interrupted by the user (Ctrl-C).
     INTERRUPTED = 130
+    #: The reader of stdout went away (``avcfix why | head``): 128 + SIGPIPE, as a shell reports it.
+    CLOSED_PIPE = 141
 
 
 class AvcfixError(Exception):

@@ -246,3 +246,27 @@ def test_parallel_report_matches_sequential(capsys, tmp_path):
     par = why(capsys, "--jobs", "3", log)
     assert seq[0] == par[0] == 0
     assert seq[1] == par[1] and "denials in" in par[1]
+
+
+@pytest.mark.parametrize("args", [["why", "--json"], ["why"], ["why", "--raw"], ["why", "--json", "--jobs", "2"],
+                                  ["build", "--all-domains", "--json"]])
+def test_closed_stdout_is_a_quiet_documented_exit(tmp_path, args):
+    """``avcfix why --json LOG | head -1``: the reader goes away after a few
+    bytes. Exit 141 (CLOSED_PIPE), nothing on stderr but avcfix's own notes:
+    no traceback, no 'internal error', no 'Exception ignored' (it was exit 1)."""
+    import os
+
+    log = _gen_log(tmp_path, 20000)
+    argv = [sys.executable, "-m", "avcfix", *args, log]
+    if args[0] == "build":
+        argv += ["--out-dir", str(tmp_path / "out")]
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(argv, stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.read(64)
+    _, err = proc.communicate(timeout=300)
+    text = err.decode(errors="replace")
+    assert proc.returncode == ExitCode.CLOSED_PIPE == 141, text
+    for marker in ("Traceback", "internal error", "Exception ignored", "This is a bug"):
+        assert marker not in text

@@ -52,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console_err.print("avcfix: interrupted")
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return _closed_pipe()
     except SystemExit as exc:  # typer/click exits
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click's exit(1) on EPIPE
+            return _closed_pipe()
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else int(ExitCode.USAGE))
     except Exception as exc:  # a click usage error or a bug
@@ -86,10 +90,28 @@ def main(argv: list[str] | None = None) -> int:
 HARD_EXIT = frozenset({"why"})
 
 
+def _closed_pipe() -> int:
+    """stdout's reader went away (``| head``): no message, no traceback at exit.
+
+    Whatever is still buffered for stdout is dropped (pointing the descriptor
+    at /dev/null keeps the final flush from raising again)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real descriptor (tests capture stdout)
+        pass
+    return int(ExitCode.CLOSED_PIPE)
+
+
 def entry() -> None:
     code = main()
     if command_name(sys.argv[1:]) in HARD_EXIT:
         hard_exit(code)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = code or _closed_pipe()
     sys.exit(code)
 
 
@@ -102,6 +124,8 @@ def hard_exit(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
+        except BrokenPipeError:
+            code = code or _closed_pipe()
         except (OSError, ValueError):
             code = code or 1
     os._exit(code)

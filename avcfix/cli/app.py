@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Any
@@ -30,7 +31,14 @@ class LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(**self._options)
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:
+                    # rich's own answer is SystemExit(1); avcfix's main() turns
+                    # this into its documented exit (141, CLOSED_PIPE)
+                    self.quiet = True
+                    raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+
+            self._console = _Console(**self._options)
         return self._console
 
     def may_be_terminal(self) -> bool:
