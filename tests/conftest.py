@@ -91,6 +91,13 @@ def euca_root(pristine_root: PolicyRoot, tmp_path_factory) -> PolicyRoot:
     return root
 
 
+@pytest.fixture
+def lab_dir(euca_root: PolicyRoot, tmp_path: Path) -> Path:
+    """A lab workspace whose policy root already holds the fixture module (no setup install)."""
+    copy_root(euca_root, tmp_path / "lab" / "root")
+    return tmp_path / "lab"
+
+
 @pytest.fixture(scope="session")
 def euca_policy(euca_root: PolicyRoot) -> Path:
     """Binary policy with the Eucalyptus fixture domains."""

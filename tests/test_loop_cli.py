@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pexpect
-import pytest
 
 from avcfix.toolchain import semodule
-from avcfix.toolchain.store import PolicyRoot, copy_root
+from avcfix.toolchain.store import PolicyRoot
+from cli_helpers import avcfix_exe
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def _avcfix() -> str:
-    exe = Path(sys.executable).with_name("avcfix")
-    if not exe.exists():
-        pytest.skip("the avcfix console script is not installed in this environment")
-    return str(exe)
-
-
-@pytest.fixture
-def lab_dir(euca_root: PolicyRoot, tmp_path: Path) -> Path:
-    """A lab workspace whose policy root already holds the fixture module (no setup install)."""
-    copy_root(euca_root, tmp_path / "lab" / "root")
-    return tmp_path / "lab"
-
-
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_avcfix(), "loop", *args], capture_output=True, text=True, cwd=PROJECT,
+    return subprocess.run([avcfix_exe(), "loop", *args], capture_output=True, text=True, cwd=PROJECT,
                           timeout=600, check=False)
 
 
@@ -68,7 +53,7 @@ def test_usage_errors() -> None:
 
 
 def test_answering_n_in_a_real_terminal_installs_nothing(lab_dir: Path) -> None:
-    child = pexpect.spawn(_avcfix(), ["loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir)],
+    child = pexpect.spawn(avcfix_exe(), ["loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir)],
                           cwd=str(PROJECT), encoding="utf-8", timeout=180, dimensions=(50, 200))
     try:
         child.expect(r"Install module eucanetd_local")
@@ -89,7 +74,7 @@ def test_answering_n_in_a_real_terminal_installs_nothing(lab_dir: Path) -> None:
 
 def test_no_tty_means_no_question(lab_dir: Path) -> None:
     # stdin is not a terminal: no prompt, the boolean is applied with --apply-advice straight away
-    cp = subprocess.run([_avcfix(), "loop", "--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir),
+    cp = subprocess.run([avcfix_exe(), "loop", "--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir),
                          "--apply-advice"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
                         cwd=PROJECT, timeout=600, check=False)
     assert cp.returncode == 0, cp.stderr
@@ -97,7 +82,7 @@ def test_no_tty_means_no_question(lab_dir: Path) -> None:
 
 
 def test_ctrl_c_at_the_prompt_restores_the_permissive_mark(lab_dir: Path) -> None:
-    child = pexpect.spawn(_avcfix(), ["loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir), "--permissive"],
+    child = pexpect.spawn(avcfix_exe(), ["loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir), "--permissive"],
                           cwd=str(PROJECT), encoding="utf-8", timeout=180, dimensions=(50, 200))
     try:
         child.expect(r"marked eucalyptus_eucanetd_t permissive")

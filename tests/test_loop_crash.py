@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pexpect
@@ -25,7 +24,8 @@ import pytest
 from avcfix.lab.kernel import LabState
 from avcfix.lab.scenario import LABS_DIR, load_scenario
 from avcfix.toolchain import semodule
-from avcfix.toolchain.store import PolicyRoot, copy_root
+from avcfix.toolchain.store import PolicyRoot
+from cli_helpers import avcfix_exe
 
 PROJECT = Path(__file__).resolve().parents[1]
 DOMAIN = "eucalyptus_eucanetd_t"
@@ -34,27 +34,13 @@ MODULE = "eucanetd_local"
 ALL_IN = ("--permissive", "--dontaudit-off", "--apply-advice", "--yes", "--json")
 
 
-def _avcfix() -> str:
-    exe = Path(sys.executable).with_name("avcfix")
-    if not exe.exists():
-        pytest.skip("the avcfix console script is not installed in this environment")
-    return str(exe)
-
-
 def _run(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("AVCFIX_TEST_KILL_AT", None)
     if kill_at:
         env["AVCFIX_TEST_KILL_AT"] = kill_at
-    return subprocess.run([_avcfix(), "loop", *args], capture_output=True, text=True, cwd=PROJECT,
+    return subprocess.run([avcfix_exe(), "loop", *args], capture_output=True, text=True, cwd=PROJECT,
                           timeout=600, check=False, env=env)
-
-
-@pytest.fixture
-def lab_dir(euca_root: PolicyRoot, tmp_path: Path) -> Path:
-    """A lab workspace whose policy root already holds the fixture module (no setup install)."""
-    copy_root(euca_root, tmp_path / "lab" / "root")
-    return tmp_path / "lab"
 
 
 def _settings(lab: Path) -> dict:
@@ -187,7 +173,7 @@ def test_killed_after_the_install_and_the_port_label(lab_dir: Path, tmp_path: Pa
 
 
 def test_two_loops_at_once_the_second_is_busy(lab_dir: Path) -> None:
-    first = pexpect.spawn(_avcfix(), ["loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir), "--permissive"],
+    first = pexpect.spawn(avcfix_exe(), ["loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir), "--permissive"],
                           cwd=str(PROJECT), encoding="utf-8", timeout=180, dimensions=(50, 200),
                           env={k: v for k, v in os.environ.items() if k != "AVCFIX_TEST_KILL_AT"})
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from avcfix.loop.engine import EventKind, Loop, LoopEvent
 from avcfix.loop.model import LoopOptions, Outcome
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot, copy_root
+from cli_helpers import avcfix_exe
 from fs_helpers import read_only_mount, unwritable
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -128,21 +128,8 @@ def test_a_failed_rollback_is_a_note_and_the_first_install_error_stays_the_error
 # ------------------------------------------------------------------ the command line
 
 
-def _avcfix() -> str:
-    exe = Path(sys.executable).with_name("avcfix")
-    if not exe.exists():
-        pytest.skip("the avcfix console script is not installed in this environment")
-    return str(exe)
-
-
-@pytest.fixture
-def lab_dir(euca_root: PolicyRoot, tmp_path: Path) -> Path:
-    copy_root(euca_root, tmp_path / "lab" / "root")
-    return tmp_path / "lab"
-
-
 def _loop_json(lab_dir: Path, out_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    cp = subprocess.run([_avcfix(), "loop", "--lab", "eucanetd", "--yes", "--json", "--lab-dir", str(lab_dir),
+    cp = subprocess.run([avcfix_exe(), "loop", "--lab", "eucanetd", "--yes", "--json", "--lab-dir", str(lab_dir),
                          "--out-dir", str(out_dir)], capture_output=True, text=True, cwd=PROJECT, timeout=600,
                         check=False)
     assert "This is a bug" not in cp.stderr and "Traceback" not in cp.stderr, cp.stderr

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ from avcfix.system import auditctl
 from avcfix.system.auditctl import AuditStatus
 from avcfix.system.hostfacts import RealHost, parse_auditd_conf, parse_cap_eff
 from avcfix.toolchain.store import PolicyRoot
+from cli_helpers import avcfix_exe
 from fs_helpers import read_only_mount
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -231,15 +231,8 @@ def test_the_real_preflight_finds_what_this_host_really_lacks(tmp_path: Path) ->
         assert "LoadState=not-found" in checks["unit"].detail
 
 
-def _avcfix() -> str:
-    exe = Path(sys.executable).with_name("avcfix")
-    if not exe.exists():
-        pytest.skip("the avcfix console script is not installed in this environment")
-    return str(exe)
-
-
 def _loop(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_avcfix(), "loop", "--service", NO_UNIT, *args], capture_output=True, text=True,
+    return subprocess.run([avcfix_exe(), "loop", "--service", NO_UNIT, *args], capture_output=True, text=True,
                           cwd=PROJECT, timeout=300, check=False)
 
 
