@@ -114,6 +114,46 @@ def test_merge_of_ranges_is_the_sequential_grouping(seed):
     assert first.groups() == reference_groups(denials)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_spills_fold_back_to_the_sequential_grouping(seed):
+    """A worker with many groups spills them (dump + forget) as it goes; the
+    spills, merged back in order, are what one accumulator gives."""
+    rng = random.Random(200 + seed)
+    denials = random_denials(rng, 400)
+    acc = GroupAccumulator()
+    buf = io.BytesIO()
+    spills = 0
+    for i, d in enumerate(denials):
+        acc.add(d)
+        if rng.random() < 0.05:
+            acc.spill(buf)
+            spills += 1
+            assert len(acc) == 0
+    acc.dump(buf)
+    buf.seek(0)
+    merged = GroupAccumulator()
+    merged.merge_dump(buf)
+    assert spills and merged.groups() == reference_groups(denials)
+
+
+def test_parallel_workers_that_spill_give_the_same_document(tmp_path, capsys, monkeypatch):
+    from avcfix.cli import why_parallel
+    from avcfix.cli import main
+
+    log = tmp_path / "groups.log"
+    _load_gen().main(["--groups", "3000", "-o", str(log)])
+    capsys.readouterr()
+    outs = {}
+    for jobs, spill_at in ((1, why_parallel.SPILL_GROUPS), (2, why_parallel.SPILL_GROUPS), (3, 1)):
+        monkeypatch.setattr(why_parallel, "SPILL_GROUPS", spill_at)  # 1: a spill every 1024 denials
+        monkeypatch.setattr(why_parallel, "AUTO_MIN_SIZE", 0)
+        for mode in (["--json"], ["--all"]):
+            assert main(["why", *mode, "--jobs", str(jobs), str(log)]) == 0
+            outs[jobs, mode[0]] = capsys.readouterr().out
+    for mode in ("--json", "--all"):
+        assert outs[1, mode] == outs[2, mode] == outs[3, mode]
+
+
 def test_iter_groups_consume_forgets_each_group_handed_out():
     acc = GroupAccumulator()
     for d in random_denials(random.Random(7), 200):

@@ -244,11 +244,24 @@ class GroupAccumulator:
             pickle.dump(items[i:i + DUMP_BATCH], fh, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.dump(None, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
+    def spill(self, fh: BinaryIO) -> None:
+        """:meth:`dump` the groups so far and forget them: a worker holding
+        many groups writes them out as it goes, so that its memory stays flat
+        (:meth:`merge_dump` folds the spills back in order: what one process
+        reading the range would have kept)."""
+        self.dump(fh)
+        self._accs = {}
+
     def merge_dump(self, fh: BinaryIO) -> None:
-        """:meth:`merge` the groups :meth:`dump` wrote (a trusted file of
-        this run's own worker), a batch at a time."""
-        while (batch := pickle.load(fh)) is not None:
-            self._merge_items(batch)
+        """:meth:`merge` the groups :meth:`dump` (or each :meth:`spill`) wrote
+        into ``fh`` (a trusted file of this run's own worker), a batch at a time."""
+        while True:
+            try:
+                batch = pickle.load(fh)
+            except EOFError:
+                return
+            if batch is not None:
+                self._merge_items(batch)
 
     def _merge_items(self, items: Iterable[tuple[Key, "_Acc | Denial"]]) -> None:
         accs = self._accs

@@ -13,11 +13,12 @@ import multiprocessing
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Callable
+from typing import IO, BinaryIO, Callable, Iterable, Iterator
 
 from avcfix.audit.api import Filters, ScanStats, scan_range
 from avcfix.audit.chunks import DEFAULT_WINDOW, count_lines, cut_points
 from avcfix.audit.group import GroupAccumulator
+from avcfix.audit.model import Denial
 from avcfix.audit.sources import check_source, is_regular_file
 from avcfix.ui.why_json import JsonStream
 
@@ -29,6 +30,8 @@ AUTO_MIN_SIZE = 48 << 20
 FIRST_WEIGHT = 1.2
 #: At most this many workers by default.
 AUTO_MAX_JOBS = 4
+#: A worker writes its groups out (and forgets them) when it holds this many.
+SPILL_GROUPS = 4096
 
 
 @dataclass(slots=True)
@@ -63,16 +66,28 @@ def _work(args: tuple[str, int, int, Filters, str | None, str], into: JsonStream
     denials = scan_range(path, start, end, first_line, stats, filters, records=False)
     if into is not None:
         return _Chunk("", into.denials(denials, acc.add), acc, stats)
-    if out_file is None:  # groups only (the human report)
-        for d in denials:
-            acc.add(d)
-            n += 1
-    else:
-        with open(out_file, "w", encoding="utf-8") as fh:
-            n = JsonStream(fh, header=False).denials(denials, acc.add)
-    with open(acc_file, "wb") as fh:
-        acc.dump(fh)
+    with open(acc_file, "wb") as spill:
+        denials = _spilling(denials, acc, spill)
+        if out_file is None:  # groups only (the human report)
+            for d in denials:
+                acc.add(d)
+                n += 1
+        else:
+            with open(out_file, "w", encoding="utf-8") as fh:
+                n = JsonStream(fh, header=False).denials(denials, acc.add)
+        acc.dump(spill)
     return _Chunk(out_file or "", n, None, stats, acc_file)
+
+
+def _spilling(denials: Iterable[Denial], acc: GroupAccumulator, spill: BinaryIO) -> Iterator[Denial]:
+    """``denials``, spilling ``acc``'s groups into ``spill`` whenever it holds
+    :data:`SPILL_GROUPS`: a worker's memory stays flat however many distinct
+    groups its range has (else, while it runs, the groups both it and this
+    process hold would be counted twice)."""
+    for i, d in enumerate(denials, 1):
+        yield d
+        if not i & 1023 and len(acc) >= SPILL_GROUPS:
+            acc.spill(spill)
 
 
 def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
