@@ -11,10 +11,12 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # SELinux userspace from the distribution (see README "Requirements").
 DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
             python3-setools setools python3-selinux python3-semanage selinux-policy-default \
-            selinux-policy-dev auditd python3-venv python3-pip time gcc libc6-dev python3-dev
+            selinux-policy-dev auditd python3-venv python3-pip time gcc libc6-dev python3-dev \
+            make m4 gawk selinux-utils
 RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools setools-console \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
-            selinux-policy-devel audit python3-pip time gcc python3-devel
+            selinux-policy-devel audit python3-pip time gcc python3-devel \
+            make m4 gawk libselinux-utils
 
 .PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups e2e e2e-sysdeps clean
 

@@ -6,6 +6,7 @@ install goes into a copy under a temporary root (``semodule -p ROOT``).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT / "fixtures"
 POLICIES = PROJECT / "policies"
 CORPUS = PROJECT.parent / "shared" / "corpus"
+FEDORA_POLICY = PROJECT.parent / "shared" / "fedora-policy"
 DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
 
 
@@ -27,6 +29,20 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def fedora_root() -> PolicyRoot:
+    """Fedora's targeted policy, built from ``../shared/fedora-policy`` (about
+    3 minutes once, then cached in ``~/.cache/fedora-policy``); read only.
+    Skipped when the sources are absent."""
+    script = FEDORA_POLICY / "build.sh"
+    if not script.is_file():
+        pytest.skip(f"no {script}")
+    cp = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False, timeout=1800)
+    assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
+    root = Path(os.environ.get("FEDPOL_ROOT") or Path.home() / ".cache" / "fedora-policy" / "root")
+    return PolicyRoot(root, "targeted")
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from avcfix.policy.identifiers import (
     identifier_problem,
 )
 from avcfix.policy.m4names import M4_BUILTINS, REFPOLICY_MACROS, m4_words
-from avcfix.toolchain.headers import DEVEL_INCLUDE, header_macro_names
+from avcfix.toolchain.headers import DEVEL_INCLUDE, header_dirs, header_macro_names
 from policy_helpers import DEVEL_MAKEFILE, PP_TO_CIL, need_tools
 
 SCTX = "system_u:system_r:httpd_t:s0"
@@ -315,12 +315,22 @@ def test_filesystem_is_a_class_not_a_keyword(tmp_path):
     assert proc.run(["checkmodule", "-m", "-o", str(tmp_path / "fs.mod"), str(te)], timeout=60).ok
 
 
-def test_no_name_of_the_installed_policy_is_refused(ref_policy):
+@pytest.mark.parametrize("which", ["debian-reference", "fedora-targeted"])
+def test_no_name_of_the_installed_policy_is_refused(which, request):
     """The filter never refuses a real name: every type, attribute, class, permission,
-    role, boolean and user of the host's policy passes, with the headers' macros."""
+    role, boolean and user of the policy passes, with the headers' macros (Debian's
+    reference policy with the host's headers; Fedora's targeted policy with its own
+    devel headers too)."""
     setools = pytest.importorskip("setools")
-    pol = setools.SELinuxPolicy(str(ref_policy))
-    reserved = header_macro_names(DEVEL_INCLUDE)
+    if which == "debian-reference":
+        pol = setools.SELinuxPolicy(str(request.getfixturevalue("ref_policy")))
+        reserved = header_macro_names(DEVEL_INCLUDE)
+    else:
+        fedora = request.getfixturevalue("fedora_root")
+        pol = setools.SELinuxPolicy(str(fedora.policy_file))
+        dirs = header_dirs(fedora.root, fedora.name)
+        assert (fedora.root / "usr/share/selinux/devel/include").is_dir()
+        reserved = header_macro_names(*dirs)
     named = [("type", str(t)) for t in pol.types()] + [("attribute", str(a)) for a in pol.typeattributes()]
     named += [("role", str(r)) for r in pol.roles()] + [("bool", str(b)) for b in pol.bools()]
     named += [("user", str(u)) for u in pol.users()] + [("class", str(c)) for c in pol.classes()]
