@@ -142,7 +142,7 @@ class PolicyFacts:
         "path", "file_contexts", "policy_xml", "lookups", "_policy", "_analyses",
         "_rules", "_descriptions", "_labeler", "_labeler_failed", "_types", "_type_attrs",
         "_ctx_problems", "diagnostics", "_cond_rules",
-        "_genfs_types",
+        "_genfs_types", "_xperm_rules",
     )
 
     def __init__(self, path: Path, file_contexts: Path | None = None,
@@ -171,6 +171,7 @@ class PolicyFacts:
         #: What libsepol printed while analysing (kept off the terminal).
         self.diagnostics: list[str] = []
         self._genfs_types: frozenset[str] | None = None
+        self._xperm_rules: dict[tuple[str, str], list[tuple[str, frozenset[int]]]] | None = None
 
     # ------------------------------------------------------------------ basics
 
@@ -529,6 +530,44 @@ class PolicyFacts:
                 ctx = Context.parse(value)
                 found.add(ctx.type if ctx else value)
         return found
+
+    def _xperm_index(self) -> dict[tuple[str, str], list[tuple[str, frozenset[int]]]]:
+        """allowxperm ioctl rules by (source type/attribute, class): (target, commands)."""
+        if self._xperm_rules is None:
+            from setools.policyrep import TERuletype
+
+            index: dict[tuple[str, str], list[tuple[str, frozenset[int]]]] = {}
+            for rule in self._policy.terules():
+                if rule.ruletype != TERuletype.allowxperm or str(getattr(rule, "xperm_type", "")) != "ioctl":
+                    continue
+                index.setdefault((str(rule.source), str(rule.tclass)), []).append(
+                    (str(rule.target), frozenset(int(c) for c in rule.perms)))
+            self._xperm_rules = index
+        return self._xperm_rules
+
+    def xperm_denied(self, domain: str, target: str, tclass: str, cmds: Sequence[int]) -> tuple[int, ...]:
+        """The commands of ``cmds`` left out by the allowxperm rules for (domain, target, class).
+
+        The kernel restricts ioctl commands for a (source, target, class) only
+        when some allowxperm rule names it; then exactly the listed commands are
+        allowed. No such rule: nothing is restricted, the result is empty.
+        """
+        if self._type(domain) is None or self._type(target) is None:
+            return ()
+        index = self._xperm_index()
+        if not index:
+            return ()
+        targets = self._type_names(target)
+        allowed: set[int] = set()
+        restricted = False
+        for s in sorted(self._type_names(domain)):
+            for t, listed in index.get((s, tclass), ()):
+                if t in targets or (t == "self" and targets & self._type_names(domain)):
+                    restricted = True
+                    allowed |= listed
+        if not restricted:
+            return ()
+        return tuple(sorted(c for c in set(cmds) if c not in allowed))
 
     def is_unconfined(self, type_name: str) -> bool:
         """True for domains with the unconfined attribute (or named like one)."""
