@@ -86,9 +86,10 @@ def _load() -> tuple[ModuleType, ...]:
         narrower,
         port_label,
         restorecon,
+        write_content,
     )
 
-    return (port_label, restorecon, custom_location, boolean, narrower, catchall)
+    return (port_label, restorecon, custom_location, write_content, boolean, narrower, catchall)
 
 
 #: The advisors, in the order they run (catchall last).
