@@ -83,12 +83,16 @@ def _load() -> tuple[ModuleType, ...]:
         boolean,
         catchall,
         custom_location,
+        dontaudit_hidden,
+        home_content,
+        mounton,
         narrower,
         port_label,
         restorecon,
     )
 
-    return (port_label, restorecon, custom_location, boolean, narrower, catchall)
+    return (port_label, home_content, restorecon, mounton, custom_location, boolean, dontaudit_hidden,
+            narrower, catchall)
 
 
 #: The advisors, in the order they run (catchall last).
