@@ -91,6 +91,22 @@ def semanage_fcontext(file_type: str, path: str, tree: bool) -> str | None:
     return f"semanage fcontext -a -t {file_type} {shlex.quote(fc_regex(p, tree))} && {rc}"
 
 
+def semanage_fcontext_equal(standard: str, custom: str) -> str | None:
+    """``semanage fcontext -a -e STANDARD CUSTOM && restorecon -Rv CUSTOM``: label
+    the custom tree as file_contexts labels the standard one. Both paths quoted;
+    ``None`` for an unsafe path, the same path twice, or a system tree as the
+    custom tree (it would relabel the system)."""
+    src, dst = safe_path(standard), safe_path(custom)
+    if src is None or dst is None:
+        return None
+    src, dst = src.rstrip("/") or "/", dst.rstrip("/") or "/"
+    if src == dst or is_system_tree(dst) or src == "/":
+        return None
+    if dst.startswith(src + "/") or src.startswith(dst + "/"):
+        return None  # an equivalence inside itself loops
+    return f"semanage fcontext -a -e {shlex.quote(src)} {shlex.quote(dst)} && {restorecon(dst, recursive=True)}"
+
+
 def allow_rule(source: str, target: str, tclass: str, perms: Sequence[str]) -> str | None:
     """The allow rule ``avcfix build`` would write, with the real type names.
 

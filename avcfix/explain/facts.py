@@ -57,6 +57,15 @@ _NOT_DATA_ATTRIBUTES = frozenset({"exec_type", "entry_type", "security_file_type
 #: Most candidate types returned by port_types / file_types.
 MAX_CANDIDATES = 5
 
+#: file-label advisors (h13-files): attributes larger than this are not
+#: expanded by label_candidates (file_type, non_security_file_type...).
+MAX_LABEL_EXPANSION = 512
+
+#: file-label advisors (h13-files): the ``st_mode`` file type selabel is asked
+#: about for each file class.
+_CLASS_MODE = {"dir": 0o040000, "file": 0o100000, "lnk_file": 0o120000, "sock_file": 0o140000,
+               "fifo_file": 0o010000, "chr_file": 0o020000, "blk_file": 0o060000}
+
 
 def open_facts(
     policy: Path | None,
@@ -142,7 +151,8 @@ class PolicyFacts:
         "path", "file_contexts", "policy_xml", "lookups", "_policy", "_analyses",
         "_rules", "_descriptions", "_labeler", "_labeler_failed", "_types", "_type_attrs",
         "_ctx_problems", "diagnostics", "_cond_rules",
-        "_genfs_types", "_xperm_rules", "_attr_sizes", "_fc_entries",
+        "_genfs_types", "_xperm_rules", "_attr_sizes", "_fc_dirs",
+        "_fl_cache",  # file-label advisors (h13-files): filled lazily by _fl()
     )
 
     def __init__(self, path: Path, file_contexts: Path | None = None,
@@ -173,7 +183,7 @@ class PolicyFacts:
         self._genfs_types: frozenset[str] | None = None
         self._xperm_rules: dict[tuple[str, str], list[tuple[str, frozenset[int]]]] | None = None
         self._attr_sizes: dict[str, int] = {}
-        self._fc_entries: tuple[tuple[str, str, str], ...] | None = None
+        self._fc_dirs: tuple[tuple[str, str, str], ...] | None = None
 
     # ------------------------------------------------------------------ basics
 
@@ -632,19 +642,186 @@ class PolicyFacts:
         return self._labeler
 
 
-    # ------------------------------------------------- advisor: write_content
+    # ------------------------------------------------ file-label advisors (h13-files)
+    # restorecon, custom_location, home_content, mounton, dontaudit_hidden.
 
-    def allowed_perms(self, domain: str, target: str, tclass: str) -> frozenset[str]:
-        """Every permission on ``tclass`` that rules in force now give ``domain`` on ``target``
-        (attributes of both sides expanded; conditional rules with the policy file's booleans)."""
-        if self._type(domain) is None or self._type(target) is None:
-            return frozenset()
+    def _fl(self) -> dict[Any, Any]:
+        """The file-label advisors' cache (one dict on the instance, filled lazily)."""
+        cache = getattr(self, "_fl_cache", None)
+        if cache is None:
+            cache = self._fl_cache = {}
+        return cache
+
+    def expected_file_type(self, path: str, file_class: str | None = None) -> str | None:
+        """The type file_contexts gives ``path`` as an object of ``file_class``
+        (``dir``, ``file``...): entries limited to one file type (``-d``, ``--``)
+        count only for that type, as restorecon sees them. ``None`` when unknown."""
+        mode = _CLASS_MODE.get(file_class or "", 0)
+        if not mode:
+            return self.expected_type(path)
+        if not path.startswith("/") or "\x00" in path or "\n" in path:
+            return None
+        key = ("expected", path, mode)
+        cache = self._fl()
+        if key not in cache:
+            labeler = self._open_labeler()
+            found = None
+            if labeler is not None:
+                import selinux
+
+                try:
+                    _rc, context = selinux.selabel_lookup(labeler, path, mode)
+                except (OSError, ValueError, TypeError, UnicodeError):
+                    context = None
+                ctx = Context.parse(context) if context else None
+                found = ctx.type if ctx else None
+            cache[key] = found
+        return cache[key]
+
+    def _expand(self, name: str) -> tuple[str, ...]:
+        """The types an attribute (or a type) stands for, sorted (cached)."""
+        key = ("expand", name)
+        cache = self._fl()
+        if key not in cache:
+            try:
+                obj = self._policy.lookup_type_or_attr(name)
+            except Exception:  # setools: InvalidType
+                cache[key] = ()
+                return ()
+            from setools.policyrep import TypeAttribute
+
+            cache[key] = (tuple(sorted(str(m) for m in obj.expand())) if isinstance(obj, TypeAttribute)
+                          else (str(obj),))
+        return cache[key]
+
+    def _bool_defaults(self) -> dict[str, bool]:
+        cache = self._fl()
+        if "bools" not in cache:
+            cache["bools"] = {str(b): bool(b.state) for b in self._policy.bools()}
+        return cache["bools"]
+
+    def _granted_rules(self, domain: str, target: str, tclass: str) -> list[_RuleView]:
+        """Every allow rule (conditional or not) of ``domain`` on ``target``:``tclass``."""
         targets = self._type_names(target)
-        got: set[str] = set()
-        for r in self._rules_for(domain, tclass):
-            if (r.target in targets or (r.target == "self" and domain in targets)) and self._active(r):
-                got |= r.perms
-        return frozenset(got)
+        own = self._type_names(domain)
+        return [r for r in self._rules_for(domain, tclass)
+                if r.target in targets or (r.target == "self" and bool(targets & own))]
+
+    def _granted_with(self, rules: list[_RuleView], state: dict[str, bool]) -> frozenset[str]:
+        perms: set[str] = set()
+        for r in rules:
+            if r.conditional is None:
+                perms |= r.perms
+                continue
+            names = {str(b) for b in r.conditional.booleans}
+            if bool(r.conditional.evaluate(**{n: state.get(n, False) for n in names})) == r.block:
+                perms |= r.perms
+        return frozenset(perms)
+
+    def granted_perms(self, domain: str, target: str, tclass: str) -> frozenset[str]:
+        """The permissions ``domain`` has on ``target``:``tclass`` with the policy
+        file's boolean values (attributes expanded); empty for unknown names."""
+        key = ("granted", domain, target, tclass)
+        cache = self._fl()
+        if key not in cache:
+            if self._type(domain) is None or self._type(target) is None:
+                cache[key] = frozenset()
+            else:
+                cache[key] = self._granted_with(self._granted_rules(domain, target, tclass),
+                                                self._bool_defaults())
+        return cache[key]
+
+    def allows(self, domain: str, target: str, tclass: str, perms: Sequence[str]) -> bool:
+        """True when ``domain`` may ``perms`` on ``target``:``tclass`` now (booleans as in the policy file)."""
+        return bool(perms) and set(perms) <= self.granted_perms(domain, target, tclass)
+
+    def enabling_booleans(self, domain: str, target: str, tclass: str,
+                          perms: Sequence[str]) -> tuple[BoolSetting, ...]:
+        """The single boolean changes after each of which ``domain`` may ``perms``
+        on ``target``:``tclass`` (empty when it already may, or no one boolean does)."""
+        key = ("enabling", domain, target, tclass, tuple(sorted(set(perms))))
+        cache = self._fl()
+        if key not in cache:
+            found: list[BoolSetting] = []
+            if perms and not self.allows(domain, target, tclass, perms) and self._type(domain) is not None \
+                    and self._type(target) is not None:
+                rules = self._granted_rules(domain, target, tclass)
+                state = self._bool_defaults()
+                names = sorted({str(b) for r in rules if r.conditional is not None
+                                for b in r.conditional.booleans})
+                for name in names:
+                    trial = dict(state, **{name: not state.get(name, False)})
+                    if set(perms) <= self._granted_with(rules, trial):
+                        found.append((name, trial[name]))
+            cache[key] = tuple(found)
+        return cache[key]
+
+    def label_candidates(self, domain: str, tclass: str,
+                         perms: Sequence[str]) -> tuple[tuple[str, frozenset[str]], ...]:
+        """Every specific file type ``domain`` may access on ``tclass`` with all
+        ``perms`` now, with everything it may do to it: (type, granted perms),
+        sorted by name. Generic, security and filesystem-given types are
+        left out; attributes are expanded (up to MAX_LABEL_EXPANSION types)."""
+        key = ("candidates", domain, tclass, tuple(sorted(set(perms))))
+        cache = self._fl()
+        if key in cache:
+            return cache[key]
+        out: list[tuple[str, frozenset[str]]] = []
+        if self._type(domain) is not None and perms:
+            names: set[str] = set()
+            for r in self._rules_for(domain, tclass):
+                if not (set(perms) & r.perms) or not self._active(r):
+                    continue
+                members = self._expand(r.target) if r.target != "self" else (domain,)
+                if len(members) <= MAX_LABEL_EXPANSION:
+                    names.update(members)
+            for name in sorted(names):
+                attrs = self._type_names(name)
+                # program types stay (Fedora's httpd_sys_content_t is also a CGI entry
+                # type); the advisors rank them by what else the domain may do to them
+                if name in GENERIC_FILE_TYPES or "file_type" not in attrs or "security_file_type" in attrs:
+                    continue
+                if name in self._genfs_only():
+                    continue  # a filesystem's label: no file context gives it
+                granted = self.granted_perms(domain, name, tclass)
+                if set(perms) <= granted:
+                    out.append((name, granted))
+        cache[key] = tuple(out)
+        return cache[key]
+
+    def _genfs_only(self) -> frozenset[str]:
+        """Types only a filesystem gives (genfscon), unlike customizable types, which
+        ``semanage fcontext`` may still assign."""
+        cache = self._fl()
+        if "genfs" not in cache:
+            cache["genfs"] = frozenset(str(g.context.type_) for g in self._policy.genfscons()) - {"root_t"}
+        return cache["genfs"]
+
+    def fc_entries(self, type_name: str) -> tuple[tuple[str, str], ...]:
+        """The file_contexts entries (``file_contexts`` and ``.local``, not the
+        per-user ``.homedirs``) that give ``type_name``: (regex, file type
+        flag such as ``--``/``-d`` or ``""``), in file order."""
+        cache = self._fl()
+        if "fc_index" not in cache:
+            index: dict[str, list[tuple[str, str]]] = {}
+            if self.file_contexts is not None:
+                for fc in (self.file_contexts, self.file_contexts.with_name(self.file_contexts.name + ".local")):
+                    try:
+                        text = fc.read_text(errors="replace")
+                    except OSError:
+                        continue
+                    for line in text.splitlines():
+                        words = line.split("#", 1)[0].split()
+                        if len(words) not in (2, 3):
+                            continue
+                        ctx = Context.parse(words[-1])
+                        if ctx is None:
+                            continue
+                        index.setdefault(ctx.type, []).append((words[0], words[1] if len(words) == 3 else ""))
+            cache["fc_index"] = {k: tuple(v) for k, v in index.items()}
+        return cache["fc_index"].get(type_name, ())
+
+    # ------------------------------------------------- advisor: write_content
 
     def types_with_access(self, domain: str, tclass: str,
                           perms: tuple[str, ...]) -> dict[str, tuple[tuple[str, bool], ...]]:
@@ -706,10 +883,10 @@ class PolicyFacts:
         return self._attr_sizes[attr]
 
 
-    def fc_entries(self) -> tuple[tuple[str, str, str], ...]:
+    def fc_dirs(self) -> tuple[tuple[str, str, str], ...]:
         """The file_contexts entries (file_contexts, then .local): (regex's literal
         directory prefix, regex, type); ``<<none>>`` entries are left out."""
-        if self._fc_entries is None:
+        if self._fc_dirs is None:
             entries: list[tuple[str, str, str]] = []
             if self.file_contexts is not None:
                 for f in (self.file_contexts, Path(str(self.file_contexts) + ".local")):
@@ -725,8 +902,8 @@ class PolicyFacts:
                         if ctx is None:
                             continue
                         entries.append((fc_literal_dir(words[0]), words[0], ctx.type))
-            self._fc_entries = tuple(entries)
-        return self._fc_entries
+            self._fc_dirs = tuple(entries)
+        return self._fc_dirs
 
 
 @contextlib.contextmanager

@@ -102,3 +102,53 @@ class Facts(Protocol):
     def is_unconfined(self, type_name: str) -> bool:
         """True when ``type_name`` is an unconfined domain in this policy."""
         ...
+
+    # -------------------------------------------- file-label advisors (h13-files)
+
+    def expected_file_type(self, path: str, file_class: str | None = None) -> str | None:
+        """The type file_contexts gives ``path`` as an object of ``file_class`` (``dir``,
+        ``file``...; entries limited to another file type do not count); ``None`` when unknown."""
+        ...
+
+    def granted_perms(self, domain: str, target: str, tclass: str) -> frozenset[str]:
+        """What ``domain`` may do to ``target``:``tclass`` now (booleans as in the policy)."""
+        ...
+
+    def allows(self, domain: str, target: str, tclass: str, perms: Sequence[str]) -> bool:
+        """True when ``domain`` may ``perms`` on ``target``:``tclass`` now."""
+        ...
+
+    def enabling_booleans(self, domain: str, target: str, tclass: str,
+                          perms: Sequence[str]) -> tuple[BoolSetting, ...]:
+        """Single boolean changes after each of which the access is allowed."""
+        ...
+
+    def label_candidates(self, domain: str, tclass: str,
+                         perms: Sequence[str]) -> tuple[tuple[str, frozenset[str]], ...]:
+        """Specific file types ``domain`` may access on ``tclass`` with all ``perms``,
+        each with every permission it has on them, sorted by name."""
+        ...
+
+    def fc_entries(self, type_name: str) -> tuple[tuple[str, str], ...]:
+        """file_contexts entries giving ``type_name``: (regex, file type flag)."""
+        ...
+
+    # ------------------------------------------------- advisor: write_content
+
+    def types_with_access(self, domain: str, tclass: str,
+                          perms: tuple[str, ...]) -> dict[str, tuple[BoolSetting, ...]]:
+        """File types ``domain`` may access on ``tclass`` with all ``perms``: type -> the one
+        boolean setting needed (empty: allowed now)."""
+        ...
+
+    def type_attributes(self, type_name: str) -> frozenset[str]:
+        """The attributes of ``type_name``."""
+        ...
+
+    def attribute_size(self, attr: str) -> int:
+        """How many types carry ``attr`` (0 when it is not an attribute)."""
+        ...
+
+    def fc_dirs(self) -> tuple[tuple[str, str, str], ...]:
+        """Every file_contexts entry as (literal directory prefix, regex, type)."""
+        ...

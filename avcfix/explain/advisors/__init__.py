@@ -83,13 +83,17 @@ def _load() -> tuple[ModuleType, ...]:
         boolean,
         catchall,
         custom_location,
+        dontaudit_hidden,
+        home_content,
+        mounton,
         narrower,
         port_label,
         restorecon,
         write_content,
     )
 
-    return (port_label, restorecon, custom_location, write_content, boolean, narrower, catchall)
+    return (port_label, home_content, restorecon, mounton, custom_location, write_content, boolean,
+            dontaudit_hidden, narrower, catchall)
 
 
 #: The advisors, in the order they run (catchall last).

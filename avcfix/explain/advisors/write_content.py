@@ -50,7 +50,7 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
         return []
     if s.tclass not in FILE_CLASSES or facts.fixed_label(s.target):
         return []
-    allowed = facts.allowed_perms(s.source, s.target, s.tclass)
+    allowed = facts.granted_perms(s.source, s.target, s.tclass)
     if not READ_PERMS[s.tclass] <= allowed:
         return []  # the domain does not read this type: not content of its own family
     family = _family(facts, s.target)
@@ -103,7 +103,7 @@ def _family(facts, target: str) -> frozenset[str]:
 def _standard_tree(facts, target: str, path: str) -> str | None:
     """The directory where file_contexts puts ``target`` that holds ``path`` (the longest one)."""
     best = None
-    for literal, _regex, ftype in facts.fc_entries():
+    for literal, _regex, ftype in facts.fc_dirs():
         if ftype != target or literal == "/":
             continue
         if path == literal or path.startswith(literal.rstrip("/") + "/"):
@@ -115,7 +115,7 @@ def _standard_tree(facts, target: str, path: str) -> str | None:
 def _uses_in_tree(facts, tree: str, types) -> dict[str, int]:
     """How many file_contexts entries under ``tree`` give each of ``types``."""
     out: dict[str, int] = {}
-    for literal, _regex, ftype in facts.fc_entries():
+    for literal, _regex, ftype in facts.fc_dirs():
         if ftype in types and (literal == tree or literal.startswith(tree.rstrip("/") + "/")):
             out[ftype] = out.get(ftype, 0) + 1
     return out
