@@ -29,7 +29,7 @@
 #include <malloc.h>
 #endif
 
-#define API_VERSION 4
+#define API_VERSION 5
 
 /* ---- character classes (ASCII, as Python's bytes regexes) -------------- */
 
@@ -380,10 +380,10 @@ static PyObject *int_of(const char *s, const char *e) {
 /* The AVC fields fastpath.build_denials reads: event_denials keeps only
  * these, in a tuple indexed by F_* (None where absent) instead of a dict. */
 enum { F_SCONTEXT, F_TCONTEXT, F_TCLASS, F_PERMISSIVE, F_PID, F_NAME, F_PATH, F_COMM, F_EXE, F_IOCTLCMD,
-       F_CAPABILITY, F_SRC, F_DEST, F_LPORT, F_DPORT, F_SPORT, NFIELDS_NEEDED };
+       F_CAPABILITY, F_SRC, F_DEST, F_LPORT, F_DPORT, F_SPORT, F_INO, F_DEV, NFIELDS_NEEDED };
 static const char *const NEEDED[NFIELDS_NEEDED] = {
     "scontext", "tcontext", "tclass", "permissive", "pid", "name", "path", "comm", "exe", "ioctlcmd",
-    "capability", "src", "dest", "lport", "dport", "sport"};
+    "capability", "src", "dest", "lport", "dport", "sport", "ino", "dev"};
 static Py_ssize_t NEEDED_LEN[NFIELDS_NEEDED];
 
 /* The F_* index of a field name, or -1. */
@@ -466,7 +466,7 @@ static ReadSet READ_AVC = {{"scontext", "tcontext", "tclass", "permissive", "pid
                             "dev", "ino", "src", "dest", "lport", "dport", "sport", "ioctlcmd", "capability", NULL}};
 static ReadSet READ_SYSCALL = {{"arch", "syscall", "success", "exit", "pid", "ppid", "uid", "comm", "exe", "subj",
                                 "key", "items", NULL}};
-static ReadSet READ_PATH = {{"item", "name", "nametype", "obj", "inode", "mode", NULL}};
+static ReadSet READ_PATH = {{"item", "name", "nametype", "obj", "inode", "dev", "mode", NULL}};
 static ReadSet READ_CWD = {{"cwd", NULL}};
 static ReadSet READ_PROCTITLE = {{"proctitle", NULL}};
 static ReadSet READ_SOCKADDR = {{"saddr", NULL}};
@@ -790,11 +790,12 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
             }
             if (at == NULL || de - ds > MAX_DIGITS)
                 goto decline;
-            PyObject *item = int_of(ds, de), *name = bytes_of(vs, ve), *pair2 = NULL;
-            if (item && name)
-                pair2 = PyTuple_Pack(2, item, name);
+            PyObject *item = int_of(ds, de), *name = bytes_of(vs, ve), *body = bytes_of(h.body, e), *pair2 = NULL;
+            if (item && name && body)
+                pair2 = PyTuple_Pack(3, item, name, body);
             Py_XDECREF(item);
             Py_XDECREF(name);
+            Py_XDECREF(body);
             if (pair2 == NULL)
                 goto fail;
             int rc = PyList_Append(paths, pair2);
@@ -868,40 +869,55 @@ static void map_fields(PyObject *names);
 
 /* Set by configure(): the Python pieces the build calls. */
 static PyObject *Denial_type, *py_resolve_path, *py_sort_avcs, *py_ioctl_value, *py_capability_value;
+static PyObject *PathItem_type, *py_sort_items;
 static PyObject *s_contexts, *s_texts, *s_syscalls, *s_proctitles, *s_perm_sets, *s_sports, *s_words;
 static PyObject *s_context, *s_text, *s_syscall, *s_proctitle, *s_perms, *s_sport, *s_word;
+static PyObject *s_values, *s_value, *s_otypes, *s_otype, *s_path_items, *s_path_item, *s_limit;
 static PyObject *s_avc, *s_null_text, *s_question;
 
 /* Denial's slots, in the order of its fields: a Denial is made by filling
  * them (what its generated __init__ does, through object.__setattr__). */
-#define NDENIAL 28
+#define NDENIAL 31
 static PyMemberDef *denial_members[NDENIAL];
+/* PathItem's slots, the same way. */
+#define NPATHITEM 7
+static PyMemberDef *path_item_members[NPATHITEM];
 
-static PyObject *configure(PyObject *self, PyObject *args) {
-    PyObject *d, *names, *rp, *sa, *io, *cap;
-    if (!PyArg_ParseTuple(args, "OOOOOO:configure", &d, &names, &rp, &sa, &io, &cap))
-        return NULL;
-    if (!PyType_Check(d) || !PyTuple_CheckExact(names) || PyTuple_GET_SIZE(names) != NDENIAL) {
-        PyErr_SetString(PyExc_TypeError, "configure: Denial must be a class with 28 named fields");
-        return NULL;
+/* The slots of class d named by names (n of them) into members; -1 and a
+ * TypeError when one is not a plain writable object slot. */
+static int slots_of(PyObject *d, PyObject *names, int n, PyMemberDef **members) {
+    if (!PyType_Check(d) || !PyTuple_CheckExact(names) || PyTuple_GET_SIZE(names) != n) {
+        PyErr_Format(PyExc_TypeError, "configure: %R must be a class with %d named fields", d, n);
+        return -1;
     }
-    for (int i = 0; i < NDENIAL; i++) {
+    for (int i = 0; i < n; i++) {
         PyObject *descr = PyObject_GetAttr(d, PyTuple_GET_ITEM(names, i));
         if (descr == NULL)
-            return NULL;
+            return -1;
         int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
                  ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX &&
                  !(((PyMemberDescrObject *)descr)->d_member->flags & READONLY);
         if (ok)
-            denial_members[i] = ((PyMemberDescrObject *)descr)->d_member; /* lives as long as the class */
+            members[i] = ((PyMemberDescrObject *)descr)->d_member; /* lives as long as the class */
         Py_DECREF(descr);
         if (!ok) {
             PyErr_Format(PyExc_TypeError, "configure: field %R is not a plain slot", PyTuple_GET_ITEM(names, i));
-            return NULL;
+            return -1;
         }
     }
+    return 0;
+}
+
+static PyObject *configure(PyObject *self, PyObject *args) {
+    PyObject *d, *names, *rp, *sa, *io, *cap, *pi, *pi_names, *si;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO:configure", &d, &names, &rp, &sa, &io, &cap, &pi, &pi_names, &si))
+        return NULL;
+    if (slots_of(d, names, NDENIAL, denial_members) < 0 || slots_of(pi, pi_names, NPATHITEM, path_item_members) < 0)
+        return NULL;
     map_fields(names);
     Py_XSETREF(Denial_type, Py_NewRef(d));
+    Py_XSETREF(PathItem_type, Py_NewRef(pi));
+    Py_XSETREF(py_sort_items, Py_NewRef(si));
     Py_XSETREF(py_resolve_path, Py_NewRef(rp));
     Py_XSETREF(py_sort_avcs, Py_NewRef(sa));
     Py_XSETREF(py_ioctl_value, Py_NewRef(io));
@@ -913,10 +929,12 @@ static PyObject *configure(PyObject *self, PyObject *args) {
  * Returns a new reference (the value may be None) or NULL. */
 /* The memo's tables, fetched once per event_denials call (Memo.clear()s a
  * full table, never replaces it). */
-#define NTABLES 7
+#define NTABLES 10
+enum { T_VALUES = 7, T_OTYPES = 8, T_PATH_ITEMS = 9 };
 typedef struct {
     PyObject *memo;
     PyObject *tab[NTABLES];
+    Py_ssize_t limit; /* memo.limit, read when first needed (-1 before) */
 } Memo;
 
 static PyObject *memo_get(Memo *m, int which, PyObject *table_name, PyObject *method, PyObject *key,
@@ -968,6 +986,202 @@ static int all_digits(PyObject *b) {
     return 1;
 }
 
+/* ---- PATH items ----------------------------------------------------------- */
+
+/* A character of an unquoted value in a plain PATH body: printable ASCII but
+ * the quotes and braces (fastpath._PATH_BODY's [!#-&(-z|~]). */
+static inline int c_plain(unsigned char c) {
+    return c >= 0x21 && c <= 0x7e && c != '"' && c != '\'' && c != '{' && c != '}';
+}
+
+/* fastpath.decimal_value / octal_value of [s, e): 1 to max digits of base 10
+ * or 8, else None (a new reference; NULL on error). */
+static PyObject *digits_value(const char *s, const char *e, int base, Py_ssize_t max) {
+    if (s == NULL || e - s < 1 || e - s > max)
+        Py_RETURN_NONE;
+    char buf[32];
+    for (const char *p = s; p < e; p++)
+        if (!(c_digit((unsigned char)*p) && (base == 10 || *p < '8')))
+            Py_RETURN_NONE;
+    memcpy(buf, s, (size_t)(e - s));
+    buf[e - s] = '\0';
+    return PyLong_FromString(buf, NULL, base);
+}
+
+/* memo.table[key] = value, emptying the table first when it is full (Memo._put). */
+static int memo_put(Memo *m, PyObject *table, PyObject *key, PyObject *value) {
+    if (m->limit < 0) {
+        PyObject *l = PyObject_GetAttr(m->memo, s_limit);
+        if (l == NULL)
+            return -1;
+        m->limit = PyLong_AsSsize_t(l);
+        Py_DECREF(l);
+        if (m->limit == -1 && PyErr_Occurred())
+            return -1;
+    }
+    if (PyDict_GET_SIZE(table) >= m->limit)
+        PyDict_Clear(table);
+    return PyDict_SetItem(table, key, value);
+}
+
+/* memo.value(raw) / memo.otype(raw) of [s, e) (a new reference; NULL on error). */
+static PyObject *memo_bytes(Memo *mt, int which, PyObject *table, PyObject *method, const char *s, const char *e) {
+    PyObject *raw = bytes_of(s, e);
+    if (raw == NULL)
+        return NULL;
+    PyObject *v = memo_get(mt, which, table, method, raw, NULL);
+    Py_DECREF(raw);
+    return v;
+}
+
+/* fastpath.path_item_of(body, cwd, memo): the PathItem of a plain PATH body
+ * (a new reference), Py_None when the body is not plain, or NULL. Sets
+ * *relative when the name was made absolute with cwd. */
+static PyObject *path_item_of(Memo *mt, PyObject *body, PyObject *cwd_text, int *relative) {
+    const char *p = PyBytes_AS_STRING(body), *e = p + PyBytes_GET_SIZE(body), *q;
+    *relative = 0;
+    /* item=(\d{1,64}) name=("[^"]*"|[0-9A-F]+|\(null\)) */
+    if (!starts(p, e, "item=", 5))
+        Py_RETURN_NONE;
+    const char *ds = p + 5, *de = ds;
+    while (de < e && c_digit((unsigned char)*de))
+        de++;
+    if (de == ds || de - ds > MAX_DIGITS || !starts(de, e, " name=", 6))
+        Py_RETURN_NONE;
+    const char *ns = de + 6, *ne;
+    if (ns < e && *ns == '"') {
+        const char *close = memchr(ns + 1, '"', (size_t)(e - ns - 1));
+        if (close == NULL)
+            Py_RETURN_NONE;
+        ne = close + 1;
+    } else if (starts(ns, e, "(null)", 6)) {
+        ne = ns + 6;
+    } else {
+        for (ne = ns; ne < e && c_hexu((unsigned char)*ne); ne++)
+            ;
+        if (ne == ns)
+            Py_RETURN_NONE;
+    }
+    /* ( [A-Za-z_][A-Za-z0-9_]*=("[^"]*"|[!#-&(-z|~]*))* to the end; the last
+     * value of a key wins (dict(findall)) */
+    enum { K_NAMETYPE, K_INODE, K_DEV, K_MODE, K_OBJ, NK };
+    static const char *const KEYS[NK] = {"nametype", "inode", "dev", "mode", "obj"};
+    const char *vs[NK] = {NULL}, *ve[NK] = {NULL};
+    for (q = ne; q < e;) {
+        if (*q != ' ')
+            Py_RETURN_NONE;
+        const char *ks = ++q;
+        if (q >= e || !((*q >= 'A' && *q <= 'Z') || c_lower_us((unsigned char)*q)))
+            Py_RETURN_NONE;
+        while (q < e && c_word((unsigned char)*q))
+            q++;
+        const char *ke = q;
+        if (q >= e || *q != '=')
+            Py_RETURN_NONE;
+        const char *s = ++q;
+        if (q < e && *q == '"') {
+            const char *close = memchr(q + 1, '"', (size_t)(e - q - 1));
+            if (close == NULL)
+                Py_RETURN_NONE;
+            q = close + 1;
+        } else {
+            while (q < e && c_plain((unsigned char)*q))
+                q++;
+        }
+        for (int k = 0; k < NK; k++)
+            if ((size_t)(ke - ks) == strlen(KEYS[k]) && memcmp(ks, KEYS[k], (size_t)(ke - ks)) == 0) {
+                vs[k] = s;
+                ve[k] = q;
+            }
+    }
+    PyObject *v[NPATHITEM] = {NULL};
+    v[0] = int_of(ds, de);
+    if (ne - ns == 6 && memcmp(ns, "(null)", 6) == 0) {
+        v[1] = Py_NewRef(Py_None);
+    } else {
+        PyObject *n = memo_bytes(mt, 1, s_texts, s_text, ns, ne);
+        if (n != NULL && !PyUnicode_Check(n)) {
+            PyErr_SetString(PyExc_TypeError, "memo.text() did not give a str");
+            Py_CLEAR(n);
+        }
+        if (n == NULL) {
+            v[1] = NULL;
+        } else if (PyUnicode_GET_LENGTH(n) == 0 || PyUnicode_Compare(n, s_null_text) == 0 ||
+                   PyUnicode_Compare(n, s_question) == 0) {
+            Py_DECREF(n);
+            v[1] = Py_NewRef(Py_None);
+        } else if (PyUnicode_READ_CHAR(n, 0) == '/') {
+            v[1] = n;
+        } else {
+            v[1] = PyObject_CallFunctionObjArgs(py_resolve_path, n, cwd_text, NULL);
+            Py_DECREF(n);
+            *relative = 1;
+        }
+    }
+    v[2] = vs[K_NAMETYPE] ? memo_bytes(mt, T_VALUES, s_values, s_value, vs[K_NAMETYPE], ve[K_NAMETYPE])
+                          : Py_NewRef(Py_None);
+    v[3] = digits_value(vs[K_INODE], ve[K_INODE], 10, 20);
+    v[4] = vs[K_DEV] ? memo_bytes(mt, T_VALUES, s_values, s_value, vs[K_DEV], ve[K_DEV]) : Py_NewRef(Py_None);
+    v[5] = digits_value(vs[K_MODE], ve[K_MODE], 8, 22);
+    v[6] = vs[K_OBJ] ? memo_bytes(mt, T_OTYPES, s_otypes, s_otype, vs[K_OBJ], ve[K_OBJ]) : Py_NewRef(Py_None);
+    int ok = !PyErr_Occurred();
+    for (int i = 0; i < NPATHITEM && ok; i++)
+        ok = v[i] != NULL;
+    PyTypeObject *tp = (PyTypeObject *)PathItem_type;
+    PyObject *item = ok ? tp->tp_alloc(tp, 0) : NULL;
+    for (int i = 0; i < NPATHITEM && item != NULL; i++)
+        if (PyMember_SetOne((char *)item, path_item_members[i], v[i]) < 0)
+            Py_CLEAR(item);
+    for (int i = 0; i < NPATHITEM; i++)
+        Py_XDECREF(v[i]);
+    if (item == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "_cscan: incomplete PathItem");
+    return item;
+}
+
+/* memo.path_item(body, cwd): the memo's PathItem of a PATH body, made with
+ * path_item_of on a miss and kept (a new reference; Py_None: the event goes
+ * to the typed path; NULL on error). */
+static PyObject *path_item_get(Memo *mt, PyObject *body, PyObject *cwd_text) {
+    if (mt->tab[T_PATH_ITEMS] == NULL &&
+        (mt->tab[T_PATH_ITEMS] = PyObject_GetAttr(mt->memo, s_path_items)) == NULL)
+        return NULL;
+    PyObject *table = mt->tab[T_PATH_ITEMS];
+    if (!PyDict_CheckExact(table))
+        return PyObject_CallMethodObjArgs(mt->memo, s_path_item, body, cwd_text, NULL);
+    PyObject *key2 = NULL, *v = PyDict_GetItemWithError(table, body); /* borrowed */
+    if (v == Py_Ellipsis) {
+        if ((key2 = PyTuple_Pack(2, body, cwd_text)) == NULL)
+            return NULL;
+        v = PyDict_GetItemWithError(table, key2);
+    }
+    if (v != NULL) {
+        Py_XDECREF(key2);
+        return Py_NewRef(v);
+    }
+    if (PyErr_Occurred()) {
+        Py_XDECREF(key2);
+        return NULL;
+    }
+    int relative = 0;
+    PyObject *item = path_item_of(mt, body, cwd_text, &relative);
+    if (item != NULL) {
+        int rc;
+        if (relative) {
+            if (key2 == NULL && (key2 = PyTuple_Pack(2, body, cwd_text)) == NULL)
+                rc = -1;
+            else
+                rc = memo_put(mt, table, body, Py_Ellipsis) < 0 ? -1 : memo_put(mt, table, key2, item);
+        } else {
+            rc = memo_put(mt, table, body, item);
+        }
+        if (rc < 0)
+            Py_CLEAR(item);
+    }
+    Py_XDECREF(key2);
+    return item;
+}
+
 
 #define DECLINE_IF(cond) do { if (cond) { result = Py_NewRef(Py_None); goto out; } } while (0)
 #define CHECK(x) do { if ((x) == NULL) goto out; } while (0)
@@ -984,11 +1198,11 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
     PyObject *fields = event_fields_impl(raw, 0);
     if (fields == NULL || fields == Py_None)
         return fields;
-    PyObject *result = NULL, *out = NULL, *resolved = NULL, *avcs = NULL, *paths = NULL;
+    PyObject *result = NULL, *out = NULL, *resolved = NULL, *avcs = NULL, *paths = NULL, *items = NULL;
     PyObject *pid = Py_None, *comm = Py_None, *exe = Py_None, *sc_name = Py_None, *sc_nr = Py_None,
              *arch = Py_None, *success = Py_None, *exit_ = Py_None, *cwd_text = Py_None, *title = Py_None,
              *sport = Py_None, *scpair = NULL;
-    Memo mt = {memo, {NULL}};
+    Memo mt = {memo, {NULL}, -1};
     PyObject *time = PyTuple_GET_ITEM(fields, 0), *serial = PyTuple_GET_ITEM(fields, 1);
     PyObject *sc = PyTuple_GET_ITEM(fields, 2), *cwd = PyTuple_GET_ITEM(fields, 3);
     PyObject *proctitle = PyTuple_GET_ITEM(fields, 5), *saddr = PyTuple_GET_ITEM(fields, 6);
@@ -1019,6 +1233,37 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
     CHECK(resolved = PyList_New(0));
     if (PyList_GET_SIZE(paths) > 1 && PyList_Sort(paths) < 0)
         goto out;
+    /* the PathItems, in fields.path_item_order (Python sorts when there are several) */
+    if (PyList_GET_SIZE(paths) == 0) {
+        CHECK(items = PyTuple_New(0));
+    } else {
+        PyObject *got = PyList_New(PyList_GET_SIZE(paths));
+        CHECK(got);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(paths); i++) {
+            PyObject *pi = path_item_get(&mt, PyTuple_GET_ITEM(PyList_GET_ITEM(paths, i), 2), cwd_text);
+            if (pi == NULL || pi == Py_None) {
+                Py_XDECREF(pi);
+                Py_DECREF(got);
+                if (pi == NULL)
+                    goto out;
+                result = Py_NewRef(Py_None);
+                goto out;
+            }
+            PyList_SET_ITEM(got, i, pi);
+        }
+        if (PyList_GET_SIZE(got) > 1) {
+            Py_SETREF(got, PyObject_CallOneArg(py_sort_items, got));
+            CHECK(got);
+            if (!PyList_CheckExact(got)) {
+                Py_DECREF(got);
+                result = Py_NewRef(Py_None);
+                goto out;
+            }
+        }
+        items = PyList_AsTuple(got);
+        Py_DECREF(got);
+        CHECK(items);
+    }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(paths); i++) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(paths, i), 1);
         if (PyBytes_GET_SIZE(name) == 6 && memcmp(PyBytes_AS_STRING(name), "(null)", 6) == 0)
@@ -1155,9 +1400,14 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
         PyObject *io = fget(f, F_IOCTLCMD), *cp = fget(f, F_CAPABILITY);
         v[23] = io != NULL ? PyObject_CallOneArg(py_ioctl_value, io) : Py_NewRef(Py_None);
         v[24] = cp != NULL ? PyObject_CallOneArg(py_capability_value, cp) : Py_NewRef(Py_None);
-        v[25] = Py_NewRef(source);
-        v[26] = Py_NewRef(lineno);
-        v[27] = PyTuple_New(0);
+        v[25] = Py_NewRef(items);
+        PyObject *ino = fget(f, F_INO), *dev = fget(f, F_DEV);
+        v[26] = ino != NULL ? digits_value(PyBytes_AS_STRING(ino), PyBytes_AS_STRING(ino) + PyBytes_GET_SIZE(ino), 10, 20)
+                            : Py_NewRef(Py_None);
+        v[27] = dev != NULL ? memo_get(&mt, T_VALUES, s_values, s_value, dev, NULL) : Py_NewRef(Py_None);
+        v[28] = Py_NewRef(source);
+        v[29] = Py_NewRef(lineno);
+        v[30] = PyTuple_New(0);
         int ok = !PyErr_Occurred();
         for (int i = 0; i < NDENIAL && ok; i++)
             ok = v[i] != NULL;
@@ -1182,6 +1432,7 @@ static PyObject *event_denials(PyObject *self, PyObject *args) {
 out:
     Py_XDECREF(out);
     Py_XDECREF(resolved);
+    Py_XDECREF(items);
     Py_XDECREF(avcs);
     Py_XDECREF(paths);
     Py_XDECREF(scpair);
@@ -1555,7 +1806,8 @@ static PyMethodDef methods[] = {
     {"keep_heap", keep_heap, METH_O, "keep_heap(nbytes) -> bool: malloc serves blocks up to nbytes from the heap"},
     {"count_newlines", count_newlines, METH_VARARGS, "count_newlines(buffer, end) -> newlines in buffer[:end]"},
     {"configure", configure, METH_VARARGS,
-     "configure(Denial, field_names, resolve_path, sort_avcs, ioctl_value, capability_value): the Python pieces"},
+     "configure(Denial, field_names, resolve_path, sort_avcs, ioctl_value, capability_value, PathItem, "
+     "path_item_names, sort_items): the Python pieces"},
     {"denial_text", denial_text, METH_O,
      "denial_text(denial) -> str (see jsondoc.denial_text); what it does not encode goes to the fallback "
      "(None without one)"},
@@ -1587,6 +1839,8 @@ PyMODINIT_FUNC PyInit__cscan(void) {
     INTERN(s_context, "context"); INTERN(s_text, "text"); INTERN(s_syscall, "syscall");
     INTERN(s_proctitle, "proctitle"); INTERN(s_perms, "perms"); INTERN(s_sport, "sport");
     INTERN(s_words, "words"); INTERN(s_word, "word");
+    INTERN(s_values, "values"); INTERN(s_value, "value"); INTERN(s_otypes, "otypes"); INTERN(s_otype, "otype");
+    INTERN(s_path_items, "path_items"); INTERN(s_path_item, "path_item"); INTERN(s_limit, "limit");
     INTERN(s_avc, "AVC"); INTERN(s_null_text, "(null)"); INTERN(s_question, "?");
     for (int i = 0; i < NFIELDS_NEEDED; i++)
         NEEDED_LEN[i] = (Py_ssize_t)strlen(NEEDED[i]);

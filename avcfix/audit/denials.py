@@ -10,8 +10,8 @@ are not denials.
 from __future__ import annotations
 
 from avcfix.audit.correlate import Event
-from avcfix.audit.fields import resolve_path
-from avcfix.audit.model import Denial
+from avcfix.audit.fields import octal, path_item_order, resolve_path
+from avcfix.audit.model import Denial, PathItem
 from avcfix.audit.records import (
     AvcPathRecord,
     AvcRecord,
@@ -34,6 +34,7 @@ def event_denials(event: Event) -> list[Denial]:
     syscall: SyscallRecord | None = None
     cwd: str | None = None
     paths: list[tuple[int, str]] = []
+    path_recs: list[PathRecord] = []
     proctitle: str | None = None
     port: int | None = None
     avc_path: str | None = None
@@ -50,6 +51,8 @@ def event_denials(event: Event) -> list[Denial]:
         elif isinstance(rec, CwdRecord):
             cwd = cwd or rec.cwd
         elif isinstance(rec, PathRecord):
+            if rec.item is not None:
+                path_recs.append(rec)
             if rec.name and rec.name not in ("(null)", "?"):
                 paths.append((rec.item if rec.item is not None else len(paths), rec.name))
         elif isinstance(rec, ProctitleRecord):
@@ -66,6 +69,7 @@ def event_denials(event: Event) -> list[Denial]:
         full = resolve_path(name, cwd)
         if full not in resolved:
             resolved.append(full)
+    items = tuple(sorted((_path_item(r, cwd) for r in path_recs), key=path_item_order))
     arch = None
     if syscall is not None and syscall.arch:
         arch = (_arch_name(syscall.arch) if _arch_name is not None else None) or syscall.arch
@@ -99,6 +103,9 @@ def event_denials(event: Event) -> list[Denial]:
                 port=rec.port if rec.port is not None else port,
                 ioctlcmd=rec.ioctlcmd,
                 capability=rec.capability,
+                items=items,
+                ino=rec.ino,
+                dev=rec.dev,
                 source=rec.source,
                 line=rec.line,
                 records=texts,
@@ -127,8 +134,21 @@ def event_denials(event: Event) -> list[Denial]:
                 cwd=cwd,
                 proctitle=proctitle,
                 port=port,
+                items=items,
                 source=rec.source,
                 line=rec.line,
                 records=texts,
             ))
     return out
+
+
+def _path_item(rec: PathRecord, cwd: str | None) -> PathItem:
+    """A PATH record as the Denial's :class:`PathItem` (``rec.item`` is set)."""
+    name = rec.name
+    if name in ("(null)", "?", ""):
+        name = None
+    elif name is not None and name[:1] != "/":
+        name = resolve_path(name, cwd)
+    assert rec.item is not None
+    return PathItem(rec.item, name, rec.nametype, rec.inode, rec.dev, octal(rec.mode),
+                    rec.obj.type if rec.obj is not None else None)

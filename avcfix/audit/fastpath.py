@@ -20,8 +20,8 @@ from typing import Callable
 
 from avcfix.audit import fields as F
 from avcfix.audit.accel import cscan as _cscan  # the C accelerator: None when it is not built
-from avcfix.audit.fields import resolve_path
-from avcfix.audit.model import Context, Denial
+from avcfix.audit.fields import path_item_order, resolve_path
+from avcfix.audit.model import Context, Denial, PathItem
 from avcfix.audit.scanner import RawEvent
 
 
@@ -35,6 +35,15 @@ _PATH = re.compile(rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))')
 _CWD = re.compile(rb'cwd=("[^"]*"|[0-9A-F]+)')
 _PROCTITLE = re.compile(rb'proctitle=("[^"]*"|[0-9A-F]+)')
 _SADDR = re.compile(rb"saddr=([0-9A-F]+)")
+#: A PATH record's body as the kernel writes it: ``item=`` and ``name=``
+#: first, then ``key=value`` fields one space apart, each value quoted or
+#: printable ASCII without quotes or braces. The Python fast path and the C
+#: build take only such a body (both read it the same way, and so does the
+#: typed path's grammar); any other sends the event to the typed path.
+_PATH_BODY = re.compile(
+    rb'item=(\d{1,64}) name=("[^"]*"|[0-9A-F]+|\(null\))((?: [A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|[!#-&(-z|~]*))*)')
+_PATH_FIELD = re.compile(rb' ([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|[!#-&(-z|~]*)')
+_OCTAL_DIGITS = frozenset(b"01234567")
 
 #: The fields the typed path reads (``b"key="``), per record type the fast
 #: path takes: an event where one of them may appear twice in a record goes
@@ -61,7 +70,10 @@ _c_event_denials = None
 #: The order of Denial's fields that the C build passes them in.
 _DENIAL_FIELDS = ("kind", "node", "time", "serial", "scontext", "tcontext", "tclass", "perms", "permissive",
                   "pid", "comm", "exe", "syscall", "syscall_nr", "arch", "success", "exit", "name", "path",
-                  "paths", "cwd", "proctitle", "port", "ioctlcmd", "capability", "source", "line", "records")
+                  "paths", "cwd", "proctitle", "port", "ioctlcmd", "capability", "items", "ino", "dev", "source",
+                  "line", "records")
+#: The order of PathItem's fields that the C build passes them in.
+_PATH_ITEM_FIELDS = ("item", "name", "nametype", "inode", "dev", "mode", "otype")
 
 
 def repeats_a_field(piece: bytes, needles: tuple[bytes, ...]) -> bool:
@@ -83,6 +95,20 @@ def repeats_a_field(piece: bytes, needles: tuple[bytes, ...]) -> bool:
     return False
 
 
+def decimal_value(raw: bytes | None) -> int | None:
+    """:func:`avcfix.audit.fields.decimal` of raw bytes (``inode=``, ``ino=``)."""
+    if raw is None or not 0 < len(raw) <= F.MAX_INODE_DIGITS or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+def octal_value(raw: bytes | None) -> int | None:
+    """:func:`avcfix.audit.fields.octal` of raw bytes (``mode=``)."""
+    if raw is None or not 0 < len(raw) <= F.MAX_MODE_DIGITS or not _OCTAL_DIGITS.issuperset(raw):
+        return None
+    return int(raw, 8)
+
+
 def _text(value: bytes) -> str:
     """An untrusted value: quoted text, or hex to decode."""
     s = value.decode("utf-8", "backslashreplace")
@@ -100,7 +126,8 @@ class Memo:
     calls these methods for what it does not find).
     """
 
-    __slots__ = ("contexts", "texts", "words", "syscalls", "proctitles", "perm_sets", "ranks", "sports", "limit")
+    __slots__ = ("contexts", "texts", "words", "syscalls", "proctitles", "perm_sets", "ranks", "sports", "values",
+                 "otypes", "path_items", "limit")
 
     def __init__(self, limit: int = 4096) -> None:
         self.contexts: dict[bytes | None, Context | None] = {}
@@ -114,6 +141,13 @@ class Memo:
         self.perm_sets: dict[bytes, tuple[str, ...]] = {}
         self.ranks: dict[bytes, int] = {}
         self.sports: dict[bytes, int | None] = {}
+        #: ``nametype=`` and ``dev=`` values (as logged, unquoted); ``obj=`` types.
+        self.values: dict[bytes, str | None] = {}
+        self.otypes: dict[bytes, str | None] = {}
+        #: PATH record bodies -> PathItem (``None``: the typed path decides).
+        #: A body whose name is relative maps to ``...`` and its item is
+        #: under ``(body, cwd)``: the same body gives the same object.
+        self.path_items: dict[object, PathItem | None] = {}
         self.limit = limit
 
     def _put(self, d: dict, key: object, value: object) -> None:
@@ -141,6 +175,48 @@ class Memo:
         if got is None:
             got = _text(raw)
             self._put(self.words, raw, got)
+        return got
+
+    def value(self, raw: bytes) -> str | None:
+        """A short field value as logged (``nametype=``, ``dev=``): quotes
+        removed as the typed path's ``_unq`` does, never hex-decoded;
+        ``None`` when empty."""
+        got = self.values.get(raw, False)
+        if got is False:
+            s = raw.decode("utf-8", "backslashreplace")
+            if s[:1] in ('"', "'"):
+                s = s[1:-1] if len(s) > 1 and s[-1] == s[0] else s[1:]
+            got = s or None
+            self._put(self.values, raw, got)
+        return got  # type: ignore[return-value]
+
+    def otype(self, raw: bytes) -> str | None:
+        """The type of an ``obj=`` context (``None`` when it is not one)."""
+        got = self.otypes.get(raw, False)
+        if got is False:
+            ctx = Context.parse(self.value(raw) or "")
+            got = ctx.type if ctx is not None else None
+            self._put(self.otypes, raw, got)
+        return got  # type: ignore[return-value]
+
+    def path_item(self, body: bytes, cwd: str | None) -> PathItem | None:
+        """The PathItem of a PATH record's body (after its header), its name
+        made absolute with ``cwd``; ``None`` when the body is not a plain one."""
+        table = self.path_items
+        got = table.get(body, False)
+        if got is ...:
+            key = (body, cwd)
+            got = table.get(key, False)
+            if got is not False:
+                return got  # type: ignore[return-value]
+        elif got is not False:
+            return got  # type: ignore[return-value]
+        got, relative = path_item_of(body, cwd, self)
+        if relative:
+            self._put(table, body, ...)
+            self._put(table, (body, cwd), got)
+        else:
+            self._put(table, body, got)
         return got
 
     def syscall(self, arch: bytes, nr: int) -> tuple[str | None, str]:
@@ -190,6 +266,39 @@ class Memo:
         return got
 
 
+def path_item_of(body: bytes, cwd: str | None, memo: Memo) -> tuple[PathItem | None, bool]:
+    """``(PathItem, whether its name was relative)`` of a PATH record's body
+    (``(None, False)``: not a plain body, the typed path decides). The C
+    build's ``path_item`` is this function's twin."""
+    m = _PATH_BODY.fullmatch(body)
+    if m is None:
+        return None, False
+    f = dict(_PATH_FIELD.findall(m.group(3)))
+    raw_name = m.group(2)
+    name: str | None = None
+    relative = False
+    if raw_name != b"(null)":
+        n = memo.text(raw_name)
+        if n and n != "(null)" and n != "?":
+            if n[:1] == "/":
+                name = n
+            else:
+                name = resolve_path(n, cwd)
+                relative = True
+    nametype = f.get(b"nametype")
+    dev = f.get(b"dev")
+    obj = f.get(b"obj")
+    return PathItem(
+        item=int(m.group(1)),
+        name=name,
+        nametype=memo.value(nametype) if nametype is not None else None,
+        inode=decimal_value(f.get(b"inode")),
+        dev=memo.value(dev) if dev is not None else None,
+        mode=octal_value(f.get(b"mode")),
+        otype=memo.otype(obj) if obj is not None else None,
+    ), relative
+
+
 def _number(raw: bytes, base: int) -> int | None:
     """``F.to_int`` of an untrusted AVC value (``ioctlcmd=``, ``capability=``)."""
     return F.to_int(raw.decode("utf-8", "backslashreplace"), base)
@@ -205,6 +314,11 @@ def capability_value(raw: bytes) -> int | None:
     return _number(raw, 10)
 
 
+def sort_path_items(items: list[PathItem]) -> list[PathItem]:
+    """An event's PathItems in :func:`avcfix.audit.fields.path_item_order`."""
+    return sorted(items, key=path_item_order)
+
+
 def _avc_order(avc: tuple) -> tuple:
     return (avc[1].rstrip(), avc[0])
 
@@ -217,7 +331,8 @@ def sort_avcs(avcs: list) -> list:
 #: What :func:`event_fields` gives (and the C accelerator's ``event_fields``):
 #: ``(time, serial, syscall, cwd, paths, proctitle, saddr, avcs)`` where
 #: ``syscall`` is ``None`` or ``(arch, nr, success, exit, pid, comm, exe)``,
-#: ``paths`` the ``(item, name)`` of the PATH records in record order, and
+#: ``paths`` the ``(item, name, body)`` of the PATH records in record order
+#: (``body``: the record after its header), and
 #: each of ``avcs`` is ``(line, body, perms, fields)`` in record order. Every
 #: value that needs decoding (names, contexts) is still the raw bytes.
 EventFields = tuple
@@ -234,7 +349,7 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
     avcs: list[tuple[int, bytes, bytes, dict]] = []
     syscall = cwd = proctitle = saddr = None
     syscall_at = 0
-    paths: list[tuple[int, bytes]] = []
+    paths: list[tuple[int, bytes, bytes]] = []
     first = None
     hdr_match = _HDR.match
     for lineno, piece in raw:
@@ -268,7 +383,7 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             if len(pm.group(1)) > MAX_DIGITS:
                 return None
             item = int(pm.group(1))
-            paths.append((item, pm.group(2)))
+            paths.append((item, pm.group(2), piece[m.end():]))
         elif rtype == b"CWD":
             if cwd is not None:
                 return None
@@ -352,10 +467,18 @@ def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | No
         exe = memo.word(raw_exe)
     cwd_text = memo.text(cwd) if cwd is not None else None
     resolved: list[str] = []
+    items: tuple[PathItem, ...] = ()
     if paths:
         if len(paths) > 1:
             paths = sorted(paths)
-        for _, name in paths:
+        got = []
+        for _, _name, body in paths:
+            pi = memo.path_item(body, cwd_text)
+            if pi is None:
+                return None
+            got.append(pi)
+        items = tuple(sort_path_items(got) if len(got) > 1 else got)
+        for _, name, _body in paths:
             if name == b"(null)":
                 continue
             n = memo.text(name)
@@ -401,6 +524,7 @@ def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | No
         avc_exe = f.get(b"exe")
         ioctl = f.get(b"ioctlcmd")
         cap = f.get(b"capability")
+        dev = f.get(b"dev")
         out.append(Denial(
             kind="AVC",
             node=None,
@@ -427,6 +551,9 @@ def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | No
             port=port,
             ioctlcmd=ioctl_value(ioctl) if ioctl is not None else None,
             capability=capability_value(cap) if cap is not None else None,
+            items=items,
+            ino=decimal_value(f.get(b"ino")),
+            dev=memo.value(dev) if dev is not None else None,
             source=source,
             line=lineno,
             records=kept,
@@ -439,10 +566,12 @@ def _use_c() -> None:
     from dataclasses import fields
 
     if (_cscan is None or tuple(f.name for f in fields(Denial)) != _DENIAL_FIELDS
-            or hasattr(Denial, "__post_init__")):
+            or tuple(f.name for f in fields(PathItem)) != _PATH_ITEM_FIELDS
+            or hasattr(Denial, "__post_init__") or hasattr(PathItem, "__post_init__")):
         return
     try:
-        _cscan.configure(Denial, _DENIAL_FIELDS, resolve_path, sort_avcs, ioctl_value, capability_value)
+        _cscan.configure(Denial, _DENIAL_FIELDS, resolve_path, sort_avcs, ioctl_value, capability_value,
+                         PathItem, _PATH_ITEM_FIELDS, sort_path_items)
     except TypeError:  # Denial is no longer a plain slots dataclass: stay in Python
         return
     _c_event_denials = _cscan.event_denials

@@ -155,7 +155,7 @@ READ_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
                       "ino", "src", "dest", "lport", "dport", "sport", "ioctlcmd", "capability")),
     "SYSCALL": frozenset(("arch", "syscall", "success", "exit", "pid", "ppid", "uid", "comm", "exe", "subj", "key",
                           "items")),
-    "PATH": frozenset(("item", "name", "nametype", "obj", "inode", "mode")),
+    "PATH": frozenset(("item", "name", "nametype", "obj", "inode", "dev", "mode")),
     "CWD": frozenset(("cwd",)),
     "PROCTITLE": frozenset(("proctitle",)),
     "SOCKADDR": frozenset(("saddr",)),
@@ -186,6 +186,38 @@ def to_int(value: str | None, base: int = 10) -> int | None:
         return int(value, base)
     except ValueError:
         return None
+
+
+#: The most digits of an ``inode=``/``ino=`` (a 64-bit number) and of a
+#: ``mode=`` (octal): a longer value is not one.
+MAX_INODE_DIGITS = 20
+MAX_MODE_DIGITS = 22
+_OCTAL = frozenset("01234567")
+
+
+def decimal(value: str | None) -> int | None:
+    """An ``inode=``/``ino=`` value: 1 to 20 ASCII digits, else ``None``
+    (quotes, signs, ``_`` and non-ASCII digits make it not a number)."""
+    if not value or len(value) > MAX_INODE_DIGITS or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)
+
+
+def octal(value: str | None) -> int | None:
+    """A ``mode=`` value: 1 to 22 octal digits (``0100644``), else ``None``."""
+    if not value or len(value) > MAX_MODE_DIGITS or not _OCTAL.issuperset(value):
+        return None
+    return int(value, 8)
+
+
+def path_item_order(item) -> tuple:
+    """The sort key of a :class:`~avcfix.audit.model.PathItem`: by item
+    number, then by every value (a total order: equal keys, equal items), so
+    that the items of an event come out in the same order whatever the order
+    of its records."""
+    return (item.item, item.name is not None, item.name or "", item.nametype is not None, item.nametype or "",
+            item.inode is not None, item.inode or 0, item.dev is not None, item.dev or "",
+            item.mode is not None, item.mode or 0, item.otype is not None, item.otype or "")
 
 
 def leading_int(value: str | None) -> int | None:

@@ -49,15 +49,21 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class PathItem:
-    """One PATH record of the event (what the kernel looked up)."""
+    """One PATH record of the event (what the kernel looked up).
 
-    item: int
+    A value is ``None`` when the record does not give it or gives something
+    that is not one (a non-numeric ``inode=``, a ``mode=`` that is not octal
+    digits, an ``obj=`` that is not a context)."""
+
+    item: int  # item=N
+    #: ``name=``, decoded (hex or quoted) and made absolute with the CWD as
+    #: ``Denial.paths`` is; ``None`` for ``(null)``, ``?`` or an empty name.
     name: str | None
-    nametype: str | None
-    inode: int | None
-    dev: str | None
-    mode: int | None
-    otype: str | None
+    nametype: str | None  # NORMAL, PARENT, CREATE, DELETE, UNKNOWN (as logged), or None
+    inode: int | None  # inode= (decimal, at most 20 digits)
+    dev: str | None  # dev= as logged, e.g. "fd:00"
+    mode: int | None  # mode= parsed as octal (0o100644)
+    otype: str | None  # the type of obj= (e.g. "httpd_sys_content_t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +74,10 @@ class Denial:
     absolute with the CWD record where they were relative), then the AVC's own
     ``path=`` if it adds something. ``records`` holds the raw text of every
     record of the event, in the order ausearch would print them, for ``--raw``
-    and bug-report bundles.
+    and bug-report bundles. ``items`` holds every PATH record of the event as a
+    :class:`PathItem`, in item order (equal items from the same record text are
+    the same object); ``ino`` and ``dev`` are the AVC record's own ``ino=`` and
+    ``dev=`` (unquoted).
     """
 
     kind: str  # "AVC", "USER_AVC", "SELINUX_ERR" or "USER_SELINUX_ERR"
@@ -96,6 +105,9 @@ class Denial:
     port: int | None = None
     ioctlcmd: int | None = None
     capability: int | None = None
+    items: tuple[PathItem, ...] = ()
+    ino: int | None = None
+    dev: str | None = None
     source: str = ""
     line: int = 0
     records: tuple[str, ...] = field(default=(), compare=False, repr=False)

@@ -251,8 +251,8 @@ def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
         exe=_untrusted(f, "exe", interpreted),
         name=_untrusted(f, "name", interpreted),
         path=_untrusted(f, "path", interpreted),
-        dev=_unq(f.get("dev")),
-        ino=F.to_int(f.get("ino")),
+        dev=_unq(f.get("dev")) or None,
+        ino=F.decimal(f.get("ino")),
         port=port,
         ioctlcmd=F.to_int(ioctl[2:] if ioctl and ioctl[:2].lower() == "0x" else ioctl, 16),
         capability=F.to_int(f.get("capability")),
@@ -331,9 +331,10 @@ def _path(head: dict, body: str, interpreted: bool, source: str, lineno: int) ->
         **head,
         item=F.to_int(f.get("item")),
         name=_untrusted(f, "name", interpreted),
-        nametype=f.get("nametype"),
+        nametype=_unq(f.get("nametype")) or None,
         obj=Context.parse(_unq(f.get("obj", "")) or ""),
-        inode=F.to_int(f.get("inode")),
+        inode=F.decimal(f.get("inode")),
+        dev=_unq(f.get("dev")) or None,
         mode=f.get("mode"),
     )
 

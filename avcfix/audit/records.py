@@ -136,13 +136,14 @@ class SyscallRecord(Record):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PathRecord(Record):
-    """One PATH item."""
+    """One PATH item (``nametype`` and ``dev`` unquoted; ``mode`` as logged)."""
 
     item: int | None = None
     name: str | None = None
     nametype: str | None = None
     obj: Context | None = None
     inode: int | None = None
+    dev: str | None = None
     mode: str | None = None
 
 
