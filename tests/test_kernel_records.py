@@ -64,10 +64,26 @@ def test_scan_gives_the_expected_denials(manifest: Path) -> None:
     assert {d.syscall for d in denials} == {spec["syscall"]}
 
 
+_MODE_KIND = {0o040000: "dir", 0o100000: "file", 0o120000: "lnk_file", 0o140000: "sock_file"}
+
+
+def _path_items(text: str, cwd: str) -> list[tuple[str, int | None, str | None]]:
+    """(absolute normalised name, inode, kind) of every named PATH record."""
+    items = []
+    for line in re.findall(r"type=PATH .*", text):
+        name = _field(line, "name")
+        if name is None or name == "(null)":
+            continue
+        ino, mode = _field(line, "inode"), _field(line, "mode")
+        kind = _MODE_KIND.get(int(mode, 8) & 0o170000) if mode else None
+        items.append((posixpath.normpath(posixpath.join(cwd, name)), int(ino) if ino else None, kind))
+    return items
+
+
 @pytest.mark.parametrize("manifest", MANIFESTS, ids=IDS)
 def test_manifest_object_is_in_the_records(manifest: Path) -> None:
-    """The object path is the AVC's path=, a PATH name (or a directory on it), or, with no such
-    record, the AVC's name= with the object's inode as ino=."""
+    """The manifest agrees with every identity the kernel logged: the AVC's path=, name= and ino=,
+    and the PATH items' names, inodes and modes."""
     spec, log, denials = _load(manifest)
     obj = spec["object"]
     text = log.read_text()
@@ -78,29 +94,38 @@ def test_manifest_object_is_in_the_records(manifest: Path) -> None:
                                         for a in avc_lines)
         assert _main(spec, denials).port is not None
         return
-    path, inode = obj["path"], obj["inode"]
-    d = _main(spec, denials)
-    names = set()
-    for p in d.paths:
-        names.add(posixpath.normpath(p))
-    on_a_path = any(n == path or n.startswith(path + "/") for n in names)
-    last = avc_lines[-1]
-    by_avc_path = _field(last, "path") == path
-    by_name_ino = (_field(last, "name") == posixpath.basename(path)
-                   and _field(last, "ino") == str(inode))
-    if spec["child"] is not None:   # an entry permission names the entry, not the directory
-        by_name_ino = by_name_ino or (_field(last, "name") == spec["child"]
-                                      and _field(last, "ino") in (None, str(spec["child_inode"])))
-    assert on_a_path or by_avc_path or by_name_ino, (path, names, last)
-    # the AVC's ino= is this object's inode, except for remove_name where the kernel prints the
-    # inode of the entry being removed (the dentry it checks the directory for)
-    ino = _field(last, "ino")
+    path, inode, child = obj["path"], obj["inode"], spec["child"]
+    child_path = posixpath.join(path, child) if child else None
+    main = _main(spec, denials)
+    (last,) = [a for a in avc_lines if _field(a, "tclass") == spec["tclass"]
+               and re.search(r"\{ " + " ".join(sorted(spec["perms"])) + r" \}", a)]
+    avc_path, avc_name, avc_ino = _field(last, "path"), _field(last, "name"), _field(last, "ino")
+    # name=: the object's last component, or the entry's for an entry permission
+    assert avc_path is not None or avc_name in {posixpath.basename(path), child}
+    # ino=: the object's inode, except for remove_name: the kernel prints the removed entry's
     if "remove_name" in spec["perms"]:
-        assert ino == str(spec["child_inode"]) != str(inode)
+        assert avc_ino == str(spec["child_inode"]) != str(inode)
     else:
-        assert ino is None or ino == str(inode)
-    if spec["child"] is not None:
-        assert posixpath.dirname(posixpath.join(path, spec["child"])) == path
+        assert avc_ino is None or avc_ino == str(inode)
+    # every PATH item naming the object (or the entry) has its inode and file type
+    items = _path_items(text, main.cwd or "/")
+    for name, ino, kind in items:
+        if name == path:
+            # (a unix socket is named by its socket file)
+            file_kind = "sock_file" if obj["kind"] == "unix_stream_socket" else obj["kind"]
+            assert ino in (None, inode) and kind in (None, file_kind), (name, ino, kind)
+        if child_path and name == child_path:
+            assert ino in (None, spec["child_inode"]), (name, ino)
+    # and the object is named somewhere: path=, a PATH item, or (a directory the walk stopped
+    # at) a directory on a PATH name whose last component the AVC names
+    named = (avc_path == path
+             or any(name == path for name, _i, _k in items)
+             or (avc_name == posixpath.basename(path)
+                 and any(name.startswith(path + "/") for name, _i, _k in items)))
+    if items or avc_path is not None:
+        assert named, (path, items, avc_path)
+    else:   # no name in the records at all (no audit rule): the AVC's name= and ino= only
+        assert spec["audit_rules"].startswith("no audit rule")
 
 
 def _certain(spec: dict, log: Path) -> bool:
