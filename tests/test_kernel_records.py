@@ -7,9 +7,12 @@ inside the VM, never from the records. These tests keep fixtures and manifests h
 scans (avcfix.audit.api.scan) into the expected (tclass, perms), and the manifest's object is
 consistent with the records (a wrong path or inode in a manifest fails here).
 
+Most events hold one denial; ``permissive/`` events (the domain permissive) and ``hardlink`` hold
+several, each with its own object in the manifest's ``denials``.
+
 When avcfix.explain.objects (the resolver) is importable, it must never name a wrong object for
-these events, and must name the right one wherever the kernel's identity evidence (the AVC's
-path=, or a PATH item with the AVC's ino=) is in the event.
+these denials, and must name the right one wherever the kernel's identity evidence (the AVC's
+path=, or a PATH item with the AVC's ino=, except for remove_name) is in the event.
 """
 
 from __future__ import annotations
@@ -41,15 +44,19 @@ def _load(manifest: Path) -> tuple[dict, Path, list]:
     return json.loads(manifest.read_text()), log, list(scan([str(log)]))
 
 
-def _main(spec: dict, denials: list):
-    """The denial of the manifest's object (tclass, perms): exactly one."""
-    (main,) = [d for d in denials if (d.tclass, list(d.perms)) == (spec["tclass"], sorted(spec["perms"]))]
-    return main
+def _pick(entry: dict, denials: list):
+    """The scanned denial of one manifest entry (tclass, perms): exactly one."""
+    (d,) = [d for d in denials if (d.tclass, list(d.perms)) == (entry["tclass"], sorted(entry["perms"]))]
+    return d
+
+
+def _entries(spec: dict) -> list[dict]:
+    return spec["denials"]
 
 
 def test_fixtures_exist() -> None:
-    # 39 probe steps, captured with and without an audit rule (norules/)
-    assert len(MANIFESTS) >= 30
+    # 39 probe steps captured with and without an audit rule (norules/), 4 permissive ones
+    assert len(MANIFESTS) >= 80
     assert all(p.with_suffix(".log").is_file() for p in MANIFESTS)
 
 
@@ -58,9 +65,11 @@ def test_scan_gives_the_expected_denials(manifest: Path) -> None:
     spec, _log, denials = _load(manifest)
     # (avcfix does not keep the order of several AVC records of one event)
     got = sorted((d.tclass, tuple(d.perms)) for d in denials)
-    assert got == sorted((x["tclass"], tuple(sorted(x["perms"]))) for x in spec["denials"])
-    assert [_main(spec, denials)]
-    assert all(d.scontext.type == "avcfix_probe_t" and not d.permissive for d in denials)
+    assert got == sorted((x["tclass"], tuple(sorted(x["perms"]))) for x in _entries(spec))
+    own = _pick({"tclass": spec["tclass"], "perms": spec["perms"]}, denials)
+    assert _entries(spec)[0]["object"] == spec["object"] and own in denials
+    domain = "avcfix_probe_perm_t" if spec["permissive"] else "avcfix_probe_t"
+    assert all(d.scontext.type == domain and d.permissive == spec["permissive"] for d in denials)
     assert {d.syscall for d in denials} == {spec["syscall"]}
 
 
@@ -80,64 +89,65 @@ def _path_items(text: str, cwd: str) -> list[tuple[str, int | None, str | None]]
     return items
 
 
+def _avc_line(text: str, entry: dict) -> str:
+    (line,) = [a for a in _AVC.findall(text) if _field(a, "tclass") == entry["tclass"]
+               and sorted(re.search(r"\{([^}]*)\}", a).group(1).split()) == sorted(entry["perms"])]
+    return line
+
+
 @pytest.mark.parametrize("manifest", MANIFESTS, ids=IDS)
 def test_manifest_object_is_in_the_records(manifest: Path) -> None:
-    """The manifest agrees with every identity the kernel logged: the AVC's path=, name= and ino=,
-    and the PATH items' names, inodes and modes."""
+    """Every denial's object agrees with every identity the kernel logged: the AVC's path=,
+    name= and ino=, and the PATH items' names, inodes and modes."""
     spec, log, denials = _load(manifest)
-    obj = spec["object"]
     text = log.read_text()
-    avc_lines = _AVC.findall(text)
-    if obj is None:
-        # not a file system object (a port): the AVC names no file
-        assert spec.get("kind") and all(_field(a, "path") is None and _field(a, "name") is None
-                                        for a in avc_lines)
-        assert _main(spec, denials).port is not None
-        return
-    path, inode, child = obj["path"], obj["inode"], spec["child"]
-    child_path = posixpath.join(path, child) if child else None
-    main = _main(spec, denials)
-    (last,) = [a for a in avc_lines if _field(a, "tclass") == spec["tclass"]
-               and re.search(r"\{ " + " ".join(sorted(spec["perms"])) + r" \}", a)]
-    avc_path, avc_name, avc_ino = _field(last, "path"), _field(last, "name"), _field(last, "ino")
-    # name=: the object's last component, or the entry's for an entry permission
-    assert avc_path is not None or avc_name in {posixpath.basename(path), child}
-    # ino=: the object's inode, except for remove_name: the kernel prints the removed entry's
-    if "remove_name" in spec["perms"]:
-        assert avc_ino == str(spec["child_inode"]) != str(inode)
-    else:
-        assert avc_ino is None or avc_ino == str(inode)
-    # every PATH item naming the object (or the entry) has its inode and file type
-    items = _path_items(text, main.cwd or "/")
-    for name, ino, kind in items:
-        if name == path:
-            # (a unix socket is named by its socket file)
-            file_kind = "sock_file" if obj["kind"] == "unix_stream_socket" else obj["kind"]
-            assert ino in (None, inode) and kind in (None, file_kind), (name, ino, kind)
-        if child_path and name == child_path:
-            assert ino in (None, spec["child_inode"]), (name, ino)
-    # and the object is named somewhere: path=, a PATH item, or (a directory the walk stopped
-    # at) a directory on a PATH name whose last component the AVC names
-    named = (avc_path == path
-             or any(name == path for name, _i, _k in items)
-             or (avc_name == posixpath.basename(path)
-                 and any(name.startswith(path + "/") for name, _i, _k in items)))
-    if items or avc_path is not None:
-        assert named, (path, items, avc_path)
-    else:   # no name in the records at all (no audit rule): the AVC's name= and ino= only
-        assert spec["audit_rules"].startswith("no audit rule")
+    for entry in _entries(spec):
+        obj, d, last = entry["object"], _pick(entry, denials), _avc_line(text, entry)
+        avc_path, avc_name, avc_ino = _field(last, "path"), _field(last, "name"), _field(last, "ino")
+        if obj is None:
+            # not a file system object (a port): the AVC names no file
+            assert spec.get("kind") and avc_path is None and avc_name is None and d.port is not None
+            continue
+        path, inode, child = obj["path"], obj["inode"], entry["child"]
+        child_path = posixpath.join(path, child) if child else None
+        # name=: the object's last component, or the entry's for an entry permission
+        assert avc_path is not None or avc_name in {posixpath.basename(path), child}
+        # ino=: the object's inode, except for remove_name: the kernel prints the removed entry's
+        if "remove_name" in entry["perms"]:
+            assert avc_ino == str(entry["child_inode"]) != str(inode)
+        else:
+            assert avc_ino is None or avc_ino == str(inode)
+        # every PATH item naming the object (or the entry) has its inode and file type
+        items = _path_items(text, d.cwd or "/")
+        for name, ino, kind in items:
+            if name == path:
+                # (a unix socket is named by its socket file)
+                file_kind = "sock_file" if obj["kind"] == "unix_stream_socket" else obj["kind"]
+                assert ino in (None, inode) and kind in (None, file_kind), (name, ino, kind)
+            if child_path and name == child_path:
+                assert ino in (None, entry["child_inode"]), (name, ino)
+        # and the object is named somewhere: path=, a PATH item, or (a directory the walk
+        # stopped at) a directory on a PATH name whose last component the AVC names
+        named = (avc_path == path
+                 or any(name == path for name, _i, _k in items)
+                 or (avc_name == posixpath.basename(path)
+                     and any(name.startswith(path + "/") for name, _i, _k in items)))
+        if items or avc_path is not None:
+            assert named, (path, items, avc_path)
+        else:   # no name in the records at all (no audit rule): the AVC's name= and ino= only
+            assert spec["audit_rules"].startswith("no audit rule")
 
 
-def _certain(spec: dict, log: Path) -> bool:
+def _certain(entry: dict, text: str) -> bool:
     """The kernel's own identity evidence names the object: the AVC's absolute path=, or a
     PATH item whose inode is the AVC's ino= (not for remove_name: that ino= is the entry's)."""
-    last = _AVC.findall(log.read_text())[-1]
+    last = _avc_line(text, entry)
     if (_field(last, "path") or "").startswith("/"):
         return True
-    if "remove_name" in spec["perms"]:
+    if "remove_name" in entry["perms"]:
         return False
     ino = _field(last, "ino")
-    return ino is not None and re.search(rf"type=PATH .* inode={ino} ", log.read_text()) is not None
+    return ino is not None and re.search(rf"type=PATH .* inode={ino} ", text) is not None
 
 
 @pytest.mark.parametrize("manifest", MANIFESTS, ids=IDS)
@@ -146,9 +156,11 @@ def test_resolver_names_the_object(manifest: Path) -> None:
     if not hasattr(objects, "resolve"):
         pytest.skip("avcfix.explain.objects has no resolve()")
     spec, log, denials = _load(manifest)
-    want = spec["object"]["path"] if spec["object"] else None
-    got = objects.resolve(_main(spec, denials)).path
-    if want is not None and _certain(spec, log):
-        assert got == want
-    else:
-        assert got in (None, want)    # never a wrong object
+    text = log.read_text()
+    for entry in _entries(spec):
+        want = entry["object"]["path"] if entry["object"] else None
+        got = objects.resolve(_pick(entry, denials)).path
+        if want is not None and _certain(entry, text):
+            assert got == want, entry
+        else:
+            assert got in (None, want), entry    # never a wrong object

@@ -24,11 +24,13 @@ cp $S/avcfix_probe.pp /root/avcfix_probe.pp
 { semodule -i /root/avcfix_probe.pp 2>&1; echo "semodule rc=$?"; } | cat > $OUT/semodule.txt
 semodule -l | grep avcfix_probe >> $OUT/semodule.txt
 cp $S/avcfix-probe $PROBE && chmod 755 $PROBE && chcon -t avcfix_probe_exec_t $PROBE
+cp $PROBE $PROBE-perm && chcon -t avcfix_probe_perm_exec_t $PROBE-perm
 
 say tree
 mkdir -p $P/ro/emptydir $P/rw/subdir $P/nosearch/inner $P/mnt $P/sock $P/noadd $P/norm/emptydir
 for f in ro/secret ro/secret_stat ro/leak ro/noopen ro/victim ro/a ro/c ro/ioctl ro/rofile ro/trunc \
-         rw/nounlink rw/x rw/norename rw/hard rw/chmod nosearch/inner/file norm/victim norm/a norm/c; do
+         rw/nounlink rw/x rw/norename rw/hard rw/chmod nosearch/inner/file norm/victim norm/a norm/c \
+         nosearch/inner/secret norm/r3; do
     echo "avcfix probe $f" > $P/$f
 done
 cp $PROBE $P/ro/noexec; cp $PROBE $P/ro/notrans
@@ -51,23 +53,23 @@ t noadd_dir_t noadd
 t noremove_dir_t norm
 t rw_dir_t rw
 t nosearch_dir_t nosearch
-t secret_t ro/secret ro/secret_stat ro/leak ro/link
+t secret_t ro/secret ro/secret_stat ro/leak ro/link nosearch/inner/secret
 t noopen_t ro/noopen
 t file_t ro/victim ro/a ro/c rw/x rw/chmod norm/victim norm/a norm/c
-t ro_file_t ro/rofile ro/trunc rw/nounlink rw/norename rw/hard nosearch/inner/file
+t ro_file_t ro/rofile ro/trunc rw/nounlink rw/norename rw/hard nosearch/inner/file norm/r3
 t ioctl_t ro/ioctl
 t noexec_t ro/noexec
 t notrans_t ro/notrans
 t sock_t sock/denied.sock
 t sock_ok_t sock/conn.sock
 ls -laZR $P > $OUT/tree.txt 2>&1
-find $P $PROBE -exec stat --printf='%n\t%i\t%F\t%D\t%C\n' {} + > $OUT/stat.tsv
+find $P $PROBE $PROBE-perm -exec stat --printf='%n\t%i\t%F\t%D\t%C\n' {} + > $OUT/stat.tsv
 
-STEPS=$(grep -o '"[a-z-]*")) [{r]' $S/probe.c | cut -d'"' -f2 | grep -vx leaked-fd)
+STEPS=$(grep -o '"[a-z-]*")) [{r]' $S/probe.c | cut -d'"' -f2 | grep -vx leaked-fd | grep -v '^p-')
 # steps PASS: every probe step once (steps-PASS.tsv: step, pid, rc, errno)
 steps() {
     say "steps $1"
-    auditctl -l > $OUT/auditctl-$1.txt 2>&1
+    auditctl -l 2>&1 | cat > $OUT/auditctl-$1.txt
     for st in $STEPS; do
         $PROBE $st < /dev/null 2>&1 | cat >> $OUT/steps-$1.tsv
     done
@@ -81,12 +83,22 @@ steps() {
 steps norules
 # Pass "rules": one syscall rule, for a call the probe never makes, is enough for the kernel
 # to collect names and write CWD and PATH records with every AVC.
-auditctl -a always,exit -F arch=b64 -S kexec_load -k avcfix-capture > $OUT/auditctl-add.txt 2>&1
+auditctl -a always,exit -F arch=b64 -S kexec_load -k avcfix-capture 2>&1 | cat > $OUT/auditctl-add.txt
 steps rules
+# Pass "permissive" (rule still loaded): the same domain's rules, permissive, a few calls whose
+# one event then logs several denials on several objects. These calls succeed and change the
+# tree, so they run last, each on objects no other permissive step touches (the AVC cache
+# logs a permissive denial once).
+say "steps permissive"
+for st in $(grep -o '"p-[a-z-]*")) [{r]' $S/probe.c | cut -d'"' -f2); do
+    $PROBE-perm $st < /dev/null 2>&1 | cat >> $OUT/steps-permissive.tsv
+done
+cat $OUT/steps-permissive.tsv
+find $P -exec stat --printf='%n\t%i\t%F\t%D\t%C\n' {} + > $OUT/stat-after.tsv
 kill $SERVER
 
 say wait-audit
-last=$(tail -n1 $OUT/steps-rules.tsv | cut -f2)
+last=$(tail -n1 $OUT/steps-permissive.tsv | cut -f2)
 for i in $(seq 1 60); do grep -q " pid=$last " $LOG && break; sleep 0.5; done
 sleep 2
 ls -laZR $P > $OUT/tree-after.txt 2>&1

@@ -4,6 +4,7 @@
  * capture_job.sh inside the SELinux-enforcing e2e VM. `avcfix-probe STEP`
  * makes exactly one system call that the policy denies and prints
  * "STEP<TAB>pid<TAB>rc<TAB>errno" so the host can find the audit event by pid.
+ * The p-* steps run as avcfix-probe-perm in the permissive avcfix_probe_perm_t.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -99,11 +100,21 @@ static int step(const char *s) {
     if (!strcmp(s, "hardlink")) return link(D "/rw/hard", D "/rw/hard2");
     if (!strcmp(s, "chmod")) return chmod(D "/rw/chmod", 0600);
     if (!strcmp(s, "truncate")) return truncate(D "/ro/trunc", 0);
+    /* permissive steps (avcfix-probe-perm, avcfix_probe_perm_t): every check is logged */
+    if (!strcmp(s, "p-search-middle")) return open(D "/nosearch/inner/secret", O_RDONLY);
+    if (!strcmp(s, "p-create")) return open(D "/ro/pnew", O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (!strcmp(s, "p-rename-three")) return rename(D "/norm/r3", D "/noadd/r3");
+    if (!strcmp(s, "p-exec")) {
+        printf("%s\t%d\texec\t0\n", s, (int)getpid());   /* a successful execve prints nothing after */
+        fflush(stdout);
+        return execve(D "/ro/noexec", argv, envp);
+    }
     errno = EINVAL;
     return -3;
 }
 
 int main(int argc, char **argv) {
+    if (argc == 1 && strcmp(argv[0], "probe-child") == 0) return 0;   /* exec'ed by a step */
     if (argc != 2) {
         fprintf(stderr, "usage: avcfix-probe STEP\n");
         return 2;

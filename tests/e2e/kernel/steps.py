@@ -21,6 +21,17 @@ PROBE_C = "tests/e2e/kernel/probe.c"
 
 
 @dataclass(frozen=True, slots=True)
+class Den:
+    """Another denial of the same event, on its own object (None: the step's object)."""
+
+    tclass: str
+    perms: tuple[str, ...]
+    path: str | None = None
+    kind: str | None = None
+    child: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     name: str
     access: str
@@ -32,11 +43,16 @@ class Step:
     kind: str                 # file, dir, lnk_file, sock_file, ... or why there is no path
     child: str | None = None  # the entry created/removed/renamed inside the dir object
     note: str = ""
-    #: denials the kernel logs in the same event before the one for the object, on the same object
-    before: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: the other denials the kernel logs in the same event (any order)
+    others: tuple[Den, ...] = ()
+    #: the permissive steps run as avcfix-probe-perm (avcfix_probe_perm_t)
+    permissive: bool = False
 
-    def denials(self) -> list[tuple[str, tuple[str, ...]]]:
-        return [*self.before, (self.tclass, self.perms)]
+    def denials(self) -> list[Den]:
+        """Every denial of the event, each with its object (the step's own first)."""
+        own = Den(self.tclass, self.perms, self.path, self.kind, self.child)
+        return [own] + [Den(d.tclass, d.perms, d.path or self.path, d.kind or self.kind,
+                            d.child if d.path else self.child) for d in self.others]
 
 
 def _dir_write(name, access, call, syscall, child):
@@ -133,7 +149,7 @@ STEPS: tuple[Step, ...] = (
          f'open("{P}/ro/link", O_RDONLY)', "openat", "lnk_file", ("read",), f"{P}/ro/link", "lnk_file"),
     Step("hardlink", "hard link a file without link on it (directory writable)",
          f'link("{P}/rw/hard", "{P}/rw/hard2")', "link", "file", ("link",), f"{P}/rw/hard", "file",
-         before=(("file", ("write",)),),
+         others=(Den("file", ("write",)),),
          note="the kernel first logs write on the same file: fs.protected_hardlinks asks "
               "inode_permission(MAY_READ|MAY_WRITE) for a safe source, and the owner (root) then "
               "passes without it"),
@@ -149,27 +165,55 @@ STEPS: tuple[Step, ...] = (
               "closed, execve succeeds); the file is not among the PATH records"),
 )
 
+#: Permissive (avcfix_probe_perm_t): each call succeeds, and its one event logs every check.
+PERMISSIVE_STEPS: tuple[Step, ...] = (
+    Step("p-search-middle", "permissive: open a secret file below a directory the domain may not "
+         "search (two objects in one event)", f'open("{P}/nosearch/inner/secret", O_RDONLY)', "openat",
+         "dir", ("search",), f"{P}/nosearch", "dir", permissive=True,
+         others=(Den("file", ("read",), f"{P}/nosearch/inner/secret", "file"),
+                 Den("file", ("open",), f"{P}/nosearch/inner/secret", "file"))),
+    Step("p-create", "permissive: create a file in a directory the domain may not write "
+         "(the directory and the new file in one event)",
+         f'open("{P}/ro/pnew", O_WRONLY|O_CREAT|O_EXCL)', "openat", "dir", ("write",), f"{P}/ro", "dir",
+         "pnew", permissive=True,
+         others=(Den("dir", ("add_name",)),
+                 Den("file", ("create",), f"{P}/ro/pnew", "file"),
+                 Den("file", ("open", "write"), f"{P}/ro/pnew", "file"))),
+    Step("p-rename-three", "permissive: rename across directories with remove_name, rename and "
+         "add_name all denied (three objects in one event)",
+         f'rename("{P}/norm/r3", "{P}/noadd/r3")', "rename", "dir", ("remove_name",), f"{P}/norm",
+         "dir", "r3", permissive=True,
+         others=(Den("file", ("rename",), f"{P}/norm/r3", "file"),
+                 Den("dir", ("add_name",), f"{P}/noadd", "dir", "r3"))),
+    Step("p-exec", "permissive: execute a file the domain may not execute (execve succeeds)",
+         f'execve("{P}/ro/noexec")', "execve", "file", ("execute",), f"{P}/ro/noexec", "file",
+         permissive=True, others=(Den("file", ("execute_no_trans",)), Den("file", ("map",))),
+         note="the map check comes from the kernel's ELF loader mapping the new image, already "
+              "under the new comm (comm=\"noexec\" in that AVC)"),
+)
+
 _SERIAL = re.compile(rb"msg=audit\((\d+\.\d+:\d+)\)")
 _AVC_HEAD = re.compile(rb"avc:\s+denied\s+\{([^}]*)\}.*?\bpid=(\d+)\b.*?\bscontext=(\S+).*?\btclass=(\S+)")
+_PROBE_DOMAINS = (b":avcfix_probe_t:", b":avcfix_probe_perm_t:")
 
 
-def read_stat(path: Path) -> dict[str, tuple[int, str]]:
-    """stat.tsv (name, inode, type, dev, context) -> {name: (inode, type)}."""
-    found = {}
-    for line in path.read_text().splitlines():
+def read_stat(*paths: Path) -> dict[str, tuple[int, str]]:
+    """stat.tsv (name, inode, type, dev, context) -> {name: (inode, type)}; the first file wins."""
+    found: dict[str, tuple[int, str]] = {}
+    for line in (ln for p in reversed(paths) if p.is_file() for ln in p.read_text().splitlines()):
         parts = line.split("\t")
         if len(parts) >= 3:
             found[parts[0]] = (int(parts[1]), parts[2])
     return found
 
 
-def read_steps(path: Path) -> dict[str, tuple[int, int, int]]:
-    """steps.tsv (step, pid, rc, errno) -> {step: (pid, rc, errno)}."""
+def read_steps(path: Path) -> dict[str, tuple[int, str, str]]:
+    """steps-PASS.tsv (step, pid, rc, errno) -> {step: (pid, rc, errno)}."""
     found = {}
     for line in path.read_text().splitlines():
         parts = line.split("\t")
         if len(parts) == 4 and parts[1].isdigit():
-            found[parts[0]] = (int(parts[1]), int(parts[2]), int(parts[3]))
+            found[parts[0]] = (int(parts[1]), parts[2], parts[3])
     return found
 
 
@@ -180,7 +224,7 @@ def events_by_pid(log: bytes) -> dict[int, list[bytes]]:
         if not line.startswith(b"type=AVC "):
             continue
         m, a = _SERIAL.search(line), _AVC_HEAD.search(line)
-        if m and a and b":avcfix_probe_t:" in a.group(3):
+        if m and a and any(dom in a.group(3) for dom in _PROBE_DOMAINS):
             lst = serials.setdefault(int(a.group(2)), [])
             if m.group(1) not in lst:
                 lst.append(m.group(1))
@@ -198,30 +242,47 @@ def event_lines(log: bytes, serials: list[bytes]) -> list[bytes]:
     return out
 
 
-#: pass name -> (steps file in out/, fixture subdirectory, what the pass means)
+#: pass name -> (steps file in out/, fixture subdirectory, its steps, what the pass means)
 PASSES = {
-    "rules": ("steps-rules.tsv", "", "one audit rule loaded (-a always,exit -S kexec_load): "
+    "rules": ("steps-rules.tsv", "", STEPS, "one audit rule loaded (-a always,exit -S kexec_load): "
               "the kernel collects names, so CWD and PATH records come with the AVC"),
-    "norules": ("steps-norules.tsv", "norules", "no audit rule (Debian's default audit.rules): "
+    "norules": ("steps-norules.tsv", "norules", STEPS, "no audit rule (Debian's default audit.rules): "
                 "the syscall context is a dummy, the kernel collects no names"),
+    "permissive": ("steps-permissive.tsv", "permissive", PERMISSIVE_STEPS,
+                   "one audit rule loaded (-a always,exit -S kexec_load): the kernel collects names, "
+                   "so CWD and PATH records come with the AVC"),
 }
 
 
+def _object(path: str | None, kind: str | None, stats: dict) -> dict | None:
+    if path is None:
+        return None
+    return {"path": path, "kind": kind, "inode": stats[path][0]}
+
+
+def _child_inode(path: str | None, child: str | None, stats: dict) -> int | None:
+    """The entry's own inode, when it exists (unlink, rmdir, rename source): the kernel
+    prints it as the AVC's ino= for remove_name on the directory."""
+    child_path = f"{path}/{child}" if path and child else None
+    return stats[child_path][0] if child_path in stats else None
+
+
 def write_fixtures(out: Path, dest: Path, say) -> list[str]:
-    """Cut every step's events out of OUT/audit/audit.log into DEST[/norules]/NAME.log + NAME.json.
+    """Cut every step's events out of OUT/audit/audit.log into DEST[/PASS]/NAME.log + NAME.json.
 
     Returns the fixture names written; reports (through SAY) every step whose records differ
     from what it expects: a wrong expectation is fixed in STEPS, never in the fixture.
     """
     log = (out / "audit" / "audit.log").read_bytes()
-    stats = read_stat(out / "stat.tsv")
+    # inodes before the steps; objects a permissive step created, from after them
+    stats = read_stat(out / "stat.tsv", out / "stat-after.tsv")
     by_pid = events_by_pid(log)
     problems, names = [], []
-    for pass_name, (steps_file, sub, meaning) in PASSES.items():
+    for steps_file, sub, table, meaning in PASSES.values():
         steps = read_steps(out / steps_file)
         where = dest / sub if sub else dest
         where.mkdir(parents=True, exist_ok=True)
-        for st in STEPS:
+        for st in table:
             label = f"{sub + '/' if sub else ''}{st.name}"
             if st.name not in steps:
                 problems.append(f"{label}: the probe did not report")
@@ -229,8 +290,8 @@ def write_fixtures(out: Path, dest: Path, say) -> list[str]:
             pid, rc, err = steps[st.name]
             lines = event_lines(log, by_pid.get(pid, []))
             avcs = [_AVC_HEAD.search(ln) for ln in lines if ln.startswith(b"type=AVC ")]
-            got = [(a.group(4).decode(), tuple(sorted(a.group(1).decode().split()))) for a in avcs if a]
-            want = [(c, tuple(sorted(p))) for c, p in st.denials()]
+            got = sorted((a.group(4).decode(), tuple(sorted(a.group(1).decode().split()))) for a in avcs if a)
+            want = sorted((d.tclass, tuple(sorted(d.perms))) for d in st.denials())
             if got != want:
                 problems.append(f"{label}: expected {want}, the kernel logged {got}")
             sysc = [re.search(rb"\x1dARCH=\S+ SYSCALL=(\w+)", ln) for ln in lines
@@ -238,27 +299,27 @@ def write_fixtures(out: Path, dest: Path, say) -> list[str]:
             if [m.group(1).decode() for m in sysc if m] != [st.syscall]:
                 problems.append(f"{label}: expected syscall {st.syscall}, got "
                                 f"{[m.group(1).decode() for m in sysc if m]}")
-            obj = None
-            if st.path is not None:
-                if st.path not in stats:
-                    problems.append(f"{label}: {st.path} not in stat.tsv")
-                    continue
-                obj = {"path": st.path, "kind": st.kind, "inode": stats[st.path][0]}
-            # the entry's own inode, when it exists (unlink, rmdir, rename source): the kernel
-            # prints it as the AVC's ino= for remove_name on the directory
-            child_path = f"{st.path}/{st.child}" if st.child else None
-            child_inode = stats[child_path][0] if child_path in stats else None
-            how = (f"avcfix-probe {st.name} ({PROBE_C}) in avcfix_probe_t: {st.call} -> rc={rc} "
+            missing = [d.path for d in st.denials() if d.path is not None and d.path not in stats]
+            if missing:
+                problems.append(f"{label}: {missing} not in stat.tsv")
+                continue
+            probe = "avcfix-probe-perm" if st.permissive else "avcfix-probe"
+            domain = "avcfix_probe_perm_t (permissive)" if st.permissive else "avcfix_probe_t"
+            how = (f"{probe} {st.name} ({PROBE_C}) in {domain}: {st.call} -> rc={rc} "
                    f"errno={err}. The object is what that call names in the tree built by "
                    "capture_job.sh; its inode is from stat inside the VM (stat.tsv).")
             if st.note:
                 how += " " + st.note[0].upper() + st.note[1:] + "."
             manifest = {"access": st.access, "syscall": st.syscall, "tclass": st.tclass,
-                        "perms": list(st.perms), "object": obj, "child": st.child,
-                        "child_inode": child_inode, "how": how,
-                        "denials": [{"tclass": c, "perms": list(p)} for c, p in st.denials()],
-                        "audit_rules": meaning}
-            if obj is None:
+                        "perms": list(st.perms), "object": _object(st.path, st.kind, stats),
+                        "child": st.child, "child_inode": _child_inode(st.path, st.child, stats),
+                        "how": how,
+                        "denials": [{"tclass": d.tclass, "perms": list(d.perms),
+                                     "object": _object(d.path, d.kind, stats), "child": d.child,
+                                     "child_inode": _child_inode(d.path, d.child, stats)}
+                                    for d in st.denials()],
+                        "permissive": st.permissive, "audit_rules": meaning}
+            if st.path is None:
                 manifest["kind"] = st.kind
             (where / f"{st.name}.log").write_bytes(b"".join(lines))
             (where / f"{st.name}.json").write_text(json.dumps(manifest, indent=1) + "\n")
