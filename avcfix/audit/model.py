@@ -48,6 +48,19 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
+class PathItem:
+    """One PATH record of the event (what the kernel looked up)."""
+
+    item: int
+    name: str | None
+    nametype: str | None
+    inode: int | None
+    dev: str | None
+    mode: int | None
+    otype: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Denial:
     """One denied (or permissively logged) access, with its event's context.
 

@@ -20,9 +20,11 @@ from dataclasses import replace
 from typing import Iterable, Iterator, Sequence
 
 from avcfix.audit.model import DenialGroup
-from avcfix.explain import advice as adv
+from avcfix.explain import advisors
+from avcfix.explain.advisors.narrower import NARROWER
 from avcfix.explain.generic import UNCONFINED_DOMAIN_NAMES
 from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
+from avcfix.explain.objects import resolve
 from avcfix.explain.protocol import AccessKey, Analysis, Facts, Verdict
 from avcfix.explain.risks import risks_for
 
@@ -74,7 +76,7 @@ def explain_groups(groups: Sequence[DenialGroup], facts: Facts | None) -> list[F
     for group in groups:
         analysis = analyses.get(access_key(group)) if facts is not None else None
         others = [analyses[k] for k in _all_keys(group)[1:]] if facts is not None else []
-        for perms, verdict in _split(group, analysis):
+        for perms, verdict in _split(group, analysis, facts):
             finding = _finding(group, perms, verdict, analysis, facts, denied)
             note = _other_contexts_note(perms, verdict, others)
             if note:
@@ -147,13 +149,34 @@ def _denied_index(groups: Sequence[DenialGroup]) -> dict[tuple[str, str, str], f
     return {k: frozenset(v) for k, v in acc.items()}
 
 
-def _split(group: DenialGroup, analysis: Analysis | None) -> list[tuple[tuple[str, ...], Verdict]]:
+def _xperm_verdict(group: DenialGroup, facts: Facts | None) -> Verdict | None:
+    """An XPERM verdict when the policy allows ``ioctl`` but its allowxperm rules
+    leave out a command the log shows (audit2why sees only the class permission)."""
+    if facts is None or "ioctl" not in group.perms:
+        return None
+    cmds = tuple(sorted(set(group.ioctlcmds) | ({group.example.ioctlcmd} if group.example.ioctlcmd is not None
+                                                 else set())))
+    if not cmds:
+        return None
+    denied = facts.xperm_denied(group.source, group.target, group.tclass, cmds)
+    if not denied:
+        return None
+    return Verdict(Reason.XPERM, detail="the policy allows ioctl on this class but its allowxperm rules do not "
+                   "list command" + ("s " if len(denied) > 1 else " ")
+                   + ", ".join(f"0x{c:04x}" for c in denied))
+
+
+def _split(group: DenialGroup, analysis: Analysis | None,
+           facts: Facts | None = None) -> list[tuple[tuple[str, ...], Verdict]]:
     """Permissions grouped by identical verdict, ordered by reason."""
     if analysis is None:
         none = Verdict(Reason.NO_POLICY, detail=NO_POLICY_DETAIL)
         return [(p, none) for p in _split_narrower(group.tclass, group.perms, none)]
+    xperm = _xperm_verdict(group, facts) if any(p == "ioctl" for p, _ in analysis.verdicts) else None
     by_verdict: dict[Verdict, list[str]] = {}
     for perm, verdict in analysis.verdicts:
+        if perm == "ioctl" and verdict.reason is Reason.ALLOWED_NOW and xperm is not None:
+            verdict = xperm
         by_verdict.setdefault(verdict, []).append(perm)
     parts: list[tuple[tuple[str, ...], Verdict]] = []
     for v, perms in by_verdict.items():
@@ -171,7 +194,7 @@ def _split_narrower(tclass: str, perms: tuple[str, ...], verdict: Verdict) -> li
     """
     if verdict.reason not in _MODULE_REASONS or len(perms) < 2:
         return [perms]
-    broad = {n.denied for n in adv.NARROWER if n.tclass == tclass and n.denied in perms and n.instead in perms}
+    broad = {n.denied for n in NARROWER if n.tclass == tclass and n.denied in perms and n.instead in perms}
     rest = tuple(p for p in perms if p not in broad)
     if not broad or not rest:
         return [perms]
@@ -204,16 +227,20 @@ def _finding(group: DenialGroup, perms: tuple[str, ...], verdict: Verdict, analy
         detail = "; ".join(x for x in [detail, *descs] if x)
     is_unconfined = facts.is_unconfined if facts is not None else UNCONFINED_DOMAIN_NAMES.__contains__
     risks = risks_for(group.target, group.tclass, perms, is_unconfined)
+    obj = resolve(group.example)
+    also = denied.get((group.source, group.target, group.tclass), frozenset())
+    situation = advisors.Situation(group, perms, base, verdict, obj, facts, also)
     return Finding(
         group=group,
         perms=perms,
         reason=reason,
-        advice=_temper(_advice(group, perms, base, verdict, facts, denied), risks),
+        advice=_temper(_rank(advisors.run(situation)), risks),
         risks=risks,
         detail=detail,
         booleans=_flat(verdict.booleans),
         underlying=underlying,
         differs=verdict.differs,
+        object=obj,
     )
 
 
@@ -241,41 +268,6 @@ def _flat(alternatives: tuple[tuple[tuple[str, bool], ...], ...]) -> tuple[tuple
         for setting in alt:
             seen.setdefault(setting, None)
     return tuple(sorted(seen))
-
-
-def _advice(group: DenialGroup, perms: tuple[str, ...], base: Reason, verdict: Verdict,
-            facts: Facts | None, denied: dict[tuple[str, str, str], frozenset[str]]) -> tuple[Advice, ...]:
-    """Ranked advice for a finding whose enforcing reason is ``base``."""
-    if base not in _MODULE_REASONS and base not in (Reason.BOOLEAN, Reason.CONSTRAINT):
-        return ()  # allowed_now, dontaudit, rbac, bounds, unknown_*: no command fixes these here
-    out: list[Advice] = []
-    port, specific_port = adv.port_label(group, perms, facts)
-    out += port
-    out += adv.restorecon(group, perms, facts)
-    if base is Reason.CONSTRAINT:
-        return _rank(out)  # only a relabel can help; an allow rule cannot
-    out += adv.fcontext(group, perms, facts)
-    if base is Reason.BOOLEAN:
-        out += adv.boolean(group, verdict.booleans, facts)
-        return _rank(out)
-    out += adv.narrower(group, perms, denied.get((group.source, group.target, group.tclass), frozenset()))
-    if not specific_port:
-        fallback = adv.generic_port_fallback(group, perms)
-        if fallback is not None:
-            out += adv.module(group, perms, 40, fallback)
-        elif out:
-            out += adv.module(group, perms, 25,
-                              "the rule avcfix build would write; prefer the fixes above, which keep "
-                              "the policy narrow")
-        elif base is Reason.NO_POLICY:
-            out += adv.module(group, perms, 50,
-                              "the rule avcfix build would write; without a policy it is not known "
-                              "whether a label, boolean or existing rule would fix this instead")
-        else:
-            out += adv.module(group, perms, 90,
-                              "no type-enforcement rule allows this and no label or boolean fix "
-                              "applies: this is the rule avcfix build writes")
-    return _rank(out)
 
 
 def _rank(items: list[Advice]) -> tuple[Advice, ...]:

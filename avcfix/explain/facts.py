@@ -142,7 +142,7 @@ class PolicyFacts:
         "path", "file_contexts", "policy_xml", "lookups", "_policy", "_analyses",
         "_rules", "_descriptions", "_labeler", "_labeler_failed", "_types", "_type_attrs",
         "_ctx_problems", "diagnostics", "_cond_rules",
-        "_genfs_types",
+        "_genfs_types", "_xperm_rules", "_attr_sizes", "_fc_entries",
     )
 
     def __init__(self, path: Path, file_contexts: Path | None = None,
@@ -171,6 +171,9 @@ class PolicyFacts:
         #: What libsepol printed while analysing (kept off the terminal).
         self.diagnostics: list[str] = []
         self._genfs_types: frozenset[str] | None = None
+        self._xperm_rules: dict[tuple[str, str], list[tuple[str, frozenset[int]]]] | None = None
+        self._attr_sizes: dict[str, int] = {}
+        self._fc_entries: tuple[tuple[str, str, str], ...] | None = None
 
     # ------------------------------------------------------------------ basics
 
@@ -530,6 +533,44 @@ class PolicyFacts:
                 found.add(ctx.type if ctx else value)
         return found
 
+    def _xperm_index(self) -> dict[tuple[str, str], list[tuple[str, frozenset[int]]]]:
+        """allowxperm ioctl rules by (source type/attribute, class): (target, commands)."""
+        if self._xperm_rules is None:
+            from setools.policyrep import TERuletype
+
+            index: dict[tuple[str, str], list[tuple[str, frozenset[int]]]] = {}
+            for rule in self._policy.terules():
+                if rule.ruletype != TERuletype.allowxperm or str(getattr(rule, "xperm_type", "")) != "ioctl":
+                    continue
+                index.setdefault((str(rule.source), str(rule.tclass)), []).append(
+                    (str(rule.target), frozenset(int(c) for c in rule.perms)))
+            self._xperm_rules = index
+        return self._xperm_rules
+
+    def xperm_denied(self, domain: str, target: str, tclass: str, cmds: Sequence[int]) -> tuple[int, ...]:
+        """The commands of ``cmds`` left out by the allowxperm rules for (domain, target, class).
+
+        The kernel restricts ioctl commands for a (source, target, class) only
+        when some allowxperm rule names it; then exactly the listed commands are
+        allowed. No such rule: nothing is restricted, the result is empty.
+        """
+        if self._type(domain) is None or self._type(target) is None:
+            return ()
+        index = self._xperm_index()
+        if not index:
+            return ()
+        targets = self._type_names(target)
+        allowed: set[int] = set()
+        restricted = False
+        for s in sorted(self._type_names(domain)):
+            for t, listed in index.get((s, tclass), ()):
+                if t in targets or (t == "self" and targets & self._type_names(domain)):
+                    restricted = True
+                    allowed |= listed
+        if not restricted:
+            return ()
+        return tuple(sorted(c for c in set(cmds) if c not in allowed))
+
     def is_unconfined(self, type_name: str) -> bool:
         """True for domains with the unconfined attribute (or named like one)."""
         if type_name in UNCONFINED_DOMAIN_NAMES:
@@ -591,6 +632,103 @@ class PolicyFacts:
         return self._labeler
 
 
+    # ------------------------------------------------- advisor: write_content
+
+    def allowed_perms(self, domain: str, target: str, tclass: str) -> frozenset[str]:
+        """Every permission on ``tclass`` that rules in force now give ``domain`` on ``target``
+        (attributes of both sides expanded; conditional rules with the policy file's booleans)."""
+        if self._type(domain) is None or self._type(target) is None:
+            return frozenset()
+        targets = self._type_names(target)
+        got: set[str] = set()
+        for r in self._rules_for(domain, tclass):
+            if (r.target in targets or (r.target == "self" and domain in targets)) and self._active(r):
+                got |= r.perms
+        return frozenset(got)
+
+    def types_with_access(self, domain: str, tclass: str,
+                          perms: tuple[str, ...]) -> dict[str, tuple[tuple[str, bool], ...]]:
+        """File types (not attributes) ``domain`` may access on ``tclass`` with every one of
+        ``perms``: type -> the boolean settings needed (empty: allowed now). A rule under one
+        boolean counts with that boolean flipped; rules under more complex conditions do not.
+        Attributes larger than MAX_ATTRIBUTE_EXPANSION are not expanded."""
+        if self._type(domain) is None:
+            return {}
+        have: dict[tuple[str, tuple[tuple[str, bool], ...]], set[str]] = {}
+        for r in self._rules_for(domain, tclass):
+            if self._active(r):
+                need: tuple[tuple[str, bool], ...] = ()
+            else:
+                bools = sorted(str(b) for b in r.conditional.booleans)
+                if len(bools) != 1:
+                    continue
+                state = self._bool_state(r)
+                flipped = {bools[0]: not state[bools[0]]}
+                if bool(r.conditional.evaluate(**flipped)) != r.block:
+                    continue
+                need = ((bools[0], flipped[bools[0]]),)
+            names = [r.target]
+            if r.target_is_attr:
+                members = [str(m) for m in self._policy.lookup_type_or_attr(r.target).expand()]
+                if len(members) > MAX_ATTRIBUTE_EXPANSION:
+                    continue
+                names = members
+            for n in names:
+                have.setdefault((n, need), set()).update(r.perms)
+        now = {n: set() for (n, need) in have if not need}
+        for (n, need), p in have.items():
+            if not need:
+                now[n] |= p
+        found: dict[str, tuple[tuple[str, bool], ...]] = {}
+        for (n, need), p in sorted(have.items()):
+            attrs = self._type_names(n)
+            if "file_type" not in attrs or attrs & _NOT_DATA_ATTRIBUTES:
+                continue
+            if set(perms) <= (p | now.get(n, set())):
+                if n not in found or (found[n] and not need):
+                    found[n] = need
+        return found
+
+    def type_attributes(self, type_name: str) -> frozenset[str]:
+        """The attributes of ``type_name`` (without the type itself)."""
+        t = self._type(type_name)
+        if t is None:
+            return frozenset()
+        return self._type_names(type_name) - {str(t)}
+
+    def attribute_size(self, attr: str) -> int:
+        """How many types carry attribute ``attr`` (0 when it is not one)."""
+        if attr not in self._attr_sizes:
+            try:
+                self._attr_sizes[attr] = len(list(self._policy.lookup_typeattr(attr).expand()))
+            except Exception:  # setools raises InvalidType for a non-attribute
+                self._attr_sizes[attr] = 0
+        return self._attr_sizes[attr]
+
+
+    def fc_entries(self) -> tuple[tuple[str, str, str], ...]:
+        """The file_contexts entries (file_contexts, then .local): (regex's literal
+        directory prefix, regex, type); ``<<none>>`` entries are left out."""
+        if self._fc_entries is None:
+            entries: list[tuple[str, str, str]] = []
+            if self.file_contexts is not None:
+                for f in (self.file_contexts, Path(str(self.file_contexts) + ".local")):
+                    try:
+                        text = f.read_text(errors="replace")
+                    except OSError:
+                        continue
+                    for line in text.splitlines():
+                        words = line.split("#", 1)[0].split()
+                        if len(words) < 2:
+                            continue
+                        ctx = Context.parse(words[-1])
+                        if ctx is None:
+                            continue
+                        entries.append((fc_literal_dir(words[0]), words[0], ctx.type))
+            self._fc_entries = tuple(entries)
+        return self._fc_entries
+
+
 @contextlib.contextmanager
 def _captured_stderr(sink: list[str]) -> Iterator[None]:
     """Send what C libraries write to fd 2 into ``sink`` instead of the terminal.
@@ -614,6 +752,29 @@ def _captured_stderr(sink: list[str]) -> Iterator[None]:
             os.close(saved)
             tmp.seek(0)
             sink.extend(tmp.read().decode("utf-8", "replace").splitlines())
+
+
+def fc_literal_dir(regex: str) -> str:
+    """The directory a file_contexts regex starts with: ``/var/www(/.*)?`` -> ``/var/www``,
+    ``/var/www/html/[^/]*/cgi-bin`` -> ``/var/www/html``, ``/srv/.*`` -> ``/srv``."""
+    out: list[str] = []
+    i = 0
+    while i < len(regex):
+        c = regex[i]
+        if c == "\\" and i + 1 < len(regex):
+            out.append(regex[i + 1])
+            i += 2
+            continue
+        if c in "()[]{}*+?|^$.":
+            if regex.startswith("(/", i):  # "/var/www(/.*)?": the text so far is a whole name
+                return "".join(out).rstrip("/") or "/"
+            break
+        out.append(c)
+        i += 1
+    else:
+        return "".join(out).rstrip("/") or "/"
+    text = "".join(out)
+    return text[: text.rfind("/")] or "/" if "/" in text else "/"
 
 
 def _finish_quietly(a2w: Any) -> None:

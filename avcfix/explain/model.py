@@ -9,7 +9,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from avcfix.audit.model import DenialGroup
+
+if TYPE_CHECKING:
+    from avcfix.explain.objects import DeniedObject
 
 
 class Reason(str, enum.Enum):
@@ -23,6 +28,7 @@ class Reason(str, enum.Enum):
     DONTAUDIT = "dontaudit"        # a dontaudit rule exists (seen with dontaudit off)
     ALLOWED_NOW = "allowed_now"    # this policy allows it now
     PERMISSIVE = "permissive"      # logged in permissive mode: nothing was blocked
+    XPERM = "xperm"                # the class permission is allowed, the ioctl command is not (allowxperm)
     UNKNOWN_TYPE = "unknown_type"  # source or target type not in the policy
     UNKNOWN_CLASS = "unknown_class"
     UNKNOWN_PERM = "unknown_perm"
@@ -35,7 +41,11 @@ class AdviceKind(str, enum.Enum):
     PORT_LABEL = "port_label"      # semanage port -a -t TYPE -p PROTO PORT
     RESTORECON = "restorecon"      # restorecon -v PATH
     FCONTEXT = "fcontext"          # semanage fcontext -a -t TYPE 'REGEX' + restorecon
+    FCONTEXT_EQUAL = "fcontext_equal"  # semanage fcontext -a -e STANDARD CUSTOM + restorecon
     BOOLEAN = "boolean"            # setsebool -P NAME on
+    XPERM = "allowxperm"           # allowxperm S T:C ioctl CMD; (a module)
+    DONTAUDIT = "dontaudit"        # dontaudit S T:C perms; (a module that silences noise)
+    PROGRAM = "program"            # change the program or its files (execstack -c, close-on-exec)
     NARROWER_PERM = "narrower_perm"
     MODULE = "module"              # a custom policy module (avcfix build)
 
@@ -46,8 +56,15 @@ class Advice:
 
     kind: AdviceKind
     command: str
-    confidence: int  # 0-100
+    confidence: int  # 0-100: 70+ only when the policy backs this specific fix; a guess stays under 50
     why: str
+    #: The advisor that gave it (``explain/advisors/NAME.py``).
+    advisor: str = ""
+    #: What the fix acts on: the path it relabels (``restorecon``, ``fcontext``),
+    #: or ``None`` for a fix in the policy (boolean, port label, rule).
+    acts_on: str | None = None
+    #: The facts it rests on, for people and ``--json`` (policy rules, file_contexts, log fields).
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +90,9 @@ class Finding:
     underlying: Reason | None = None
     #: For CONSTRAINT (and RBAC): which of user, role, level differ.
     differs: tuple[str, ...] = ()
+    #: The object the denial is about, resolved from the kernel's evidence
+    #: (:func:`avcfix.explain.objects.resolve`); ``None`` when not resolved.
+    object: "DeniedObject | None" = None
 
     @property
     def needs_module(self) -> bool:

@@ -94,6 +94,11 @@ class Facts(Protocol):
         nfs_t, cifs_t, proc_t...), so relabelling one file is impossible."""
         ...
 
+    def xperm_denied(self, domain: str, target: str, tclass: str, cmds: Sequence[int]) -> tuple[int, ...]:
+        """The ioctl commands of ``cmds`` that allowxperm rules leave out for
+        (domain, target, class); empty when no allowxperm rule restricts that triple."""
+        ...
+
     def is_unconfined(self, type_name: str) -> bool:
         """True when ``type_name`` is an unconfined domain in this policy."""
         ...

@@ -167,9 +167,11 @@ def rule_json(group: DenialGroup, finding: object | None = None) -> dict:
         perms=sorted(finding.perms),  # type: ignore[attr-defined]
         reason=finding.reason.value,  # type: ignore[attr-defined]
         advice=[
-            {"kind": a.kind.value, "command": a.command, "confidence": a.confidence, "why": a.why}
+            {"kind": a.kind.value, "command": a.command, "confidence": a.confidence, "why": a.why,
+             "advisor": a.advisor, "acts_on": a.acts_on, "evidence": list(a.evidence)}
             for a in finding.advice  # type: ignore[attr-defined]
         ],
+        object=finding.object.to_json() if finding.object is not None else None,  # type: ignore[attr-defined]
         risks=list(finding.risks),  # type: ignore[attr-defined]
         detail=finding.detail,  # type: ignore[attr-defined]
     )

@@ -109,10 +109,17 @@ def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:
         if detail and reason_value != "no_policy":  # said once, under the report
             reason.append(" - " + _safe(detail), style="default")
         grid.add_row("reason", reason)
+        obj = getattr(finding, "object", None)
+        if obj is not None and obj.kind.value in ("path", "fd", "unknown"):
+            o = Text(_safe(obj.path) if obj.path else obj.kind.value, style="bold" if obj.path else "yellow")
+            o.append(" - " + _safe(obj.evidence), style="dim")
+            grid.add_row("object", o)
         for rank, adv in enumerate(getattr(finding, "advice", ()), 1):
             a = Text(_safe(adv.command), style="green")
             a.append(f"  ({adv.confidence}%) ", style="dim")
             a.append(_safe(adv.why))
+            if rank == 1 and adv.evidence:
+                a.append(" [" + "; ".join(_safe(e) for e in adv.evidence) + "]", style="dim")
             grid.add_row(f"fix {rank}", a)
         for risk in getattr(finding, "risks", ()):
             grid.add_row("risk", Text(_safe(risk), style="red"))

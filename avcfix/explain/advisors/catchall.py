@@ -1,0 +1,53 @@
+"""Catchall: the allow rule ``avcfix build`` would write. Always last.
+
+setroubleshoot's ``catchall``. Its confidence says how sure the engine is that
+a new rule is the fix: high only when the policy was read and nothing else
+applies; low when a better-aimed fix was found above it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from avcfix.explain import commands
+from avcfix.explain.advisors import Situation
+from avcfix.explain.generic import GENERIC_PORT_TYPES, PORT_PERMS, PORT_PROTOCOLS
+from avcfix.explain.model import Advice, AdviceKind, Reason
+
+NAME = "catchall"
+REASONS = frozenset({Reason.TE_RULE, Reason.NO_POLICY})
+
+#: Advice kinds after which no module rule is offered at all: the specific fix
+#: replaces it (a port label instead of a rule on every port of a generic type,
+#: an allowxperm instead of the whole ioctl permission).
+REPLACES_MODULE = frozenset({AdviceKind.PORT_LABEL, AdviceKind.XPERM})
+
+
+def module(s: Situation, confidence: int, why: str, evidence: tuple[str, ...] = ()) -> list[Advice]:
+    rule = commands.allow_rule(s.source, s.target, s.tclass, s.perms)
+    if rule is None:
+        return []
+    return [Advice(AdviceKind.MODULE, rule, confidence, why, evidence=evidence)]
+
+
+def generic_port(s: Situation) -> bool:
+    return (s.target in GENERIC_PORT_TYPES and s.tclass in PORT_PROTOCOLS
+            and bool(PORT_PERMS.intersection(s.perms)))
+
+
+def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
+    if any(a.kind in REPLACES_MODULE for a in earlier):
+        return []
+    if generic_port(s):
+        return module(s, 40, f"{s.source} may not use any specific port type for this, so there is no port "
+                      f"label to suggest; this rule allows every {s.target} port. Better: declare a port "
+                      "type in the domain's module, allow it, and label the port with semanage port.")
+    if earlier:
+        return module(s, min(25, min(a.confidence for a in earlier)),
+                      "the rule avcfix build would write; prefer the fixes above, which keep the policy narrow")
+    if s.reason is Reason.NO_POLICY:
+        return module(s, 45, "the rule avcfix build would write; without a policy it is not known whether "
+                      "a label, boolean or existing rule would fix this instead")
+    return module(s, 90, "no type-enforcement rule allows this and no label or boolean fix applies: this is "
+                  "the rule avcfix build writes",
+                  evidence=("audit2why: no allow rule (and no boolean) grants it",))
