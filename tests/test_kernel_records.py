@@ -11,8 +11,10 @@ Most events hold one denial; ``permissive/`` events (the domain permissive) and 
 several, each with its own object in the manifest's ``denials``.
 
 When avcfix.explain.objects (the resolver) is importable, it must never name a wrong object for
-these denials, and must name the right one wherever the kernel's identity evidence (the AVC's
-path=, or a PATH item with the AVC's ino=, except for remove_name) is in the event.
+these denials. Where the kernel's identity evidence is in the event (the AVC's absolute path=, or
+a PATH item with the AVC's ino=, except for remove_name whose ino= is the removed entry's), it must
+name the right one: always for path=, and for ino= as soon as the audit layer hands the resolver
+the AVC's ino= and the PATH items (Denial.ino / Denial.items).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from avcfix.audit.api import scan
+from avcfix.audit.model import Denial
 
 DATA = Path(__file__).parent / "data" / "kernel"
 MANIFESTS = sorted(DATA.rglob("*.json"))
@@ -138,13 +141,21 @@ def test_manifest_object_is_in_the_records(manifest: Path) -> None:
             assert spec["audit_rules"].startswith("no audit rule")
 
 
+#: Does the audit layer give the resolver the AVC's ino= and the PATH items?
+_GIVEN_INO_AND_ITEMS = all(f in getattr(Denial, "__dataclass_fields__", {}) for f in ("ino", "items"))
+_FILE_CLASSES = {"file", "dir", "lnk_file", "chr_file", "blk_file", "sock_file", "fifo_file"}
+
+
 def _certain(entry: dict, text: str) -> bool:
-    """The kernel's own identity evidence names the object: the AVC's absolute path=, or a
-    PATH item whose inode is the AVC's ino= (not for remove_name: that ino= is the entry's)."""
+    """The kernel's own identity evidence names the (file system) object: the AVC's absolute
+    path=, or a PATH item whose inode is the AVC's ino= (not for remove_name: that ino= is the
+    entry's), when the resolver is given the AVC's ino= and the PATH items."""
+    if entry["tclass"] not in _FILE_CLASSES:
+        return False    # a socket named by its address: None is a fair answer too
     last = _avc_line(text, entry)
     if (_field(last, "path") or "").startswith("/"):
         return True
-    if "remove_name" in entry["perms"]:
+    if "remove_name" in entry["perms"] or not _GIVEN_INO_AND_ITEMS:
         return False
     ino = _field(last, "ino")
     return ino is not None and re.search(rf"type=PATH .* inode={ino} ", text) is not None
