@@ -13,7 +13,7 @@ LOG=/var/log/audit/audit.log
 say() { echo "===== $* [uptime $(cut -d' ' -f1 /proc/uptime)]"; }
 
 say facts
-{ uname -r; uname -v; getenforce; cat /sys/fs/selinux/policyvers; id -Z
+{ uname -r; uname -v; getenforce; echo "policyvers $(cat /sys/fs/selinux/policyvers)"; id -Z
   dpkg-query -W linux-image-amd64 selinux-policy-default auditd; } 2>&1 | cat > $OUT/facts.txt
 # auditd writes every record at once (Debian's default freq = 50 delays them)
 sed -i 's/^freq = .*/freq = 1/' /etc/audit/auditd.conf
