@@ -18,7 +18,7 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-set
             selinux-policy-devel audit python3-pip time gcc python3-devel \
             make m4 gawk libselinux-utils
 
-.PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups e2e e2e-sysdeps clean
+.PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups e2e e2e-sysdeps capture-kernel clean
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench  - benchmarks against audit2allow and ausearch (bench/)"
 	@echo "make bench-groups - memory per distinct denial group (bench/groups.py)"
 	@echo "make e2e    - the loop inside an SELinux-enforcing VM (tests/e2e)"
+	@echo "make capture-kernel - (maintainers) recapture tests/data/kernel in that VM"
 
 setup: sysdeps venv
 
@@ -164,6 +165,11 @@ e2e-sysdeps:
 
 e2e: setup e2e-sysdeps
 	$(SUDO) $(PY) -m pytest -m e2e -p no:cacheprovider tests/e2e
+
+# A maintainer tool, not part of make test: boots the cached e2e image, provokes real
+# denials with a probe in a small test domain and rewrites tests/data/kernel (its README).
+capture-kernel: setup e2e-sysdeps
+	$(SUDO) $(PY) tests/e2e/capture_kernel.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
