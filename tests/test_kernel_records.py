@@ -175,3 +175,25 @@ def test_resolver_names_the_object(manifest: Path) -> None:
             assert got == want, entry
         else:
             assert got in (None, want), entry    # never a wrong object
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=IDS)
+def test_resolver_names_the_object_whenever_path_records_exist(manifest: Path) -> None:
+    """Stricter than the above: with the event's PATH records (an audit rule loaded) every
+    file-system object is named exactly, including the directory of add_name/remove_name (the
+    PARENT item, told apart by its label), a search denied on the way (a middle component), and
+    a renamed file logged under both its names (the label and the DELETE item decide). Without
+    PATH records the object is unknown: never a guess."""
+    from avcfix.explain.objects import ObjectKind, resolve
+
+    spec, log, denials = _load(manifest)
+    text = log.read_text()
+    for entry in _entries(spec):
+        if entry["tclass"] not in _FILE_CLASSES or entry["object"] is None:
+            continue
+        got = resolve(_pick(entry, denials))
+        named_items = re.search(r"type=PATH .* name=(?!\(null\))", text) is not None
+        if named_items or (_field(_avc_line(text, entry), "path") or "").startswith("/"):
+            assert got.path == entry["object"]["path"], (entry, got)
+        else:
+            assert got.kind is ObjectKind.UNKNOWN and got.path is None, (entry, got)

@@ -10,14 +10,28 @@ A denial names its object in several ways, not all of them reliable:
 - the AVC's ``name=``: the last component of the checked object's name
   (for a directory permission, the *directory's* name).
 
-Matching by label or by name alone picks the wrong item: ``openat(O_CREAT)``
-of ``/srv/site/new.html`` denied ``add_name`` on ``/srv/site`` logs two PATH
-items, and the file is not the object. The order used here is: the AVC's
-absolute ``path=``; the PATH item whose inode is the AVC's ``ino=``; for a
-directory-entry permission the PARENT item named like the AVC's ``name=``;
-a single item named like ``name=`` whose file type agrees with the class.
+Matching by name alone picks the wrong item. What a real kernel logs (the
+fixtures under ``tests/data/kernel/``, captured in the enforcing VM): for
+``add_name`` the AVC's ``name=`` is the *new entry* and for ``remove_name``
+its ``ino=`` is the *removed file's*, while the object is the directory; a
+rename logs two PARENT items (target first) and, once done, the file under
+both names with one inode; a search denied on the way logs only the whole
+looked-up name. The order used here:
+
+1. the AVC's absolute ``path=`` (a name like ``pipe:[N]`` is an open file
+   with no path);
+2. for ``add_name``/``remove_name``, the PARENT item, told apart by its label
+   (``obj=`` equal to the AVC's tcontext) or as the directory of the
+   CREATE/DELETE item;
+3. the PATH item whose inode is the AVC's ``ino=`` (several names: the one
+   with the AVC's label, else not the CREATE one);
+4. the one item named like ``name=`` whose file type and label agree;
+5. for a directory, the middle component of a looked-up name equal to
+   ``name=`` (a search denied on the way).
+
 Anything else is :attr:`ObjectKind.UNKNOWN`: no relabel is advised for an
-object that cannot be named.
+object that cannot be named. Without an audit rule loaded, the kernel writes
+no PATH record at all and most objects are unknown.
 """
 
 from __future__ import annotations
@@ -32,9 +46,10 @@ from avcfix.audit.model import Denial
 #: Classes whose object is a file system object (a path can name it).
 FILE_CLASSES = frozenset({"file", "dir", "lnk_file", "chr_file", "blk_file", "sock_file", "fifo_file"})
 
-#: Directory permissions that are about an entry of the directory (the name
-#: being looked up, added or removed), checked on the directory itself.
-DIR_ENTRY_PERMS = frozenset({"search", "add_name", "remove_name", "write", "reparent"})
+#: Directory permissions checked on a directory for one of its entries: the
+#: AVC's ``name=`` (and for remove_name ``ino=``) are the entry's, the object is
+#: the directory (the kernel's PARENT item).
+ENTRY_PERMS = frozenset({"add_name", "remove_name"})
 
 #: ``st_mode`` file type bits -> the class the kernel checks for it.
 _MODE_CLASS = {
@@ -118,68 +133,110 @@ def resolve(denial: Denial) -> DeniedObject:
                 "process", "process2", "capability", "capability2", "cap_userns", "cap2_userns"):
             return DeniedObject(ObjectKind.SUBJECT, evidence="the process itself (target is its own domain)")
         return DeniedObject(ObjectKind.OTHER, evidence=f"a {tclass} object")
-    entry_perm = tclass == "dir" and bool(set(denial.perms) & DIR_ENTRY_PERMS)
+    ttype = denial.tcontext.type
+    entry_perm = tclass == "dir" and bool(set(denial.perms) & ENTRY_PERMS)
     items = [i for i in _items(denial) if _norm(i.name) is not None]
-    entry = _entry(items) if entry_perm else None
+    entry = _entry(items, denial.perms) if entry_perm else None
 
     # 1. the AVC's own path= (the kernel's d_path of the checked file)
     avc_path = _norm(denial.path)
     if avc_path is not None:
-        return DeniedObject(ObjectKind.PATH, avc_path, True, tclass, entry,
-                            f"the AVC's path={avc_path}")
+        return DeniedObject(ObjectKind.PATH, avc_path, True, tclass, entry, f"the AVC's path={avc_path}")
     if denial.path and not denial.path.startswith("/"):
         # pipe:[123], socket:[456], anon_inode:[...]: an open file with no name
         return DeniedObject(ObjectKind.FD, None, True, tclass, None, f"the AVC's path={denial.path}")
 
-    # 2. the PATH item with the AVC's inode
-    ino = getattr(denial, "ino", None)
-    if ino is not None:
-        same = sorted({_norm(i.name) for i in items if i.inode == ino})
-        if len(same) == 1:
-            item = next(i for i in items if i.inode == ino)
-            return DeniedObject(ObjectKind.PATH, same[0], True, mode_class(item.mode) or tclass, entry,
-                                f"the AVC's ino={ino} is PATH item {item.item}"
-                                + (f" ({item.nametype})" if item.nametype else "") + f": {same[0]}")
-        if len(same) > 1 and denial.name:
-            named = [p for p in same if p is not None and _base(p) == denial.name]
-            if len(named) == 1:
-                return DeniedObject(ObjectKind.PATH, named[0], True, tclass, entry,
-                                    f"the AVC's ino={ino} and name={denial.name} name {named[0]}")
-
-    # 3. a directory-entry permission: the PARENT item (the directory), never the entry
+    # 2. add_name / remove_name: the directory that holds the entry (a PARENT
+    #    item), never the entry (the AVC's name= and ino= are the entry's)
     if entry_perm:
-        parents = [i for i in items if (i.nametype or "").upper() == "PARENT"]
-        if denial.name:
-            named = [i for i in parents if _base(i.name) == denial.name]
-            parents = named or ([] if ino is not None else parents)
-        dirs = sorted({_norm(i.name) for i in parents})
-        if len(dirs) == 1 and dirs[0] is not None:
-            return DeniedObject(ObjectKind.PATH, dirs[0], False, "dir", entry,
-                                f"a directory permission: the PARENT PATH item {dirs[0]}"
-                                + (f" (named {denial.name} in the AVC)" if denial.name else ""))
+        found = _parent(items, denial.perms, ttype)
+        if found is not None:
+            item, how = found
+            path = _norm(item.name)
+            return DeniedObject(ObjectKind.PATH, path, item.otype == ttype, "dir", entry,
+                                f"a directory-entry permission: the PARENT PATH item {item.item} {path} ({how})")
+
+    # 3. the PATH item with the AVC's inode (the label tells a renamed file's two names apart)
+    ino = getattr(denial, "ino", None)
+    if ino is not None and not entry_perm:
+        same = [i for i in items if i.inode == ino]
+        picked = _one(same) or _one([i for i in same if i.otype == ttype]) or _one(
+            [i for i in same if (i.nametype or "").upper() != "CREATE"])
+        if picked is not None:
+            path = _norm(picked.name)
+            return DeniedObject(ObjectKind.PATH, path, True, mode_class(picked.mode) or tclass, entry,
+                                f"the AVC's ino={ino} is PATH item {picked.item}"
+                                + (f" ({picked.nametype})" if picked.nametype else "") + f": {path}")
 
     # 4. one item named like the AVC's name=, of the denied file type
-    if denial.name:
-        named = [i for i in items if _base(i.name) == denial.name and mode_class(i.mode) in (None, tclass)]
-        if entry_perm:
-            named = [i for i in named if (i.nametype or "").upper() not in ("CREATE", "DELETE")]
-        paths = sorted({_norm(i.name) for i in named})
-        if not items and not entry_perm:
+    if denial.name and not entry_perm:
+        named = [i for i in items if _base(i.name) == denial.name and mode_class(i.mode) in (None, tclass)
+                 and (i.otype in (None, ttype))]
+        picked = _one(named)
+        if picked is not None:
+            path = _norm(picked.name)
+            return DeniedObject(ObjectKind.PATH, path, False, tclass, entry,
+                                f"the PATH item {picked.item} named like the AVC's name={denial.name}")
+        if not items:
             # a Denial built without PATH details: its paths, by name only
             paths = sorted({p for p in map(_norm, denial.paths) if p is not None and _base(p) == denial.name})
-        if len(paths) == 1 and paths[0] is not None:
-            typed = any(mode_class(i.mode) == tclass for i in named)
-            return DeniedObject(ObjectKind.PATH, paths[0], False, tclass, entry,
-                                f"the PATH item named like the AVC's name={denial.name}"
-                                + (f" with the mode of a {tclass}" if typed else ""))
+            if len(paths) == 1:
+                return DeniedObject(ObjectKind.PATH, paths[0], False, tclass, entry,
+                                    f"the path named like the AVC's name={denial.name}")
+
+    # 5. a directory in the middle of a looked-up name (search denied on the way)
+    if tclass == "dir" and denial.name and denial.name not in (".", "..", "/"):
+        prefixes = sorted({p for i in items for p in [_prefix_named(_norm(i.name), denial.name)] if p})
+        if len(prefixes) == 1:
+            return DeniedObject(ObjectKind.PATH, prefixes[0], False, "dir", entry,
+                                f"the directory {denial.name} on the way to a looked-up name: {prefixes[0]}")
 
     why = _unknown_why(denial, items, entry_perm)
     return DeniedObject(ObjectKind.UNKNOWN, None, False, tclass, entry, why)
 
 
-def _entry(items: Iterable[Any]) -> str | None:
-    """The name being created, removed or renamed (CREATE / DELETE item)."""
-    made = sorted({_norm(i.name) for i in items if (i.nametype or "").upper() in ("CREATE", "DELETE")})
+def _one(items: list[Any]) -> Any:
+    """The item when all of ``items`` name one path, else ``None``."""
+    paths = {_norm(i.name) for i in items}
+    if len(paths) != 1:
+        return None
+    return min(items, key=lambda i: i.item)
+
+
+def _parent(items: list[Any], perms: tuple[str, ...], ttype: str) -> tuple[Any, str] | None:
+    """The PARENT item a directory-entry permission is checked on."""
+    parents = [i for i in items if (i.nametype or "").upper() == "PARENT"]
+    if not parents:
+        return None
+    labelled = [i for i in parents if i.otype == ttype]
+    if _one(labelled) is not None:
+        return _one(labelled), "its label is the AVC's tcontext"
+    pool = labelled or parents
+    wanted = "CREATE" if "add_name" in perms else "DELETE"
+    made = {posixpath.dirname(_norm(i.name) or "") for i in items if (i.nametype or "").upper() == wanted}
+    near = [i for i in pool if _norm(i.name) in made]
+    if _one(near) is not None:
+        return _one(near), f"the directory of the {wanted} item"
+    if _one(pool) is not None:
+        return _one(pool), "the only directory looked up"
+    return None
+
+
+def _prefix_named(path: str | None, name: str) -> str | None:
+    """``/a/b/name`` for ``/a/b/name/c`` when ``name`` is a middle component (once)."""
+    if not path:
+        return None
+    parts = path.split("/")
+    hits = [k for k, part in enumerate(parts[:-1]) if part == name and k > 0]
+    if len(hits) != 1:
+        return None
+    return "/".join(parts[: hits[0] + 1]) or "/"
+
+
+def _entry(items: Iterable[Any], perms: tuple[str, ...]) -> str | None:
+    """The name being created (add_name) or removed (remove_name): the CREATE / DELETE item."""
+    kinds = ({"CREATE"} if "add_name" in perms else set()) | ({"DELETE"} if "remove_name" in perms else set())
+    made = sorted({_norm(i.name) for i in items if (i.nametype or "").upper() in kinds})
     return made[0] if len(made) == 1 else None
 
 
