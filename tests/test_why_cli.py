@@ -64,7 +64,9 @@ def test_json_document(capsys):
         assert RULE_KEYS <= set(r) and list(r) == sorted(r)
         assert r["perms"] == sorted(r["perms"]) and r["count"] >= 1
         for a in r["advice"]:
-            assert set(a) == {"kind", "command", "confidence", "why"}
+            assert set(a) == {"kind", "command", "confidence", "why", "advisor", "acts_on", "evidence"}
+            assert a["advisor"] and isinstance(a["evidence"], list)
+        assert r["object"] is None or r["object"]["kind"] in {"path", "fd", "port", "subject", "other", "unknown"}
     keys = {(r["source"], r["target"], r["class"], r["permissive"]) for r in doc["rules"]}
     assert ("eucalyptus_cloud_t", "eucalyptus_cloud_t", "capability", False) in keys
     cloud = [r for r in doc["rules"] if r["source"] == "eucalyptus_cloud_t"]
