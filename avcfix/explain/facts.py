@@ -144,6 +144,7 @@ class PolicyFacts:
         "_ctx_problems", "diagnostics", "_cond_rules",
         "_genfs_types", "_xperm_rules",
         "_members", "_bool_index", "_portcon", "_allow_cache", "_enabled_cache",
+        "_by_target", "_users",
     )
 
     def __init__(self, path: Path, file_contexts: Path | None = None,
@@ -179,6 +180,8 @@ class PolicyFacts:
         self._portcon: dict[str, tuple[tuple[str, int, int], ...]] | None = None
         self._allow_cache: dict[tuple[str, str, str], tuple[PolicyRule, ...]] = {}
         self._enabled_cache: dict[tuple[tuple[BoolSetting, ...], str], tuple[PolicyRule, ...]] = {}
+        self._by_target: dict[tuple[str, str], list[Any]] | None = None
+        self._users: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ basics
 
@@ -744,6 +747,28 @@ class PolicyFacts:
                         out.add(self._policy_rule(rule, cond, block))
             found = tuple(sorted(out, key=_rule_order))
             self._enabled_cache[key] = found
+        return found
+
+    def granted_domains(self, type_name: str, tclass: str, perm: str) -> tuple[str, ...]:
+        """Domains whose allow rules name ``type_name`` itself for ``perm`` on ``tclass``."""
+        t = self._type(type_name)
+        if t is None:
+            return ()
+        key = (str(t), tclass, perm)
+        found = self._users.get(key)
+        if found is None:
+            if self._by_target is None:
+                index: dict[tuple[str, str], list[Any]] = {}
+                for rules in self._rules_by_source().values():
+                    for rule in rules:
+                        index.setdefault((str(rule.target), str(rule.tclass)), []).append(rule)
+                self._by_target = index
+            doms: set[str] = set()
+            for rule in self._by_target.get((str(t), tclass), ()):
+                if perm in {str(p) for p in rule.perms}:
+                    doms.update(self.type_members(str(rule.source)))
+            found = tuple(sorted(doms))
+            self._users[key] = found
         return found
 
     def port_ranges(self, type_name: str) -> tuple[tuple[str, int, int], ...]:

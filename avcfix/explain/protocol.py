@@ -155,6 +155,12 @@ class Facts(Protocol):
         a type or alias; ``()`` for an unknown name."""
         ...
 
+    def granted_domains(self, type_name: str, tclass: str, perm: str) -> tuple[str, ...]:
+        """The domains (attributes expanded) whose allow rules name ``type_name``
+        itself (not through an attribute) as target of ``perm`` on ``tclass``,
+        conditional rules included: who uses the type."""
+        ...
+
     def port_ranges(self, type_name: str) -> tuple[tuple[str, int, int], ...]:
         """The portcon entries labelling ports ``type_name``: (protocol, low, high)."""
         ...

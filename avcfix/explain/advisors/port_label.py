@@ -16,10 +16,13 @@ The TYPE is chosen by evidence, never by name:
    attribute the domain happens to be in (``nsswitch_domain``) last; in
    each, a type named by the rule before one reached through a target
    attribute;
-2. the number of the domain's rules (distinct conditions) naming the type;
-3. the type's portcon: one holding reserved (<1024) ports of the protocol
+2. the type's portcon: one holding reserved (<1024) ports of the protocol
    (the service's well-known ports: ``http_port_t`` holds 80 and 443,
-   ``http_cache_port_t`` none), then the one with the most portcon entries.
+   ``http_cache_port_t`` none);
+3. then usage: more booleans of the domain's naming the type (for types
+   reached through booleans); a type no other domain uses (the service's private port type:
+   ``postfix_policyd_port_t``, not ``mysqld_port_t``); the most portcon
+   entries.
 
 Confidence 70 or more only for a type granted directly and unconditionally
 by the domain's own rule, that is named for the domain's service or is the
@@ -67,7 +70,7 @@ class Grant(enum.IntEnum):
 
 
 #: Confidence by how the chosen type is granted (DIRECT: see :func:`_confidence`).
-_CONFIDENCE = {Grant.DIRECT: 60, Grant.ATTRIBUTE: 55, Grant.BOOLEAN_ON: 50, Grant.BOOLEAN_OFF: 45,
+_CONFIDENCE = {Grant.DIRECT: 50, Grant.ATTRIBUTE: 55, Grant.BOOLEAN_ON: 50, Grant.BOOLEAN_OFF: 45,
                Grant.BORROWED: 40, Grant.BORROWED_OFF: 35}
 
 
@@ -83,14 +86,17 @@ class Candidate:
     ports: tuple[tuple[int, int], ...]
     #: Granted only through a target attribute (``ephemeral_port_type``), not by name.
     via_attribute: bool = False
+    #: How many domains may use the type the same way (1: this service's own port type).
+    users: int = 0
 
     @property
     def reserved(self) -> bool:
         return any(low < 1024 for low, _ in self.ports)
 
-    def key(self) -> tuple[int, bool, int, int, int, str]:
-        return (int(self.grant), self.via_attribute, -len({(r.source, r.condition) for r in self.rules}),
-                0 if self.reserved else 1, -len(self.ports), self.type)
+    def key(self) -> tuple[int, bool, int, int, bool, int, str]:
+        conditions = len({(r.source, r.condition) for r in self.rules}) if self.booleans else 0
+        return (int(self.grant), self.via_attribute, 0 if self.reserved else 1,
+                -conditions, self.users != 1, -len(self.ports), self.type)
 
     @property
     def booleans(self) -> tuple[str, ...]:
@@ -141,7 +147,8 @@ def candidates(facts: Facts, domain: str, tclass: str, perm: str) -> list[Candid
     out = []
     for t, ((grant, via), rules) in found.items():
         ports = tuple((low, high) for p, low, high in facts.port_ranges(t) if p == proto)
-        out.append(Candidate(t, grant, tuple(rules), ports, via))
+        users = len(facts.granted_domains(t, tclass, perm))
+        out.append(Candidate(t, grant, tuple(rules), ports, via, users))
     return sorted(out, key=Candidate.key)
 
 
