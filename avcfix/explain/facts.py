@@ -37,7 +37,7 @@ from avcfix.explain.generic import (
     UNCONFINED_DOMAIN_NAMES,
 )
 from avcfix.explain.model import Reason
-from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, Verdict
+from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, PolicyRule, Verdict
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Where refpolicy's devel package puts the boolean descriptions.
@@ -153,6 +153,8 @@ class PolicyFacts:
         "_ctx_problems", "diagnostics", "_cond_rules",
         "_genfs_types", "_xperm_rules", "_attr_sizes", "_fc_dirs",
         "_fl_cache",  # file-label advisors (h13-files): filled lazily by _fl()
+        "_members", "_bool_index", "_portcon", "_allow_cache", "_enabled_cache",
+        "_by_target", "_users",
     )
 
     def __init__(self, path: Path, file_contexts: Path | None = None,
@@ -184,6 +186,14 @@ class PolicyFacts:
         self._xperm_rules: dict[tuple[str, str], list[tuple[str, frozenset[int]]]] | None = None
         self._attr_sizes: dict[str, int] = {}
         self._fc_dirs: tuple[tuple[str, str, str], ...] | None = None
+        # boolean and port_label advisors (h13-bool)
+        self._members: dict[str, tuple[str, ...]] = {}
+        self._bool_index: dict[str, list[tuple[Any, bool, Any]]] | None = None
+        self._portcon: dict[str, tuple[tuple[str, int, int], ...]] | None = None
+        self._allow_cache: dict[tuple[str, str, str], tuple[PolicyRule, ...]] = {}
+        self._enabled_cache: dict[tuple[tuple[BoolSetting, ...], str], tuple[PolicyRule, ...]] = {}
+        self._by_target: dict[tuple[str, str], list[Any]] | None = None
+        self._users: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ basics
 
@@ -485,7 +495,7 @@ class PolicyFacts:
         if self._type(domain) is None:
             return ()
         rules = [r for r in self._rules_for(domain, tclass) if perm in r.perms and self._active(r)]
-        return self._rank(domain, self._specific_targets(rules, "port_type", GENERIC_PORT_TYPES))
+        return self._rank_ports(self._specific_targets(rules, "port_type", GENERIC_PORT_TYPES))
 
     def _active(self, rule: _RuleView) -> bool:
         """True when the rule is in force with the policy file's boolean values."""
@@ -640,6 +650,151 @@ class PolicyFacts:
             self._labeler_failed = True
             return None
         return self._labeler
+
+    # --- boolean and port_label advisors (h13-bool) ---------------------------
+
+    def _rank_ports(self, found: list[tuple[bool, str]]) -> tuple[str, ...]:
+        """Port types best first by evidence: named directly by a rule, then
+        holding reserved (<1024) ports, then most portcon entries; name last."""
+
+        def score(item: tuple[bool, str]) -> tuple[int, int, int, str]:
+            direct, name = item
+            ranges = self.port_ranges(name)
+            return (0 if direct else 1, 0 if any(low < 1024 for _, low, _ in ranges) else 1,
+                    -len(ranges), name)
+
+        return tuple(n for _, n in sorted(found, key=score)[:MAX_CANDIDATES])
+
+    def type_members(self, name: str) -> tuple[str, ...]:
+        """Types of an attribute (sorted); ``(canonical,)`` for a type or alias; ``()`` if unknown."""
+        found = self._members.get(name)
+        if found is None:
+            t = self._type(name)
+            if t is not None:
+                found = (str(t),)
+            else:
+                import setools
+
+                try:
+                    attr = self._policy.lookup_typeattr(name)
+                except (setools.exception.InvalidType, ValueError, KeyError):
+                    found = ()
+                else:
+                    found = tuple(sorted(str(m) for m in attr.expand()))
+            self._members[name] = found
+        return found
+
+    def _policy_rule(self, rule: Any, cond: Any, block: bool) -> PolicyRule:
+        from setools.policyrep import TypeAttribute
+
+        src, tgt = rule.source, rule.target
+        booleans = tuple(sorted(str(b) for b in cond.booleans)) if cond is not None else ()
+        active = True
+        if cond is not None:
+            state = {str(b): bool(b.state) for b in cond.booleans}
+            active = bool(cond.evaluate(**state)) == block
+        return PolicyRule(
+            str(src), str(tgt), str(rule.tclass), tuple(sorted(str(p) for p in rule.perms)),
+            source_size=len(self.type_members(str(src))) if isinstance(src, TypeAttribute) else 1,
+            target_size=len(self.type_members(str(tgt))) if isinstance(tgt, TypeAttribute) else 1,
+            source_is_attr=isinstance(src, TypeAttribute), target_is_attr=isinstance(tgt, TypeAttribute),
+            condition=str(cond) if cond is not None else "", block=block, booleans=booleans, active=active)
+
+    def allow_rules(self, domain: str, tclass: str, perm: str) -> tuple[PolicyRule, ...]:
+        """Allow rules (conditional ones too) applying to ``domain`` that grant ``perm`` on ``tclass``."""
+        key = (domain, tclass, perm)
+        found = self._allow_cache.get(key)
+        if found is None:
+            out: set[PolicyRule] = set()
+            if self._type(domain) is not None:
+                index = self._rules_by_source()
+                for src in sorted(self._type_names(domain)):
+                    for rule in index.get((src, tclass), ()):
+                        if perm not in {str(p) for p in rule.perms}:
+                            continue
+                        try:
+                            cond, block = rule.conditional, bool(rule.conditional_block)
+                        except Exception:  # setools raises RuleNotConditional
+                            cond, block = None, True
+                        out.add(self._policy_rule(rule, cond, block))
+            found = tuple(sorted(out, key=_rule_order))
+            self._allow_cache[key] = found
+        return found
+
+    def _boolean_index(self) -> dict[str, list[tuple[Any, bool, Any]]]:
+        """Conditional allow rules by boolean name: (conditional, block, rule)."""
+        if self._bool_index is None:
+            from setools.policyrep import TERuletype
+
+            index: dict[str, list[tuple[Any, bool, Any]]] = {}
+            for cond in self._policy.conditionals():
+                names = sorted({str(b) for b in cond.booleans})
+                for block, rules in ((True, cond.true_rules()), (False, cond.false_rules())):
+                    for rule in rules:
+                        if rule.ruletype != TERuletype.allow:
+                            continue
+                        for n in names:
+                            index.setdefault(n, []).append((cond, block, rule))
+            self._bool_index = index
+        return self._bool_index
+
+    def boolean_rules(self, settings: Sequence[BoolSetting], domain: str) -> tuple[PolicyRule, ...]:
+        """Conditional allow rules applying to ``domain`` that ``settings`` turn on."""
+        wanted = tuple(sorted((str(n), bool(v)) for n, v in settings))
+        key = (wanted, domain)
+        found = self._enabled_cache.get(key)
+        if found is None:
+            out: set[PolicyRule] = set()
+            names = self._type_names(domain) if self._type(domain) is not None else frozenset()
+            index = self._boolean_index()
+            for n, _ in wanted:
+                for cond, block, rule in index.get(n, ()):
+                    if str(rule.source) not in names:
+                        continue
+                    state = {str(b): bool(b.state) for b in cond.booleans}
+                    if bool(cond.evaluate(**state)) == block:
+                        continue  # already in force
+                    state.update((k, v) for k, v in wanted if k in state)
+                    if bool(cond.evaluate(**state)) == block:
+                        out.add(self._policy_rule(rule, cond, block))
+            found = tuple(sorted(out, key=_rule_order))
+            self._enabled_cache[key] = found
+        return found
+
+    def granted_domains(self, type_name: str, tclass: str, perm: str) -> tuple[str, ...]:
+        """Domains whose allow rules name ``type_name`` itself for ``perm`` on ``tclass``."""
+        t = self._type(type_name)
+        if t is None:
+            return ()
+        key = (str(t), tclass, perm)
+        found = self._users.get(key)
+        if found is None:
+            if self._by_target is None:
+                index: dict[tuple[str, str], list[Any]] = {}
+                for rules in self._rules_by_source().values():
+                    for rule in rules:
+                        index.setdefault((str(rule.target), str(rule.tclass)), []).append(rule)
+                self._by_target = index
+            doms: set[str] = set()
+            for rule in self._by_target.get((str(t), tclass), ()):
+                if perm in {str(p) for p in rule.perms}:
+                    doms.update(self.type_members(str(rule.source)))
+            found = tuple(sorted(doms))
+            self._users[key] = found
+        return found
+
+    def port_ranges(self, type_name: str) -> tuple[tuple[str, int, int], ...]:
+        """portcon entries (protocol, low, high) labelling ports ``type_name``."""
+        if self._portcon is None:
+            table: dict[str, list[tuple[str, int, int]]] = {}
+            for pc in self._policy.portcons():
+                proto = str(pc.protocol).lower()
+                proto = {"6": "tcp", "17": "udp", "132": "sctp", "33": "dccp"}.get(proto, proto)
+                table.setdefault(str(pc.context.type_), []).append((proto, int(pc.ports.low),
+                                                                     int(pc.ports.high)))
+            self._portcon = {k: tuple(sorted(v)) for k, v in table.items()}
+        t = self._type(type_name)
+        return self._portcon.get(str(t) if t is not None else type_name, ())
 
 
     # ------------------------------------------------ file-label advisors (h13-files)
@@ -904,6 +1059,10 @@ class PolicyFacts:
                         entries.append((fc_literal_dir(words[0]), words[0], ctx.type))
             self._fc_dirs = tuple(entries)
         return self._fc_dirs
+
+
+def _rule_order(r: PolicyRule) -> tuple[str, str, str, str, bool, tuple[str, ...]]:
+    return (r.source, r.target, r.tclass, r.condition, r.block, r.perms)
 
 
 @contextlib.contextmanager

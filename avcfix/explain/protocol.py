@@ -49,6 +49,39 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyRule:
+    """One allow rule as the policy states it (attributes not expanded).
+
+    Used by the boolean and port_label advisors as evidence: ``text()`` is the
+    rule as ``sesearch -A`` prints it.
+    """
+
+    source: str
+    target: str
+    tclass: str
+    perms: tuple[str, ...]
+    #: How many types the source / target stand for (1 for a type).
+    source_size: int = 1
+    target_size: int = 1
+    source_is_attr: bool = False
+    target_is_attr: bool = False
+    #: The conditional expression (``httpd_can_network_connect_db``,
+    #: ``a && b``); "" for an unconditional rule.
+    condition: str = ""
+    #: The value of ``condition`` under which the rule is in force.
+    block: bool = True
+    #: The booleans ``condition`` reads.
+    booleans: tuple[str, ...] = ()
+    #: In force with the policy file's boolean values.
+    active: bool = True
+
+    def text(self) -> str:
+        perms = self.perms[0] if len(self.perms) == 1 else "{ " + " ".join(self.perms) + " }"
+        rule = f"allow {self.source} {self.target}:{self.tclass} {perms};"
+        return rule + (f" [ {self.condition} ]:{self.block}" if self.condition else "")
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     """Per-permission verdicts for one :class:`AccessKey` (in ``key.perms`` order)."""
 
@@ -151,4 +184,31 @@ class Facts(Protocol):
 
     def fc_dirs(self) -> tuple[tuple[str, str, str], ...]:
         """Every file_contexts entry as (literal directory prefix, regex, type)."""
+    # --- boolean and port_label advisors (h13-bool) ---------------------------
+
+    def allow_rules(self, domain: str, tclass: str, perm: str) -> tuple[PolicyRule, ...]:
+        """Every allow rule (conditional ones too) that applies to ``domain``
+        (its source is the domain or one of its attributes) and grants ``perm``
+        on ``tclass``; sorted, deterministic."""
+        ...
+
+    def boolean_rules(self, settings: Sequence[BoolSetting], domain: str) -> tuple[PolicyRule, ...]:
+        """The conditional allow rules applying to ``domain`` that ``settings``
+        turn on: out of force with the policy file's values, in force with
+        ``settings`` applied."""
+        ...
+
+    def type_members(self, name: str) -> tuple[str, ...]:
+        """The types an attribute stands for (sorted); ``(canonical name,)`` for
+        a type or alias; ``()`` for an unknown name."""
+        ...
+
+    def granted_domains(self, type_name: str, tclass: str, perm: str) -> tuple[str, ...]:
+        """The domains (attributes expanded) whose allow rules name ``type_name``
+        itself (not through an attribute) as target of ``perm`` on ``tclass``,
+        conditional rules included: who uses the type."""
+        ...
+
+    def port_ranges(self, type_name: str) -> tuple[tuple[str, int, int], ...]:
+        """The portcon entries labelling ports ``type_name``: (protocol, low, high)."""
         ...

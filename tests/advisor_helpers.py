@@ -1,0 +1,39 @@
+"""Shared by tests/test_advisor_*.py: explain one log of tests/data/advisors/
+against Debian's reference policy (the host's, read only) or Fedora's
+targeted policy (fixture ``fedora_root``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avcfix.audit.api import scan
+from avcfix.audit.group import group_denials
+from avcfix.explain.engine import explain_groups
+from avcfix.explain.facts import open_facts
+from avcfix.explain.model import AdviceKind, Finding
+
+DATA = Path(__file__).resolve().parent / "data" / "advisors"
+
+
+def policy_facts(request: pytest.FixtureRequest, which: str):
+    """PolicyFacts for ``"debian"`` (host_root) or ``"fedora"`` (fedora_root), one per session."""
+    cache = request.config.__dict__.setdefault("_advisor_facts", {})
+    if which not in cache:
+        root = request.getfixturevalue("host_root" if which == "debian" else "fedora_root")
+        facts = open_facts(None, root.root)
+        assert facts is not None
+        cache[which] = facts
+    return cache[which]
+
+
+def explain_one(log: str, facts) -> Finding:
+    groups = group_denials(scan([str(DATA / log)]))
+    findings = explain_groups(groups, facts)
+    assert len(findings) == 1, [(f.group.key, f.perms, f.reason) for f in findings]
+    return findings[0]
+
+
+def of_kind(f: Finding, kind: AdviceKind):
+    return [a for a in f.advice if a.kind is kind]
