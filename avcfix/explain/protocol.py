@@ -102,3 +102,18 @@ class Facts(Protocol):
     def is_unconfined(self, type_name: str) -> bool:
         """True when ``type_name`` is an unconfined domain in this policy."""
         ...
+
+    # -- special-case advisors (xperm, leaked_fd, transition_noise, exec_memory, module_load)
+
+    def has_type(self, name: str) -> bool:
+        """True when ``name`` is a type (or alias) of this policy."""
+        ...
+
+    def boolean_state(self, name: str) -> bool | None:
+        """The boolean's value in the policy, or ``None`` when the policy has no such boolean."""
+        ...
+
+    def granted(self, domain: str, target: str, tclass: str) -> frozenset[str]:
+        """The permissions on ``tclass`` that allow rules in force give ``domain`` on ``target``
+        (attributes expanded, conditional rules counted with the booleans' current values)."""
+        ...

@@ -83,12 +83,18 @@ def _load() -> tuple[ModuleType, ...]:
         boolean,
         catchall,
         custom_location,
+        exec_memory,
+        leaked_fd,
+        module_load,
         narrower,
         port_label,
         restorecon,
+        transition_noise,
+        xperm,
     )
 
-    return (port_label, restorecon, custom_location, boolean, narrower, catchall)
+    return (port_label, restorecon, custom_location, boolean, xperm, leaked_fd, transition_noise,
+            exec_memory, module_load, narrower, catchall)
 
 
 #: The advisors, in the order they run (catchall last).

@@ -12,6 +12,7 @@ from typing import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation
+from avcfix.explain.advisors.leaked_fd import leaked
 from avcfix.explain.model import Advice, AdviceKind, Reason
 from avcfix.explain.objects import FILE_CLASSES, ObjectKind
 
@@ -30,6 +31,8 @@ def mislabeled(s: Situation) -> tuple[str, str] | None:
         return None  # the filesystem gives this label (nfs_t, cifs_t...): restorecon cannot change it
     if commands.safe_path(obj.path) is None:
         return None
+    if leaked(s) is not None:
+        return None  # a descriptor inherited across exec: its label is its owner's business (leaked_fd)
     expected = facts.expected_type(obj.path)
     if expected is None or expected == g.target or expected == "<<none>>":
         return None
