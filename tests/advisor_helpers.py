@@ -1,6 +1,6 @@
 """Shared by tests/test_advisor_*.py: explain one log of tests/data/advisors/
 against Debian's reference policy (the host's, read only) or Fedora's
-targeted policy (fixture ``fedora_root``)."""
+targeted policy (fixture ``fedora_root``), or another policy root."""
 
 from __future__ import annotations
 
@@ -37,3 +37,24 @@ def explain_one(log: str, facts) -> Finding:
 
 def of_kind(f: Finding, kind: AdviceKind):
     return [a for a in f.advice if a.kind is kind]
+def facts_for(root):
+    """PolicyFacts for a :class:`PolicyRoot` (its policy and file_contexts)."""
+    f = open_facts(None, root.root)
+    assert f is not None
+    return f
+
+
+def findings(log: str, facts) -> list[Finding]:
+    return explain_groups(group_denials(scan([str(DATA / log)])), facts)
+
+
+def one(log: str, facts) -> Finding:
+    found = findings(log, facts)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def module_confidence(f: Finding) -> int | None:
+    """The confidence of the allow-rule advice (None when there is none)."""
+    rules = [a.confidence for a in f.advice if a.kind is AdviceKind.MODULE]
+    return max(rules) if rules else None

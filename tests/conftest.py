@@ -118,3 +118,27 @@ def lab_dir(euca_root: PolicyRoot, tmp_path: Path) -> Path:
 def euca_policy(euca_root: PolicyRoot) -> Path:
     """Binary policy with the Eucalyptus fixture domains."""
     return euca_root.policy_file
+
+
+SPECIAL_TE = PROJECT / "tests" / "data" / "advisors" / "avcfix_special.te"
+
+
+@pytest.fixture(scope="session")
+def special_root(pristine_root: PolicyRoot, tmp_path_factory) -> PolicyRoot:
+    """Reference store plus ``tests/data/advisors/avcfix_special.te`` (an
+    allowxperm restriction and a bare domain transition, which neither test
+    policy has), compiled with checkmodule and installed once. Read only:
+    copy it with :func:`copy_root` before installing more."""
+    base = tmp_path_factory.mktemp("special")
+    root = _copy(pristine_root, base / "root")
+    build = base / "build"
+    build.mkdir()
+    shutil.copy(SPECIAL_TE, build / SPECIAL_TE.name)
+    for argv in (["checkmodule", "-M", "-m", "-o", "avcfix_special.mod", "avcfix_special.te"],
+                 ["semodule_package", "-o", "avcfix_special.pp", "-m", "avcfix_special.mod"]):
+        cp = subprocess.run(argv, cwd=build, capture_output=True, text=True, check=False)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+    cp = subprocess.run(root.semodule_argv("-i", str(build / "avcfix_special.pp")),
+                        capture_output=True, text=True, check=False)
+    assert cp.returncode == 0, cp.stderr
+    return root

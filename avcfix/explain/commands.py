@@ -120,3 +120,66 @@ def allow_rule(source: str, target: str, tclass: str, perms: Sequence[str]) -> s
     ps = sorted(set(perms))
     body = ps[0] if len(ps) == 1 else "{ " + " ".join(ps) + " }"
     return f"allow {source} {target}:{tclass} {body};"
+
+
+#: Most ioctl commands written into one allowxperm advice.
+MAX_XPERM_CMDS = 64
+
+
+def _rule_body(names: Sequence[str]) -> str:
+    ps = sorted(set(names))
+    return ps[0] if len(ps) == 1 else "{ " + " ".join(ps) + " }"
+
+
+def allowxperm_rule(source: str, target: str, tclass: str, cmds: Sequence[int]) -> str | None:
+    """``allowxperm S T:C ioctl 0x5401;`` (or ``{ 0x5401 0x5402 }``): the commands
+    as 4-digit hex, every one a 16-bit integer; the names identifiers."""
+    if not all(is_identifier(n) for n in (source, target, tclass)):
+        return None
+    if not cmds or len(set(cmds)) > MAX_XPERM_CMDS:
+        return None
+    if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 0xFFFF for c in cmds):
+        return None
+    words = [f"0x{c:04x}" for c in sorted(set(cmds))]
+    body = words[0] if len(words) == 1 else "{ " + " ".join(words) + " }"
+    return f"allowxperm {source} {target}:{tclass} ioctl {body};"
+
+
+def dontaudit_rule(source: str, target: str, tclass: str, perms: Sequence[str]) -> str | None:
+    """``dontaudit S T:C { perms };``: silences a denial without allowing it."""
+    names = [source, target, tclass, *perms]
+    if not perms or not all(is_identifier(n) for n in names):
+        return None
+    return f"dontaudit {source} {target}:{tclass} {_rule_body(perms)};"
+
+
+def execstack_clear(path: str | None) -> str | None:
+    """``execstack -c PATH`` (the path quoted): clears a binary's executable-stack flag."""
+    p = safe_path(path)
+    if p is None:
+        return None
+    return f"execstack -c {shlex.quote(p)}"
+
+
+#: A kernel module name (or alias such as ``net-pf-10``) as written into modules-load.d.
+_KMOD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def modules_load(kmod: str | None) -> str | None:
+    """``echo NAME > /etc/modules-load.d/NAME.conf``: load a kernel module at boot
+    (only plain module names: letters, digits, ``_`` and ``-``)."""
+    if not kmod or not _KMOD_RE.fullmatch(kmod):
+        return None
+    return f"echo {kmod} > /etc/modules-load.d/{kmod}.conf"
+
+
+def note(template: str, **values: str | None) -> str | None:
+    """A change to make by hand (no command exists), shown as a shell comment:
+    ``# TEMPLATE`` with each ``{name}`` replaced by its value, quoted. ``None``
+    when a value is missing or holds control characters."""
+    quoted = {}
+    for key, value in values.items():
+        if not value or _CONTROL_RE.search(value) or len(value) > 4096:
+            return None
+        quoted[key] = shlex.quote(value)
+    return "# " + template.format(**quoted)

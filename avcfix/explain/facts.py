@@ -1060,6 +1060,21 @@ class PolicyFacts:
             self._fc_dirs = tuple(entries)
         return self._fc_dirs
 
+    # -- special-case advisors (xperm, leaked_fd, transition_noise, exec_memory, module_load)
+    # has_type and boolean_state are defined above.
+
+    def granted(self, domain: str, target: str, tclass: str) -> frozenset[str]:
+        """Permissions on ``tclass`` that allow rules in force give ``domain`` on ``target``."""
+        if self._type(domain) is None or self._type(target) is None:
+            return frozenset()
+        targets = self._type_names(target)
+        own = self._type_names(domain)
+        out: set[str] = set()
+        for r in self._rules_for(domain, tclass):
+            if (r.target in targets or (r.target == "self" and targets & own)) and self._active(r):
+                out |= r.perms
+        return frozenset(out)
+
 
 def _rule_order(r: PolicyRule) -> tuple[str, str, str, str, bool, tuple[str, ...]]:
     return (r.source, r.target, r.tclass, r.condition, r.block, r.perms)

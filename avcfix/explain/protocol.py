@@ -211,4 +211,17 @@ class Facts(Protocol):
 
     def port_ranges(self, type_name: str) -> tuple[tuple[str, int, int], ...]:
         """The portcon entries labelling ports ``type_name``: (protocol, low, high)."""
+    # -- special-case advisors (xperm, leaked_fd, transition_noise, exec_memory, module_load)
+
+    def has_type(self, name: str) -> bool:
+        """True when ``name`` is a type (or alias) of this policy."""
+        ...
+
+    def boolean_state(self, name: str) -> bool | None:
+        """The boolean's value in the policy, or ``None`` when the policy has no such boolean."""
+        ...
+
+    def granted(self, domain: str, target: str, tclass: str) -> frozenset[str]:
+        """The permissions on ``tclass`` that allow rules in force give ``domain`` on ``target``
+        (attributes expanded, conditional rules counted with the booleans' current values)."""
         ...

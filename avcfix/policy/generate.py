@@ -8,6 +8,13 @@ at the top with its reason and fixing command) unless ``include_advised``.
 Permissive denials are included and marked. With ``xperms``, ioctl commands
 give ``allowxperm S T:C ioctl { 0x... }``.
 
+Two kinds of finding get another rule than ``allow``, the one their first
+advice names (and a comment saying why): an ioctl command left out by the
+policy's allowxperm rules (reason ``xperm``) gets its ``allowxperm`` rule; a
+finding whose first advice is a ``dontaudit`` rule (a leaked descriptor,
+transition noise) gets that dontaudit rule, unless ``include_advised`` asks
+for the allow rule instead.
+
 Injection safety: every name written into policy passes
 :func:`~avcfix.policy.identifiers.identifier_problem` (grammar, keywords, and
 no word m4 would expand: the ``.te`` may be built with the devel Makefile, so
@@ -20,11 +27,12 @@ from the log (comm, exe, paths, commands) only reaches comments, cleaned by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
-from avcfix.explain.model import Finding, Reason
+from avcfix.explain.model import AdviceKind, Finding, Reason
 from avcfix.policy.identifiers import check_identifier, check_version, identifier_problem
 from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind, XpermKind, XpermRule, clean_comment
 from avcfix.policy.requires import with_computed_require
@@ -65,6 +73,36 @@ class _Acc:
     groups: dict = field(default_factory=dict)
     ioctlcmds: set[int] = field(default_factory=set)
     advised: set[str] = field(default_factory=set)
+    #: dontaudit permissions (findings whose first advice is a dontaudit rule).
+    dontaudit: set[str] = field(default_factory=set)
+    #: ioctl commands for allowxperm (findings of reason xperm).
+    xperm_cmds: set[int] = field(default_factory=set)
+    #: Why the dontaudit rule is written instead of an allow rule (the advice's why).
+    special_why: set[str] = field(default_factory=set)
+
+
+#: An advice's rule, as :mod:`avcfix.explain.commands` writes it.
+_SPECIAL_RE = re.compile(
+    r"(?P<kind>dontaudit|allowxperm) (?P<s>\S+) (?P<t>\S+):(?P<c>\S+) (?:ioctl )?"
+    r"(?:\{ (?P<many>[^{}]+) \}|(?P<one>[^\s{};]+));")
+
+
+def _special(f: Finding, include_advised: bool) -> tuple[AdviceKind, tuple[str, ...], str] | None:
+    """(kind, perms or hex commands, why) when the finding's first advice is an
+    allowxperm or dontaudit rule for its own source, target and class."""
+    if not f.advice or f.advice[0].kind not in (AdviceKind.XPERM, AdviceKind.DONTAUDIT):
+        return None
+    advice = f.advice[0]
+    if advice.kind is AdviceKind.DONTAUDIT and (include_advised or f.reason in NOT_FIXABLE_BY_ALLOW):
+        return None
+    m = _SPECIAL_RE.fullmatch(advice.command)
+    g = f.group
+    if m is None or (m["s"], m["t"], m["c"]) != (g.source, g.target, g.tclass):
+        return None
+    if (m["kind"] == "allowxperm") != (advice.kind is AdviceKind.XPERM):
+        return None
+    words = tuple((m["many"] or m["one"]).split())
+    return advice.kind, words, advice.why
 
 
 def _finding_order(f: Finding) -> tuple:
@@ -103,6 +141,24 @@ def _wanted(f: Finding, include_advised: bool) -> bool:
     if f.needs_module:
         return True
     return include_advised and f.reason not in NOT_FIXABLE_BY_ALLOW
+
+
+def _special_names(f: Finding, special: tuple[AdviceKind, tuple[str, ...], str],
+                   reserved: Collection[str]) -> list[Rejected]:
+    """Rejections for a dontaudit / allowxperm rule's names (none when all are valid)."""
+    g = f.group
+    kind, words, _ = special
+    checks = [("source type", g.source, "type"), ("target type", g.target, "type"), ("class", g.tclass, "class")]
+    if kind is AdviceKind.DONTAUDIT:
+        checks += [("permission", w, "permission") for w in words]
+    out = []
+    for what, name, k in checks:
+        problem = identifier_problem(name, k, reserved)  # type: ignore[arg-type]
+        if problem:
+            out.append(Rejected(f"{what} {clean_comment(repr(name))}{_where(f)}", problem))
+    if kind is AdviceKind.XPERM and not all(re.fullmatch(r"0x[0-9a-f]{1,4}", w) for w in words):
+        out.append(Rejected(f"ioctl commands {clean_comment(repr(words))}{_where(f)}", "not 16-bit hex numbers"))
+    return out
 
 
 def _left_out_line(f: Finding) -> str:
@@ -179,6 +235,21 @@ def generate_module(
     left_out: list[Finding] = []
     rejected: list[Rejected] = []
     for f in sorted(findings, key=_finding_order):
+        special = _special(f, include_advised)
+        if special is not None:
+            problems = _special_names(f, special, reserved)
+            rejected.extend(p for p in problems if p not in rejected)
+            if not problems:
+                g = f.group
+                acc = accs.setdefault((g.source, g.target, g.tclass), _Acc())
+                acc.groups[(g.permissive, g.first_seen, g.perms)] = g
+                kind, words, why = special
+                if kind is AdviceKind.XPERM:
+                    acc.xperm_cmds.update(int(w, 16) for w in words)
+                else:
+                    acc.dontaudit.update(words)
+                    acc.special_why.add(why)
+            continue
         if not _wanted(f, include_advised):
             left_out.append(f)
             continue
@@ -200,7 +271,19 @@ def generate_module(
         src = NameSet.of(source)
         tgt = NameSet.of(SELF if target == source else target)
         cls = NameSet.of(tclass)
-        rules.append(AvRule(RuleKind.ALLOW, src, tgt, cls, NameSet(tuple(acc.perms)), _evidence(acc)))
+        if acc.perms:
+            rules.append(AvRule(RuleKind.ALLOW, src, tgt, cls, NameSet(tuple(acc.perms)), _evidence(acc)))
+        if acc.dontaudit:
+            why = tuple(clean_comment(f"dontaudit, not allow: {w}", COMMENT_LIMIT) for w in sorted(acc.special_why))
+            rules.append(AvRule(RuleKind.DONTAUDIT, src, tgt, cls, NameSet(tuple(acc.dontaudit)),
+                                (_evidence(acc)[0],) + why))
+        if acc.xperm_cmds:
+            cmds = ", ".join(f"0x{c:04x}" for c in sorted(acc.xperm_cmds))
+            rules.append(XpermRule(
+                XpermKind.ALLOWXPERM, src, tgt, cls, "ioctl", tuple((c, c) for c in acc.xperm_cmds),
+                comments=(_evidence(acc)[0], clean_comment(
+                    f"allowxperm, not allow: the policy allows ioctl but its allowxperm rules leave out {cmds}",
+                    COMMENT_LIMIT))))
         if xperms and acc.ioctlcmds:
             cmds = ", ".join(f"0x{c:x}" for c in sorted(acc.ioctlcmds))
             rules.append(

@@ -84,16 +84,21 @@ def _load() -> tuple[ModuleType, ...]:
         catchall,
         custom_location,
         dontaudit_hidden,
+        exec_memory,
         home_content,
+        leaked_fd,
+        module_load,
         mounton,
         narrower,
         port_label,
         restorecon,
+        transition_noise,
         write_content,
+        xperm,
     )
 
-    return (port_label, home_content, restorecon, mounton, custom_location, write_content, boolean,
-            dontaudit_hidden, narrower, catchall)
+    return (port_label, home_content, restorecon, mounton, custom_location, write_content, boolean, xperm,
+            leaked_fd, transition_noise, exec_memory, module_load, dontaudit_hidden, narrower, catchall)
 
 
 #: The advisors, in the order they run (catchall last).

@@ -38,6 +38,8 @@ def generic_port(s: Situation) -> bool:
 def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     if any(a.kind in REPLACES_MODULE for a in earlier):
         return []
+    if any(a.kind is AdviceKind.MODULE for a in earlier):
+        return []  # an advisor before it already gave the rule, with a confidence of its own
     if generic_port(s):
         return module(s, 40, f"{s.source} may not use any specific port type for this, so there is no port "
                       f"label to suggest; this rule allows every {s.target} port. Better: declare a port "

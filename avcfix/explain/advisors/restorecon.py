@@ -23,6 +23,7 @@ from typing import Sequence
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation
 from avcfix.explain.advisors import labels
+from avcfix.explain.advisors.leaked_fd import leaked
 from avcfix.explain.model import Advice, AdviceKind, Reason
 
 NAME = "restorecon"
@@ -44,6 +45,8 @@ def mislabeled(s: Situation) -> tuple[str, str] | None:
         return None  # the new file's label comes from its directory and the type rules
     if facts.fixed_label(g.target):
         return None  # the filesystem gives this label (nfs_t, cifs_t...): restorecon cannot change it
+    if leaked(s) is not None:
+        return None  # a descriptor inherited across exec: its label is its owner's business (leaked_fd)
     expected = facts.expected_file_type(t.path, t.file_class)
     if expected is None or expected == g.target or expected == "<<none>>":
         return None
