@@ -151,10 +151,13 @@ def aimed_at_object(finding: Finding, advice: Advice, fix: Fix) -> bool:
     if not _holds(where, target):
         return False
     relabels = fix.relabels()
-    # every relabel is the object or a tree holding it, and one reaches it
-    if not relabels or not all(_holds(p, target) for p, _ in relabels):
+    if not relabels and fix.fcontext is None:
         return False
-    if not any(p.rstrip("/") == target or (rec and _holds(p, target)) for p, rec in relabels):
+    # every relabel is the object or a tree holding it, and one reaches it (a file-context
+    # rule alone relabels nothing yet: its regex must match the object)
+    if not all(_holds(p, target) for p, _ in relabels):
+        return False
+    if relabels and not any(p.rstrip("/") == target or (rec and _holds(p, target)) for p, rec in relabels):
         return False  # restorecon -v DIR does not relabel DIR/file
     if fix.fcontext is not None:
         try:
