@@ -55,12 +55,22 @@ def test_live_admin_refuses_injected_names() -> None:
 
 
 def _finding(kind: AdviceKind, command: str, booleans=()) -> Finding:
+    """A finding with one advice; a relabel is aimed at its object (the path its first command
+    names, as the explanation engine's advisors set ``acts_on``), which the loop requires."""
+    import shlex
+
     from avcfix.audit.model import Context, Denial, DenialGroup
+    from avcfix.explain.objects import DeniedObject, ObjectKind
 
     ctx = Context("system_u", "system_r", "a_t", "s0")
     d = Denial("AVC", None, 1.0, 1, ctx, ctx, "file", ("read",), False)
     g = DenialGroup("a_t", "a_t", "file", False, ("read",), 1, 1.0, 1.0, d)
-    return Finding(g, ("read",), Reason.BOOLEAN, (Advice(kind, command, 90, "why"),), booleans=booleans)
+    obj, acts_on = None, None
+    if kind in (AdviceKind.RESTORECON, AdviceKind.FCONTEXT, AdviceKind.FCONTEXT_EQUAL):
+        acts_on = shlex.split(command.split("&&")[0])[-1].removesuffix("(/.*)?")
+        obj = DeniedObject(ObjectKind.PATH, acts_on, True, "file", None, "test")
+    return Finding(g, ("read",), Reason.BOOLEAN, (Advice(kind, command, 90, "why", acts_on=acts_on),),
+                   booleans=booleans, object=obj)
 
 
 def test_fixes_become_validated_argv_and_run_on_the_live_system_only() -> None:

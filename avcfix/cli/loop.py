@@ -69,6 +69,8 @@ class _Printer:
             p(f"  [green]installed[/] {_t(ev.message)}")
         elif ev.kind is EventKind.APPLIED:
             p(f"  [green]applied[/] {_t(ev.message)}")
+        elif ev.kind is EventKind.FALLBACK:
+            p(f"  [yellow]fallback[/] {_t(ev.message)}")
         elif ev.kind is EventKind.WARNING:
             p(f"  [yellow]warning:[/] {_t(ev.message)}")
         elif ev.kind is EventKind.NOTE:
@@ -123,6 +125,8 @@ def _summary(report: LoopReport) -> None:
     console.print(f"module {_t(report.module)} {_t(report.module_version or '(not installed)')}; "
                   f"{len(report.rules_added)} rule(s) added in {len(report.iterations)} iteration(s), "
                   f"{report.seconds:.1f}s")
+    for fb in report.fallbacks:
+        console.print(f"fallback: {_t(fb.line())}")
     if report.decisions:
         console.print("[bold yellow]an admin must decide; the fix(es):[/]")
         for cmd in report.decisions:

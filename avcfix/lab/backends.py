@@ -191,14 +191,20 @@ class LabAdmin:
             assert fix.port is not None
             proto, port, type_name = fix.port
             st.ports[(proto, port)] = f"system_u:object_r:{type_name}:s0"
-        elif fix.kind in (AdviceKind.FCONTEXT, AdviceKind.RESTORECON):
+        elif fix.kind in (AdviceKind.FCONTEXT, AdviceKind.RESTORECON, AdviceKind.FCONTEXT_EQUAL):
             if fix.fcontext is not None:
                 st.fcontexts.insert(0, fix.fcontext)
+            if fix.equal is not None:
+                src, dst = fix.equal
+                st.equivalences[dst] = src
             analyzer = _facts_factory(self.lab.root)()
             try:
-                for path in fix.paths:
+                for path, recursive in fix.relabels():
                     if self.lab.kernel.relabel(path, analyzer) is None:  # type: ignore[arg-type]
                         raise ToolError(f"lab: cannot relabel {path}: no label known for it")
+                    if recursive:  # restorecon -R: what the lab's disk holds below it too
+                        for below in self.lab.kernel.tree(path):
+                            self.lab.kernel.relabel(below, analyzer)  # type: ignore[arg-type]
             finally:
                 getattr(analyzer, "close", lambda: None)()
         else:  # pragma: no cover - fix_for only makes the kinds above
@@ -219,8 +225,15 @@ class LabAdmin:
             before["port"] = [proto, port, st.ports.get((proto, port))]
         if fix.fcontext is not None:
             before["fcontexts"] = [list(fc) for fc in st.fcontexts]
+        if fix.equal is not None:
+            before["equivalences"] = dict(st.equivalences)
         if fix.paths:
-            before["files"] = {p: st.files.get(p) for p in fix.paths}
+            files: dict[str, str | None] = {}
+            for path, recursive in fix.relabels() or tuple((p, False) for p in fix.paths):
+                files[path] = st.files.get(path)
+                if recursive:
+                    files.update({q: st.files.get(q) for q in self.lab.kernel.tree(path)})
+            before["files"] = files
         return before
 
     def undo_fix(self, fix: Fix, before: dict[str, Any]) -> list[str]:
@@ -243,6 +256,11 @@ class LabAdmin:
             if st.fcontexts != old_fc:
                 st.fcontexts = old_fc
                 out.append(f"file-context rule {fix.fcontext[0] if fix.fcontext else ''} removed (in the lab)")
+        if "equivalences" in before:
+            old_eq = {str(k): str(v) for k, v in (before["equivalences"] or {}).items()}
+            if st.equivalences != old_eq:
+                st.equivalences = old_eq
+                out.append(f"file-context equivalence {fix.equal[1] if fix.equal else ''} removed (in the lab)")
         if before.get("port"):
             proto, port, old = before["port"]
             key = (str(proto), int(port))

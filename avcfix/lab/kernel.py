@@ -74,7 +74,8 @@ class LabState:
 
     ``ports`` maps (proto, port) to a context, ``files`` a path to its
     current context, ``fcontexts`` holds ``semanage fcontext`` rules added in
-    the lab (regex, type), newest first.
+    the lab (regex, type), newest first, ``equivalences`` the ``semanage
+    fcontext -a -e SRC DST`` rules (DST -> SRC).
     """
 
     enforcing: bool = True
@@ -84,6 +85,7 @@ class LabState:
     ports: dict[tuple[str, int], str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     fcontexts: list[tuple[str, str]] = field(default_factory=list)
+    equivalences: dict[str, str] = field(default_factory=dict)
     clock: float = 0.0
     serial: int = 0
     next_pid: int = 0
@@ -96,6 +98,7 @@ class LabState:
             "ports": [[proto, port, ctx] for (proto, port), ctx in sorted(self.ports.items())],
             "files": dict(sorted(self.files.items())),
             "fcontexts": [list(fc) for fc in self.fcontexts],
+            "equivalences": dict(sorted(self.equivalences.items())),
             "clock": self.clock, "serial": self.serial, "next_pid": self.next_pid,
         }
 
@@ -108,6 +111,7 @@ class LabState:
             ports={(str(p), int(n)): str(c) for p, n, c in doc["ports"]},
             files={str(k): str(v) for k, v in doc["files"].items()},
             fcontexts=[(str(r), str(t)) for r, t in doc["fcontexts"]],
+            equivalences={str(k): str(v) for k, v in (doc.get("equivalences") or {}).items()},
             clock=float(doc["clock"]), serial=int(doc["serial"]), next_pid=int(doc["next_pid"]),
         )
 
@@ -212,6 +216,9 @@ class SimKernel:
         pid = st.next_pid
         st.next_pid += 7
         st.clock = round(st.clock + START_GAP, 3)
+        for f in self.scenario.files:
+            if f.at_start is not None:  # re-created or moved into place before the service starts
+                st.files[f.path] = f.at_start
         proc = R.Process(pid, self.scenario.comm, self.scenario.exe, self.scenario.context,
                          self.scenario.argv, self.scenario.cwd)
         analyzer = self._analyzer_factory()
@@ -322,22 +329,39 @@ class SimKernel:
     # ------------------------------------------------------------ admin actions
 
     def relabel(self, path: str, analyzer: Analyzer) -> str | None:
-        """``restorecon PATH``: the lab's fcontext rules first, then the policy's file_contexts."""
+        """``restorecon PATH``: the lab's fcontext rules first, then the policy's file_contexts.
+
+        A ``semanage fcontext -a -e SRC DST`` equivalence in the lab makes a
+        path below DST look up the same path below SRC, as libselinux does.
+        """
+        if path not in self.state.files:
+            return None
+        lookup = path
+        for dst, src in sorted(self.state.equivalences.items(), key=lambda kv: -len(kv[0])):
+            if path == dst or path.startswith(dst.rstrip("/") + "/"):
+                lookup = src.rstrip("/") + path[len(dst.rstrip("/")):] if path != dst else src
+                break
         new_type: str | None = None
         for regex, type_name in self.state.fcontexts:
-            if re.fullmatch(regex, path):
+            if re.fullmatch(regex, lookup):
                 new_type = type_name
                 break
-        if new_type is None:
+        if new_type is None and lookup == path:
             for f in self.scenario.files:
                 if f.path == path and f.fcontext:
                     new_type = f.fcontext.split(":")[2]
                     break
         if new_type is None:
-            new_type = analyzer.expected_type(path)
-        if new_type is None or path not in self.state.files:
+            new_type = analyzer.expected_type(lookup)
+        if new_type is None:
             return None
         old = self.state.files[path].split(":")
         old[2] = new_type
         self.state.files[path] = ":".join(old)
         return self.state.files[path]
+
+    def tree(self, top: str) -> list[str]:
+        """The lab's files at or below ``top`` (what ``restorecon -R TOP`` walks), sorted."""
+        base = top.rstrip("/") or "/"
+        return sorted(p for p in self.state.files
+                      if p == base or p.startswith(base + "/") or base == "/")

@@ -91,6 +91,10 @@ class FileLabel:
     #: What ``restorecon`` would set (the policy's file_contexts for this path).
     fcontext: str | None = None
     kind: str = "file"  # "file" or "dir"
+    #: The label the file has again each time the service starts: another
+    #: program re-creates it or moves it into place first (a deploy hook, an
+    #: ``ExecStartPre=`` that copies it with ``cp -a``), so a relabel does not stay.
+    at_start: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +247,8 @@ def _file(d: Mapping[str, Any], where: str) -> FileLabel:
     kind = str(d.get("kind", "file"))
     if kind not in ("file", "dir"):
         raise UsageError(f"{where}: kind must be 'file' or 'dir'")
-    return FileLabel(path, _context(d, "context", where), fcontext, kind)
+    at_start = _context(d, "at_start", where) if "at_start" in d else None
+    return FileLabel(path, _context(d, "context", where), fcontext, kind, at_start)
 
 
 def _proto(v: Any, where: str) -> str:

@@ -8,10 +8,24 @@ One iteration:
 4. none and the service healthy: converged;
 5. classify them with the explanation engine: missing TE rules go into the
    module (merged, version bumped, compiled, installed); a better fix
-   (boolean, port label, restorecon) stops the loop with the exact commands,
-   or with ``apply_advice`` is applied through the backend;
-6. stop on no progress (the same denials twice), on ``max_iterations``, or on
-   a failed install (the installer has rolled back to the previous version).
+   (boolean, port label, restorecon, fcontext, fcontext equivalence) stops the
+   loop with the exact commands, or with ``apply_advice`` is applied through
+   the backend -- a relabel only when it is aimed at the denied object
+   (:func:`avcfix.loop.fixes.aimed_at_object`);
+6. stop on no progress (the same denials twice with nothing new to try), on
+   ``max_iterations``, or on a failed install (the installer has rolled back to
+   the previous version).
+
+Fallback (``apply_advice``): the loop remembers, per denial key (source,
+target, class, perms), the fixes it applied. When the same denial comes back
+on the same object in the next run, the fix did not help: the loop takes it
+back at once (an admin reverts a boolean or relabel that did not help, which
+keeps the system as narrow as it was; a fix that helped another denial of the
+same run is kept), journals that, and tries the finding's next applicable
+advice, then its module rule, instead of stopping. Each fallback is in the
+iteration's report (``fallbacks``). The same key on *another* object (a
+second mislabelled file after the first was restored) is not a failure: the
+fix is kept and the new object's own advice is applied.
 
 ``permissive``: the domains are marked permissive for one run that collects
 every denial, the module is built and installed, the mark is removed, and an
@@ -30,11 +44,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from dataclasses import field, replace
+from typing import Any
+
 from avcfix.audit.group import group_denials
 from avcfix.audit.model import Denial, DenialGroup
-from avcfix.errors import CompileError, InputError, ToolError, UsageError
-from avcfix.explain.model import Finding, Reason
-from avcfix.loop.fixes import Fix, fix_for
+from avcfix.errors import AvcfixError, CompileError, InputError, ToolError, UsageError
+from avcfix.explain.model import AdviceKind, Finding, Reason
+from avcfix.explain.objects import ObjectKind
+from avcfix.loop.fixes import RELABELS, Fix, aimed_at_object, fix_from_advice
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
 from avcfix.loop.journal import Journal
 from avcfix.loop.interfaces import (
@@ -46,6 +64,7 @@ from avcfix.loop.interfaces import (
 )
 from avcfix.loop.model import (
     DenialSummary,
+    Fallback,
     IterationReport,
     LoopOptions,
     LoopReport,
@@ -64,6 +83,7 @@ class EventKind(str, enum.Enum):
     BUILD_STEP = "build_step"    # generate/compile/install... (message = step: detail)
     INSTALLED = "installed"      # module installed (message = version)
     APPLIED = "applied"          # a non-module fix applied
+    FALLBACK = "fallback"        # a denial came back after a fix: what is tried next
     DONE = "done"                # an iteration finished (report set)
     NOTE = "note"                # anything else worth a line
     WARNING = "warning"
@@ -114,6 +134,52 @@ def _progress_key(groups: Sequence[DenialGroup]) -> frozenset[tuple[str, str, st
     return frozenset((g.source, g.target, g.tclass, g.perms) for g in groups)
 
 
+#: One denial, as the fallback remembers it: (source, target, class, the finding's perms).
+DenialKey = tuple[str, str, str, tuple[str, ...]]
+
+#: Reasons whose finding a module rule can fix (what :attr:`Finding.needs_module` accepts).
+_MODULE_REASONS = (Reason.TE_RULE, Reason.PERMISSIVE, Reason.NO_POLICY)
+
+
+def _denial_key(f: Finding) -> DenialKey:
+    g = f.group
+    return (g.source, g.target, g.tclass, tuple(f.perms))
+
+
+def _object_path(f: Finding) -> str | None:
+    obj = f.object
+    return obj.path if obj is not None and obj.kind is ObjectKind.PATH else None
+
+
+def _module_only(f: Finding) -> Finding:
+    """``f`` with its module rule as its only advice: what the installer builds a rule for."""
+    return replace(f, advice=tuple(a for a in f.advice if a.kind is AdviceKind.MODULE))
+
+
+def _key_json(k: DenialKey) -> list[Any]:
+    return [k[0], k[1], k[2], list(k[3])]
+
+
+@dataclass(slots=True)
+class _Applied:
+    """A fix the loop applied in the last iteration, for the denials it was chosen for."""
+
+    fix: Fix
+    entry: int
+    before: dict[str, Any]
+    #: denial key -> the object path of that finding (None when not a known path)
+    objects: dict[DenialKey, str | None] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Choice:
+    """What the loop does for one finding it may fix itself."""
+
+    what: str  # "fix", "module", "decision", "none"
+    fix: Fix | None = None
+    command: str = ""
+
+
 class Loop:
     """One ``avcfix loop`` run over the given backends."""
 
@@ -156,6 +222,12 @@ class Loop:
         self.domains: tuple[str, ...] = tuple(options.domains)
         self.version: str | None = None
         self.notes: list[str] = []
+        #: Per denial key, every fix applied for it (in order): the fallback never retries one.
+        self._tried: dict[DenialKey, list[Fix]] = {}
+        #: The fixes applied in the last iteration, judged when the next run's denials are in.
+        self._last: list[_Applied] = []
+        #: Denial keys whose fallback is the module rule.
+        self._forced: set[DenialKey] = set()
 
     # ------------------------------------------------------------------ run
 
@@ -257,33 +329,78 @@ class Loop:
                 return Outcome.UNHEALTHY, (f"{o.service} is {run.state} but logged no new denial for "
                                            f"{', '.join(self.domains) or 'its domain'}{hint}"), ()
 
-            key = _progress_key([f.group for f in actionable])
-            if key == previous:
-                self._finish(base, t0, module_version=self.version)
-                return Outcome.NO_PROGRESS, "the same denials came back after the last fix", ()
-            previous = key
+            # the fixes of the last iteration whose denial came back: taken back, and what next
+            current: dict[DenialKey, Finding] = {}
+            for f in actionable:
+                current.setdefault(_denial_key(f), f)
+            failed = self._judge(n, current)
 
             module_findings = [f for f in actionable if f.needs_module]
             fixes: list[Fix] = []
+            chosen_for: dict[tuple, dict[DenialKey, str | None]] = {}
             decisions: list[str] = []
+            fallbacks: list[Fallback] = []
+            exhausted: list[Finding] = []
+            new_things = False
             for f in actionable:
                 if f.needs_module:
                     continue
-                fix = fix_for(f)
-                if fix is not None and o.apply_advice:
-                    if fix.key not in {x.key for x in fixes}:
-                        fixes.append(fix)
-                elif f.advice:
-                    decisions.append(f.advice[0].command)
-                else:
-                    decisions.append(f"# {f.group.source} {f.group.target}:{f.group.tclass} "
+                k = _denial_key(f)
+                if not o.apply_advice:
+                    if f.advice:
+                        decisions.append(f.advice[0].command)
+                    else:
+                        decisions.append(f"# {f.group.source} {f.group.target}:{f.group.tclass} "
+                                         f"{{ {' '.join(f.perms)} }}: {f.reason.value} {f.detail}".strip())
+                    continue
+                if k in self._forced:  # the module rule was the fallback already: the module holds it
+                    module_findings.append(_module_only(f))
+                    continue
+                fb = failed.get(k)
+                choice = self._next(n, f, k, fallback=fb is not None)
+                if fb is not None:
+                    fallbacks.append(self._fallback(n, f, fb, choice))
+                if choice.what == "fix" and choice.fix is not None:
+                    if choice.fix.key not in chosen_for:
+                        fixes.append(choice.fix)
+                    chosen_for.setdefault(choice.fix.key, {})[k] = _object_path(f)
+                    new_things = True
+                elif choice.what == "module":
+                    module_findings.append(_module_only(f))
+                    self._forced.add(k)
+                    new_things = True
+                elif choice.what == "decision":
+                    decisions.append(choice.command)
+                elif fb is None and k not in self._tried:
+                    # nothing the loop can apply (no advice, or none aimed at the object): the admin decides
+                    decisions.append(f.advice[0].command if f.advice else
+                                     f"# {f.group.source} {f.group.target}:{f.group.tclass} "
                                      f"{{ {' '.join(f.perms)} }}: {f.reason.value} {f.detail}".strip())
+                else:
+                    exhausted.append(f)
             decisions = sorted(set(decisions))
+            base["fallbacks"] = tuple(fallbacks)
+
+            key = _progress_key([f.group for f in actionable])
+            if key == previous and not new_things:
+                self._finish(base, t0, module_version=self.version)
+                return Outcome.NO_PROGRESS, "the same denials came back after the last fix", ()
+            previous = key
+            if exhausted:
+                self._finish(base, t0, module_version=self.version)
+                what = "; ".join(
+                    f"{f.group.source} {f.group.target}:{f.group.tclass} {{ {' '.join(f.perms)} }} (tried: "
+                    + ", ".join(x.command for x in self._tried.get(_denial_key(f), ())) + ")" for f in exhausted)
+                return (Outcome.NO_PROGRESS,
+                        f"the same denial came back after every fix the loop could apply, and no module rule "
+                        f"fits it: {what}", ())
 
             added: tuple[str, ...] = ()
             did_something = False
             if module_findings:
-                ok, added, installed, failure = self._install(n, module_findings)
+                forced = [_key_json(_denial_key(f)) for f in module_findings if _denial_key(f) in self._forced]
+                ok, added, installed, failure = self._install(
+                    n, module_findings, {"fallback_for": forced} if forced else {})
                 if failure is not None:
                     self._finish(base, t0, module_version=self.version)
                     return failure
@@ -301,9 +418,18 @@ class Loop:
                     self._finish(base, t0, rules_added=added, module_version=self.version)
                     return Outcome.DECLINED, "applying the fixes was declined", tuple(details)
                 for fx in fixes:
-                    entry = self.journal.begin("fix", {"fix": fx.to_json()}, self.admin.fix_before(fx))
+                    objects = chosen_for[fx.key]
+                    args: dict[str, Any] = {"fix": fx.to_json(), "for": [_key_json(k) for k in sorted(objects)]}
+                    after = sorted({failed[k][0].command for k in objects if k in failed})
+                    if after:
+                        args["fallback_after"] = after  # the fixes that did not help, before this one
+                    before = self.admin.fix_before(fx)
+                    entry = self.journal.begin("fix", args, before)
                     done = self.admin.apply_fix(fx)
                     self.journal.done(entry)
+                    for k in objects:
+                        self._tried.setdefault(k, []).append(fx)
+                    self._last.append(_Applied(fx, entry, before, dict(objects)))
                     applied.append(done)
                     self._emit(EventKind.APPLIED, n, done)
                 did_something = True
@@ -327,6 +453,101 @@ class Loop:
         return (Outcome.MAX_ITERATIONS,
                 f"not converged after {o.max_iterations} iteration(s) (--max-iterations)", ())
 
+    # ------------------------------------------------------------ fallback
+
+    def _judge(self, n: int, current: dict[DenialKey, Finding]
+               ) -> dict[DenialKey, tuple[Fix, tuple[str, ...], str]]:
+        """The last iteration's fixes whose denial came back on the same object.
+
+        Returns, per such denial key, (the fix, what taking it back did, why
+        it was kept instead). A fix is taken back when every denial it was
+        applied for came back; one that helped another denial stays.
+        """
+        out: dict[DenialKey, tuple[Fix, tuple[str, ...], str]] = {}
+        for ap in self._last:
+            back = set()
+            for k, path in ap.objects.items():
+                f = current.get(k)
+                if f is None:
+                    continue
+                now = _object_path(f)
+                if ap.fix.kind in RELABELS and path is not None and now is not None and now != path:
+                    continue  # the same kind of denial on another object: this fix did its part
+                back.add(k)
+            if not back:
+                continue
+            helped = sorted(set(ap.objects) - back)
+            if helped:
+                undone: tuple[str, ...] = ()
+                kept = ("it helped " + ", ".join(f"{k[0]} {k[1]}:{k[2]}" for k in helped)
+                        + " in the same run")
+            else:
+                undone, kept = self._take_back(n, ap)
+            for k in back:
+                out[k] = (ap.fix, undone, kept)
+        self._last = []
+        return out
+
+    def _take_back(self, n: int, ap: _Applied) -> tuple[tuple[str, ...], str]:
+        """Undo a fix that did not help (journaled as undone); (what was done, why kept)."""
+        try:
+            lines = tuple(self.admin.undo_fix(ap.fix, ap.before))
+        except (AvcfixError, OSError) as exc:
+            msg = f"could not take back {ap.fix.command}, which did not help: {exc}"
+            self.notes.append(msg)
+            self._emit(EventKind.WARNING, n, msg)
+            return (), f"taking it back failed ({exc}); it stays applied and journaled"
+        self.journal.undone(ap.entry, "did not help: the same denial came back")
+        for line in lines:
+            self._emit(EventKind.NOTE, n, f"took back {ap.fix.command} (it did not help): {line}")
+        return lines, ""
+
+    def _next(self, n: int, f: Finding, k: DenialKey, fallback: bool) -> _Choice:
+        """The finding's first advice the loop has not tried for this denial.
+
+        A relabel not aimed at the denied object is never applied. Normally
+        the first remaining advice decides (one the loop cannot apply is a
+        decision for the admin); in a fallback, advice the loop cannot apply
+        is passed over for the next one, and the module rule comes last.
+        """
+        tried = {x.key for x in self._tried.get(k, ())}
+        skipped = ""
+        for a in f.advice:
+            if a.kind is AdviceKind.MODULE:
+                if f.reason in _MODULE_REASONS:
+                    return _Choice("module", command=a.command)
+                continue
+            fx = fix_from_advice(f, a)
+            if fx is None:
+                if not fallback:
+                    return _Choice("decision", command=a.command)
+                skipped = skipped or a.command
+                continue
+            if not aimed_at_object(f, a, fx):
+                obj = f.object.evidence if f.object is not None else "not resolved"
+                note = f"not applied: `{a.command}` does not act on the denied object ({obj})"
+                if note not in self.notes:
+                    self.notes.append(note)
+                    self._emit(EventKind.NOTE, n, note)
+                continue
+            if fx.key in tried:
+                continue
+            return _Choice("fix", fx, fx.command)
+        if skipped:
+            return _Choice("decision", command=skipped)
+        return _Choice("none")
+
+    def _fallback(self, n: int, f: Finding, fb: tuple[Fix, tuple[str, ...], str], choice: _Choice) -> Fallback:
+        fix, undone, kept = fb
+        nxt = choice.command if choice.what in ("fix", "module", "decision") else ""
+        kind = ("module" if choice.what == "module" else choice.fix.kind.value if choice.fix is not None
+                else "decision" if choice.what == "decision" else "none")
+        g = f.group
+        fallback = Fallback(g.source, g.target, g.tclass, tuple(f.perms), _object_path(f), fix.command,
+                            undone, kept, nxt, kind)
+        self._emit(EventKind.FALLBACK, n, fallback.line())
+        return fallback
+
     def _learn_domains(self, denials: Sequence[Denial]) -> tuple[str, ...]:
         exes = set(self.service.executables())
         comm = self.o.service.removesuffix(".service")[:15]
@@ -340,7 +561,7 @@ class Loop:
             self.guard.unmark(d)
             self._emit(EventKind.NOTE, n, f"removed the permissive mark of {d}; verifying in enforcing mode")
 
-    def _install(self, n: int, findings: Sequence[Finding]
+    def _install(self, n: int, findings: Sequence[Finding], extra: dict[str, Any] | None = None
                  ) -> tuple[bool, tuple[str, ...], bool, tuple[Outcome, str, tuple[str, ...]] | None]:
         """(confirmed, rules added, semodule ran, failure outcome or None)."""
         from avcfix.policy.generate import generate_module  # preview of the rules, pure
@@ -355,7 +576,8 @@ class Loop:
         def on_step(step: str, detail: str) -> None:
             self._emit(EventKind.BUILD_STEP, n, f"{step}: {detail}")
 
-        entry = self.journal.begin("module", {"module": self.installer.module, "version_before": self.version})
+        entry = self.journal.begin("module", {"module": self.installer.module, "version_before": self.version,
+                                              **(extra or {})})
         try:
             result = self.installer.install(findings, on_step)
         except (CompileError, ToolError, InputError) as exc:

@@ -8,6 +8,13 @@ journal, the directory fsynced). After the change the entry is marked
 ``done``; a change the loop takes back itself (the permissive mark removed
 before the verify run, dontaudit enabled again) is marked ``undone``.
 
+A fix that did not help (the same denial came back, see
+:mod:`avcfix.loop.engine`) is taken back by the loop at once and its entry
+marked ``undone`` with ``why`` "did not help"; the fix tried next names it in
+``args.fallback_after`` (a module rule tried as the fallback: the module
+entry's ``args.fallback_for``). A run killed in between leaves the entry
+``done``, and the recovery undoes it like any other (undoing is idempotent).
+
 A run that ends in order (any outcome, an error, Ctrl-C) restores the
 permissive mark and dontaudit and deletes its journal: what it applied or
 installed is in its report and stays. A run that was killed (SIGKILL, OOM,

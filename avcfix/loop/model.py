@@ -94,6 +94,47 @@ class DenialSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Fallback:
+    """The same denial came back after a fix the loop applied for it: what the loop did next.
+
+    ``did_not_help`` is the fix's command; ``undone`` what taking it back did
+    (the loop reverts a fix that did not help, unless it helped another
+    denial: then ``kept`` says why); ``next`` the command tried instead (the
+    finding's next applicable advice, else its module rule) and ``next_kind``
+    its advice kind (``module`` for the rule; ``none`` when nothing is left).
+    """
+
+    source: str
+    target: str
+    tclass: str
+    perms: tuple[str, ...]
+    path: str | None
+    did_not_help: str
+    undone: tuple[str, ...] = ()
+    kept: str = ""
+    next: str = ""
+    next_kind: str = "none"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "denial": {"source": self.source, "target": self.target, "tclass": self.tclass,
+                       "perms": list(self.perms), "path": self.path},
+            "did_not_help": self.did_not_help, "undone": list(self.undone), "kept": self.kept,
+            "next": self.next, "next_kind": self.next_kind,
+        }
+
+    def line(self) -> str:
+        """One line for the text report."""
+        what = f"{self.source} {self.target}:{self.tclass} {{ {' '.join(self.perms)} }}"
+        if self.path:
+            what += f" ({self.path})"
+        back = ("undone: " + "; ".join(self.undone) if self.undone else
+                f"kept: {self.kept}" if self.kept else "nothing to undo")
+        nxt = f"next: {self.next}" if self.next else "nothing left to try"
+        return f"{what}: `{self.did_not_help}` did not help ({back}); {nxt}"
+
+
+@dataclass(frozen=True, slots=True)
 class IterationReport:
     """One pass of the loop."""
 
@@ -107,6 +148,8 @@ class IterationReport:
     applied: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    #: Denials that came back after a fix the loop applied, and what it tried next.
+    fallbacks: tuple[Fallback, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +161,7 @@ class IterationReport:
             "rules_added": rule_lines_json(self.rules_added),  # real type names, never self
             "module_version": self.module_version,
             "applied": list(self.applied),
+            "fallbacks": [f.to_json() for f in self.fallbacks],
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
@@ -166,6 +210,10 @@ class LoopReport:
     def rules_added(self) -> tuple[str, ...]:
         return tuple(r for it in self.iterations for r in it.rules_added)
 
+    @property
+    def fallbacks(self) -> tuple[Fallback, ...]:
+        return tuple(f for it in self.iterations for f in it.fallbacks)
+
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` report (documented in the README; keys are stable)."""
         return {
@@ -179,6 +227,7 @@ class LoopReport:
             "iterations": [it.to_json() for it in self.iterations],
             "rules_added": rule_lines_json(self.rules_added),
             "decisions": list(self.decisions),
+            "fallbacks": [f.to_json() for f in self.fallbacks],
             "restored": list(self.restored),
             "recovered": list(self.recovered),
             "lab": self.lab,

@@ -70,6 +70,16 @@ def parse_local_fcontexts(text: str) -> dict[str, str]:
     return out
 
 
+def parse_local_equivalences(text: str) -> dict[str, str]:
+    """``semanage fcontext -l -C -n``: the equivalence lines ``DST = SRC`` -> {DST: SRC}."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"(/\S*)\s+=\s+(/\S*)\s*$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
 def file_context(path: str) -> str | None:
     """The SELinux label of ``path`` (not following a symlink), or None."""
     try:
@@ -186,6 +196,10 @@ class SemanageAdmin:
             regex = fix.fcontext[0]
             before["fcontext"] = [regex, parse_local_fcontexts(
                 self._query(["semanage", "fcontext", "-l", "-C", "-n"])).get(regex)]
+        if fix.equal is not None:
+            dst = fix.equal[1]
+            before["equal"] = [dst, parse_local_equivalences(
+                self._query(["semanage", "fcontext", "-l", "-C", "-n"])).get(dst)]
         if fix.paths:
             files: dict[str, str | None] = {}
             recursive = any("-R" in argv for argv in fix.argv if argv[:1] == ("restorecon",))
@@ -218,6 +232,16 @@ class SemanageAdmin:
                         else ["semanage", "fcontext", "-m", "-t", check_identifier(old, "type"), regex])
                 self._run(argv, " ".join(argv))
                 out.append(" ".join(argv))
+        if before.get("equal"):
+            dst, old = before["equal"]
+            now = parse_local_equivalences(self._query(["semanage", "fcontext", "-l", "-C", "-n"])).get(dst)
+            if now != old:
+                steps = [["semanage", "fcontext", "-d", str(dst)]] if now is not None else []
+                if old is not None:
+                    steps.append(["semanage", "fcontext", "-a", "-e", str(old), str(dst)])
+                for argv in steps:
+                    self._run(argv, " ".join(argv))
+                    out.append(" ".join(argv))
         if before.get("port"):
             proto, port, old = before["port"]
             now = parse_local_ports(self._query(["semanage", "port", "-l", "-C", "-n"])).get((proto, int(port)))
