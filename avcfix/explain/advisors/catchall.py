@@ -11,7 +11,8 @@ from typing import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation
-from avcfix.explain.generic import GENERIC_PORT_TYPES, PORT_PERMS, PORT_PROTOCOLS
+from avcfix.explain.generic import GENERIC_FILE_TYPES, GENERIC_PORT_TYPES, PORT_PERMS, PORT_PROTOCOLS
+from avcfix.explain.objects import FILE_CLASSES
 from avcfix.explain.model import Advice, AdviceKind, Reason
 
 NAME = "catchall"
@@ -47,6 +48,12 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     if earlier:
         return module(s, min(25, min(a.confidence for a in earlier)),
                       "the rule avcfix build would write; prefer the fixes above, which keep the policy narrow")
+    if s.target in GENERIC_FILE_TYPES and s.tclass in FILE_CLASSES and s.source != s.target:
+        return module(s, 60, f"the rule avcfix build would write; it lets {s.source} use every file labelled "
+                      f"with the generic {s.target}, not only this one. Narrower: give the files a type of the "
+                      "domain's own (a file context, or a type transition where the program creates them)",
+                      evidence=("audit2why: no allow rule (and no boolean) grants it",
+                                f"policy: {s.target} is a generic type"))
     if s.reason is Reason.NO_POLICY:
         return module(s, 45, "the rule avcfix build would write; without a policy it is not known whether "
                       "a label, boolean or existing rule would fix this instead")

@@ -39,6 +39,12 @@ from avcfix.explain.protocol import Facts
 NAME = "custom_location"
 REASONS = frozenset({Reason.TE_RULE, Reason.NO_POLICY, Reason.BOOLEAN, Reason.DONTAUDIT})
 
+#: Generic types of places whose files are created at run time (``/tmp``,
+#: ``/run``, ``/dev/shm``): a file context there does not last (the file comes
+#: back with the directory's type when the program creates it again); the fix
+#: is the domain's own type with a type transition, in its module.
+TRANSIENT_TYPES = frozenset({"tmp_t", "tmpfs_t", "var_run_t", "var_lock_t"})
+
 #: Most other candidate types named in the advice.
 MAX_OTHERS = 4
 
@@ -96,6 +102,8 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     t = labels.target(s)
     if facts is None or t is None or g.target not in GENERIC_FILE_TYPES or facts.fixed_label(g.target):
         return []
+    if g.target in TRANSIENT_TYPES:
+        return []  # created at run time: a label there does not last (see TRANSIENT_TYPES)
     if "mounton" in s.perms:
         return []  # a mount point, not content: the mounton advisor labels the directory alone
     if labels.relabelled(earlier, t.path):
