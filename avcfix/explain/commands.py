@@ -62,15 +62,17 @@ def setsebool(settings: Sequence[tuple[str, bool]]) -> str | None:
     return "setsebool -P " + " ".join(f"{n}={w}" for (n, _), w in zip(settings, words))
 
 
-def semanage_port(port_type: str, proto: str, port: int | None) -> str | None:
-    """``semanage port -a -t TYPE -p PROTO PORT`` (``PORT`` when the log lacks it)."""
+def semanage_port(port_type: str, proto: str, port: int | None, modify: bool = False) -> str | None:
+    """``semanage port -a -t TYPE -p PROTO PORT`` (``PORT`` when the log lacks it);
+    ``-m`` instead of ``-a`` for a port the policy already defines."""
     if not is_identifier(port_type) or proto not in {"tcp", "udp", "sctp", "dccp"}:
         return None
+    op = "-m" if modify else "-a"
     if port is None:
-        return f"semanage port -a -t {port_type} -p {proto} PORT"
+        return f"semanage port {op} -t {port_type} -p {proto} PORT"
     if not isinstance(port, int) or not 0 < port < 65536:
         return None
-    return f"semanage port -a -t {port_type} -p {proto} {port}"
+    return f"semanage port {op} -t {port_type} -p {proto} {port}"
 
 
 def restorecon(path: str, recursive: bool = False) -> str | None:

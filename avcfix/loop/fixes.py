@@ -238,7 +238,8 @@ def _port(text: str, commands: list[list[str]]) -> Fix | None:
     port = int(number)
     if not 0 < port < 65536:
         return None
-    argv = ("semanage", "port", "-a", "-t", type_name, "-p", proto, str(port))
+    op = "-m" if "-m" in cmd else "-a"  # -m: the policy already defines the port (undo: -d restores it)
+    argv = ("semanage", "port", op, "-t", type_name, "-p", proto, str(port))
     return Fix(AdviceKind.PORT_LABEL, text, (argv,), port=(proto, port, type_name))
 
 

@@ -80,6 +80,7 @@ def aimed_at_object(advice: Advice, obj: DeniedObject) -> bool:
 
 def _load() -> tuple[ModuleType, ...]:
     from avcfix.explain.advisors import (
+        allowed_now,
         boolean,
         catchall,
         custom_location,
@@ -98,7 +99,8 @@ def _load() -> tuple[ModuleType, ...]:
     )
 
     return (port_label, home_content, restorecon, mounton, custom_location, write_content, boolean, xperm,
-            leaked_fd, transition_noise, exec_memory, module_load, dontaudit_hidden, narrower, catchall)
+            leaked_fd, transition_noise, exec_memory, module_load, dontaudit_hidden, allowed_now, narrower,
+            catchall)
 
 
 #: The advisors, in the order they run (catchall last).

@@ -37,8 +37,8 @@ def generic_port(s: Situation) -> bool:
 
 
 def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
-    if any(a.kind in REPLACES_MODULE for a in earlier):
-        return []
+    if any(a.kind in REPLACES_MODULE and " -m " not in a.command for a in earlier):
+        return []  # (moving a port another service's type holds is a judgement: the rule stays below it)
     if any(a.kind is AdviceKind.MODULE for a in earlier):
         return []  # an advisor before it already gave the rule, with a confidence of its own
     if generic_port(s):

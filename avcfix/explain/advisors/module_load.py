@@ -54,11 +54,24 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     name = kmod(s) if perm == "module_request" else None
     evidence = [f"log: {perm} ({s.source} {s.target}:{s.tclass})"] + ([f'log: kmod="{name}"'] if name else [])
     out: list[Advice] = []
+    if name and name.startswith("net-pf-") and perm == "module_request":
+        # a socket of a protocol family whose module is not loaded (net-pf-10: IPv6 disabled on
+        # purpose): loading it at boot undoes the admin's choice; silence the request, as the
+        # reference policy does for many domains (kernel_dontaudit_request_load_module)
+        rule = commands.dontaudit_rule(s.source, s.target, s.tclass, s.perms)
+        if rule is not None:
+            out.append(Advice(
+                AdviceKind.DONTAUDIT, rule, 65,
+                f"{s.source} opened a socket of a protocol family whose module is not loaded ({name}; "
+                "net-pf-10 is IPv6, usually disabled on purpose). The service works without it: silence the "
+                "request (the policy's kernel_dontaudit_request_load_module does this for many domains), "
+                "or enable the protocol if the service should use it.",
+                evidence=tuple(evidence)))
     boot = commands.modules_load(name)
     if boot is None:
         boot = "# list the kernel module the service needs in /etc/modules-load.d/NAME.conf (loaded at boot)"
     out.append(Advice(
-        AdviceKind.PROGRAM, boot, 55 if name else 40,
+        AdviceKind.PROGRAM, boot, (45 if out else 55) if name else 40,
         f"{s.source} asked the kernel for a module it may not load; a service rarely needs to: load it at "
         "boot instead" + (f" ({name} is the name the kernel asked for)" if name else "")
         + ", and the request does not happen again.",

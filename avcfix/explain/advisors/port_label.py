@@ -184,8 +184,10 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     g = s.group
     proto = PORT_PROTOCOLS.get(g.tclass)
     perm = next((p for p in s.perms if p in PORT_PERMS), None)
-    if proto is None or perm is None or g.target not in GENERIC_PORT_TYPES or s.facts is None:
+    if proto is None or perm is None or s.facts is None:
         return []
+    if g.target not in GENERIC_PORT_TYPES:
+        return _defined_port(s, proto, perm)
     found = candidates(s.facts, g.source, g.tclass, perm)
     if not found:
         return []
@@ -226,4 +228,38 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
             f"allowing every {g.target} port; {_ports_text(best)}{others}." + caveat,
             evidence=evidence + (f"log: {g.tclass} {perm} on {g.target}"
                                  + (f" port {port}" if port is not None else ""),)))
+    return out
+
+
+#: Confidence of moving a port that the policy gives another service's type:
+#: a judgement (is that service used here?), never policy-backed.
+MODIFY_CONFIDENCE = 60
+
+
+def _defined_port(s: Situation, proto: str, perm: str) -> list[Advice]:
+    """A service bound to a port the policy labels for another service (httpd on
+    8081, ``transproxy_port_t``): ``semanage port -m`` to the domain's own port
+    type, only when that type is its own (refpolicy's naming) and granted
+    directly, and only for binding (a connect goes to someone else's service)."""
+    g = s.group
+    if perm != "name_bind":
+        return []
+    found = [c for c in candidates(s.facts, g.source, g.tclass, perm)
+             if c.grant is Grant.DIRECT and own_port_type(g.source, c.type)]
+    if not found or found[0].type == g.target:
+        return []
+    best = found[0]
+    out = []
+    for port in list(g.ports[:MAX_PORTS]) or [g.example.port]:
+        cmd = commands.semanage_port(best.type, proto, port, modify=True)
+        if cmd is None or port is None:
+            continue
+        out.append(Advice(
+            AdviceKind.PORT_LABEL, cmd, MODIFY_CONFIDENCE,
+            f"port {port} is labelled {g.target} (another service's port type); {g.source} binds its own "
+            f"{best.type} ports. If {g.target}'s service does not use port {port} here, move the port to "
+            f"{best.type} (-m: the port is already defined) rather than letting {g.source} bind every "
+            f"{g.target} port.",
+            evidence=tuple(f"policy: {r.text()}" for r in best.rules[:1])
+            + (f"portcon: {_ports_text(best)}/{proto}", f"log: {g.tclass} {perm} on {g.target} port {port}")))
     return out

@@ -29,6 +29,9 @@ from avcfix.explain.model import Advice, AdviceKind, Reason
 NAME = "restorecon"
 REASONS = frozenset({Reason.TE_RULE, Reason.NO_POLICY, Reason.BOOLEAN, Reason.CONSTRAINT, Reason.DONTAUDIT})
 
+#: Directory permissions checked on the directory alone (its entries not read).
+DIR_SELF_PERMS = frozenset({"search", "write", "add_name", "remove_name", "reparent", "rmdir", "setattr"})
+
 #: Confidence when the expected type is not enough by itself (a boolean is needed too).
 WITH_BOOLEAN = 65
 #: Confidence when the domain may not use the expected type either.
@@ -85,7 +88,10 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     if labels.relabelled(earlier, path):
         return []  # home_content (or another advisor) already restores it
     is_dir = (s.obj.file_class or s.tclass) == "dir"
-    where, recursive, note = path, is_dir, ""
+    # A directory is restored with its tree when it was read as a tree (listed:
+    # a tree moved or copied in keeps its old labels below too); for search,
+    # write, add_name or remove_name only the directory itself was checked.
+    where, recursive, note = path, is_dir and not set(s.perms) & DIR_SELF_PERMS, ""
     if not is_dir:
         tree = shared_tree(s, path, expected)
         if tree is not None:
