@@ -12,7 +12,7 @@ from typing import Sequence
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation
 from avcfix.explain.generic import GENERIC_FILE_TYPES, GENERIC_PORT_TYPES, PORT_PERMS, PORT_PROTOCOLS
-from avcfix.explain.objects import FILE_CLASSES
+from avcfix.explain.objects import FILE_CLASSES, ObjectKind
 from avcfix.explain.model import Advice, AdviceKind, Reason
 
 NAME = "catchall"
@@ -57,6 +57,12 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     if s.reason is Reason.NO_POLICY:
         return module(s, 45, "the rule avcfix build would write; without a policy it is not known whether "
                       "a label, boolean or existing rule would fix this instead")
-    return module(s, 90, "no type-enforcement rule allows this and no label or boolean fix applies: this is "
-                  "the rule avcfix build writes",
-                  evidence=("audit2why: no allow rule (and no boolean) grants it",))
+    why = "no type-enforcement rule allows this and no label or boolean fix applies: this is the rule avcfix build writes"
+    if s.obj.kind is ObjectKind.UNKNOWN and s.tclass in FILE_CLASSES:
+        ino = getattr(s.example, "ino", None)
+        where = f"find / -xdev -inum {ino}" if ino is not None else "the name in the AVC"
+        # the object could not be named (no PATH record): a label problem cannot be ruled out
+        return module(s, 60, why + f"; the object's path is not in the log, so a wrong label cannot be ruled "
+                      f"out: find the file ({where}) and check its label with ls -Z and matchpathcon first",
+                      evidence=("audit2why: no allow rule (and no boolean) grants it", f"object: {s.obj.evidence}"))
+    return module(s, 90, why, evidence=("audit2why: no allow rule (and no boolean) grants it",))
