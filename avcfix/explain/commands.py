@@ -26,7 +26,9 @@ _FC_SPECIAL = set("\\.^$|?*+()[]{}")
 SYSTEM_TREES = frozenset(
     "/ /bin /boot /dev /etc /home /lib /lib32 /lib64 /libx32 /media /mnt /opt /proc /root /run "
     "/sbin /srv /sys /tmp /usr /usr/bin /usr/lib /usr/lib64 /usr/libexec /usr/local /usr/sbin /usr/share "
-    "/var /var/lib /var/log /var/run /var/spool /var/tmp".split()
+    "/var /var/backups /var/cache /var/db /var/empty /var/lib /var/local /var/lock /var/log /var/mail /var/opt "
+    "/var/run /var/spool /var/tmp /usr/include /usr/lib32 /usr/libx32 /usr/src /etc/default "
+    "/etc/init.d /etc/systemd /run/user".split()
 )
 
 

@@ -227,6 +227,12 @@ class PolicyFacts:
             self._types = table
         return self._types.get(name)
 
+    def canonical_type(self, name: str) -> str | None:
+        """The type ``name`` stands for (an alias resolved: ``innd_var_run_t`` ->
+        ``innd_runtime_t``), or ``None`` when the policy has no such type."""
+        t = self._type(name)
+        return str(t) if t is not None else None
+
     def has_type(self, name: str) -> bool:
         """True when ``name`` is a type (or alias) of this policy."""
         return self._type(name) is not None

@@ -127,6 +127,10 @@ class Facts(Protocol):
         nfs_t, cifs_t, proc_t...), so relabelling one file is impossible."""
         ...
 
+    def canonical_type(self, name: str) -> str | None:
+        """The type ``name`` stands for (aliases resolved), ``None`` when unknown."""
+        ...
+
     def xperm_denied(self, domain: str, target: str, tclass: str, cmds: Sequence[int]) -> tuple[int, ...]:
         """The ioctl commands of ``cmds`` that allowxperm rules leave out for
         (domain, target, class); empty when no allowxperm rule restricts that triple."""

@@ -115,6 +115,10 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     if commands.is_system_tree(top) or facts.expected_file_type(top, "dir") not in (None, *GENERIC_FILE_TYPES):
         return []  # the top directory is labelled on purpose: not a custom location
     tree = top != t.path or t.file_class == "dir"
+    if not tree:
+        # a file right in a system directory (/var/log/maillog, /etc/app.conf) carries that
+        # directory's type by design: not content in a custom place (a type would be a guess)
+        return []
     wanted = tuple(p for p in s.perms if p != "create") or s.perms
     ranked = rank(facts, s, wanted, labels.system_tree_of(t.path), tree)
     if tree:

@@ -42,12 +42,20 @@ def home_dir(facts: Facts, path: str) -> str | None:
     return None
 
 
+#: The home directory's own generic types: a specific type on content in a home
+#: (``httpd_sys_content_t`` on ``~/public_html``) that file_contexts would turn
+#: back into one of these was most likely set on purpose (chcon, semanage).
+HOME_GENERIC = frozenset({"user_home_t", "user_home_dir_t", "admin_home_t", "home_root_t"})
+
+
 def restore_root(facts: Facts, path: str, is_dir: bool, home: str, expected: str) -> str:
     """The highest directory between ``home`` (excluded) and ``path`` that
-    file_contexts labels ``expected`` with everything down to ``path``."""
+    file_contexts labels ``expected`` with everything down to ``path``: at
+    most the object's own directory (``~/.ssh`` for ``~/.ssh/authorized_keys``),
+    never a whole home tree."""
     top = path if is_dir else None
     for a in reversed(labels.ancestors(path)):
-        if not labels.holds(home, a) or a == home:
+        if not labels.holds(home, a) or a == home or labels.dirname(path) != a:
             break
         if facts.expected_file_type(a, "dir") != expected:
             break
@@ -61,6 +69,8 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     if found is None or facts is None:
         return []
     path, expected = found
+    if expected in HOME_GENERIC and s.target not in HOME_GENERIC:
+        return []  # a specific label set on purpose in a home: restoring it to the home's type undoes that
     home = home_dir(facts, path)
     if home is None or home == path:
         return []

@@ -251,8 +251,10 @@ def _defined_port(s: Situation, proto: str, perm: str) -> list[Advice]:
     best = found[0]
     out = []
     for port in list(g.ports[:MAX_PORTS]) or [g.example.port]:
+        if port is None or port < 1024:
+            continue  # a reserved port is a well-known service's (smtp 25): never moved
         cmd = commands.semanage_port(best.type, proto, port, modify=True)
-        if cmd is None or port is None:
+        if cmd is None:
             continue
         out.append(Advice(
             AdviceKind.PORT_LABEL, cmd, MODIFY_CONFIDENCE,
