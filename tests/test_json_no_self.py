@@ -41,7 +41,7 @@ SELF_DENIALS = [
     ("dmesg_t", "dmesg", "capability", "dac_override", "capability=1 ", 0, 257),
     ("dmesg_t", "dmesg", "capability", "dac_read_search", "capability=2 ", 0, 257),
     ("dmesg_t", "dmesg", "udp_socket", "ioctl", 'path="socket:[1234]" ioctlcmd=0x8933 ', 0, 16),
-    ("sshd_t", "sshd", "capability", "sys_module", "capability=16 ", 0, 175),
+    ("sshd_t", "sshd", "capability", "sys_rawio", "capability=17 ", 0, 175),
     ("httpd_t", "httpd", "process", "execmem", "", 0, 9),
     ("named_t", "named", "capability", "sys_admin", "capability=21 ", 1, 165),
 ]
@@ -108,7 +108,7 @@ def test_why_json_on_self_target_denials(capsys, ref_policy, tmp_path):
     kinds = {a["kind"] for r in doc["rules"] for a in r["advice"]}
     assert {"narrower_perm", "module", "boolean"} <= kinds
     assert {"allow dmesg_t dmesg_t:capability dac_read_search;",
-            "allow sshd_t sshd_t:capability sys_module;",
+            "allow sshd_t sshd_t:capability sys_rawio;",
             "allow named_t named_t:capability sys_admin;",
             "allow dmesg_t dmesg_t:udp_socket ioctl;"} <= _commands(doc)
 
@@ -132,7 +132,7 @@ def test_bundle_denials_json(capsys, ref_policy, tmp_path):
     assert doc["rules"] and self_tokens(doc) == []
     assert self_tokens(json.loads(files["environment.json"])) == []
     # the modules in the bundle are .te text: they keep self
-    assert "allow sshd_t self:capability sys_module;" in files["sshd_local.te"].decode()
+    assert "allow sshd_t self:capability sys_rawio;" in files["sshd_local.te"].decode()
 
 
 def test_build_json_diff_names_the_types_and_the_te_keeps_self(capsys, ref_policy, tmp_path):
@@ -144,7 +144,7 @@ def test_build_json_diff_names_the_types_and_the_te_keeps_self(capsys, ref_polic
     diff = {line for m in doc["modules"] for line in m["diff"]}
     assert "+ allow dmesg_t dmesg_t:capability dac_read_search;" in diff
     assert "+ allowxperm dmesg_t dmesg_t:udp_socket ioctl { 0x8933 };" in diff
-    assert "+ allow sshd_t sshd_t:capability sys_module;" in diff
+    assert "+ allow sshd_t sshd_t:capability sys_rawio;" in diff
     fixes = {(f["perms"][0], f["fix"]) for m in doc["modules"] for f in m["left_out"]}
     assert ("dac_override", "allow dmesg_t dmesg_t:capability dac_read_search;") in fixes
     te = (out / "dmesg_local.te").read_text()

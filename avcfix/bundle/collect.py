@@ -188,6 +188,7 @@ def _red_denial(red: Redactor, d: Denial, seen: dict[str, str]) -> Denial:
         d, node=red.host(d.node), comm=red.maybe(d.comm), exe=red.maybe(d.exe), name=red.maybe(d.name),
         path=red.maybe(d.path), paths=red.texts(d.paths), cwd=red.maybe(d.cwd),
         proctitle=red.maybe(d.proctitle), source=red.text(d.source), records=tuple(records),
+        items=tuple(dataclasses.replace(i, name=red.maybe(i.name)) for i in d.items),
     )
 
 
@@ -202,8 +203,13 @@ def _red_group(red: Redactor, g: DenialGroup, seen: dict[str, str]) -> DenialGro
 def _red_finding(red: Redactor, f: Finding, groups: dict[tuple, DenialGroup]) -> Finding:
     return dataclasses.replace(
         f, group=groups[f.group.key],
-        advice=tuple(dataclasses.replace(a, command=red.text(a.command), why=red.text(a.why)) for a in f.advice),
+        advice=tuple(dataclasses.replace(a, command=red.text(a.command), why=red.text(a.why),
+                                         acts_on=red.maybe(a.acts_on), evidence=red.texts(a.evidence))
+                     for a in f.advice),
         risks=red.texts(f.risks), detail=red.text(f.detail),
+        object=None if f.object is None else dataclasses.replace(
+            f.object, path=red.maybe(f.object.path), entry=red.maybe(f.object.entry),
+            evidence=red.text(f.object.evidence)),
     )
 
 

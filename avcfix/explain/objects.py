@@ -164,7 +164,7 @@ def resolve(denial: Denial) -> DeniedObject:
             [i for i in same if (i.nametype or "").upper() != "CREATE"])
         if picked is not None:
             path = _norm(picked.name)
-            return DeniedObject(ObjectKind.PATH, path, True, mode_class(picked.mode) or tclass, entry,
+            return DeniedObject(ObjectKind.PATH, path, True, tclass, entry,
                                 f"the AVC's ino={ino} is PATH item {picked.item}"
                                 + (f" ({picked.nametype})" if picked.nametype else "") + f": {path}")
 
