@@ -86,6 +86,11 @@ def rank(facts: Facts, s: Situation, perms: tuple[str, ...], near: str, tree: bo
     return rows
 
 
+def _tree_name(regex: str) -> str:
+    """The last name of a tree entry's directory: ``www`` for ``/srv/([^/]*/)?www(/.*)?``."""
+    return regex[: -len(_TREE_SUFFIX)].rstrip("/").rsplit("/", 1)[-1]
+
+
 def source_tree(facts: Facts, type_name: str, custom: str) -> str | None:
     """The standard tree to copy: the literal tree of ``type_name`` holding most of its entries."""
     trees = [t for t in literal_trees(facts, type_name)
@@ -129,7 +134,14 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     (best_key, best), others = ranked[0], [n for _, n in ranked[1:1 + MAX_OTHERS]]
     unique = len(ranked) == 1 or ranked[1][0] != best_key
     standard = source_tree(facts, best, top)
-    strong = unique and best_key[0] == 0 and standard is not None
+    # 70 or more only when file_contexts names this very place: a standard tree of the
+    # same name as the custom directory or the object's own (/data/www and /var/www);
+    # otherwise the least privileged type is a judgement (mysqld_t may merely search
+    # httpd_sys_content_t directories, through the daemon attribute)
+    place = t.path if t.file_class == "dir" else labels.dirname(t.path)
+    names = {place.rstrip("/").rsplit("/", 1)[-1]} - {""}
+    named = any(_tree_name(r) in names for r, _ in facts.fc_entries(best) if r.endswith(_TREE_SUFFIX))
+    strong = unique and best_key[0] == 0 and standard is not None and named
     cmd = commands.semanage_fcontext(best, top, tree)
     if cmd is None:
         return []
@@ -141,7 +153,7 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
                 f"file_contexts: {best} labels {-best_key[2]} standard trees"
                 + (f", {standard} among them" if standard else ""))
     out = [Advice(
-        AdviceKind.FCONTEXT, cmd, 75 if strong else 45,
+        AdviceKind.FCONTEXT, cmd, 75 if strong else (60 if unique and best_key[0] == 0 and standard else 45),
         f"{t.path} is in a custom location labelled with the generic {g.target}; {s.source} may "
         f"{wanted_text} {best} {s.tclass}s, the type file_contexts gives the standard location"
         + (f" ({standard})" if standard else "") + f": label {where} {best}."
@@ -152,7 +164,7 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
         eq = commands.semanage_fcontext_equal(standard, top)
         if eq is not None:
             out.append(Advice(
-                AdviceKind.FCONTEXT_EQUAL, eq, 70 if strong else 40,
+                AdviceKind.FCONTEXT_EQUAL, eq, 70 if strong else (55 if unique and best_key[0] == 0 else 40),
                 f"or label {top} exactly as file_contexts labels the standard location {standard} "
                 f"({best} and the rules below it): right when {top} replaces {standard} as a whole.",
                 acts_on=top, evidence=evidence[:3] + (f"file_contexts: {standard}(/.*)? -> {best}",)))
