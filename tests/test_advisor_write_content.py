@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from advisor_helpers import explain_one, policy_facts
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import explain_groups
-from avcfix.explain.facts import fc_literal_dir, open_facts
+from avcfix.explain.facts import fc_literal_dir
 from avcfix.explain.model import AdviceKind
 
 DATA = Path(__file__).resolve().parent / "data" / "advisors"
@@ -35,24 +36,17 @@ DATA = Path(__file__).resolve().parent / "data" / "advisors"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def debian(host_root):
-    f = open_facts(None, host_root.root)
-    assert f is not None
-    return f
+@pytest.fixture
+def debian(request):
+    return policy_facts(request, "debian")
 
 
-@pytest.fixture(scope="module")
-def fedora(fedora_root):
-    f = open_facts(None, fedora_root.root)
-    assert f is not None
-    return f
+@pytest.fixture
+def fedora(request):
+    return policy_facts(request, "fedora")
 
 
-def _finding(log: str, facts):
-    findings = explain_groups(group_denials(scan([str(DATA / log)])), facts)
-    assert len(findings) == 1
-    return findings[0]
+_finding = explain_one
 
 
 def test_debian_write_to_content_labels_the_path_rw_with_the_boolean(debian):

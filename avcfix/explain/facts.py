@@ -958,13 +958,13 @@ class PolicyFacts:
             cache["genfs"] = frozenset(str(g.context.type_) for g in self._policy.genfscons()) - {"root_t"}
         return cache["genfs"]
 
-    def fc_entries(self, type_name: str) -> tuple[tuple[str, str], ...]:
-        """The file_contexts entries (``file_contexts`` and ``.local``, not the
-        per-user ``.homedirs``) that give ``type_name``: (regex, file type
-        flag such as ``--``/``-d`` or ``""``), in file order."""
+    def _fc_lines(self) -> tuple[tuple[str, str, str], ...]:
+        """The entries of ``file_contexts`` and ``.local`` (not the per-user
+        ``.homedirs``), read once: (regex, file type flag such as ``--``/``-d``
+        or ``""``, type), in file order; ``<<none>>`` entries left out."""
         cache = self._fl()
-        if "fc_index" not in cache:
-            index: dict[str, list[tuple[str, str]]] = {}
+        if "fc_lines" not in cache:
+            out: list[tuple[str, str, str]] = []
             if self.file_contexts is not None:
                 for fc in (self.file_contexts, self.file_contexts.with_name(self.file_contexts.name + ".local")):
                     try:
@@ -978,7 +978,18 @@ class PolicyFacts:
                         ctx = Context.parse(words[-1])
                         if ctx is None:
                             continue
-                        index.setdefault(ctx.type, []).append((words[0], words[1] if len(words) == 3 else ""))
+                        out.append((words[0], words[1] if len(words) == 3 else "", ctx.type))
+            cache["fc_lines"] = tuple(out)
+        return cache["fc_lines"]
+
+    def fc_entries(self, type_name: str) -> tuple[tuple[str, str], ...]:
+        """The file_contexts entries that give ``type_name``: (regex, file type
+        flag such as ``--``/``-d`` or ``""``), in file order."""
+        cache = self._fl()
+        if "fc_index" not in cache:
+            index: dict[str, list[tuple[str, str]]] = {}
+            for regex, flag, ftype in self._fc_lines():
+                index.setdefault(ftype, []).append((regex, flag))
             cache["fc_index"] = {k: tuple(v) for k, v in index.items()}
         return cache["fc_index"].get(type_name, ())
 
@@ -1045,41 +1056,10 @@ class PolicyFacts:
 
 
     def fc_dirs(self) -> tuple[tuple[str, str, str], ...]:
-        """The file_contexts entries (file_contexts, then .local): (regex's literal
-        directory prefix, regex, type); ``<<none>>`` entries are left out."""
+        """The file_contexts entries as (regex's literal directory prefix, regex, type)."""
         if self._fc_dirs is None:
-            entries: list[tuple[str, str, str]] = []
-            if self.file_contexts is not None:
-                for f in (self.file_contexts, Path(str(self.file_contexts) + ".local")):
-                    try:
-                        text = f.read_text(errors="replace")
-                    except OSError:
-                        continue
-                    for line in text.splitlines():
-                        words = line.split("#", 1)[0].split()
-                        if len(words) < 2:
-                            continue
-                        ctx = Context.parse(words[-1])
-                        if ctx is None:
-                            continue
-                        entries.append((fc_literal_dir(words[0]), words[0], ctx.type))
-            self._fc_dirs = tuple(entries)
+            self._fc_dirs = tuple((fc_literal_dir(regex), regex, ftype) for regex, _flag, ftype in self._fc_lines())
         return self._fc_dirs
-
-    # -- special-case advisors (xperm, leaked_fd, transition_noise, exec_memory, module_load)
-    # has_type and boolean_state are defined above.
-
-    def granted(self, domain: str, target: str, tclass: str) -> frozenset[str]:
-        """Permissions on ``tclass`` that allow rules in force give ``domain`` on ``target``."""
-        if self._type(domain) is None or self._type(target) is None:
-            return frozenset()
-        targets = self._type_names(target)
-        own = self._type_names(domain)
-        out: set[str] = set()
-        for r in self._rules_for(domain, tclass):
-            if (r.target in targets or (r.target == "self" and targets & own)) and self._active(r):
-                out |= r.perms
-        return frozenset(out)
 
 
 def _rule_order(r: PolicyRule) -> tuple[str, str, str, str, bool, tuple[str, ...]]:

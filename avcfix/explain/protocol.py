@@ -225,7 +225,3 @@ class Facts(Protocol):
         """The boolean's value in the policy, or ``None`` when the policy has no such boolean."""
         ...
 
-    def granted(self, domain: str, target: str, tclass: str) -> frozenset[str]:
-        """The permissions on ``tclass`` that allow rules in force give ``domain`` on ``target``
-        (attributes expanded, conditional rules counted with the booleans' current values)."""
-        ...

@@ -97,7 +97,7 @@ def _execmod(s: Situation) -> list[Advice]:
     evidence = [f"log: execmod on {s.target} {s.tclass}"]
     if obj.kind is ObjectKind.PATH and obj.path is not None and s.facts is not None \
             and s.facts.has_type(TEXTREL_TYPE):
-        backed = "execmod" in s.facts.granted(s.source, TEXTREL_TYPE, "file")
+        backed = "execmod" in s.facts.granted_perms(s.source, TEXTREL_TYPE, "file")
         cmd = commands.semanage_fcontext(TEXTREL_TYPE, obj.path, tree=False)
         if cmd is not None:
             evidence += [f"object: {obj.evidence}", f"policy: type {TEXTREL_TYPE} exists"]

@@ -42,12 +42,6 @@ def home_dir(facts: Facts, path: str) -> str | None:
     return None
 
 
-#: The home directory's own generic types: a specific type on content in a home
-#: (``httpd_sys_content_t`` on ``~/public_html``) that file_contexts would turn
-#: back into one of these was most likely set on purpose (chcon, semanage).
-HOME_GENERIC = frozenset({"user_home_t", "user_home_dir_t", "admin_home_t", "home_root_t"})
-
-
 def restore_root(facts: Facts, path: str, is_dir: bool, home: str, expected: str) -> str:
     """The highest directory between ``home`` (excluded) and ``path`` that
     file_contexts labels ``expected`` with everything down to ``path``: at
@@ -69,7 +63,7 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
     if found is None or facts is None:
         return []
     path, expected = found
-    if expected in HOME_GENERIC and s.target not in HOME_GENERIC:
+    if expected in labels.HOME_GENERIC and s.target not in labels.HOME_GENERIC:
         return []  # a specific label set on purpose in a home: restoring it to the home's type undoes that
     home = home_dir(facts, path)
     if home is None or home == path:

@@ -37,6 +37,12 @@ class Target:
     file_class: str
 
 
+#: The home directory's own types: a specific type on content in a home
+#: (``httpd_sys_content_t`` on ``~/public_html``) that file_contexts would turn
+#: back into one of these was most likely set on purpose (chcon, semanage).
+HOME_GENERIC = frozenset({"user_home_t", "user_home_dir_t", "admin_home_t", "home_root_t"})
+
+
 def target(s: Situation) -> Target | None:
     """The denied object when it is a file system object with a known, safe path."""
     obj = s.obj

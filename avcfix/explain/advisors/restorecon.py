@@ -30,9 +30,6 @@ from avcfix.explain.model import Advice, AdviceKind, Reason
 NAME = "restorecon"
 REASONS = frozenset({Reason.TE_RULE, Reason.NO_POLICY, Reason.BOOLEAN, Reason.CONSTRAINT, Reason.DONTAUDIT})
 
-#: The home directory's own types (see home_content.HOME_GENERIC).
-HOME_GENERIC = frozenset({"user_home_t", "user_home_dir_t", "admin_home_t", "home_root_t"})
-
 #: Directory permissions checked on the directory alone (its entries not read).
 DIR_SELF_PERMS = frozenset({"search", "write", "add_name", "remove_name", "reparent", "rmdir", "setattr"})
 
@@ -59,7 +56,7 @@ def mislabeled(s: Situation) -> tuple[str, str] | None:
         return None
     if facts.canonical_type(g.target) == facts.canonical_type(expected) is not None:
         return None  # the logged type is an alias of the expected one (a type renamed since: *_var_run_t)
-    if expected in HOME_GENERIC and g.target not in HOME_GENERIC and g.target not in GENERIC_FILE_TYPES:
+    if expected in labels.HOME_GENERIC and g.target not in labels.HOME_GENERIC and g.target not in GENERIC_FILE_TYPES:
         return None  # a specific label on content in a home was set on purpose: not undone to the home's type
     return t.path, expected
 

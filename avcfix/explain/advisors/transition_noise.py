@@ -33,7 +33,7 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
         return []
     evidence = [f"log: {' '.join(s.perms)} on class process from {s.source} to {s.target}"]
     if s.facts is not None:
-        if "transition" in s.facts.granted(s.source, s.target, "process"):
+        if "transition" in s.facts.granted_perms(s.source, s.target, "process"):
             confidence = 85
             evidence.append(f"policy: allow {s.source} {s.target}:process transition (a domain transition)")
         elif "transition" in s.also_denied:
