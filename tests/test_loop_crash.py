@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 import pexpect
@@ -25,28 +24,12 @@ from avcfix.lab.kernel import LabState
 from avcfix.lab.scenario import LABS_DIR, load_scenario
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot
-from cli_helpers import avcfix_exe
+from cli_helpers import PROJECT, avcfix_exe, lab_settings, run_loop
 
-PROJECT = Path(__file__).resolve().parents[1]
 DOMAIN = "eucalyptus_eucanetd_t"
 MODULE = "eucanetd_local"
 #: Everything a killed --permissive --apply-advice run can change (each kill point below).
 ALL_IN = ("--permissive", "--dontaudit-off", "--apply-advice", "--yes", "--json")
-
-
-def _run(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("AVCFIX_TEST_KILL_AT", None)
-    if kill_at:
-        env["AVCFIX_TEST_KILL_AT"] = kill_at
-    return subprocess.run([avcfix_exe(), "loop", *args], capture_output=True, text=True, cwd=PROJECT,
-                          timeout=600, check=False, env=env)
-
-
-def _settings(lab: Path) -> dict:
-    """The lab machine's policy settings on disk (not the kernel's clock, serial and pid counters)."""
-    doc = json.loads((lab / "lab-state.json").read_text())["state"]
-    return {k: v for k, v in doc.items() if k not in ("clock", "serial", "next_pid")}
 
 
 def _pristine(scenario: str) -> dict:
@@ -84,18 +67,18 @@ KILLS = {
 
 @pytest.mark.parametrize("point", list(KILLS))
 def test_a_killed_loop_is_undone_by_recover(lab_dir: Path, point: str) -> None:
-    cp = _run("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), *ALL_IN, kill_at=point)
+    cp = run_loop("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), *ALL_IN, kill_at=point)
     assert cp.returncode == -signal.SIGKILL, cp.stderr
     # the killed run's changes are on the lab machine's disk, with its journal beside them
-    assert _settings(lab_dir) == _dirty("eucanetd-boolean", **KILLS[point])
+    assert lab_settings(lab_dir) == _dirty("eucanetd-boolean", **KILLS[point])
     [journal] = _journals(lab_dir)
     assert json.loads(journal.read_text())["owner"]["pid"] > 0
 
-    cp = _run("--recover", "--lab-dir", str(lab_dir), "--json")
+    cp = run_loop("--recover", "--lab-dir", str(lab_dir), "--json")
     assert cp.returncode == 0, cp.stderr
     doc = json.loads(cp.stdout)
     assert doc["outcome"] == "recovered" and doc["exit_code"] == 0 and doc["service"] == "eucanetd"
-    assert _settings(lab_dir) == _pristine("eucanetd-boolean")  # exactly as before the killed run
+    assert lab_settings(lab_dir) == _pristine("eucanetd-boolean")  # exactly as before the killed run
     assert _journals(lab_dir) == []
     undone = [line.split(" (left by")[0] for line in doc["recovered"]]
     expected = [line for line, changed in (
@@ -106,17 +89,17 @@ def test_a_killed_loop_is_undone_by_recover(lab_dir: Path, point: str) -> None:
     assert undone == expected  # newest change first
     assert all("left by an interrupted loop, pid " in line for line in doc["recovered"])
 
-    again = _run("--recover", "--lab-dir", str(lab_dir), "--json")
+    again = run_loop("--recover", "--lab-dir", str(lab_dir), "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["recovered"] == []
 
 
 def test_the_next_loop_undoes_a_killed_one_before_it_starts(lab_dir: Path) -> None:
-    cp = _run("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), *ALL_IN, kill_at="fix")
+    cp = run_loop("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), *ALL_IN, kill_at="fix")
     assert cp.returncode == -signal.SIGKILL
-    assert _settings(lab_dir)["booleans"] == {"global_ssp": True}
+    assert lab_settings(lab_dir)["booleans"] == {"global_ssp": True}
 
     # a plain loop: the boolean the killed run set is NOT taken for the admin's own setting
-    cp = _run("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), "--json")
+    cp = run_loop("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), "--json")
     assert cp.returncode == 11, cp.stderr
     doc = json.loads(cp.stdout)
     assert doc["outcome"] == "needs_decision" and doc["decisions"] == ["setsebool -P global_ssp on"]
@@ -126,50 +109,50 @@ def test_the_next_loop_undoes_a_killed_one_before_it_starts(lab_dir: Path) -> No
         "dontaudit rules enabled again (semodule -B)",
     ]
     assert "recovered: boolean global_ssp set back" in cp.stderr
-    assert _settings(lab_dir) == _pristine("eucanetd-boolean")
+    assert lab_settings(lab_dir) == _pristine("eucanetd-boolean")
     assert _journals(lab_dir) == []
 
 
 def test_an_orderly_run_leaves_no_journal_and_keeps_its_fixes(lab_dir: Path) -> None:
-    cp = _run("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), *ALL_IN)
+    cp = run_loop("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), *ALL_IN)
     assert cp.returncode == 0, cp.stderr
     assert json.loads(cp.stdout)["recovered"] == []
     assert _journals(lab_dir) == []
     # the applied boolean stays (it is in the report), on the lab's disk like on a real machine
-    assert _settings(lab_dir) == _dirty("eucanetd-boolean", booleans={"global_ssp": True})
-    cp = _run("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), "--json")
+    assert lab_settings(lab_dir) == _dirty("eucanetd-boolean", booleans={"global_ssp": True})
+    cp = run_loop("--lab", "eucanetd-boolean", "--lab-dir", str(lab_dir), "--json")
     assert cp.returncode == 0 and json.loads(cp.stdout)["recovered"] == []  # converged: the boolean is on
 
 
 @pytest.mark.slow
 def test_killed_after_the_install_and_the_port_label(lab_dir: Path, tmp_path: Path) -> None:
     """eucanetd-seed: the module installed and the port labelled, then SIGKILL (one store install)."""
-    cp = _run("--lab", "eucanetd-seed", "--lab-dir", str(lab_dir), "--permissive", "--apply-advice", "--yes",
+    cp = run_loop("--lab", "eucanetd-seed", "--lab-dir", str(lab_dir), "--permissive", "--apply-advice", "--yes",
               "--json", kill_at="fix")
     assert cp.returncode == -signal.SIGKILL, cp.stderr
     port_t = "system_u:object_r:eucalyptus_eucanetd_port_t:s0"
-    assert _settings(lab_dir) == _dirty("eucanetd-seed", permissive=True, port=port_t)
+    assert lab_settings(lab_dir) == _dirty("eucanetd-seed", permissive=True, port=port_t)
     root = PolicyRoot(lab_dir / "root")
     assert MODULE in {m.name for m in semodule.list_modules(root)}
     # the same killed machine twice: one recovered by --recover, one by the next loop
     other = tmp_path / "other"
     shutil.copytree(lab_dir, other, symlinks=True)
 
-    cp = _run("--recover", "--lab-dir", str(lab_dir), "--json")
+    cp = run_loop("--recover", "--lab-dir", str(lab_dir), "--json")
     assert cp.returncode == 0, cp.stderr
     lines = [line.split(" (left by")[0] for line in json.loads(cp.stdout)["recovered"]]
     assert lines[0] == ("port udp/63822 label set back to system_u:object_r:unreserved_port_t:s0 (in the lab)")
     assert lines[1].startswith(f"kept module {MODULE} 1.0 installed by the run")
     assert lines[2:] == [f"removed the permissive mark of {DOMAIN}"]
-    assert _settings(lab_dir) == _pristine("eucanetd-seed")
+    assert lab_settings(lab_dir) == _pristine("eucanetd-seed")
     assert MODULE in {m.name for m in semodule.list_modules(root)}  # the module is kept
 
-    cp = _run("--lab", "eucanetd-seed", "--lab-dir", str(other), "--json")
+    cp = run_loop("--lab", "eucanetd-seed", "--lab-dir", str(other), "--json")
     assert cp.returncode == 11, cp.stderr
     doc = json.loads(cp.stdout)
     assert doc["decisions"] == ["semanage port -a -t eucalyptus_eucanetd_port_t -p udp 63822"]
     assert len(doc["recovered"]) == 3
-    assert _settings(other) == _pristine("eucanetd-seed")
+    assert lab_settings(other) == _pristine("eucanetd-seed")
 
 
 def test_two_loops_at_once_the_second_is_busy(lab_dir: Path) -> None:
@@ -180,19 +163,19 @@ def test_two_loops_at_once_the_second_is_busy(lab_dir: Path) -> None:
         first.expect(r"marked eucalyptus_eucanetd_t permissive")
         first.expect(r"\[y/n\]")  # holds the lock, waiting for an answer
 
-        cp = _run("--lab", "eucanetd", "--lab-dir", str(lab_dir), "--json")
+        cp = run_loop("--lab", "eucanetd", "--lab-dir", str(lab_dir), "--json")
         assert cp.returncode == 12, cp.stderr
         doc = json.loads(cp.stdout)
         assert doc["outcome"] == "busy" and doc["exit_code"] == 12 and doc["iterations"] == []
         assert "another avcfix loop holds" in doc["message"] and f"pid {first.pid}," in doc["message"]
 
-        cp = _run("--lab", "eucanetd", "--lab-dir", str(lab_dir), "--permissive", "--yes")
+        cp = run_loop("--lab", "eucanetd", "--lab-dir", str(lab_dir), "--permissive", "--yes")
         assert cp.returncode == 12 and "another avcfix loop holds" in cp.stderr
         assert "Traceback" not in cp.stderr and cp.stdout == ""
-        cp = _run("--recover", "--lab-dir", str(lab_dir))
+        cp = run_loop("--recover", "--lab-dir", str(lab_dir))
         assert cp.returncode == 12
         # neither touched the first loop's state nor its journal
-        assert _settings(lab_dir)["permissive_domains"] == [DOMAIN]
+        assert lab_settings(lab_dir)["permissive_domains"] == [DOMAIN]
         assert len(_journals(lab_dir)) == 1
 
         # the holder is killed for real: the kernel drops the lock, the next run recovers
@@ -200,16 +183,16 @@ def test_two_loops_at_once_the_second_is_busy(lab_dir: Path) -> None:
         first.expect(pexpect.EOF)
     finally:
         first.close(force=True)
-    cp = _run("--recover", "--lab-dir", str(lab_dir), "--json")
+    cp = run_loop("--recover", "--lab-dir", str(lab_dir), "--json")
     assert cp.returncode == 0, cp.stderr
     assert [line.split(" (left by")[0] for line in json.loads(cp.stdout)["recovered"]] == [
         f"removed the permissive mark of {DOMAIN}"]
     assert f"pid {first.pid}" in json.loads(cp.stdout)["recovered"][0]
-    assert _settings(lab_dir) == _pristine("eucanetd")
+    assert lab_settings(lab_dir) == _pristine("eucanetd")
 
 
 def test_recover_usage(tmp_path: Path) -> None:
-    assert _run("--recover", "--lab", "eucanetd").returncode == 2  # which lab dir?
-    assert _run("--recover", "--lab-dir", str(tmp_path / "nope")).returncode == 2
-    cp = _run("--recover", "--lab-dir", str(tmp_path), "--json")
+    assert run_loop("--recover", "--lab", "eucanetd").returncode == 2  # which lab dir?
+    assert run_loop("--recover", "--lab-dir", str(tmp_path / "nope")).returncode == 2
+    cp = run_loop("--recover", "--lab-dir", str(tmp_path), "--json")
     assert cp.returncode == 0 and json.loads(cp.stdout)["message"].startswith("nothing to recover")

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -43,9 +41,8 @@ from avcfix.loop.journal import Journal
 from avcfix.loop.model import LoopOptions, Outcome
 from avcfix.system import auditlog
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from cli_helpers import avcfix_exe
+from cli_helpers import lab_settings, run_loop
 
-PROJECT = Path(__file__).resolve().parents[1]
 HTTPD = "httpd-fallback"
 INDEX = "/var/www/html/index.html"
 STYLE = "/var/www/html/style.css"
@@ -124,20 +121,6 @@ def test_httpd_fallback_converges_through_the_next_advice(euca_root: PolicyRoot,
     assert fixes[2]["args"]["for"] == [["httpd_t", "user_home_t", "file", ["open", "read"]]]
 
 
-def _run_cli(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("AVCFIX_TEST_KILL_AT", None)
-    if kill_at:
-        env["AVCFIX_TEST_KILL_AT"] = kill_at
-    return subprocess.run([avcfix_exe(), "loop", *args], capture_output=True, text=True, cwd=PROJECT,
-                          timeout=600, check=False, env=env)
-
-
-def _settings(lab: Path) -> dict:
-    doc = json.loads((lab / "lab-state.json").read_text())["state"]
-    return {k: v for k, v in doc.items() if k not in ("clock", "serial", "next_pid")}
-
-
 def _pristine() -> dict:
     sc = load_scenario(LABS_DIR / f"{HTTPD}.toml")
     st = LabState(ports={(p.proto, p.port): p.context for p in sc.ports}, files={f.path: f.context for f in sc.files})
@@ -145,7 +128,7 @@ def _pristine() -> dict:
 
 
 def test_cli_json_and_text_report_the_fallback(lab_dir: Path) -> None:
-    cp = _run_cli("--lab", HTTPD, "--lab-dir", str(lab_dir), "--apply-advice", "--yes", "--json")
+    cp = run_loop("--lab", HTTPD, "--lab-dir", str(lab_dir), "--apply-advice", "--yes", "--json")
     assert cp.returncode == 0, cp.stderr
     doc = json.loads(cp.stdout)
     assert doc["outcome"] == "converged" and len(doc["iterations"]) == 4
@@ -160,22 +143,22 @@ def test_a_loop_killed_while_taking_back_a_fix_is_recovered(lab_dir: Path) -> No
     """SIGKILL right after the loop took back the restorecon that did not help (before the journal
     says so): --recover undoes everything the run applied, that restorecon included (idempotently)
     and the one that helped."""
-    cp = _run_cli("--lab", HTTPD, "--lab-dir", str(lab_dir), "--apply-advice", "--yes", "--json",
+    cp = run_loop("--lab", HTTPD, "--lab-dir", str(lab_dir), "--apply-advice", "--yes", "--json",
                   kill_at="undo:fix")
     assert cp.returncode == -signal.SIGKILL, cp.stderr
-    dirty = _settings(lab_dir)
+    dirty = lab_settings(lab_dir)
     assert dirty["files"][STYLE].split(":")[2] == "httpd_sys_content_t" and dirty["booleans"] == {}
     [journal] = sorted((lab_dir / "var/lib/avcfix/loop").glob("*.journal.json"))
     entries = json.loads(journal.read_text())["entries"]
     assert [(e["args"]["fix"]["command"], e["state"]) for e in entries] == [
         (f"restorecon -v {STYLE}", "done"), (f"restorecon -v {INDEX}", "done")]
 
-    cp = _run_cli("--recover", "--lab-dir", str(lab_dir), "--json")
+    cp = run_loop("--recover", "--lab-dir", str(lab_dir), "--json")
     assert cp.returncode == 0, cp.stderr
     doc = json.loads(cp.stdout)
     assert [line.split(" (left by")[0] for line in doc["recovered"]] == [
         f"{STYLE} relabelled back to unconfined_u:object_r:user_home_t:s0 (in the lab)"]
-    assert _settings(lab_dir) == _pristine()
+    assert lab_settings(lab_dir) == _pristine()
 
 
 # ---------------------------------------------------------------- the module rule as the last fallback
