@@ -72,7 +72,8 @@ def open_facts(
     root: Path | None,
     *,
     policy_xml: Path | None = None,
-) -> "PolicyFacts | None":
+    backend: str | None = None,
+) -> "Any":
     """Open the policy to explain against, or ``None`` when there is none.
 
     ``policy`` given: that file (file_contexts from ``root`` when given, else
@@ -82,6 +83,11 @@ def open_facts(
     and that root's file_contexts. Else the loaded policy when SELinux is
     enabled. Else ``None``. Raises :class:`PolicyError` for a missing,
     unreadable or invalid policy file.
+
+    The answers come from the cached policy index
+    (:class:`avcfix.index.facts.IndexFacts`); ``backend="setools"`` (or
+    ``AVCFIX_FACTS=setools``) asks setools and libselinux directly instead
+    (:class:`PolicyFacts`, the ground truth the index is tested against).
     """
     file_contexts: Path | None = None
     xml = policy_xml
@@ -100,7 +106,12 @@ def open_facts(
         policy, file_contexts = loaded
     if file_contexts is None:
         file_contexts = _sibling_file_contexts(Path(policy))
-    return PolicyFacts(Path(policy), file_contexts, xml if xml is not None else DEFAULT_POLICY_XML)
+    xml = xml if xml is not None else DEFAULT_POLICY_XML
+    if (backend or os.environ.get("AVCFIX_FACTS", "index")) == "setools":
+        return PolicyFacts(Path(policy), file_contexts, xml)
+    from avcfix.index import open_index_facts
+
+    return open_index_facts(Path(policy), file_contexts, xml)
 
 
 def _sibling_file_contexts(policy: Path) -> Path | None:

@@ -11,3 +11,18 @@
 - :mod:`avcfix.index.facts` answers the :class:`~avcfix.explain.protocol.Facts`
   questions from the database by look-up.
 """
+
+
+from pathlib import Path
+from typing import Any
+
+
+def open_index_facts(policy: Path, file_contexts: Path | None, policy_xml: Path | None) -> Any:
+    """IndexFacts for a policy file (its index read from the cache, or built)."""
+    from avcfix.index.build import Inputs
+    from avcfix.index.cache import open_index
+    from avcfix.index.facts import IndexFacts
+
+    xml = policy_xml if policy_xml is not None and policy_xml.is_file() else None
+    inputs = Inputs(policy, file_contexts, xml)
+    return IndexFacts(open_index(inputs), inputs)

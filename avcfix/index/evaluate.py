@@ -102,8 +102,11 @@ class ConstraintContext:
 
 def eval_constraint(tokens: Sequence[object], ctx: ConstraintContext) -> tuple[bool, str]:
     """(passes, text): the postfix expression's value, and its text with each
-    failed comparison marked ``-Fail-`` as libsepol writes it."""
-    stack: list[tuple[bool, str]] = []
+    failed comparison marked ``-Fail-`` as libsepol marks it: ``((u1 == u2
+    -Fail-) or (t1 == can_change_object_identity -Fail-))``. Every comparison
+    is evaluated (no short cut), so every failed one is marked."""
+    # stack items: (value, text, operator at the top of this sub-expression or "")
+    stack: list[tuple[bool, str, str]] = []
     pending: list[object] = []
     for tok in tokens:
         if isinstance(tok, list) or (isinstance(tok, str) and tok in _OPERANDS):
@@ -111,23 +114,26 @@ def eval_constraint(tokens: Sequence[object], ctx: ConstraintContext) -> tuple[b
             continue
         op = str(tok)
         if op == "not":
-            v, text = stack.pop()
-            stack.append((not v, f"not {text}"))
+            v, text, _top = stack.pop()
+            stack.append((not v, f"not ({text})" if _top else f"not {text}", ""))
         elif op in ("and", "or"):
-            b, tb = stack.pop()
-            a, ta = stack.pop()
-            stack.append(((a and b) if op == "and" else (a or b), f"({ta} {op} {tb})"))
+            b, tb, topb = stack.pop()
+            a, ta, topa = stack.pop()
+            ta = ta if topa in ("", op) else f"({ta})"
+            tb = tb if topb in ("", op) else f"({tb})"
+            stack.append(((a and b) if op == "and" else (a or b), f"{ta} {op} {tb}", op))
         elif op in _COMPARISONS:
             right = pending.pop()
             left = pending.pop()
             ok = _compare(str(left), right, op, ctx)
             shown = right if isinstance(right, str) else _names(right)
-            stack.append((ok, f"({left} {op} {shown}{'' if ok else ' -Fail-'})"))
+            stack.append((ok, f"({left} {op} {shown}{'' if ok else ' -Fail-'})", ""))
         else:
             raise ValueError(f"unknown constraint token {op!r}")
     if not stack:
         return True, ""
-    return stack[-1]
+    value, text, _top = stack[-1]
+    return value, f"({text})"
 
 
 def _names(items: object) -> str:

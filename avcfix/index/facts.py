@@ -310,7 +310,7 @@ class IndexFacts(AdvisorQueries):
                     "SELECT cls, perms, mls, expr, text FROM constraints ORDER BY rowid"):
                 table.setdefault(c, []).append((perms, json.loads(expr)))
             self._constraints = table
-        todo = [tokens for perms, tokens in self._constraints.get(cid, ()) if perms & bit]
+        todo = [(perms, tokens) for perms, tokens in self._constraints.get(cid, ()) if perms & bit]
         if not todo:
             return None
         levels: dict[str, evaluate.Level] = {}
@@ -323,11 +323,12 @@ class IndexFacts(AdvisorQueries):
         values = {"u1": scon.user, "u2": tcon.user, "r1": scon.role, "r2": tcon.role,
                   "t1": self._names[self._type_id(scon.type) or 0], "t2": self._names[self._type_id(tcon.type) or 0]}
         ctx = evaluate.ConstraintContext(values, levels, self._expand_names)
-        for tokens in todo:
+        for perms, tokens in todo:
             ok, text = evaluate.eval_constraint(tokens, ctx)
             if not ok:
-                _cid, _bits, _names = self._classes[tclass]
-                return f"constrain {tclass} {text}; Constraint DENIED"
+                names = sorted(self._perm_names(tclass, perms))
+                shown = names[0] if len(names) == 1 else "{ " + " ".join(names) + " }"
+                return f"constrain {tclass} {shown} {text}; Constraint DENIED"
         return None
 
     def _expand_names(self, kind: str, name: str) -> frozenset[str]:

@@ -43,9 +43,9 @@ STATE_FILE = "lab-state.json"
 
 def _facts_factory(root: PolicyRoot) -> Callable[[], object]:
     def factory() -> object:
-        from avcfix.explain.facts import PolicyFacts
+        from avcfix.explain.facts import open_facts
 
-        return PolicyFacts(root.policy_file, root.file_contexts)
+        return open_facts(root.policy_file, root.root)
 
     return factory
 
