@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,15 @@ POLICIES = PROJECT / "policies"
 CORPUS = PROJECT.parent / "shared" / "corpus"
 FEDORA_POLICY = PROJECT.parent / "shared" / "fedora-policy"
 DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
+
+#: The policy index cache of this test session (never the user's ~/.cache):
+#: every avcfix run in the tests, in process or as a child, uses it.
+_INDEX_CACHE = Path(tempfile.mkdtemp(prefix="avcfix-test-index-"))
+os.environ["AVCFIX_CACHE_DIR"] = str(_INDEX_CACHE)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_INDEX_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
