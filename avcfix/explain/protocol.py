@@ -1,10 +1,12 @@
 """What the explanation engine asks a policy, as a Protocol and plain values.
 
-The engine (:mod:`avcfix.explain.engine`) is pure logic over :class:`Facts`;
-the one implementation backed by a binary policy is
-:class:`avcfix.explain.facts.PolicyFacts` (setools + libselinux). Keeping the
-questions here lets the engine stay free of setools and lets tests run it over
-the real facts.
+The engine (:mod:`avcfix.explain.engine`) is pure logic over :class:`Facts`.
+Two implementations answer from a binary policy:
+:class:`avcfix.index.facts.IndexFacts` (the default: look-ups in the cached
+policy index) and :class:`avcfix.explain.facts.PolicyFacts` (setools and
+libselinux asked directly: the ground truth the index is tested against).
+Keeping the questions here lets the engine stay free of setools and lets tests
+run it over either.
 """
 
 from __future__ import annotations
