@@ -85,8 +85,7 @@ def _main(capsys, *argv: str) -> dict:
 
 def test_a_lab_loop_with_relabels_opens_the_facts_once_per_iteration(capsys, lab_dir: Path, count: Counter) -> None:
     # httpd-fallback (test_loop_fallback.py): 4 iterations, a restorecon in the first three, no install;
-    # each iteration asks the policy in the kernel, the explainer and (1-3) the relabel: the old code
-    # opened it 3+3+3+1 = 10 times
+    # the kernel, the explainer and the relabels ask the policy: the old code opened it 9 times (measured)
     doc = _main(capsys, "loop", "--lab", "httpd-fallback", "--lab-dir", str(lab_dir), "--apply-advice", "--yes",
                 "--json")
     assert doc["outcome"] == "converged" and len(doc["iterations"]) == 4
@@ -100,7 +99,7 @@ def test_a_lab_loop_with_relabels_opens_the_facts_once_per_iteration(capsys, lab
 def test_a_lab_loop_with_installs_opens_each_policy_once(capsys, lab_dir: Path, count: Counter) -> None:
     # eucanetd (test_loop_lab.py): 6 iterations, 5 installs. Facts: one per iteration (the old code: 6
     # kernel runs + 5 explains = 11). Target policy: the first install's target, then each install's
-    # rebuilt policy, which the next install checks against (the old code: 2 per install = 10)
+    # rebuilt policy, which the next install checks against (the old code: 2 per install = 10; measured)
     doc = _main(capsys, "loop", "--lab", "eucanetd", "--lab-dir", str(lab_dir), "--yes", "--json")
     assert doc["outcome"] == "converged" and len(doc["iterations"]) == 6
     installs = sum(1 for it in doc["iterations"] if it["rules_added"])
