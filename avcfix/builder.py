@@ -20,6 +20,7 @@ changes no file. Every command goes through :func:`avcfix.proc.run`.
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from avcfix.toolchain.atomic import write_atomic
 from avcfix.toolchain.compile import Compiled, compile_module, compile_refpolicy_module
 from avcfix.toolchain.headers import header_dirs, header_macro_names
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
-from avcfix.toolchain.target import Names, TargetPolicy
+from avcfix.toolchain.target import Names, TargetCache, TargetPolicy
 from avcfix.toolchain.verify import AllowRule, IoctlRule, missing_ioctls, missing_rules
 
 
@@ -62,7 +63,13 @@ Progress = Callable[[BuildStep, str], None]
 
 @dataclass(frozen=True, slots=True)
 class BuildOptions:
-    """What to build and where. ``mls=None`` reads MLS/MCS from the target policy."""
+    """What to build and where. ``mls=None`` reads MLS/MCS from the target policy.
+
+    ``facts``: the open policy facts the findings were explained with; when
+    they are of the target policy file, MLS/MCS is read from them instead of
+    opening the policy again. ``targets``: a :class:`TargetCache` shared by
+    the builds of one command or loop run (each policy file is opened once).
+    """
 
     module: str
     out_dir: Path = Path(".")
@@ -74,6 +81,8 @@ class BuildOptions:
     cil: bool = False
     include_advised: bool = False
     mls: bool | None = None
+    facts: object | None = None
+    targets: TargetCache | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +222,25 @@ def target_policy_path(options: BuildOptions) -> Path:
             f"no binary policy under {root.etc_dir / 'policy'} to tell whether it is MLS/MCS; "
             "give --policy FILE or --root DIR"
         ) from None
+
+
+def _open_target(options: BuildOptions, path: Path) -> TargetPolicy:
+    """The target policy at ``path``, from the shared cache when there is one."""
+    if options.targets is not None:
+        return options.targets.get(path)
+    return TargetPolicy(path)
+
+
+def _facts_mls(facts: object | None, path: Path) -> bool | None:
+    """MLS/MCS from open facts of the policy file ``path``; None when they are of another file."""
+    fpath = getattr(facts, "path", None)
+    if fpath is None:
+        return None
+    try:
+        same = os.path.samefile(fpath, path)
+    except OSError:
+        return None
+    return bool(getattr(facts, "mls")) if same else None
 
 
 def _allow_rules(module: Module) -> tuple[AllowRule, ...]:
@@ -361,9 +389,13 @@ def build_module(
     mls = options.mls
     target: TargetPolicy | None = None
     if mls is None or options.install:
-        target = TargetPolicy(target_policy_path(options))
-        if mls is None:
-            mls = target.mls
+        path = target_policy_path(options)
+        if not options.install:
+            mls = _facts_mls(options.facts, path)
+        if mls is None or options.install:
+            target = _open_target(options, path)
+            if mls is None:
+                mls = target.mls
 
     compiled: Compiled | None = None
     stale = not pp_path.exists() or pp_path.stat().st_mtime_ns < te_path.stat().st_mtime_ns
@@ -393,7 +425,7 @@ def build_module(
             semodule.install(root, to_install, priority=options.priority, known=target.defines, record=_record)
         installed = True
         _step(BuildStep.VERIFY, str(root.policy_file))
-        rebuilt = TargetPolicy(root.policy_file)
+        rebuilt = _open_target(options, root.policy_file)  # the next install's target
         missing = tuple(str(r) for r in missing_rules(rebuilt, _allow_rules(module)))
         missing += tuple(str(r) for r in missing_ioctls(rebuilt, _ioctl_rules(module)))
 

@@ -51,7 +51,7 @@ STYLE = "/var/www/html/style.css"
 def _loop(lab: Lab, module: str, events: list | None = None, journal: Journal | None = None, **opts) -> Loop:
     options = LoopOptions(service=lab.scenario.service, module=module, **opts)
     return Loop(options, lab.service(), lab.trail(), lab.admin(), BuilderInstaller(module, lab.module_dir, lab.root),
-                FactsExplainer(lab.root), progress=(events.append if events is not None else (lambda e: None)),
+                lab.explainer(), progress=(events.append if events is not None else (lambda e: None)),
                 lab=True, journal=journal)
 
 

@@ -55,7 +55,7 @@ def _loop(lab: Lab, installer=None, explainer=None, events: list | None = None, 
     options = LoopOptions(service=lab.scenario.service, module=MODULE, **opts)
     return Loop(options, lab.service(), lab.trail(), lab.admin(),
                 installer or BuilderInstaller(MODULE, lab.module_dir, lab.root),
-                explainer or FactsExplainer(lab.root),
+                explainer or lab.explainer(),
                 progress=(events.append if events is not None else (lambda e: None)), lab=True)
 
 

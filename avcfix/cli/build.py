@@ -30,6 +30,7 @@ from avcfix.explain.model import Finding
 from avcfix.policy.identifiers import default_module_name, identifier_problem
 from avcfix.report.jsondoc import rule_lines_json
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
+from avcfix.toolchain.target import TargetCache
 
 #: Version of the ``--json`` document (README, "JSON output").
 JSON_VERSION = 1
@@ -45,19 +46,18 @@ class SomeModulesFailed(AvcfixError):
         self.exit_code = exit_code
 
 
-def _explain(groups, policy: Optional[Path], root: Optional[Path]) -> list[Finding]:
-    """Findings for ``groups`` from the explain layer (no policy: every group
-    is a ``no_policy`` finding that asks for a module)."""
+def _explain(groups, facts) -> list[Finding]:
+    """Findings for ``groups`` from the explain layer over ``facts`` (None: no
+    policy, every group is a ``no_policy`` finding that asks for a module)."""
     from avcfix.explain.engine import explain_groups
-    from avcfix.explain.facts import open_facts
 
-    facts = open_facts(policy, root)
-    try:
-        return list(explain_groups(groups, facts))
-    finally:
-        close = getattr(facts, "close", None)
-        if close is not None:
-            close()
+    return list(explain_groups(groups, facts))
+
+
+def _close(facts: object) -> None:
+    close = getattr(facts, "close", None)
+    if close is not None:
+        close()
 
 
 def _partition(findings: list[Finding]) -> dict[str, list[Finding]]:
@@ -262,10 +262,16 @@ def build(
     proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
     results: list[BuildResult] = []
     failed: list[tuple[str, AvcfixError]] = []
+    # the policy is opened once for the whole command: explain, then each module's build
+    facts = None
     try:
         with _status(not as_json, f"explaining {len(groups)} denial groups..."):
-            findings = _explain(groups, policy, root)
+            from avcfix.explain.facts import open_facts
+
+            facts = open_facts(policy, root)
+            findings = _explain(groups, facts)
     except AvcfixError as exc:
+        _close(facts)
         if not as_json:
             raise
         # an unreadable policy fails every module the run would have built
@@ -280,15 +286,19 @@ def build(
     else:
         jobs = [(module or default_module_name(name or "avcfix"), findings)]
 
-    with _status(not as_json, "building...") as step:
-        for modname, fs in jobs:
-            opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
-                                priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
-                                mls=mls)
-            try:
-                results.append(build_module(fs, opts, progress=step))
-            except AvcfixError as exc:
-                failed.append((modname, exc))  # one domain's failure does not stop the others
+    targets = TargetCache()  # the target policy too: once per policy file (an install makes a new one)
+    try:
+        with _status(not as_json, "building...") as step:
+            for modname, fs in jobs:
+                opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
+                                    priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
+                                    mls=mls, facts=facts, targets=targets)
+                try:
+                    results.append(build_module(fs, opts, progress=step))
+                except AvcfixError as exc:
+                    failed.append((modname, exc))  # one domain's failure does not stop the others
+    finally:
+        _close(facts)
 
     if as_json:
         _print_json(results, failed, stats)  # failures too: the document lists them (README)

@@ -239,7 +239,7 @@ def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, m
              max_iterations, permissive, dontaudit_off, apply_advice, priority, confirm, printer) -> LoopReport:
     from avcfix.lab.backends import Lab, prepare_root
     from avcfix.lab.scenario import find_scenario, load_scenario
-    from avcfix.loop.backends import BuilderInstaller, FactsExplainer
+    from avcfix.loop.backends import BuilderInstaller
 
     scenario_path = find_scenario(lab)
     scenario = load_scenario(scenario_path)
@@ -257,7 +257,7 @@ def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, m
         root = prepare_root(scenario, workdir, base_root, note=lambda m: console_err.print(f"  {_t(m)}"))
         the_lab = Lab(scenario, workdir, root)
         installer = BuilderInstaller(opts.module, out_dir or the_lab.module_dir, root, priority=priority)
-        loop = Loop(opts, the_lab.service(), the_lab.trail(), the_lab.admin(), installer, FactsExplainer(root),
+        loop = Loop(opts, the_lab.service(), the_lab.trail(), the_lab.admin(), installer, the_lab.explainer(),
                     confirm=confirm, progress=printer, lab=True, journal=session.journal,
                     recovered=session.recovered)
         report = loop.run()

@@ -28,6 +28,7 @@ from avcfix.errors import PolicyError, ToolError
 from avcfix.explain.model import AdviceKind
 from avcfix.lab.kernel import LabState, SimKernel
 from avcfix.lab.scenario import Scenario
+from avcfix.loop.backends import CurrentFacts, FactsExplainer
 from avcfix.loop.fixes import Fix
 from avcfix.loop.interfaces import ServiceRun, TrailRead
 from avcfix.system import auditlog
@@ -39,15 +40,6 @@ POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
 #: The lab machine's runtime state, in the lab dir.
 STATE_FILE = "lab-state.json"
-
-
-def _facts_factory(root: PolicyRoot) -> Callable[[], object]:
-    def factory() -> object:
-        from avcfix.explain.facts import open_facts
-
-        return open_facts(root.policy_file, root.root)
-
-    return factory
 
 
 def prepare_root(scenario: Scenario, workdir: Path, base: PolicyRoot,
@@ -87,7 +79,12 @@ def build_fixture(name: str, out_dir: Path, record: Callable[[proc.Result], None
 
 
 class Lab:
-    """One lab: scenario + workspace + policy root + simulated kernel."""
+    """One lab: scenario + workspace + policy root + simulated kernel.
+
+    ``facts``: the policy facts of the lab root, shared by the kernel's
+    decisions, the relabels of :class:`LabAdmin` and :meth:`explainer`; the
+    loop releases them at the end of each iteration (one open per iteration).
+    """
 
     def __init__(self, scenario: Scenario, workdir: Path, root: PolicyRoot) -> None:
         self.scenario = scenario
@@ -96,7 +93,12 @@ class Lab:
         self.log = self.workdir / "audit.log"
         self.module_dir = self.workdir / "module"
         self.state_file = self.workdir / STATE_FILE
-        self.kernel = SimKernel(scenario, self.log, _facts_factory(root), self.state_file)
+        self.facts = CurrentFacts(root)
+        self.kernel = SimKernel(scenario, self.log, self.facts.get, self.state_file)
+
+    def explainer(self) -> FactsExplainer:
+        """The loop's explainer, over the same facts as the lab's kernel."""
+        return FactsExplainer(self.root, facts=self.facts)
 
     def service(self) -> "LabService":
         return LabService(self)
@@ -197,16 +199,13 @@ class LabAdmin:
             if fix.equal is not None:
                 src, dst = fix.equal
                 st.equivalences[dst] = src
-            analyzer = _facts_factory(self.lab.root)()
-            try:
-                for path, recursive in fix.relabels():
-                    if self.lab.kernel.relabel(path, analyzer) is None:  # type: ignore[arg-type]
-                        raise ToolError(f"lab: cannot relabel {path}: no label known for it")
-                    if recursive:  # restorecon -R: what the lab's disk holds below it too
-                        for below in self.lab.kernel.tree(path):
-                            self.lab.kernel.relabel(below, analyzer)  # type: ignore[arg-type]
-            finally:
-                getattr(analyzer, "close", lambda: None)()
+            analyzer = self.lab.facts.get()  # lent: the loop closes it at the end of the iteration
+            for path, recursive in fix.relabels():
+                if self.lab.kernel.relabel(path, analyzer) is None:
+                    raise ToolError(f"lab: cannot relabel {path}: no label known for it")
+                if recursive:  # restorecon -R: what the lab's disk holds below it too
+                    for below in self.lab.kernel.tree(path):
+                        self.lab.kernel.relabel(below, analyzer)
         else:  # pragma: no cover - fix_for only makes the kinds above
             raise ToolError(f"lab: cannot apply {fix.kind.value}")
         self.lab.kernel.save()

@@ -221,13 +221,8 @@ class SimKernel:
                 st.files[f.path] = f.at_start
         proc = R.Process(pid, self.scenario.comm, self.scenario.exe, self.scenario.context,
                          self.scenario.argv, self.scenario.cwd)
-        analyzer = self._analyzer_factory()
-        try:
-            analyses = analyzer.analyze(self._keys())
-        finally:
-            close = getattr(analyzer, "close", None)
-            if close is not None:
-                close()
+        analyzer = self._analyzer_factory()  # lent by its owner (the lab's CurrentFacts), who closes it
+        analyses = analyzer.analyze(self._keys())
         lines: list[str] = []
         denied = logged = done = 0
         failed: str | None = None

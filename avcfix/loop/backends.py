@@ -15,16 +15,24 @@
   (PEP 678), which the loop reports as notes. No ``semodule -E`` and nothing
   in ``/tmp``: ``semodule`` runs in ``semanage_t``, which the enforcing policy
   does not let write there.
+- :class:`CurrentFacts` holds the policy facts of the policy as it is now,
+  opened once and shared by everything that asks the policy during one loop
+  iteration (the explainer; in the lab also the simulated kernel and its
+  relabels). The loop releases it at the end of each iteration, so that the
+  next iteration opens the policy the install produced; it is also reopened
+  when the policy file changed since it was opened (a different file, inode,
+  size or modification time).
 - :class:`FactsExplainer` classifies denial groups with the explanation
-  engine against the policy as it is now (reopened after every install).
+  engine against :class:`CurrentFacts`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from avcfix import proc
 from avcfix.audit.model import DenialGroup
@@ -33,6 +41,7 @@ from avcfix.explain.model import Finding
 from avcfix.loop.interfaces import Installed, StepListener
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot
+from avcfix.toolchain.target import TargetCache
 
 #: The loop's own state, under its out dir: ``.avcfix-loop/MODULE/VERSION/MODULE.pp``.
 STATE_DIR = ".avcfix-loop"
@@ -49,6 +58,9 @@ class BuilderInstaller:
         self.priority = priority
         self.record = record
         self._version: str | None = None
+        #: The target policy, opened once per policy file: the check before an
+        #: install and the verification after it (which is the next install's target).
+        self.targets = TargetCache()
 
     @property
     def state_dir(self) -> Path:
@@ -91,7 +103,7 @@ class BuilderInstaller:
         with tempfile.TemporaryDirectory(prefix="avcfix-loop-") as tmp:
             saved = self._save(Path(tmp))
             opts = BuildOptions(module=self.module, out_dir=self.out_dir, root=self.root, install=True,
-                                priority=self.priority)
+                                priority=self.priority, targets=self.targets)
 
             def progress(step: object, detail: str) -> None:
                 if on_step is not None:
@@ -226,20 +238,83 @@ class BuilderInstaller:
         return f"nothing to roll back: {self.module} was not installed before"
 
 
-class FactsExplainer:
-    """The explanation engine over the current policy of ``root`` (or a policy file)."""
+def _policy_identity(path: Path | None) -> tuple | None:
+    """What tells one policy file from another at the same path (None when unknown)."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class CurrentFacts:
+    """The facts of the current policy of ``root`` (or of a policy file), opened once.
+
+    :meth:`get` opens them on first use (:func:`avcfix.explain.facts.open_facts`)
+    and returns the same object until :meth:`release`, or until the policy
+    file is not the one that was opened any more. ``opens`` counts the opens.
+    The object returned is lent: only :meth:`release` closes it.
+    """
 
     def __init__(self, root: PolicyRoot | None = None, policy: Path | None = None) -> None:
         self.root = root
         self.policy = policy
+        self.opens = 0
+        self._facts: Any = None
+        self._open = False
+        self._identity: tuple | None = None
+
+    def _policy_file(self) -> Path | None:
+        if self.policy is not None:
+            return Path(self.policy)
+        if self.root is None:
+            return None
+        try:
+            return self.root.policy_file
+        except Exception:  # no policy in the root yet: open_facts reports it
+            return None
+
+    def get(self) -> Any:
+        """The facts (``None`` when there is no policy at all: no root, file or loaded policy)."""
+        identity = _policy_identity(self._policy_file())
+        if self._open and identity == self._identity:
+            return self._facts
+        self.release()
+        from avcfix.explain import facts as facts_module
+
+        facts = facts_module.open_facts(self.policy, self.root.root if self.root is not None else None)
+        self._facts, self._open, self._identity = facts, True, identity
+        self.opens += 1
+        return facts
+
+    def release(self) -> None:
+        """Close the facts (if open); the next :meth:`get` opens the policy again."""
+        facts, self._facts, self._open, self._identity = self._facts, None, False, None
+        close = getattr(facts, "close", None)
+        if close is not None:
+            close()
+
+
+class FactsExplainer:
+    """The explanation engine over the current policy of ``root`` (or a policy file).
+
+    ``facts``: the :class:`CurrentFacts` to share with the other users of the
+    policy in one iteration (the lab's kernel); by default its own.
+    """
+
+    def __init__(self, root: PolicyRoot | None = None, policy: Path | None = None,
+                 facts: CurrentFacts | None = None) -> None:
+        self.root = root
+        self.policy = policy
+        self.facts = facts if facts is not None else CurrentFacts(root, policy)
 
     def explain(self, groups: Sequence[DenialGroup]) -> list[Finding]:
         from avcfix.explain.engine import explain_groups
-        from avcfix.explain.facts import open_facts
 
-        facts = open_facts(self.policy, self.root.root if self.root is not None else None)
-        try:
-            return explain_groups(groups, facts)
-        finally:
-            if facts is not None:
-                facts.close()
+        return explain_groups(groups, self.facts.get())
+
+    def end_iteration(self) -> None:
+        """The loop's iteration is over: close the facts (the next one reopens the policy)."""
+        self.facts.release()

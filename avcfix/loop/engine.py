@@ -33,6 +33,11 @@ enforcing run verifies. ``dontaudit_off``: dontaudit rules are disabled for
 the whole loop. Whatever happens, :class:`~avcfix.loop.guard.StateGuard`
 restores the permissive marks and the dontaudit state.
 
+The policy is opened once per iteration: the explainer's facts are shared by
+everything that asks the policy in that iteration (in the lab, the simulated
+kernel and its relabels too) and closed when the iteration ends
+(``explainer.end_iteration()``, when the explainer has it).
+
 Progress goes to a callback (:class:`LoopEvent`); the rich UI is one listener.
 Confirmation before each install goes through ``confirm``.
 """
@@ -243,6 +248,7 @@ class Loop:
             outcome, message = Outcome.INTERRUPTED, "interrupted: the system was restored"
             self.notes.extend(getattr(exc, "__notes__", ()))  # rollback steps that failed
         finally:
+            self._end_iteration()  # an iteration cut short by an error or Ctrl-C
             self.guard.restore()
             for failure in self.guard.failures:  # shown even when an error is on its way out
                 self._emit(EventKind.WARNING, len(self.iterations), failure)
@@ -601,7 +607,15 @@ class Loop:
         self._emit(EventKind.INSTALLED, n, f"{result.module} {result.version}")
         return True, result.added if result.changed else (), result.installed, None
 
+    def _end_iteration(self) -> None:
+        """Let the explainer close the policy facts of this iteration (the next
+        one opens the policy as the install left it); optional for an explainer."""
+        end = getattr(self.explainer, "end_iteration", None)
+        if end is not None:
+            end()
+
     def _finish(self, base: dict, t0: float, **more: object) -> None:
+        self._end_iteration()
         report = IterationReport(**base, seconds=self.clock() - t0, **more)  # type: ignore[arg-type]
         self.iterations.append(report)
         self._emit(EventKind.DONE, report.number, report=report)

@@ -9,6 +9,7 @@ This is the only toolchain module that imports setools; the core never does.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,43 @@ class TargetPolicy:
                 if hit:
                     granted[k] |= perms
         return {k: frozenset(v) for k, v in granted.items()}
+
+
+class TargetCache:
+    """The last :class:`TargetPolicy` opened, reused while its file is unchanged.
+
+    ``avcfix build`` and the loop's installer keep one: the check before an
+    install and the verification after it each ask for the policy file, and
+    the rebuilt policy the verification opened is the next install's target,
+    so each policy file is read with setools once. A file that changed since
+    (another path, inode, size or modification time) is opened again; only
+    the latest policy is kept. ``opens`` counts the opens.
+    """
+
+    __slots__ = ("opens", "_key", "_policy")
+
+    def __init__(self) -> None:
+        self.opens = 0
+        self._key: tuple | None = None
+        self._policy: TargetPolicy | None = None
+
+    @staticmethod
+    def _identity(path: Path) -> tuple | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def get(self, path: Path) -> TargetPolicy:
+        key = self._identity(Path(path))
+        if key is not None and key == self._key and self._policy is not None:
+            return self._policy
+        self._key, self._policy = None, None  # the old policy is not kept while the new one is read
+        policy = TargetPolicy(path)
+        self.opens += 1
+        self._key, self._policy = key, policy
+        return policy
 
 
 def _enabled(rule) -> bool:
