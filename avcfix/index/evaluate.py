@@ -39,8 +39,13 @@ def eval_cond(tokens: Sequence[str], state: Mapping[str, bool]) -> bool:
     return stack[-1] if stack else False
 
 
-def parse_level(text: str, sens: Mapping[str, int], cats: Mapping[str, int]) -> Level | None:
-    """``s0:c1,c3.c5`` -> (order of s0, {1, 3, 4, 5}); ``None`` when a name is unknown."""
+def parse_level(text: str, sens: Mapping[str, int], cats: Mapping[str, int], *,
+                loose: bool = False) -> Level | None:
+    """``s0:c1,c3.c5`` -> (order of s0, {1, 3, 4, 5}); ``None`` when a name is unknown.
+
+    A category range whose end is not above its start (``c5.c3``, ``c5.c5``)
+    is ``None``, as libsepol's context_to_sid rejects it; with ``loose`` it
+    stands for its two ends ({3, 5}), as setools' ``lookup_range`` reads it."""
     name, _, catlist = text.partition(":")
     if name not in sens:
         return None
@@ -52,16 +57,20 @@ def parse_level(text: str, sens: Mapping[str, int], cats: Mapping[str, int]) -> 
                 return None
             a = cats[lo]
             b = cats[hi] if dot else a
-            if b < a:
-                return None
+            if dot and b <= a:
+                if not loose:
+                    return None
+                found.update((a, b))
+                continue
             found.update(range(a, b + 1))
     return sens[name], frozenset(found)
 
 
-def parse_range(text: str, sens: Mapping[str, int], cats: Mapping[str, int]) -> tuple[Level, Level] | None:
+def parse_range(text: str, sens: Mapping[str, int], cats: Mapping[str, int], *,
+                loose: bool = False) -> tuple[Level, Level] | None:
     low_text, _, high_text = text.partition("-")
-    low = parse_level(low_text, sens, cats)
-    high = parse_level(high_text, sens, cats) if high_text else low
+    low = parse_level(low_text, sens, cats, loose=loose)
+    high = parse_level(high_text, sens, cats, loose=loose) if high_text else low
     if low is None or high is None:
         return None
     return low, high

@@ -87,7 +87,7 @@ class IndexFacts(AdvisorQueries):
         self._conds: dict[int, tuple[list[str], tuple[str, ...], str]] | None = None
         self._te_cache: dict[tuple[int, int, int], list[Row]] = {}
         self._ctx_problems: dict[str, Verdict | None] = {}
-        self._constraints: dict[int, list[tuple[int, list[Any]]]] | None = None
+        self._constraints: dict[int, list[tuple[int, int, list[Any]]]] | None = None
         self._sens: dict[str, int] | None = None
         self._cats: dict[str, int] | None = None
         self._init_queries()
@@ -226,8 +226,9 @@ class IndexFacts(AdvisorQueries):
     def _verdict(self, scon: Context, tcon: Context, stid: int, ttid: int, tclass: str, cid: int,
                  bit: int, perm: str) -> Verdict:
         rows = self._te_rows(stid, ttid, cid)
-        later = self._after_te(scon, tcon, stid, ttid, tclass, cid, bit)
-        if self._mask(rows, ALLOW) & bit:
+        allowed = self._mask(rows, ALLOW)
+        later = self._after_te(scon, tcon, stid, ttid, tclass, cid, bit, allowed)
+        if allowed & bit:
             if later is None:
                 return Verdict(Reason.ALLOWED_NOW, detail="this policy allows the access now "
                                "(the policy or a boolean changed since it was logged)")
@@ -273,9 +274,10 @@ class IndexFacts(AdvisorQueries):
         return tuple(found)
 
     def _after_te(self, scon: Context, tcon: Context, stid: int, ttid: int, tclass: str, cid: int,
-                  bit: int) -> Verdict | None:
-        """The verdict of the steps after TE (constraints, RBAC, bounds), ``None`` when they pass."""
-        failed = self._failed_constraint(scon, tcon, cid, bit, tclass)
+                  bit: int, allowed: int) -> Verdict | None:
+        """The verdict of the steps after TE (constraints, RBAC, bounds), ``None`` when they pass;
+        ``allowed``: the permissions TE allows on the class."""
+        failed = self._failed_constraint(scon, tcon, cid, bit, tclass, allowed)
         if failed is not None:
             text = failed
             s, t = self._fit_mls(scon), self._fit_mls(tcon)
@@ -302,16 +304,23 @@ class IndexFacts(AdvisorQueries):
             self._cats = dict(self.db.execute("SELECT name, ord FROM cats"))
         return self._sens, self._cats
 
-    def _failed_constraint(self, scon: Context, tcon: Context, cid: int, bit: int, tclass: str) -> str | None:
-        """libsepol's text for the first constraint that denies ``bit``, or ``None``."""
+    def _failed_constraint(self, scon: Context, tcon: Context, cid: int, bit: int, tclass: str,
+                           allowed: int) -> str | None:
+        """libsepol's text for the constraints that fail, when one of them denies ``bit``; else ``None``.
+
+        As libsepol's context_struct_compute_av: the class's constraints are
+        evaluated in order, each one whose permissions meet the permissions
+        still allowed (TE's, less those earlier constraints removed); a failed
+        one removes its permissions, and its text is reported, whether or not
+        it names ``bit`` (audit2why prints them all)."""
         if self._constraints is None:
-            table: dict[int, list[tuple[int, list[Any]]]] = {}
-            for c, perms, _mls, expr, _text in self.db.execute(
+            table: dict[int, list[tuple[int, int, list[Any]]]] = {}
+            for c, perms, mls, expr, _text in self.db.execute(
                     "SELECT cls, perms, mls, expr, text FROM constraints ORDER BY rowid"):
-                table.setdefault(c, []).append((perms, json.loads(expr)))
+                table.setdefault(c, []).append((perms, mls, json.loads(expr)))
             self._constraints = table
-        todo = [(perms, tokens) for perms, tokens in self._constraints.get(cid, ()) if perms & bit]
-        if not todo:
+        todo = self._constraints.get(cid, ())
+        if not any(perms & bit for perms, _mls, _tokens in todo):
             return None
         levels: dict[str, evaluate.Level] = {}
         if self._mls:
@@ -323,13 +332,18 @@ class IndexFacts(AdvisorQueries):
         values = {"u1": scon.user, "u2": tcon.user, "r1": scon.role, "r2": tcon.role,
                   "t1": self._names[self._type_id(scon.type) or 0], "t2": self._names[self._type_id(tcon.type) or 0]}
         ctx = evaluate.ConstraintContext(values, levels, self._expand_names)
-        for perms, tokens in todo:
+        remaining = allowed | bit
+        texts: list[str] = []
+        for perms, mls, tokens in todo:
+            if not perms & remaining:
+                continue
             ok, text = evaluate.eval_constraint(tokens, ctx)
             if not ok:
+                remaining &= ~perms
                 names = sorted(self._perm_names(tclass, perms))
                 shown = names[0] if len(names) == 1 else "{ " + " ".join(names) + " }"
-                return f"constrain {tclass} {shown} {text}; Constraint DENIED"
-        return None
+                texts.append(f"{'mlsconstrain' if mls else 'constrain'} {tclass} {shown} {text}; Constraint DENIED")
+        return "\n".join(texts) if not remaining & bit else None
 
     def _expand_names(self, kind: str, name: str) -> frozenset[str]:
         if kind != "t":
@@ -383,7 +397,7 @@ class IndexFacts(AdvisorQueries):
 
     def _range_problem(self, text: str) -> str | None:
         sens, cats = self._levels()
-        rng = evaluate.parse_range(text, sens, cats)
+        rng = evaluate.parse_range(text, sens, cats, loose=True)  # as setools' lookup_range
         if rng is None:
             return "unknown sensitivity or category"
         low, high = rng
@@ -404,18 +418,20 @@ class IndexFacts(AdvisorQueries):
         return frozenset()
 
     def _sid_problem(self, ctx: Context, original: str) -> Verdict | None:
-        """What libsepol's context_to_sid rejects beyond :meth:`_check_context`: the
-        user's MLS range must contain the context's range (roles other than object_r)."""
+        """What libsepol's context_to_sid rejects beyond :meth:`_check_context`: a
+        category range whose end is not above its start (``c5.c3``, ``c5.c5``,
+        which setools accepts),
+        and a range outside the user's MLS range (roles other than object_r)."""
         key = "s:" + str(ctx)
         if key not in self._ctx_problems:
             found = None
-            if self._mls and ctx.role != "object_r":
+            if self._mls:
                 user = self._user(ctx.user)
                 sens, cats = self._levels()
                 ctx_range = evaluate.parse_range(ctx.level or "s0", sens, cats)
                 user_range = evaluate.parse_range(user[1], sens, cats) if user and user[1] else None
-                if ctx_range is not None and user_range is not None and not (
-                        evaluate.dom(ctx_range[0], user_range[0]) and evaluate.dom(user_range[1], ctx_range[1])):
+                if ctx_range is None or (ctx.role != "object_r" and user_range is not None and not (
+                        evaluate.dom(ctx_range[0], user_range[0]) and evaluate.dom(user_range[1], ctx_range[1]))):
                     found = Verdict(Reason.RBAC, detail=f"{self._fit_mls(ctx)} is not a valid context in this "
                                     "policy (the user may not have this role, or the level is outside the "
                                     "user's range)", differs=("user", "role"))
