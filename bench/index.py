@@ -584,7 +584,7 @@ def report(rows: list[Row], loops: list[dict], policies: dict, info: dict, load_
             if one:
                 target(f"one denial {name} ({policies[name][0][0]}): {label.split(' (')[0].replace('avcfix ', '').replace(' --json', '')}"
                        f"{' --json' if 'json' in label else ' (report)'}", one.wall, "s", f"<= {MAX_ONE_DENIAL_S:g} s",
-                       one.wall <= MAX_ONE_DENIAL_S)
+                       one.wall <= MAX_ONE_DENIAL_S, f"CPU {one.cpu:.2f} s")
         old_one = by.get(("one", name, "avcfix why (report, setools)"))
         one = by.get(("one", name, "avcfix why (report, warm)"))
         if old_one and one:
