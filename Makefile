@@ -18,7 +18,7 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-set
             selinux-policy-devel audit python3-pip time gcc python3-devel \
             make m4 gawk libselinux-utils
 
-.PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups e2e e2e-sysdeps capture-kernel clean
+.PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
@@ -26,6 +26,7 @@ help:
 	@echo "make test-asan - the C accelerator's and the fuzz tests under AddressSanitizer + UBSan"
 	@echo "make bench  - benchmarks against audit2allow and ausearch (bench/)"
 	@echo "make bench-groups - memory per distinct denial group (bench/groups.py)"
+	@echo "make bench-index - the policy index against audit2why and the setools path (bench/index.py)"
 	@echo "make e2e    - the loop inside an SELinux-enforcing VM (tests/e2e)"
 	@echo "make capture-kernel - (maintainers) recapture tests/data/kernel in that VM"
 
@@ -144,6 +145,9 @@ bench: setup
 
 bench-groups: setup
 	$(PY) bench/groups.py
+
+bench-index: setup
+	$(PY) bench/index.py
 
 # The end-to-end proof (README "End-to-end proof"): builds a Debian image with the
 # reference policy enforcing (cached in ~/.cache/avcfix/e2e), boots it with QEMU and
