@@ -88,6 +88,8 @@ class IndexFacts(AdvisorQueries):
         self._te_cache: dict[tuple[int, int, int], list[Row]] = {}
         self._ctx_problems: dict[str, Verdict | None] = {}
         self._constraints: dict[int, list[tuple[int, int, list[Any]]]] | None = None
+        self._constraint_memo: dict[tuple[str, str, int, int, int], str | None] = {}
+        self._expanded: dict[tuple[str, str], frozenset[str]] = {}
         self._sens: dict[str, int] | None = None
         self._cats: dict[str, int] | None = None
         self._init_queries()
@@ -322,6 +324,15 @@ class IndexFacts(AdvisorQueries):
         todo = self._constraints.get(cid, ())
         if not any(perms & bit for perms, _mls, _tokens in todo):
             return None
+        memo_key = (str(scon), str(tcon), cid, bit, allowed)
+        if memo_key in self._constraint_memo:
+            return self._constraint_memo[memo_key]
+        found = self._eval_constraints(scon, tcon, todo, bit, tclass, allowed)
+        self._constraint_memo[memo_key] = found
+        return found
+
+    def _eval_constraints(self, scon: Context, tcon: Context, todo: Sequence[tuple[int, int, list[Any]]],
+                          bit: int, tclass: str, allowed: int) -> str | None:
         levels: dict[str, evaluate.Level] = {}
         if self._mls:
             sens, cats = self._levels()
@@ -346,12 +357,14 @@ class IndexFacts(AdvisorQueries):
         return "\n".join(texts) if not remaining & bit else None
 
     def _expand_names(self, kind: str, name: str) -> frozenset[str]:
-        if kind != "t":
-            return frozenset({name})
-        tid = self._tid(name)
-        if tid is None:
-            return frozenset({name})
-        return frozenset(self._names[m] for m in self._members(tid))
+        """The names a constraint's name stands for (a type attribute expanded; cached)."""
+        found = self._expanded.get((kind, name))
+        if found is None:
+            tid = self._tid(name) if kind == "t" else None
+            found = (frozenset({name}) if tid is None
+                     else frozenset(self._names[m] for m in self._members(tid)))
+            self._expanded[(kind, name)] = found
+        return found
 
     # ------------------------------------------------------ context validity
 
