@@ -30,7 +30,7 @@ from avcfix.audit.group import group_denials
 from avcfix.explain.facts import DEFAULT_POLICY_XML, PolicyFacts
 from avcfix.index import open_index_facts
 from avcfix.index.cache import temporary_cache
-from avcfix.toolchain.store import PolicyRoot
+from avcfix.toolchain.store import PolicyRoot, copy_root
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -205,6 +205,36 @@ def test_rules_as_evidence(pair):
                 same("boolean_rules", setting, source)
                 break
     same.check(len(inputs.triples))
+
+
+@pytest.mark.slow
+def test_xperm_rules(pristine_root, tmp_path):
+    """Neither base policy has an allowxperm rule (sesearch --allowxperm prints nothing), so
+    xperm_denied is asked on a copy of the Debian store with tests/data/advice/avcfix_xperm.te
+    installed (allowxperm httpd_t httpd_sys_content_t:file ioctl 0x541b)."""
+    root = copy_root(pristine_root, tmp_path / "root")
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "avcfix_xperm.te").write_text((ADVICE / "avcfix_xperm.te").read_text())
+    for argv in (["checkmodule", "-M", "-m", "-o", "avcfix_xperm.mod", "avcfix_xperm.te"],
+                 ["semodule_package", "-o", "avcfix_xperm.pp", "-m", "avcfix_xperm.mod"],
+                 root.semodule_argv("-i", str(build / "avcfix_xperm.pp"))):
+        cp = subprocess.run(argv, cwd=build, capture_output=True, text=True, check=False)
+        assert cp.returncode == 0, (argv, cp.stderr)
+    index, truth = _pair(root, None, tmp_path / "cache")
+    same = Compare(index, truth)
+    sources = ("httpd_t", "httpd_sys_script_t", "unconfined_t", "no_such_t")
+    targets = ("httpd_sys_content_t", "httpd_sys_rw_content_t", "user_home_t", "no_such_t")
+    restricted = 0
+    for s in sources:
+        for t in targets:
+            for cls in ("file", "dir", "chr_file", "no_such_class"):
+                for cmds in ((), IOCTLS, (0x541B,), (0x5401, 0x5401)):
+                    restricted += bool(same("xperm_denied", s, t, cls, cmds))
+    index.close()
+    truth.close()
+    same.check(len(sources) * len(targets) * 16)
+    assert restricted  # the module's rule restricts something
 
 
 _NO_SETOOLS = """
