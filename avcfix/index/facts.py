@@ -90,6 +90,7 @@ class IndexFacts(AdvisorQueries):
         self._constraints: dict[int, list[tuple[int, list[Any]]]] | None = None
         self._sens: dict[str, int] | None = None
         self._cats: dict[str, int] | None = None
+        self._expanded: dict[str, frozenset[str]] = {}
         self._init_queries()
 
     # ------------------------------------------------------------------ basics
@@ -334,10 +335,12 @@ class IndexFacts(AdvisorQueries):
     def _expand_names(self, kind: str, name: str) -> frozenset[str]:
         if kind != "t":
             return frozenset({name})
-        tid = self._tid(name)
-        if tid is None:
-            return frozenset({name})
-        return frozenset(self._names[m] for m in self._members(tid))
+        found = self._expanded.get(name)
+        if found is None:
+            tid = self._tid(name)
+            found = frozenset({name}) if tid is None else frozenset(self._names[m] for m in self._members(tid))
+            self._expanded[name] = found
+        return found
 
     # ------------------------------------------------------ context validity
 
