@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from avcfix.audit.model import Context
 
 #: Bump when the tables or their meaning change: older cache files are rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Rule kinds of the ``te`` table.
 ALLOW, AUDITALLOW, DONTAUDIT = 1, 2, 3
@@ -36,6 +36,7 @@ CREATE TABLE te (kind INTEGER NOT NULL, src INTEGER NOT NULL, tgt INTEGER NOT NU
                  perms INTEGER NOT NULL, cond INTEGER NOT NULL, block INTEGER NOT NULL);
 CREATE TABLE conds (id INTEGER PRIMARY KEY, expr TEXT NOT NULL, text TEXT NOT NULL, booleans TEXT NOT NULL);
 CREATE TABLE booleans (name TEXT PRIMARY KEY, state INTEGER NOT NULL, description TEXT);
+CREATE TABLE descriptions (name TEXT PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE xperms (kind INTEGER NOT NULL, src INTEGER NOT NULL, tgt INTEGER NOT NULL, cls INTEGER NOT NULL,
                      xtype TEXT NOT NULL, cmds TEXT NOT NULL);
 CREATE TABLE constraints (cls INTEGER NOT NULL, perms INTEGER NOT NULL, mls INTEGER NOT NULL,
@@ -116,6 +117,7 @@ def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str]) -> None:
     if inputs.policy_xml is not None:
         _descriptions(db, inputs.policy_xml)
     db.executescript(INDEXES)
+    db.execute("ANALYZE")  # statistics for the query planner (else it scans a class for one target)
     db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
 
 
@@ -417,5 +419,8 @@ def _descriptions(db: sqlite3.Connection, xml: Path) -> None:
         data = xml.read_bytes()
     except OSError:
         return
-    for name, text in sorted(parse_descriptions(data).items()):
+    found = sorted(parse_descriptions(data).items())
+    # every description policy.xml has, in the policy or not (as PolicyFacts.boolean_description)
+    db.executemany("INSERT OR REPLACE INTO descriptions VALUES (?, ?)", found)
+    for name, text in found:
         db.execute("UPDATE booleans SET description = ? WHERE name = ?", (text, name))
