@@ -229,16 +229,18 @@ class IndexFacts(AdvisorQueries):
                  bit: int, perm: str) -> Verdict:
         rows = self._te_rows(stid, ttid, cid)
         allowed = self._mask(rows, ALLOW)
-        later = self._after_te(scon, tcon, stid, ttid, tclass, cid, bit, allowed)
         if allowed & bit:
+            later = self._after_te(scon, tcon, stid, ttid, tclass, cid, bit, allowed)
             if later is None:
                 return Verdict(Reason.ALLOWED_NOW, detail="this policy allows the access now "
                                "(the policy or a boolean changed since it was logged)")
             return later
-        # TE denies: audit2why flips one boolean at a time and keeps those after which nothing denies
+        # TE denies: audit2why flips one boolean at a time and keeps those after which nothing
+        # denies (constraints, RBAC and bounds do not depend on booleans: checked once, when needed)
         found: list[tuple[str, bool]] = []
-        if later is None:
-            for name in self._rule_booleans(rows, bit):
+        candidates = self._rule_booleans(rows, bit)
+        if candidates and self._after_te(scon, tcon, stid, ttid, tclass, cid, bit, allowed) is None:
+            for name in candidates:
                 trial = dict(self._bools)
                 trial[name] = not trial.get(name, False)
                 if self._mask(rows, ALLOW, trial) & bit:

@@ -111,13 +111,12 @@ def scope_of(rules: Sequence[PolicyRule], target: str) -> Scope:
 
 def extra_accesses(rules: Sequence[PolicyRule], domain: str, facts: Facts) -> int:
     """The (type, class, permission) accesses ``rules`` allow ``domain``, attributes expanded."""
-    seen: set[tuple[str, str, str]] = set()
+    by_access: dict[tuple[str, str], set[str]] = {}
     for r in rules:
         targets = facts.type_members(domain) if r.target == "self" else facts.type_members(r.target)
-        for t in targets or (r.target,):
-            for p in r.perms:
-                seen.add((t, r.tclass, p))
-    return len(seen)
+        for p in r.perms:
+            by_access.setdefault((r.tclass, p), set()).update(targets or (r.target,))
+    return sum(len(types) for types in by_access.values())
 
 
 def rank(s: Situation) -> list[Ranked]:
