@@ -12,8 +12,9 @@
 changed), writes the ``.te`` (and ``.cil``) through a temporary file and a
 rename, compiles it with checkmodule and semodule_package (``-M`` when the
 target policy is MLS/MCS), and with ``install`` checks the module's names
-against the target policy, installs it with semodule and verifies with setools
-that the rebuilt policy grants every allow rule. A run that adds no rule
+against the target policy, installs it with semodule and verifies that the
+rebuilt policy grants every allow rule (from the policy index shared through
+``BuildOptions.targets``, else with setools). A run that adds no rule
 changes no file. Every command goes through :func:`avcfix.proc.run`.
 """
 
@@ -225,7 +226,8 @@ def target_policy_path(options: BuildOptions) -> Path:
 
 
 def _open_target(options: BuildOptions, path: Path) -> TargetPolicy:
-    """The target policy at ``path``, from the shared cache when there is one."""
+    """The target policy at ``path``, from the shared cache when there is one
+    (an :class:`~avcfix.index.target.IndexTarget` when it shares a policy index)."""
     if options.targets is not None:
         return options.targets.get(path)
     return TargetPolicy(path)

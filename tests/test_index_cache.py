@@ -320,3 +320,37 @@ def test_why_with_a_bad_policy_is_exit_5_without_traceback(tmp_path, tiny, kind)
     cp = subprocess.run([sys.executable, "-m", "avcfix", "why", "--policy", str(tiny), str(log)],
                         capture_output=True, text=True, env=env, timeout=120)
     assert cp.returncode == 0 and "tiny_write" in cp.stdout, cp.stdout + cp.stderr
+
+
+XML = b"""<policy><layer name="x"><module name="tiny">
+<bool name="tiny_write" dftval="false"><desc><p>Allow dom_t to   write data_t.</p></desc></bool>
+</module></layer></policy>"""
+
+
+def test_descriptions_are_parsed_once_per_policy_xml(tmp_path, cache_dir, monkeypatch):
+    # two policies (tiny_write off, then on: what setsebool -P makes), one policy.xml: parsed once, its
+    # descriptions kept as booldesc-SHA256.json and read back for the second index; a damaged file is
+    # parsed again. The text is policy.xml's <desc>, blanks collapsed (as booldesc.parse_descriptions).
+    import hashlib
+
+    from avcfix.explain import booldesc
+
+    xml = tmp_path / "policy.xml"
+    xml.write_bytes(XML)
+    calls: list[int] = []
+    real = booldesc.parse_descriptions
+    monkeypatch.setattr(booldesc, "parse_descriptions", lambda data: calls.append(1) or real(data))
+    monkeypatch.setattr(cache, "_DESCRIPTIONS", {})
+    saved = cache_dir / f"booldesc-{hashlib.sha256(XML).hexdigest()}.json"
+    for n, write in enumerate((False, True)):
+        policy = compile_tiny(tmp_path / f"p{n}", write_default=write)
+        cache._DESCRIPTIONS.clear()  # as a new process: only the file is left
+        facts = IndexFacts(cache.open_index(Inputs(policy, None, xml)), Inputs(policy, None, xml))
+        assert facts.boolean_description("tiny_write") == "Allow dom_t to write data_t."
+        assert facts.boolean_state("tiny_write") is write
+        facts.close()
+        assert saved.is_file() and len(calls) == 1
+    saved.write_text("[1, 2")  # damaged: parsed again and replaced
+    cache._DESCRIPTIONS.clear()
+    assert cache.descriptions(XML) == {"tiny_write": "Allow dom_t to write data_t."}
+    assert len(calls) == 2 and cache._read_descriptions(saved) == cache.descriptions(XML)

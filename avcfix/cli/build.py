@@ -286,7 +286,17 @@ def build(
     else:
         jobs = [(module or default_module_name(name or "avcfix"), findings)]
 
-    targets = TargetCache()  # the target policy too: once per policy file (an install makes a new one)
+    # the target policy too: once per policy file (an install makes a new one). With --install, the check
+    # and the verification ask the install root's policy index: the explain's facts when they are of that
+    # file, then each install's rebuilt policy (its index built once, for the verification and the next check)
+    target_facts = None
+    if install:
+        from avcfix.loop.backends import CurrentFacts
+
+        target_facts = CurrentFacts(proot or PolicyRoot(Path("/"), host_policy_name()))
+        if facts is not None and target_facts.is_policy(getattr(facts, "path", None)):
+            target_facts.lend(facts)
+    targets = TargetCache(target_facts.for_policy if target_facts is not None else None)
     try:
         with _status(not as_json, "building...") as step:
             for modname, fs in jobs:
@@ -298,6 +308,8 @@ def build(
                 except AvcfixError as exc:
                     failed.append((modname, exc))  # one domain's failure does not stop the others
     finally:
+        if target_facts is not None:
+            target_facts.release()  # the rebuilt policies' facts it opened (lent ones are the caller's)
         _close(facts)
 
     if as_json:

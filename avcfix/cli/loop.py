@@ -256,7 +256,8 @@ def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, m
     with _session(state_dir_for(workdir), meta) as session:  # the lab dir is the machine
         root = prepare_root(scenario, workdir, base_root, note=lambda m: console_err.print(f"  {_t(m)}"))
         the_lab = Lab(scenario, workdir, root)
-        installer = BuilderInstaller(opts.module, out_dir or the_lab.module_dir, root, priority=priority)
+        installer = BuilderInstaller(opts.module, out_dir or the_lab.module_dir, root, priority=priority,
+                                     facts=the_lab.facts)
         loop = Loop(opts, the_lab.service(), the_lab.trail(), the_lab.admin(), installer, the_lab.explainer(),
                     confirm=confirm, progress=printer, lab=True, journal=session.journal,
                     recovered=session.recovered)
@@ -276,7 +277,9 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
     proot = PolicyRoot(root, host_policy_name(root)) if root is not None else PolicyRoot(Path("/"), host_policy_name())
     opts = _options(service, domains, module, 5.0 if settle is None else settle, max_iterations, permissive,
                     dontaudit_off, apply_advice)
-    installer = BuilderInstaller(opts.module, out_dir or Path("."), proot, priority=priority)
+    explainer = FactsExplainer(proot)
+    installer = BuilderInstaller(opts.module, out_dir or Path("."), proot, priority=priority,
+                                 facts=explainer.facts)
     checks = _preflight(service, proot, log, out_dir or Path("."))
     failed = failure_message(checks)
     if failed is not None:
@@ -291,7 +294,7 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
             "policy_name": proot.name}
     with _session(state_dir_for(proot.root), meta) as session:
         loop = Loop(opts, SystemdService(service, policy=policy), SystemTrail(log), SemanageAdmin(proot),
-                    installer, FactsExplainer(proot), confirm=confirm, progress=printer, journal=session.journal,
+                    installer, explainer, confirm=confirm, progress=printer, journal=session.journal,
                     recovered=session.recovered)
         return dataclasses.replace(loop.run(), preflight=checks)
 

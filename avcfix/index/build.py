@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from avcfix.audit.model import Context
 
 #: Bump when the tables or their meaning change: older cache files are rebuilt.
-SCHEMA_VERSION = 2
+#: 3: no ANALYZE statistics (queries.py names the index where the planner needs it).
+SCHEMA_VERSION = 3
 
 #: Rule kinds of the ``te`` table.
 ALLOW, AUDITALLOW, DONTAUDIT = 1, 2, 3
@@ -102,8 +103,15 @@ def create(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
 
 
-def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str]) -> None:
+def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str],
+          descriptions: Callable[[bytes], dict[str, str]] | None = None) -> None:
     """Fill an empty database (``create`` done) from ``inputs``; ``meta`` is stored as is.
+
+    ``descriptions``: policy.xml's bytes -> its boolean descriptions (the
+    cache's, which parses each policy.xml once); by default parsed here.
+    No ANALYZE: its statistics made the planner pick ``te_by_tgt`` for the
+    explain's (class, sources, targets) look-up, 7 times slower than
+    ``te_by_src``; the one query that needs ``te_by_tgt`` names it.
 
     Raises whatever setools raises for an unreadable policy; the caller
     (:mod:`avcfix.index.cache`) turns it into a PolicyError.
@@ -115,9 +123,8 @@ def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str]) -> None:
     if inputs.file_contexts is not None:
         _file_contexts(db, inputs.file_contexts)
     if inputs.policy_xml is not None:
-        _descriptions(db, inputs.policy_xml)
+        _descriptions(db, inputs.policy_xml, descriptions)
     db.executescript(INDEXES)
-    db.execute("ANALYZE")  # statistics for the query planner (else it scans a class for one target)
     db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
 
 
@@ -412,14 +419,16 @@ def _file_contexts(db: sqlite3.Connection, fc: Path) -> None:
     db.executemany("INSERT INTO runtime_types VALUES (?)", sorted((t,) for t in found))
 
 
-def _descriptions(db: sqlite3.Connection, xml: Path) -> None:
-    from avcfix.explain.booldesc import parse_descriptions
+def _descriptions(db: sqlite3.Connection, xml: Path,
+                  parse: Callable[[bytes], dict[str, str]] | None = None) -> None:
+    if parse is None:
+        from avcfix.explain.booldesc import parse_descriptions as parse
 
     try:
         data = xml.read_bytes()
     except OSError:
         return
-    found = sorted(parse_descriptions(data).items())
+    found = sorted(parse(data).items())
     # every description policy.xml has, in the policy or not (as PolicyFacts.boolean_description)
     db.executemany("INSERT OR REPLACE INTO descriptions VALUES (?, ?)", found)
     for name, text in found:

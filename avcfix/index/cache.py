@@ -14,6 +14,10 @@ renamed into place: readers see a whole file or none. A stale or corrupt file
 is removed and rebuilt. When the cache directory cannot be created or
 written, the index is built in memory for this run only.
 
+policy.xml's boolean descriptions are parsed once per policy.xml (it does not
+change when the policy does) and kept next to the index files as
+``booldesc-SHA256.json`` (:func:`descriptions`).
+
 The directory is ``$AVCFIX_CACHE_DIR`` when set, else
 ``$XDG_CACHE_HOME/avcfix/policy-index`` (``~/.cache`` when XDG_CACHE_HOME is
 unset or not absolute). ``AVCFIX_INDEX_CACHE=off`` always builds in memory.
@@ -114,7 +118,7 @@ def open_index(inputs: builder.Inputs, *, use_cache: bool | None = None) -> Open
         else:
             return Opened(db, "built", path, notes, time.monotonic() - start)
     db = sqlite3.connect(":memory:")
-    _fill(db, key, inputs)
+    _fill(db, key, inputs, use_cache=use_cache)
     return Opened(db, "memory", None, notes, time.monotonic() - start)
 
 
@@ -169,12 +173,12 @@ def _quote(path: str) -> str:
     return quote(path, safe="/")
 
 
-def _fill(db: sqlite3.Connection, key: str, inputs: builder.Inputs) -> None:
+def _fill(db: sqlite3.Connection, key: str, inputs: builder.Inputs, use_cache: bool = False) -> None:
     builder.create(db)
     meta = {"schema": str(builder.SCHEMA_VERSION), "key": key, "policy": str(inputs.policy),
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     try:
-        builder.build(db, inputs, meta)
+        builder.build(db, inputs, meta, descriptions=lambda data: descriptions(data, use_cache=use_cache))
     except PolicyError:
         raise
     except Exception as exc:  # setools raises many kinds for a bad policy file
@@ -194,8 +198,7 @@ def _build_file(directory: Path, key: str, inputs: builder.Inputs) -> tuple[sqli
         try:
             db.execute("PRAGMA journal_mode = OFF")
             db.execute("PRAGMA synchronous = OFF")
-            _fill(db, key, inputs)
-            db.execute("VACUUM")
+            _fill(db, key, inputs, use_cache=True)  # a fresh file, written once: no VACUUM
         finally:
             db.close()
         with open(tmp, "rb") as f:
@@ -225,6 +228,77 @@ def _prune(directory: Path, keep: Path) -> None:
         for old in files[KEEP_FILES - 1:]:
             with contextlib.suppress(OSError):
                 old.unlink()
+
+
+#: Boolean descriptions parsed from policy.xml, by the SHA-256 of its bytes (this process).
+_DESCRIPTIONS: dict[str, dict[str, str]] = {}
+#: ``booldesc-SHA256.json`` files kept in the cache directory.
+KEEP_DESCRIPTIONS = 4
+_DESC_PREFIX, _DESC_SUFFIX = "booldesc-", ".json"
+
+
+def descriptions(data: bytes, *, use_cache: bool = True) -> dict[str, str]:
+    """policy.xml's boolean descriptions (:func:`avcfix.explain.booldesc.parse_descriptions`),
+    parsed once per policy.xml: policy.xml does not change when the policy does
+    (an install, a boolean), so each index rebuilt after one reuses them.
+
+    Kept in this process and, with ``use_cache``, in the cache directory as
+    ``booldesc-SHA256.json`` (SHA-256 of policy.xml's bytes), written
+    atomically; a file that does not read back as a name -> text mapping is
+    parsed again and replaced. A cache that cannot be written is no error."""
+    digest = hashlib.sha256(data).hexdigest()
+    found = _DESCRIPTIONS.get(digest)
+    if found is not None:
+        return found
+    path = cache_dir() / f"{_DESC_PREFIX}{digest}{_DESC_SUFFIX}" if use_cache else None
+    if path is not None:
+        found = _read_descriptions(path)
+    if found is None:
+        from avcfix.explain.booldesc import parse_descriptions
+
+        found = parse_descriptions(data)
+        if path is not None:
+            _write_descriptions(path, found)
+    _DESCRIPTIONS.clear()  # one policy.xml at a time
+    _DESCRIPTIONS[digest] = found
+    return found
+
+
+def _read_descriptions(path: Path) -> dict[str, str] | None:
+    import json
+
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return value
+
+
+def _write_descriptions(path: Path, found: dict[str, str]) -> None:
+    import json
+
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".booldesc-", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(found, f, sort_keys=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        tmp = None
+        old = sorted((p for p in path.parent.glob(f"{_DESC_PREFIX}*{_DESC_SUFFIX}") if p != path),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in old[KEEP_DESCRIPTIONS - 1:]:
+            stale.unlink()
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 @contextlib.contextmanager

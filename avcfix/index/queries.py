@@ -623,7 +623,10 @@ class AdvisorQueries:
             doms: set[int] = set()
             if cls is not None and bit:
                 for (src,) in self.db.execute(
-                        f"SELECT DISTINCT src FROM te WHERE cls = ? AND tgt = ? AND kind = {ALLOW} AND perms & ?",
+                        # the index named: without it (no ANALYZE statistics) the planner reads every
+                        # rule of the class through te_by_src (15x slower, measured on Debian's policy)
+                        f"SELECT DISTINCT src FROM te INDEXED BY te_by_tgt WHERE cls = ? AND tgt = ? "
+                        f"AND kind = {ALLOW} AND perms & ?",
                         (cls[0], ttid, bit)):
                     doms.update(self._expand_ids(src))
             found = self._q[key] = tuple(sorted(self._names[d] for d in doms))

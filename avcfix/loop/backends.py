@@ -16,12 +16,14 @@
   in ``/tmp``: ``semodule`` runs in ``semanage_t``, which the enforcing policy
   does not let write there.
 - :class:`CurrentFacts` holds the policy facts of the policy as it is now,
-  opened once and shared by everything that asks the policy during one loop
-  iteration (the explainer; in the lab also the simulated kernel and its
-  relabels). The loop releases it at the end of each iteration, so that the
-  next iteration opens the policy the install produced; it is also reopened
-  when the policy file changed since it was opened (a different file, inode,
-  size or modification time).
+  opened once and shared by everything that asks the policy (the explainer;
+  the installer's check before an install and its verification after it; in
+  the lab also the simulated kernel and its relabels). It is reopened when a
+  file it was read from changed since it was opened (the policy file: a
+  different file, inode, size or modification time; its file_contexts or
+  policy.xml): an install's verification opens the rebuilt policy (its index
+  is built once), which the next iteration explains with. The loop closes it
+  when it ends.
 - :class:`FactsExplainer` classifies denial groups with the explanation
   engine against :class:`CurrentFacts`.
 """
@@ -51,7 +53,7 @@ class BuilderInstaller:
     """Installs the loop's module into ``root`` through the builder."""
 
     def __init__(self, module: str, out_dir: Path, root: PolicyRoot, *, priority: int | None = None,
-                 record: Callable[[proc.Result], None] | None = None) -> None:
+                 record: Callable[[proc.Result], None] | None = None, facts: "CurrentFacts | None" = None) -> None:
         self.module = module
         self.out_dir = Path(out_dir)
         self.root = root
@@ -60,7 +62,9 @@ class BuilderInstaller:
         self._version: str | None = None
         #: The target policy, opened once per policy file: the check before an
         #: install and the verification after it (which is the next install's target).
-        self.targets = TargetCache()
+        #: With ``facts`` (the explainer's :class:`CurrentFacts`), both ask its policy
+        #: index, and the rebuilt policy's index is the next iteration's facts.
+        self.targets = TargetCache(facts.for_policy if facts is not None else None)
 
     @property
     def state_dir(self) -> Path:
@@ -249,13 +253,36 @@ def _policy_identity(path: Path | None) -> tuple | None:
     return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def _inputs_identity(facts: Any) -> tuple:
+    """The identities of every file the facts were built from besides the policy
+    (file_contexts, ``.local``, ``.subs``, the run-time context files, policy.xml):
+    a ``semanage fcontext`` changes them, not the policy file."""
+    from avcfix.index.build import Inputs
+
+    policy = getattr(facts, "path", None)
+    if policy is None:
+        return ()
+    files = Inputs(Path(policy), getattr(facts, "file_contexts", None), getattr(facts, "policy_xml", None)).files()
+    return tuple(_policy_identity(path) or (str(path),) for _role, path in files[1:])
+
+
 class CurrentFacts:
     """The facts of the current policy of ``root`` (or of a policy file), opened once.
 
     :meth:`get` opens them on first use (:func:`avcfix.explain.facts.open_facts`)
-    and returns the same object until :meth:`release`, or until the policy
-    file is not the one that was opened any more. ``opens`` counts the opens.
-    The object returned is lent: only :meth:`release` closes it.
+    and returns the same object as long as the files they were read from are
+    the same (the policy file: path, inode, size, modification and change
+    times; and its file_contexts and policy.xml), until :meth:`release`.
+    ``opens`` counts the opens. The object returned is lent: only
+    :meth:`release` (or a reopen) closes it, and facts given with
+    :meth:`lend` are never closed here.
+
+    One object serves a whole loop: the explainer, the lab's kernel and
+    relabels, and the builder's check before an install and verification
+    after it (:meth:`for_policy`, through the installer's
+    :class:`~avcfix.toolchain.target.TargetCache`). The verification opens
+    the rebuilt policy, which the next iteration then explains with; an
+    iteration that changed no file reuses the facts it had.
     """
 
     def __init__(self, root: PolicyRoot | None = None, policy: Path | None = None) -> None:
@@ -264,6 +291,7 @@ class CurrentFacts:
         self.opens = 0
         self._facts: Any = None
         self._open = False
+        self._owned = True
         self._identity: tuple | None = None
 
     def _policy_file(self) -> Path | None:
@@ -276,23 +304,45 @@ class CurrentFacts:
         except Exception:  # no policy in the root yet: open_facts reports it
             return None
 
+    def _identity_of(self, facts: Any) -> tuple:
+        return (_policy_identity(self._policy_file()), _inputs_identity(facts))
+
     def get(self) -> Any:
         """The facts (``None`` when there is no policy at all: no root, file or loaded policy)."""
-        identity = _policy_identity(self._policy_file())
-        if self._open and identity == self._identity:
+        if self._open and self._identity_of(self._facts) == self._identity:
             return self._facts
         self.release()
         from avcfix.explain import facts as facts_module
 
         facts = facts_module.open_facts(self.policy, self.root.root if self.root is not None else None)
-        self._facts, self._open, self._identity = facts, True, identity
+        self._facts, self._open, self._owned = facts, True, True
+        self._identity = self._identity_of(facts)
         self.opens += 1
         return facts
 
+    def lend(self, facts: Any) -> None:
+        """Use ``facts`` (of this policy, opened by the caller, who closes them) until the files change."""
+        self.release()
+        self._facts, self._open, self._owned = facts, True, False
+        self._identity = self._identity_of(facts)
+
+    def is_policy(self, path: Path | None) -> bool:
+        """Whether ``path`` is this policy file (the same file, whatever the path)."""
+        mine = self._policy_file()
+        try:
+            return mine is not None and path is not None and os.path.samefile(mine, path)
+        except OSError:
+            return False
+
+    def for_policy(self, path: Path) -> Any:
+        """The facts when ``path`` is this policy file (what the builder's target cache asks), else ``None``."""
+        return self.get() if self.is_policy(path) else None
+
     def release(self) -> None:
-        """Close the facts (if open); the next :meth:`get` opens the policy again."""
-        facts, self._facts, self._open, self._identity = self._facts, None, False, None
-        close = getattr(facts, "close", None)
+        """Close the facts (if open and owned); the next :meth:`get` opens the policy again."""
+        facts, owned = self._facts, self._owned
+        self._facts, self._open, self._identity, self._owned = None, False, None, True
+        close = getattr(facts, "close", None) if owned else None
         if close is not None:
             close()
 
@@ -316,5 +366,10 @@ class FactsExplainer:
         return explain_groups(groups, self.facts.get())
 
     def end_iteration(self) -> None:
-        """The loop's iteration is over: close the facts (the next one reopens the policy)."""
+        """The loop's iteration is over. The facts stay open: the next iteration
+        reuses them when no file they were read from changed (an install's
+        verification has opened the rebuilt policy already), else reopens."""
+
+    def close(self) -> None:
+        """The loop is over: close the facts."""
         self.facts.release()

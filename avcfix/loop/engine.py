@@ -33,10 +33,13 @@ enforcing run verifies. ``dontaudit_off``: dontaudit rules are disabled for
 the whole loop. Whatever happens, :class:`~avcfix.loop.guard.StateGuard`
 restores the permissive marks and the dontaudit state.
 
-The policy is opened once per iteration: the explainer's facts are shared by
-everything that asks the policy in that iteration (in the lab, the simulated
-kernel and its relabels too) and closed when the iteration ends
-(``explainer.end_iteration()``, when the explainer has it).
+The policy is opened once per policy: the explainer's facts are shared by
+everything that asks the policy (the installer's check and verification; in
+the lab, the simulated kernel and its relabels too), reopened when a file
+they were read from changed (an install's verification opens the rebuilt
+policy, which the next iteration explains with), and closed when the loop
+ends (``explainer.close()``, when the explainer has it;
+``explainer.end_iteration()`` is called as each iteration ends).
 
 Progress goes to a callback (:class:`LoopEvent`); the rich UI is one listener.
 Confirmation before each install goes through ``confirm``.
@@ -249,6 +252,9 @@ class Loop:
             self.notes.extend(getattr(exc, "__notes__", ()))  # rollback steps that failed
         finally:
             self._end_iteration()  # an iteration cut short by an error or Ctrl-C
+            close = getattr(self.explainer, "close", None)
+            if close is not None:
+                close()  # the policy facts, kept from one iteration to the next while unchanged
             self.guard.restore()
             for failure in self.guard.failures:  # shown even when an error is on its way out
                 self._emit(EventKind.WARNING, len(self.iterations), failure)

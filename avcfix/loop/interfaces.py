@@ -135,8 +135,8 @@ class ModuleInstaller(Protocol):
 
 class Explainer(Protocol):
     def explain(self, groups: Sequence[DenialGroup]) -> list[Finding]:
-        """Findings for the groups, against the policy as it is NOW (opened once per
-        iteration). An explainer may also have ``end_iteration()``, which the loop
-        calls when an iteration ends (:class:`~avcfix.loop.backends.FactsExplainer`
-        closes its facts there)."""
+        """Findings for the groups, against the policy as it is NOW (reopened when
+        it changed). An explainer may also have ``end_iteration()``, which the loop
+        calls when an iteration ends, and ``close()``, which it calls when the loop
+        ends (:class:`~avcfix.loop.backends.FactsExplainer` closes its facts there)."""
         ...

@@ -5,6 +5,9 @@ installed into: is it MLS/MCS (``checkmodule -M``), which of the names a module
 requires does it lack (a clear message instead of libsemanage's CIL line), and
 which permissions do its allow rules grant (verification after an install).
 This is the only toolchain module that imports setools; the core never does.
+:class:`TargetPolicy` is the reference; :class:`TargetCache` answers from the
+policy index the caller shares when there is one
+(:class:`avcfix.index.target.IndexTarget`, the same answers).
 """
 
 from __future__ import annotations
@@ -194,22 +197,34 @@ class TargetPolicy:
 
 
 class TargetCache:
-    """The last :class:`TargetPolicy` opened, reused while its file is unchanged.
+    """The target policy, read once per policy file.
 
     ``avcfix build`` and the loop's installer keep one: the check before an
     install and the verification after it each ask for the policy file, and
-    the rebuilt policy the verification opened is the next install's target,
-    so each policy file is read with setools once. A file that changed since
-    (another path, inode, size or modification time) is opened again; only
-    the latest policy is kept. ``opens`` counts the opens.
+    the rebuilt policy the verification reads is the next install's target.
+
+    ``facts``: ``facts(path)`` gives the open policy facts of ``path`` that
+    the caller shares (the loop's and ``build``'s
+    :class:`~avcfix.loop.backends.CurrentFacts`), or ``None`` for another
+    file. When they are a policy index
+    (:class:`~avcfix.index.facts.IndexFacts`), the answers come from it
+    (:class:`~avcfix.index.target.IndexTarget`), and setools is not opened:
+    the rebuilt policy's index is built once, for the verification and the
+    next explain. Otherwise (no ``facts``, another file, or
+    ``AVCFIX_FACTS=setools``) the file is opened with setools
+    (:class:`TargetPolicy`), and kept while it is unchanged (same path,
+    inode, size and modification time); only the latest is kept. ``opens``
+    counts the setools opens.
     """
 
-    __slots__ = ("opens", "_key", "_policy")
+    __slots__ = ("opens", "_key", "_policy", "_facts", "_index")
 
-    def __init__(self) -> None:
+    def __init__(self, facts: Callable[[Path], object] | None = None) -> None:
         self.opens = 0
         self._key: tuple | None = None
         self._policy: TargetPolicy | None = None
+        self._facts = facts
+        self._index: tuple[object, object] | None = None  # (facts, their IndexTarget)
 
     @staticmethod
     def _identity(path: Path) -> tuple | None:
@@ -219,7 +234,17 @@ class TargetCache:
             return None
         return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
-    def get(self, path: Path) -> TargetPolicy:
+    def get(self, path: Path):
+        """The target policy at ``path``: a :class:`TargetPolicy` or an ``IndexTarget`` (same interface)."""
+        # AVCFIX_FACTS=setools: the facts are setools' own (open_facts), never asked for the target
+        if self._facts is not None and os.environ.get("AVCFIX_FACTS", "index") != "setools":
+            facts = self._facts(Path(path))
+            if facts is not None and getattr(facts, "db", None) is not None:  # a policy index
+                if self._index is None or self._index[0] is not facts:
+                    from avcfix.index.target import IndexTarget
+
+                    self._index = (facts, IndexTarget(facts))
+                return self._index[1]
         key = self._identity(Path(path))
         if key is not None and key == self._key and self._policy is not None:
             return self._policy

@@ -1,7 +1,9 @@
 """Check, after an install, that the rebuilt policy grants every allow rule of a module.
 
 The rebuilt binary policy of the root is read with setools
-(:class:`~avcfix.toolchain.target.TargetPolicy`); a rule counts as present when
+(:class:`~avcfix.toolchain.target.TargetPolicy`), or from its policy index
+(:class:`~avcfix.index.target.IndexTarget`, the same answers) when the
+caller passes one; a rule counts as present when
 the policy's allow rules (on the types themselves or on attributes holding
 them) grant all its permissions. What is not granted is reported rule by rule.
 """
@@ -11,8 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from avcfix.toolchain.target import RuleKey, TargetPolicy
+
+if TYPE_CHECKING:
+    from avcfix.index.target import IndexTarget
+
+
+def _policy(policy):
+    """A policy file is opened with setools; an open target (setools' or an index's) is used as is."""
+    return TargetPolicy(Path(policy)) if isinstance(policy, (str, Path)) else policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +40,13 @@ class AllowRule:
         return f"allow {self.source} {self.target}:{self.tclass} {perms};"
 
 
-def missing_rules(policy: Path | TargetPolicy, rules: Iterable[AllowRule]) -> tuple[AllowRule, ...]:
+def missing_rules(policy: "Path | TargetPolicy | IndexTarget", rules: Iterable[AllowRule]) -> tuple[AllowRule, ...]:
     """The parts of ``rules`` that ``policy`` does not grant, sorted.
 
     Each returned rule holds only the permissions that are missing. Rules on
     the same (source, target, class) are checked together.
     """
-    pol = policy if isinstance(policy, TargetPolicy) else TargetPolicy(Path(policy))
+    pol = _policy(policy)
     wanted: dict[RuleKey, set[str]] = {}
     for rule in rules:
         wanted.setdefault(RuleKey(rule.source, rule.target, rule.tclass), set()).update(rule.perms)
@@ -62,9 +73,9 @@ class IoctlRule:
                 "{ " + " ".join(f"0x{c:x}" for c in self.cmds) + " };")
 
 
-def missing_ioctls(policy: Path | TargetPolicy, rules: Iterable[IoctlRule]) -> tuple[IoctlRule, ...]:
+def missing_ioctls(policy: "Path | TargetPolicy | IndexTarget", rules: Iterable[IoctlRule]) -> tuple[IoctlRule, ...]:
     """The ioctl commands of ``rules`` that ``policy``'s allowxperm rules do not grant, sorted."""
-    pol = policy if isinstance(policy, TargetPolicy) else TargetPolicy(Path(policy))
+    pol = _policy(policy)
     wanted: dict[RuleKey, set[int]] = {}
     for rule in rules:
         wanted.setdefault(RuleKey(rule.source, rule.target, rule.tclass), set()).update(rule.cmds)
