@@ -397,6 +397,7 @@ static PyObject *roles(dump_t *d, PyObject *out)
     ebitmap_node_t *node;
     unsigned int bit;
     uint32_t v;
+    role_allow_t *ra;
 
     if (!rows)
         return NULL;
@@ -413,10 +414,25 @@ static PyObject *roles(dump_t *d, PyObject *out)
                 goto done;
         }
     }
-    if (PyDict_SetItemString(out, "role_types", rows) == 0)
+    if (PyDict_SetItemString(out, "role_types", rows) < 0)
+        goto done;
+    Py_SETREF(rows, PyList_New(0));
+    if (!rows)
+        goto done;
+    for (ra = p->role_allow; ra; ra = ra->next) {
+        if (ra->role < 1 || ra->role > p->p_roles.nprim || ra->new_role < 1 || ra->new_role > p->p_roles.nprim
+            || !p->p_role_val_to_name[ra->role - 1] || !p->p_role_val_to_name[ra->new_role - 1]) {
+            bad("role allow of an unknown role");
+            goto done;
+        }
+        if (append_new(rows, Py_BuildValue("(ss)", p->p_role_val_to_name[ra->role - 1],
+                                           p->p_role_val_to_name[ra->new_role - 1])) < 0)
+            goto done;
+    }
+    if (PyDict_SetItemString(out, "role_allow", rows) == 0)
         result = out;
 done:
-    Py_DECREF(rows);
+    Py_XDECREF(rows);
     return result;
 }
 
@@ -488,7 +504,7 @@ done:
 static PyMethodDef methods[] = {
     {"read", dump_read, METH_O,
      "read(data: bytes) -> dict: the rows of the policy index's types, typeattr, aliases,\n"
-     "classes, te, xperms, conds (id, tokens) and role_types, from a binary policy's bytes."},
+     "classes, te, xperms, conds (id, tokens), role_types and role_allow, from a binary policy's bytes."},
     {NULL, NULL, 0, NULL},
 };
 

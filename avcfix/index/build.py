@@ -328,23 +328,24 @@ class _Builder:
             rng = str(u.mls_range) if p.mls else None
             users.append((str(u), " ".join(sorted(str(r) for r in u.roles)), rng))
         self.db.executemany("INSERT INTO users VALUES (?, ?, ?)", users)
-        role_types = []
-        roles = []
-        for r in p.roles():
-            roles.append((str(r),))
-            if self.dump is None:
+        dump = self.dump
+        roles = list(p.roles())
+        self.db.executemany("INSERT INTO roles VALUES (?)", [(str(r),) for r in roles])
+        if dump is not None:  # setools builds every role's type set, slowly
+            self.db.executemany("INSERT OR IGNORE INTO role_types VALUES (?, ?)", dump["role_types"])
+            allows = set(dump["role_allow"])  # a binary policy has no role attributes left
+        else:
+            role_types = []
+            for r in roles:
                 role_types.extend((str(r), self.type_ids[str(t)]) for t in r.types())
-        if self.dump is not None:
-            role_types = self.dump["role_types"]
-        self.db.executemany("INSERT INTO roles VALUES (?)", roles)
-        self.db.executemany("INSERT OR IGNORE INTO role_types VALUES (?, ?)", role_types)
-        allows = set()
-        for rule in p.rbacrules():
-            if str(rule.ruletype) != "allow":
-                continue
-            for s in _expand_roles(rule.source):
-                for t in _expand_roles(rule.target):
-                    allows.add((s, t))
+            self.db.executemany("INSERT OR IGNORE INTO role_types VALUES (?, ?)", role_types)
+            allows = set()
+            for rule in p.rbacrules():
+                if str(rule.ruletype) != "allow":
+                    continue
+                for s in _expand_roles(rule.source):
+                    for t in _expand_roles(rule.target):
+                        allows.add((s, t))
         self.db.executemany("INSERT INTO role_allow VALUES (?, ?)", sorted(allows))
 
     def _mls(self) -> None:
