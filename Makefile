@@ -12,11 +12,11 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
             python3-setools setools python3-selinux python3-semanage selinux-policy-default \
             selinux-policy-dev auditd python3-venv python3-pip time gcc libc6-dev python3-dev \
-            make m4 gawk selinux-utils
+            make m4 gawk selinux-utils libsepol-dev
 RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools setools-console \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip time gcc python3-devel \
-            make m4 gawk libselinux-utils
+            make m4 gawk libselinux-utils libsepol-devel libsepol-static
 
 .PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean
 
@@ -47,9 +47,11 @@ sysdeps:
 	  echo "neither apt-get nor dnf found: install the SELinux userspace by hand (README)"; exit 1; \
 	fi
 
-# The C accelerator (avcfix/audit/_cscan.c) is built by this install; changing
-# it reinstalls. Without gcc/python3-dev the install goes on in pure Python.
-$(STAMP): pyproject.toml avcfix/audit/_cscan.c
+# The C accelerator (avcfix/audit/_cscan.c) and the policy index's C reader
+# (avcfix/index/_policydump.c) are built by this install; changing them
+# reinstalls. Without gcc/python3-dev (or libsepol's static library for the
+# reader) the install goes on in pure Python (setools reads the policy).
+$(STAMP): pyproject.toml avcfix/audit/_cscan.c avcfix/index/_policydump.c
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	@# The venv's own setuptools builds the e2e wheel (--no-build-isolation): it
 	@# must know [[tool.setuptools.ext-modules]] (74.1+; Debian 12 ships 66).
@@ -57,6 +59,7 @@ $(STAMP): pyproject.toml avcfix/audit/_cscan.c
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@$(PY) -m compileall -q avcfix >/dev/null  # bytecode caches even under PYTHONDONTWRITEBYTECODE
 	@$(PY) -c 'from avcfix.audit.accel import cscan; print("C accelerator:", "built" if cscan else "not built (pure Python)")'
+	@$(PY) -c 'from avcfix.index.build import policy_dumper as d; print("policy index C reader:", "built" if d() else "not built (setools reads the policy)")'
 	@$(PY) -c 'import setools, selinux' || { echo "setools/selinux bindings do not import in $(VENV)"; exit 1; }
 	@touch $(STAMP)
 
