@@ -105,7 +105,9 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -m 'not slow' tests
 
-# The C accelerator under AddressSanitizer and UBSan (README "Tests"). The
+# The C accelerator under AddressSanitizer and UBSan (README "Tests"), and the
+# policy index's C reader (_policydump, when libsepol.a is there; its slow
+# store test is left out). The
 # sanitized _cscan is built into $(ASAN_DIR), a copy of the package put first on
 # the import path (the in-place .so is untouched); CPython is not built with
 # ASan, so libasan is preloaded, and PYTHONMALLOC=malloc lets ASan see every
@@ -116,7 +118,7 @@ test-fast: setup
 ASAN_DIR    := build/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
                -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-ASAN_TESTS  := tests/test_asan.py tests/test_accel.py tests/test_fuzz_cli.py
+ASAN_TESTS  := tests/test_asan.py tests/test_accel.py tests/test_fuzz_cli.py tests/test_index_dump.py
 ASAN_RPM_PKGS := libasan libubsan
 
 # gcc brings the runtimes on Debian/Ubuntu (libasan8, libubsan1); Fedora/RHEL ship them apart.
@@ -137,11 +139,16 @@ test-asan: setup asan-sysdeps
 	find $(ASAN_DIR) \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +; \
 	echo "gcc $(ASAN_CFLAGS) -> $(ASAN_DIR)/avcfix/audit/_cscan$$suffix"; \
 	gcc -shared -fPIC $(ASAN_CFLAGS) -I"$$include" avcfix/audit/_cscan.c -o $(ASAN_DIR)/avcfix/audit/_cscan$$suffix; \
+	if [ -f "$$(gcc -print-file-name=libsepol.a)" ] && [ -d /usr/include/sepol ]; then \
+	  echo "gcc $(ASAN_CFLAGS) -> $(ASAN_DIR)/avcfix/index/_policydump$$suffix (libsepol.a itself not instrumented)"; \
+	  gcc -shared -fPIC $(ASAN_CFLAGS) -I"$$include" avcfix/index/_policydump.c -l:libsepol.a -Wl,--exclude-libs,ALL \
+	    -o $(ASAN_DIR)/avcfix/index/_policydump$$suffix; \
+	else echo "no libsepol.a: the policy index's C reader is not tested under ASan"; fi; \
 	PYTHONPATH=$(abspath $(ASAN_DIR)) PYTHONSAFEPATH=1 AVCFIX_ASAN_BUILD=$(abspath $(ASAN_DIR)) \
 	PYTHONMALLOC=malloc \
 	LD_PRELOAD="$$libasan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$(PY) -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not slow' $(ASAN_TESTS)
 
 bench: setup
 	$(PY) bench/run.py

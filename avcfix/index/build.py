@@ -1,5 +1,10 @@
 """Build the policy index: a binary policy (setools) into an SQLite database.
 
+The heavy parts (types, classes, TE rules, role types and role allows) are
+read by the optional C reader :mod:`avcfix.index._policydump` (libsepol) when
+it is built, about 3 times faster; the setools code below stays the
+reference and the fallback (:func:`policy_dumper`).
+
 This and :mod:`avcfix.explain.facts` are the only modules that open a binary
 policy with setools. Every name is stored once (``types``, ``classes``...);
 rules refer to ids, and permission sets are integer bit masks over the
@@ -134,16 +139,15 @@ def create(db: sqlite3.Connection) -> None:
 def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str]) -> None:
     """Fill an empty database (``create`` done) from ``inputs``; ``meta`` is stored as is.
 
-    Raises whatever setools raises for an unreadable policy; the caller
-    (:mod:`avcfix.index.cache`) turns it into a PolicyError.
+    Raises whatever setools (or the C reader: ValueError) raises for an
+    unreadable policy; the caller (:mod:`avcfix.index.cache`) turns it into a
+    PolicyError.
     """
     import setools
 
-    policy = setools.SELinuxPolicy(str(inputs.policy))
-    dump = None
     dumper = policy_dumper()
-    if dumper is not None:
-        dump = dumper.read(inputs.policy.read_bytes())
+    dump = dumper.read(inputs.policy.read_bytes()) if dumper is not None else None  # ValueError: bad policy
+    policy = setools.SELinuxPolicy(str(inputs.policy))
     _Builder(db, policy, dump).run()
     if inputs.file_contexts is not None:
         _file_contexts(db, inputs.file_contexts)
