@@ -12,11 +12,11 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
             python3-setools setools python3-selinux python3-semanage selinux-policy-default \
             selinux-policy-dev auditd python3-venv python3-pip time gcc libc6-dev python3-dev \
-            make m4 gawk selinux-utils
+            make m4 gawk selinux-utils libsepol-dev
 RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools setools-console \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip time gcc python3-devel \
-            make m4 gawk libselinux-utils
+            make m4 gawk libselinux-utils libsepol-devel libsepol-static
 
 .PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean
 
@@ -47,9 +47,11 @@ sysdeps:
 	  echo "neither apt-get nor dnf found: install the SELinux userspace by hand (README)"; exit 1; \
 	fi
 
-# The C accelerator (avcfix/audit/_cscan.c) is built by this install; changing
-# it reinstalls. Without gcc/python3-dev the install goes on in pure Python.
-$(STAMP): pyproject.toml avcfix/audit/_cscan.c
+# The C accelerator (avcfix/audit/_cscan.c) and the policy index's C reader
+# (avcfix/index/_policydump.c) are built by this install; changing them
+# reinstalls. Without gcc/python3-dev (or libsepol's static library for the
+# reader) the install goes on in pure Python (setools reads the policy).
+$(STAMP): pyproject.toml avcfix/audit/_cscan.c avcfix/index/_policydump.c
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	@# The venv's own setuptools builds the e2e wheel (--no-build-isolation): it
 	@# must know [[tool.setuptools.ext-modules]] (74.1+; Debian 12 ships 66).
@@ -57,6 +59,7 @@ $(STAMP): pyproject.toml avcfix/audit/_cscan.c
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@$(PY) -m compileall -q avcfix >/dev/null  # bytecode caches even under PYTHONDONTWRITEBYTECODE
 	@$(PY) -c 'from avcfix.audit.accel import cscan; print("C accelerator:", "built" if cscan else "not built (pure Python)")'
+	@$(PY) -c 'from avcfix.index.build import policy_dumper as d; print("policy index C reader:", "built" if d() else "not built (setools reads the policy)")'
 	@$(PY) -c 'import setools, selinux' || { echo "setools/selinux bindings do not import in $(VENV)"; exit 1; }
 	@touch $(STAMP)
 
@@ -102,18 +105,22 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -m 'not slow' tests
 
-# The C accelerator under AddressSanitizer and UBSan (README "Tests"). The
+# The C accelerator under AddressSanitizer and UBSan (README "Tests"), and the
+# policy index's C reader (_policydump, when libsepol.a is there; its slow
+# store test is left out). The
 # sanitized _cscan is built into $(ASAN_DIR), a copy of the package put first on
 # the import path (the in-place .so is untouched); CPython is not built with
 # ASan, so libasan is preloaded, and PYTHONMALLOC=malloc lets ASan see every
 # Python allocation. PYTHONSAFEPATH: the current directory (this checkout, with
 # the normal .so) does not come before the copy on sys.path. tests/test_asan.py
 # fails unless the sanitized build is the one loaded and the ASan runtime is
-# live. Runs in CI after make test (.ci/run).
+# live. allocator_may_return_null: a mutated policy's huge count makes libsepol
+# ask for gigabytes; malloc returns NULL (its error path), as it does without
+# ASan, instead of ASan aborting. Runs in CI after make test (.ci/run).
 ASAN_DIR    := build/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
                -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-ASAN_TESTS  := tests/test_asan.py tests/test_accel.py tests/test_fuzz_cli.py
+ASAN_TESTS  := tests/test_asan.py tests/test_accel.py tests/test_fuzz_cli.py tests/test_index_dump.py
 ASAN_RPM_PKGS := libasan libubsan
 
 # gcc brings the runtimes on Debian/Ubuntu (libasan8, libubsan1); Fedora/RHEL ship them apart.
@@ -134,11 +141,16 @@ test-asan: setup asan-sysdeps
 	find $(ASAN_DIR) \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +; \
 	echo "gcc $(ASAN_CFLAGS) -> $(ASAN_DIR)/avcfix/audit/_cscan$$suffix"; \
 	gcc -shared -fPIC $(ASAN_CFLAGS) -I"$$include" avcfix/audit/_cscan.c -o $(ASAN_DIR)/avcfix/audit/_cscan$$suffix; \
+	if [ -f "$$(gcc -print-file-name=libsepol.a)" ] && [ -d /usr/include/sepol ]; then \
+	  echo "gcc $(ASAN_CFLAGS) -> $(ASAN_DIR)/avcfix/index/_policydump$$suffix (libsepol.a itself not instrumented)"; \
+	  gcc -shared -fPIC $(ASAN_CFLAGS) -I"$$include" avcfix/index/_policydump.c -l:libsepol.a -Wl,--exclude-libs,ALL \
+	    -o $(ASAN_DIR)/avcfix/index/_policydump$$suffix; \
+	else echo "no libsepol.a: the policy index's C reader is not tested under ASan"; fi; \
 	PYTHONPATH=$(abspath $(ASAN_DIR)) PYTHONSAFEPATH=1 AVCFIX_ASAN_BUILD=$(abspath $(ASAN_DIR)) \
 	PYTHONMALLOC=malloc \
-	LD_PRELOAD="$$libasan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	LD_PRELOAD="$$libasan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$(PY) -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not slow' $(ASAN_TESTS)
 
 bench: setup
 	$(PY) bench/run.py

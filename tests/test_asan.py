@@ -2,8 +2,9 @@
 
 ``make test-asan`` builds ``avcfix/audit/_cscan.c`` with AddressSanitizer and
 UBSan into a copy of the package (``build/asan``, first on the import path),
-preloads libasan and runs these tests, tests/test_accel.py and
-tests/test_fuzz_cli.py. Without the checks here a wrong path would silently
+preloads libasan and runs these tests, tests/test_accel.py,
+tests/test_fuzz_cli.py and tests/test_index_dump.py (the policy index's C
+reader ``avcfix/index/_policydump.c``, sanitized too when libsepol.a is there). Without the checks here a wrong path would silently
 test the normal build: they fail unless the loaded ``_cscan`` is the sanitized
 one and the ASan runtime is live in this process and in the subprocesses the
 tests start. Skipped outside ``make test-asan`` (no ``AVCFIX_ASAN_BUILD``).
@@ -67,3 +68,20 @@ def test_asan_is_live():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode != 0
     assert "heap-buffer-overflow" in r.stderr, r.stderr[-2000:]
+
+
+def test_the_sanitized_policy_reader_is_loaded():
+    """The policy index's C reader, when make test-asan built it (libsepol.a present)."""
+    import shutil
+
+    from avcfix.index.build import policy_dumper
+
+    dumper = policy_dumper()
+    if dumper is None:
+        assert not shutil.which("gcc") or not Path("/usr/include/sepol").is_dir(), \
+            "libsepol-dev is installed but the sanitized _policydump did not load"
+        pytest.skip("no libsepol.a: the C reader is not built")
+    so = Path(dumper.__file__).resolve()
+    assert so.is_relative_to(Path(ASAN_BUILD).resolve()), f"{so} is not the sanitized build"
+    data = so.read_bytes()
+    assert b"__asan_report_load" in data and b"__ubsan_handle_" in data

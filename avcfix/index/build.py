@@ -1,5 +1,10 @@
 """Build the policy index: a binary policy (setools) into an SQLite database.
 
+The heavy parts (types, classes, TE rules, role types and role allows) are
+read by the optional C reader :mod:`avcfix.index._policydump` (libsepol) when
+it is built, about 3 times faster; the setools code below stays the
+reference and the fallback (:func:`policy_dumper`).
+
 This and :mod:`avcfix.explain.facts` are the only modules that open a binary
 policy with setools. Every name is stored once (``types``, ``classes``...);
 rules refer to ids, and permission sets are integer bit masks over the
@@ -12,6 +17,7 @@ version is stale and rebuilt by :mod:`avcfix.index.cache`.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -21,6 +27,9 @@ from avcfix.audit.model import Context
 #: Bump when the tables or their meaning change: older cache files are rebuilt.
 #: 3: no ANALYZE statistics (queries.py names the index where the planner needs it).
 SCHEMA_VERSION = 3
+
+#: The interface version of :mod:`avcfix.index._policydump` this code reads.
+DUMP_API = 1
 
 #: Rule kinds of the ``te`` table.
 ALLOW, AUDITALLOW, DONTAUDIT = 1, 2, 3
@@ -99,6 +108,31 @@ class Inputs:
         return out
 
 
+def policy_dumper() -> Any:
+    """The C reader (:mod:`avcfix.index._policydump`), or ``None`` to read
+    everything with setools.
+
+    ``AVCFIX_INDEX_READER=setools`` (or ``AVCFIX_PURE=1``) forces setools;
+    ``AVCFIX_INDEX_READER=sepol`` requires the C reader (ImportError when it is
+    not built). Both fill the same database: tests/test_index_dump.py.
+    """
+    choice = os.environ.get("AVCFIX_INDEX_READER", "").lower()
+    if choice == "setools" or (choice != "sepol" and os.environ.get("AVCFIX_PURE", "") not in ("", "0")):
+        return None
+    try:
+        from avcfix.index import _policydump  # type: ignore[attr-defined]
+    except ImportError:
+        if choice == "sepol":
+            raise
+        return None
+    if getattr(_policydump, "API", None) != DUMP_API:
+        if choice == "sepol":
+            raise ImportError(f"avcfix.index._policydump has API {getattr(_policydump, 'API', None)}, "
+                              f"not {DUMP_API}: reinstall (make setup)")
+        return None
+    return _policydump
+
+
 def create(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
 
@@ -113,13 +147,16 @@ def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str],
     explain's (class, sources, targets) look-up, 7 times slower than
     ``te_by_src``; the one query that needs ``te_by_tgt`` names it.
 
-    Raises whatever setools raises for an unreadable policy; the caller
-    (:mod:`avcfix.index.cache`) turns it into a PolicyError.
+    Raises whatever setools (or the C reader: ValueError) raises for an
+    unreadable policy; the caller (:mod:`avcfix.index.cache`) turns it into a
+    PolicyError.
     """
     import setools
 
+    dumper = policy_dumper()
+    dump = dumper.read(inputs.policy.read_bytes()) if dumper is not None else None  # ValueError: bad policy
     policy = setools.SELinuxPolicy(str(inputs.policy))
-    _Builder(db, policy).run()
+    _Builder(db, policy, dump).run()
     if inputs.file_contexts is not None:
         _file_contexts(db, inputs.file_contexts)
     if inputs.policy_xml is not None:
@@ -129,18 +166,26 @@ def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str],
 
 
 class _Builder:
-    def __init__(self, db: sqlite3.Connection, policy: Any) -> None:
+    """Fills the tables from a setools policy; with ``dump`` (the rows
+    :mod:`avcfix.index._policydump` read), the types, classes, TE rules and
+    role types come from it instead (the setools code stays the reference)."""
+
+    def __init__(self, db: sqlite3.Connection, policy: Any, dump: dict[str, Any] | None = None) -> None:
         self.db = db
         self.p = policy
+        self.dump = dump
         self.type_ids: dict[str, int] = {}
         self.class_bits: dict[str, dict[str, int]] = {}
         self.class_ids: dict[str, int] = {}
         self.cond_ids: dict[tuple[str, ...], int] = {}
 
     def run(self) -> None:
-        self._types()
-        self._classes()
-        self._rules()
+        if self.dump is not None:
+            self._from_dump(self.dump)
+        else:
+            self._types()
+            self._classes()
+            self._rules()
         self._constraints()
         self._rbac()
         self._mls()
@@ -153,6 +198,27 @@ class _Builder:
             ("handle_unknown", str(p.handle_unknown)),
             ("policy_version", str(p.version)),
         ])
+
+    # ---------------------------------------------------------- the C reader
+
+    def _from_dump(self, dump: dict[str, Any]) -> None:
+        """What _types, _classes and _rules insert, from the C reader's rows."""
+        db = self.db
+        db.executemany("INSERT INTO types VALUES (?, ?, ?, ?, ?)", dump["types"])
+        db.executemany("INSERT OR IGNORE INTO typeattr VALUES (?, ?)", dump["typeattr"])
+        db.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)", sorted(dump["aliases"]))
+        self.type_ids = {name: tid for tid, name, *_ in dump["types"]}
+        db.executemany("INSERT INTO classes VALUES (?, ?, ?)", dump["classes"])
+        for cid, name, perms in dump["classes"]:
+            self.class_ids[name] = cid
+            self.class_bits[name] = {n: 1 << b for b, n in enumerate(perms.split())}
+        for cid, tokens in dump["conds"]:
+            self.cond_ids[tokens] = cid
+            names = sorted({t[2:] for t in tokens if t.startswith("b:")})
+            db.execute("INSERT INTO conds VALUES (?, ?, ?, ?)",
+                       (cid, json.dumps(tokens), _cond_text(tokens), " ".join(names)))
+        db.executemany("INSERT INTO te VALUES (?, ?, ?, ?, ?, ?, ?)", dump["te"])
+        db.executemany("INSERT INTO xperms VALUES (?, ?, ?, ?, ?, ?)", dump["xperms"])
 
     # ---------------------------------------------------------------- types
 
@@ -273,20 +339,24 @@ class _Builder:
             rng = str(u.mls_range) if p.mls else None
             users.append((str(u), " ".join(sorted(str(r) for r in u.roles)), rng))
         self.db.executemany("INSERT INTO users VALUES (?, ?, ?)", users)
-        role_types = []
-        roles = []
-        for r in p.roles():
-            roles.append((str(r),))
-            role_types.extend((str(r), self.type_ids[str(t)]) for t in r.types())
-        self.db.executemany("INSERT INTO roles VALUES (?)", roles)
-        self.db.executemany("INSERT OR IGNORE INTO role_types VALUES (?, ?)", role_types)
-        allows = set()
-        for rule in p.rbacrules():
-            if str(rule.ruletype) != "allow":
-                continue
-            for s in _expand_roles(rule.source):
-                for t in _expand_roles(rule.target):
-                    allows.add((s, t))
+        dump = self.dump
+        roles = list(p.roles())
+        self.db.executemany("INSERT INTO roles VALUES (?)", [(str(r),) for r in roles])
+        if dump is not None:  # setools builds every role's type set, slowly
+            self.db.executemany("INSERT OR IGNORE INTO role_types VALUES (?, ?)", dump["role_types"])
+            allows = set(dump["role_allow"])  # a binary policy has no role attributes left
+        else:
+            role_types = []
+            for r in roles:
+                role_types.extend((str(r), self.type_ids[str(t)]) for t in r.types())
+            self.db.executemany("INSERT OR IGNORE INTO role_types VALUES (?, ?)", role_types)
+            allows = set()
+            for rule in p.rbacrules():
+                if str(rule.ruletype) != "allow":
+                    continue
+                for s in _expand_roles(rule.source):
+                    for t in _expand_roles(rule.target):
+                        allows.add((s, t))
         self.db.executemany("INSERT INTO role_allow VALUES (?, ?)", sorted(allows))
 
     def _mls(self) -> None:
@@ -338,6 +408,41 @@ def _cond_token(x: Any) -> str:
     from setools.policyrep import Boolean
 
     return f"b:{x}" if isinstance(x, Boolean) else f"o:{x}"
+
+
+#: setools' precedence of the conditional operators (Conditional.__str__).
+_COND_PRECEDENCE = {"!": 5, "||": 1, "&&": 3, "^": 2, "==": 4, "!=": 4}
+
+
+def _cond_text(tokens: tuple[str, ...]) -> str:
+    """The infix text setools' ``str(Conditional)`` gives for these postfix tokens
+    (its parenthesising, step by step, for the ``conds.text`` column)."""
+    stack: list[Any] = []
+    prev = 5
+    for token in tokens:
+        kind, value = token[:2], token[2:]
+        if kind == "b:":
+            stack.append(value)
+        elif value == "!":
+            operand = stack.pop()
+            stack.append([value, "(", operand, ")"] if isinstance(operand, list) else [value, operand])
+            prev = 5
+        else:
+            first, second = stack.pop(), stack.pop()
+            precedence = _COND_PRECEDENCE[value]
+            stack.append([first, value, second] if prev > precedence else ["(", first, value, second, ")"])
+            prev = precedence
+    out: list[str] = []
+
+    def flatten(items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, list):
+                flatten(item)
+            else:
+                out.append(item)
+
+    flatten(stack)
+    return " ".join(out)
 
 
 def _constraint_token(x: Any) -> Any:
