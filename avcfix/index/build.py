@@ -155,8 +155,15 @@ def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str],
 
     dumper = policy_dumper()
     dump = dumper.read(inputs.policy.read_bytes()) if dumper is not None else None  # ValueError: bad policy
-    policy = setools.SELinuxPolicy(str(inputs.policy))
-    _Builder(db, policy, dump).run()
+    builder = _Builder(db, None, dump)
+    if dump is not None:
+        # the heavy rows go in and are freed before setools loads its own copy
+        # of the policy (the peak memory of a cold run)
+        builder._from_dump(dump)
+        builder.dump = {"role_types": dump["role_types"], "role_allow": dump["role_allow"]}
+        del dump
+    builder.p = setools.SELinuxPolicy(str(inputs.policy))
+    builder.run()
     if inputs.file_contexts is not None:
         _file_contexts(db, inputs.file_contexts)
     if inputs.policy_xml is not None:
@@ -180,9 +187,8 @@ class _Builder:
         self.cond_ids: dict[tuple[str, ...], int] = {}
 
     def run(self) -> None:
-        if self.dump is not None:
-            self._from_dump(self.dump)
-        else:
+        """Everything but what :meth:`_from_dump` inserted (when the C reader ran)."""
+        if self.dump is None:
             self._types()
             self._classes()
             self._rules()
