@@ -36,8 +36,9 @@ from avcfix.explain.generic import (
     UNCONFINED_ATTRIBUTE,
     UNCONFINED_DOMAIN_NAMES,
 )
+from avcfix.explain.labelfiles import FileLabeler, fc_entries, runtime_types
 from avcfix.explain.model import Reason
-from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, PolicyRule, Verdict
+from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, PolicyRule, Verdict, unknown_type_analysis
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Where refpolicy's devel package puts the boolean descriptions.
@@ -160,7 +161,7 @@ class PolicyFacts:
 
     __slots__ = (
         "path", "file_contexts", "policy_xml", "lookups", "_policy", "_analyses",
-        "_rules", "_descriptions", "_labeler", "_labeler_failed", "_types", "_type_attrs",
+        "_rules", "_descriptions", "_labeler", "_types", "_type_attrs",
         "_ctx_problems", "diagnostics", "_cond_rules",
         "_genfs_types", "_xperm_rules", "_attr_sizes", "_fc_dirs",
         "_fl_cache",  # file-label advisors (h13-files): filled lazily by _fl()
@@ -186,8 +187,7 @@ class PolicyFacts:
         self._rules: dict[tuple[str, str], list[Any]] | None = None
         self._cond_rules: dict[tuple[str, str], list[_RuleView]] | None = None
         self._descriptions: dict[str, str] | None = None
-        self._labeler: Any = None
-        self._labeler_failed = False
+        self._labeler = FileLabeler(self.file_contexts)
         self._types: dict[str, Any] | None = None
         self._type_attrs: dict[str, frozenset[str]] = {}
         self._ctx_problems: dict[Context, Verdict | None] = {}
@@ -215,11 +215,7 @@ class PolicyFacts:
 
     def close(self) -> None:
         """Release the file_contexts handle (the policy is freed with the object)."""
-        if self._labeler is not None:
-            import selinux
-
-            selinux.selabel_close(self._labeler)
-            self._labeler = None
+        self._labeler.close()
 
     def __enter__(self) -> "PolicyFacts":
         return self
@@ -283,18 +279,10 @@ class PolicyFacts:
     def _analyze_one(self, a2w: Any, key: AccessKey) -> Analysis:
         scon = Context.parse(key.scontext)
         tcon = Context.parse(key.tcontext)
-        if scon is None or tcon is None:
-            bad = key.scontext if scon is None else key.tcontext
-            v = Verdict(Reason.UNKNOWN_TYPE, detail=f"{bad!r} is not a security context")
-            return Analysis(key, tuple((p, v) for p in key.perms))
-        stype = self._type(scon.type)
-        ttype = self._type(tcon.type)
-        if stype is None or ttype is None:
-            missing = [f"source type {scon.type}"] if stype is None else []
-            missing += [f"target type {tcon.type}"] if ttype is None else []
-            v = Verdict(Reason.UNKNOWN_TYPE, detail=" and ".join(missing) + " not defined in this policy")
-            return Analysis(key, tuple((p, v) for p in key.perms))
-        permissive = bool(stype.ispermissive)
+        unknown = unknown_type_analysis(key, scon, tcon, self.has_type)
+        if unknown is not None or scon is None or tcon is None:
+            return unknown
+        permissive = bool(self._type(scon.type).ispermissive)
         known = self._class_perms(key.tclass)
         if known is None:
             v = Verdict(Reason.UNKNOWN_CLASS, detail=f"class {key.tclass} not defined in this policy")
@@ -554,21 +542,7 @@ class PolicyFacts:
         """Types named in the policy root's customizable/runtime context files."""
         if self.file_contexts is None:
             return set()
-        contexts_dir = self.file_contexts.parent.parent
-        found: set[str] = set()
-        for name in ("customizable_types", "virtual_image_context", "virtual_domain_context", "lxc_contexts"):
-            try:
-                text = (contexts_dir / name).read_text(errors="replace")
-            except OSError:
-                continue
-            for line in text.splitlines():
-                line = line.split("#", 1)[0].strip()
-                if not line:
-                    continue
-                value = line.split("=", 1)[-1].strip().strip('"')
-                ctx = Context.parse(value)
-                found.add(ctx.type if ctx else value)
-        return found
+        return runtime_types(self.file_contexts.parent.parent)
 
     def _xperm_index(self) -> dict[tuple[str, str], list[tuple[str, frozenset[int]]]]:
         """allowxperm ioctl rules by (source type/attribute, class): (target, commands)."""
@@ -636,37 +610,7 @@ class PolicyFacts:
 
     def expected_type(self, path: str) -> str | None:
         """The type the policy's file_contexts (with .local, .homedirs, .subs*) gives ``path``."""
-        if not path.startswith("/") or "\x00" in path or "\n" in path:
-            return None
-        labeler = self._open_labeler()
-        if labeler is None:
-            return None
-        import selinux
-
-        try:
-            _rc, context = selinux.selabel_lookup(labeler, path, 0)
-        except (OSError, ValueError, TypeError, UnicodeError):
-            return None
-        ctx = Context.parse(context) if context else None
-        return ctx.type if ctx else None
-
-    def _open_labeler(self) -> Any:
-        if self._labeler is not None or self._labeler_failed:
-            return self._labeler
-        if self.file_contexts is None or not self.file_contexts.is_file():
-            self._labeler_failed = True
-            return None
-        import selinux
-
-        opt = selinux.selinux_opt()
-        opt.type = selinux.SELABEL_OPT_PATH
-        opt.value = str(self.file_contexts)
-        try:
-            self._labeler = selinux.selabel_open(selinux.SELABEL_CTX_FILE, opt, 1)
-        except OSError:
-            self._labeler_failed = True
-            return None
-        return self._labeler
+        return self._labeler.type_of(path)
 
     # --- boolean and port_label advisors (h13-bool) ---------------------------
 
@@ -836,18 +780,7 @@ class PolicyFacts:
         key = ("expected", path, mode)
         cache = self._fl()
         if key not in cache:
-            labeler = self._open_labeler()
-            found = None
-            if labeler is not None:
-                import selinux
-
-                try:
-                    _rc, context = selinux.selabel_lookup(labeler, path, mode)
-                except (OSError, ValueError, TypeError, UnicodeError):
-                    context = None
-                ctx = Context.parse(context) if context else None
-                found = ctx.type if ctx else None
-            cache[key] = found
+            cache[key] = self._labeler.type_of(path, mode)
         return cache[key]
 
     def _expand(self, name: str) -> tuple[str, ...]:
@@ -978,18 +911,7 @@ class PolicyFacts:
             out: list[tuple[str, str, str]] = []
             if self.file_contexts is not None:
                 for fc in (self.file_contexts, self.file_contexts.with_name(self.file_contexts.name + ".local")):
-                    try:
-                        text = fc.read_text(errors="replace")
-                    except OSError:
-                        continue
-                    for line in text.splitlines():
-                        words = line.split("#", 1)[0].split()
-                        if len(words) not in (2, 3):
-                            continue
-                        ctx = Context.parse(words[-1])
-                        if ctx is None:
-                            continue
-                        out.append((words[0], words[1] if len(words) == 3 else "", ctx.type))
+                    out.extend(fc_entries(fc))
             cache["fc_lines"] = tuple(out)
         return cache["fc_lines"]
 

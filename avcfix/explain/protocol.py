@@ -12,8 +12,9 @@ run it over either.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
+from avcfix.audit.model import Context
 from avcfix.explain.model import Reason
 
 #: One boolean setting: (name, value to set).
@@ -91,6 +92,23 @@ class Analysis:
     verdicts: tuple[tuple[str, Verdict], ...]
     #: The source domain is declared permissive in the policy.
     permissive_domain: bool = False
+
+
+def unknown_type_analysis(key: AccessKey, scon: Context | None, tcon: Context | None,
+                          has_type: Callable[[str], bool]) -> Analysis | None:
+    """Every permission ``unknown_type`` when a context does not parse or names a
+    type the policy lacks (``has_type``); ``None`` otherwise. Both Facts
+    backends start their analysis with it."""
+    if scon is None or tcon is None:
+        bad = key.scontext if scon is None else key.tcontext
+        v = Verdict(Reason.UNKNOWN_TYPE, detail=f"{bad!r} is not a security context")
+        return Analysis(key, tuple((p, v) for p in key.perms))
+    missing = [f"source type {scon.type}"] if not has_type(scon.type) else []
+    missing += [f"target type {tcon.type}"] if not has_type(tcon.type) else []
+    if missing:
+        v = Verdict(Reason.UNKNOWN_TYPE, detail=" and ".join(missing) + " not defined in this policy")
+        return Analysis(key, tuple((p, v) for p in key.perms))
+    return None
 
 
 class Facts(Protocol):

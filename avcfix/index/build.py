@@ -22,7 +22,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from avcfix.audit.model import Context
+from avcfix.explain import labelfiles
+from avcfix.explain.labelfiles import RUNTIME_CONTEXT_FILES
 
 #: Bump when the tables or their meaning change: older cache files are rebuilt.
 #: 3: no ANALYZE statistics (queries.py names the index where the planner needs it).
@@ -80,8 +81,6 @@ CREATE INDEX portcon_by_type ON portcon (type);
 FC_SUFFIXES = ("", ".local")
 #: Path-equivalence files read into ``fc_subs``.
 SUBS_SUFFIXES = (".subs_dist", ".subs")
-#: Files next to ``contexts/files`` naming types assigned at run time.
-RUNTIME_CONTEXT_FILES = ("customizable_types", "virtual_image_context", "virtual_domain_context", "lxc_contexts")
 
 _PROTOCOLS = {"6": "tcp", "17": "udp", "132": "sctp", "33": "dccp"}
 
@@ -487,46 +486,16 @@ def _file_contexts(db: sqlite3.Connection, fc: Path) -> None:
     rows = []
     for suffix in FC_SUFFIXES:
         path = fc.with_name(fc.name + suffix)
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            words = line.split("#", 1)[0].split()
-            if len(words) not in (2, 3):
-                continue
-            ctx = Context.parse(words[-1])
-            if ctx is None:
-                continue
-            rows.append((len(rows) + 1, words[0], words[1] if len(words) == 3 else "", ctx.type,
-                         path.name))
+        for regex, flag, ftype in labelfiles.fc_entries(path):
+            rows.append((len(rows) + 1, regex, flag, ftype, path.name))
     db.executemany("INSERT INTO fc VALUES (?, ?, ?, ?, ?)", rows)
     subs = []
     for suffix in SUBS_SUFFIXES:
         path = fc.with_name(fc.name + suffix)
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            words = line.split("#", 1)[0].split()
-            if len(words) == 2:
-                subs.append((len(subs) + 1, words[0], words[1], path.name))
+        for orig, equiv in labelfiles.subs_entries(path):
+            subs.append((len(subs) + 1, orig, equiv, path.name))
     db.executemany("INSERT INTO fc_subs VALUES (?, ?, ?, ?)", subs)
-    found: set[str] = set()
-    contexts_dir = fc.parent.parent
-    for name in RUNTIME_CONTEXT_FILES:
-        try:
-            text = (contexts_dir / name).read_text(errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            value = line.split("=", 1)[-1].strip().strip('"')
-            ctx = Context.parse(value)
-            found.add(ctx.type if ctx else value)
+    found = labelfiles.runtime_types(fc.parent.parent)
     db.executemany("INSERT INTO runtime_types VALUES (?)", sorted((t,) for t in found))
 
 

@@ -25,13 +25,12 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from pathlib import Path
 from typing import Any, Sequence
 
 from avcfix.audit.model import Context
 from avcfix.explain.constraint import constraint_differs
 from avcfix.explain.model import Reason
-from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, Verdict
+from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, Verdict, unknown_type_analysis
 from avcfix.index import evaluate
 from avcfix.index.build import ALLOW, DONTAUDIT, Inputs, parse_ranges
 from avcfix.index.cache import Opened
@@ -194,17 +193,11 @@ class IndexFacts(AdvisorQueries):
     def _analyze_one(self, key: AccessKey) -> Analysis:
         scon = Context.parse(key.scontext)
         tcon = Context.parse(key.tcontext)
-        if scon is None or tcon is None:
-            bad = key.scontext if scon is None else key.tcontext
-            v = Verdict(Reason.UNKNOWN_TYPE, detail=f"{bad!r} is not a security context")
-            return Analysis(key, tuple((p, v) for p in key.perms))
-        stid = self._type_id(scon.type)
-        ttid = self._type_id(tcon.type)
-        if stid is None or ttid is None:
-            missing = [f"source type {scon.type}"] if stid is None else []
-            missing += [f"target type {tcon.type}"] if ttid is None else []
-            v = Verdict(Reason.UNKNOWN_TYPE, detail=" and ".join(missing) + " not defined in this policy")
-            return Analysis(key, tuple((p, v) for p in key.perms))
+        unknown = unknown_type_analysis(key, scon, tcon, lambda name: self._type_id(name) is not None)
+        if unknown is not None or scon is None or tcon is None:
+            return unknown
+        # both types exist: unknown_type_analysis checked them
+        stid, ttid = self._ids[scon.type], self._ids[tcon.type]
         permissive = stid in self._permissive
         cls = self._classes.get(key.tclass)
         if cls is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from avcfix.audit.model import Context
 from avcfix.explain.facts import (
     _CLASS_MODE,
     _NOT_DATA_ATTRIBUTES,
@@ -31,6 +30,7 @@ from avcfix.explain.generic import (
     UNCONFINED_ATTRIBUTE,
     UNCONFINED_DOMAIN_NAMES,
 )
+from avcfix.explain.labelfiles import FileLabeler
 from avcfix.explain.protocol import BoolSetting, PolicyRule
 from avcfix.index import evaluate
 from avcfix.index.build import ALLOW, parse_ranges
@@ -58,19 +58,14 @@ class AdvisorQueries:
 
     def _init_queries(self) -> None:
         self._q: dict[Any, Any] = {}
-        self._labeler: Any = None
-        self._labeler_failed = False
+        self._labeler = FileLabeler(self.file_contexts)
         self._active_cache: dict[tuple[int, int], bool] = {}
         self._domain_rows_cache: dict[tuple[int, int], list[DomainRow]] = {}
         self._attr_size_cache: dict[int, int] | None = None
         self._class_names: dict[int, str] = {cid: name for name, (cid, _b, _n) in self._classes.items()}
 
     def _close_queries(self) -> None:
-        if self._labeler is not None:
-            import selinux
-
-            selinux.selabel_close(self._labeler)
-            self._labeler = None
+        self._labeler.close()
 
     # ------------------------------------------------------------- primitives
 
@@ -249,43 +244,11 @@ class AdvisorQueries:
             found = self._q["fc_dirs"] = tuple((fc_literal_dir(r), r, t) for r, _f, t in self._fc_rows())
         return found
 
-    def _open_labeler(self) -> Any:
-        if self._labeler is not None or self._labeler_failed:
-            return self._labeler
-        if self.file_contexts is None or not self.file_contexts.is_file():
-            self._labeler_failed = True
-            return None
-        import selinux
-
-        opt = selinux.selinux_opt()
-        opt.type = selinux.SELABEL_OPT_PATH
-        opt.value = str(self.file_contexts)
-        try:
-            self._labeler = selinux.selabel_open(selinux.SELABEL_CTX_FILE, opt, 1)
-        except OSError:
-            self._labeler_failed = True
-            return None
-        return self._labeler
-
     def _selabel(self, path: str, mode: int) -> str | None:
-        if not path.startswith("/") or "\x00" in path or "\n" in path:
-            return None
         key = ("selabel", path, mode)
-        if key in self._q:
-            return self._q[key]
-        found = None
-        labeler = self._open_labeler()
-        if labeler is not None:
-            import selinux
-
-            try:
-                _rc, context = selinux.selabel_lookup(labeler, path, mode)
-            except (OSError, ValueError, TypeError, UnicodeError):
-                context = None
-            ctx = Context.parse(context) if context else None
-            found = ctx.type if ctx else None
-        self._q[key] = found
-        return found
+        if key not in self._q:
+            self._q[key] = self._labeler.type_of(path, mode)
+        return self._q[key]
 
     def expected_type(self, path: str) -> str | None:
         """The type the policy's file_contexts (with .local, .homedirs, .subs*) gives ``path``."""
