@@ -85,6 +85,7 @@ class IndexFacts(AdvisorQueries):
         self._member_cache: dict[int, tuple[int, ...]] = {}
         self._conds: dict[int, tuple[list[str], tuple[str, ...], str]] | None = None
         self._te_cache: dict[tuple[int, int, int], list[Row]] = {}
+        self._active_cache: dict[tuple[int, int], bool] = {}
         self._ctx_problems: dict[str, Verdict | None] = {}
         self._constraints: dict[int, list[tuple[int, int, list[Any]]]] | None = None
         self._constraint_memo: dict[tuple[str, str, int, int, int], str | None] = {}
@@ -157,8 +158,13 @@ class IndexFacts(AdvisorQueries):
         """True when a rule (cond 0: unconditional) applies under ``state`` (default: the policy's)."""
         if not cond_id:
             return True
-        tokens = self._cond(cond_id)[0]
-        return evaluate.eval_cond(tokens, self._bools if state is None else state) == bool(block)
+        if state is None:  # the policy's own values: cached per (condition, block)
+            found = self._active_cache.get((cond_id, block))
+            if found is None:
+                found = self._active_cache[(cond_id, block)] = (
+                    evaluate.eval_cond(self._cond(cond_id)[0], self._bools) == bool(block))
+            return found
+        return evaluate.eval_cond(self._cond(cond_id)[0], state) == bool(block)
 
     def _te_rows(self, stid: int, ttid: int, cid: int) -> list[Row]:
         """Every allow/auditallow/dontaudit row for (source type, target type, class), attributes expanded."""

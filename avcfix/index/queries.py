@@ -13,7 +13,7 @@ file_contexts entries, genfs and run-time types come from the index.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from avcfix.explain.facts import (
     _CLASS_MODE,
@@ -55,11 +55,11 @@ class AdvisorQueries:
     _attr_ids: set[int]
     _classes: dict[str, tuple[int, dict[str, int], tuple[str, ...]]]
     _bools: dict[str, bool]
+    _in_force: Callable[..., bool]
 
     def _init_queries(self) -> None:
         self._q: dict[Any, Any] = {}
         self._labeler = FileLabeler(self.file_contexts)
-        self._active_cache: dict[tuple[int, int], bool] = {}
         self._domain_rows_cache: dict[tuple[int, int], list[DomainRow]] = {}
         self._attr_size_cache: dict[int, int] | None = None
         self._class_names: dict[int, str] = {cid: name for name, (cid, _b, _n) in self._classes.items()}
@@ -72,16 +72,6 @@ class AdvisorQueries:
     def _id_of(self, name: str) -> int | None:
         """The id of the attribute named ``name`` (or of the type), ``None`` when absent."""
         return self._ids.get(name)
-
-    def _is_active(self, cond: int, block: int) -> bool:
-        """A rule in force with the policy file's boolean values (cached per condition)."""
-        if not cond:
-            return True
-        key = (cond, block)
-        found = self._active_cache.get(key)
-        if found is None:
-            found = self._active_cache[key] = self._in_force(cond, block)  # type: ignore[attr-defined]
-        return found
 
     def _domain_rows(self, stid: int, cid: int) -> list[DomainRow]:
         """Every allow row whose source is ``stid`` or one of its attributes, for class ``cid``."""
@@ -265,10 +255,7 @@ class AdvisorQueries:
         for kind, perms, cond, block in self._te_rows(stid, ttid, cid):  # type: ignore[attr-defined]
             if kind != ALLOW or mask | perms == mask:
                 continue
-            if state is None:
-                if self._is_active(cond, block):
-                    mask |= perms
-            elif self._in_force(cond, block, state):  # type: ignore[attr-defined]
+            if self._in_force(cond, block, state):
                 mask |= perms
         return mask
 
@@ -374,7 +361,7 @@ class AdvisorQueries:
         bit = self._perm_mask(tclass, [perm]) if rows else None
         if not bit:
             return self._rank_ports([])
-        picked = [(tgt, True) for tgt, perms, cond, block in rows if perms & bit and self._is_active(cond, block)]
+        picked = [(tgt, True) for tgt, perms, cond, block in rows if perms & bit and self._in_force(cond, block)]
         return self._rank_ports(self._specific_targets(picked, "port_type", GENERIC_PORT_TYPES))
 
     def file_types(self, domain: str, tclass: str, perms: tuple[str, ...]) -> tuple[str, ...]:
@@ -387,7 +374,7 @@ class AdvisorQueries:
             return self._rank(domain, [])
         granted: dict[int, int] = {}
         for tgt, mask, cond, block in rows:
-            if self._is_active(cond, block):
+            if self._in_force(cond, block):
                 granted[tgt] = granted.get(tgt, 0) | mask
         picked = [(tgt, True) for tgt, mask in sorted(granted.items(), key=lambda x: self._names[x[0]])
                   if mask & want == want]
@@ -408,7 +395,7 @@ class AdvisorQueries:
         if rows and perms and want is not None:
             ids: set[int] = set()
             for tgt, mask, cond, block in rows:
-                if not mask & want or not self._is_active(cond, block):
+                if not mask & want or not self._in_force(cond, block):
                     continue
                 members = self._expand_ids(tgt)
                 if len(members) <= MAX_LABEL_EXPANSION:
@@ -441,7 +428,7 @@ class AdvisorQueries:
         have: dict[tuple[str, tuple[tuple[str, bool], ...]], int] = {}
         for tgt, mask, cond, block in rows:
             need: tuple[tuple[str, bool], ...] = ()
-            if not self._is_active(cond, block):
+            if not self._in_force(cond, block):
                 tokens, bools, _text = self._cond(cond)  # type: ignore[attr-defined]
                 if len(bools) != 1:
                     continue
@@ -510,7 +497,7 @@ class AdvisorQueries:
                 self._names[src], self._names[tgt], tclass, tuple(sorted(self._names_of(tclass, mask))),
                 source_size=self._size(src), target_size=self._size(tgt),
                 source_is_attr=src_attr, target_is_attr=tgt_attr,
-                condition=text, block=bool(block), booleans=tuple(bools), active=self._is_active(cond, block))
+                condition=text, block=bool(block), booleans=tuple(bools), active=self._in_force(cond, block))
         return found
 
     def allow_rules(self, domain: str, tclass: str, perm: str) -> tuple[PolicyRule, ...]:
@@ -558,7 +545,7 @@ class AdvisorQueries:
                     state = {b: self._bools.get(b, False) for b in bools}
                     state.update((k, v) for k, v in wanted if k in state)
                     for block in (1, 0):
-                        if not self._is_active(c, block) and self._in_force(c, block, state):  # type: ignore
+                        if not self._in_force(c, block) and self._in_force(c, block, state):
                             turned.append((c, block))
                 if turned:
                     srcs = sorted(self._attrs(stid))  # type: ignore[attr-defined]
