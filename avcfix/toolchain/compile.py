@@ -284,7 +284,7 @@ def devel_build_for(root: Path | None) -> tuple[Path, Path | None]:
     refpolicy's and Fedora's Makefile otherwise read the host's headers), else
     the host's devel Makefile."""
     if root is not None and Path(root) != Path("/"):
-        devel = Path(root) / "usr" / "share" / "selinux" / "devel"
+        devel = Path(root).absolute() / "usr" / "share" / "selinux" / "devel"  # make runs elsewhere
         if (devel / "Makefile").is_file() and (devel / "include").is_dir():
             return devel / "Makefile", devel / "include"
     return DEVEL_MAKEFILE, None
