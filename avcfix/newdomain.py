@@ -23,10 +23,10 @@ from typing import Callable
 
 from avcfix import proc
 from avcfix.errors import InputError, InstallError, UsageError
-from avcfix.policy.skeleton import Skeleton, devel_dir, write_files, write_skeleton
+from avcfix.policy.skeleton import SELF_PERM_SETS, Skeleton, devel_dir, write_files, write_skeleton
 from avcfix.toolchain import semodule
 from avcfix.toolchain.compile import compile_refpolicy_module, devel_build_for
-from avcfix.toolchain.headers import header_macro_names
+from avcfix.toolchain.headers import expand_perm_set, header_macro_names
 from avcfix.toolchain.store import PolicyRoot
 
 #: The domains a service manager runs a service from, in the policies avcfix knows:
@@ -83,7 +83,8 @@ def skeleton_for(name: str, exec_path: str, root: Path | None = None, permissive
         raise UsageError(f"--new-domain {name!r}: the policy has a module of that name ({include}/{taken[0]}): "
                          "installing another would replace it; choose another name")
     macros = header_macro_names(include)
-    return write_skeleton(name, exec_path, macros=macros, include=include, permissive=permissive)
+    perm_sets = {m: expand_perm_set(m, include) for m in SELF_PERM_SETS}
+    return write_skeleton(name, exec_path, macros=macros, perm_sets=perm_sets, permissive=permissive)
 
 
 def policy_types_and_transitions(policy_file: Path, skel: Skeleton) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:

@@ -21,9 +21,9 @@ three files the devel Makefile builds together:
 Only interfaces the target policy's headers define are written: the
 reference policy and Fedora's differ (``files_runtime_file`` is
 ``files_pid_file`` on Fedora; a call that neither tree defines is left out
-and listed in :attr:`Skeleton.left_out`). Permission sets are expanded with
-m4 from the headers' ``support/obj_perm_sets.spt`` into plain permission
-lists, so that every ``allow`` rule parses, merges and is verified after an
+and listed in :attr:`Skeleton.left_out`). Permission sets are expanded (by the
+caller, with m4 over the headers' ``support/obj_perm_sets.spt``) into plain
+permission lists, so that every ``allow`` rule parses, merges and is verified after an
 install like the loop's own rules.
 
 ``permissive NAME_t;``, which sepolicy writes, is NOT written by default:
@@ -39,12 +39,10 @@ without characters the file-contexts or m4 syntax would read.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection
+from typing import Collection, Mapping
 
-from avcfix import proc
 from avcfix.errors import UsageError
 from avcfix.policy.identifiers import identifier_problem
 from avcfix.policy.m4names import m4_words, static_m4_problem
@@ -78,6 +76,8 @@ _BASE_CALLS = ("domain_use_interactive_fds", "files_read_etc_files", "miscfiles_
                "logging_send_syslog_msg")
 #: The base self rules: (class, permission set macro).
 _SELF_RULES = (("fifo_file", "rw_fifo_file_perms"), ("unix_stream_socket", "create_stream_socket_perms"))
+#: The permission sets the caller expands from the headers for :func:`write_skeleton`.
+SELF_PERM_SETS = tuple(macro for _cls, macro in _SELF_RULES)
 
 #: Every interface the skeleton's .te and .if call (all must be defined, or the line is left out).
 REQUIRED = ("init_daemon_domain", "logging_log_file", "files_type", "logging_log_filetrans",
@@ -196,22 +196,6 @@ def devel_dir(root: Path | None = None) -> Path:
     return Path("/usr/share/selinux/devel")
 
 
-def expand_perm_set(macro: str, include: Path) -> tuple[str, ...]:
-    """The permissions a permission-set macro stands for, expanded by m4 from the
-    headers' ``support/obj_perm_sets.spt`` (``()`` when m4 or the file fails)."""
-    spt = include / "support" / "obj_perm_sets.spt"
-    if not spt.is_file() or shutil.which("m4") is None:
-        return ()
-    r = proc.run(["m4", str(spt), "-"], input=f"\n@@@ {macro}\n", timeout=30)
-    if not r.ok or "@@@" not in r.stdout:
-        return ()
-    out = r.stdout.rsplit("@@@", 1)[1]
-    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", out)
-    if not words or any(w == macro or w.endswith("_perms") for w in words):
-        return ()
-    return tuple(dict.fromkeys(words))
-
-
 # ---------------------------------------------------------------- writing
 
 _IF_NAMES = ("domtrans", "read_log", "append_log", "manage_log", "read_pid_files", "search_lib",
@@ -222,10 +206,13 @@ def _pick(macros: Collection[str], key: str) -> str | None:
     return next((m for m in _ALTERNATIVES[key] if m in macros), None)
 
 
-def write_skeleton(name: str, exec_path: str, *, macros: Collection[str], include: Path | None = None,
-                   permissive: bool = False) -> Skeleton:
+def write_skeleton(name: str, exec_path: str, *, macros: Collection[str],
+                   perm_sets: Mapping[str, tuple[str, ...]] | None = None, permissive: bool = False) -> Skeleton:
     """The skeleton's three files for ``name`` and ``exec_path``, using only the
-    macros the headers define (``macros``: :func:`header_macro_names` of them).
+    macros the headers define (``macros``: :func:`header_macro_names` of them)
+    and the permission sets as the headers expand them (``perm_sets``: macro ->
+    permissions, :func:`avcfix.toolchain.headers.expand_perm_set`; a rule whose
+    set is not given is left out).
 
     Raises :class:`UsageError` for a bad name or path, or headers that lack
     ``init_daemon_domain`` and the other interfaces no skeleton can do without.
@@ -267,7 +254,7 @@ def write_skeleton(name: str, exec_path: str, *, macros: Collection[str], includ
     te += ["", f"# {LIB_DIR}/{name}: state", f"type {lib_t};", f"files_type({lib_t})"]
     te += ["", "########################################", "#", f"# {name} local policy", "#", ""]
     for tclass, macro in _SELF_RULES:
-        perms = expand_perm_set(macro, include) if include is not None else ()
+        perms = tuple((perm_sets or {}).get(macro, ()))
         if perms:
             te.append(f"allow {t} self:{tclass} {{ {' '.join(perms)} }};")
         else:
