@@ -71,8 +71,31 @@ class NewDomainResult:
         }
 
 
+def canonical_path(path: str, root: Path | None = None) -> str:
+    """``path`` as the policy's file_contexts spell it: the ``.subs`` then the
+    ``.subs_dist`` path aliases of ``root``'s policy (or the host's) applied as
+    libselinux applies them (Fedora: ``/usr/sbin /usr/bin``), so that the
+    ``.fc`` line is the one a lookup of ``path`` meets."""
+    from avcfix.explain.labelfiles import subs_entries
+    from avcfix.toolchain.store import host_policy_name
+
+    base = Path(root) if root is not None else Path("/")
+    try:
+        fc = PolicyRoot(base, host_policy_name(base)).file_contexts
+    except Exception:
+        return path
+    for suffix in (".subs", ".subs_dist"):
+        for alias, original in subs_entries(fc.with_name(fc.name + suffix)):
+            alias = alias.rstrip("/")
+            if alias and (path == alias or path.startswith(alias + "/")):
+                path = original.rstrip("/") + path[len(alias):]
+                break
+    return path
+
+
 def skeleton_for(name: str, exec_path: str, root: Path | None = None, permissive: bool = False) -> Skeleton:
-    """The skeleton written with the headers of ``root`` (or the host's)."""
+    """The skeleton written with the headers of ``root`` (or the host's); its
+    ``.fc`` names the executable as the policy's path aliases spell it."""
     devel = devel_dir(root)
     include = devel / "include"
     if not include.is_dir():
@@ -84,7 +107,8 @@ def skeleton_for(name: str, exec_path: str, root: Path | None = None, permissive
                          "installing another would replace it; choose another name")
     macros = header_macro_names(include)
     perm_sets = {m: expand_perm_set(m, include) for m in SELF_PERM_SETS}
-    return write_skeleton(name, exec_path, macros=macros, perm_sets=perm_sets, permissive=permissive)
+    return write_skeleton(name, exec_path, macros=macros, perm_sets=perm_sets, permissive=permissive,
+                          fc_exec_path=canonical_path(exec_path, root))
 
 
 def policy_types_and_transitions(policy_file: Path, skel: Skeleton) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:

@@ -138,7 +138,26 @@ def test_skeleton_compiles_with_each_policys_headers(which: str, tmp_path: Path,
     # the .fc went into the package: semodule_unpackage gives it back
     fc_out = tmp_path / "out.fc"
     subprocess.run(["semodule_unpackage", str(res.pp_path), str(tmp_path / "out.mod"), str(fc_out)], check=True)
-    assert re.search(r"^/usr/sbin/tinyd\s+--\s+system_u:object_r:tinyd_exec_t", fc_out.read_text(), re.M)
+    exe_rx = re.escape(fc_regex(res.skeleton.fc_exec_path))
+    assert re.search(rf"^{exe_rx}\s+--\s+system_u:object_r:tinyd_exec_t", fc_out.read_text(), re.M)
+
+
+def test_fc_names_the_executable_as_the_policys_path_aliases_do(fedora_root: PolicyRoot) -> None:
+    """Fedora's file_contexts.subs_dist aliases /usr/sbin to /usr/bin: a line for /usr/sbin/tinyd
+    would never be met. matchpathcon (libselinux) on the installed files says which path counts."""
+    from avcfix.newdomain import canonical_path
+
+    fed = skeleton_for(NAME, EXE, fedora_root.root)
+    deb = skeleton_for(NAME, EXE, None)
+    for root, skel in ((fedora_root.root, fed), (Path("/"), deb)):
+        fc = PolicyRoot(root, "targeted" if root != Path("/") else "default").file_contexts
+        r = subprocess.run(["matchpathcon", "-f", str(fc), EXE, skel.fc_exec_path], capture_output=True, text=True)
+        # the binary and the path written in the .fc resolve to the same entry (today both bin_t)
+        types = [line.split(":")[2] for line in r.stdout.splitlines()]
+        assert len(types) == 2 and types[0] == types[1], r.stdout
+        assert skel.fc.startswith(fc_regex(skel.fc_exec_path) + "\t")
+    assert fed.fc_exec_path == "/usr/bin/tinyd" and deb.fc_exec_path == EXE
+    assert canonical_path("/usr/sbinx/y", fedora_root.root) == "/usr/sbinx/y"  # component boundary
 
 
 def test_devel_build_for_a_root_without_devel_is_the_hosts(tmp_path: Path) -> None:
@@ -181,6 +200,9 @@ def test_install_into_fedora_store(fedora_root: PolicyRoot, tmp_path: Path) -> N
     policy = root.policy_file
     assert set(nd["types"]) <= _seinfo_types(policy)
     assert "tinyd_t" in _sesearch_transition(policy, "init_t")
+    # restorecon of /usr/sbin/tinyd on Fedora (its .subs_dist: /usr/sbin -> /usr/bin) gives tinyd_exec_t
+    r = subprocess.run(["matchpathcon", "-f", str(root.file_contexts), EXE], capture_output=True, text=True)
+    assert "tinyd_exec_t" in r.stdout, r.stdout
 
 
 # ---------------------------------------------------------------- the lab

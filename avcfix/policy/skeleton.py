@@ -102,13 +102,16 @@ class Skeleton:
     left_out: tuple[str, ...] = ()
     #: Interfaces the .if defines.
     interfaces: tuple[str, ...] = field(default=())
+    #: The executable's path in the .fc (``exec_path`` after the policy's path aliases).
+    fc_exec_path: str = ""
 
     @property
     def types(self) -> tuple[str, ...]:
         return (self.domain, self.exec_type, *self.file_types.values())
 
     def to_json(self) -> dict:
-        return {"name": self.name, "exec": self.exec_path, "domain": self.domain, "exec_type": self.exec_type,
+        return {"name": self.name, "exec": self.exec_path, "fc_exec": self.fc_exec_path or self.exec_path,
+                "domain": self.domain, "exec_type": self.exec_type,
                 "file_types": dict(self.file_types), "types": list(self.types),
                 "interfaces": list(self.interfaces), "permissive": self.permissive,
                 "left_out": list(self.left_out)}
@@ -207,18 +210,22 @@ def _pick(macros: Collection[str], key: str) -> str | None:
 
 
 def write_skeleton(name: str, exec_path: str, *, macros: Collection[str],
-                   perm_sets: Mapping[str, tuple[str, ...]] | None = None, permissive: bool = False) -> Skeleton:
+                   perm_sets: Mapping[str, tuple[str, ...]] | None = None, permissive: bool = False,
+                   fc_exec_path: str | None = None) -> Skeleton:
     """The skeleton's three files for ``name`` and ``exec_path``, using only the
     macros the headers define (``macros``: :func:`header_macro_names` of them)
     and the permission sets as the headers expand them (``perm_sets``: macro ->
     permissions, :func:`avcfix.toolchain.headers.expand_perm_set`; a rule whose
-    set is not given is left out).
+    set is not given is left out). ``fc_exec_path``: the executable's path as
+    the policy's file_contexts spell it (after its ``.subs`` aliases; Fedora
+    looks ``/usr/sbin/x`` up as ``/usr/bin/x``), default ``exec_path``.
 
     Raises :class:`UsageError` for a bad name or path, or headers that lack
     ``init_daemon_domain`` and the other interfaces no skeleton can do without.
     """
     check_name(name, macros)
     check_path(exec_path, macros)
+    fc_exec_path = check_path(fc_exec_path, macros) if fc_exec_path is not None else exec_path
     missing = [m for m in REQUIRED if m not in macros]
     if missing:
         raise UsageError("the policy headers do not define " + ", ".join(missing)
@@ -274,14 +281,14 @@ def write_skeleton(name: str, exec_path: str, *, macros: Collection[str],
 
     if_text, interfaces = _write_if(name, macros, left_out)
     fc = "\n".join([
-        f"{fc_regex(exec_path)}\t--\tgen_context(system_u:object_r:{ex},s0)",
+        f"{fc_regex(fc_exec_path)}\t--\tgen_context(system_u:object_r:{ex},s0)",
         "",
         f"{RUN_DIR}/{name}(/.*)?\tgen_context(system_u:object_r:{run_t},s0)",
         f"{LOG_DIR}/{name}(/.*)?\tgen_context(system_u:object_r:{log_t},s0)",
         f"{LIB_DIR}/{name}(/.*)?\tgen_context(system_u:object_r:{lib_t},s0)",
     ]) + "\n"
     return Skeleton(name, exec_path, te_text, if_text, fc, t, ex, {"run": run_t, "log": log_t, "lib": lib_t},
-                    permissive, tuple(left_out), interfaces)
+                    permissive, tuple(left_out), interfaces, fc_exec_path)
 
 
 def _interface(name: str, summary: str, requires: list[str], body: list[str]) -> list[str]:
