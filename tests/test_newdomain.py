@@ -272,3 +272,22 @@ def test_lab_loop_takes_the_new_domain_back_when_not_converged(lab_dir: Path) ->
     assert state["files"][EXE].split(":")[2] == "bin_t"
     policy = PolicyRoot(lab_dir / "root", "default").policy_file
     assert "tinyd_t" not in _seinfo_types(policy)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("AVCFIX_FEDORA_LAB"),
+                    reason="about 160 s (6 installs into Fedora's store): set AVCFIX_FEDORA_LAB=1")
+def test_lab_loop_confines_tinyd_on_fedora(fedora_root: PolicyRoot, tmp_path: Path) -> None:
+    lab = tmp_path / "lab"
+    r = run_loop("--lab", "tinyd", "--new-domain", NAME, "--exec", EXE, "--yes", "--json", "--lab-dir", str(lab),
+                 "--root", str(fedora_root.root))
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads(r.stdout)
+    assert doc["outcome"] == "converged"
+    assert all(d["source"] == "tinyd_t" for it in doc["iterations"] for d in it["new_denials"])
+    # the lab root built the skeleton with Fedora's own headers (files_pid_file) and .subs (/usr/bin)
+    assert "files_pid_file(tinyd_var_run_t)" in (lab / "module" / "tinyd.te").read_text()
+    state = json.loads((lab / "lab-state.json").read_text())["state"]
+    assert state["files"][EXE].split(":")[2] == "tinyd_exec_t"
+    policy = PolicyRoot(lab / "root", "targeted").policy_file
+    assert "tinyd_t" in _sesearch_transition(policy, "init_t")
