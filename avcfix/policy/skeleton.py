@@ -243,11 +243,6 @@ def write_skeleton(name: str, exec_path: str, *, macros: Collection[str],
     te: list[str] = [
         f"policy_module({name}, 1.0.0)",
         "",
-        "########################################",
-        "#",
-        "# Declarations",
-        "#",
-        "",
         f"# the domain of {exec_path}, entered from init (systemd) by executing {ex}",
         f"type {t};",
         f"type {ex};",
@@ -259,7 +254,7 @@ def write_skeleton(name: str, exec_path: str, *, macros: Collection[str],
     te += [f"type {run_t};"] + call(_pick(macros, "runtime_file"), run_t, "files_runtime_file")
     te += ["", f"# {LOG_DIR}/{name}: log files", f"type {log_t};", f"logging_log_file({log_t})"]
     te += ["", f"# {LIB_DIR}/{name}: state", f"type {lib_t};", f"files_type({lib_t})"]
-    te += ["", "########################################", "#", f"# {name} local policy", "#", ""]
+    te += ["", f"# {name} local policy: its own pipes and unix stream sockets"]
     for tclass, macro in _SELF_RULES:
         perms = tuple((perm_sets or {}).get(macro, ()))
         if perms:
