@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from avcfix import proc
-from avcfix.errors import InputError, InstallError, UsageError
+from avcfix.errors import InputError, UsageError
 from avcfix.policy.skeleton import SELF_PERM_SETS, Skeleton, devel_dir, write_files, write_skeleton
 from avcfix.toolchain import semodule
 from avcfix.toolchain.compile import compile_refpolicy_module, devel_build_for

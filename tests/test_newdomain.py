@@ -23,10 +23,10 @@ from avcfix.lab.backends import Lab
 from avcfix.lab.scenario import LABS_DIR, load_scenario
 from avcfix.newdomain import build_new_domain, skeleton_for
 from avcfix.policy.skeleton import check_name, check_path, devel_dir, fc_regex, name_problem, path_problem
-from avcfix.toolchain.compile import compile_refpolicy_module, devel_build_for
+from avcfix.toolchain.compile import devel_build_for
 from avcfix.toolchain.headers import header_macro_names
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from tests.cli_helpers import PROJECT, avcfix_exe, run_loop
+from tests.cli_helpers import avcfix_exe, run_loop
 
 NAME, EXE = "tinyd", "/usr/sbin/tinyd"
 
