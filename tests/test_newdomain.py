@@ -26,7 +26,7 @@ from avcfix.policy.skeleton import check_name, check_path, devel_dir, fc_regex, 
 from avcfix.toolchain.compile import devel_build_for
 from avcfix.toolchain.headers import header_macro_names
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from tests.cli_helpers import avcfix_exe, run_loop
+from cli_helpers import avcfix_exe, run_loop
 
 NAME, EXE = "tinyd", "/usr/sbin/tinyd"
 
