@@ -510,7 +510,7 @@ class Loop:
             return outcome, f"the new domain {nd.domain}: {exc}", ()
         self.journal.done(entry, version=result.version)
         self.version = result.version
-        self._nd.update(installed=True, version=result.version,
+        self._nd.update(installed=True, version=result.version, module_entry=entry,
                         skeleton=getattr(self.installer, "last_skeleton", None))
         self._emit(EventKind.INSTALLED, 0, f"{result.module} {result.version} (new domain {nd.domain})")
         before = self.admin.fix_before(fix)
@@ -539,6 +539,7 @@ class Loop:
             try:
                 if remove is not None:
                     restored.append(remove())
+                    self.journal.undone(self._nd["module_entry"], "the loop did not converge: the new module is removed")
                     self._nd["installed"] = False
                     self.version = None
                     self._nd["removed"] = True
