@@ -187,9 +187,11 @@ def _mode_perms(flags: int) -> list[tuple[str, str]]:
 
 
 class _Collector:
-    def __init__(self, facts: Any, source: str) -> None:
+    def __init__(self, facts: Any, d: Denial, denied: frozenset[str]) -> None:
         self.facts = facts
-        self.source = source
+        self.source = d.stype
+        #: The denial's own (target, class, perm)s: denied, so in the rule already, not completed.
+        self.own = {(d.ttype, d.tclass, p) for p in denied}
         self.out: list[Completion] = []
 
     def add(self, target: str, tclass: str, perms: Iterable[tuple[str, str]], after: str) -> None:
@@ -200,7 +202,7 @@ class _Collector:
         if not known:
             return
         for perm, pset in perms:
-            if perm not in known or f.allows(self.source, target, tclass, [perm]):
+            if (target, tclass, perm) in self.own or perm not in known or f.allows(self.source, target, tclass, [perm]):
                 continue
             self.out.append(Completion(self.source, target, tclass, perm, after, pset))
 
@@ -215,8 +217,8 @@ def _parent_named(d: Denial, path: str, *, entry_too: bool) -> bool:
 
 
 def _event_completions(d: Denial, perms: Sequence[str], facts: Any) -> list[Completion]:
-    c = _Collector(facts, d.stype)
     target, tclass, denied = d.ttype, d.tclass, frozenset(perms)
+    c = _Collector(facts, d, denied)
 
     def after(perm: str) -> str:
         return f"{target}:{tclass} {perm}"
