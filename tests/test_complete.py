@@ -203,3 +203,34 @@ def test_generate_marks_completions_and_rejects_hostile_names() -> None:
     assert len(out.rejected) == 2
     # no completions: the module is exactly what it was
     assert render_te(generate_module([finding(g)], name="m", completions=()).module) == render_te(plain.module)
+
+
+def test_build_complete_json_and_exact_is_byte_identical(tmp_path, euca_root: PolicyRoot) -> None:
+    """avcfix build: exact by default (--exact gives the same bytes); --complete adds the marked
+    permissions, lists them in the JSON, and the module compiles (checkmodule, run by build)."""
+    import json
+    import subprocess
+    import sys
+
+    lines = event(9, '{ search } for  pid=2051 comm="eucanetd" name="eucalyptus" dev="tmpfs" ino=1 '
+                  "tcontext=system_u:object_r:eucalyptus_var_run_t:s0 tclass=dir",
+                  nr=2, args=("7ffd5e1c2a10", "80241", "1a4", "0"),
+                  paths=[("/var/run/eucalyptus/eucanetd.pid", "UNKNOWN")])
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join(lines) + "\n")
+    docs, tes = {}, {}
+    for mode in ("default", "--exact", "--complete"):
+        out = tmp_path / mode.strip("-")
+        argv = [sys.executable, "-m", "avcfix", "build", "eucanetd", str(log), "--root", str(euca_root.root),
+                "--out-dir", str(out), "--json"] + ([mode] if mode != "default" else [])
+        cp = subprocess.run(argv, capture_output=True, text=True, check=False)
+        assert cp.returncode == 0, cp.stderr
+        docs[mode] = json.loads(cp.stdout)["modules"][0]
+        tes[mode] = (out / "eucanetd_local.te").read_bytes()
+    assert tes["default"] == tes["--exact"] and docs["default"]["completed"] == docs["--exact"]["completed"] == []
+    done = docs["--complete"]
+    assert done["compiled"] and {(c["target"], c["tclass"], c["perm"]) for c in done["completed"]} == {
+        ("eucalyptus_var_run_t", "dir", "write"), ("eucalyptus_var_run_t", "dir", "add_name"),
+        ("eucalyptus_var_run_t", "file", "create"), ("eucalyptus_var_run_t", "file", "open"),
+        ("eucalyptus_var_run_t", "file", "getattr"), ("eucalyptus_var_run_t", "file", "write")}
+    assert b"# completed: { create getattr open } after denied eucalyptus_var_run_t:dir search" in tes["--complete"]
