@@ -127,6 +127,57 @@ def test_events_that_prove_nothing_get_nothing(tmp_path, euca_facts, case) -> No
     assert completions(tmp_path, lines, euca_facts) == ()
 
 
+#: The e2e VM's real kernel (Debian 12, enforcing; tests/e2e/eucanetd/eucanetd.c), audit with no
+#: syscall rules: every event has items=0, no PATH record. Copied from a run's audit.log, times and
+#: pids kept. The loop saw them one per iteration, in this order.
+VM_EVENTS = {
+    "run_search": (
+        'type=AVC msg=audit(1796559954.712:39): avc:  denied  { search } for  pid=532 comm="eucanetd" '
+        'name="eucalyptus" dev="tmpfs" ino=654 scontext=system_u:system_r:eucalyptus_eucanetd_t:s0 '
+        "tcontext=system_u:object_r:eucalyptus_var_run_t:s0 tclass=dir permissive=0",
+        "1796559954.712:39", "80241", "532", "1a4"),
+    "run_write": (
+        'type=AVC msg=audit(1796560060.532:44): avc:  denied  { write } for  pid=558 comm="eucanetd" '
+        'name="eucalyptus" dev="tmpfs" ino=657 scontext=system_u:system_r:eucalyptus_eucanetd_t:s0 '
+        "tcontext=system_u:object_r:eucalyptus_var_run_t:s0 tclass=dir permissive=0",
+        "1796560060.532:44", "80241", "558", "1a4"),
+    "lib_search": (
+        'type=AVC msg=audit(1796560474.996:64): avc:  denied  { search } for  pid=667 comm="eucanetd" '
+        'name="eucalyptus" dev="vda" ino=25963 scontext=system_u:system_r:eucalyptus_eucanetd_t:s0 '
+        "tcontext=system_u:object_r:eucalyptus_var_lib_t:s0 tclass=dir permissive=0",
+        "1796560474.996:64", "80000", "667", "0"),
+    "lib_read": (
+        'type=AVC msg=audit(1796560565.336:69): avc:  denied  { read } for  pid=694 comm="eucanetd" '
+        'name="global_network_info.xml" dev="vda" ino=25964 scontext=system_u:system_r:eucalyptus_eucanetd_t:s0 '
+        "tcontext=system_u:object_r:eucalyptus_var_lib_t:s0 tclass=file permissive=0",
+        "1796560565.336:69", "80000", "694", "0"),
+}
+
+
+def vm_event(name: str) -> list[str]:
+    avc, ts, a2, pid, a3 = VM_EVENTS[name]
+    return [avc, f"type=SYSCALL msg=audit({ts}): arch=c000003e syscall=257 success=no exit=-13 a0=ffffff9c "
+            f"a1=49d090 a2={a2} a3={a3} items=0 ppid=1 pid={pid} auid=4294967295 uid=0 gid=0 euid=0 suid=0 "
+            'fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="eucanetd" exe="/usr/sbin/eucanetd" '
+            "subj=system_u:system_r:eucalyptus_eucanetd_t:s0 key=(null)",
+            f'type=PROCTITLE msg=audit({ts}): proctitle="/usr/sbin/eucanetd"']
+
+
+def test_real_kernel_events_without_path_records(tmp_path, euca_facts) -> None:
+    """With no PATH record, only what the kernel itself proves: a dir write in an O_CREAT openat is
+    may_create's check of the new file's parent (dir add_name search + file create open getattr
+    write on the directory's type: no type_transition for eucanetd_t there); a file read in an
+    open is read_file_perms; a dir search proves no parent (it may be any directory on the way)."""
+    assert completions(tmp_path, vm_event("run_search"), euca_facts) == ()
+    assert completions(tmp_path, vm_event("lib_search"), euca_facts) == ()
+    found = completions(tmp_path, vm_event("run_write"), euca_facts)
+    assert perms(found, "eucalyptus_var_run_t", "dir") == {"add_name", "search"} - set(
+        euca_facts.granted_perms("eucalyptus_eucanetd_t", "eucalyptus_var_run_t", "dir"))
+    assert perms(found, "eucalyptus_var_run_t", "file") == {"create", "open", "getattr", "write"}
+    found = completions(tmp_path, vm_event("lib_read"), euca_facts)
+    assert perms(found, "eucalyptus_var_lib_t", "file") == {"open", "getattr", "lock", "ioctl"}
+
+
 def test_add_name_in_mkdir_completes_write_search(tmp_path, euca_facts) -> None:
     lines = event(5, '{ add_name } for  pid=2051 comm="eucanetd" name="new" dev="vda1" ino=2 '
                   "tcontext=system_u:object_r:eucalyptus_var_lib_t:s0 tclass=dir",

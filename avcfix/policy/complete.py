@@ -18,12 +18,12 @@ denial                 proved by                                   completed wit
 dir add_name on T      any syscall (the kernel checks write and    dir write search (add_entry_dir_perms)
                        search with add_name: may_create/may_link)
 dir search/write/      open/openat/creat creating a file: O_CREAT  dir search write add_name on T
-add_name on T          in the flags (creat: always), T is the      (add_entry_dir_perms); file create open
-                       parent of the opened path                   getattr (create_file_perms) + the access
-                                                                   mode's read/write/append (read_file_perms
-                                                                   / write_file_perms / append_file_perms) on
-                                                                   the new file's type (the policy's
-                                                                   type_transition, else T)
+add_name on T          in the flags (creat: always), and T is the  (add_entry_dir_perms); file create open
+                       new file's parent: for write and add_name   getattr (create_file_perms) + the access
+                       the kernel proves it (may_create checks     mode's read/write/append (read_file_perms
+                       only the parent; no PATH record needed),    / write_file_perms / append_file_perms) on
+                       for search the PATH record and the AVC's    the new file's type (the policy's
+                       name= must show it                          type_transition, else T)
 dir search on T        open/openat without O_CREAT, T is the       file open getattr lock ioctl + read/write/
                        parent of the opened path, whose            append per the access mode (read_file_perms
                        file_contexts type is T                     / write_file_perms / append_file_perms) on T
@@ -227,20 +227,26 @@ def _event_completions(d: Denial, perms: Sequence[str], facts: Any) -> list[Comp
         c.add(target, "dir", [("write", "add_entry_dir_perms"), ("search", "add_entry_dir_perms")], after("add_name"))
 
     flags = open_flags(d)
-    path = opened_path(d) if flags is not None else None
-    if flags is not None and path is not None:
+    if flags is not None:
         creating = bool(flags & O_CREAT)
-        if tclass == "dir" and creating and denied & {"search", "write", "add_name"}:
+        path = opened_path(d)
+        parent_proved = path is not None and _parent_named(d, path, entry_too="add_name" in denied)
+        # write or add_name on a directory in an open that creates: only may_create checks them,
+        # and only on the new file's parent (no PATH record needed: most systems log none)
+        creates_here = tclass == "dir" and creating and (bool(denied & {"write", "add_name"})
+                                                         or ("search" in denied and parent_proved))
+        if creates_here:
             trigger = next(p for p in ("search", "write", "add_name") if p in denied)
-            if _parent_named(d, path, entry_too=trigger == "add_name"):
-                c.add(target, "dir", [(p, "add_entry_dir_perms") for p in ("search", "write", "add_name")],
-                      after(trigger))
-                new_type = facts.type_transition(d.stype, target, "file", posixpath.basename(path)) or target
-                seen = _item_type(d, path)
-                if seen is None or seen == new_type:
-                    c.add(new_type, "file", [(p, "create_file_perms") for p in ("create", "open", "getattr")]
-                          + _mode_perms(flags), after(trigger))
-        elif tclass == "dir" and not creating and "search" in denied and _parent_named(d, path, entry_too=False):
+            c.add(target, "dir", [(p, "add_entry_dir_perms") for p in ("search", "write", "add_name")],
+                  after(trigger))
+            name = d.name if "add_name" in denied else (posixpath.basename(path) if parent_proved and path else None)
+            new_type = facts.type_transition(d.stype, target, "file", name) or target
+            seen = _item_type(d, path) if parent_proved and path else None
+            if seen is None or seen == new_type:
+                c.add(new_type, "file", [(p, "create_file_perms") for p in ("create", "open", "getattr")]
+                      + _mode_perms(flags), after(trigger))
+        elif (tclass == "dir" and not creating and "search" in denied and path is not None
+              and _parent_named(d, path, entry_too=False)):
             seen = _item_type(d, path)
             if facts.expected_file_type(path, "file") == target and seen in (None, target):
                 modes = _mode_perms(flags)
