@@ -168,6 +168,8 @@ def loop(
                                            "module); reused when it exists. Default: a new temp dir."),
     recover: bool = typer.Option(False, "--recover", help="Only undo what an interrupted (killed) loop "
                                  "left on this root (--root) or lab (--lab-dir), then exit."),
+    exact: bool = typer.Option(False, "--exact", help="No permission completion: only the denied "
+                               "permissions, one restart per denial (docs/completion.md)."),
 ) -> None:
     """Restart a service, collect new denials, rebuild and reinstall the module, until none appear.
 
@@ -189,6 +191,8 @@ def loop(
     confirm = _confirm_factory(yes)
     printer = _Printer(quiet=False)
     domains = tuple(domain or ())
+    global _COMPLETE
+    _COMPLETE = not exact
     try:
         if lab is not None:
             report = _run_lab(lab, lab_dir, root, domains, module, out_dir, settle, max_iterations, permissive,
@@ -216,6 +220,10 @@ def _emit(report: LoopReport, as_json: bool) -> None:
         raise SystemExit(report.exit_code)
 
 
+#: Permission completion in the enforcing phase (``--exact`` turns it off); set by :func:`loop`.
+_COMPLETE = True
+
+
 def _check_names(domains: Sequence[str], module: Optional[str]) -> None:
     """--domain and --module must be SELinux identifiers (usage errors, exit 2)."""
     from avcfix.policy.identifiers import identifier_problem
@@ -232,7 +240,7 @@ def _options(service: str, domains: tuple[str, ...], module: Optional[str], sett
     _check_names(domains, name)
     return LoopOptions(service=service, module=name, domains=domains, settle=settle,
                        max_iterations=max_iterations, permissive=permissive, dontaudit_off=dontaudit_off,
-                       apply_advice=apply_advice)
+                       apply_advice=apply_advice, complete=_COMPLETE)
 
 
 def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, module, out_dir, settle,

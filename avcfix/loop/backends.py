@@ -60,6 +60,8 @@ class BuilderInstaller:
         self.priority = priority
         self.record = record
         self._version: str | None = None
+        #: The policy facts completion asks (the explainer's; None: no completion).
+        self.facts = facts
         #: The target policy, opened once per policy file: the check before an
         #: install and the verification after it (which is the next install's target).
         #: With ``facts`` (the explainer's :class:`CurrentFacts`), both ask its policy
@@ -91,7 +93,8 @@ class BuilderInstaller:
         except Exception:  # an unreadable .te: the builder reports it properly on install
             return None
 
-    def install(self, findings: Sequence[Finding], on_step: StepListener | None = None) -> Installed:
+    def install(self, findings: Sequence[Finding], on_step: StepListener | None = None,
+                complete: bool = False) -> Installed:
         """Build and install; on failure restore the previous version and re-raise.
 
         The error raised is always the first one: rollback steps that fail
@@ -106,8 +109,10 @@ class BuilderInstaller:
                              f"{exc.strerror or exc}") from None
         with tempfile.TemporaryDirectory(prefix="avcfix-loop-") as tmp:
             saved = self._save(Path(tmp))
+            facts = self.facts.get() if complete and self.facts is not None else None
             opts = BuildOptions(module=self.module, out_dir=self.out_dir, root=self.root, install=True,
-                                priority=self.priority, targets=self.targets)
+                                priority=self.priority, targets=self.targets, facts=facts,
+                                complete=facts is not None)
 
             def progress(step: object, detail: str) -> None:
                 if on_step is not None:
@@ -150,6 +155,7 @@ class BuilderInstaller:
             # the same package already in the store changes nothing: not progress
             installed=bool(result.installed) and not getattr(result, "already_installed", False),
             warnings=warnings,
+            completed=tuple(c.to_json() for c in result.completed),
         )
 
     def _save(self, tmp: Path) -> dict[str, Path]:

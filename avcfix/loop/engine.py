@@ -236,6 +236,8 @@ class Loop:
         self._last: list[_Applied] = []
         #: Denial keys whose fallback is the module rule.
         self._forced: set[DenialKey] = set()
+        #: The permissions completion added in this iteration's install (reported with the iteration).
+        self._completed: tuple[dict[str, str], ...] = ()
 
     # ------------------------------------------------------------------ run
 
@@ -411,8 +413,10 @@ class Loop:
             did_something = False
             if module_findings:
                 forced = [_key_json(_denial_key(f)) for f in module_findings if _denial_key(f) in self._forced]
+                # completion: the enforcing phase only (a permissive run logged every check already)
                 ok, added, installed, failure = self._install(
-                    n, module_findings, {"fallback_for": forced} if forced else {})
+                    n, module_findings, {"fallback_for": forced} if forced else {},
+                    complete=o.complete and phase is Phase.ENFORCING)
                 if failure is not None:
                     self._finish(base, t0, module_version=self.version)
                     return failure
@@ -573,7 +577,8 @@ class Loop:
             self.guard.unmark(d)
             self._emit(EventKind.NOTE, n, f"removed the permissive mark of {d}; verifying in enforcing mode")
 
-    def _install(self, n: int, findings: Sequence[Finding], extra: dict[str, Any] | None = None
+    def _install(self, n: int, findings: Sequence[Finding], extra: dict[str, Any] | None = None,
+                 complete: bool = False
                  ) -> tuple[bool, tuple[str, ...], bool, tuple[Outcome, str, tuple[str, ...]] | None]:
         """(confirmed, rules added, semodule ran, failure outcome or None)."""
         from avcfix.policy.generate import generate_module  # preview of the rules, pure
@@ -591,7 +596,8 @@ class Loop:
         entry = self.journal.begin("module", {"module": self.installer.module, "version_before": self.version,
                                               **(extra or {})})
         try:
-            result = self.installer.install(findings, on_step)
+            result = (self.installer.install(findings, on_step, complete=True) if complete
+                      else self.installer.install(findings, on_step))
         except (CompileError, ToolError, InputError) as exc:
             # the installer has rolled back already; rollback steps that failed are notes
             for note in getattr(exc, "__notes__", ()):
@@ -611,6 +617,7 @@ class Loop:
             self.notes.append(w)
             self._emit(EventKind.WARNING, n, w)
         self._emit(EventKind.INSTALLED, n, f"{result.module} {result.version}")
+        self._completed = tuple(getattr(result, "completed", ()))
         return True, result.added if result.changed else (), result.installed, None
 
     def _end_iteration(self) -> None:
@@ -622,7 +629,9 @@ class Loop:
 
     def _finish(self, base: dict, t0: float, **more: object) -> None:
         self._end_iteration()
-        report = IterationReport(**base, seconds=self.clock() - t0, **more)  # type: ignore[arg-type]
+        completed, self._completed = self._completed, ()
+        report = IterationReport(**base, seconds=self.clock() - t0, completed=completed,  # type: ignore[arg-type]
+                                 **more)
         self.iterations.append(report)
         self._emit(EventKind.DONE, report.number, report=report)
 

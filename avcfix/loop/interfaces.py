@@ -114,6 +114,8 @@ class Installed:
     installed: bool = True
     #: What went wrong around an install that still succeeded (shown as warnings and notes).
     warnings: tuple[str, ...] = ()
+    #: Permissions completion added (``Completion.to_json()`` dicts).
+    completed: tuple[dict[str, str], ...] = ()
 
 
 #: ``listener(step, detail)`` for the build steps (generate, compile, install...).
@@ -127,9 +129,12 @@ class ModuleInstaller(Protocol):
         """The version of the module as last built and installed, if any."""
         ...
 
-    def install(self, findings: Sequence[Finding], on_step: StepListener | None = None) -> Installed:
+    def install(self, findings: Sequence[Finding], on_step: StepListener | None = None,
+                complete: bool = False) -> Installed:
         """Merge, bump, compile and install; raise :class:`~avcfix.errors.InstallError`
-        (or CompileError) after restoring the previous version."""
+        (or CompileError) after restoring the previous version. ``complete``: add the
+        permissions the events prove (:mod:`avcfix.policy.complete`); the loop passes it
+        (as a keyword) only when it is true."""
         ...
 
 
