@@ -596,8 +596,7 @@ class Loop:
         entry = self.journal.begin("module", {"module": self.installer.module, "version_before": self.version,
                                               **(extra or {})})
         try:
-            result = (self.installer.install(findings, on_step, complete=True) if complete
-                      else self.installer.install(findings, on_step))
+            result = self.installer.install(findings, on_step, complete=complete)
         except (CompileError, ToolError, InputError) as exc:
             # the installer has rolled back already; rollback steps that failed are notes
             for note in getattr(exc, "__notes__", ()):

@@ -133,8 +133,7 @@ class ModuleInstaller(Protocol):
                 complete: bool = False) -> Installed:
         """Merge, bump, compile and install; raise :class:`~avcfix.errors.InstallError`
         (or CompileError) after restoring the previous version. ``complete``: add the
-        permissions the events prove (:mod:`avcfix.policy.complete`); the loop passes it
-        (as a keyword) only when it is true."""
+        permissions the events prove (:mod:`avcfix.policy.complete`)."""
         ...
 
 
