@@ -225,6 +225,9 @@ class _Boom:
     def installed_version(self) -> str | None:
         return None
 
+    def preview(self, findings: Sequence[Finding], complete: bool = False) -> tuple[str, ...]:
+        return ()
+
     def install(self, findings: Sequence[Finding], on_step=None, complete=False) -> Installed:
         raise RuntimeError("disk on fire")
 
@@ -263,6 +266,9 @@ class _InstallsNothing:
 
     def installed_version(self) -> str | None:
         return None
+
+    def preview(self, findings, complete: bool = False) -> tuple[str, ...]:
+        return ("allow something;",)
 
     def install(self, findings, on_step=None, complete=False) -> Installed:
         return Installed("1.0", True, ("+ allow something;",), MODULE)
@@ -362,8 +368,13 @@ def test_enforcing_loop_with_completion_converges_in_four_iterations(lab_root: P
     permissions, the state dir's search the file's read_file_perms; 4 iterations instead of 6
     (the counts measured with --exact and without, README "Permission completion")."""
     lab = _lab("eucanetd", lab_root)
-    report = _loop(lab, installer=BuilderInstaller(MODULE, lab.module_dir, lab.root, facts=lab.facts)).run()
+    asked: list[tuple[str, ...]] = []
+    loop = _loop(lab, installer=BuilderInstaller(MODULE, lab.module_dir, lab.root, facts=lab.facts))
+    loop.confirm = lambda question, details: asked.append(tuple(details)) or True
+    report = loop.run()
     assert report.outcome is Outcome.CONVERGED, report.message
+    # the admin is shown the rules as installed, the completed permissions included
+    assert "allow eucalyptus_eucanetd_t eucalyptus_var_run_t:file { create getattr open write };" in asked[0]
     its = report.iterations
     assert len(its) <= 4 and [it.phase for it in its] == [Phase.ENFORCING] * len(its)
     # every rule the daemon needs is in the installed policy (what --exact's 5 denials asked for)

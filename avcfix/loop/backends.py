@@ -93,6 +93,18 @@ class BuilderInstaller:
         except Exception:  # an unreadable .te: the builder reports it properly on install
             return None
 
+    def preview(self, findings: Sequence[Finding], complete: bool = False) -> tuple[str, ...]:
+        """The rule lines of a module generated from ``findings`` alone (pure: no file, no
+        command), with the completed permissions when ``complete`` and facts are at hand."""
+        from avcfix.policy.complete import complete as completions_of
+        from avcfix.policy.generate import generate_module
+        from avcfix.policy.render import rule_te
+
+        facts = self.facts.get() if complete and self.facts is not None else None
+        extra = completions_of(findings, facts) if facts is not None else ()
+        module = generate_module(findings, name=self.module, completions=extra).module
+        return tuple(sorted(rule_te(r) for r in module.rules))
+
     def install(self, findings: Sequence[Finding], on_step: StepListener | None = None,
                 complete: bool = False) -> Installed:
         """Build and install; on failure restore the previous version and re-raise.

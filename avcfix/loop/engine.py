@@ -581,11 +581,7 @@ class Loop:
                  complete: bool = False
                  ) -> tuple[bool, tuple[str, ...], bool, tuple[Outcome, str, tuple[str, ...]] | None]:
         """(confirmed, rules added, semodule ran, failure outcome or None)."""
-        from avcfix.policy.generate import generate_module  # preview of the rules, pure
-        from avcfix.policy.render import rule_te
-
-        preview = generate_module(findings, name=self.installer.module).module
-        lines = tuple(sorted(rule_te(r) for r in preview.rules))
+        lines = self.installer.preview(findings, complete=complete)
         question = f"Install module {self.installer.module} with these rules into the policy?"
         if not self.confirm(question, lines):
             return False, (), False, None

@@ -129,6 +129,11 @@ class ModuleInstaller(Protocol):
         """The version of the module as last built and installed, if any."""
         ...
 
+    def preview(self, findings: Sequence[Finding], complete: bool = False) -> tuple[str, ...]:
+        """The rule lines an install of ``findings`` would add (what the admin confirms),
+        with the permissions completion adds when ``complete``."""
+        ...
+
     def install(self, findings: Sequence[Finding], on_step: StepListener | None = None,
                 complete: bool = False) -> Installed:
         """Merge, bump, compile and install; raise :class:`~avcfix.errors.InstallError`
