@@ -84,6 +84,9 @@ class BuildOptions:
     mls: bool | None = None
     facts: object | None = None
     targets: TargetCache | None = None
+    #: Permission completion (:mod:`avcfix.policy.complete`), asked of ``facts``: off by default
+    #: (``avcfix build`` is exact unless ``--complete``; the loop's enforcing phase turns it on).
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,8 @@ class BuildResult:
     compiled: bool = False
     #: ``install`` found exactly this package installed already (semodule -E) and skipped semodule -i.
     already_installed: bool = False
+    #: Permissions completion added (:class:`~avcfix.policy.complete.Completion`), sorted.
+    completed: tuple = ()
 
 
 # -------------------------------------------------------------- name selection
@@ -353,8 +358,13 @@ def build_module(
     # host's headers, the root's own, and the module's NAME.if (the Makefile reads it too)
     root_dir, root_name = (options.root.root, options.root.name) if options.root else (None, "default")
     reserved = header_macro_names(*header_dirs(root_dir, root_name), te_path.with_suffix(".if"))
+    completions: tuple = ()
+    if options.complete and options.facts is not None:
+        from avcfix.policy.complete import complete
+
+        completions = complete(findings, options.facts)
     gen = generate_module(findings, name=options.module, include_advised=options.include_advised,
-                          xperms=options.xperms, reserved=reserved)
+                          xperms=options.xperms, reserved=reserved, completions=completions)
     new = gen.module
 
     existing: Module | None = None
@@ -450,4 +460,5 @@ def build_module(
         mls=mls,
         compiled=compiled is not None,
         already_installed=already,
+        completed=gen.completed,
     )

@@ -118,6 +118,7 @@ def result_json(res: BuildResult) -> dict:
         "missing_after_install": rule_lines_json(res.missing_after_install, attributes),
         "left_out": [finding_json(f) for f in res.left_out],
         "rejected": [{"what": r.what, "reason": r.reason} for r in res.rejected],
+        "completed": [c.to_json() for c in res.completed],
         "commands": [{"argv": list(r.argv), "exit": r.returncode} for r in res.results],
     }
 
@@ -235,6 +236,10 @@ def build(
                                             "executable, labelled NAME_exec_t."),
     permissive_domain: bool = typer.Option(False, "--permissive-domain", help="With --new-domain: "
                                            "write 'permissive NAME_t;' (default: enforced)."),
+    complete: bool = typer.Option(False, "--complete", help="Permission completion: add the rest of a "
+                                  "well-known access sequence the log's events prove (docs/completion.md)."),
+    exact: bool = typer.Option(False, "--exact", help="Only the denied permissions (the default; "
+                               "overrides --complete)."),
 ) -> None:
     """Build one merged, deduplicated policy module per domain and compile it."""
     args = list(args or [])
@@ -319,7 +324,7 @@ def build(
             for modname, fs in jobs:
                 opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
                                     priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
-                                    mls=mls, facts=facts, targets=targets)
+                                    mls=mls, facts=facts, targets=targets, complete=complete and not exact)
                 try:
                     results.append(build_module(fs, opts, progress=step))
                 except AvcfixError as exc:

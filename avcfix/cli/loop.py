@@ -182,6 +182,8 @@ def loop(
                                              "--new-domain'), relabel --exec, then loop; taken back unless "
                                              "the loop converges."),
     exec_path: Optional[str] = typer.Option(None, "--exec", help="With --new-domain: the service's executable."),
+    exact: bool = typer.Option(False, "--exact", help="No permission completion: only the denied "
+                               "permissions, one restart per denial (docs/completion.md)."),
 ) -> None:
     """Restart a service, collect new denials, rebuild and reinstall the module, until none appear.
 
@@ -217,6 +219,8 @@ def loop(
         module = new_domain
         domains = domains or (f"{new_domain}_t",)
     nd = (new_domain, exec_path) if new_domain is not None and exec_path is not None else None
+    global _COMPLETE
+    _COMPLETE = not exact
     try:
         if lab is not None:
             report = _run_lab(lab, lab_dir, root, domains, module, out_dir, settle, max_iterations, permissive,
@@ -244,6 +248,10 @@ def _emit(report: LoopReport, as_json: bool) -> None:
         raise SystemExit(report.exit_code)
 
 
+#: Permission completion in the enforcing phase (``--exact`` turns it off); set by :func:`loop`.
+_COMPLETE = True
+
+
 def _check_names(domains: Sequence[str], module: Optional[str]) -> None:
     """--domain and --module must be SELinux identifiers (usage errors, exit 2)."""
     from avcfix.policy.identifiers import identifier_problem
@@ -260,7 +268,7 @@ def _options(service: str, domains: tuple[str, ...], module: Optional[str], sett
     _check_names(domains, name)
     return LoopOptions(service=service, module=name, domains=domains, settle=settle,
                        max_iterations=max_iterations, permissive=permissive, dontaudit_off=dontaudit_off,
-                       apply_advice=apply_advice)
+                       apply_advice=apply_advice, complete=_COMPLETE)
 
 
 def _plan(nd: Optional[tuple[str, str]], exists) -> Optional[NewDomainPlan]:

@@ -758,6 +758,32 @@ class PolicyFacts:
         return self._portcon.get(str(t) if t is not None else type_name, ())
 
 
+    # ---------------------------------------- permission completion (policy.complete)
+
+    def class_permissions(self, tclass: str) -> frozenset[str] | None:
+        """Every permission of class ``tclass`` (common included); ``None`` for an unknown class."""
+        return self._class_perms(tclass)
+
+    def type_transition(self, domain: str, target: str, tclass: str, name: str | None = None) -> str | None:
+        """See :meth:`avcfix.explain.protocol.Facts.type_transition`."""
+        from avcfix.explain.seqfacts import type_transition
+
+        return type_transition(self._policy, domain, target, tclass, name)
+
+    def node_type(self, family: str | None, address: str | None) -> str | None:
+        """See :meth:`avcfix.explain.protocol.Facts.node_type`."""
+        from avcfix.explain.seqfacts import node_type
+
+        return node_type(self._policy, family, address)
+
+    def port_type(self, proto: str, port: int) -> str | None:
+        """See :meth:`avcfix.explain.protocol.Facts.port_type`."""
+        from avcfix.explain.seqfacts import port_type
+
+        self.port_ranges("")  # fills self._portcon
+        rows = [(p, lo, hi, t) for t, ranges in (self._portcon or {}).items() for p, lo, hi in ranges]
+        return port_type(rows, self._policy, proto, port)
+
     # ------------------------------------------------ file-label advisors (h13-files)
     # restorecon, custom_location, home_content, mounton, dontaudit_hidden.
 

@@ -245,3 +245,22 @@ class Facts(Protocol):
         """The boolean's value in the policy, or ``None`` when the policy has no such boolean."""
         ...
 
+    # -- permission completion (avcfix.policy.complete)
+
+    def class_permissions(self, tclass: str) -> frozenset[str] | None:
+        """Every permission of class ``tclass`` (its common's included); ``None`` for an unknown class."""
+        ...
+
+    def type_transition(self, domain: str, target: str, tclass: str, name: str | None = None) -> str | None:
+        """The type a ``tclass`` object ``domain`` creates in a ``target`` directory gets from the
+        policy's type_transition rules (a name-based rule for ``name`` first); ``None`` when none applies."""
+        ...
+
+    def node_type(self, family: str | None, address: str | None) -> str | None:
+        """The type of network node ``address`` (nodecon, else the ``node`` initial SID); ``None``
+        when the policy has nodecons and the address is unknown."""
+        ...
+
+    def port_type(self, proto: str, port: int) -> str | None:
+        """The type of ``proto`` port ``port`` (the narrowest portcon, else the ``port`` initial SID)."""
+        ...

@@ -195,6 +195,43 @@ class AdvisorQueries:
         canonical = self.canonical_type(type_name)
         return portcon.get(canonical if canonical is not None else type_name, ())
 
+    # ---------------------------------------- permission completion (policy.complete)
+
+    def class_permissions(self, tclass: str) -> frozenset[str] | None:
+        """Every permission of class ``tclass`` (common included); ``None`` for an unknown class."""
+        cls = self._classes.get(tclass)
+        return frozenset(cls[2]) if cls is not None else None
+
+    def _setools_policy(self) -> Any:
+        """A setools view of the same policy file, opened on first use (the index has no
+        type_transition, nodecon or initial-SID rows; only completion asks)."""
+        pol = self._q.get("setools")
+        if pol is None:
+            import setools
+
+            pol = self._q["setools"] = setools.SELinuxPolicy(str(getattr(self, "path")))
+        return pol
+
+    def type_transition(self, domain: str, target: str, tclass: str, name: str | None = None) -> str | None:
+        """See :meth:`avcfix.explain.protocol.Facts.type_transition`."""
+        from avcfix.explain.seqfacts import type_transition
+
+        return type_transition(self._setools_policy(), domain, target, tclass, name)
+
+    def node_type(self, family: str | None, address: str | None) -> str | None:
+        """See :meth:`avcfix.explain.protocol.Facts.node_type`."""
+        from avcfix.explain.seqfacts import node_type
+
+        return node_type(self._setools_policy(), family, address)
+
+    def port_type(self, proto: str, port: int) -> str | None:
+        """See :meth:`avcfix.explain.protocol.Facts.port_type` (portcon rows from the index)."""
+        from avcfix.explain.seqfacts import port_type
+
+        rows = self.db.execute("SELECT proto, low, high, type FROM portcon WHERE proto = ? AND low <= ? AND high >= ?",
+                               (proto, port, port)).fetchall()
+        return port_type(rows, self._setools_policy(), proto, port)
+
     def _genfs(self) -> frozenset[str]:
         found = self._q.get("genfs")
         if found is None:

@@ -39,7 +39,7 @@ from avcfix.errors import UsageError
 from avcfix.explain.model import Reason
 from avcfix.explain.protocol import AccessKey, Analysis
 from avcfix.lab import records as R
-from avcfix.lab.scenario import Access, Check, Scenario, Target
+from avcfix.lab.scenario import OPEN_FLAGS, Access, Check, Scenario, Target, default_open_flags
 
 #: Linux capability numbers (include/uapi/linux/capability.h), for ``capability=N``.
 CAPABILITIES = {
@@ -56,6 +56,31 @@ CAPABILITIES = {
 #: Seconds of simulated time between two accesses, and for a service start.
 STEP = 0.001
 START_GAP = 1.0
+
+
+#: A user-space pointer, as the SYSCALL record shows one (a path, a sockaddr, a buffer).
+_POINTER = 0x7FFD5E1C2A10
+_AT_FDCWD = 0xFFFFFF9C
+
+
+def syscall_args(access: Access) -> tuple[int, int, int, int]:
+    """The SYSCALL record's a0..a3 for ``access`` (x86_64): the scenario's ``args``, else
+    for open/openat/creat the path pointer, the flags (``flags``, else derived from the
+    checks: :func:`~avcfix.lab.scenario.default_open_flags`) and the mode (0644 with
+    O_CREAT); bind/connect: fd 3, a sockaddr pointer, its length (16); others as before."""
+    if access.args is not None:
+        return access.args
+    if access.syscall in ("open", "openat", "creat"):
+        flags = access.flags if access.flags is not None else default_open_flags(access.checks)
+        mode = 0o644 if flags & OPEN_FLAGS["O_CREAT"] or access.syscall == "creat" else 0
+        if access.syscall == "open":
+            return (_POINTER, flags, mode, 0)
+        if access.syscall == "creat":
+            return (_POINTER, 0o644, 0, 0)
+        return (_AT_FDCWD, _POINTER, flags, mode)
+    if access.syscall in ("bind", "connect"):
+        return (3, _POINTER, 16, 0)
+    return R.DEFAULT_ARGS
 
 
 class Analyzer(Protocol):
@@ -378,7 +403,11 @@ class SimKernel:
         if nr is None:
             raise UsageError(f"lab scenario {self.scenario.name}: unknown x86_64 syscall {access.syscall!r}")
         out = [R.syscall_record(st.clock, st.serial, proc, nr, ok, access.result if ok else R.EACCES,
-                                len(access.paths))]
+                                len(access.paths), syscall_args(access))]
+        port = next((c.target.port for c in access.checks if c.target.kind == "port"), None)
+        if access.syscall in ("bind", "connect") and port is not None:
+            address = access.address or ("0.0.0.0" if access.syscall == "bind" else "127.0.0.1")
+            out.append(R.sockaddr_record(st.clock, st.serial, address, port))
         if access.paths:
             out.append(R.cwd_record(st.clock, st.serial, self.scenario.cwd))
             for i, path in enumerate(access.paths):

@@ -81,16 +81,29 @@ def avc_record(when: float, serial: int, proc: Process, avc: AvcLine) -> str:
     return header("AVC", when, serial) + " ".join(parts)
 
 
+#: The args the SYSCALL record shows when the caller gives none (an openat creating a file).
+DEFAULT_ARGS = (0xFFFFFF9C, 0x7FFD5E1C2A10, 0x80241, 0x1B6)
+
+
 def syscall_record(
-    when: float, serial: int, proc: Process, nr: int, success: bool, exit_value: int, items: int
+    when: float, serial: int, proc: Process, nr: int, success: bool, exit_value: int, items: int,
+    args: tuple[int, int, int, int] = DEFAULT_ARGS,
 ) -> str:
-    """``type=SYSCALL`` with the process identity (root daemon started by init)."""
+    """``type=SYSCALL`` with the process identity (root daemon started by init); ``args``
+    are a0..a3, printed in hex as the kernel does."""
+    a0, a1, a2, a3 = (f"{a:x}" for a in args)
     return header("SYSCALL", when, serial) + (
         f"arch={ARCH_X86_64} syscall={nr} success={'yes' if success else 'no'} exit={exit_value} "
-        f"a0=ffffff9c a1=7ffd5e1c2a10 a2=80241 a3=1b6 items={items} ppid={proc.ppid} pid={proc.pid} "
+        f"a0={a0} a1={a1} a2={a2} a3={a3} items={items} ppid={proc.ppid} pid={proc.pid} "
         "auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) "
         f"ses=4294967295 comm={_quote(proc.comm)} exe={_quote(proc.exe)} subj={proc.context} key=(null)"
     )
+
+
+def sockaddr_record(when: float, serial: int, address: str, port: int) -> str:
+    """``type=SOCKADDR`` of an IPv4 ``sockaddr_in`` (family little-endian, port big-endian)."""
+    raw = (2).to_bytes(2, "little") + port.to_bytes(2, "big") + bytes(int(b) for b in address.split(".")) + bytes(8)
+    return header("SOCKADDR", when, serial) + f"saddr={raw.hex().upper()}"
 
 
 def cwd_record(when: float, serial: int, cwd: str) -> str:

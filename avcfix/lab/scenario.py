@@ -82,6 +82,34 @@ class Access:
     paths: tuple[str, ...] = ()
     #: Return value on success (fd number, 0...).
     result: int = 0
+    #: open/openat/creat flags (x86_64 values); None: derived from the checks (:func:`default_open_flags`).
+    flags: int | None = None
+    #: The SYSCALL record's a0..a3 as given; None: derived from the syscall (:mod:`avcfix.lab.kernel`).
+    args: tuple[int, int, int, int] | None = None
+    #: bind/connect: the SOCKADDR's IPv4 address (default 0.0.0.0 for bind, 127.0.0.1 for connect).
+    address: str | None = None
+
+
+#: open(2) flags by name, x86_64 values (asm-generic/fcntl.h), for a scenario's ``flags``.
+OPEN_FLAGS = {
+    "O_RDONLY": 0o0, "O_WRONLY": 0o1, "O_RDWR": 0o2, "O_CREAT": 0o100, "O_EXCL": 0o200, "O_NOCTTY": 0o400,
+    "O_TRUNC": 0o1000, "O_APPEND": 0o2000, "O_NONBLOCK": 0o4000, "O_DIRECTORY": 0o200000,
+    "O_NOFOLLOW": 0o400000, "O_CLOEXEC": 0o2000000,
+}
+
+
+def default_open_flags(checks: tuple[Check, ...]) -> int:
+    """The flags an open making ``checks`` would have: a file created -> O_WRONLY|O_CREAT|O_TRUNC,
+    a file written -> O_WRONLY (O_APPEND for append), else O_RDONLY; always O_CLOEXEC."""
+    f = OPEN_FLAGS
+    files = [c for c in checks if c.tclass != "dir"]
+    if any("create" in c.perms for c in files):
+        return f["O_WRONLY"] | f["O_CREAT"] | f["O_TRUNC"] | f["O_CLOEXEC"]
+    if any("append" in c.perms for c in files):
+        return f["O_WRONLY"] | f["O_APPEND"] | f["O_CLOEXEC"]
+    if any("write" in c.perms for c in files):
+        return f["O_WRONLY"] | f["O_CLOEXEC"]
+    return f["O_RDONLY"] | f["O_CLOEXEC"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,4 +351,46 @@ def _access(d: Mapping[str, Any], where: str) -> Access:
         checks=checks,
         paths=paths,
         result=result,
+        flags=_flags(d.get("flags"), where),
+        args=_args(d.get("args"), where),
+        address=_address(d.get("address"), where),
     )
+
+
+def _flags(value: Any, where: str) -> int | None:
+    """``flags``: an integer or a list of O_* names (see :data:`OPEN_FLAGS`)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 32:
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        unknown = [v for v in value if v not in OPEN_FLAGS]
+        if unknown:
+            raise UsageError(f"{where}: unknown open flag(s) {', '.join(map(repr, unknown))} "
+                             f"(known: {', '.join(OPEN_FLAGS)})")
+        out = 0
+        for v in value:
+            out |= OPEN_FLAGS[v]
+        return out
+    raise UsageError(f"{where}: flags must be an integer or a list of O_* names")
+
+
+def _args(value: Any, where: str) -> tuple[int, int, int, int] | None:
+    """``args``: the SYSCALL record's a0..a3, four unsigned 64-bit integers."""
+    if value is None:
+        return None
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 64 for v in value)):
+        raise UsageError(f"{where}: args must be a list of four unsigned integers (a0..a3)")
+    return (value[0], value[1], value[2], value[3])
+
+
+def _address(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    import ipaddress
+
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except (ValueError, TypeError):
+        raise UsageError(f"{where}: address must be an IPv4 address") from None

@@ -60,6 +60,8 @@ class BuilderInstaller:
         self.priority = priority
         self.record = record
         self._version: str | None = None
+        #: The policy facts completion asks (the explainer's; None: no completion).
+        self.facts = facts
         #: The target policy, opened once per policy file: the check before an
         #: install and the verification after it (which is the next install's target).
         #: With ``facts`` (the explainer's :class:`CurrentFacts`), both ask its policy
@@ -91,7 +93,20 @@ class BuilderInstaller:
         except Exception:  # an unreadable .te: the builder reports it properly on install
             return None
 
-    def install(self, findings: Sequence[Finding], on_step: StepListener | None = None) -> Installed:
+    def preview(self, findings: Sequence[Finding], complete: bool = False) -> tuple[str, ...]:
+        """The rule lines of a module generated from ``findings`` alone (pure: no file, no
+        command), with the completed permissions when ``complete`` and facts are at hand."""
+        from avcfix.policy.complete import complete as completions_of
+        from avcfix.policy.generate import generate_module
+        from avcfix.policy.render import rule_te
+
+        facts = self.facts.get() if complete and self.facts is not None else None
+        extra = completions_of(findings, facts) if facts is not None else ()
+        module = generate_module(findings, name=self.module, completions=extra).module
+        return tuple(sorted(rule_te(r) for r in module.rules))
+
+    def install(self, findings: Sequence[Finding], on_step: StepListener | None = None,
+                complete: bool = False) -> Installed:
         """Build and install; on failure restore the previous version and re-raise.
 
         The error raised is always the first one: rollback steps that fail
@@ -106,8 +121,10 @@ class BuilderInstaller:
                              f"{exc.strerror or exc}") from None
         with tempfile.TemporaryDirectory(prefix="avcfix-loop-") as tmp:
             saved = self._save(Path(tmp))
+            facts = self.facts.get() if complete and self.facts is not None else None
             opts = BuildOptions(module=self.module, out_dir=self.out_dir, root=self.root, install=True,
-                                priority=self.priority, targets=self.targets)
+                                priority=self.priority, targets=self.targets, facts=facts,
+                                complete=facts is not None)
 
             def progress(step: object, detail: str) -> None:
                 if on_step is not None:
@@ -150,6 +167,7 @@ class BuilderInstaller:
             # the same package already in the store changes nothing: not progress
             installed=bool(result.installed) and not getattr(result, "already_installed", False),
             warnings=warnings,
+            completed=tuple(c.to_json() for c in result.completed),
         )
 
     def install_skeleton(self, name: str, exec_path: str, on_step: StepListener | None = None) -> Installed:

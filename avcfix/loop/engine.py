@@ -241,6 +241,8 @@ class Loop:
         #: ``--new-domain``: the plan, and what confining the service did (for the end and the report).
         self.new_domain = new_domain
         self._nd: dict[str, Any] = {}
+        #: The permissions completion added in this iteration's install (reported with the iteration).
+        self._completed: tuple[dict[str, str], ...] = ()
 
     # ------------------------------------------------------------------ run
 
@@ -423,8 +425,10 @@ class Loop:
             did_something = False
             if module_findings:
                 forced = [_key_json(_denial_key(f)) for f in module_findings if _denial_key(f) in self._forced]
+                # completion: the enforcing phase only (a permissive run logged every check already)
                 ok, added, installed, failure = self._install(
-                    n, module_findings, {"fallback_for": forced} if forced else {})
+                    n, module_findings, {"fallback_for": forced} if forced else {},
+                    complete=o.complete and phase is Phase.ENFORCING)
                 if failure is not None:
                     self._finish(base, t0, module_version=self.version)
                     return failure
@@ -667,14 +671,11 @@ class Loop:
             self.guard.unmark(d)
             self._emit(EventKind.NOTE, n, f"removed the permissive mark of {d}; verifying in enforcing mode")
 
-    def _install(self, n: int, findings: Sequence[Finding], extra: dict[str, Any] | None = None
+    def _install(self, n: int, findings: Sequence[Finding], extra: dict[str, Any] | None = None,
+                 complete: bool = False
                  ) -> tuple[bool, tuple[str, ...], bool, tuple[Outcome, str, tuple[str, ...]] | None]:
         """(confirmed, rules added, semodule ran, failure outcome or None)."""
-        from avcfix.policy.generate import generate_module  # preview of the rules, pure
-        from avcfix.policy.render import rule_te
-
-        preview = generate_module(findings, name=self.installer.module).module
-        lines = tuple(sorted(rule_te(r) for r in preview.rules))
+        lines = self.installer.preview(findings, complete=complete)
         question = f"Install module {self.installer.module} with these rules into the policy?"
         if not self.confirm(question, lines):
             return False, (), False, None
@@ -685,7 +686,7 @@ class Loop:
         entry = self.journal.begin("module", {"module": self.installer.module, "version_before": self.version,
                                               **(extra or {})})
         try:
-            result = self.installer.install(findings, on_step)
+            result = self.installer.install(findings, on_step, complete=complete)
         except (CompileError, ToolError, InputError) as exc:
             # the installer has rolled back already; rollback steps that failed are notes
             for note in getattr(exc, "__notes__", ()):
@@ -705,6 +706,7 @@ class Loop:
             self.notes.append(w)
             self._emit(EventKind.WARNING, n, w)
         self._emit(EventKind.INSTALLED, n, f"{result.module} {result.version}")
+        self._completed = tuple(getattr(result, "completed", ()))
         return True, result.added if result.changed else (), result.installed, None
 
     def _end_iteration(self) -> None:
@@ -716,7 +718,9 @@ class Loop:
 
     def _finish(self, base: dict, t0: float, **more: object) -> None:
         self._end_iteration()
-        report = IterationReport(**base, seconds=self.clock() - t0, **more)  # type: ignore[arg-type]
+        completed, self._completed = self._completed, ()
+        report = IterationReport(**base, seconds=self.clock() - t0, completed=completed,  # type: ignore[arg-type]
+                                 **more)
         self.iterations.append(report)
         self._emit(EventKind.DONE, report.number, report=report)
 

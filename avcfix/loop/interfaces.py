@@ -114,6 +114,8 @@ class Installed:
     installed: bool = True
     #: What went wrong around an install that still succeeded (shown as warnings and notes).
     warnings: tuple[str, ...] = ()
+    #: Permissions completion added (``Completion.to_json()`` dicts).
+    completed: tuple[dict[str, str], ...] = ()
 
 
 #: ``listener(step, detail)`` for the build steps (generate, compile, install...).
@@ -127,9 +129,16 @@ class ModuleInstaller(Protocol):
         """The version of the module as last built and installed, if any."""
         ...
 
-    def install(self, findings: Sequence[Finding], on_step: StepListener | None = None) -> Installed:
+    def preview(self, findings: Sequence[Finding], complete: bool = False) -> tuple[str, ...]:
+        """The rule lines an install of ``findings`` would add (what the admin confirms),
+        with the permissions completion adds when ``complete``."""
+        ...
+
+    def install(self, findings: Sequence[Finding], on_step: StepListener | None = None,
+                complete: bool = False) -> Installed:
         """Merge, bump, compile and install; raise :class:`~avcfix.errors.InstallError`
-        (or CompileError) after restoring the previous version."""
+        (or CompileError) after restoring the previous version. ``complete``: add the
+        permissions the events prove (:mod:`avcfix.policy.complete`)."""
         ...
 
 

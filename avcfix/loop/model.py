@@ -69,6 +69,8 @@ class LoopOptions:
     permissive: bool = False
     dontaudit_off: bool = False
     apply_advice: bool = False
+    #: Permission completion in the enforcing phase (off with ``--exact``); see avcfix.policy.complete.
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +169,12 @@ class IterationReport:
     seconds: float = 0.0
     #: Denials that came back after a fix the loop applied, and what it tried next.
     fallbacks: tuple[Fallback, ...] = ()
+    #: Permissions completion added to this iteration's rules: {source, target, tclass, perm, after, set}.
+    completed: tuple[dict[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "completed": [dict(c) for c in self.completed],
             "iteration": self.number,
             "phase": self.phase.value,
             "healthy": self.healthy,

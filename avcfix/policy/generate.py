@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
 from avcfix.explain.model import AdviceKind, Finding, Reason
+from avcfix.policy.complete import Completion
 from avcfix.policy.identifiers import check_identifier, check_version, identifier_problem
 from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind, XpermKind, XpermRule, clean_comment
 from avcfix.policy.requires import with_computed_require
@@ -63,6 +64,8 @@ class GenerateResult:
     module: Module
     left_out: tuple[Finding, ...] = ()
     rejected: tuple[Rejected, ...] = ()
+    #: The completed permissions written into the module (see :mod:`avcfix.policy.complete`).
+    completed: tuple[Completion, ...] = ()
 
 
 @dataclass(slots=True)
@@ -79,6 +82,8 @@ class _Acc:
     xperm_cmds: set[int] = field(default_factory=set)
     #: Why the dontaudit rule is written instead of an allow rule (the advice's why).
     special_why: set[str] = field(default_factory=set)
+    #: Permissions added by completion (not denied themselves).
+    completed: list[Completion] = field(default_factory=list)
 
 
 #: An advice's rule, as :mod:`avcfix.explain.commands` writes it.
@@ -183,7 +188,18 @@ def _example_path(groups: list) -> str | None:
     return paths[0]
 
 
+def _completed_lines(acc: _Acc) -> tuple[str, ...]:
+    """One comment per (denial completed, permission set): which permissions completion added."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for c in acc.completed:
+        by.setdefault((c.after, c.set), []).append(c.perm)
+    return tuple(clean_comment(f"completed: {{ {' '.join(sorted(perms))} }} after denied {after} "
+                               f"(refpolicy {pset})", COMMENT_LIMIT) for (after, pset), perms in sorted(by.items()))
+
+
 def _evidence(acc: _Acc) -> tuple[str, ...]:
+    if not acc.groups:
+        return ("no denial of its own: permissions added by completion",) + _completed_lines(acc)
     groups = [acc.groups[k] for k in sorted(acc.groups)]
     count = sum(g.count for g in groups)
     comms = sorted({c for g in groups for c in (g.comms or ((g.example.comm,) if g.example.comm else ()))})
@@ -207,7 +223,7 @@ def _evidence(acc: _Acc) -> tuple[str, ...]:
         lines.append(f"permissive: {permissive} of {count} logged in permissive mode (allowed, not blocked)")
     for command in sorted(acc.advised):
         lines.append(f"included with --include-advised; advised instead: {command}")
-    return tuple(clean_comment(line, COMMENT_LIMIT) for line in lines)
+    return tuple(clean_comment(line, COMMENT_LIMIT) for line in lines) + _completed_lines(acc)
 
 
 def generate_module(
@@ -218,8 +234,14 @@ def generate_module(
     include_advised: bool = False,
     xperms: bool = False,
     reserved: Collection[str] = (),
+    completions: Sequence[Completion] = (),
 ) -> GenerateResult:
     """Build one module from ``findings`` (see the module docstring).
+
+    ``completions`` (from :func:`avcfix.policy.complete.complete`): permissions
+    added to the rules besides the denied ones, each marked in a comment on its
+    rule; one whose names fail the identifier checks is rejected, one already
+    denied is not marked. Without them the module is what it always was.
 
     ``reserved``: more m4 macro names no name may contain as a word, besides
     those :mod:`avcfix.policy.m4names` refuses everywhere: the installed
@@ -266,6 +288,24 @@ def generate_module(
         if not f.needs_module and f.advice:
             acc.advised.add(f.advice[0].command)
 
+    completed: list[Completion] = []
+    for comp in sorted(set(completions)):
+        problems = [Rejected(f"completed {what} {clean_comment(repr(name))}", problem)
+                    for what, name, kind in (("source type", comp.source, "type"),
+                                             ("target type", comp.target, "type"),
+                                             ("class", comp.tclass, "class"),
+                                             ("permission", comp.perm, "permission"))
+                    for problem in [identifier_problem(name, kind, reserved)] if problem]  # type: ignore[arg-type]
+        if problems:
+            rejected.extend(p for p in problems if p not in rejected)
+            continue
+        acc = accs.setdefault((comp.source, comp.target, comp.tclass), _Acc())
+        if comp.perm in acc.perms:
+            continue  # denied itself: nothing to mark
+        acc.perms.add(comp.perm)
+        acc.completed.append(comp)
+        completed.append(comp)
+
     rules: list = []
     for (source, target, tclass), acc in sorted(accs.items()):
         src = NameSet.of(source)
@@ -303,4 +343,4 @@ def generate_module(
                         "(or that m4 would expand):")
         comments += [clean_comment(f"{r.what}: {r.reason}") for r in rejected]
     module = Module(name=name, version=version, rules=tuple(rules), comments=tuple(comments))
-    return GenerateResult(with_computed_require(module), tuple(left_out), tuple(rejected))
+    return GenerateResult(with_computed_require(module), tuple(left_out), tuple(rejected), tuple(completed))

@@ -158,7 +158,14 @@ def test_port_63822_was_labelled_as_avcfix_advised(e2e_run):
 def test_loop_converges_enforcing(e2e_run):
     assert rc(e2e_run, "loop") == 0, step_output(e2e_run, "loop")
     doc = report(e2e_run, "loop")
-    assert loop_iterations(doc), doc
+    its = loop_iterations(doc)
+    assert its, doc
+    # issue 15: permission completion (the loop's default) takes the stand-in's 8 denials in at most
+    # 5 iterations (9 with --exact); the count is reported in the test output (pytest -s / -rP)
+    print(f"e2e enforcing loop: {len(its)} iteration(s); completed: "
+          f"{sum(len(it.get('completed') or ()) for it in its)} permission(s)")
+    assert len(its) <= 5, [(it.get("iteration"), it.get("new_denials")) for it in its]
+    assert all(it.get("phase") == "enforcing" for it in its), its
     assert text(e2e_run, "loop-active.txt").strip() == "active"
 
 
