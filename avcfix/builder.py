@@ -39,7 +39,7 @@ from avcfix.policy.render import render_cil, render_te, rule_te
 from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain import semodule
 from avcfix.toolchain.atomic import write_atomic
-from avcfix.toolchain.compile import Compiled, compile_module, compile_refpolicy_module
+from avcfix.toolchain.compile import Compiled, compile_module, compile_refpolicy_module, devel_build_for
 from avcfix.toolchain.headers import header_dirs, header_macro_names
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 from avcfix.toolchain.target import Names, TargetCache, TargetPolicy
@@ -415,7 +415,9 @@ def build_module(
         _step(BuildStep.COMPILE, str(te_path))
         try:
             if _needs_refpolicy(module):
-                compiled = compile_refpolicy_module(te_path, out_dir=out_dir, record=_record)
+                makefile, headerdir = devel_build_for(options.root.root if options.root else None)
+                compiled = compile_refpolicy_module(te_path, out_dir=out_dir, record=_record, makefile=makefile,
+                                                    headerdir=headerdir)
             else:
                 compiled = compile_module(te_path, mls=mls, out_dir=out_dir, record=_record)
         except OSError as exc:

@@ -228,6 +228,14 @@ def build(
     until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (see README)."),
+    new_domain: Optional[str] = typer.Option(None, "--new-domain", help="Write a new domain NAME_t for a "
+                                             "service that has none (module NAME: .te, .if, .fc, as "
+                                             "sepolicy generate --init); needs --exec. Arguments are "
+                                             "then only log sources."),
+    exec_path: Optional[str] = typer.Option(None, "--exec", help="With --new-domain: the service's "
+                                            "executable, labelled NAME_exec_t."),
+    permissive_domain: bool = typer.Option(False, "--permissive-domain", help="With --new-domain: "
+                                           "write 'permissive NAME_t;' (default: enforced)."),
     complete: bool = typer.Option(False, "--complete", help="Permission completion: add the rest of a "
                                   "well-known access sequence the log's events prove (docs/completion.md)."),
     exact: bool = typer.Option(False, "--exact", help="Only the denied permissions (the default; "
@@ -235,6 +243,15 @@ def build(
 ) -> None:
     """Build one merged, deduplicated policy module per domain and compile it."""
     args = list(args or [])
+    if new_domain is not None or exec_path is not None or permissive_domain:
+        from avcfix.cli.newdomain import new_domain_build
+
+        done = new_domain_build(new_domain, exec_path, permissive_domain, args, module=module, out_dir=out_dir,
+                                root=root, install=install, priority=priority, as_json=as_json,
+                                all_domains=all_domains, cil=cil)
+        if done is None:
+            return
+        args, module = done  # log sources given: their rules for NAME_t go into the skeleton too
     if all_domains:
         name, sources = None, args
     else:

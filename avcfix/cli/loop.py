@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from avcfix.cli.common import safe_text
 from avcfix.errors import ToolError, UsageError
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
 from avcfix.loop.session import BusyError, LoopSession, state_dir_for
-from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, Outcome, PreflightCheck
+from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, NewDomainPlan, Outcome, PreflightCheck
 from avcfix.loop.preflight import failure_message
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
@@ -137,6 +138,14 @@ def _summary(report: LoopReport) -> None:
         console.print(f"restored: {_t(line)}")
     for line in report.notes:
         console.print(f"note: {_t(line)}")
+    nd = report.new_domain
+    if nd is not None:
+        if nd.get("installed") and nd.get("relabelled"):
+            console.print(f"new domain {_t(nd['domain'])}: module {_t(nd['name'])} installed, "
+                          f"{_t(', '.join(nd['relabel']))} relabelled; {_t(report.service)} runs confined")
+        else:
+            console.print(f"new domain {_t(nd['domain'])}: taken back (the loop did not converge); "
+                          f"{_t(report.service)} runs as before the loop")
 
 
 @app.command()
@@ -168,6 +177,11 @@ def loop(
                                            "module); reused when it exists. Default: a new temp dir."),
     recover: bool = typer.Option(False, "--recover", help="Only undo what an interrupted (killed) loop "
                                  "left on this root (--root) or lab (--lab-dir), then exit."),
+    new_domain: Optional[str] = typer.Option(None, "--new-domain", help="Confine a service that has no domain "
+                                             "yet: install the skeleton module NAME (domain NAME_t, as 'build "
+                                             "--new-domain'), relabel --exec, then loop; taken back unless "
+                                             "the loop converges."),
+    exec_path: Optional[str] = typer.Option(None, "--exec", help="With --new-domain: the service's executable."),
     exact: bool = typer.Option(False, "--exact", help="No permission completion: only the denied "
                                "permissions, one restart per denial (docs/completion.md)."),
 ) -> None:
@@ -191,16 +205,30 @@ def loop(
     confirm = _confirm_factory(yes)
     printer = _Printer(quiet=False)
     domains = tuple(domain or ())
+    if new_domain is not None or exec_path is not None:
+        from avcfix.policy.skeleton import check_name, check_path
+
+        if new_domain is None or exec_path is None:
+            raise UsageError("--new-domain NAME and --exec PATH go together")
+        check_name(new_domain)
+        check_path(exec_path)
+        if module is not None and module != new_domain:
+            raise UsageError(f"--new-domain {new_domain}: the loop's module is {new_domain} (drop --module {module})")
+        if permissive:
+            raise UsageError("--new-domain confines the service enforcing: it does not go with --permissive")
+        module = new_domain
+        domains = domains or (f"{new_domain}_t",)
+    nd = (new_domain, exec_path) if new_domain is not None and exec_path is not None else None
     global _COMPLETE
     _COMPLETE = not exact
     try:
         if lab is not None:
             report = _run_lab(lab, lab_dir, root, domains, module, out_dir, settle, max_iterations, permissive,
-                              dontaudit_off, apply_advice, priority, confirm, printer)
+                              dontaudit_off, apply_advice, priority, confirm, printer, nd)
         else:
             assert service is not None
             report = _run_system(service, domains, module, out_dir, settle, max_iterations, permissive,
-                                 dontaudit_off, apply_advice, root, priority, log, confirm, printer)
+                                 dontaudit_off, apply_advice, root, priority, log, confirm, printer, nd)
     except BusyError as exc:
         if not as_json:
             raise
@@ -243,8 +271,20 @@ def _options(service: str, domains: tuple[str, ...], module: Optional[str], sett
                        apply_advice=apply_advice, complete=_COMPLETE)
 
 
+def _plan(nd: Optional[tuple[str, str]], exists) -> Optional[NewDomainPlan]:
+    """The ``--new-domain`` plan: relabel the executable and the skeleton's directories that exist."""
+    from avcfix.policy.skeleton import LIB_DIR, LOG_DIR, RUN_DIR
+
+    if nd is None:
+        return None
+    name, exe = nd
+    dirs = [f"{d}/{name}" for d in (RUN_DIR, LOG_DIR, LIB_DIR)]
+    return NewDomainPlan(name, exe, (exe, *[d for d in dirs if exists(d)]))
+
+
 def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, module, out_dir, settle,
-             max_iterations, permissive, dontaudit_off, apply_advice, priority, confirm, printer) -> LoopReport:
+             max_iterations, permissive, dontaudit_off, apply_advice, priority, confirm, printer,
+             nd: Optional[tuple[str, str]] = None) -> LoopReport:
     from avcfix.lab.backends import Lab, prepare_root
     from avcfix.lab.scenario import find_scenario, load_scenario
     from avcfix.loop.backends import BuilderInstaller
@@ -266,16 +306,21 @@ def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, m
         the_lab = Lab(scenario, workdir, root)
         installer = BuilderInstaller(opts.module, out_dir or the_lab.module_dir, root, priority=priority,
                                      facts=the_lab.facts)
+        plan = _plan(nd, lambda p: p in the_lab.kernel.state.files)
+        if plan is not None and plan.exec_path not in the_lab.kernel.state.files:
+            raise UsageError(f"--exec {plan.exec_path}: the lab scenario has no such file (its exe is "
+                             f"{scenario.exe})")
         loop = Loop(opts, the_lab.service(), the_lab.trail(), the_lab.admin(), installer, the_lab.explainer(),
                     confirm=confirm, progress=printer, lab=True, journal=session.journal,
-                    recovered=session.recovered)
+                    recovered=session.recovered, new_domain=plan)
         report = loop.run()
     console_err.print(f"lab log: {_t(the_lab.log)}; module: {_t(installer.te_path)}")
     return report
 
 
 def _run_system(service, domains, module, out_dir, settle, max_iterations, permissive, dontaudit_off,
-                apply_advice, root, priority, log, confirm, printer) -> LoopReport:
+                apply_advice, root, priority, log, confirm, printer,
+                nd: Optional[tuple[str, str]] = None) -> LoopReport:
     from avcfix.loop.backends import BuilderInstaller, FactsExplainer
     from avcfix.system.semanage import SemanageAdmin
     from avcfix.system.systemd import SystemdService, check_unit_name
@@ -301,9 +346,12 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
     meta = {"kind": "system", "service": service, "module": opts.module, "root": str(proot.root.resolve()),
             "policy_name": proot.name}
     with _session(state_dir_for(proot.root), meta) as session:
+        plan = _plan(nd, os.path.lexists)
+        if plan is not None and not os.path.isfile(plan.exec_path):
+            raise UsageError(f"--exec {plan.exec_path}: no such file")
         loop = Loop(opts, SystemdService(service, policy=policy), SystemTrail(log), SemanageAdmin(proot),
                     installer, explainer, confirm=confirm, progress=printer, journal=session.journal,
-                    recovered=session.recovered)
+                    recovered=session.recovered, new_domain=plan)
         return dataclasses.replace(loop.run(), preflight=checks)
 
 

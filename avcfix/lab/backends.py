@@ -51,6 +51,7 @@ def prepare_root(scenario: Scenario, workdir: Path, base: PolicyRoot,
         if note:
             note(f"copying the policy store {base.store_dir} into {root.root}")
         root = copy_root(base, root.root)
+    _link_devel(base, root)
     installed = {m.name for m in semodule.list_modules(root, record=record)}
     for name in scenario.policy_modules:
         if name in installed:
@@ -60,6 +61,46 @@ def prepare_root(scenario: Scenario, workdir: Path, base: PolicyRoot,
         pp = build_fixture(name, Path(workdir) / "fixture-build", record)
         semodule.install(root, pp, record=record)
     return root
+
+
+def _link_devel(base: PolicyRoot, root: PolicyRoot) -> None:
+    """A base root with its own devel tree (Fedora's store) lends it to the lab root, so that
+    modules for the lab (a new domain's skeleton) are built with that policy's headers."""
+    devel = Path(base.root) / "usr" / "share" / "selinux" / "devel"
+    mine = Path(root.root) / "usr" / "share" / "selinux" / "devel"
+    if Path(base.root) == Path("/") or not (devel / "include").is_dir() or mine.exists() or mine.is_symlink():
+        return
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.symlink_to(devel.absolute())
+
+
+class PolicyTransitions:
+    """``type_transition PARENT EXEC:process NEW`` of the lab root's current policy, read
+    with setools (reopened when the policy file changed: an install rebuilds it)."""
+
+    def __init__(self, root: PolicyRoot) -> None:
+        self.root = root
+        self._key: tuple | None = None
+        self._rules: dict[tuple[str, str], str] = {}
+
+    def __call__(self, parent: str, exec_type: str) -> str | None:
+        import os
+
+        import setools
+
+        path = self.root.policy_file
+        st = os.stat(path)
+        key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        if key != self._key:
+            self._key, self._rules = key, {}
+            policy = setools.SELinuxPolicy(str(path))
+            for rule in setools.TERuleQuery(policy, ruletype=["type_transition"], tclass=["process"]).results():
+                sources = rule.source.expand() if hasattr(rule.source, "expand") else [rule.source]
+                targets = rule.target.expand() if hasattr(rule.target, "expand") else [rule.target]
+                for src in sources:
+                    for tgt in targets:
+                        self._rules.setdefault((str(src), str(tgt)), str(rule.default))
+        return self._rules.get((parent, exec_type))
 
 
 def build_fixture(name: str, out_dir: Path, record: Callable[[proc.Result], None] | None = None) -> Path:
@@ -94,7 +135,8 @@ class Lab:
         self.module_dir = self.workdir / "module"
         self.state_file = self.workdir / STATE_FILE
         self.facts = CurrentFacts(root)
-        self.kernel = SimKernel(scenario, self.log, self.facts.get, self.state_file)
+        self.kernel = SimKernel(scenario, self.log, self.facts.get, self.state_file,
+                                transition=PolicyTransitions(root) if scenario.parent else None)
 
     def explainer(self) -> FactsExplainer:
         """The loop's explainer, over the same facts as the lab's kernel."""
@@ -121,11 +163,11 @@ class LabService:
     def restart(self, settle: float) -> ServiceRun:
         self.runs += 1
         r = self.lab.kernel.run_service()
+        ran_as = (self.lab.kernel.context.split(":")[2],)  # the domain the kernel started it in
         if r.ok:
-            return ServiceRun(True, "active", f"simulated: {r.accesses_done} accesses done",
-                              (self.lab.scenario.domain,))
-        return ServiceRun(False, "failed", f"simulated: exited at '{r.failed}' (EACCES)",
-                          (self.lab.scenario.domain,))
+            return ServiceRun(True, "active", f"simulated: {r.accesses_done} accesses done in {ran_as[0]}",
+                              ran_as)
+        return ServiceRun(False, "failed", f"simulated: exited at '{r.failed}' (EACCES)", ran_as)
 
     def domains(self) -> tuple[str, ...]:
         return (self.lab.scenario.domain,)

@@ -39,7 +39,7 @@ from avcfix.errors import UsageError
 from avcfix.explain.model import Reason
 from avcfix.explain.protocol import AccessKey, Analysis
 from avcfix.lab import records as R
-from avcfix.lab.scenario import OPEN_FLAGS, Access, Check, Scenario, default_open_flags
+from avcfix.lab.scenario import OPEN_FLAGS, Access, Check, Scenario, Target, default_open_flags
 
 #: Linux capability numbers (include/uapi/linux/capability.h), for ``capability=N``.
 CAPABILITIES = {
@@ -91,6 +91,16 @@ class Analyzer(Protocol):
 
     def expected_type(self, path: str) -> str | None:
         ...
+
+
+def _type_of(context: str) -> str:
+    """The type field of a ``user:role:type[:level]`` context (validated on load)."""
+    return context.split(":")[2]
+
+
+def _EXECVE(exe: str) -> Access:
+    """The execve of the service's binary, for its SYSCALL and PATH records."""
+    return Access(what=f"execve {exe}", syscall="execve", checks=(), paths=(exe,))
 
 
 @dataclass(slots=True)
@@ -166,13 +176,19 @@ class SimKernel:
     """Runs a :class:`Scenario` against a policy, appending records to ``log``."""
 
     def __init__(self, scenario: Scenario, log: Path, analyzer_factory: Callable[[], Analyzer],
-                 state_file: Path | None = None) -> None:
+                 state_file: Path | None = None,
+                 transition: Callable[[str, str], str | None] | None = None) -> None:
         self.scenario = scenario
         self.log = Path(log)
         self._analyzer_factory = analyzer_factory
         self.state_file = Path(state_file) if state_file is not None else None
         self.state = self._initial_state()
         self._kinds = {f.path: f.kind for f in scenario.files}
+        #: ``transition(parent_type, exec_type)``: the policy's ``type_transition
+        #: PARENT EXEC:process NEW`` default, or None (only with ``[service] parent``).
+        self._transition = transition
+        #: The service process's context at its last start (the scenario's, or computed).
+        self.context = scenario.context
 
     def _initial_state(self) -> LabState:
         """The scenario's state, or the one the lab dir holds for this scenario."""
@@ -216,7 +232,7 @@ class SimKernel:
         """The context the kernel would find on the check's target."""
         t = check.target
         if t.kind == "self":
-            return self.scenario.context
+            return self.context
         if t.kind == "context":
             assert t.context is not None
             return t.context
@@ -244,16 +260,39 @@ class SimKernel:
         for f in self.scenario.files:
             if f.at_start is not None:  # re-created or moved into place before the service starts
                 st.files[f.path] = f.at_start
-        proc = R.Process(pid, self.scenario.comm, self.scenario.exe, self.scenario.context,
-                         self.scenario.argv, self.scenario.cwd)
         analyzer = self._analyzer_factory()  # lent by its owner (the lab's CurrentFacts), who closes it
-        analyses = analyzer.analyze(self._keys())
+        execve = self._execve()  # sets self.context: the domain the service runs in
+        proc = R.Process(pid, self.scenario.comm, self.scenario.exe, self.context,
+                         self.scenario.argv, self.scenario.cwd)
+        analyses = analyzer.analyze(self._keys() + [key for key, _check, _src in execve])
         lines: list[str] = []
         denied = logged = done = 0
         failed: str | None = None
-        domain = self.scenario.domain
+        domain = _type_of(self.context)
         permissive = (not st.enforcing) or domain in st.permissive_domains
-        for access in self.scenario.accesses:
+        if execve:
+            st.clock = round(st.clock + STEP, 3)
+            st.serial += 1
+            avcs: list[str] = []
+            for key, check, source in execve:
+                decision = self._decide(analyses[key])
+                if not decision.denied:
+                    continue
+                denied += 1
+                lax = (not st.enforcing) or _type_of(source) in st.permissive_domains \
+                    or analyses[key].permissive_domain
+                who = R.Process(pid, self.scenario.comm, self.scenario.exe, source, self.scenario.argv,
+                                self.scenario.cwd)
+                if not decision.hidden:
+                    avcs.append(R.avc_record(st.clock, st.serial, who, self._avc(check, decision.denied, lax)))
+                if not lax:
+                    failed = f"execve {self.scenario.exe}"
+                    break
+            if avcs:
+                logged += len(avcs)
+                lines += avcs
+                lines += self._context_records(_EXECVE(self.scenario.exe), proc, ok=failed is None)
+        for access in self.scenario.accesses if failed is None else ():
             st.clock = round(st.clock + STEP, 3)
             st.serial += 1
             event_avcs: list[str] = []
@@ -292,7 +331,40 @@ class SimKernel:
                       key=lambda k: (k.scontext, k.tcontext, k.tclass, k.perms))
 
     def _key(self, check: Check) -> AccessKey:
-        return AccessKey(self.scenario.context, self.target_context(check), check.tclass, check.perms)
+        return AccessKey(self.context, self.target_context(check), check.tclass, check.perms)
+
+    def _execve(self) -> list[tuple[AccessKey, Check, str]]:
+        """The service's execve by its parent (``[service] parent``), as the kernel does it.
+
+        Sets :attr:`context`. With a ``type_transition PARENT EXE_TYPE:process
+        NEW`` in the policy the process enters NEW (the parent's user, role
+        and level), after the checks ``file execute`` (parent on the file),
+        ``process transition`` (parent to NEW) and ``file entrypoint`` (NEW on
+        the file); without one it stays in the parent's domain, after ``file
+        { execute execute_no_trans }``. Returns the checks (key, check, source
+        context) in the kernel's order; ``[]`` without a parent.
+        """
+        sc = self.scenario
+        if sc.parent is None:
+            self.context = sc.context
+            return []
+        exe = Target("path", path=sc.exe)
+        name = sc.exe.rstrip("/").rsplit("/", 1)[-1]
+        exe_ctx = self.target_context(Check("file", ("execute",), exe, name))
+        parent_type, exec_type = _type_of(sc.parent), _type_of(exe_ctx)
+        new = self._transition(parent_type, exec_type) if self._transition is not None else None
+        if new is None or new == parent_type:
+            self.context = sc.parent
+            check = Check("file", ("execute", "execute_no_trans"), exe, name)
+            return [(AccessKey(sc.parent, exe_ctx, "file", check.perms), check, sc.parent)]
+        user, role, _old, *level = sc.parent.split(":", 3)
+        self.context = ":".join([user, role, new, *level])
+        execute = Check("file", ("execute",), exe, name)
+        transition = Check("process", ("transition",), Target("context", context=self.context))
+        entry = Check("file", ("entrypoint",), exe, name)
+        return [(AccessKey(sc.parent, exe_ctx, "file", ("execute",)), execute, sc.parent),
+                (AccessKey(sc.parent, self.context, "process", ("transition",)), transition, sc.parent),
+                (AccessKey(self.context, exe_ctx, "file", ("entrypoint",)), entry, self.context)]
 
     def _decide(self, analysis: Analysis) -> _Decision:
         denied: list[str] = []

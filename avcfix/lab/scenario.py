@@ -151,6 +151,11 @@ class Scenario:
     start_time: float = 1700000000.0
     first_pid: int = 2051
     first_serial: int = 4101
+    #: The context of the process that starts the service (systemd: ``system_u:system_r:init_t:s0``).
+    #: When set, the service's domain at each start is computed from the policy, as the kernel's
+    #: execve does: a ``type_transition PARENT EXE_TYPE:process NEW`` with its checks allowed gives
+    #: NEW, else the service runs in the parent's domain. ``context`` is then the parent's.
+    parent: str | None = None
 
     @property
     def domain(self) -> str:
@@ -187,7 +192,11 @@ def load_scenario(path: Path) -> Scenario:
 def parse_scenario(data: Mapping[str, Any], where: str = "<scenario>") -> Scenario:
     """Validate a decoded TOML mapping into a :class:`Scenario`."""
     svc = _table(data, "service", where)
-    context = _context(svc, "context", f"{where}: [service]")
+    parent = _context(svc, "parent", f"{where}: [service]") if "parent" in svc else None
+    if parent is not None and "context" in svc:
+        raise UsageError(f"{where}: [service] gives parent or context, not both (with parent, the "
+                         "kernel computes the service's context at each start)")
+    context = parent if parent is not None else _context(svc, "context", f"{where}: [service]")
     exe = _str(svc, "exe", f"{where}: [service]")
     argv = tuple(_str_list(svc, "argv", f"{where}: [service]", default=[exe]))
     modules = tuple(_str_list(svc, "policy_modules", f"{where}: [service]", default=[]))
@@ -200,6 +209,8 @@ def parse_scenario(data: Mapping[str, Any], where: str = "<scenario>") -> Scenar
     )
     if not accesses:
         raise UsageError(f"{where}: a scenario needs at least one [[access]]")
+    if parent is not None and not any(f.path == exe for f in files):
+        raise UsageError(f"{where}: with [service] parent, the executable {exe} needs its label in [[files]]")
     lab = data.get("lab", {})
     if not isinstance(lab, dict):
         raise UsageError(f"{where}: [lab] must be a table")
@@ -219,6 +230,7 @@ def parse_scenario(data: Mapping[str, Any], where: str = "<scenario>") -> Scenar
         start_time=float(lab.get("start_time", 1700000000.0)),
         first_pid=int(lab.get("first_pid", 2051)),
         first_serial=int(lab.get("first_serial", 4101)),
+        parent=parent,
     )
 
 

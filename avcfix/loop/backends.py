@@ -170,6 +170,62 @@ class BuilderInstaller:
             completed=tuple(c.to_json() for c in result.completed),
         )
 
+    def install_skeleton(self, name: str, exec_path: str, on_step: StepListener | None = None) -> Installed:
+        """``loop --new-domain``: write (unless ``NAME.te`` exists: a rerun keeps the rules an
+        earlier loop merged into it), compile, install and verify the new domain's skeleton
+        module (:func:`avcfix.newdomain.build_new_domain`); kept as the loop's packages are."""
+        from avcfix.newdomain import build_new_domain
+
+        if name != self.module:
+            raise InstallError(f"the new domain's module is {name}, the loop's is {self.module}")
+        was_there = self._in_store()
+        res = build_new_domain(name, exec_path, out_dir=self.out_dir, root=self.root, install=True,
+                               priority=self.priority, record=self.record, progress=on_step)
+        if not res.verified:
+            if not was_there and self._in_store():
+                semodule.remove(self.root, self.module, priority=self.priority, record=self.record)
+            raise InstallError(f"the new domain {res.skeleton.domain} is not in the rebuilt policy as it should "
+                               f"be (missing {', '.join(res.missing_types) or 'init_t -> ' + res.skeleton.domain}); "
+                               f"{'removed it again' if not was_there else 'left as it was'}")
+        version = self._version_of_te() or "1.0.0"
+        warnings: tuple[str, ...] = ()
+        if res.pp_path is not None:
+            try:
+                self._keep(version, Path(res.pp_path))
+            except OSError as exc:
+                warnings = (f"could not keep the package of {self.module} {version} in {self.state_dir} "
+                            f"({exc.strerror or exc})",)
+        self._version = version
+        installed = Installed(version=version, changed=res.written, added=(), module=self.module,
+                              pp_path=str(res.pp_path) if res.pp_path else None,
+                              installed=not res.already_installed, warnings=warnings)
+        self.last_skeleton = res.to_json()
+        return installed
+
+    def in_store(self) -> bool:
+        """Whether the store holds the loop's module now."""
+        return self._in_store()
+
+    def remove_module(self) -> str:
+        """``semodule -r MODULE`` (what ``loop --new-domain`` does when it did not converge)."""
+        if not self._in_store():
+            return f"{self.module} is not installed: nothing to remove"
+        semodule.remove(self.root, self.module, priority=self.priority, record=self.record)
+        try:
+            (self.state_dir / "installed").unlink()
+        except OSError:
+            pass
+        self._version = None
+        return f"removed the new module {self.module} (semodule -r {self.module})"
+
+    def _version_of_te(self) -> str | None:
+        from avcfix.policy.te_parse import parse_te
+
+        try:
+            return parse_te(self.te_path.read_text(encoding="utf-8"), str(self.te_path)).version
+        except Exception:
+            return None
+
     def _save(self, tmp: Path) -> dict[str, Path]:
         saved: dict[str, Path] = {}
         for key, path in (("te", self.te_path), ("pp", self.pp_path)):

@@ -60,7 +60,7 @@ from avcfix.audit.model import Denial, DenialGroup
 from avcfix.errors import AvcfixError, CompileError, InputError, ToolError, UsageError
 from avcfix.explain.model import AdviceKind, Finding, Reason
 from avcfix.explain.objects import ObjectKind
-from avcfix.loop.fixes import RELABELS, Fix, aimed_at_object, fix_from_advice
+from avcfix.loop.fixes import RELABELS, Fix, aimed_at_object, fix_from_advice, restorecon_fix
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
 from avcfix.loop.journal import Journal
 from avcfix.loop.interfaces import (
@@ -76,6 +76,7 @@ from avcfix.loop.model import (
     IterationReport,
     LoopOptions,
     LoopReport,
+    NewDomainPlan,
     Outcome,
     Phase,
 )
@@ -206,6 +207,7 @@ class Loop:
         lab: bool = False,
         journal: Journal | None = None,
         recovered: Sequence[str] = (),
+        new_domain: NewDomainPlan | None = None,
     ) -> None:
         if options.max_iterations < 1:
             raise UsageError("--max-iterations must be at least 1")
@@ -236,6 +238,9 @@ class Loop:
         self._last: list[_Applied] = []
         #: Denial keys whose fallback is the module rule.
         self._forced: set[DenialKey] = set()
+        #: ``--new-domain``: the plan, and what confining the service did (for the end and the report).
+        self.new_domain = new_domain
+        self._nd: dict[str, Any] = {}
         #: The permissions completion added in this iteration's install (reported with the iteration).
         self._completed: tuple[dict[str, str], ...] = ()
 
@@ -254,6 +259,8 @@ class Loop:
             self.notes.extend(getattr(exc, "__notes__", ()))  # rollback steps that failed
         finally:
             self._end_iteration()  # an iteration cut short by an error or Ctrl-C
+            if self.new_domain is not None and outcome is not Outcome.CONVERGED:
+                self._unconfine()  # not converged: the service runs as before the loop
             close = getattr(self.explainer, "close", None)
             if close is not None:
                 close()  # the policy facts, kept from one iteration to the next while unchanged
@@ -262,7 +269,7 @@ class Loop:
                 self._emit(EventKind.WARNING, len(self.iterations), failure)
             # an orderly end: the marks are off (else the journal stays for a recovery)
             self.journal.finish(restored=not self.guard.failures)
-        restored = tuple(self.guard.restored)
+        restored = tuple(self._nd.get("restored", ())) + tuple(self.guard.restored)
         if self.guard.failures:
             # restoring failed: that is an error the admin must see, whatever the outcome
             raise ToolError("; ".join(self.guard.failures))
@@ -280,6 +287,7 @@ class Loop:
             seconds=self.clock() - start,
             lab=self.lab,
             notes=tuple(self.notes),
+            new_domain=self._nd_report(),
         )
 
     def _emit(self, kind: EventKind, iteration: int, message: str = "",
@@ -288,6 +296,10 @@ class Loop:
 
     def _run(self) -> tuple[Outcome, str, tuple[str, ...]]:
         o = self.o
+        if self.new_domain is not None:
+            failure = self._confine(self.new_domain)
+            if failure is not None:
+                return failure
         if not self.domains:
             self.domains = tuple(self.service.domains())
         if o.permissive and not self.domains:
@@ -468,6 +480,88 @@ class Loop:
             phase = phase_after
         return (Outcome.MAX_ITERATIONS,
                 f"not converged after {o.max_iterations} iteration(s) (--max-iterations)", ())
+
+    # ------------------------------------------------------------ new domain
+
+    def _confine(self, nd: NewDomainPlan) -> tuple[Outcome, str, tuple[str, ...]] | None:
+        """``--new-domain``: install the skeleton module, relabel the executable (and the
+        skeleton's directories), before the first restart. Both are journaled; the loop
+        takes them back at the end unless it converged (:meth:`_unconfine`)."""
+        install = getattr(self.installer, "install_skeleton", None)
+        if install is None:
+            raise UsageError("--new-domain needs an installer that can install a skeleton module")
+        fix = restorecon_fix(nd.relabel)
+        if fix is None:
+            raise UsageError(f"--new-domain: cannot relabel {', '.join(nd.relabel)} safely")
+        question = (f"Install the new domain {nd.domain} (module {nd.name}) and relabel "
+                    f"{nd.exec_path} so that {self.o.service} runs confined?")
+        if not self.confirm(question, (fix.command,)):
+            return Outcome.DECLINED, "installing the new domain was declined; nothing was changed", ()
+        self._nd = {"name": nd.name, "domain": nd.domain, "exec": nd.exec_path, "relabel": list(nd.relabel)}
+        self._nd["was_installed"] = bool(getattr(self.installer, "in_store", lambda: False)())
+
+        def on_step(step: str, detail: str) -> None:
+            self._emit(EventKind.BUILD_STEP, 0, f"{step}: {detail}")
+
+        entry = self.journal.begin("module", {"module": self.installer.module, "version_before": self.version,
+                                              "new_domain": nd.name})
+        try:
+            result = install(nd.name, nd.exec_path, on_step)
+        except (CompileError, ToolError, InputError) as exc:
+            self.journal.undone(entry, "the new domain did not install")
+            outcome = (Outcome.COMPILE_FAILED if isinstance(exc, CompileError) else
+                       Outcome.WRITE_FAILED if isinstance(exc, InputError) else Outcome.INSTALL_FAILED)
+            return outcome, f"the new domain {nd.domain}: {exc}", ()
+        self.journal.done(entry, version=result.version)
+        self.version = result.version
+        self._nd.update(installed=True, version=result.version, module_entry=entry,
+                        skeleton=getattr(self.installer, "last_skeleton", None))
+        self._emit(EventKind.INSTALLED, 0, f"{result.module} {result.version} (new domain {nd.domain})")
+        before = self.admin.fix_before(fix)
+        fentry = self.journal.begin("fix", {"fix": fix.to_json(), "for": [], "new_domain": nd.name}, before)
+        done = self.admin.apply_fix(fix)
+        self.journal.done(fentry)
+        self._nd.update(relabelled=True, fix=fix, before=before, entry=fentry)
+        self._emit(EventKind.APPLIED, 0, done)
+        return None
+
+    def _unconfine(self) -> None:
+        """The loop did not converge (or was interrupted): the executable gets its label back and
+        the new module, when the loop installed it, is removed, so the service runs as before."""
+        restored: list[str] = []
+        if self._nd.get("relabelled"):
+            fix, before = self._nd["fix"], self._nd["before"]
+            try:
+                lines = self.admin.undo_fix(fix, before)
+                self.journal.undone(self._nd["entry"], "the loop did not converge: the new domain is taken back")
+                restored += lines or [f"{self._nd['exec']} keeps its label (unchanged)"]
+                self._nd["relabelled"] = False
+            except (AvcfixError, OSError) as exc:
+                self.notes.append(f"could not relabel {self._nd['exec']} back: {exc}")
+        if self._nd.get("installed") and not self._nd.get("was_installed"):
+            remove = getattr(self.installer, "remove_module", None)
+            try:
+                if remove is not None:
+                    restored.append(remove())
+                    self.journal.undone(self._nd["module_entry"], "the loop did not converge: the new module is removed")
+                    self._nd["installed"] = False
+                    self.version = None
+                    self._nd["removed"] = True
+            except (AvcfixError, OSError) as exc:
+                self.notes.append(f"could not remove the new module {self.installer.module}: {exc}")
+        self._nd["restored"] = restored
+
+    def _nd_report(self) -> dict[str, Any] | None:
+        if self.new_domain is None:
+            return None
+        nd = self._nd
+        out = {"name": self.new_domain.name, "domain": self.new_domain.domain, "exec": self.new_domain.exec_path,
+               "relabel": list(self.new_domain.relabel), "installed": bool(nd.get("installed")),
+               "relabelled": bool(nd.get("relabelled")), "removed": bool(nd.get("removed")),
+               "version": nd.get("version")}
+        if nd.get("skeleton"):
+            out["skeleton"] = nd["skeleton"]
+        return out
 
     # ------------------------------------------------------------ fallback
 

@@ -310,3 +310,15 @@ def _fcontext_equal(text: str, commands: list[list[str]]) -> Fix | None:
         return None
     argv = (("semanage", "fcontext", "-a", "-e", src, dst), *sub.argv)
     return Fix(AdviceKind.FCONTEXT_EQUAL, text, argv, paths=sub.paths, equal=(src, dst))
+
+
+def restorecon_fix(paths: tuple[str, ...], recursive: bool = True) -> Fix | None:
+    """``restorecon [-R] -v -- PATHS`` as a :class:`Fix` (``loop --new-domain`` relabels the
+    executable and the new domain's directories); ``None`` when a path is not safe."""
+    if not paths or not all(safe_path(p) == p for p in paths):
+        return None
+    if recursive and any(is_system_tree(p) for p in paths):
+        return None
+    flags = ("-R", "-v") if recursive else ("-v",)
+    text = shlex.join(["restorecon", "".join(["-", *(f[1] for f in flags)]), *paths])
+    return Fix(AdviceKind.RESTORECON, text, (("restorecon", *flags, "--", *paths),), paths=tuple(paths))

@@ -74,6 +74,23 @@ class LoopOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class NewDomainPlan:
+    """``loop --new-domain NAME --exec PATH``: confine the service in a new domain first.
+
+    ``relabel``: the paths ``restorecon -R`` relabels once the skeleton is
+    installed (the executable, then the skeleton's directories that exist).
+    """
+
+    name: str
+    exec_path: str
+    relabel: tuple[str, ...]
+
+    @property
+    def domain(self) -> str:
+        return f"{self.name}_t"
+
+
+@dataclass(frozen=True, slots=True)
 class DenialSummary:
     """One new denial group, as the report shows it."""
 
@@ -206,6 +223,8 @@ class LoopReport:
     notes: tuple[str, ...] = field(default=())
     #: The host checks run before a real loop (empty in the lab).
     preflight: tuple[PreflightCheck, ...] = ()
+    #: ``--new-domain``: what the loop did to confine the service (None without it).
+    new_domain: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -239,4 +258,5 @@ class LoopReport:
             "notes": list(self.notes),
             "preflight": [c.to_json() for c in self.preflight],
             "seconds": round(self.seconds, 3),
+            "new_domain": self.new_domain,
         }

@@ -225,12 +225,15 @@ def compile_refpolicy_module(
     makefile: Path = DEVEL_MAKEFILE,
     record: Callable[[proc.Result], None] | None = None,
     timeout: float = 300.0,
+    headerdir: Path | None = None,
 ) -> Compiled:
     """Compile a refpolicy-style module (``policy_module(...)``, interface calls)
     with the devel Makefile, which runs m4 over the installed policy headers and
     then checkmodule (with ``-M`` when those headers are MLS) and semodule_package.
 
     ``NAME.if`` and ``NAME.fc`` next to the ``.te`` are used when present.
+    ``headerdir``: the header tree to build with (``make HEADERDIR=...``), for
+    a policy root's own devel tree (see :func:`devel_build_for`).
     """
     te_path = Path(te_path)
     out_dir = Path(out_dir) if out_dir is not None else te_path.parent
@@ -254,7 +257,10 @@ def compile_refpolicy_module(
             src = te_path.with_suffix(ext)
             if src.is_file():
                 shutil.copyfile(src, work / f"{name}{ext}")
-        r = proc.run(["make", "-f", str(makefile), f"{name}.pp"], cwd=work, timeout=timeout, record=_record)
+        argv = ["make", "-f", str(makefile)]
+        if headerdir is not None:
+            argv.append(f"HEADERDIR={headerdir}")
+        r = proc.run(argv + [f"{name}.pp"], cwd=work, timeout=timeout, record=_record)
         if not r.ok or not (work / f"{name}.pp").is_file():
             # m4 keeps line numbers in sync, so checkmodule's lines are the .te's
             te_text = te_path.read_text(encoding="utf-8", errors="replace")
@@ -269,3 +275,16 @@ def compile_refpolicy_module(
         return Compiled(te_path, final, None, previous, tuple(results))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def devel_build_for(root: Path | None) -> tuple[Path, Path | None]:
+    """(devel Makefile, HEADERDIR or None) to build a refpolicy-style module for
+    the policy root ``root``: the root's own ``usr/share/selinux/devel`` when it
+    has one (its Makefile, with ``HEADERDIR`` set to its ``include`` tree: both
+    refpolicy's and Fedora's Makefile otherwise read the host's headers), else
+    the host's devel Makefile."""
+    if root is not None and Path(root) != Path("/"):
+        devel = Path(root).absolute() / "usr" / "share" / "selinux" / "devel"  # make runs elsewhere
+        if (devel / "Makefile").is_file() and (devel / "include").is_dir():
+            return devel / "Makefile", devel / "include"
+    return DEVEL_MAKEFILE, None

@@ -10,10 +10,13 @@ own ``NAME.if``): any of their macros in a log-derived name would expand (see
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
+from avcfix import proc
 from avcfix.policy.m4names import macro_names_in_text
 
 #: The installed refpolicy headers (selinux-policy-dev / selinux-policy-devel).
@@ -68,3 +71,19 @@ def header_dirs(root: Path | None = None, policy_name: str = "default") -> tuple
         share = Path(root) / "usr" / "share" / "selinux"
         dirs += [share / "devel" / "include", share / policy_name / "include"]
     return tuple(dirs)
+
+
+def expand_perm_set(macro: str, include: Path) -> tuple[str, ...]:
+    """The permissions a permission-set macro stands for, expanded by m4 from the
+    headers' ``support/obj_perm_sets.spt`` (``()`` when m4 or the file fails)."""
+    spt = include / "support" / "obj_perm_sets.spt"
+    if not spt.is_file() or shutil.which("m4") is None:
+        return ()
+    r = proc.run(["m4", str(spt), "-"], input=f"\n@@@ {macro}\n", timeout=30)
+    if not r.ok or "@@@" not in r.stdout:
+        return ()
+    out = r.stdout.rsplit("@@@", 1)[1]
+    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", out)
+    if not words or any(w == macro or w.endswith("_perms") for w in words):
+        return ()
+    return tuple(dict.fromkeys(words))

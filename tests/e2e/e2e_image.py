@@ -55,7 +55,7 @@ PACKAGE_GLOBS = ("pyproject.toml", "avcfix/**/*.py", "avcfix/**/*.c")
 # The rest of what goes into the image, always from the working tree.
 IMAGE_INPUT_GLOBS = (
     "policies/eucalyptus.te", "policies/eucalyptus.if", "policies/eucalyptus.fc",
-    "tests/e2e/eucanetd/*", "tests/e2e/guest/runner.sh",
+    "tests/e2e/eucanetd/*", "tests/e2e/tinyd/*", "tests/e2e/guest/runner.sh",
     "tests/e2e/guest/avcfix-e2e.service", "tests/e2e/e2e_image.py",
 )
 # The port the stand-in binds: eucalyptus_eucanetd_port_t exists but no port is
@@ -279,6 +279,10 @@ def _configure(root: Path, project: Path, work: Path, log: Path) -> None:
           str(root / "usr/sbin/eucanetd"), str(HERE / "eucanetd" / "eucanetd.c")], log)
     shutil.copy(HERE / "eucanetd" / "eucanetd.service", root / "etc/systemd/system/eucanetd.service")
     _write(root / "var/lib/eucalyptus/global_network_info.xml", EUCANETD_STATE)
+    # tinyd, a service without a domain (loop --new-domain): static binary (bin_t), unit (not enabled).
+    _run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
+          str(root / "usr/sbin/tinyd"), str(HERE / "tinyd" / "tinyd.c")], log)
+    shutil.copy(HERE / "tinyd" / "tinyd.service", root / "etc/systemd/system/tinyd.service")
     # avcfix, installed offline from wheels into a venv that sees Debian's setools/selinux.
     wheels = root / "tmp/avcfix-wheels"
     _wheels(project, wheels, work.parent, log)
@@ -356,6 +360,7 @@ def build_image(project: Path = PROJECT, cache: Path | None = None) -> Image:
     _run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "avcfix-e2e", "-d", str(root), str(disk)], log)
     _check_label(disk, "/usr/sbin/eucanetd", "eucalyptus_eucanetd_exec_t")
     _check_label(disk, "/var/lib/eucalyptus/global_network_info.xml", "eucalyptus_var_lib_t")
+    _check_label(disk, "/usr/sbin/tinyd", "bin_t")  # no domain of its own until loop --new-domain
     kernels = sorted((root / "boot").glob("vmlinuz-*"))
     initrds = sorted((root / "boot").glob("initrd.img-*"))
     if not kernels or not initrds:

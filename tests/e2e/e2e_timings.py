@@ -92,7 +92,7 @@ def timing_rows(image_timings, result: VmResult) -> list[tuple[str, float]]:
     rows.append((f"boot: QEMU start -> job running ({result.accel})", result.boot_seconds))
     for step, secs, rc in job_steps(result.out):
         rows.append((f"job: {step} (rc={rc})", secs))
-        if step in ("loop", "loop-permissive"):
+        if step in ("loop", "loop-permissive", "loop-newdomain"):
             rows.extend(loop_rows(step, load_json(result.out / f"{step}.json")))
     for cmd, secs, rc in tool_runs(result.out):
         if not cmd.startswith(("semodule -l", "semanage port -l", "semanage permissive -l")):

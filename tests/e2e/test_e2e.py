@@ -257,3 +257,39 @@ def test_bundle_records_real_host_facts(e2e_run):
     assert "eucalyptus_eucanetd_exec_t" in text(e2e_run, "ls-z-eucanetd.txt")
     events = _bundle_member(e2e_run, "events.log").decode()
     assert "type=SYSCALL" in events and DOMAIN in events
+
+
+# ---------------------------------------------------------------- loop --new-domain (issue 15)
+
+def _tinyd_domains(ps_text: str) -> set[str]:
+    """The domains of the tinyd processes in ``ps -eZ`` output."""
+    out = set()
+    for line in ps_text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[-1] == "tinyd":
+            out.add(parts[0].split(":")[2])
+    return out
+
+
+def test_tinyd_first_runs_without_a_domain_of_its_own(e2e_run):
+    assert text(e2e_run, "tinyd-before-active.txt").strip() == "active"
+    assert "bin_t" in text(e2e_run, "tinyd-before-ls-z.txt")
+    domains = _tinyd_domains(text(e2e_run, "tinyd-before-ps.txt"))
+    assert domains and "tinyd_t" not in domains, domains
+
+
+def test_loop_new_domain_confines_tinyd_and_converges(e2e_run):
+    doc = report(e2e_run, "loop-newdomain")
+    assert doc["outcome"] == "converged", (doc["message"], step_output(e2e_run, "loop-newdomain"))
+    assert doc["module"] == "tinyd" and doc["domains"] == ["tinyd_t"]
+    nd = doc["new_domain"]
+    assert nd["installed"] and nd["relabelled"] and not nd["removed"]
+    # each enforcing iteration but the last added what tinyd_t was denied
+    assert 1 <= len(doc["iterations"]) <= 15
+    print(f"loop --new-domain tinyd: {len(doc['iterations'])} iteration(s), {len(doc['rules_added'])} rule(s)")
+    assert all(d["source"] == "tinyd_t" for it in doc["iterations"] for d in it["new_denials"])
+    assert text(e2e_run, "tinyd-after-active.txt").strip() == "active"
+    assert _tinyd_domains(text(e2e_run, "tinyd-after-ps.txt")) == {"tinyd_t"}
+    assert "tinyd_exec_t" in text(e2e_run, "tinyd-after-ls-z.txt")
+    assert "type_transition init_t tinyd_exec_t:process tinyd_t" in text(e2e_run, "tinyd-sesearch-transition.out")
+    assert rc(e2e_run, "tinyd-module-files") == 0

@@ -130,5 +130,20 @@ ls -Z /usr/sbin/eucanetd > $OUT/ls-z-eucanetd.txt
 cat /sys/fs/selinux/policyvers > $OUT/policyvers.txt
 run modules-full semodule -lfull
 
+# ---------------------------------------------------------------- check 5: confine a new service from scratch
+# tinyd has no domain: it runs unconfined (bin_t). The loop installs the skeleton module tinyd, relabels
+# the binary and its directories, and converges enforcing; tinyd then runs in tinyd_t.
+run tinyd-start-unconfined systemctl start tinyd
+sleep 1
+systemctl is-active tinyd > $OUT/tinyd-before-active.txt
+ps -eZ > $OUT/tinyd-before-ps.txt
+ls -Z /usr/sbin/tinyd > $OUT/tinyd-before-ls-z.txt
+json loop-newdomain avcfix loop --service tinyd --new-domain tinyd --exec /usr/sbin/tinyd --yes --json --max-iterations 15
+systemctl is-active tinyd > $OUT/tinyd-after-active.txt
+ps -eZ > $OUT/tinyd-after-ps.txt
+ls -Z /usr/sbin/tinyd > $OUT/tinyd-after-ls-z.txt
+run tinyd-sesearch-transition sesearch -T -s init_t -t tinyd_exec_t -c process
+run tinyd-module-files ls -l $W/tinyd.te $W/tinyd.if $W/tinyd.fc
+
 echo "===== done [uptime $(cut -d' ' -f1 /proc/uptime)]"
 exit 0

@@ -1,0 +1,97 @@
+"""``avcfix build --new-domain NAME --exec PATH``: a new domain's skeleton module.
+
+Without log sources the skeleton is written (NAME.te, NAME.if, NAME.fc,
+refpolicy style), compiled with the devel Makefile, and with ``--install``
+installed and verified (the types exist; init's domain enters NAME_t on
+NAME_exec_t). With log sources the skeleton is written first and the normal
+build then merges the rules for NAME_t's denials into it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+from rich.markup import escape
+
+from avcfix.cli.app import console, console_err
+from avcfix.cli.common import safe_text
+from avcfix.errors import UsageError
+from avcfix.toolchain.store import PolicyRoot, host_policy_name
+
+#: Version of the ``--json`` document of ``build --new-domain`` (README).
+JSON_VERSION = 1
+
+
+def _t(text: object) -> str:
+    return escape(safe_text(text))
+
+
+def new_domain_build(name: Optional[str], exec_path: Optional[str], permissive: bool, args: list[str], *,
+                     module: Optional[str], out_dir: Path, root: Optional[Path], install: bool,
+                     priority: Optional[int], as_json: bool, all_domains: bool,
+                     cil: bool) -> tuple[list[str], str] | None:
+    """Handle ``--new-domain``; None when done, else (args, module) for the normal build."""
+    from avcfix.newdomain import build_new_domain, next_steps
+
+    if name is None or exec_path is None:
+        raise UsageError("--new-domain NAME and --exec PATH go together"
+                         + (" (--permissive-domain applies to --new-domain)" if permissive and name is None else ""))
+    if all_domains:
+        raise UsageError("--new-domain writes one domain: it does not go with --all-domains")
+    if module is not None and module != name:
+        raise UsageError(f"--new-domain {name}: the module is named {name} (drop --module {module})")
+    if cil:
+        raise UsageError("--new-domain writes a refpolicy module (.te/.if/.fc): --cil does not apply")
+    if priority is not None and not install:
+        raise UsageError("--priority applies to --install")
+    proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
+    sources = list(args)
+    if sources:
+        # the skeleton first (not compiled: the normal build compiles it with the rules)
+        res = build_new_domain(name, exec_path, out_dir=out_dir, root=proot, compile=False)
+        if not as_json:
+            console_err.print(f"[bold]{_t(name)}[/]: {'wrote' if res.written else 'kept'} the skeleton "
+                              f"[cyan]{_t(res.te_path)}[/]; adding the rules of {_t(res.skeleton.domain)}'s denials")
+        return [res.skeleton.domain, *sources], name
+    res = build_new_domain(name, exec_path, out_dir=out_dir, root=proot, install=install, priority=priority,
+                           permissive=permissive)
+    steps = next_steps(res)
+    if as_json:
+        doc = {"version": JSON_VERSION, "new_domain": res.to_json(), "next_steps": steps}
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    else:
+        sk = res.skeleton
+        verb = "wrote" if res.written else "kept the existing"
+        console.print(f"[bold]{_t(sk.name)}[/]: {verb} [cyan]{_t(res.te_path)}[/], [cyan]{_t(res.if_path)}[/] "
+                      f"and [cyan]{_t(res.fc_path)}[/]", soft_wrap=True)
+        console.print(f"  domain {_t(sk.domain)}, entered by executing {_t(sk.exec_path)} ({_t(sk.exec_type)}); "
+                      f"files: {_t(', '.join(sk.file_types.values()))}", soft_wrap=True)
+        if sk.permissive:
+            console.print(f"  [yellow]permissive {_t(sk.domain)}[/]: denials are logged, not enforced")
+        for line in sk.left_out:
+            console.print(f"  [yellow]left out[/] (not in the policy headers): {_t(line)}", soft_wrap=True)
+        if res.pp_path is not None:
+            console.print(f"  compiled [cyan]{_t(res.pp_path)}[/]")
+        if res.already_installed:
+            console.print("  already installed (the same package is in the store)")
+        elif res.installed:
+            console.print("  installed with semodule")
+        if res.installed:
+            if res.verified:
+                trans = ", ".join(f"{s} -> {d}" for s, d in res.transitions)
+                console.print(f"  [green]verified:[/] the types are in the policy; transitions {_t(trans)}")
+            else:
+                console.print(f"  [bold red]not verified:[/] missing types {_t(list(res.missing_types))}, "
+                              f"transitions {_t(list(res.transitions))}")
+        console.print("next steps:")
+        for line in steps:
+            console.print(f"  {safe_text(line)}", markup=False, soft_wrap=True)
+    if res.installed and not res.verified:
+        from avcfix.errors import InstallError
+
+        raise InstallError(f"{res.skeleton.name}: the rebuilt policy lacks "
+                           + (", ".join(res.missing_types) or f"init_t's transition to {res.skeleton.domain}"))
+    return None
