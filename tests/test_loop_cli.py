@@ -11,6 +11,7 @@ import pexpect
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot
 from cli_helpers import avcfix_exe
+from avcfix.toolchain.store import copy_root
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -104,3 +105,22 @@ def test_seed_scenario_asks_for_the_port_label(lab_dir: Path) -> None:
     assert doc["decisions"] == ["semanage port -a -t eucalyptus_eucanetd_port_t -p udp 63822"]
     [d] = doc["iterations"][0]["new_denials"]
     assert (d["target"], d["perms"]) == ("unreserved_port_t", ["name_bind"])
+
+
+def test_exact_turns_completion_off(euca_root: PolicyRoot, tmp_path: Path) -> None:
+    """The first enforcing iteration of the eucanetd lab: with completion (the default) the pid
+    file's directory denial brings the file's create permissions, marked in the JSON; --exact adds
+    only the denied ones."""
+    docs = {}
+    for flag in ("", "--exact"):
+        lab_dir = tmp_path / (flag.strip("-") or "default")
+        copy_root(euca_root, lab_dir / "root")  # the fixture module in already: no setup install
+        cp = _run("--lab", "eucanetd", "--lab-dir", str(lab_dir), "--json", "--yes", "--max-iterations", "1",
+                  *([flag] if flag else []))
+        assert cp.returncode == 10, cp.stderr  # one iteration is not enough either way
+        docs[flag] = json.loads(cp.stdout)["iterations"][0]
+    marks = {(c["target"], c["tclass"], c["perm"]) for c in docs[""]["completed"]}
+    assert ("eucalyptus_var_run_t", "file", "create") in marks
+    assert docs["--exact"]["completed"] == []
+    assert any("file" in r for r in docs[""]["rules_added"])
+    assert not any(":file" in r for r in docs["--exact"]["rules_added"])

@@ -219,16 +219,15 @@ def loop(
         module = new_domain
         domains = domains or (f"{new_domain}_t",)
     nd = (new_domain, exec_path) if new_domain is not None and exec_path is not None else None
-    global _COMPLETE
-    _COMPLETE = not exact
     try:
         if lab is not None:
             report = _run_lab(lab, lab_dir, root, domains, module, out_dir, settle, max_iterations, permissive,
-                              dontaudit_off, apply_advice, priority, confirm, printer, nd)
+                              dontaudit_off, apply_advice, priority, confirm, printer, nd, complete=not exact)
         else:
             assert service is not None
             report = _run_system(service, domains, module, out_dir, settle, max_iterations, permissive,
-                                 dontaudit_off, apply_advice, root, priority, log, confirm, printer, nd)
+                                 dontaudit_off, apply_advice, root, priority, log, confirm, printer, nd,
+                                 complete=not exact)
     except BusyError as exc:
         if not as_json:
             raise
@@ -248,10 +247,6 @@ def _emit(report: LoopReport, as_json: bool) -> None:
         raise SystemExit(report.exit_code)
 
 
-#: Permission completion in the enforcing phase (``--exact`` turns it off); set by :func:`loop`.
-_COMPLETE = True
-
-
 def _check_names(domains: Sequence[str], module: Optional[str]) -> None:
     """--domain and --module must be SELinux identifiers (usage errors, exit 2)."""
     from avcfix.policy.identifiers import identifier_problem
@@ -263,12 +258,14 @@ def _check_names(domains: Sequence[str], module: Optional[str]) -> None:
 
 
 def _options(service: str, domains: tuple[str, ...], module: Optional[str], settle: float,
-             max_iterations: int, permissive: bool, dontaudit_off: bool, apply_advice: bool) -> LoopOptions:
+             max_iterations: int, permissive: bool, dontaudit_off: bool, apply_advice: bool,
+             complete: bool = True) -> LoopOptions:
+    """``complete``: permission completion in the enforcing phase (``--exact`` turns it off)."""
     name = module or module_name_for(service)
     _check_names(domains, name)
     return LoopOptions(service=service, module=name, domains=domains, settle=settle,
                        max_iterations=max_iterations, permissive=permissive, dontaudit_off=dontaudit_off,
-                       apply_advice=apply_advice, complete=_COMPLETE)
+                       apply_advice=apply_advice, complete=complete)
 
 
 def _plan(nd: Optional[tuple[str, str]], exists) -> Optional[NewDomainPlan]:
@@ -284,7 +281,7 @@ def _plan(nd: Optional[tuple[str, str]], exists) -> Optional[NewDomainPlan]:
 
 def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, module, out_dir, settle,
              max_iterations, permissive, dontaudit_off, apply_advice, priority, confirm, printer,
-             nd: Optional[tuple[str, str]] = None) -> LoopReport:
+             nd: Optional[tuple[str, str]] = None, complete: bool = True) -> LoopReport:
     from avcfix.lab.backends import Lab, prepare_root
     from avcfix.lab.scenario import find_scenario, load_scenario
     from avcfix.loop.backends import BuilderInstaller
@@ -297,7 +294,7 @@ def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, m
                       f"workspace {_t(workdir)}")
     base_root = PolicyRoot(base, host_policy_name(base)) if base is not None else PolicyRoot(Path("/"), host_policy_name())
     opts = _options(scenario.service, domains, module, 0.0 if settle is None else settle, max_iterations,
-                    permissive, dontaudit_off, apply_advice)
+                    permissive, dontaudit_off, apply_advice, complete)
     meta = {"kind": "lab", "service": scenario.service, "module": opts.module, "scenario_name": scenario.name,
             "scenario": str(scenario_path.resolve()), "lab_dir": str(workdir.resolve()),
             "policy_name": base_root.name}
@@ -320,7 +317,7 @@ def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, m
 
 def _run_system(service, domains, module, out_dir, settle, max_iterations, permissive, dontaudit_off,
                 apply_advice, root, priority, log, confirm, printer,
-                nd: Optional[tuple[str, str]] = None) -> LoopReport:
+                nd: Optional[tuple[str, str]] = None, complete: bool = True) -> LoopReport:
     from avcfix.loop.backends import BuilderInstaller, FactsExplainer
     from avcfix.system.semanage import SemanageAdmin
     from avcfix.system.systemd import SystemdService, check_unit_name
@@ -329,7 +326,7 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
     check_unit_name(service)
     proot = PolicyRoot(root, host_policy_name(root)) if root is not None else PolicyRoot(Path("/"), host_policy_name())
     opts = _options(service, domains, module, 5.0 if settle is None else settle, max_iterations, permissive,
-                    dontaudit_off, apply_advice)
+                    dontaudit_off, apply_advice, complete)
     explainer = FactsExplainer(proot)
     installer = BuilderInstaller(opts.module, out_dir or Path("."), proot, priority=priority,
                                  facts=explainer.facts)
