@@ -119,6 +119,8 @@ def result_json(res: BuildResult) -> dict:
         "left_out": [finding_json(f) for f in res.left_out],
         "rejected": [{"what": r.what, "reason": r.reason} for r in res.rejected],
         "commands": [{"argv": list(r.argv), "exit": r.returncode} for r in res.results],
+        "style": res.style,
+        "refpolicy": list(res.refpolicy),
     }
 
 
@@ -227,6 +229,9 @@ def build(
     until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (see README)."),
+    style: str = typer.Option("raw", "--style", help="raw: allow rules (and --cil); refpolicy: "
+                              "policy_module() with the target policy's interfaces and macros, built "
+                              "with its devel Makefile (README, 'refpolicy style')."),
 ) -> None:
     """Build one merged, deduplicated policy module per domain and compile it."""
     args = list(args or [])
@@ -236,6 +241,10 @@ def build(
         if not args:
             raise UsageError("give NAME (a domain, a word of one, a comm or an exe name), or --all-domains")
         name, sources = args[0], args[1:]
+    if style not in ("raw", "refpolicy"):
+        raise UsageError(f"--style {style!r}: give raw or refpolicy")
+    if style == "refpolicy" and cil:
+        raise UsageError("--cil writes raw rules only: it does not go with --style refpolicy")
     if priority is not None and not install:
         raise UsageError("--priority applies to --install")
     if module is not None:
@@ -302,7 +311,7 @@ def build(
             for modname, fs in jobs:
                 opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
                                     priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
-                                    mls=mls, facts=facts, targets=targets)
+                                    mls=mls, facts=facts, targets=targets, style=style)
                 try:
                     results.append(build_module(fs, opts, progress=step))
                 except AvcfixError as exc:

@@ -225,12 +225,15 @@ def compile_refpolicy_module(
     makefile: Path = DEVEL_MAKEFILE,
     record: Callable[[proc.Result], None] | None = None,
     timeout: float = 300.0,
+    headerdir: Path | None = None,
 ) -> Compiled:
     """Compile a refpolicy-style module (``policy_module(...)``, interface calls)
     with the devel Makefile, which runs m4 over the installed policy headers and
     then checkmodule (with ``-M`` when those headers are MLS) and semodule_package.
 
     ``NAME.if`` and ``NAME.fc`` next to the ``.te`` are used when present.
+    ``headerdir``: the header tree (``HEADERDIR=``; Fedora's Makefile needs it
+    when it is not the one under /usr/share/selinux/NAME).
     """
     te_path = Path(te_path)
     out_dir = Path(out_dir) if out_dir is not None else te_path.parent
@@ -254,7 +257,8 @@ def compile_refpolicy_module(
             src = te_path.with_suffix(ext)
             if src.is_file():
                 shutil.copyfile(src, work / f"{name}{ext}")
-        r = proc.run(["make", "-f", str(makefile), f"{name}.pp"], cwd=work, timeout=timeout, record=_record)
+        argv = ["make", "-f", str(makefile)] + ([f"HEADERDIR={headerdir}"] if headerdir is not None else [])
+        r = proc.run(argv + [f"{name}.pp"], cwd=work, timeout=timeout, record=_record)
         if not r.ok or not (work / f"{name}.pp").is_file():
             # m4 keeps line numbers in sync, so checkmodule's lines are the .te's
             te_text = te_path.read_text(encoding="utf-8", errors="replace")

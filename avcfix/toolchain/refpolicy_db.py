@@ -225,29 +225,43 @@ def _triples(access: set[tuple[str, str, str, str]]) -> list[list[str]]:
     return sorted([t, c, p] for _, t, c, p in access)
 
 
-def build_database(tree: DevelTree) -> dict:
-    """Expand every macro of interest with the real m4 (see the module docstring)."""
-    params = m4_params(tree)
+def _run_module_m4(tree: DevelTree, params: list[str], module_text: str, what: str) -> str:
+    """m4 over a module's text as the Makefile runs it (``tmp/all_interfaces.conf``
+    built first, then ``m4 M4PARAM support/*.spt all_interfaces.conf MODULE.te``)."""
     spt = support_files(tree)
-    ifs = interface_files(tree)
-    names, refused = single_domain_interfaces(ifs)
-    perm_sets, patterns = support_macros(tree)
-    work = Path(tempfile.mkdtemp(prefix="avcfix-refpolicy-db-"))
+    work = Path(tempfile.mkdtemp(prefix="avcfix-refpolicy-m4-"))
     try:
         (work / "iferror.m4").write_text("ifdef(`__if_error',`m4exit(1)')\n")
-        r = proc.run(["m4", *map(str, spt), *map(str, ifs), str(work / "iferror.m4")], timeout=600)
+        r = proc.run(["m4", *map(str, spt), *map(str, interface_files(tree)), str(work / "iferror.m4")],
+                     timeout=600)
         if not r.ok:
             raise CompileError(f"m4 failed on the headers of {tree.include}: {r.stderr.strip()[-800:]}")
         (work / "all_interfaces.conf").write_text(
             "divert(-1)\n" + r.stdout.replace("dollarsstar", "$*") + "divert\n", encoding="utf-8")
-        (work / "probe.te").write_text(_probe(names, perm_sets, patterns), encoding="utf-8")
-        r = proc.run(["m4", *params, *map(str, spt), str(work / "all_interfaces.conf"), str(work / "probe.te")],
+        (work / "module.te").write_text(module_text, encoding="utf-8")
+        r = proc.run(["m4", *params, *map(str, spt), str(work / "all_interfaces.conf"), str(work / "module.te")],
                      timeout=900)
         if not r.ok:
-            raise CompileError(f"m4 failed expanding the interfaces of {tree.include}: {r.stderr.strip()[-800:]}")
+            raise CompileError(f"m4 failed expanding the {what} with the headers of {tree.include}: "
+                               f"{r.stderr.strip()[-800:]}")
+        return r.stdout
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    parts = _split(r.stdout)
+
+
+def expand_module(tree: DevelTree, module_text: str) -> access_mod.Expanded:
+    """What a module's text grants once m4 has expanded it with ``tree``'s headers."""
+    return parse_expanded(_run_module_m4(tree, m4_params(tree), module_text, "module"))
+
+
+def build_database(tree: DevelTree) -> dict:
+    """Expand every macro of interest with the real m4 (see the module docstring)."""
+    params = m4_params(tree)
+    ifs = interface_files(tree)
+    names, refused = single_domain_interfaces(ifs)
+    perm_sets, patterns = support_macros(tree)
+    text = _run_module_m4(tree, params, _probe(names, perm_sets, patterns), "probe")
+    parts = _split(text)
     d, a, b = PLACEHOLDERS
     db_ifs: dict[str, dict] = {}
     for name, why in sorted(refused.items()):
