@@ -1,0 +1,273 @@
+"""``avcfix build --style refpolicy`` with the real tools on both policies.
+
+How the expected answers are checked (nothing here is hard-coded output):
+
+- what a module grants is what m4 makes of its text with the policy's own
+  headers (``refpolicy_db.expand_module``: the devel Makefile's m4 run), read
+  as allow tuples; the needed access N is the raw-style build of the same log
+  (``--style raw``, read back with ``parse_te``), so the two styles are held
+  against each other;
+- audit2allow -R (sepolgen, with an interface_info made by sepolgen-ifgen for
+  the same headers and policy) is the independent reference: an interface it
+  picks that is exact for N must not be left as raw rules by avcfix;
+- installs go into private copies of the stores and are verified by the
+  builder (setools / the policy index) and again here with ``missing_rules``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from avcfix import proc
+from avcfix.cli import main
+from avcfix.policy.model import SELF, AvRule, RuleKind
+from avcfix.policy.refpolicy.match import WIDENING, Database
+from avcfix.policy.te_parse import parse_te
+from avcfix.toolchain import refpolicy_db
+from avcfix.toolchain.store import PolicyRoot, copy_root
+from avcfix.toolchain.verify import AllowRule, missing_rules
+
+PROJECT = Path(__file__).resolve().parents[1]
+EUCA_LOG = PROJECT / "fixtures" / "eucanetd" / "audit.log"
+EUCANETD = "eucalyptus_eucanetd_t"
+CORPUS_LOGS = ("selinux_sepolgen_test_data_httpd.log", "selinux_sepolgen_test_data_audit.log")
+WIDENING_SETS = {tpl.format(cls=c) for classes, tpl, _ in WIDENING for c in classes}
+
+
+# ------------------------------------------------------------------ helpers
+
+def _build(capsys, *argv: str) -> dict:
+    code = main(["build", *argv, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err + out
+    return json.loads(out)
+
+
+def _with_devel(root: PolicyRoot, devel_from: Path | None) -> PolicyRoot:
+    """A store copy sees the devel tree of the policy it was copied from, as a real root does."""
+    if devel_from is not None:
+        dest = root.root / "usr" / "share" / "selinux"
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / "devel").symlink_to(devel_from)
+    return root
+
+
+def _quads_of_te(path: Path) -> set[tuple[str, str, str, str]]:
+    """The allow tuples of a raw-style .te (target ``self`` for the source)."""
+    out = set()
+    for r in parse_te(path.read_text(), str(path)).rules:
+        if isinstance(r, AvRule) and r.kind is RuleKind.ALLOW:
+            for s in r.sources.names:
+                for t in r.targets.names:
+                    for c in r.classes.names:
+                        for p in r.perms.names:
+                            out.add((s, SELF if t == s else t, c, p))
+    return out
+
+
+def _adds(module: dict) -> set[tuple[str, str, str]]:
+    """(target, class, perm) the JSON says a permission set adds beyond the log."""
+    out = set()
+    for item in module["refpolicy"]:
+        for line in item["adds"]:
+            assert item["kind"] == "perm_set" and item["name"] in WIDENING_SETS, item
+            words = line.rstrip(";").replace("{", " ").replace("}", " ").split()
+            src, tc, perms = words[1], words[2], words[3:]
+            t, c = tc.split(":")
+            out.update((SELF if t == src else t, c, p) for p in perms)
+    return out
+
+
+def _sepolgen_info(tree: refpolicy_db.DevelTree, policy: Path, out: Path) -> Path:
+    if shutil.which("sepolgen-ifgen") is None or shutil.which("audit2allow") is None:
+        pytest.skip("sepolgen-ifgen / audit2allow not installed")
+    r = proc.run(["sepolgen-ifgen", "-i", str(tree.include), "-p", str(policy), "-o", str(out)], timeout=600)
+    assert out.is_file(), r.stderr[-2000:]
+    return out
+
+
+def _audit2allow_R(log: Path, info: Path, policy: Path) -> str:
+    r = proc.run(["audit2allow", "-R", "-i", str(log), f"--interface-info={info}", "-p", str(policy)], timeout=600)
+    assert r.ok, r.stderr[-2000:]
+    return r.stdout
+
+
+def _check_module(tree, db: Database, module: dict, needed: set, a2a_text: str | None) -> dict:
+    """The properties every refpolicy module must have; returns figures for the report."""
+    te = Path(module["te"]).read_text()
+    ours = refpolicy_db.expand_module(tree, te)
+    domains = {q[0] for q in needed}
+    granted = {q for q in ours.access if q[0] in domains}
+    # everything the log needs is granted, unconditionally
+    assert needed <= ours.certain, sorted(needed - ours.certain)[:10]
+    # nothing beyond it but what a documented permission set adds (and says so in the JSON)
+    extra = {(t, c, p) for s, t, c, p in granted - needed}
+    assert extra <= _adds(module), sorted(extra - _adds(module))[:10]
+    # no other statements than allow rules for the domain (and the generator's dontaudit rules)
+    assert set(ours.other) <= {"dontaudit", "allowxperm"}, ours.other
+    # no raw rule left where an exact interface of the database covers it
+    for dom in domains:
+        n = {(t, c, p) for s, t, c, p in needed if s == dom}
+        raw = {(t, c, p) for item in module["refpolicy"] if item["kind"] in ("raw", "perm_set")
+               for t, c, p in _covers(item)}
+        for name, (certain, cond) in db.interfaces.items():
+            if certain <= n and cond <= n:
+                assert not (certain & raw), (name, sorted(certain & raw))
+    figures = {"extra": len(extra), "interfaces": sum(1 for i in module["refpolicy"] if i["kind"] == "interface")}
+    if a2a_text is not None:
+        # audit2allow -R's exact interface calls (expanded by m4 alone) are never left as raw rules here
+        theirs = refpolicy_db.expand_module(tree, "policy_module(a2a, 1.0)\n" + a2a_text)
+        figures["a2a_extra"] = len({q for q in theirs.access if q[0] in domains} - needed)
+        calls = [line.strip() for line in a2a_text.splitlines()
+                 if "(" in line and not line.strip().startswith(("#", "allow", "require"))]
+        raw_tuples = {(t, c, p) for item in module["refpolicy"] if item["kind"] in ("raw", "perm_set")
+                      for t, c, p in _covers(item)}
+        for call in calls:
+            one = refpolicy_db.expand_module(tree, f"policy_module(a2a, 1.0)\n{call}\n")
+            dom = call[call.index("(") + 1:].split(",")[0].split(")")[0].strip()
+            acc = {(t, c, p) for s, t, c, p in one.access}
+            n = {(t, c, p) for s, t, c, p in needed if s == dom}
+            if acc and not one.other and all(s == dom for s, _, _, _ in one.access) and acc <= n:
+                assert not (acc & raw_tuples), (call, sorted(acc & raw_tuples))
+    return figures
+
+
+def _covers(item: dict) -> set[tuple[str, str, str]]:
+    out = set()
+    for line in item["covers"]:
+        words = line.rstrip(";").replace("{", " ").replace("}", " ").split()
+        t, c = words[2].split(":")
+        out.update((SELF if t == words[1] else t, c, p) for p in words[3:])
+    return out
+
+
+def _avc(i: int, domain: str, target: str, cls: str, perms) -> str:
+    tgt = domain if target == SELF else target
+    return (f"type=AVC msg=audit(1700000100.{i:03d}:{900 + i}): avc:  denied  {{ {' '.join(sorted(perms))} }} "
+            f"for  pid={100 + i} comm=\"probe\" scontext=system_u:system_r:{domain}:s0 "
+            f"tcontext=system_u:object_r:{tgt}:s0 tclass={cls} permissive=0")
+
+
+def _interface_log(db: Database, policy: Path, domain: str, want: int = 3) -> list[str]:
+    """AVC lines for the whole access of ``want`` interfaces the policy does not grant ``domain``
+    (plain types only, no conditional rules), chosen in name order with disjoint targets."""
+    from avcfix.toolchain.target import TargetPolicy
+
+    pol = TargetPolicy(policy)
+    used: set[str] = set()
+    lines: list[str] = []
+    for name in sorted(db.interfaces):
+        certain, cond = db.interfaces[name]
+        targets = {t for t, _, _ in certain}
+        if cond or not 2 <= len(certain) <= 14 or targets & used or SELF in targets:
+            continue
+        if pol.missing(_names(targets)):
+            continue  # an attribute or a type this policy lacks
+        groups: dict[tuple[str, str], set[str]] = {}
+        for t, c, p in certain:
+            groups.setdefault((t, c), set()).add(p)
+        rules = [AllowRule(domain, t, c, tuple(sorted(ps))) for (t, c), ps in groups.items()]
+        missing = missing_rules(pol, rules)
+        if sum(len(r.perms) for r in missing) != len(certain):
+            continue  # part of it is granted already
+        used |= targets
+        for (t, c), ps in sorted(groups.items()):
+            lines.append(_avc(len(lines), domain, t, c, ps))
+        want -= 1
+        if want == 0:
+            break
+    return lines
+
+
+def _names(types):
+    from avcfix.toolchain.target import Names
+
+    return Names(types=tuple(sorted(types)))
+
+
+# ------------------------------------------------------------------ fixtures
+
+@pytest.fixture(scope="module")
+def deb_tree() -> refpolicy_db.DevelTree:
+    tree = refpolicy_db.devel_tree(None)
+    if tree.makefile != refpolicy_db.HOST_DEVEL / "Makefile":
+        pytest.skip("no host devel tree")
+    return tree
+
+
+@pytest.fixture(scope="module")
+def fed_tree(fedora_root) -> refpolicy_db.DevelTree:
+    tree = refpolicy_db.devel_tree(fedora_root.root)
+    assert tree.include == fedora_root.root / "usr" / "share" / "selinux" / "devel" / "include"
+    return tree
+
+
+@pytest.fixture(scope="module")
+def deb_db(deb_tree) -> Database:
+    return Database(refpolicy_db.load_database(deb_tree))
+
+
+@pytest.fixture(scope="module")
+def fed_db(fed_tree) -> Database:
+    return Database(refpolicy_db.load_database(fed_tree))
+
+
+# ------------------------------------------------------------------ the database
+
+
+def _cil_allows(pp: Path) -> set[tuple[str, str, str, str]]:
+    from avcfix.toolchain import semodule
+
+    r = proc.run([str(semodule.PP_TO_CIL), str(pp), "-"])
+    assert r.ok, r.stderr
+    out = set()
+    for line in r.stdout.splitlines():
+        if line.startswith("(allow "):
+            words = line.replace("(", " ").replace(")", " ").split()
+            s, t, c, perms = words[1], words[2], words[3], words[4:]
+            out.update((s, SELF if t == s else t, c, p) for p in perms)
+    return out
+
+
+@pytest.mark.parametrize("which", ["debian", "fedora"])
+def test_database_equals_what_checkmodule_compiles(which, request, tmp_path):
+    """Each usable interface's access in the database (m4 with a placeholder) is what
+    the devel Makefile + checkmodule make of a real call (read back from the .pp as CIL)."""
+    tree = request.getfixturevalue("deb_tree" if which == "debian" else "fed_tree")
+    db = request.getfixturevalue("deb_db" if which == "debian" else "fed_db")
+    names = [n for n in sorted(db.interfaces) if not db.interfaces[n][1]][::400][:12]
+    assert len(names) >= 8
+    pats = sorted(db.patterns)[:3]
+    te = ["policy_module(avcfixdbcheck, 1.0)", "type avcfixdb_t;", "type avcfixa_t;", "type avcfixb_t;"]
+    te += [f"{n}(avcfixdb_t)" for n in names]
+    te += [f"{p}(avcfixdb_t, avcfixa_t, avcfixb_t)" for p in pats]
+    te += ["allow avcfixdb_t avcfixa_t:file read_file_perms;"]
+    (tmp_path / "avcfixdbcheck.te").write_text("\n".join(te) + "\n")
+    r = proc.run(tree.make_argv("avcfixdbcheck.pp"), cwd=tmp_path, timeout=300)
+    assert r.ok, r.stdout[-2000:] + r.stderr[-2000:]
+    compiled = {q for q in _cil_allows(tmp_path / "avcfixdbcheck.pp") if q[0] == "avcfixdb_t"}
+    expected = {("avcfixdb_t", t, c, p) for n in names for t, c, p in db.interfaces[n][0]}
+    expected |= {("avcfixdb_t", t, c, p) for n in pats for t, c, p in db.pattern_access(n, "avcfixa_t", "avcfixb_t")}
+    expected |= {("avcfixdb_t", "avcfixa_t", "file", p) for p in db.perm_sets["read_file_perms"]}
+    assert compiled == expected
+
+
+def test_database_cache_is_reused_and_a_corrupt_file_rebuilt(deb_tree, tmp_path, monkeypatch):
+    monkeypatch.setenv("AVCFIX_CACHE_DIR", str(tmp_path))
+    first = refpolicy_db.load_database(deb_tree)
+    files = list(tmp_path.glob("refpolicy-*.json"))
+    assert len(files) == 1
+    built = []
+    real = refpolicy_db.build_database
+    monkeypatch.setattr(refpolicy_db, "build_database", lambda tree: built.append(1) or real(tree))
+    assert refpolicy_db.load_database(deb_tree) == first and not built  # from the cache
+    text = files[0].read_text()
+    files[0].write_text(text.replace("read_file_perms", "read_fileXperms", 1))  # still JSON, wrong digest
+    assert refpolicy_db.load_database(deb_tree) == first and built == [1]
+    files[0].write_text(text[: len(text) // 2])  # truncated
+    assert refpolicy_db.load_database(deb_tree) == first and built == [1, 1]
