@@ -271,3 +271,84 @@ def test_database_cache_is_reused_and_a_corrupt_file_rebuilt(deb_tree, tmp_path,
     assert refpolicy_db.load_database(deb_tree) == first and built == [1]
     files[0].write_text(text[: len(text) // 2])  # truncated
     assert refpolicy_db.load_database(deb_tree) == first and built == [1, 1]
+
+
+# ------------------------------------------------------------------ builds, installs, merges
+
+
+def test_eucanetd_debian_install_merge_and_audit2allow(capsys, tmp_path, euca_root, deb_tree, deb_db):
+    """The seed log plus the access of three interfaces eucanetd lacks: one install into a
+    copy of the fixture store, verified; exact against the raw build; never wider than the
+    widening table; audit2allow -R's exact interfaces are used too; a rerun changes nothing,
+    new access bumps the version and keeps every old statement."""
+    policy = euca_root.policy_file
+    lines = _interface_log(deb_db, policy, EUCANETD)
+    assert len(lines) >= 3
+    log = tmp_path / "audit.log"
+    log.write_text(EUCA_LOG.read_text() + "\n".join(lines) + "\n")
+    code = main(["build", "eucanetd", str(log), "--policy", str(policy), "--out-dir", str(tmp_path / "raw")])
+    capsys.readouterr()
+    assert code == 0
+    needed = _quads_of_te(tmp_path / "raw" / "eucanetd_local.te")
+    root = _with_devel(copy_root(euca_root, tmp_path / "root"), None)
+    out = tmp_path / "mod"
+    doc = _build(capsys, "eucanetd", str(log), "--root", str(root.root), "--out-dir", str(out),
+                 "--style", "refpolicy", "--install")
+    m = doc["modules"][0]
+    assert m["style"] == "refpolicy" and m["compiled"] and m["installed"]
+    assert m["missing_after_install"] == []
+    assert missing_rules(root.policy_file, [AllowRule(s, s if t == SELF else t, c, (p,))
+                                            for s, t, c, p in needed]) == ()
+    assert any(a[0] == "make" for a in (c["argv"] for c in m["commands"]))
+    info = _sepolgen_info(deb_tree, policy, tmp_path / "deb.info")
+    figures = _check_module(deb_tree, deb_db, m, needed, _audit2allow_R(log, info, policy))
+    assert figures["interfaces"] >= 3
+    te = Path(m["te"]).read_text()
+    assert te.startswith("policy_module(eucanetd_local, 1.0)\n") and te.count("gen_require(") == 1
+
+    # a rerun: nothing new, nothing written, the version stays
+    before = Path(m["te"]).stat().st_mtime_ns
+    again = _build(capsys, "eucanetd", str(log), "--policy", str(policy), "--out-dir", str(out),
+                   "--style", "refpolicy")["modules"][0]
+    assert not again["changed"] and again["version"] == "1.0" and Path(m["te"]).stat().st_mtime_ns == before
+    # new access: merged, version bumped, every old statement kept
+    more = tmp_path / "more.log"
+    more.write_text(log.read_text() + _avc(99, EUCANETD, "eucalyptus_var_run_t", "file", ["write"]) + "\n")
+    merged = _build(capsys, "eucanetd", str(more), "--policy", str(policy), "--out-dir", str(out),
+                    "--style", "refpolicy")["modules"][0]
+    assert merged["changed"] and merged["version"] == "1.1" and merged["compiled"]
+    new_te = Path(m["te"]).read_text()
+    old_calls = {ln for ln in te.splitlines() if ln.endswith(f"({EUCANETD})")}
+    assert old_calls and old_calls <= set(new_te.splitlines())
+    assert "+ policy_module(eucanetd_local, 1.1)" in merged["diff"]
+    assert [d for d in merged["diff"] if d.startswith("+ allow")] == [
+        "+ allow eucalyptus_eucanetd_t eucalyptus_var_run_t:file { create write };"]
+    granted = refpolicy_db.expand_module(deb_tree, new_te).certain
+    assert needed | {(EUCANETD, "eucalyptus_var_run_t", "file", "write")} <= granted
+
+
+def test_fedora_build_install_and_audit2allow(capsys, tmp_path, fedora_root, fed_tree, fed_db):
+    """Fedora's targeted policy: the module is built by the root's own devel Makefile
+    (HEADERDIR given), installed into a copy of the store and verified."""
+    domain = "chronyd_t"
+    policy = fedora_root.policy_file
+    lines = _interface_log(fed_db, policy, domain, want=4)
+    assert len(lines) >= 4
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join(lines + [_avc(50, domain, SELF, "capability", ["net_admin"])]) + "\n")
+    code = main(["build", domain, str(log), "--policy", str(policy), "--out-dir", str(tmp_path / "raw")])
+    capsys.readouterr()
+    assert code == 0
+    needed = _quads_of_te(tmp_path / "raw" / "chronyd_local.te")
+    root = _with_devel(copy_root(fedora_root, tmp_path / "root"), fed_tree.include.parent)
+    doc = _build(capsys, domain, str(log), "--root", str(root.root), "--out-dir", str(tmp_path / "mod"),
+                 "--style", "refpolicy", "--install")
+    m = doc["modules"][0]
+    assert m["compiled"] and m["installed"] and m["missing_after_install"] == []
+    make = [c["argv"] for c in m["commands"] if c["argv"][0] == "make"]
+    devel = root.root / "usr" / "share" / "selinux" / "devel"  # the root's own tree (a link to Fedora's here)
+    assert make and make[0][:3] == ["make", "-f", str(devel / "Makefile")]
+    assert f"HEADERDIR={devel / 'include'}" in make[0]
+    info = _sepolgen_info(fed_tree, policy, tmp_path / "fed.info")
+    figures = _check_module(fed_tree, fed_db, m, needed, _audit2allow_R(log, info, policy))
+    assert figures["interfaces"] >= 2
