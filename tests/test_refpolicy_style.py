@@ -97,10 +97,22 @@ def _audit2allow_R(log: Path, info: Path, policy: Path) -> str:
     return r.stdout
 
 
-def _check_module(tree, db: Database, module: dict, needed: set, a2a_text: str | None) -> dict:
-    """The properties every refpolicy module must have; returns figures for the report."""
-    te = Path(module["te"]).read_text()
-    ours = refpolicy_db.expand_module(tree, te)
+class A2A:
+    """audit2allow -R's output expanded by m4: the whole text, and each interface call alone."""
+
+    def __init__(self, tree, text: str) -> None:
+        calls = sorted({line.strip() for line in text.splitlines()
+                        if "(" in line and not line.strip().startswith(("#", "allow", "require", "dontaudit"))})
+        parts = refpolicy_db.expand_parts(tree, [text] + calls)
+        self.whole = parts[0]
+        self.calls = list(zip(calls, parts[1:]))
+
+
+def _check_module(tree, db: Database, module: dict, needed: set, a2a: "A2A | None", ours=None) -> dict:
+    """The properties every refpolicy module must have; returns figures for the report.
+    ``ours``: the module's m4 expansion when the caller made it (several in one m4 run)."""
+    if ours is None:
+        ours = refpolicy_db.expand_module(tree, Path(module["te"]).read_text())
     domains = {q[0] for q in needed}
     granted = {q for q in ours.access if q[0] in domains}
     # everything the log needs is granted, unconditionally
@@ -119,20 +131,17 @@ def _check_module(tree, db: Database, module: dict, needed: set, a2a_text: str |
             if certain <= n and cond <= n:
                 assert not (certain & raw), (name, sorted(certain & raw))
     figures = {"extra": len(extra), "interfaces": sum(1 for i in module["refpolicy"] if i["kind"] == "interface")}
-    if a2a_text is not None:
+    if a2a is not None:
         # audit2allow -R's exact interface calls (expanded by m4 alone) are never left as raw rules here
-        theirs = refpolicy_db.expand_module(tree, "policy_module(a2a, 1.0)\n" + a2a_text)
-        figures["a2a_extra"] = len({q for q in theirs.access if q[0] in domains} - needed)
-        calls = [line.strip() for line in a2a_text.splitlines()
-                 if "(" in line and not line.strip().startswith(("#", "allow", "require"))]
+        figures["a2a_extra"] = len({q for q in a2a.whole.access if q[0] in domains} - needed)
         raw_tuples = {(t, c, p) for item in module["refpolicy"] if item["kind"] in ("raw", "perm_set")
                       for t, c, p in _covers(item)}
-        for call in calls:
-            one = refpolicy_db.expand_module(tree, f"policy_module(a2a, 1.0)\n{call}\n")
+        for call, one in a2a.calls:
             dom = call[call.index("(") + 1:].split(",")[0].split(")")[0].strip()
             acc = {(t, c, p) for s, t, c, p in one.access}
             n = {(t, c, p) for s, t, c, p in needed if s == dom}
             if acc and not one.other and all(s == dom for s, _, _, _ in one.access) and acc <= n:
+                figures["a2a_exact_calls"] = figures.get("a2a_exact_calls", 0) + 1
                 assert not (acc & raw_tuples), (call, sorted(acc & raw_tuples))
     return figures
 
@@ -301,7 +310,7 @@ def test_eucanetd_debian_install_merge_and_audit2allow(capsys, tmp_path, euca_ro
                                             for s, t, c, p in needed]) == ()
     assert any(a[0] == "make" for a in (c["argv"] for c in m["commands"]))
     info = _sepolgen_info(deb_tree, policy, tmp_path / "deb.info")
-    figures = _check_module(deb_tree, deb_db, m, needed, _audit2allow_R(log, info, policy))
+    figures = _check_module(deb_tree, deb_db, m, needed, A2A(deb_tree, _audit2allow_R(log, info, policy)))
     assert figures["interfaces"] >= 3
     te = Path(m["te"]).read_text()
     assert te.startswith("policy_module(eucanetd_local, 1.0)\n") and te.count("gen_require(") == 1
@@ -350,5 +359,78 @@ def test_fedora_build_install_and_audit2allow(capsys, tmp_path, fedora_root, fed
     assert make and make[0][:3] == ["make", "-f", str(devel / "Makefile")]
     assert f"HEADERDIR={devel / 'include'}" in make[0]
     info = _sepolgen_info(fed_tree, policy, tmp_path / "fed.info")
-    figures = _check_module(fed_tree, fed_db, m, needed, _audit2allow_R(log, info, policy))
+    figures = _check_module(fed_tree, fed_db, m, needed, A2A(fed_tree, _audit2allow_R(log, info, policy)))
     assert figures["interfaces"] >= 2
+
+
+@pytest.mark.parametrize("which", ["debian", "fedora"])
+def test_corpus_logs_exact_compiled_and_not_wider(which, request, capsys, tmp_path, corpus_dir, host_root):
+    """Every module of the corpus logs (all domains) compiles with the policy's devel
+    Makefile and passes the checks of _check_module, with audit2allow -R as reference."""
+    if which == "debian":
+        tree, db, where = request.getfixturevalue("deb_tree"), request.getfixturevalue("deb_db"), []
+        policy = host_root.policy_file
+    else:
+        fedora_root = request.getfixturevalue("fedora_root")
+        tree, db = request.getfixturevalue("fed_tree"), request.getfixturevalue("fed_db")
+        policy, where = fedora_root.policy_file, ["--root", str(fedora_root.root)]
+    info = _sepolgen_info(tree, policy, tmp_path / "if.info")
+    checked = used = 0
+    for name in CORPUS_LOGS:
+        log = corpus_dir / name
+        if not log.is_file():
+            continue
+        raw_dir, ref_dir = tmp_path / name / "raw", tmp_path / name / "ref"
+        code = main(["build", "--all-domains", str(log), "--policy", str(policy), "--out-dir", str(raw_dir)])
+        capsys.readouterr()
+        assert code == 0
+        doc = _build(capsys, "--all-domains", str(log), *where, "--policy", str(policy), "--out-dir", str(ref_dir),
+                     "--style", "refpolicy")
+        assert not doc["failed"]
+        a2a = A2A(tree, _audit2allow_R(log, info, policy))
+        mods = [m for m in doc["modules"] if m["te"] is not None]
+        texts = [Path(m["te"]).read_text().split("\n", 1)[1] for m in mods]  # policy_module() dropped
+        for m, ours in zip(mods, refpolicy_db.expand_parts(tree, texts)):
+            assert m["compiled"], m["module"]
+            needed = _quads_of_te(raw_dir / f"{m['module']}.te")
+            figures = _check_module(tree, db, m, needed, a2a, ours)
+            checked += 1
+            used += figures["interfaces"]
+            print(which, name, m["module"], figures)
+    if not checked:
+        pytest.skip("no corpus log with a module to build")
+    assert used >= 1  # the corpus exercises interface matching, not only raw rules
+
+
+def test_hostile_log_text_never_reaches_the_refpolicy_te(capsys, tmp_path, deb_tree, host_root):
+    """Paths and comms holding m4 quotes, macros and statements; a type named like a
+    refpolicy macro. The module compiles with the devel Makefile and grants exactly the
+    valid access (m4's own expansion of the written .te), no comment holds an m4 quote."""
+    ctx = "scontext=system_u:system_r:httpd_t:s0"
+    path = "/tmp/x') allow httpd_t shadow_t:file read; dnl `"
+    log = tmp_path / "hostile.log"
+    log.write_text("\n".join([
+        f'type=AVC msg=audit(1700000000.100:200): avc:  denied  {{ read }} for  pid=1 '
+        f'comm="`define(`allow\',`x\')\'" path="{path}" dev="sda" ino=1 {ctx} '
+        "tcontext=system_u:object_r:user_home_t:s0 tclass=file permissive=0",
+        f'type=AVC msg=audit(1700000000.200:201): avc:  denied  {{ write }} for  pid=2 comm="gen_require" '
+        f'name="changecom" {ctx} tcontext=system_u:object_r:manage_files_pattern:s0 tclass=file permissive=0',
+        f'type=AVC msg=audit(1700000000.300:202): avc:  denied  {{ getattr }} for  pid=3 comm="x" '
+        f'path="/etc/policy_module(x,1)" {ctx} tcontext=system_u:object_r:user_home_t:s0 tclass=file permissive=0',
+    ]) + "\n")
+    out = tmp_path / "out"
+    doc = _build(capsys, "httpd", str(log), "--out-dir", str(out), "--policy", str(host_root.policy_file),
+                 "--include-advised", "--style", "refpolicy")
+    m = doc["modules"][0]
+    assert m["compiled"]
+    assert any("manage_files_pattern" in r["what"] for r in m["rejected"])
+    te = (out / "httpd_local.te").read_text()
+    comments = [ln for ln in te.splitlines() if ln.startswith("#")]
+    assert any("shadow_t" in ln for ln in comments)  # the evidence is kept, as text
+    assert not any("`" in ln or "'" in ln for ln in comments)
+    statements = [ln for ln in te.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert not any("shadow_t" in ln or "manage_files_pattern" in ln for ln in statements)
+    granted = refpolicy_db.expand_module(deb_tree, te)
+    assert {q for q in granted.access} == {("httpd_t", "user_home_t", "file", p)
+                                            for p in ("getattr", "ioctl", "lock", "open", "read")}
+    assert _adds(m) == {("user_home_t", "file", p) for p in ("ioctl", "lock", "open")}

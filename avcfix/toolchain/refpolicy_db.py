@@ -254,6 +254,17 @@ def expand_module(tree: DevelTree, module_text: str) -> access_mod.Expanded:
     return parse_expanded(_run_module_m4(tree, m4_params(tree), module_text, "module"))
 
 
+def expand_parts(tree: DevelTree, parts: list[str], header: str = "policy_module(avcfixparts, 1.0)") -> list[
+        access_mod.Expanded]:
+    """What each text of ``parts`` grants, all expanded in one m4 run (after ``header``)."""
+    body = [header]
+    for i, part in enumerate(parts):
+        body += [f"{_MARK} part {i}", part]
+    body.append(f"{_MARK} end -")
+    split = _split(_run_module_m4(tree, m4_params(tree), "\n".join(body) + "\n", "module"))
+    return [parse_expanded(split.get(("part", str(i)), "")) for i in range(len(parts))]
+
+
 def build_database(tree: DevelTree) -> dict:
     """Expand every macro of interest with the real m4 (see the module docstring)."""
     params = m4_params(tree)
