@@ -68,7 +68,20 @@ def _quads(rules, db: Database | None = None) -> tuple[set[Quad], list[AvRule]]:
 
 
 def _statement_lines(text: str) -> set[str]:
-    return {line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")}
+    """The policy statements of a ``.te`` for the diff: no comments, no header, no gen_require block."""
+    out: set[str] = set()
+    in_require = False
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("gen_require(") or s.startswith("require {"):
+            in_require = not (s.endswith("')") or s.endswith("}"))
+            continue
+        if in_require:
+            in_require = not (s == "')" or s.startswith("}"))
+            continue
+        if s and not s.startswith(("#", "policy_module(", "module ")):
+            out.add(s)
+    return out
 
 
 def _old_require(existing: Module) -> tuple[set[str], set[str], dict[str, set[str]]]:

@@ -168,6 +168,11 @@ def _print_result(res: BuildResult) -> None:
     for line in res.diff:
         style = "green" if line.startswith("+") else "red"
         console.print(f"  [{style}]{_t(line)}[/]", soft_wrap=True)
+    for item in res.refpolicy:
+        if item["adds"]:
+            added = " ".join(a.split(":", 1)[-1].split(" ", 1)[-1].rstrip(";") for a in item["adds"])
+            console.print(f"  [yellow]wider than the log:[/] {_t(item['name'])} adds {_t(added)} "
+                          "(see the comment in the .te)", soft_wrap=True)
     if res.compiled and res.pp_path is not None:
         flag = " (checkmodule -M)" if res.mls else ""
         console.print(f"  compiled [cyan]{_t(res.pp_path)}[/]{flag}")
