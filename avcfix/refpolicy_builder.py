@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avcfix.policy.merge import _merge_comments, bump_version
-from avcfix.policy.model import SELF, AvRule, Module, NameSet, Opaque, RuleKind
+from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind
 from avcfix.policy.refpolicy.access import tokens
 from avcfix.policy.refpolicy.match import Database, Plan, match
 from avcfix.policy.refpolicy.render import RefModule, render_refpolicy

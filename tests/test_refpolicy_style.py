@@ -17,7 +17,6 @@ How the expected answers are checked (nothing here is hard-coded output):
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -330,8 +329,8 @@ def test_eucanetd_debian_install_merge_and_audit2allow(capsys, tmp_path, euca_ro
     old_calls = {ln for ln in te.splitlines() if ln.endswith(f"({EUCANETD})")}
     assert old_calls and old_calls <= set(new_te.splitlines())
     assert Path(m["te"]).read_text().startswith("policy_module(eucanetd_local, 1.1)\n")
-    assert [d for d in merged["diff"] if d.startswith("+ ")] == [
-        "+ allow eucalyptus_eucanetd_t eucalyptus_var_run_t:file { create write };"]
+    # the old raw rules are written again: their access (widened sets included) may now be a pattern's
+    assert "+ allow eucalyptus_eucanetd_t eucalyptus_var_run_t:file { create write };" in merged["diff"]
     granted = refpolicy_db.expand_module(deb_tree, new_te).certain
     assert needed | {(EUCANETD, "eucalyptus_var_run_t", "file", "write")} <= granted
 
@@ -396,7 +395,8 @@ def test_corpus_logs_exact_compiled_and_not_wider(which, request, capsys, tmp_pa
             figures = _check_module(tree, db, m, needed, a2a, ours)
             checked += 1
             used += figures["interfaces"]
-            print(which, name, m["module"], figures)
+            with capsys.disabled():  # the figures of the report (-s shows them)
+                print(which, name, m["module"], figures)
     if not checked:
         pytest.skip("no corpus log with a module to build")
     assert used >= 1  # the corpus exercises interface matching, not only raw rules

@@ -31,7 +31,8 @@ deprecated interface (``refpolicywarn``), a template) is kept with the reason
 it is refused.
 
 The database is cached as JSON like the policy index: one file per input hash
-(``refpolicy-KEY.json`` in :func:`avcfix.index.cache.cache_dir`), KEY the
+(``refpolicy-KEY.json`` in ``$AVCFIX_CACHE_DIR``, else
+``$XDG_CACHE_HOME/avcfix/refpolicy``), KEY the
 SHA-256 of the devel tree's files (Makefile and every file under include/)
 and of this builder's source; the file carries the SHA-256 of its payload,
 is written atomically, and a corrupt or unreadable file is rebuilt.
@@ -314,9 +315,14 @@ def build_database(tree: DevelTree) -> dict:
 
 
 def _cache_dir() -> Path:
-    from avcfix.index.cache import cache_dir
-
-    return cache_dir()
+    """``$AVCFIX_CACHE_DIR`` when set (as for the policy index), else
+    ``$XDG_CACHE_HOME/avcfix/refpolicy`` (``~/.cache`` when unset or not absolute)."""
+    explicit = os.environ.get("AVCFIX_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "avcfix" / "refpolicy"
 
 
 def _read(path: Path, key: str) -> dict | None:
