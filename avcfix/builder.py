@@ -87,6 +87,8 @@ class BuildOptions:
     #: Permission completion (:mod:`avcfix.policy.complete`), asked of ``facts``: off by default
     #: (``avcfix build`` is exact unless ``--complete``; the loop's enforcing phase turns it on).
     complete: bool = False
+    #: "raw" (allow rules, the default) or "refpolicy" (interfaces, macros: avcfix/refpolicy_builder.py)
+    style: str = "raw"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,9 @@ class BuildResult:
     already_installed: bool = False
     #: Permissions completion added (:class:`~avcfix.policy.complete.Completion`), sorted.
     completed: tuple = ()
+    #: "raw" or "refpolicy"; for refpolicy, what each interface/macro covers and adds (refpolicy_builder._report)
+    style: str = "raw"
+    refpolicy: tuple[dict, ...] = ()
 
 
 # -------------------------------------------------------------- name selection
@@ -368,7 +373,24 @@ def build_module(
     new = gen.module
 
     existing: Module | None = None
-    if te_path.exists():
+    ref = None
+    if options.style == "refpolicy":
+        from avcfix import refpolicy_builder
+
+        if te_path.exists():
+            _step(BuildStep.MERGE, str(te_path))
+        try:
+            ref = refpolicy_builder.prepare(new, te_path, options.module,
+                                            options.root.root if options.root else None, widen=options.complete)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{te_path}: cannot read the existing module ({exc})") from exc
+        module = ref.verify
+        changed = ref.changed
+        diff = ref.diff
+        if not module.rules and not te_path.exists():
+            return BuildResult(te_path, None, None, ref.version, False, (), False, (), gen.left_out,
+                               tuple(results), module, gen.rejected, style="refpolicy")
+    elif te_path.exists():
         _step(BuildStep.MERGE, str(te_path))
         try:
             text = te_path.read_text(encoding="utf-8")
@@ -381,9 +403,10 @@ def build_module(
     else:
         module = new
         changed = bool(module.rules)
-    diff = rule_diff(existing, module) if changed else ()
+    if ref is None:
+        diff = rule_diff(existing, module) if changed else ()
 
-    if not module.rules and existing is None:
+    if ref is None and not module.rules and existing is None:
         # nothing to allow: no file is written, nothing is compiled
         return BuildResult(te_path, None, None, module.version, False, (), False, (), gen.left_out,
                            tuple(results), module, gen.rejected)
@@ -391,8 +414,8 @@ def build_module(
     cil_out: Path | None = None
     if changed:
         _step(BuildStep.WRITE, str(te_path))
-        _write(te_path, render_te(module))
-    if options.cil:
+        _write(te_path, ref.text if ref is not None else render_te(module))
+    if options.cil and ref is None:
         cil_text = render_cil(module)
         if changed or not cil_path.exists() or cil_path.read_text(encoding="utf-8", errors="replace") != cil_text:
             _write(cil_path, cil_text)
@@ -414,7 +437,10 @@ def build_module(
     if changed or stale:
         _step(BuildStep.COMPILE, str(te_path))
         try:
-            if _needs_refpolicy(module):
+            if ref is not None:
+                compiled = compile_refpolicy_module(te_path, out_dir=out_dir, record=_record,
+                                                    makefile=ref.tree.makefile, headerdir=ref.tree.include)
+            elif _needs_refpolicy(module):
                 makefile, headerdir = devel_build_for(options.root.root if options.root else None)
                 compiled = compile_refpolicy_module(te_path, out_dir=out_dir, record=_record, makefile=makefile,
                                                     headerdir=headerdir)
@@ -447,7 +473,7 @@ def build_module(
         te_path=te_path,
         pp_path=pp_path,
         cil_path=cil_out,
-        version=module.version,
+        version=ref.version if ref is not None else module.version,
         changed=changed,
         diff=diff,
         installed=installed,
@@ -461,4 +487,6 @@ def build_module(
         compiled=compiled is not None,
         already_installed=already,
         completed=gen.completed,
+        style=options.style,
+        refpolicy=tuple(ref.report) if ref is not None else (),
     )

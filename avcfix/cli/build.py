@@ -120,6 +120,8 @@ def result_json(res: BuildResult) -> dict:
         "rejected": [{"what": r.what, "reason": r.reason} for r in res.rejected],
         "completed": [c.to_json() for c in res.completed],
         "commands": [{"argv": list(r.argv), "exit": r.returncode} for r in res.results],
+        "style": res.style,
+        "refpolicy": list(res.refpolicy),
     }
 
 
@@ -167,6 +169,11 @@ def _print_result(res: BuildResult) -> None:
     for line in res.diff:
         style = "green" if line.startswith("+") else "red"
         console.print(f"  [{style}]{_t(line)}[/]", soft_wrap=True)
+    for item in res.refpolicy:
+        if item["adds"]:
+            added = " ".join(a.split(":", 1)[-1].split(" ", 1)[-1].rstrip(";") for a in item["adds"])
+            console.print(f"  [yellow]wider than the log:[/] {_t(item['name'])} adds {_t(added)} "
+                          "(see the comment in the .te)", soft_wrap=True)
     if res.compiled and res.pp_path is not None:
         flag = " (checkmodule -M)" if res.mls else ""
         console.print(f"  compiled [cyan]{_t(res.pp_path)}[/]{flag}")
@@ -237,9 +244,13 @@ def build(
     permissive_domain: bool = typer.Option(False, "--permissive-domain", help="With --new-domain: "
                                            "write 'permissive NAME_t;' (default: enforced)."),
     complete: bool = typer.Option(False, "--complete", help="Permission completion: add the rest of a "
-                                  "well-known access sequence the log's events prove (docs/completion.md)."),
+                                  "well-known access sequence the log's events prove (docs/completion.md); "
+                                  "with --style refpolicy also the wider permission sets of the README's table."),
     exact: bool = typer.Option(False, "--exact", help="Only the denied permissions (the default; "
                                "overrides --complete)."),
+    style: str = typer.Option("raw", "--style", help="raw: allow rules (and --cil); refpolicy: "
+                              "policy_module() with the target policy's interfaces and macros, built "
+                              "with its devel Makefile (README, 'refpolicy style')."),
 ) -> None:
     """Build one merged, deduplicated policy module per domain and compile it."""
     args = list(args or [])
@@ -258,6 +269,10 @@ def build(
         if not args:
             raise UsageError("give NAME (a domain, a word of one, a comm or an exe name), or --all-domains")
         name, sources = args[0], args[1:]
+    if style not in ("raw", "refpolicy"):
+        raise UsageError(f"--style {style!r}: give raw or refpolicy")
+    if style == "refpolicy" and cil:
+        raise UsageError("--cil writes raw rules only: it does not go with --style refpolicy")
     if priority is not None and not install:
         raise UsageError("--priority applies to --install")
     if module is not None:
@@ -324,7 +339,8 @@ def build(
             for modname, fs in jobs:
                 opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
                                     priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
-                                    mls=mls, facts=facts, targets=targets, complete=complete and not exact)
+                                    mls=mls, facts=facts, targets=targets, complete=complete and not exact,
+                                    style=style)
                 try:
                     results.append(build_module(fs, opts, progress=step))
                 except AvcfixError as exc:
