@@ -1,4 +1,4 @@
-"""Fuzz the whole command line with hostile input (README "Tests").
+"""Fuzz the whole command line with hostile input (docs/testing.md).
 
 Hypothesis-generated logs (real records from fixtures/eucanetd/audit.log and
 ../shared/corpus, mutated: byte flips, truncation, duplicated fields, braces,
@@ -7,8 +7,8 @@ newlines, backticks, ``$(...)``, NUL, non-UTF-8; random binary; long lines;
 see tests/fuzz_inputs.py) go into ``why`` (report, ``--json``, ``--raw``),
 ``build``, ``merge`` and ``bundle --redact``. Every run must:
 
-- end with an exit code of the command's documented set (``ExitCode``; README
-  "Exit codes"; never 1, the internal error);
+- end with an exit code of the command's documented set (``ExitCode``;
+  docs/exit-codes.md; never 1, the internal error);
 - print no traceback and no "This is a bug" on stderr;
 - print a JSON document that parses when ``--json`` and the exit code say one
   is printed; ``--raw`` output must read back with ``why --json``.
@@ -81,9 +81,9 @@ ALLOWED = {
 }
 
 def test_allowed_exit_codes_are_documented():
-    """Every code the fuzz test accepts is in ExitCode and the README's "Exit codes" table."""
-    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    """Every code the fuzz test accepts is in ExitCode and the table of docs/exit-codes.md."""
+    doc = (PROJECT / "docs" / "exit-codes.md").read_text(encoding="utf-8")
+    table = doc.split("\n## ", 1)[0]
     documented = {int(m) for m in re.findall(r"^\| *(\d+) *\|", table, re.MULTILINE)}
     for codes in ALLOWED.values():
         assert ExitCode.INTERNAL not in codes
