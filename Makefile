@@ -12,17 +12,19 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
             python3-setools setools python3-selinux python3-semanage selinux-policy-default \
             selinux-policy-dev auditd python3-venv python3-pip time gcc libc6-dev python3-dev \
-            make m4 gawk selinux-utils libsepol-dev
+            make m4 gawk selinux-utils libsepol-dev scdoc man-db groff-base python3-jsonschema
 RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools setools-console \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip time gcc python3-devel \
-            make m4 gawk libselinux-utils libsepol-devel libsepol-static
+            make m4 gawk libselinux-utils libsepol-devel libsepol-static scdoc man-db groff-base \
+            python3-jsonschema
 
-.PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean
+.PHONY: help setup sysdeps venv demo man test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
 	@echo "make test   - set up, then run the whole test suite"
+	@echo "make man    - render the man pages (man/*.scd, scdoc) into build/man"
 	@echo "make test-asan - the C accelerator's and the fuzz tests under AddressSanitizer + UBSan"
 	@echo "make bench  - benchmarks against audit2allow and ausearch (bench/)"
 	@echo "make bench-groups - memory per distinct denial group (bench/groups.py)"
@@ -98,7 +100,24 @@ demo: setup
 	$(AVCFIX) loop --lab eucanetd-seed --lab-dir $(DEMO)/lab --root $(DEMO)/base --permissive --apply-advice --yes
 	@echo; echo "demo outputs: $(DEMO)/ (why.json, module/, lab/audit.log, lab/module/)"
 
-test: setup
+# The man pages: scdoc sources in man/, rendered into $(MAN_DIR) (tests/test_man.py
+# renders them into a temporary MAN_DIR and checks them against the CLI). The date
+# on each page is its source's last commit (SOURCE_DATE_EPOCH wins), so a rebuild
+# gives the same bytes.
+MAN_DIR := build/man
+MAN_SRC := $(wildcard man/*.scd)
+MAN_OUT := $(patsubst man/%.scd,$(MAN_DIR)/%,$(MAN_SRC))
+
+man: $(MAN_OUT)
+
+$(MAN_DIR)/%: man/%.scd
+	@command -v scdoc >/dev/null || { echo "scdoc not found: make setup installs it"; exit 1; }
+	@mkdir -p $(MAN_DIR)
+	@e="$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct -- $< 2>/dev/null)}"; \
+	SOURCE_DATE_EPOCH="$${e:-$$(stat -c %Y $<)}" scdoc < $< > $@.tmp && mv $@.tmp $@
+	@echo "scdoc $< -> $@"
+
+test: setup man
 	$(PY) -m pytest -q tests
 
 # The tests that do not install into a full policy store.

@@ -1,4 +1,4 @@
-"""Fuzz the whole command line with hostile input (README "Tests").
+"""Fuzz the whole command line with hostile input (docs/testing.md).
 
 Hypothesis-generated logs (real records from fixtures/eucanetd/audit.log and
 ../shared/corpus, mutated: byte flips, truncation, duplicated fields, braces,
@@ -7,11 +7,11 @@ newlines, backticks, ``$(...)``, NUL, non-UTF-8; random binary; long lines;
 see tests/fuzz_inputs.py) go into ``why`` (report, ``--json``, ``--raw``),
 ``build``, ``merge`` and ``bundle --redact``. Every run must:
 
-- end with an exit code of the command's documented set (``ExitCode``; README
-  "Exit codes"; never 1, the internal error);
+- end with an exit code of the command's documented set (``ExitCode``;
+  docs/exit-codes.md; never 1, the internal error);
 - print no traceback and no "This is a bug" on stderr;
-- print a JSON document that parses when ``--json`` and the exit code say one
-  is printed; ``--raw`` output must read back with ``why --json``.
+- print a JSON document that parses, and follows its schema
+  (docs/schema/), when ``--json`` and the exit code say one is printed; ``--raw`` output must read back with ``why --json``.
 
 ``build`` runs compile for real (checkmodule, or refpolicy's m4 build when the
 output directory already holds a ``policy_module()`` file), and the package is
@@ -50,6 +50,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fuzz_inputs as fi
+import json_schemas
 from avcfix.cli import main
 from avcfix.errors import ExitCode
 
@@ -81,9 +82,9 @@ ALLOWED = {
 }
 
 def test_allowed_exit_codes_are_documented():
-    """Every code the fuzz test accepts is in ExitCode and the README's "Exit codes" table."""
-    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    """Every code the fuzz test accepts is in ExitCode and the table of docs/exit-codes.md."""
+    doc = (PROJECT / "docs" / "exit-codes.md").read_text(encoding="utf-8")
+    table = doc.split("\n## ", 1)[0]
     documented = {int(m) for m in re.findall(r"^\| *(\d+) *\|", table, re.MULTILINE)}
     for codes in ALLOWED.values():
         assert ExitCode.INTERNAL not in codes
@@ -200,14 +201,15 @@ def write_log(directory: Path, data: bytes, how: str = "plain") -> str:
     return str(path)
 
 
-def json_problems(o: Outcome) -> tuple[list[Problem], dict | None]:
+def json_problems(o: Outcome, kind: str) -> tuple[list[Problem], dict | None]:
+    """The document must parse and follow docs/schema/KIND.json."""
     try:
         doc = json.loads(o.out)
     except ValueError as exc:
         return [Problem("json", f"stdout is not JSON: {exc}")], None
     if not isinstance(doc, dict):
         return [Problem("json", "not an object")], None
-    return [], doc
+    return [Problem("json", f"schema {kind}: {e}") for e in json_schemas.errors(kind, doc)[:5]], doc
 
 
 # ------------------------------------------------------------------ why: report, --json, --raw
@@ -224,7 +226,7 @@ def check_why(workdir: Path, data: bytes, how: str, mode: str, options: list[str
         o = run(argv)
         problems = basic_problems(case, o, "why")
         if mode == "--json" and o.code in (ExitCode.OK, ExitCode.STRICT):
-            more, doc = json_problems(o)
+            more, doc = json_problems(o, "why")
             problems += more
             if doc is not None and not (isinstance(doc.get("stats"), dict)
                                         and all(isinstance(v, int) for v in doc["stats"].values())):
@@ -237,7 +239,7 @@ def check_why(workdir: Path, data: bytes, how: str, mode: str, options: list[str
             if o2.code != ExitCode.OK:
                 problems.append(Problem("raw", f"why --json on its --raw output exits {o2.code}: {o2.err[-500:]}"))
             else:
-                problems += json_problems(o2)[0]
+                problems += json_problems(o2, "why")[0]
         judge(case, o, problems)
 
 
@@ -416,7 +418,7 @@ def test_build_compiles_nothing_hostile(workdir):
             o = run(argv)
             problems = basic_problems(c, o, "build")
             if as_json and (o.code == ExitCode.OK or o.out.strip()):
-                problems += json_problems(o)[0]
+                problems += json_problems(o, "build")[0]
             elif as_json and o.code == ExitCode.COMPILE:
                 problems.append(Problem("json", "nothing on stdout after a compile failure"))
             te = te_path.read_text(encoding="utf-8", errors="replace") if te_path.exists() else ""
@@ -462,7 +464,7 @@ def test_merge_hostile_modules(workdir):
             o = run(argv)
             problems = basic_problems(c, o, "merge")
             if as_json and o.code == ExitCode.OK:
-                problems += json_problems(o)[0]
+                problems += json_problems(o, "merge")[0]
             if o.code == ExitCode.OK and out.exists():
                 head = next((ln for ln in out.read_text(encoding="utf-8", errors="replace").splitlines()
                              if ln.strip() and (cil or not ln.startswith("#"))), "")
@@ -540,7 +542,7 @@ def test_subprocess_runs_print_no_traceback(workdir):
             c = Case(command, argv, data)
             problems = basic_problems(c, o, command.split()[0])
             if command in ("why --json", "build") and o.code == ExitCode.OK:
-                problems += json_problems(o)[0]
+                problems += json_problems(o, command.split()[0])[0]
             judge(c, o, problems)
 
     case()
