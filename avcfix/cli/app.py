@@ -80,6 +80,18 @@ console: Any = LazyConsole(highlight=False)
 console_err: Any = LazyConsole(stderr=True, highlight=False)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from avcfix.cli.version import version_text
+
+        sys.stdout.write(version_text())
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                 help="Print the version, the C accelerators' state and the SELinux "
+                                 "libraries' versions, and exit."),
+) -> None:
     """avcfix: why, build, merge, loop, bundle."""
