@@ -18,7 +18,7 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-set
             selinux-policy-devel audit python3-pip time gcc python3-devel \
             make m4 gawk libselinux-utils libsepol-devel libsepol-static
 
-.PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean
+.PHONY: help setup sysdeps venv demo test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean completions
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
@@ -186,6 +186,10 @@ e2e: setup e2e-sysdeps
 # denials with a probe in a small test domain and rewrites tests/data/kernel (its README).
 capture-kernel: setup e2e-sysdeps
 	$(SUDO) $(PY) tests/e2e/capture_kernel.py
+
+# The shell completion scripts in completions/ (committed; a test checks they match the CLI).
+completions: setup
+	$(PY) -m avcfix.cli.completion --write completions
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
