@@ -33,8 +33,12 @@ FORMAT_HELP = ("Output: rich (boxes, colour), text (plain, one finding per block
 
 
 def stdout_is_terminal() -> bool:
-    """Whether stdout is a terminal (or rich is told it is: FORCE_TERMINAL, TTY_COMPATIBLE)."""
-    if any(os.environ.get(v) for v in ("FORCE_TERMINAL", "TTY_COMPATIBLE")):
+    """Whether stdout is a terminal, or rich is told to treat it as one
+    (``TTY_COMPATIBLE=1``, ``FORCE_COLOR``, https://force-color.org; ``TTY_COMPATIBLE=0``: not)."""
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "1"
+    if os.environ.get("FORCE_COLOR") or os.environ.get("FORCE_TERMINAL"):
         return True
     try:
         return bool(sys.stdout.isatty())
