@@ -320,3 +320,22 @@ def test_requires_python_matches_the_code():
     classifiers = project.get("classifiers", [])
     assert f"Programming Language :: Python :: {needs[0]}.{needs[1]}" in classifiers
     assert sys.version_info >= needs
+
+
+def test_text_report_to_a_closed_pipe_is_the_documented_exit(tmp_path):
+    """``avcfix why LOG | head -c 64`` in text: the report (well over a pipe's
+    64 KiB buffer) meets a closed pipe: exit 141, no traceback."""
+    gen = PROJECT / "bench" / "gen.py"
+    if not gen.exists():
+        pytest.skip("bench/gen.py not present")
+    log = tmp_path / "groups.log"
+    subprocess.run([sys.executable, str(gen), "--groups", "1500", "-o", str(log), "--seed", "5"], check=True)
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([avcfix_exe(), "why", "--all", str(log)], stdout=write_end, stderr=subprocess.PIPE,
+                            env=_env())
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.read(64)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 141, err
+    assert b"Traceback" not in err and b"internal error" not in err

@@ -21,7 +21,7 @@ from avcfix.cli.common import (
     progress_reporter,
     report_skipped,
 )
-from avcfix.errors import InputError
+from avcfix.errors import InputError, UsageError
 
 
 def _explainer():
@@ -111,7 +111,7 @@ def why(
 ) -> None:
     """Explain every denial in audit logs, grouped by domain."""
     if raw and (as_json or fmt is not None or brief):
-        raise typer.BadParameter("--raw prints the events as they are: it does not go with --json, --format "
+        raise UsageError("--raw prints the events as they are: it does not go with --json, --format "
                                  "or --brief")
     out_format = resolve_format(fmt, as_json) if not raw else "text"
     as_json = out_format == "json" and not brief  # the streamed document; --brief --format json is a list

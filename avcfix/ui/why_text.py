@@ -144,14 +144,13 @@ def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], f
     out: list[str] = []
     if not items and (rest is None or not getattr(rest, "groups", 0)):
         out.append(f"No SELinux denials found ({stats.lines} lines, {stats.events} events read).")
-    for g, f in items:
-        out.extend(finding_block(g, f))
-        out.append("")
+    for g, f in items:  # a block at a time: a reader that went away is seen early
+        write("\n".join(finding_block(g, f)) + "\n\n")
     left = getattr(rest, "groups", 0) if rest is not None else 0
     if left:
         assert rest is not None
         domains = rest.domains  # type: ignore[attr-defined]
-        out.append(f"not shown: {_plural(left, 'group')} ({_plural(rest.denials, 'denial')}) "  # type: ignore[attr-defined]
+        out.append(f"Not shown: {_plural(left, 'group')} ({_plural(rest.denials, 'denial')}) "  # type: ignore[attr-defined]
                    f"in {_plural(len(domains), 'domain')}")
         for domain, n_groups, n_denials in domains:
             out.append(f"not shown: {safe(domain)}: {_plural(n_groups, 'group')}, {_plural(n_denials, 'denial')}")
