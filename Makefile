@@ -19,7 +19,7 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-set
             make m4 gawk libselinux-utils libsepol-devel libsepol-static scdoc man-db groff-base \
             python3-jsonschema
 
-.PHONY: help setup sysdeps venv demo man test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean
+.PHONY: help setup sysdeps venv demo man test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean completions
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
@@ -205,6 +205,10 @@ e2e: setup e2e-sysdeps
 # denials with a probe in a small test domain and rewrites tests/data/kernel (its README).
 capture-kernel: setup e2e-sysdeps
 	$(SUDO) $(PY) tests/e2e/capture_kernel.py
+
+# The shell completion scripts in completions/ (committed; a test checks they match the CLI).
+completions: setup
+	$(PY) -m avcfix.cli.completion --write completions
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

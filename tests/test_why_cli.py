@@ -119,7 +119,7 @@ def test_json_goes_to_stdout_when_stderr_is_a_terminal(tmp_path):
 
 
 def test_rich_report(capsys):
-    code, out, err = why(capsys, EUCA)
+    code, out, err = why(capsys, "--format", "rich", EUCA)
     assert code == 0
     for needle in ("eucalyptus_eucanetd_t", "eucalyptus_cloud_t", "unreserved_port_t", "name_bind",
                    "dac_override", "evidence", "8 denials in 7 groups"):
@@ -250,7 +250,7 @@ def test_parallel_report_matches_sequential(capsys, tmp_path):
     assert seq[1] == par[1] and "denials in" in par[1]
 
 
-@pytest.mark.parametrize("args", [["why", "--json"], ["why"], ["why", "--raw"], ["why", "--json", "--jobs", "2"],
+@pytest.mark.parametrize("args", [["why", "--json"], ["why", "--format", "rich"], ["why", "--raw"], ["why", "--json", "--jobs", "2"],
                                   ["build", "--all-domains", "--json"]])
 def test_closed_stdout_is_a_quiet_documented_exit(tmp_path, args):
     """``avcfix why --json LOG | head -1``: the reader goes away after a few

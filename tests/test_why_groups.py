@@ -296,7 +296,7 @@ def test_report_past_max_groups_shows_the_busiest_and_sums_up_the_rest(tmp_path,
             counts[(dom, f"{dom[:-2]}_obj{k}_t")] = 1 + 3 * k + d  # 1..12, all distinct
     log = tmp_path / "a.log"
     total = write_log(log, counts)
-    out = why(capsys, str(log), "--max-groups", "5")
+    out = why(capsys, str(log), "--max-groups", "5", "--format", "rich")  # the rich report's table and panels
     busiest = sorted(counts, key=lambda k: -counts[k])[:5]
     for src, tgt in counts:
         assert (f"{tgt}:file" in out) == ((src, tgt) in busiest), tgt

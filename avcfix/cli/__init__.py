@@ -31,6 +31,8 @@ def command_name(argv: list[str]) -> str | None:
 def load_commands(argv: list[str]) -> None:
     """Register the subcommand named by ``argv``, or all of them."""
     first = command_name(argv)
+    if first is None and "--version" in argv and "--help" not in argv:
+        return  # the root's option: no subcommand needed
     names = [COMMANDS[first]] if first in COMMANDS else list(COMMANDS.values())
     for name in names:
         importlib.import_module(name)

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from avcfix.cli.output import colour_allowed
+
 app = typer.Typer(
     name="avcfix",
     help="Triage SELinux AVC denials and build the policy that fixes them.",
@@ -22,6 +24,7 @@ class LazyConsole:
     on a clean log never needs rich, which takes a sixth of the start-up."""
 
     def __init__(self, **options: Any) -> None:
+        self._base = dict(options)
         self._options = options
         self._console: Any = None
 
@@ -38,8 +41,19 @@ class LazyConsole:
                     self.quiet = True
                     raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
 
-            self._console = _Console(**self._options)
+            options = dict(self._options)
+            if not colour_allowed():  # NO_COLOR, TERM=dumb (rich knows NO_COLOR too; older rich not)
+                options.setdefault("no_color", True)
+            if options.get("stderr") and not _isatty(sys.stderr):
+                options.setdefault("soft_wrap", True)  # status lines in a log file: not cut at 80 columns
+            self._console = _Console(**options)
         return self._console
+
+    def configure(self, **options: Any) -> None:
+        """The Console's options: those it was made with, updated with
+        ``options`` (a Console already made is made again on next use)."""
+        self._options = {**self._base, **options}
+        self._console = None
 
     def may_be_terminal(self) -> bool:
         """False when this console surely is not a terminal, answered without
@@ -54,11 +68,30 @@ class LazyConsole:
         return getattr(self.real, name)
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 #: Human output goes to stdout; diagnostics and progress go to stderr.
 console: Any = LazyConsole(highlight=False)
 console_err: Any = LazyConsole(stderr=True, highlight=False)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from avcfix.cli.version import version_text
+
+        sys.stdout.write(version_text())
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                 help="Print the version, the C accelerators' state and the SELinux "
+                                 "libraries' versions, and exit."),
+) -> None:
     """avcfix: why, build, merge, loop, bundle."""

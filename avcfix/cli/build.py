@@ -17,6 +17,7 @@ from avcfix.audit.group import group_denials
 from avcfix.audit.model import Denial
 from avcfix.builder import BuildOptions, BuildResult, BuildStep, build_module, resolve_name
 from avcfix.cli.app import app, console, console_err
+from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.cli.common import (
     default_sources,
     explain_default_source_error,
@@ -234,7 +235,8 @@ def build(
     since: Optional[str] = typer.Option(None, "--since", help="Start time (as for 'why')."),
     until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (see README)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (--format json; docs/json.md)."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help=FORMAT_HELP),
     new_domain: Optional[str] = typer.Option(None, "--new-domain", help="Write a new domain NAME_t for a "
                                              "service that has none (module NAME: .te, .if, .fc, as "
                                              "sepolicy generate --init); needs --exec. Arguments are "
@@ -254,6 +256,7 @@ def build(
 ) -> None:
     """Build one merged, deduplicated policy module per domain and compile it."""
     args = list(args or [])
+    as_json = resolve_format(fmt, as_json) == "json"
     if new_domain is not None or exec_path is not None or permissive_domain:
         from avcfix.cli.newdomain import new_domain_build
 

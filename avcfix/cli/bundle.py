@@ -10,6 +10,7 @@ import typer
 
 from avcfix import proc
 from avcfix.cli.app import app, console, console_err
+from avcfix.cli.output import OutputFormat, resolve_format
 from avcfix.cli.common import (
     default_sources,
     explain_default_source_error,
@@ -19,6 +20,10 @@ from avcfix.cli.common import (
     safe_text,
 )
 from avcfix.errors import InputError, UsageError
+
+
+#: Version of the ``--format json`` summary (docs/cli.md).
+JSON_VERSION = 1
 
 
 def _version() -> str:
@@ -48,6 +53,9 @@ def bundle(
     redact_extra: Optional[List[str]] = typer.Option(None, "--redact-extra", metavar="REGEX",
                                                      help="Also redact matches of REGEX (repeatable)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print README.md to stdout."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help="What was written: rich, text (plain) "
+                                               "or json (a summary: docs/cli.md). Default: rich on a "
+                                               "terminal, else text."),
     max_events: int = typer.Option(500, "--max-events", min=1, help="Keep at most this many events "
                                    "(the first and last of each group)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
@@ -65,6 +73,9 @@ def bundle(
 
     if output is None and not markdown:
         raise UsageError("give -o FILE.tar.gz (or --markdown to print the report)")
+    out_format = resolve_format(fmt)
+    if out_format == "json" and markdown:
+        raise UsageError("--markdown prints README.md on stdout: it does not go with --format json")
     filters = make_filters(domain, comm, since, until)
     names = default_sources(sources)
     filter_text = tuple(f"{flag} {value}" for flag, value in
@@ -93,11 +104,21 @@ def bundle(
         sys.stdout.flush()
     out = console_err if markdown else console
     sel = result.selection
-    if output is not None:
+    if out_format == "json":
+        import json
+
+        doc = {"version": JSON_VERSION, "output": str(output), "events": len(sel.events),
+               "total_events": sel.total_events, "cut": bool(sel.cut),
+               "denials": dict(result.stats).get("denials", 0), "files": len(result.members),
+               "redacted": redact,
+               "left_out": [{"file": n, "reason": r} for n, r in result.left_out],
+               "missing_facts": [{"fact": f, "reason": r} for f, r in result.missing_facts]}
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    elif output is not None:
         out.print(f"avcfix: wrote {safe_text(output)}: {len(sel.events)} event(s), "
                   f"{dict(result.stats).get('denials', 0)} denial(s), {len(result.members)} files"
                   + (" (redacted)" if redact else ""), markup=False, highlight=False, soft_wrap=True)
-    if sel.cut:
+    if sel.cut and out_format != "json":
         out.print(f"avcfix: --max-events {max_events}: kept {len(sel.events)} of {sel.total_events} events "
                   "(the first and last of each group; see README.md)", markup=False, highlight=False)
     for name, reason in result.left_out:

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from avcfix.cli.app import app, console, console_err
 from avcfix.cli.common import safe_text
+from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import ToolError, UsageError
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
 from avcfix.loop.session import BusyError, LoopSession, state_dir_for
@@ -168,7 +169,9 @@ def loop(
     apply_advice: bool = typer.Option(False, "--apply-advice", help="Apply boolean/port/restorecon fixes "
                                       "instead of stopping for a decision."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before each install."),
-    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable report on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable report on stdout "
+                                 "(--format json)."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help=FORMAT_HELP),
     root: Optional[Path] = typer.Option(None, "--root", help="Policy root to install into "
                                         "(semodule -p ROOT; default /). Lab: the lab's base store."),
     priority: Optional[int] = typer.Option(None, "--priority", help="semodule -X PRIORITY."),
@@ -194,6 +197,7 @@ def loop(
     holds the lock, 13 preflight failed (a real loop cannot work on this host;
     nothing changed), 130 interrupted.
     """
+    as_json = resolve_format(fmt, as_json) == "json"
     if recover:
         _emit(_recover(lab, lab_dir, root, service), as_json)
         return

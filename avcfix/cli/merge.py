@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from avcfix.cli.app import app, console_err
+from avcfix.cli.output import OutputFormat, resolve_format
 from avcfix.errors import InputError, UsageError
 from avcfix.policy.identifiers import identifier_problem, version_problem
 from avcfix.policy.merge import merge_modules, rule_changes
@@ -66,9 +67,12 @@ def merge(
     name: Optional[str] = typer.Option(None, "--name", help="Module name (default: the first file's)."),
     version: Optional[str] = typer.Option(None, "--version", help="Module version (default: the first file's)."),
     cil: bool = typer.Option(False, "--cil", help="Write CIL instead of .te."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (needs -o)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (needs -o; --format json)."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help="json: as --json. rich, text: the "
+                                               "module on stdout (or in -o), the summary on stderr."),
 ) -> None:
     """Merge .te modules into one: rules deduplicated, permissions unioned, requires recomputed."""
+    as_json = resolve_format(fmt, as_json) == "json"
     if as_json and output is None:
         raise UsageError("--json prints a summary: give -o OUT to write the module to a file")
     _check_options(name, version, output)

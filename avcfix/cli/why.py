@@ -13,6 +13,7 @@ from avcfix.audit.group import GroupAccumulator
 from avcfix.audit.raw import format_event
 from avcfix.cli import why_parallel
 from avcfix.cli.app import app, console, console_err
+from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.cli.common import (
     default_sources,
     explain_default_source_error,
@@ -20,7 +21,7 @@ from avcfix.cli.common import (
     progress_reporter,
     report_skipped,
 )
-from avcfix.errors import InputError
+from avcfix.errors import InputError, UsageError
 
 
 def _explainer():
@@ -93,7 +94,10 @@ def why(
                                         "this-week, epoch, 2025-11-01T12:00, MM/DD/YYYY [HH:MM:SS]..."),
     until: Optional[str] = typer.Option(None, "--until", help="End time (same forms as --since)."),
     raw: bool = typer.Option(False, "--raw", help="Print the correlated events in ausearch's layout."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (see README)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (--format json; docs/json.md)."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help=FORMAT_HELP),
+    brief: bool = typer.Option(False, "--brief", help="One line per group (count, domain, target:class, "
+                               "perms, reason, first fix), most denials first; json: a compact list."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain against."),
     root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
@@ -106,8 +110,11 @@ def why(
     show_all: bool = typer.Option(False, "--all", help="Report: show every group, however many."),
 ) -> None:
     """Explain every denial in audit logs, grouped by domain."""
-    if raw and as_json:
-        raise typer.BadParameter("--raw and --json cannot be combined")
+    if raw and (as_json or fmt is not None or brief):
+        raise UsageError("--raw prints the events as they are: it does not go with --json, --format "
+                                 "or --brief")
+    out_format = resolve_format(fmt, as_json) if not raw else "text"
+    as_json = out_format == "json" and not brief  # the streamed document; --brief --format json is a list
     filters = make_filters(domain, comm, since, until)
     names = default_sources(sources)
     stats = ScanStats()
@@ -145,8 +152,25 @@ def why(
             rules = iter_rules_json(acc.iter_groups(consume=True), None)
         stream.finish(rules, stats)
         sys.stdout.flush()
+    elif brief:
+        from avcfix.ui import why_text
+
+        keys = acc.top_keys(max_groups) if max_groups is not None and not show_all and len(acc) > max_groups else None
+        groups = list(acc.iter_groups(keys)) if keys is not None else acc.groups()
+        findings = engine.explain_groups(groups, facts) if engine is not None else None
+        rows = why_text.brief_rows(groups, findings)
+        if out_format == "json":
+            why_text.write_brief_json(sys.stdout.write, rows)
+        elif out_format == "text":
+            why_text.write_brief_text(sys.stdout.write, rows)
+        else:
+            from avcfix.ui.why_report import render_brief
+
+            render_brief(console, rows, stats)
+        if note:
+            console_err.print(note, markup=False, highlight=False)
     elif not raw:
-        from avcfix.ui.why_report import MAX_GROUPS, omitted, render_report
+        from avcfix.ui.why_text import MAX_GROUPS, omitted
 
         limit = MAX_GROUPS if max_groups is None else max_groups
         rest = None
@@ -157,5 +181,12 @@ def why(
             rest = omitted(acc, keys)
             groups = list(acc.iter_groups(keys))
         findings = engine.explain_groups(groups, facts) if engine is not None else None
-        render_report(console, groups, findings, stats, note, rest)
+        if out_format == "text":
+            from avcfix.ui.why_text import render_text
+
+            render_text(sys.stdout.write, groups, findings, stats, note, rest)
+        else:
+            from avcfix.ui.why_report import render_report
+
+            render_report(console, groups, findings, stats, note, rest)
     report_skipped(stats, console_err, strict)

@@ -7,8 +7,6 @@ All log-derived text (comm, exe, paths, type names) is rendered as plain
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
-from dataclasses import dataclass
 from itertools import groupby
 from typing import Sequence
 
@@ -19,37 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from avcfix.audit.api import ScanStats
-from avcfix.audit.group import GroupAccumulator, Key
 from avcfix.audit.model import DenialGroup
 
-#: Past this many groups the report shows the groups with the most denials
-#: and one summary line per domain for the others (``--max-groups``, ``--all``).
-MAX_GROUPS = 300
-#: Domains listed one per line in the summary of the groups not shown.
-SUMMARY_DOMAINS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Omitted:
-    """The groups a long report leaves out."""
-
-    groups: int
-    denials: int
-    #: (domain, groups, denials) of every domain with groups left out, most denials first.
-    domains: tuple[tuple[str, int, int], ...]
-
-
-def omitted(acc: GroupAccumulator, shown: Collection[Key]) -> Omitted:
-    """What :func:`render_report` says about the groups of ``acc`` not in ``shown``."""
-    shown = set(shown)
-    per: dict[str, list[int]] = {}
-    for key in acc.keys():
-        if key not in shown:
-            entry = per.setdefault(key[0], [0, 0])
-            entry[0] += 1
-            entry[1] += acc.count(key)
-    domains = sorted(((d, g, n) for d, (g, n) in per.items()), key=lambda x: (-x[2], -x[1], x[0]))
-    return Omitted(sum(g for _, g, _ in domains), sum(n for _, _, n in domains), tuple(domains))
+# The groups a long report leaves out: computed without rich (why_text), shown here.
+from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, Omitted, omitted  # noqa: E402,F401
 
 
 def _safe(value: object) -> str:
@@ -193,3 +164,30 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
         console.print(Text("no_policy: " + _safe(getattr(no_policy, "detail")), style="dim"))
     if note:
         console.print(Text(note, style="dim"))
+
+
+def render_brief(console: Console, rows: Sequence[dict], stats: ScanStats) -> None:
+    """``why --brief`` on a terminal: one table row per group (rows from
+    :func:`avcfix.ui.why_text.brief_rows`), then the totals."""
+    if rows:
+        table = Table(expand=False, box=None, pad_edge=False, header_style="bold")
+        for col, justify in (("count", "right"), ("domain", "left"), ("target:class", "left"),
+                             ("perms", "left"), ("reason", "left"), ("first fix", "left")):
+            wrap = col in ("perms", "first fix")  # the others are names: kept whole
+            table.add_column(col, justify=justify, overflow="fold", no_wrap=not wrap,  # type: ignore[arg-type]
+                             ratio=1 if wrap else None)
+        for r in rows:
+            perms = Text("{ " + " ".join(_safe(p) for p in r["perms"]) + " }", style="bold")
+            if r["permissive"]:
+                perms.append(" permissive", style="yellow")
+            table.add_row(str(r["count"]), Text(_safe(r["source"])),
+                          Text(f"{_safe(r['target'])}:{_safe(r['class'])}", style="cyan"), perms,
+                          Text(",".join(r["reasons"]) or "-", style="magenta"),
+                          Text(_safe(r["fix"]) if r["fix"] else "-", style="green"))
+        console.print(table)
+    else:
+        console.print(Text(f"No SELinux denials found ({stats.lines} lines, {stats.events} events read)."))
+    n = len(rows)
+    console.print(Text(f"{stats.denials} denial{'s' if stats.denials != 1 else ''} in {n} "
+                       f"group{'s' if n != 1 else ''}; read {stats.lines} lines, {stats.events} events"
+                       + (f", skipped {stats.skipped_lines} lines" if stats.skipped_lines else ""), style="dim"))
