@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "docs" / "schema"
-KINDS = ("why", "build", "build-new-domain", "merge", "loop", "bundle-environment")
+KINDS = ("why", "why-brief", "build", "build-new-domain", "merge", "loop", "bundle", "bundle-environment")
 
 
 @functools.lru_cache(maxsize=None)

@@ -113,10 +113,28 @@ def test_loop_documents(lab_dir):
     assert doc["outcome"] == "recovered"
 
 
+def test_why_brief_document(euca_policy, corpus_dir):
+    """--brief --format json: one object per group (the corpus: every reason, groups without advice)."""
+    logs = sorted(p for p in corpus_dir.rglob("*.log") if p.is_file())
+    code, out = run("why", str(LOG), *map(str, logs), "--brief", "--format", "json", "--policy", str(euca_policy))
+    assert code == 0
+    rows = json.loads(out)
+    json_schemas.check("why-brief", rows)
+    assert len(rows) > 100 and any(r["fix"] is None for r in rows) and any(r["fix"] for r in rows)
+    bad = copy.deepcopy(rows)
+    bad[0]["domain"] = bad[0].pop("source")
+    assert json_schemas.errors("why-brief", bad)
+
+
 def test_bundle_members(euca_policy, tmp_path):
     out = tmp_path / "bug.tar.gz"
-    code, _ = run("bundle", str(LOG), "--policy", str(euca_policy), "-o", str(out))
+    code, summary = run("bundle", str(LOG), "--policy", str(euca_policy), "-o", str(out), "--format", "json")
     assert code == 0
+    doc = json.loads(summary)
+    json_schemas.check("bundle", doc)
+    assert doc["output"] == str(out) and doc["denials"] > 0
+    del doc["missing_facts"]
+    assert json_schemas.errors("bundle", doc)
     with tarfile.open(out) as tar:
         member = {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     json_schemas.check("why", json.loads(member["denials.json"]))
