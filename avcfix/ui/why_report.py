@@ -6,7 +6,6 @@ All log-derived text (comm, exe, paths, type names) is rendered as plain
 
 from __future__ import annotations
 
-import time
 from itertools import groupby
 from typing import Sequence
 
@@ -21,43 +20,11 @@ from avcfix.audit.model import DenialGroup
 
 # The groups a long report leaves out: computed without rich (why_text), shown here.
 from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, Omitted, omitted  # noqa: E402,F401
-
-
-def _safe(value: object) -> str:
-    s = str(value)
-    if s.isprintable():
-        return s
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else "?" for c in s)
-
-
-def _when(epoch: float) -> str:
-    if epoch <= 0:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+from avcfix.ui.why_text import evidence_text, safe as _safe
 
 
 def _evidence(g: DenialGroup) -> Text:
-    ex = g.example
-    parts = []
-    if g.comms:
-        parts.append("comm " + ", ".join(_safe(c) for c in g.comms[:5]))
-    if g.exes:
-        parts.append("exe " + ", ".join(_safe(e) for e in g.exes[:3]))
-    if ex.syscall or ex.syscall_nr is not None:
-        parts.append(f"syscall {_safe(ex.syscall or ex.syscall_nr)}"
-                     + (f" (exit {ex.exit})" if ex.exit is not None else ""))
-    if g.paths:
-        more = f" (+{len(g.paths) - 3} more)" if len(g.paths) > 3 else ""
-        parts.append("path " + ", ".join(_safe(p) for p in g.paths[:3]) + more)
-    if g.ports:
-        parts.append("port " + ", ".join(str(p) for p in g.ports[:5]))
-    if ex.proctitle:
-        parts.append("cmd " + _safe(ex.proctitle)[:100])
-    when = _when(g.first_seen)
-    if g.last_seen != g.first_seen:
-        when += " .. " + _when(g.last_seen)
-    parts.append(f"{g.count}x, {when}")
-    return Text("; ".join(parts), style="dim")
+    return Text(evidence_text(g), style="dim")
 
 
 def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:

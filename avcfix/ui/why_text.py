@@ -66,7 +66,8 @@ def safe(value: object) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else "?" for c in s)
 
 
-def _when(epoch: float) -> str:
+def format_time(epoch: float) -> str:
+    """A log time as the reports show it (local time), ``-`` when unknown."""
     if epoch <= 0:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
@@ -102,9 +103,9 @@ def evidence_text(g: DenialGroup) -> str:
         parts.append("port " + ", ".join(str(p) for p in g.ports[:5]))
     if ex.proctitle:
         parts.append("cmd " + safe(ex.proctitle)[:100])
-    when = _when(g.first_seen)
+    when = format_time(g.first_seen)
     if g.last_seen != g.first_seen:
-        when += " .. " + _when(g.last_seen)
+        when += " .. " + format_time(g.last_seen)
     parts.append(f"{g.count}x, {when}")
     return "; ".join(parts)
 
