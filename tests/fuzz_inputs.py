@@ -280,7 +280,8 @@ def te_texts(draw) -> bytes:
     def name(normal: list[bytes]) -> bytes:
         return draw(st.sampled_from(normal) if clean else st.one_of(st.sampled_from(normal), hostile))
 
-    fixtures = sorted([*(PROJECT / "policies").glob("*.te"), *(PROJECT / "avcfix" / "lab" / "policies").glob("*.te")])
+    fixtures = sorted([*(PROJECT / "policies").glob("*.te"), *(PROJECT / "avcfix" / "lab" / "policies").glob("*.te")],
+                      key=lambda p: p.name)
     if fixtures and draw(st.booleans()):
         text = draw(st.sampled_from(fixtures)).read_bytes()
     else:
