@@ -272,10 +272,12 @@ def _configure(root: Path, project: Path, work: Path, log: Path) -> None:
           str(root / "usr/sbin/tinyd"), str(HERE / "tinyd" / "tinyd.c")], log)
     shutil.copy(HERE / "tinyd" / "tinyd.service", root / "etc/systemd/system/tinyd.service")
     # avcfix, its Debian package installed as an admin would: apt resolves its
-    # Depends from the base layer's packages (no download; see PACKAGES).
+    # Depends from the base layer's packages (nothing to download; see PACKAGES).
+    # (Not --no-download: apt 2.6 then fails on a local .deb, "Pathname to install
+    # is not absolute".)
     deb = _deb(project, root / "tmp/avcfix-deb", log)
     _run(["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt", "install", "-y",
-          "--no-download", f"/tmp/avcfix-deb/{deb.name}"], log)
+          f"/tmp/avcfix-deb/{deb.name}"], log)
     shutil.rmtree(deb.parent)
     _run(["chroot", str(root), "/usr/bin/python3", "-c",
           "import avcfix, setools, selinux; from avcfix.audit.accel import cscan; "
