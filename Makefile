@@ -12,14 +12,21 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
             python3-setools setools python3-selinux python3-semanage selinux-policy-default \
             selinux-policy-dev auditd python3-venv python3-pip time gcc libc6-dev python3-dev \
-            make m4 gawk selinux-utils libsepol-dev scdoc man-db groff-base python3-jsonschema
+            make m4 gawk selinux-utils libsepol-dev scdoc man-db groff-base python3-jsonschema \
+            $(DEB_BUILD_PKGS) rpm rpmlint python3-typer python3-rich python3-pexpect
 RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools setools-console \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip time gcc python3-devel \
             make m4 gawk libselinux-utils libsepol-devel libsepol-static scdoc man-db groff-base \
-            python3-jsonschema
+            python3-jsonschema rpm-build rpmlint
+# What `make deb` needs (debian/control's Build-Depends, the builder and lintian).
+# make test builds the package too (tests/test_packaging.py), so setup installs
+# them, with rpm/rpmlint for the spec's test and Debian's own typer/rich/pexpect
+# (the package's dependencies: the test runs the built avcfix with them).
+DEB_BUILD_PKGS := debhelper dh-python pybuild-plugin-pyproject python3-all-dev python3-setuptools \
+            libsepol-dev dpkg-dev lintian
 
-.PHONY: help setup sysdeps venv demo man test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean completions
+.PHONY: help setup sysdeps venv demo man test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean completions deb deb-sysdeps srpm
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
@@ -30,6 +37,8 @@ help:
 	@echo "make bench-groups - memory per distinct denial group (bench/groups.py)"
 	@echo "make bench-index - the policy index against audit2why and the setools path (bench/index.py)"
 	@echo "make e2e    - the loop inside an SELinux-enforcing VM (tests/e2e)"
+	@echo "make deb    - the Debian package: build/deb/avcfix_VERSION_ARCH.deb (docs/packaging.md)"
+	@echo "make srpm   - the source RPM from avcfix.spec: build/rpm/SRPMS/ (docs/packaging.md)"
 	@echo "make capture-kernel - (maintainers) recapture tests/data/kernel in that VM"
 
 setup: sysdeps venv
@@ -53,10 +62,9 @@ sysdeps:
 # (avcfix/index/_policydump.c) are built by this install; changing them
 # reinstalls. Without gcc/python3-dev (or libsepol's static library for the
 # reader) the install goes on in pure Python (setools reads the policy).
-$(STAMP): pyproject.toml avcfix/audit/_cscan.c avcfix/index/_policydump.c
+$(STAMP): pyproject.toml setup.py avcfix/audit/_cscan.c avcfix/index/_policydump.c
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	@# The venv's own setuptools builds the e2e wheel (--no-build-isolation): it
-	@# must know [[tool.setuptools.ext-modules]] (74.1+; Debian 12 ships 66).
+	@# A current setuptools in the venv (the build needs 61+; Debian 12 ships 66).
 	$(PY) -m pip install -q --disable-pip-version-check 'setuptools>=74.1'
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@$(PY) -m compileall -q avcfix >/dev/null  # bytecode caches even under PYTHONDONTWRITEBYTECODE
@@ -70,7 +78,7 @@ venv: $(STAMP)
 # The demo (README "make demo"): why, build and a lab loop on the shipped eucanetd
 # example. Everything goes under build/demo (recreated on every run): two private
 # policy roots copied from the host's store (which is only read) with the
-# fixture module policies/eucalyptus installed by the real toolchain.
+# fixture module avcfix/lab/policies/eucalyptus installed by the real toolchain.
 DEMO       := build/demo
 DEMO_LOG   := fixtures/eucanetd/audit.log
 DEVEL_MK   := /usr/share/selinux/devel/Makefile
@@ -80,12 +88,12 @@ demo: setup
 	@set -e; name='$(POLICYNAME)'; \
 	test -d /var/lib/selinux/$$name || { echo "no policy store /var/lib/selinux/$$name (make setup installs the reference policy)"; exit 1; }; \
 	rm -rf $(DEMO); mkdir -p $(DEMO)/base/etc/selinux $(DEMO)/base/var/lib/selinux $(DEMO)/fixture; \
-	echo "== 1. a private policy root $(DEMO)/base: a copy of the '$$name' store + policies/eucalyptus"; \
+	echo "== 1. a private policy root $(DEMO)/base: a copy of the '$$name' store + avcfix/lab/policies/eucalyptus"; \
 	$(SUDO) cp -a /etc/selinux/$$name $(DEMO)/base/etc/selinux/; \
 	$(SUDO) cp -a /var/lib/selinux/$$name $(DEMO)/base/var/lib/selinux/; \
 	for f in config semanage.conf; do test ! -f /etc/selinux/$$f || $(SUDO) cp /etc/selinux/$$f $(DEMO)/base/etc/selinux/; done; \
 	$(SUDO) chown -R "$$(id -u):$$(id -g)" $(DEMO)/base; \
-	cp policies/eucalyptus.te policies/eucalyptus.if policies/eucalyptus.fc $(DEMO)/fixture/; \
+	cp avcfix/lab/policies/eucalyptus.te avcfix/lab/policies/eucalyptus.if avcfix/lab/policies/eucalyptus.fc $(DEMO)/fixture/; \
 	(cd $(DEMO)/fixture && MAKEFLAGS= make -f $(DEVEL_MK) eucalyptus.pp >make.log 2>&1) || { cat $(DEMO)/fixture/make.log; exit 1; }; \
 	echo "   semodule -p $(DEMO)/base -s $$name -i eucalyptus.pp"; \
 	semodule -p $(DEMO)/base -s $$name -i $(DEMO)/fixture/eucalyptus.pp; \
@@ -209,6 +217,56 @@ capture-kernel: setup e2e-sysdeps
 # The shell completion scripts in completions/ (committed; a test checks they match the CLI).
 completions: setup
 	$(PY) -m avcfix.cli.completion --write completions
+
+# ---------------------------------------------------------------- packages
+# docs/packaging.md. One version: avcfix/__init__.py's __version__; debian/changelog
+# and avcfix.spec must carry it (checked here and by tests/test_packaging.py).
+VERSION  = $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' avcfix/__init__.py)
+DEB_DIR  := build/deb
+RPM_DIR  := build/rpm
+# The source tree as it is (tracked and new files, not the ignored ones: .venv,
+# build/, *.so), copied to $(1): packages build out of tree, the checkout stays clean.
+define copy_tree
+	mkdir -p $(1); \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(1); \
+	else \
+	  tar --exclude=./.venv --exclude=./build --exclude=./.git --exclude='*.so' --exclude=__pycache__ -cf - . | tar -xf - -C $(1); \
+	fi
+endef
+
+# Idempotent, like sysdeps: the Debian build's own packages only.
+deb-sysdeps:
+	@command -v apt-get >/dev/null 2>&1 || { echo "make deb needs Debian/Ubuntu (apt-get, dpkg-buildpackage)"; exit 1; }
+	@missing=$$(for p in $(DEB_BUILD_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The distribution's python3 builds the package, not one first on PATH (pyenv, a venv).
+DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
+# build/deb/avcfix_VERSION_ARCH.deb (dpkg-buildpackage -b in build/deb/avcfix-VERSION),
+# then lintian on it (its findings are printed; tests/test_packaging.py holds the list).
+deb: deb-sysdeps
+	@set -e; v='$(VERSION)'; cv=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	test "$$cv" = "$$v" || { echo "debian/changelog is at $$cv, avcfix/__init__.py at $$v: add a changelog entry (dch -v $$v)"; exit 1; }; \
+	rm -rf $(DEB_DIR); $(call copy_tree,$(DEB_DIR)/avcfix-$$v); \
+	(cd $(DEB_DIR)/avcfix-$$v && env PATH=$(DEB_PATH) dpkg-buildpackage -us -uc -b) > $(DEB_DIR)/build.log 2>&1 || { tail -40 $(DEB_DIR)/build.log; exit 1; }; \
+	deb=$(DEB_DIR)/avcfix_$${v}_$$(dpkg --print-architecture).deb; test -f "$$deb"; \
+	rm -rf $(DEB_DIR)/avcfix-$$v; \
+	echo "built $$deb (log: $(DEB_DIR)/build.log)"; \
+	lintian --no-tag-display-limit "$$deb" | tee $(DEB_DIR)/lintian.txt || true
+
+# build/rpm/SRPMS/avcfix-VERSION-1.src.rpm from avcfix.spec, Source0 made from the tree.
+srpm:
+	@set -e; v='$(VERSION)'; sv=$$(sed -n 's/^Version:[[:space:]]*//p' avcfix.spec); \
+	test "$$sv" = "$$v" || { echo "avcfix.spec is at $$sv, avcfix/__init__.py at $$v"; exit 1; }; \
+	command -v rpmbuild >/dev/null || { echo "rpmbuild not found (make setup installs rpm)"; exit 1; }; \
+	rm -rf $(RPM_DIR); mkdir -p $(RPM_DIR)/SOURCES; $(call copy_tree,$(RPM_DIR)/tree/avcfix-$$v); \
+	tar -C $(RPM_DIR)/tree -czf $(RPM_DIR)/SOURCES/avcfix-$$v.tar.gz avcfix-$$v; rm -rf $(RPM_DIR)/tree; \
+	rpmbuild -bs --define "_topdir $(abspath $(RPM_DIR))" avcfix.spec; \
+	rpmlint avcfix.spec
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

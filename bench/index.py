@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", nargs="+", choices=("debian", "fedora"), default=["debian", "fedora"])
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--one", type=Path, default=ONE_DENIAL, help="the one-denial log")
-    ap.add_argument("--lab", default="eucanetd", help="the lab scenario (fixtures/labs)")
+    ap.add_argument("--lab", default="eucanetd", help="the lab scenario (avcfix/lab/scenarios)")
     ap.add_argument("--baseline", metavar="TREE",
                     help="also run the lab loop with the avcfix source tree TREE (its .venv), the code before "
                          "the index (for example a worktree of the commit before issue 14): the loop target "

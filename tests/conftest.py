@@ -18,7 +18,9 @@ from avcfix.toolchain.store import PolicyRoot, copy_root, host_policy_name
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT / "fixtures"
-POLICIES = PROJECT / "policies"
+POLICIES = PROJECT / "policies"  # test-only fixture modules (avcfix_explain)
+#: The lab's fixture modules (eucalyptus): package data, as the lab itself reads them.
+LAB_POLICIES = PROJECT / "avcfix" / "lab" / "policies"
 CORPUS = PROJECT.parent / "shared" / "corpus"
 FEDORA_POLICY = PROJECT.parent / "shared" / "fedora-policy"
 DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
@@ -87,12 +89,14 @@ def store_root(pristine_root: PolicyRoot, tmp_path: Path) -> PolicyRoot:
 
 
 def build_fixture_module(name: str, out_dir: Path) -> Path:
-    """Compile ``policies/NAME.te`` (+ .if/.fc) with refpolicy's devel Makefile."""
+    """Compile ``NAME.te`` (+ .if/.fc) from ``avcfix/lab/policies`` (the lab's
+    fixture modules) or ``policies/`` (test-only ones) with refpolicy's devel Makefile."""
     if not DEVEL_MAKEFILE.is_file():
         pytest.skip("selinux-policy-dev's Makefile is not installed")
     out_dir.mkdir(parents=True, exist_ok=True)
+    where = LAB_POLICIES if (LAB_POLICIES / f"{name}.te").is_file() else POLICIES
     for ext in (".te", ".if", ".fc"):
-        src = POLICIES / f"{name}{ext}"
+        src = where / f"{name}{ext}"
         if src.exists():
             shutil.copy(src, out_dir / src.name)
     cp = subprocess.run(
@@ -105,7 +109,7 @@ def build_fixture_module(name: str, out_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def euca_root(pristine_root: PolicyRoot, tmp_path_factory) -> PolicyRoot:
-    """Reference store plus ``policies/eucalyptus`` installed (one install per session).
+    """Reference store plus ``avcfix/lab/policies/eucalyptus`` installed (one install per session).
 
     Read-only for tests: copy it with :func:`copy_root` before installing more.
     """

@@ -274,13 +274,14 @@ allow {stype} {ttype}:{tclass} {{ {perms} }};
 @st.composite
 def te_texts(draw) -> bytes:
     """A .te module: a template (with hostile names, half of the time) or one of
-    policies/*.te, then (the same half of the time) mutated."""
+    policies/*.te or avcfix/lab/policies/*.te, then (the same half of the time) mutated."""
     clean = draw(st.booleans())  # half of the modules are valid: the merge itself gets exercised
 
     def name(normal: list[bytes]) -> bytes:
         return draw(st.sampled_from(normal) if clean else st.one_of(st.sampled_from(normal), hostile))
 
-    fixtures = sorted((PROJECT / "policies").glob("*.te"))
+    fixtures = sorted([*(PROJECT / "policies").glob("*.te"), *(PROJECT / "avcfix" / "lab" / "policies").glob("*.te")],
+                      key=lambda p: p.name)
     if fixtures and draw(st.booleans()):
         text = draw(st.sampled_from(fixtures)).read_bytes()
     else:

@@ -93,7 +93,7 @@ def test_create_in_open_completes_dir_and_file(tmp_path, euca_facts) -> None:
 
 def test_search_in_read_open_completes_read_file_perms(tmp_path, euca_facts) -> None:
     """open(STATE_FILE, O_RDONLY|O_CLOEXEC), search denied on its parent, whose file_contexts type
-    (/var/lib/eucalyptus(/.*)? in policies/eucalyptus.fc) is the directory's: read_file_perms."""
+    (/var/lib/eucalyptus(/.*)? in avcfix/lab/policies/eucalyptus.fc) is the directory's: read_file_perms."""
     lines = event(2, STATE_SEARCH, nr=2, args=("7ffd5e1c2a10", "80000", "0", "0"),
                   paths=[("/var/lib/eucalyptus/global_network_info.xml", "UNKNOWN")])
     found = completions(tmp_path, lines, euca_facts)

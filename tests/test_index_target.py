@@ -6,7 +6,7 @@ permissions a module requires the policy lacks; which names it defines, for
 semodule's error message) and after it (which permissions the allow and
 allowxperm ioctl rules grant, and so which of a module's rules are missing)
 is asked of both, on real policies and real modules, and the answers must
-be equal. The modules: the Eucalyptus fixture module (``policies/eucalyptus.te``,
+be equal. The modules: the Eucalyptus fixture module (``avcfix/lab/policies/eucalyptus.te``,
 installed in ``euca_root``), the modules ``avcfix build`` makes from the
 fixture log (the lab's eucanetd module among them; not installed, so their
 verification must fail, then installed into a copy, so it must pass), and
@@ -34,7 +34,7 @@ from avcfix.toolchain.verify import IoctlRule, missing_ioctls, missing_rules
 
 PROJECT = Path(__file__).resolve().parents[1]
 EUCA_LOG = str(PROJECT / "fixtures" / "eucanetd" / "audit.log")
-FIXTURE_TE = PROJECT / "policies" / "eucalyptus.te"
+FIXTURE_TE = PROJECT / "avcfix" / "lab" / "policies" / "eucalyptus.te"
 SPECIAL_TE = PROJECT / "tests" / "data" / "advisors" / "avcfix_special.te"
 
 

@@ -145,7 +145,7 @@ def test_restorecon_in_the_lab_uses_the_policy_file_contexts(euca_root: PolicyRo
     lab = Lab(load_scenario(EUCANETD), tmp_path, euca_root)
     lab.kernel.state.files["/var/lib/eucalyptus"] = "system_u:object_r:var_lib_t:s0"  # mislabelled
     with PolicyFacts(euca_root.policy_file, euca_root.file_contexts) as facts:
-        # the type comes from the root's real file_contexts (policies/eucalyptus.fc)
+        # the type comes from the root's real file_contexts (avcfix/lab/policies/eucalyptus.fc)
         assert lab.kernel.relabel("/var/lib/eucalyptus", facts) == "system_u:object_r:eucalyptus_var_lib_t:s0"
         assert lab.kernel.state.files["/var/lib/eucalyptus"].endswith(":eucalyptus_var_lib_t:s0")
 

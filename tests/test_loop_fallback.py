@@ -2,7 +2,7 @@
 when the same denial comes back after a fix (issue 13, "The loop follows").
 
 The lab is a simulated kernel deciding with the real policy (Debian's
-reference policy + policies/eucalyptus, fixture ``euca_root``). How the
+reference policy + avcfix/lab/policies/eucalyptus, fixture ``euca_root``). How the
 expected answers were checked against that policy:
 
 - ``sesearch -A -s httpd_t -t user_home_t -c file -p read policy.33`` gives only

@@ -235,9 +235,9 @@ def test_merge_properties(a, b) -> None:
 
 
 def test_fixture_refpolicy_module_survives_merge_and_builds(tmp_path: Path) -> None:
-    """policies/eucalyptus.te (declarations, interface calls, permission-set
+    """avcfix/lab/policies/eucalyptus.te (declarations, interface calls, permission-set
     macros) merged with itself renders to a module the devel Makefile builds."""
-    path = TE_DATA.parents[2] / "policies" / "eucalyptus.te"
+    path = TE_DATA.parents[2] / "avcfix" / "lab" / "policies" / "eucalyptus.te"
     m = parse_te(path.read_text(), str(path))
     merged = merge_modules([m, m])
     assert merged.opaque == m.opaque and merged.declarations == m.declarations

@@ -153,7 +153,7 @@ def _summary(report: LoopReport) -> None:
 def loop(
     service: Optional[str] = typer.Option(None, "--service", "-s", help="systemd unit to restart."),
     lab: Optional[str] = typer.Option(None, "--lab", help="Run a lab scenario (SIMULATED kernel, real "
-                                      "policy and toolchain): a name in fixtures/labs or a .toml path."),
+                                      "policy and toolchain): a shipped scenario (avcfix/lab/scenarios) or a .toml path."),
     domain: Optional[List[str]] = typer.Option(None, "--domain", "-d",
                                                help="Domain(s) to collect; overrides the service's."),
     module: Optional[str] = typer.Option(None, "--module", "-m", help="Module name (default SERVICE_local)."),

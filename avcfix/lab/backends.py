@@ -3,7 +3,7 @@
 :class:`Lab` ties a scenario, a workspace directory and a policy root:
 
 - ``WORKDIR/root``: the lab's policy root (a copy of the reference store plus
-  the scenario's fixture modules from ``policies/``, installed with the real
+  the scenario's fixture modules from ``avcfix/lab/policies/``, installed with the real
   ``semodule -p``); the loop's module is installed here too;
 - ``WORKDIR/audit.log``: the log the simulated kernel appends to, read back
   by the real checkpoint reader (:mod:`avcfix.system.auditlog`);
@@ -19,6 +19,7 @@ The service, trail and admin objects implement the loop's Protocols.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,8 +36,9 @@ from avcfix.system import auditlog
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot, copy_root
 
-#: ``policies/`` in the source tree: the fixture modules a scenario may need.
-POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+#: The fixture modules a scenario may need (``policy_modules``): package data,
+#: ``avcfix/lab/policies/NAME.{te,if,fc}`` (see :data:`avcfix.lab.scenario.LABS_DIR`).
+POLICIES_DIR = Path(str(resources.files("avcfix.lab") / "policies"))
 DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
 #: The lab machine's runtime state, in the lab dir.
 STATE_FILE = "lab-state.json"
@@ -57,7 +59,7 @@ def prepare_root(scenario: Scenario, workdir: Path, base: PolicyRoot,
         if name in installed:
             continue
         if note:
-            note(f"building and installing the fixture module policies/{name}.te into the lab root")
+            note(f"building and installing the fixture module {POLICIES_DIR / name}.te into the lab root")
         pp = build_fixture(name, Path(workdir) / "fixture-build", record)
         semodule.install(root, pp, record=record)
     return root
@@ -104,7 +106,7 @@ class PolicyTransitions:
 
 
 def build_fixture(name: str, out_dir: Path, record: Callable[[proc.Result], None] | None = None) -> Path:
-    """Compile ``policies/NAME.te`` (+ .if/.fc) with refpolicy's devel Makefile."""
+    """Compile ``POLICIES_DIR/NAME.te`` (+ .if/.fc) with refpolicy's devel Makefile."""
     if not DEVEL_MAKEFILE.is_file():
         raise PolicyError(f"{DEVEL_MAKEFILE} is missing: install selinux-policy-dev (make setup)")
     src = POLICIES_DIR / f"{name}.te"

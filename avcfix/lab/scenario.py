@@ -1,13 +1,13 @@
 """Lab scenarios: a simulated service and the accesses it makes, read from TOML.
 
-A scenario (``fixtures/labs/NAME.toml``) describes one service: its domain and
+A scenario (``avcfix/lab/scenarios/NAME.toml``, package data) describes one service: its domain and
 process identity, the lab's own tables (file labels on the lab's "disk", port
 labels added with ``semanage port``, runtime booleans) and the accesses the
 service makes on start, in order. Each access is one syscall made of one or
 more permission checks; the simulated kernel decides every check with the real
 policy (see :mod:`avcfix.lab.kernel`). Nothing here decides anything.
 
-Format (every key is documented in ``fixtures/labs/README.md``)::
+Format (every key is documented in ``avcfix/lab/scenarios/README.md``)::
 
     [service]
     name = "eucanetd"
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -43,8 +44,11 @@ from avcfix.audit.model import Context
 from avcfix.errors import InputError, UsageError
 from avcfix.policy.identifiers import identifier_problem
 
-#: Where the shipped scenarios live (``fixtures/labs`` in the source tree).
-LABS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "labs"
+#: Where the shipped scenarios live: package data (``avcfix/lab/scenarios``), found
+#: through importlib.resources so that an installed wheel or distribution package
+#: runs ``loop --lab NAME`` as the source tree does. avcfix is installed as files
+#: (it carries C extensions; never zip-imported), so this is a real directory.
+LABS_DIR = Path(str(resources.files("avcfix.lab") / "scenarios"))
 
 _PROTOS = ("tcp", "udp", "sctp", "dccp")
 
@@ -165,7 +169,7 @@ class Scenario:
 
 
 def find_scenario(name_or_path: str, labs_dir: Path = LABS_DIR) -> Path:
-    """``eucanetd`` -> ``fixtures/labs/eucanetd.toml``; a path is taken as is."""
+    """``eucanetd`` -> ``LABS_DIR/eucanetd.toml`` (package data); a path is taken as is."""
     p = Path(name_or_path)
     if p.suffix == ".toml" or "/" in name_or_path:
         if not p.is_file():

@@ -8,8 +8,13 @@ Two cached layers under ``~/.cache/avcfix/e2e/`` (``AVCFIX_E2E_CACHE`` overrides
   Building it takes 3-4 minutes and needs the mirror of the host's apt sources.
 * ``image-KEY/``: ``disk.img`` (ext4, labelled on the host), ``vmlinuz`` and
   ``initrd.img``. KEY hashes the base key and every file that goes into the
-  image: avcfix's sources, ``policies/eucalyptus.*``, the eucanetd stand-in and
-  its unit, the guest runner and this builder. About a minute.
+  image: avcfix's package inputs (the sources, setup.py, debian/, the lab data,
+  man/ and completions/, the Makefile that builds the .deb), the eucanetd
+  stand-in and its unit, the guest runner and this builder. About two minutes:
+  ``make deb`` on the host, then ``apt install ./avcfix_*.deb`` in the chroot
+  (every dependency is in the base layer: no download), so the guest's checks
+  run the installed ``/usr/bin/avcfix``; the eucalyptus module is built from the
+  package's copy (``avcfix/lab/policies``).
 
 Run as root (debootstrap, chroot, setfiles). ``python3 tests/e2e/e2e_image.py``
 builds (or finds) the image and prints its directory.
@@ -33,7 +38,7 @@ PROJECT = HERE.parents[1]
 SUITE = "bookworm"
 # Bump when the way a layer is built changes (not its inputs: those are hashed).
 BASE_FORMAT = 1
-IMAGE_FORMAT = 1
+IMAGE_FORMAT = 2  # 2: avcfix from its .deb (1: a wheel in /opt/avcfix)
 IMAGE_SIZE = "4G"
 PACKAGES = (
     "linux-image-amd64", "initramfs-tools", "systemd-sysv", "udev", "kmod",
@@ -42,19 +47,21 @@ PACKAGES = (
     "semodule-utils", "setools", "python3", "python3-setools", "python3-selinux",
     "python3-semanage", "python3-venv", "e2fsprogs", "procps", "iproute2",
     "make", "less",
+    # avcfix's own dependencies (its .deb's Depends), so that `apt install ./avcfix_*.deb` needs no download.
+    "python3-typer", "python3-rich", "python3-pexpect", "python3-pyparsing",
     # /etc/protocols: semanage (socket.getprotobyname) fails without it in minbase.
     "netbase",
 )
-# avcfix itself: from the working tree, or with AVCFIX_E2E_SOURCE=head from the
-# last commit (a consistent snapshot while others edit the tree).
-PACKAGE_INPUTS = ("pyproject.toml", "README.md", "avcfix")
-# What the image is keyed on: the README goes into the wheel only as its long
-# description, so a documentation change does not rebuild the image.
-KEYED_PACKAGE_INPUTS = ("pyproject.toml", "avcfix")
-PACKAGE_GLOBS = ("pyproject.toml", "avcfix/**/*.py", "avcfix/**/*.c")
+# avcfix itself, as its Debian package (`make deb`): from the working tree, or with
+# AVCFIX_E2E_SOURCE=head from the last commit (a consistent snapshot while others
+# edit the tree). What the image is keyed on: what goes into the .deb (the README
+# goes in only as the wheel's long description, so a documentation change does
+# not rebuild the image).
+KEYED_PACKAGE_INPUTS = ("pyproject.toml", "setup.py", "Makefile", "avcfix", "debian", "man", "completions")
+PACKAGE_GLOBS = ("pyproject.toml", "setup.py", "Makefile", "avcfix/**/*.py", "avcfix/**/*.c",
+                 "avcfix/lab/scenarios/*", "avcfix/lab/policies/*", "debian/**/*", "man/**/*", "completions/*")
 # The rest of what goes into the image, always from the working tree.
 IMAGE_INPUT_GLOBS = (
-    "policies/eucalyptus.te", "policies/eucalyptus.if", "policies/eucalyptus.fc",
     "tests/e2e/eucanetd/*", "tests/e2e/tinyd/*", "tests/e2e/guest/runner.sh",
     "tests/e2e/guest/avcfix-e2e.service", "tests/e2e/e2e_image.py",
 )
@@ -133,8 +140,8 @@ def image_key(bkey: str, project: Path = PROJECT) -> str:
     if from_head():
         for name in KEYED_PACKAGE_INPUTS:
             cp = subprocess.run(["git", "-C", str(project), "rev-parse", f"HEAD:{name}"],
-                                capture_output=True, text=True, check=True)
-            h.update(f"{name}@{cp.stdout.strip()}\0".encode())
+                                capture_output=True, text=True, check=False)
+            h.update(f"{name}@{cp.stdout.strip() if cp.returncode == 0 else '-'}\0".encode())
     for path in image_inputs(project):
         h.update(str(path.relative_to(project)).encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
@@ -209,43 +216,24 @@ def build_base(cache: Path, log_dir: Path) -> tuple[Path, str, float]:
     return final / "rootfs", key, time.monotonic() - t0
 
 
-def _wheels(project: Path, dest: Path, cache: Path, log: Path) -> None:
-    """avcfix's wheel from the working tree, plus its dependencies (cached by pyproject hash)."""
-    py = project / ".venv" / "bin" / "python"
-    py_argv = [str(py)] if py.is_file() else [sys.executable]
-    deps = cache / ("wheels-" + _sha((project / "pyproject.toml").read_bytes()))
+def _deb(project: Path, dest: Path, log: Path) -> Path:
+    """avcfix's .deb built by ``make deb`` (docs/packaging.md) from the working tree, or
+    from HEAD (``git archive``) with AVCFIX_E2E_SOURCE=head; returns its path in DEST."""
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        build = Path(tmp) / "src"
+        src = project
         if from_head():
-            build.mkdir()
-            archive = subprocess.run(["git", "-C", str(project), "archive", "HEAD", *PACKAGE_INPUTS],
+            src = Path(tmp) / "src"
+            src.mkdir()
+            archive = subprocess.run(["git", "-C", str(project), "archive", "HEAD"],
                                      capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(build)], input=archive, check=True)
-        else:
-            build.mkdir()
-            for name in PACKAGE_INPUTS:
-                src = project / name
-                if src.is_dir():
-                    shutil.copytree(src, build / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-                else:
-                    shutil.copy2(src, build / name)
-        _run(py_argv + ["-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                        "-w", str(dest), str(build)], log)
-    if not (deps / "complete").is_file():
-        if deps.exists():
-            shutil.rmtree(deps)
-        wheel = next(dest.glob("avcfix-*.whl"))
-        _run(py_argv + ["-m", "pip", "download", "-q", "--only-binary=:all:",
-                        "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
-                        # avcfix's own wheel carries the C accelerator: tagged linux_x86_64
-                        "--platform", "linux_x86_64",
-                        "-d", str(deps), str(wheel)], log)
-        for own in deps.glob("avcfix-*.whl"):
-            own.unlink()
-        (deps / "complete").write_text("\n")
-    for whl in deps.glob("*.whl"):
-        shutil.copy2(whl, dest / whl.name)
+            subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        _run(["make", "-s", "-C", str(src), "deb", f"DEB_DIR={Path(tmp) / 'deb'}"], log)
+        debs = sorted((Path(tmp) / "deb").glob("avcfix_*.deb"))
+        if len(debs) != 1:
+            raise RuntimeError(f"make deb left {[d.name for d in debs]}; log {log}")
+        shutil.copy2(debs[0], dest / debs[0].name)
+        return dest / debs[0].name
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -283,22 +271,27 @@ def _configure(root: Path, project: Path, work: Path, log: Path) -> None:
     _run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
           str(root / "usr/sbin/tinyd"), str(HERE / "tinyd" / "tinyd.c")], log)
     shutil.copy(HERE / "tinyd" / "tinyd.service", root / "etc/systemd/system/tinyd.service")
-    # avcfix, installed offline from wheels into a venv that sees Debian's setools/selinux.
-    wheels = root / "tmp/avcfix-wheels"
-    _wheels(project, wheels, work.parent, log)
-    _run(["chroot", str(root), "python3", "-m", "venv", "--system-site-packages", "/opt/avcfix"], log)
-    _run(["chroot", str(root), "/opt/avcfix/bin/pip", "install", "-q", "--no-index",
-          "--disable-pip-version-check", "--find-links", "/tmp/avcfix-wheels", "avcfix"], log)
-    _run(["chroot", str(root), "/opt/avcfix/bin/python", "-c", "import avcfix, setools, selinux"], log)
-    shutil.rmtree(wheels)
-    bin_link = root / "usr/local/bin/avcfix"
-    bin_link.unlink(missing_ok=True)
-    bin_link.symlink_to("/opt/avcfix/bin/avcfix")
-    # The eucalyptus module (refpolicy-style) built and installed with the image's own tools.
+    # avcfix, its Debian package installed as an admin would: apt resolves its
+    # Depends from the base layer's packages (nothing to download; see PACKAGES).
+    # (Not --no-download: apt 2.6 then fails on a local .deb, "Pathname to install
+    # is not absolute".)
+    deb = _deb(project, root / "tmp/avcfix-deb", log)
+    _run(["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt", "install", "-y",
+          f"/tmp/avcfix-deb/{deb.name}"], log)
+    shutil.rmtree(deb.parent)
+    _run(["chroot", str(root), "/usr/bin/python3", "-c",
+          "import avcfix, setools, selinux; from avcfix.audit.accel import cscan; "
+          "assert avcfix.__file__.startswith('/usr/lib/python3/dist-packages/'), avcfix.__file__; "
+          "assert cscan is not None, 'the .deb has no C accelerator'"], log)
+    if not (root / "usr/bin/avcfix").is_file():
+        raise RuntimeError("the .deb did not install /usr/bin/avcfix")
+    # The eucalyptus module (refpolicy-style) from the package's copy, built and
+    # installed with the image's own tools.
     mod = root / "tmp/eucalyptus-module"
     mod.mkdir(parents=True, exist_ok=True)
+    lab_policies = root / "usr/lib/python3/dist-packages/avcfix/lab/policies"
     for ext in ("te", "if", "fc"):
-        shutil.copy(project / "policies" / f"eucalyptus.{ext}", mod / f"eucalyptus.{ext}")
+        shutil.copy(lab_policies / f"eucalyptus.{ext}", mod / f"eucalyptus.{ext}")
     _run(["chroot", str(root), "make", "-C", "/tmp/eucalyptus-module", "-f",
           "/usr/share/selinux/devel/Makefile", "eucalyptus.pp"], log)
     _run(["chroot", str(root), "semodule", "-i", "/tmp/eucalyptus-module/eucalyptus.pp"], log)
@@ -350,7 +343,7 @@ def build_image(project: Path = PROJECT, cache: Path | None = None) -> Image:
     timings.append(("image: copy base rootfs", time.monotonic() - t0))
     t0 = time.monotonic()
     _configure(root, project, work, log)
-    timings.append(("image: configure + avcfix + eucalyptus module", time.monotonic() - t0))
+    timings.append(("image: configure + make deb + apt install + eucalyptus module", time.monotonic() - t0))
     t0 = time.monotonic()
     _label(root, log)
     timings.append(("image: label (setfiles)", time.monotonic() - t0))

@@ -83,6 +83,17 @@ def test_vm_runs_selinux_enforcing_with_default_auditd(e2e_run):
     assert "eucalyptus_eucanetd_exec_t" in text(e2e_run, "ls-z-eucanetd.txt")
 
 
+def test_checks_run_the_installed_deb(e2e_run):
+    """The image installed avcfix's .deb with apt (tests/e2e/e2e_image.py): the job's
+    `avcfix` is /usr/bin/avcfix, owned by that package at this tree's version."""
+    import avcfix
+
+    assert text(e2e_run, "avcfix-path.txt").strip() == "/usr/bin/avcfix"
+    deb = text(e2e_run, "avcfix-deb.txt")
+    assert f"avcfix {avcfix.__version__} install ok installed" in deb, deb
+    assert "avcfix: /usr/bin/avcfix" in deb, deb
+
+
 def test_new_denials_are_readable_promptly_with_default_auditd(e2e_run):
     """The first denial of a failed start is in audit.log within seconds (auditd line-buffers)."""
     latency = text(e2e_run, "audit-latency.out").strip()

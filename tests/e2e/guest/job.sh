@@ -57,6 +57,9 @@ wait_stopped() {   # until the service is no longer activating/active-then-dying
 # ---------------------------------------------------------------- facts
 run env sh -c 'id -Z; getenforce; uname -r; sestatus; grep -E "^(flush|freq|log_format)" /etc/audit/auditd.conf; ls -Z /usr/sbin/eucanetd; avcfix --help | head -20'
 getenforce > $OUT/getenforce
+# avcfix is its Debian package (the image ran `apt install ./avcfix_*.deb`): every check runs /usr/bin/avcfix.
+command -v avcfix > $OUT/avcfix-path.txt
+{ dpkg-query -W -f='${Package} ${Version} ${Status}\n' avcfix; dpkg -S /usr/bin/avcfix; } > $OUT/avcfix-deb.txt 2>&1
 sestatus > $OUT/sestatus.txt
 grep -E '^(flush|freq) ' /etc/audit/auditd.conf > $OUT/auditd-conf.txt
 run modules-initial sh -c 'semodule -l | sort'
