@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from avcfix.cachedir import cache_dir as shared_cache_dir
 from avcfix.errors import PolicyError
 from avcfix.index import build as builder
 
@@ -59,13 +60,8 @@ class Opened:
 
 
 def cache_dir() -> Path:
-    """Where index files live (see the module docstring)."""
-    explicit = os.environ.get("AVCFIX_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "avcfix" / "policy-index"
+    """Where index files live (see the module docstring; :func:`avcfix.cachedir.cache_dir`)."""
+    return shared_cache_dir("policy-index")
 
 
 def input_key(inputs: builder.Inputs) -> str:

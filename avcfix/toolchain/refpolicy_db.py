@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -50,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avcfix import proc
+from avcfix.cachedir import cache_dir
 from avcfix.errors import CompileError
 from avcfix.toolchain.compile import DEVEL_MAKEFILE, devel_build_for
 from avcfix.policy.refpolicy import access as access_mod
@@ -314,14 +314,8 @@ def build_database(tree: DevelTree) -> dict:
 
 
 def _cache_dir() -> Path:
-    """``$AVCFIX_CACHE_DIR`` when set (as for the policy index), else
-    ``$XDG_CACHE_HOME/avcfix/refpolicy`` (``~/.cache`` when unset or not absolute)."""
-    explicit = os.environ.get("AVCFIX_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "avcfix" / "refpolicy"
+    """``$AVCFIX_CACHE_DIR``, else ``$XDG_CACHE_HOME/avcfix/refpolicy`` (:mod:`avcfix.cachedir`)."""
+    return cache_dir("refpolicy")
 
 
 def _read(path: Path, key: str) -> dict | None:
