@@ -66,7 +66,7 @@ complete -c avcfix -n '__fish_seen_subcommand_from loop' -l exec -r -F -d 'With 
 complete -c avcfix -n '__fish_seen_subcommand_from loop' -l format -x -a 'rich text json' -d 'Output rich (boxes, colour), text (plain, one finding per block, no wr'
 complete -c avcfix -n '__fish_seen_subcommand_from loop' -l help -d 'Show the help and exit'
 complete -c avcfix -n '__fish_seen_subcommand_from loop' -l json -d 'Print the machine-readable report on stdout (--format json)'
-complete -c avcfix -n '__fish_seen_subcommand_from loop' -l lab -r -F -a 'eucanetd eucanetd-boolean eucanetd-seed httpd-fallback tinyd' -d 'Run a lab scenario (SIMULATED kernel, real policy and toolchain) a nam'
+complete -c avcfix -n '__fish_seen_subcommand_from loop' -l lab -r -F -a 'eucanetd eucanetd-boolean eucanetd-seed httpd-fallback tinyd' -d 'Run a lab scenario (SIMULATED kernel, real policy and toolchain) a shi'
 complete -c avcfix -n '__fish_seen_subcommand_from loop' -l lab-dir -x -a '(__fish_complete_directories)' -d 'Lab workspace (policy root, log, module); reused when it exists'
 complete -c avcfix -n '__fish_seen_subcommand_from loop' -l log -r -F -d 'The audit log to read'
 complete -c avcfix -n '__fish_seen_subcommand_from loop' -l max-iterations -x -d 'Stop after this many iterations'
