@@ -39,7 +39,7 @@ from avcfix.bundle.report import ModuleText, ReportInput, render_readme
 from avcfix.errors import InputError, PolicyError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.explain.protocol import Facts
-from avcfix.policy.identifiers import default_module_name
+from avcfix.names.identifiers import default_module_name
 from avcfix.report.jsondoc import document_text, rules_json
 from avcfix.triage import Triage
 

@@ -28,7 +28,7 @@ from avcfix.cli.common import (
 )
 from avcfix.errors import AvcfixError, ExitCode, InputError, InstallError, UsageError
 from avcfix.explain.model import Finding
-from avcfix.policy.identifiers import default_module_name, identifier_problem
+from avcfix.names.identifiers import default_module_name, identifier_problem
 from avcfix.report.jsondoc import rule_lines_json
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 from avcfix.toolchain.target import TargetCache
