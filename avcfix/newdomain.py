@@ -23,8 +23,9 @@ from typing import Callable
 
 from avcfix import proc
 from avcfix.errors import InputError, UsageError
-from avcfix.policy.skeleton import SELF_PERM_SETS, Skeleton, devel_dir, write_files, write_skeleton
+from avcfix.policy.skeleton import SELF_PERM_SETS, Skeleton, devel_dir, write_skeleton
 from avcfix.toolchain import semodule
+from avcfix.toolchain.atomic import write_atomic
 from avcfix.toolchain.compile import compile_refpolicy_module, devel_build_for
 from avcfix.toolchain.headers import expand_perm_set, header_macro_names
 from avcfix.toolchain.store import PolicyRoot
@@ -203,6 +204,16 @@ def build_new_domain(name: str, exec_path: str, *, out_dir: Path, root: PolicyRo
     missing, transitions = policy_types_and_transitions(target.policy_file, skel)
     res = NewDomainResult(skel, te_path, if_path, fc_path, written, pp, True, already, missing, transitions)
     return _with(res, results)
+
+
+def write_files(skel: Skeleton, out_dir: Path) -> tuple[Path, Path, Path]:
+    """Write NAME.te, NAME.if and NAME.fc into ``out_dir`` (each atomically)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = (out_dir / f"{skel.name}.te", out_dir / f"{skel.name}.if", out_dir / f"{skel.name}.fc")
+    for path, text in zip(paths, (skel.te, skel.if_text, skel.fc)):
+        write_atomic(path, text)
+    return paths
 
 
 def write_files_one(path: Path, text: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from avcfix.policy.identifiers import is_identifier
+from avcfix.names.identifiers import is_identifier
 from avcfix.policy.model import (
     AttributeDecl,
     AvRule,

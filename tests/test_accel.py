@@ -864,9 +864,9 @@ def test_children_load_the_accelerator_as_told():
 
 
 def test_why_json_with_and_without_the_accelerator(gen_log):
-    from avcfix.cli import why_parallel
+    from avcfix import triage_parallel
 
-    assert why_parallel.plan([str(gen_log)], 2) is not None  # --jobs 2 really cuts the log
+    assert triage_parallel.plan([str(gen_log)], 2) is not None  # --jobs 2 really cuts the log
     argv = avcfix_argv() + ["why", "--json"]
     pure = run_child(argv + ["--jobs", "1", str(gen_log)], pure=True)
     assert pure.returncode == 0, pure.stderr.decode(errors="replace")

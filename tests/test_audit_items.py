@@ -212,7 +212,7 @@ def test_a_duplicate_dev_in_a_path_record_is_malformed():
 
 
 def test_pickling_keeps_the_items():
-    """why_parallel spills groups with pickle: the items survive, and a group
+    """triage_parallel spills groups with pickle: the items survive, and a group
     keeps its example Denial with them."""
     (d,) = three(event(AVC_CREATE, SYSCALL, CWD, PARENT, CREATE, PROCTITLE))
     back = pickle.loads(pickle.dumps(d))

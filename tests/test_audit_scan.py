@@ -526,12 +526,12 @@ def test_stdin_pipe_reads_like_the_file(tmp_path):
 def test_parallel_plan_never_opens_a_fifo(tmp_path):
     """--jobs 2 on a FIFO nobody writes to: planning must not open it (that
     would wait for a writer, and then the scan would find it drained)."""
-    from avcfix.cli import why_parallel
+    from avcfix import triage_parallel
 
     fifo = tmp_path / "audit.log"
     os.mkfifo(fifo)
     got: list = []
-    t = threading.Thread(target=lambda: got.append(why_parallel.plan([str(fifo)], 2)), daemon=True)
+    t = threading.Thread(target=lambda: got.append(triage_parallel.plan([str(fifo)], 2)), daemon=True)
     t.start()
     t.join(TIMEOUT)
     if t.is_alive():  # unblock the open, then fail

@@ -21,7 +21,7 @@ from avcfix.bundle.archive import TOP_DIR, archive_bytes
 from avcfix.bundle.collect import MAX_MODULE_BYTES, BundleOptions, Refused, collect, read_regular
 from avcfix.bundle.facts import Fact
 from avcfix.bundle.hostfacts import StaticHostFacts, SystemHostFacts, read_policy_header
-from avcfix.explain.engine import explain_groups
+from avcfix.triage import Triage
 from avcfix.explain.facts import open_facts
 from bundle_helpers import EUCANETD_LOG, members, run
 
@@ -180,7 +180,7 @@ def test_missing_host_facts_are_recorded_not_fatal(tmp_path):
     recorder = proc.Recorder()
     host = SystemHostFacts(record=recorder, selinuxfs=tmp_path / "no-selinuxfs",
                            os_release_files=(tmp_path / "no-os-release",), passwd=tmp_path / "no-passwd")
-    bundle = collect(BundleOptions(sources=(str(EUCANETD_LOG),)), host, None, recorder, explain=explain_groups)
+    bundle = collect(BundleOptions(), host, Triage([str(EUCANETD_LOG)], facts=None), recorder)
     env = json.loads(dict(bundle.members)["environment.json"])
     assert "does not exist" in env["kernel_policy"]["missing"]
     assert env["os_release"] == {"missing": "no /etc/os-release or /usr/lib/os-release"}
@@ -199,7 +199,7 @@ class _Broken(StaticHostFacts):
 
 def test_a_failing_fact_source_is_recorded_not_fatal():
     recorder = proc.Recorder()
-    bundle = collect(BundleOptions(sources=(str(EUCANETD_LOG),)), _Broken(), None, recorder, explain=explain_groups)
+    bundle = collect(BundleOptions(), _Broken(), Triage([str(EUCANETD_LOG)], facts=None), recorder)
     env = json.loads(dict(bundle.members)["environment.json"])
     assert "semanage store locked" in env["modules"]["missing"]
     assert all("Permission denied" in v["missing"] for v in env["labels"].values())
@@ -214,8 +214,7 @@ def test_static_host_facts_fill_the_environment(euca_policy):
         booleans={}, release=Fact.known({"ID": "fedora"}), kernel_release=Fact.known("6.5.0"),
         labels={"/usr/sbin/eucanetd": "system_u:object_r:eucalyptus_eucanetd_exec_t:s0"},
     )
-    bundle = collect(BundleOptions(sources=(str(EUCANETD_LOG),)), host, facts, proc.Recorder(),
-                     explain=explain_groups)
+    bundle = collect(BundleOptions(), host, Triage([str(EUCANETD_LOG)], facts=facts), proc.Recorder())
     env = json.loads(dict(bundle.members)["environment.json"])
     assert env["selinux_mode"] == {"value": "enforcing"}
     assert env["labels"]["/usr/sbin/eucanetd"] == {"value": "system_u:object_r:eucalyptus_eucanetd_exec_t:s0"}
@@ -464,7 +463,7 @@ def test_booleans_touched_and_non_default(ref_policy, current, expect_non_defaul
     log = Path(__file__).parent / "data" / "explain" / "boolean.log"
     facts = open_facts(ref_policy, None)
     host = StaticHostFacts(booleans=None if current is None else {"httpd_read_user_content": current})
-    bundle = collect(BundleOptions(sources=(str(log),)), host, facts, proc.Recorder(), explain=explain_groups)
+    bundle = collect(BundleOptions(), host, Triage([str(log)], facts=facts), proc.Recorder())
     env = json.loads(dict(bundle.members)["environment.json"])
     touched = {b["name"]: b["policy_default"] for b in env["booleans_touched"]}
     assert touched.get("httpd_read_user_content") is False          # off by default in the policy

@@ -23,7 +23,7 @@ from avcfix.bundle.markdown import code, fenced
 from avcfix.bundle.redact import MAX_LITERAL_SECRETS, Redactor, compile_extra
 from avcfix.bundle.secrets import secret_spans
 from avcfix.errors import UsageError
-from avcfix.explain.engine import explain_groups
+from avcfix.triage import Triage
 from bundle_helpers import (EUCANETD_LOG, CommandSecrets, Secrets, haystack, hexs, hostile_log, members, run,
                             secrets_log, sockaddr_v4)
 
@@ -43,8 +43,8 @@ def _bundle(tmp: Path, log: str, redact: bool, host: StaticHostFacts | None = No
             extra: tuple[str, ...] = ()) -> dict[str, bytes]:
     src = tmp / "audit.log"
     src.write_text(log)
-    b = collect(BundleOptions(sources=(str(src),), redact=redact, redact_extra=extra),
-                host or StaticHostFacts(), None, proc.Recorder(), explain=explain_groups, version="test")
+    b = collect(BundleOptions(redact=redact, redact_extra=extra),
+                host or StaticHostFacts(), Triage([str(src)], facts=None), proc.Recorder(), version="test")
     return members(b.archive)
 
 

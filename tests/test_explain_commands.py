@@ -73,7 +73,7 @@ def test_system_trees_are_never_relabelled_recursively(top):
 
 
 def test_loop_refuses_recursive_or_dotted_restorecon_text():
-    from avcfix.loop.fixes import _restorecon
+    from avcfix.explain.fixes import _restorecon
     assert _restorecon("restorecon -Rv /usr", [["restorecon", "-Rv", "/usr"]]) is None
     # the recursion of avcfix's own -Rv advice is kept (it used to be dropped)
     fix = _restorecon("restorecon -Rv /srv/site", [["restorecon", "-Rv", "/srv/site"]])

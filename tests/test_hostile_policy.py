@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from avcfix import proc
 from avcfix.cli import main
 from avcfix.errors import ExitCode
-from avcfix.policy.identifiers import (
+from avcfix.names.identifiers import (
     CIL_KEYWORDS,
     CIL_KEYWORDS_USED_AS_NAMES,
     TE_KEYWORDS,
     identifier_problem,
 )
-from avcfix.policy.m4names import M4_BUILTINS, REFPOLICY_MACROS, m4_words
+from avcfix.names.m4names import M4_BUILTINS, REFPOLICY_MACROS, m4_words
 from avcfix.toolchain.headers import DEVEL_INCLUDE, header_dirs, header_macro_names
 from policy_helpers import DEVEL_MAKEFILE, PP_TO_CIL, need_tools
 

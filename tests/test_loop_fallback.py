@@ -36,7 +36,7 @@ from avcfix.lab.kernel import LabState
 from avcfix.lab.scenario import LABS_DIR, Access, Check, FileLabel, Target, load_scenario
 from avcfix.loop.backends import BuilderInstaller, FactsExplainer
 from avcfix.loop.engine import EventKind, Loop
-from avcfix.loop.fixes import Fix, aimed_at_object, fix_for, fix_from_advice
+from avcfix.explain.fixes import Fix, aimed_at_object, fix_for, fix_from_advice
 from avcfix.loop.journal import Journal
 from avcfix.loop.model import LoopOptions, Outcome
 from avcfix.system import auditlog

@@ -11,7 +11,7 @@ import pytest
 from avcfix import proc
 from avcfix.errors import ExitCode, ToolError, UsageError
 from avcfix.explain.model import AdviceKind
-from avcfix.loop.fixes import Fix, fix_for
+from avcfix.explain.fixes import Fix, fix_for
 from avcfix.loop.guard import StateGuard
 from avcfix.loop.journal import Journal, Owner, recover
 from avcfix.loop.session import BusyError, LoopLock, LoopSession, StateDirError, machine_of, state_dir_for

@@ -10,7 +10,7 @@ import pytest
 
 from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
 from avcfix.policy.generate import generate_module
-from avcfix.policy.identifiers import InvalidIdentifier
+from avcfix.names.identifiers import InvalidIdentifier
 from avcfix.policy.model import AvRule, NameSet, RuleKind, XpermRule
 from avcfix.policy.render import render_cil, render_te, rule_te
 from avcfix.policy.te_parse import parse_te

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from avcfix.policy.identifiers import (
+from avcfix.names.identifiers import (
     InvalidIdentifier,
     check_identifier,
     check_version,

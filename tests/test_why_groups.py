@@ -137,16 +137,16 @@ def test_spills_fold_back_to_the_sequential_grouping(seed):
 
 
 def test_parallel_workers_that_spill_give_the_same_document(tmp_path, capsys, monkeypatch):
-    from avcfix.cli import why_parallel
+    from avcfix import triage_parallel
     from avcfix.cli import main
 
     log = tmp_path / "groups.log"
     _load_gen().main(["--groups", "3000", "-o", str(log)])
     capsys.readouterr()
     outs = {}
-    for jobs, spill_at in ((1, why_parallel.SPILL_GROUPS), (2, why_parallel.SPILL_GROUPS), (3, 1)):
-        monkeypatch.setattr(why_parallel, "SPILL_GROUPS", spill_at)  # 1: a spill every 1024 denials
-        monkeypatch.setattr(why_parallel, "AUTO_MIN_SIZE", 0)
+    for jobs, spill_at in ((1, triage_parallel.SPILL_GROUPS), (2, triage_parallel.SPILL_GROUPS), (3, 1)):
+        monkeypatch.setattr(triage_parallel, "SPILL_GROUPS", spill_at)  # 1: a spill every 1024 denials
+        monkeypatch.setattr(triage_parallel, "AUTO_MIN_SIZE", 0)
         for mode in (["--json"], ["--all"]):
             assert main(["why", *mode, "--jobs", str(jobs), str(log)]) == 0
             outs[jobs, mode[0]] = capsys.readouterr().out

@@ -4,7 +4,8 @@
 
     recorder = proc.Recorder()
     host = SystemHostFacts(record=recorder)
-    bundle = collect(BundleOptions(sources=("audit.log",)), host, facts, recorder)
+    with Triage(["audit.log"], policy=policy) as triage:
+        bundle = collect(BundleOptions(), host, triage, recorder)
     write_archive(Path("bug.tar.gz"), bundle.archive)
 
 The order matters for redaction: everything is scanned, explained and
@@ -23,11 +24,10 @@ import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from avcfix import proc
-from avcfix.audit.api import Filters, Progress, ScanStats, scan
-from avcfix.audit.group import GroupAccumulator
+from avcfix.audit.api import Progress, ScanStats
 from avcfix.audit.model import Denial, DenialGroup, Skipped
 from avcfix.audit.raw import format_event
 from avcfix.bundle.archive import archive_bytes
@@ -39,18 +39,18 @@ from avcfix.bundle.report import ModuleText, ReportInput, render_readme
 from avcfix.errors import InputError, PolicyError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.explain.protocol import Facts
-from avcfix.policy.identifiers import default_module_name
+from avcfix.names.identifiers import default_module_name
 from avcfix.report.jsondoc import document_text, rules_json
+from avcfix.triage import Triage
 
 _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=True, indent=2)
 
 
 @dataclass(frozen=True, slots=True)
 class BundleOptions:
-    """What to put into the bundle (the ``avcfix bundle`` options)."""
+    """What to put into the bundle (the ``avcfix bundle`` options; the
+    sources and filters are the :class:`~avcfix.triage.Triage`'s)."""
 
-    sources: tuple[str, ...]
-    filters: Filters = dataclasses.field(default_factory=Filters)
     module: Path | None = None
     redact: bool = False
     redact_extra: tuple[str, ...] = ()
@@ -375,34 +375,30 @@ def _generated_modules(findings: Sequence[Finding]) -> list[ModuleText]:
 def collect(
     options: BundleOptions,
     host: HostFacts,
-    facts: Facts | None,
+    triage: Triage,
     recorder: proc.Recorder,
     *,
-    explain: Callable[[Sequence[DenialGroup], Facts | None], list[Finding]] | None = None,
     progress: Progress | None = None,
-    stdin: BinaryIO | None = None,
     version: str = "",
 ) -> Bundle:
     """Build every member of the bundle (see the module docstring).
 
-    ``facts`` is the policy to explain against (``None``: reasons need a
-    policy); ``explain`` is :func:`avcfix.explain.engine.explain_groups`.
-    ``recorder`` is the one ``host`` records its commands into.
+    ``triage`` scans the sources and explains against its facts (``None``:
+    reasons need a policy; ``explain=False``: no findings), which its owner
+    closes. ``recorder`` is the one ``host`` records its commands into.
     """
     extra = compile_extra(options.redact_extra)
     if extra and not options.redact:
         raise UsageError("--redact-extra needs --redact")
     given = _given_module(options.module) if options.module is not None else None
 
-    stats = ScanStats()
-    acc = GroupAccumulator()
     cap = EventCap(options.max_events)
-    for d in scan(list(options.sources), stats=stats, filters=options.filters, progress=progress, stdin=stdin):
-        acc.add(d)
+    for d in triage.scan(progress):
         cap.add(d)
-    groups = acc.groups()
+    stats, facts = triage.stats, triage.facts
+    groups = triage.acc.groups()
     selection = cap.select()
-    findings = explain(groups, facts) if explain is not None else None
+    findings = triage.explain(groups)
     env = gather_environment(
         host,
         policy_path=getattr(facts, "path", None),

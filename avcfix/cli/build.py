@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, List, Optional
 
 import typer
 from rich.markup import escape
 
-from avcfix.audit.api import ScanStats, scan
-from avcfix.audit.group import group_denials
+from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial
 from avcfix.builder import BuildOptions, BuildResult, BuildStep, build_module, resolve_name
 from avcfix.cli.app import app, console, console_err
@@ -28,10 +28,11 @@ from avcfix.cli.common import (
 )
 from avcfix.errors import AvcfixError, ExitCode, InputError, InstallError, UsageError
 from avcfix.explain.model import Finding
-from avcfix.policy.identifiers import default_module_name, identifier_problem
+from avcfix.names.identifiers import default_module_name, identifier_problem
 from avcfix.report.jsondoc import rule_lines_json
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 from avcfix.toolchain.target import TargetCache
+from avcfix.triage import Triage
 
 #: Version of the ``--json`` document (README, "JSON output").
 JSON_VERSION = 1
@@ -45,20 +46,6 @@ class SomeModulesFailed(AvcfixError):
     def __init__(self, message: str, exit_code: ExitCode) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-def _explain(groups, facts) -> list[Finding]:
-    """Findings for ``groups`` from the explain layer over ``facts`` (None: no
-    policy, every group is a ``no_policy`` finding that asks for a module)."""
-    from avcfix.explain.engine import explain_groups
-
-    return list(explain_groups(groups, facts))
-
-
-def _close(facts: object) -> None:
-    close = getattr(facts, "close", None)
-    if close is not None:
-        close()
 
 
 def _partition(findings: list[Finding]) -> dict[str, list[Finding]]:
@@ -208,6 +195,75 @@ def _print_json(results: list[BuildResult], failed: list[tuple[str, AvcfixError]
 
 # ------------------------------------------------------------------ command
 
+Job = tuple[str, list[Finding]]
+
+
+def _build_all(t: Triage, name: Optional[str], sources: list[str], root: Optional[Path], all_domains: bool,
+               module: Optional[str], as_json: bool, strict: bool, base: BuildOptions,
+               ) -> tuple[list[Job], list[BuildResult], list[tuple[str, AvcfixError]]]:
+    """Scan, explain (``t``'s facts) and build each module; ``base``: the options the builds share."""
+    try:
+        with progress_reporter(console_err, enabled=not as_json) as progress:
+            denials: list[Denial] = list(t.scan(progress, group=False))
+    except InputError as exc:
+        raise explain_default_source_error(sources, exc) from None
+    stats = t.stats
+    report_skipped(stats, console_err, strict)
+
+    if name is not None:
+        chosen = resolve_name(name, denials)
+        denials = [d for d in denials if d.stype == chosen]
+    elif not denials:
+        raise UsageError(f"no denials in {', '.join(t.sources)}: nothing to build")
+
+    groups = t.group(denials)
+    proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
+    results: list[BuildResult] = []
+    failed: list[tuple[str, AvcfixError]] = []
+    try:
+        with _status(not as_json, f"explaining {len(groups)} denial groups..."):
+            findings = t.explain(groups) or []
+    except AvcfixError as exc:
+        if not as_json:
+            raise
+        # an unreadable policy fails every module the run would have built
+        if all_domains and module is None:
+            planned = sorted({default_module_name(d.stype) for d in denials})
+        else:
+            planned = [module or default_module_name(name or "avcfix")]
+        _print_json(results, [(n, exc) for n in planned], stats)
+        raise
+    facts = t.facts
+    if all_domains and module is None:
+        jobs = [(default_module_name(dom), fs) for dom, fs in _partition(findings).items()]
+    else:
+        jobs = [(module or default_module_name(name or "avcfix"), findings)]
+
+    # the target policy too: once per policy file (an install makes a new one). With --install, the check
+    # and the verification ask the install root's policy index: the explain's facts when they are of that
+    # file, then each install's rebuilt policy (its index built once, for the verification and the next check)
+    target_facts = None
+    if base.install:
+        from avcfix.loop.backends import CurrentFacts
+
+        target_facts = CurrentFacts(proot or PolicyRoot(Path("/"), host_policy_name()))
+        if facts is not None and target_facts.is_policy(getattr(facts, "path", None)):
+            target_facts.lend(facts)
+    targets = TargetCache(target_facts.for_policy if target_facts is not None else None)
+    try:
+        with _status(not as_json, "building...") as step:
+            for modname, fs in jobs:
+                opts = replace(base, module=modname, root=proot, facts=facts, targets=targets)
+                try:
+                    results.append(build_module(fs, opts, progress=step))
+                except AvcfixError as exc:
+                    failed.append((modname, exc))  # one domain's failure does not stop the others
+    finally:
+        if target_facts is not None:
+            target_facts.release()  # the rebuilt policies' facts it opened (lent ones are the caller's)
+    return jobs, results, failed
+
+
 @app.command()
 def build(
     args: Optional[List[str]] = typer.Argument(
@@ -284,75 +340,14 @@ def build(
             raise UsageError(f"--module {module!r}: not a valid module name: {problem}")
     filters = make_filters(domain, comm, since, until)
     names = default_sources(sources)
-    stats = ScanStats()
-    try:
-        with progress_reporter(console_err, enabled=not as_json) as progress:
-            denials: list[Denial] = list(scan(names, stats=stats, filters=filters, progress=progress))
-    except InputError as exc:
-        raise explain_default_source_error(sources, exc) from None
-    report_skipped(stats, console_err, strict)
-
-    if name is not None:
-        chosen = resolve_name(name, denials)
-        denials = [d for d in denials if d.stype == chosen]
-    elif not denials:
-        raise UsageError(f"no denials in {', '.join(names)}: nothing to build")
-
-    groups = group_denials(denials)
-    proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
-    results: list[BuildResult] = []
-    failed: list[tuple[str, AvcfixError]] = []
-    # the policy is opened once for the whole command: explain, then each module's build
-    facts = None
-    try:
-        with _status(not as_json, f"explaining {len(groups)} denial groups..."):
-            from avcfix.explain.facts import open_facts
-
-            facts = open_facts(policy, root)
-            findings = _explain(groups, facts)
-    except AvcfixError as exc:
-        _close(facts)
-        if not as_json:
-            raise
-        # an unreadable policy fails every module the run would have built
-        if all_domains and module is None:
-            planned = sorted({default_module_name(d.stype) for d in denials})
-        else:
-            planned = [module or default_module_name(name or "avcfix")]
-        _print_json(results, [(n, exc) for n in planned], stats)
-        raise
-    if all_domains and module is None:
-        jobs = [(default_module_name(dom), fs) for dom, fs in _partition(findings).items()]
-    else:
-        jobs = [(module or default_module_name(name or "avcfix"), findings)]
-
-    # the target policy too: once per policy file (an install makes a new one). With --install, the check
-    # and the verification ask the install root's policy index: the explain's facts when they are of that
-    # file, then each install's rebuilt policy (its index built once, for the verification and the next check)
-    target_facts = None
-    if install:
-        from avcfix.loop.backends import CurrentFacts
-
-        target_facts = CurrentFacts(proot or PolicyRoot(Path("/"), host_policy_name()))
-        if facts is not None and target_facts.is_policy(getattr(facts, "path", None)):
-            target_facts.lend(facts)
-    targets = TargetCache(target_facts.for_policy if target_facts is not None else None)
-    try:
-        with _status(not as_json, "building...") as step:
-            for modname, fs in jobs:
-                opts = BuildOptions(module=modname, out_dir=out_dir, policy=policy, root=proot, install=install,
-                                    priority=priority, xperms=xperms, cil=cil, include_advised=include_advised,
-                                    mls=mls, facts=facts, targets=targets, complete=complete and not exact,
-                                    style=style)
-                try:
-                    results.append(build_module(fs, opts, progress=step))
-                except AvcfixError as exc:
-                    failed.append((modname, exc))  # one domain's failure does not stop the others
-    finally:
-        if target_facts is not None:
-            target_facts.release()  # the rebuilt policies' facts it opened (lent ones are the caller's)
-        _close(facts)
-
+    # the policy is opened once for the whole command (explain, then each module's build) and closed
+    # when the builds are over, whatever happened
+    with Triage(names, filters=filters, policy=policy, root=root) as t:
+        base = BuildOptions(module="", out_dir=out_dir, policy=policy, install=install, priority=priority,
+                            xperms=xperms, cil=cil, include_advised=include_advised, mls=mls,
+                            complete=complete and not exact, style=style)
+        jobs, results, failed = _build_all(t, name, sources, root, all_domains, module, as_json, strict, base)
+    stats = t.stats
     if as_json:
         _print_json(results, failed, stats)  # failures too: the document lists them (README)
     else:

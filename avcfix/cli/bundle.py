@@ -67,9 +67,8 @@ def bundle(
     from avcfix.bundle.archive import write_archive
     from avcfix.bundle.collect import BundleOptions, collect
     from avcfix.bundle.hostfacts import SystemHostFacts
-    from avcfix.explain.engine import explain_groups
-    from avcfix.explain.facts import open_facts
     from avcfix.toolchain.store import PolicyRoot, host_policy_name
+    from avcfix.triage import Triage
 
     if output is None and not markdown:
         raise UsageError("give -o FILE.tar.gz (or --markdown to print the report)")
@@ -81,22 +80,19 @@ def bundle(
     filter_text = tuple(f"{flag} {value}" for flag, value in
                         (("--domain", domain), ("--comm", comm), ("--since", since), ("--until", until)) if value)
     options = BundleOptions(
-        sources=tuple(names), filters=filters, module=module, redact=redact,
+        module=module, redact=redact,
         redact_extra=tuple(redact_extra or ()), max_events=max_events, filter_text=filter_text,
     )
     recorder = proc.Recorder()
     proot = PolicyRoot(Path(root), host_policy_name(Path(root))) if root is not None else None
     host = SystemHostFacts(record=recorder) if proot is None else SystemHostFacts(root=proot, record=recorder)
-    facts = open_facts(policy, root)
-    try:
-        with progress_reporter(console_err, enabled=True) as progress:
-            result = collect(options, host, facts, recorder, explain=explain_groups, progress=progress,
-                             version=_version())
-    except InputError as exc:
-        raise explain_default_source_error(sources, exc) from None
-    finally:
-        if facts is not None:
-            facts.close()
+    with Triage(names, filters=filters, policy=policy, root=root) as triage:
+        triage.load_facts()  # the policy first: a bad one fails before the logs are read
+        try:
+            with progress_reporter(console_err, enabled=True) as progress:
+                result = collect(options, host, triage, recorder, progress=progress, version=_version())
+        except InputError as exc:
+            raise explain_default_source_error(sources, exc) from None
     if output is not None:
         write_archive(output, result.archive)
     if markdown:

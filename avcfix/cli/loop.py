@@ -253,7 +253,7 @@ def _emit(report: LoopReport, as_json: bool) -> None:
 
 def _check_names(domains: Sequence[str], module: Optional[str]) -> None:
     """--domain and --module must be SELinux identifiers (usage errors, exit 2)."""
-    from avcfix.policy.identifiers import identifier_problem
+    from avcfix.names.identifiers import identifier_problem
 
     for what, value in [("--domain", d) for d in domains] + ([("--module", module)] if module else []):
         problem = identifier_problem(value)

@@ -12,7 +12,7 @@ import typer
 from avcfix.cli.app import app, console_err
 from avcfix.cli.output import OutputFormat, resolve_format
 from avcfix.errors import InputError, UsageError
-from avcfix.policy.identifiers import identifier_problem, version_problem
+from avcfix.names.identifiers import identifier_problem, version_problem
 from avcfix.policy.merge import merge_modules, rule_changes
 from avcfix.policy.model import Module
 from avcfix.policy.render import render_cil, render_te

@@ -8,10 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from avcfix.audit.api import ScanStats, scan
-from avcfix.audit.group import GroupAccumulator
 from avcfix.audit.raw import format_event
-from avcfix.cli import why_parallel
 from avcfix.cli.app import app, console, console_err
 from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.cli.common import (
@@ -22,65 +19,17 @@ from avcfix.cli.common import (
     report_skipped,
 )
 from avcfix.errors import InputError, UsageError
+from avcfix.triage import Triage
 
 
-def _explainer():
-    """``(open_facts, the engine module)`` from the explain layer, or ``None``."""
-    try:
-        from avcfix.explain import engine
-        from avcfix.explain.facts import open_facts
-    except ImportError:
-        return None
-    return open_facts, engine
-
-
-class _Explain:
-    """The explain layer and the policy facts, loaded once (while parallel
-    workers scan, when there are some)."""
-
-    def __init__(self, policy: Optional[Path], root: Optional[Path], wanted: bool) -> None:
-        self._args = (policy, root)
-        self._wanted = wanted
-        self._done = False
-        self.engine = None
-        self.facts = None
-
-    def load(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        explainer = _explainer() if self._wanted else None
-        if explainer is not None:
-            open_facts, self.engine = explainer
-            self.facts = open_facts(*self._args)
-
-
-def _scan_sequential(names: list[str], stats: ScanStats, filters, progress, acc: GroupAccumulator,
-                     as_json: bool, raw: bool):
-    """One process: stream denials to JSON, --raw events or just the groups."""
-    denials = scan(names, stats=stats, filters=filters, progress=progress, records=raw)
-    if as_json:
-        from avcfix.ui.why_json import JsonStream
-
-        first = next(denials, None)  # raises InputError before any output
-        stream = JsonStream(sys.stdout)
-        if first is not None:
-            stream.denial(first)
-            acc.add(first)
-        stream.denials(denials, acc.add)
-        return stream
-    if raw:
-        last_event = None
-        for d in denials:
-            acc.add(d)
-            event = (d.node, d.time, d.serial, d.source)
-            if event != last_event:
-                sys.stdout.write(format_event(d))
-                last_event = event
-        return None
-    for d in denials:
-        acc.add(d)
-    return None
+def _write_raw(t: Triage, progress) -> None:
+    """--raw: each correlated event once, in ausearch's layout."""
+    last_event = None
+    for d in t.scan(progress, records=True):
+        event = (d.node, d.time, d.serial, d.source)
+        if event != last_event:
+            sys.stdout.write(format_event(d))
+            last_event = event
 
 
 @app.command()
@@ -116,49 +65,42 @@ def why(
     out_format = resolve_format(fmt, as_json) if not raw else "text"
     as_json = out_format == "json" and not brief  # the streamed document; --brief --format json is a list
     filters = make_filters(domain, comm, since, until)
-    names = default_sources(sources)
-    stats = ScanStats()
-    acc = GroupAccumulator()
+    with Triage(default_sources(sources), filters=filters, policy=policy, root=root, explain=not raw,
+                jobs=jobs) as t:
+        _why(t, sources, out_format, as_json, raw, brief, max_groups, show_all)
+    report_skipped(t.stats, console_err, strict)
+
+
+def _why(t: Triage, sources: Optional[List[str]], out_format: str, as_json: bool, raw: bool, brief: bool,
+         max_groups: Optional[int], show_all: bool) -> None:
+    """Scan, explain and write what ``why`` was asked for (the facts are ``t``'s)."""
     stream = None
-    prepared = _Explain(policy, root, not raw)
     try:
         with progress_reporter(console_err, enabled=True) as progress:
-            planned = None if raw else why_parallel.plan(names, jobs)
-            parallel = None
-            if planned is not None:  # None back: no temporary directory, scan sequentially
-                parallel = why_parallel.run(planned[0], planned[1], filters, sys.stdout if as_json else None,
-                                            acc, stats, meanwhile=prepared.load)
-            if parallel is None:
-                stream = _scan_sequential(names, stats, filters, progress, acc, as_json, raw)
-            elif as_json:
-                stream = parallel  # type: ignore[assignment]
+            if raw:
+                _write_raw(t, progress)
+            else:
+                stream = t.stream(sys.stdout if as_json else None, progress)
     except InputError as exc:
         raise explain_default_source_error(sources, exc) from None
-    note = None
-    prepared.load()
-    engine, facts = prepared.engine, prepared.facts
-    if engine is None and not raw and (policy is not None or root is not None):
-        note = "explanations are not available in this build (avcfix.explain missing)"
+    if raw:
+        return
+    acc, stats = t.acc, t.stats
+    t.load_facts()
     if as_json:
-        from avcfix.ui.why_json import iter_rules_json
+        from avcfix.report.jsondoc import iter_rules_json
 
         assert stream is not None
         # One group at a time, sorted, forgotten once written: memory does not
         # grow with the number of groups past what the accumulator holds.
-        if engine is not None:
-            engine.prepare(acc.iter_groups(), facts)
-            rules = iter_rules_json((), engine.iter_findings(acc.iter_groups(consume=True), facts))
-        else:
-            rules = iter_rules_json(acc.iter_groups(consume=True), None)
-        stream.finish(rules, stats)
+        stream.finish(iter_rules_json((), t.iter_findings()), stats)
         sys.stdout.flush()
     elif brief:
         from avcfix.ui import why_text
 
         keys = acc.top_keys(max_groups) if max_groups is not None and not show_all and len(acc) > max_groups else None
         groups = list(acc.iter_groups(keys)) if keys is not None else acc.groups()
-        findings = engine.explain_groups(groups, facts) if engine is not None else None
-        rows = why_text.brief_rows(groups, findings)
+        rows = why_text.brief_rows(groups, t.explain(groups))
         if out_format == "json":
             why_text.write_brief_json(sys.stdout.write, rows)
         elif out_format == "text":
@@ -167,9 +109,7 @@ def why(
             from avcfix.ui.why_report import render_brief
 
             render_brief(console, rows, stats)
-        if note:
-            console_err.print(note, markup=False, highlight=False)
-    elif not raw:
+    else:
         from avcfix.ui.why_text import MAX_GROUPS, omitted
 
         limit = MAX_GROUPS if max_groups is None else max_groups
@@ -180,13 +120,12 @@ def why(
             keys = acc.top_keys(limit)
             rest = omitted(acc, keys)
             groups = list(acc.iter_groups(keys))
-        findings = engine.explain_groups(groups, facts) if engine is not None else None
+        findings = t.explain(groups)
         if out_format == "text":
             from avcfix.ui.why_text import render_text
 
-            render_text(sys.stdout.write, groups, findings, stats, note, rest)
+            render_text(sys.stdout.write, groups, findings, stats, None, rest)
         else:
             from avcfix.ui.why_report import render_report
 
-            render_report(console, groups, findings, stats, note, rest)
-    report_skipped(stats, console_err, strict)
+            render_report(console, groups, findings, stats, None, rest)

@@ -12,7 +12,7 @@ import re
 import shlex
 from typing import Sequence
 
-from avcfix.policy.identifiers import is_identifier
+from avcfix.names.identifiers import is_identifier
 
 #: Control characters (and Unicode line separators): never shown in a command.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

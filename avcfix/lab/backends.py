@@ -30,7 +30,7 @@ from avcfix.explain.model import AdviceKind
 from avcfix.lab.kernel import LabState, SimKernel
 from avcfix.lab.scenario import Scenario
 from avcfix.loop.backends import CurrentFacts, FactsExplainer
-from avcfix.loop.fixes import Fix
+from avcfix.explain.fixes import Fix
 from avcfix.loop.interfaces import ServiceRun, TrailRead
 from avcfix.system import auditlog
 from avcfix.toolchain import semodule

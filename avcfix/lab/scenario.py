@@ -42,7 +42,7 @@ from typing import Any, Mapping
 
 from avcfix.audit.model import Context
 from avcfix.errors import InputError, UsageError
-from avcfix.policy.identifiers import identifier_problem
+from avcfix.names.identifiers import identifier_problem
 
 #: Where the shipped scenarios live: package data (``avcfix/lab/scenarios``), found
 #: through importlib.resources so that an installed wheel or distribution package

@@ -435,9 +435,10 @@ class FactsExplainer:
         self.facts = facts if facts is not None else CurrentFacts(root, policy)
 
     def explain(self, groups: Sequence[DenialGroup]) -> list[Finding]:
-        from avcfix.explain.engine import explain_groups
+        from avcfix.triage import Triage
 
-        return explain_groups(groups, self.facts.get())
+        # the triage's explain stage over the loop's facts (lent: CurrentFacts closes them)
+        return Triage(facts=self.facts.get()).explain(groups) or []
 
     def end_iteration(self) -> None:
         """The loop's iteration is over. The facts stay open: the next iteration

@@ -11,7 +11,7 @@ One iteration:
    (boolean, port label, restorecon, fcontext, fcontext equivalence) stops the
    loop with the exact commands, or with ``apply_advice`` is applied through
    the backend -- a relabel only when it is aimed at the denied object
-   (:func:`avcfix.loop.fixes.aimed_at_object`);
+   (:func:`avcfix.explain.fixes.aimed_at_object`);
 6. stop on no progress (the same denials twice with nothing new to try), on
    ``max_iterations``, or on a failed install (the installer has rolled back to
    the previous version).
@@ -60,7 +60,7 @@ from avcfix.audit.model import Denial, DenialGroup
 from avcfix.errors import AvcfixError, CompileError, InputError, ToolError, UsageError
 from avcfix.explain.model import AdviceKind, Finding, Reason
 from avcfix.explain.objects import ObjectKind
-from avcfix.loop.fixes import RELABELS, Fix, aimed_at_object, fix_from_advice, restorecon_fix
+from avcfix.explain.fixes import RELABELS, Fix, aimed_at_object, fix_from_advice, restorecon_fix
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
 from avcfix.loop.journal import Journal
 from avcfix.loop.interfaces import (

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from avcfix.audit.model import Denial, DenialGroup
 from avcfix.explain.model import Finding
-from avcfix.loop.fixes import Fix
+from avcfix.explain.fixes import Fix
 
 
 @dataclass(frozen=True, slots=True)

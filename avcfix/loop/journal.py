@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from avcfix.errors import ToolError
-from avcfix.loop.fixes import Fix
+from avcfix.explain.fixes import Fix
 from avcfix.loop.interfaces import PolicyAdmin
 
 #: Version of the journal file format.

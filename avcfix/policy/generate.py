@@ -16,7 +16,7 @@ transition noise) gets that dontaudit rule, unless ``include_advised`` asks
 for the allow rule instead.
 
 Injection safety: every name written into policy passes
-:func:`~avcfix.policy.identifiers.identifier_problem` (grammar, keywords, and
+:func:`~avcfix.names.identifiers.identifier_problem` (grammar, keywords, and
 no word m4 would expand: the ``.te`` may be built with the devel Makefile, so
 ``manage_file_perms`` from a log must never reach it); a finding with a bad
 name is reported in :attr:`GenerateResult.rejected` and skipped (a bad
@@ -34,7 +34,7 @@ from typing import NamedTuple, Sequence
 
 from avcfix.explain.model import AdviceKind, Finding, Reason
 from avcfix.policy.complete import Completion
-from avcfix.policy.identifiers import check_identifier, check_version, identifier_problem
+from avcfix.names.identifiers import check_identifier, check_version, identifier_problem
 from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind, XpermKind, XpermRule, clean_comment
 from avcfix.policy.requires import with_computed_require
 
@@ -244,11 +244,11 @@ def generate_module(
     denied is not marked. Without them the module is what it always was.
 
     ``reserved``: more m4 macro names no name may contain as a word, besides
-    those :mod:`avcfix.policy.m4names` refuses everywhere: the installed
+    those :mod:`avcfix.names.m4names` refuses everywhere: the installed
     headers' interfaces (:func:`avcfix.toolchain.headers.header_macro_names`,
     which build and bundle pass).
 
-    Raises :class:`~avcfix.policy.identifiers.InvalidIdentifier` (a
+    Raises :class:`~avcfix.names.identifiers.InvalidIdentifier` (a
     ``PolicyError``) when ``name`` or ``version`` is not valid.
     """
     check_identifier(name, "module name", "module", reserved)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from avcfix.errors import UsageError
-from avcfix.policy.identifiers import check_identifier, check_version
+from avcfix.names.identifiers import check_identifier, check_version
 from avcfix.policy.model import (
     AttributeDecl,
     AvRule,

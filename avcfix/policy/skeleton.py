@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Collection, Mapping
 
 from avcfix.errors import UsageError
-from avcfix.policy.identifiers import identifier_problem
-from avcfix.policy.m4names import m4_words, static_m4_problem
+from avcfix.names.identifiers import identifier_problem
+from avcfix.names.m4names import m4_words, static_m4_problem
 
 #: A new domain's NAME: what ``sepolicy generate`` accepts, lower case (m4 reads
 #: ``NAME_domtrans`` as one word, so no ``-`` or ``.``).
@@ -347,14 +347,3 @@ def _write_if(name: str, macros: Collection[str], left_out: list[str]) -> tuple[
         names.append(f"{name}_{suffix}")
     return "\n".join(out).rstrip("\n") + "\n", tuple(names)
 
-
-def write_files(skel: Skeleton, out_dir: Path) -> tuple[Path, Path, Path]:
-    """Write NAME.te, NAME.if and NAME.fc into ``out_dir`` (each atomically)."""
-    from avcfix.toolchain.atomic import write_atomic
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = (out_dir / f"{skel.name}.te", out_dir / f"{skel.name}.if", out_dir / f"{skel.name}.fc")
-    for path, text in zip(paths, (skel.te, skel.if_text, skel.fc)):
-        write_atomic(path, text)
-    return paths

@@ -29,7 +29,7 @@ from typing import Any
 import pyparsing as pp
 
 from avcfix.errors import PolicyError
-from avcfix.policy.identifiers import is_identifier
+from avcfix.names.identifiers import is_identifier
 from avcfix.policy.model import (
     AttributeDecl,
     AvRule,

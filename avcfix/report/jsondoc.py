@@ -8,7 +8,7 @@ advice commands are built with them (:func:`avcfix.explain.commands.allow_rule`)
 and rule lines taken from a ``.te`` go through :func:`rule_lines_json`.
 
 Pure: imports only the core values. The streaming writer for ``why`` is
-:class:`avcfix.ui.why_json.JsonStream`, made of the same pieces
+:class:`avcfix.report.jsonstream.JsonStream`, made of the same pieces
 (:data:`DOCUMENT_HEAD`, :func:`denial_text`, :func:`tail_text`), so
 :func:`document_text` gives the very bytes it writes.
 """

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from avcfix import proc
 from avcfix.errors import InstallError, ToolError
-from avcfix.loop.fixes import Fix
-from avcfix.policy.identifiers import check_identifier, is_identifier
+from avcfix.explain.fixes import Fix
+from avcfix.names.identifiers import check_identifier, is_identifier
 from avcfix.toolchain.store import PolicyRoot
 
 #: The priority semanage installs its permissive_* modules at.

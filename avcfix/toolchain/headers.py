@@ -4,7 +4,7 @@ m4 macros they define, so that no name from a log can be one of them.
 The devel Makefile (``/usr/share/selinux/devel/Makefile``) runs m4 over a module
 with ``support/*.spt`` and every ``.if`` of the header tree (and the module's
 own ``NAME.if``): any of their macros in a log-derived name would expand (see
-:mod:`avcfix.policy.m4names` for the names refused everywhere).
+:mod:`avcfix.names.m4names` for the names refused everywhere).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from avcfix import proc
-from avcfix.policy.m4names import macro_names_in_text
+from avcfix.names.m4names import macro_names_in_text
 
 #: The installed refpolicy headers (selinux-policy-dev / selinux-policy-devel).
 DEVEL_INCLUDE = Path("/usr/share/selinux/devel/include")

@@ -6,7 +6,9 @@ not grow with the log. Every object has sorted keys; the same input gives the
 same bytes. No ``self`` appears anywhere: target types are real type names.
 
 The document's pieces (denial and rule objects, the tail) come from
-:mod:`avcfix.report.jsondoc`, which bundle's ``denials.json`` uses too.
+:mod:`avcfix.report.jsondoc`, which bundle's ``denials.json`` uses too;
+:mod:`avcfix.triage` writes the stream (:mod:`avcfix.triage_parallel` its
+ranges), and ``avcfix why`` asks for it.
 """
 
 from __future__ import annotations
@@ -17,21 +19,7 @@ from typing import IO, Callable, Iterable
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial
-# The document builder lives in the neutral avcfix.report.jsondoc (bundle uses it
-# too); these names stay importable from here.
-from avcfix.report.jsondoc import (  # noqa: F401  (re-exported)
-    DENIAL_ENCODER as _DENIAL_ENC,
-    DOCUMENT_HEAD,
-    ENCODER as _ENC,
-    denial_json,
-    denial_text,
-    denials_close,
-    iter_rules_json,
-    rule_json,
-    rules_json,
-    tail_text,
-    write_tail,
-)
+from avcfix.report.jsondoc import DOCUMENT_HEAD, denial_text, denials_close, write_tail
 
 
 def _send(src: int, dst: int, offset: int, end: int) -> bool:

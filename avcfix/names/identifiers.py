@@ -8,7 +8,7 @@ The rule is checkpolicy's lexer rule for ``IDENTIFIER``
 keywords (checkpolicy's lexer: :data:`TE_KEYWORDS`; libsepol's CIL:
 :data:`CIL_KEYWORDS`), and minus every name with a word that m4 would expand
 when the refpolicy build runs over the ``.te`` (builtins, refpolicy's macros
-and the installed headers' interfaces: see :mod:`avcfix.policy.m4names`). Log
+and the installed headers' interfaces: see :mod:`avcfix.names.m4names`). Log
 text that fails the check never reaches policy; it is reported and skipped.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Collection
 from typing import Literal
 
 from avcfix.errors import PolicyError
-from avcfix.policy.m4names import M4_BUILTINS, m4_words, static_m4_problem
+from avcfix.names.m4names import M4_BUILTINS, m4_words, static_m4_problem
 
 __all__ = [
     "CIL_KEYWORDS", "CIL_KEYWORDS_USED_AS_NAMES", "InvalidIdentifier", "Kind", "M4_BUILTINS",
@@ -119,7 +119,7 @@ def identifier_problem(name: object, kind: Kind | None = None, reserved: Collect
     ``kind`` says what the name is (see :data:`Kind`); ``None`` accepts what a
     class, permission or role may be named (callers that check a name of unknown use).
     ``reserved`` holds more m4 macro names to refuse, the installed headers'
-    interfaces (:func:`avcfix.policy.m4names.header_macro_names`).
+    interfaces (:func:`avcfix.names.m4names.header_macro_names`).
     """
     if not isinstance(name, str):
         return "not a string"

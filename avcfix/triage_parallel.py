@@ -1,4 +1,5 @@
-"""``avcfix why`` (``--json`` or the report) on one big plain log, with several processes.
+"""The triage scan (:meth:`avcfix.triage.Triage.stream`: ``avcfix why``'s ``--json``
+or report) of one big plain log, with several processes.
 
 The log is cut at lines no event straddles (:mod:`avcfix.audit.chunks`);
 this process scans the first byte range, writing its denials' JSON straight
@@ -20,7 +21,7 @@ from avcfix.audit.chunks import DEFAULT_WINDOW, count_lines, cut_points
 from avcfix.audit.group import GroupAccumulator
 from avcfix.audit.model import Denial
 from avcfix.audit.sources import check_source, is_regular_file
-from avcfix.ui.why_json import JsonStream
+from avcfix.report.jsonstream import JsonStream
 
 #: Below this size a sequential scan is as fast as starting workers.
 AUTO_MIN_SIZE = 48 << 20

@@ -26,7 +26,7 @@ from typing import Any
 
 from avcfix.explain.model import Advice, AdviceKind, Finding
 from avcfix.explain.commands import is_system_tree, safe_path
-from avcfix.policy.identifiers import is_identifier
+from avcfix.names.identifiers import is_identifier
 
 #: Advice kinds the loop knows how to apply (``--apply-advice``).
 APPLICABLE = (AdviceKind.PORT_LABEL, AdviceKind.BOOLEAN, AdviceKind.RESTORECON, AdviceKind.FCONTEXT,
