@@ -217,7 +217,7 @@ class Memo:
         key = (arch, nr)
         got = self.syscalls.get(key)
         if got is None:
-            from avcfix.audit.syscalls import arch_name, syscall_name  # the tables: only when needed
+            from avcfix.audit.syscalls import arch_name, syscall_name  # libaudit: only when needed
 
             a = arch.decode("utf-8", "backslashreplace")
             got = (syscall_name(a, nr), arch_name(a) or a)

@@ -39,12 +39,8 @@ from avcfix.audit.records import (
     SyscallRecord,
 )
 
-try:  # written by the bench helper; a guarded import keeps parsing working without it
-    from avcfix.audit.syscalls import syscall_name as _syscall_name
-    from avcfix.audit.syscalls import syscall_number as _syscall_number
-except ImportError:  # pragma: no cover - only before that module exists
-    _syscall_name = None  # type: ignore[assignment]
-    _syscall_number = None  # type: ignore[assignment]
+from avcfix.audit.syscalls import syscall_name as _syscall_name
+from avcfix.audit.syscalls import syscall_number as _syscall_number
 
 Parsed = Union[Record, Skipped]
 
@@ -296,9 +292,9 @@ def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int)
     name = None
     if nr is None and sc:
         name = sc
-        if arch and _syscall_number is not None:
+        if arch:
             nr = _syscall_number(arch, sc)
-    elif nr is not None and arch and _syscall_name is not None:
+    elif nr is not None and arch:
         name = _syscall_name(arch, nr)
     success = f.get("success")
     return SyscallRecord(
