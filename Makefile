@@ -9,12 +9,12 @@ STAMP   := $(VENV)/.avcfix-setup
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # SELinux userspace from the distribution (see README "Requirements").
-DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils \
+DEB_PKGS := checkpolicy semodule-utils policycoreutils policycoreutils-python-utils python3-audit \
             python3-setools setools python3-selinux python3-semanage selinux-policy-default \
             selinux-policy-dev auditd python3-venv python3-pip time gcc libc6-dev python3-dev \
             make m4 gawk selinux-utils libsepol-dev scdoc man-db groff-base python3-jsonschema \
             $(DEB_BUILD_PKGS) rpm rpmlint python3-typer python3-rich python3-pexpect
-RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-setools setools-console \
+RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-audit python3-setools setools-console \
             python3-libselinux python3-libsemanage selinux-policy-targeted \
             selinux-policy-devel audit python3-pip time gcc python3-devel \
             make m4 gawk libselinux-utils libsepol-devel libsepol-static scdoc man-db groff-base \

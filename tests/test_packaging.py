@@ -183,7 +183,7 @@ def test_make_deb_builds_a_package_that_runs(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=True).stdout
     depends = {d.split()[0] for d in fields.split("Recommends:")[0].removeprefix("Depends:").split(",")}
     for need in ("python3-setools", "python3-selinux", "python3-semanage", "policycoreutils",
-                 "policycoreutils-python-utils", "checkpolicy", "semodule-utils",
+                 "policycoreutils-python-utils", "python3-audit", "checkpolicy", "semodule-utils",
                  "python3-typer", "python3-rich", "python3-pexpect", "python3-pyparsing", "libc6"):
         assert need in depends, (need, fields)
 

@@ -16,6 +16,10 @@
  *       avcfix.report.jsondoc.denial_text: one denial's JSON object; None for
  *       a value it does not encode itself (the Python encoder does).
  *
+ * The record patterns these functions hand-code are avcfix.audit.grammar's
+ * (its docstring maps each pattern to the function here that mirrors it;
+ * tests/test_audit_grammar.py holds the two to the same answers).
+ *
  * Everything read here is untrusted log text: every access is bounded by the
  * buffer's length, nothing is decoded (values are returned as bytes for the
  * Python side to decode), and no input can make it allocate more than a
@@ -80,8 +84,8 @@ typedef struct {
     int mark;          /* holds "avc:" or "SELINUX_ERR" */
 } Line;
 
-/* The raw header "type=[A-Z_0-9]+ msg=audit([0-9.:]+)" at the start of
- * [p, e): sets the key bounds (offsets from base) and returns the offset just
+/* grammar.RAW_HEADER_KEY: the raw header "type=[A-Z_0-9]+ msg=audit([0-9.:]+)"
+ * at the start of [p, e): sets the key bounds (offsets from base) and returns the offset just
  * after ")", or -1. */
 static Py_ssize_t raw_header(const char *base, const char *p, const char *e, Py_ssize_t *ks, Py_ssize_t *ke) {
     if (!starts(p, e, "type=", 5))
@@ -335,7 +339,7 @@ static const char *quoted_or_hex(const char *p, const char *e) {
 }
 
 /* Leftmost match of "NAME(quoted_or_hex)" in [p, e) (the search of
- * _CWD/_PROCTITLE); value bounds in *vs, *ve. */
+ * grammar.CWD/PROCTITLE); value bounds in *vs, *ve. */
 static int search_value(const char *p, const char *e, const char *name, size_t n, const char **vs,
                         const char **ve) {
     for (const char *at = find(p, e, name, n); at != NULL; at = find(at + 1, e, name, n)) {
@@ -375,8 +379,8 @@ static PyObject *int_of(const char *s, const char *e) {
     return v;
 }
 
-/* dict(_KV.findall(...)) over [p, e), with
- * _KV = rb'\b([a-z_]+)=("[^"]*"|[^\s"]*)': the last value of a key wins. */
+/* dict(grammar.FAST_KV.findall(...)) over [p, e), with
+ * FAST_KV = rb'\b([a-z_]+)=("[^"]*"|[^\s"]*)': the last value of a key wins. */
 /* The AVC fields fastpath.build_denials reads: event_denials keeps only
  * these, in a tuple indexed by F_* (None where absent) instead of a dict. */
 enum { F_SCONTEXT, F_TCONTEXT, F_TCLASS, F_PERMISSIVE, F_PID, F_NAME, F_PATH, F_COMM, F_EXE, F_IOCTLCMD,
@@ -551,7 +555,7 @@ static int repeats_a_field(const char *p, const char *e, const ReadSet *r) {
 #define MAX_SECONDS_DIGITS 10
 #define MAX_SERIAL_DIGITS 20
 
-/* _HDR = rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?" at the start. */
+/* grammar.FAST_HEADER = rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?" at the start. */
 typedef struct {
     const char *ts, *te;   /* record type */
     const char *is, *ie;   /* "SECS.MS" */
@@ -601,7 +605,7 @@ static inline int type_is(const Header *h, const char *s) {
     return (size_t)(h->te - h->ts) == n && memcmp(h->ts, s, n) == 0;
 }
 
-/* _SYSCALL_HEAD at p, then " pid=" digits, then " comm=" ... " exe=" ...
+/* grammar.SYSCALL_HEAD at p, then " pid=" digits, then grammar.COMM_EXE
  * (see fastpath.event_fields). Returns a new tuple, Py_None (a new
  * reference) when the record is not in the kernel's order, or NULL. */
 static PyObject *syscall_fields(const char *p, const char *e) {
@@ -771,7 +775,7 @@ static PyObject *event_fields_impl(PyObject *raw, int all) {
             if (syscall == Py_None)
                 goto decline;
         } else if (type_is(&h, "PATH")) {
-            /* _PATH = rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))', searched. */
+            /* grammar.PATH_NAME = rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))', searched. */
             const char *at, *ds = NULL, *de = NULL, *vs = NULL, *ve = NULL;
             for (at = find(h.body, e, "item=", 5); at != NULL; at = find(at + 1, e, "item=", 5)) {
                 const char *q = at + 5;
@@ -989,7 +993,7 @@ static int all_digits(PyObject *b) {
 /* ---- PATH items ----------------------------------------------------------- */
 
 /* A character of an unquoted value in a plain PATH body: printable ASCII but
- * the quotes and braces (fastpath._PATH_BODY's [!#-&(-z|~]). */
+ * the quotes and braces (grammar.PATH_BODY's [!#-&(-z|~]). */
 static inline int c_plain(unsigned char c) {
     return c >= 0x21 && c <= 0x7e && c != '"' && c != '\'' && c != '{' && c != '}';
 }

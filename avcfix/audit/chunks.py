@@ -6,19 +6,19 @@ it, and it is not followed by a continuation line. So scanning the ranges
 one by one (in parallel) and concatenating the results in order gives what
 one sequential scan gives, for any log whose events do not spread over more
 than ``window`` bytes. Where no such line is found, no cut is made there.
+The patterns are :mod:`avcfix.audit.grammar`'s.
 """
 
 from __future__ import annotations
 
 import os
-import re
 
 from avcfix.audit.accel import cscan as _cscan
+from avcfix.audit.grammar import LINE_EVENT_ID as _ID
+from avcfix.audit.grammar import NODE_PREFIXES
 
 #: How far around a cut events are checked (the scanner correlates within ~1 block).
 DEFAULT_WINDOW = 1 << 20
-
-_ID = re.compile(rb"audit\(([^)\n]{1,80})\)")
 
 
 def _line_keys(lines: list[bytes]) -> list[bytes | None]:
@@ -30,7 +30,7 @@ def _line_keys(lines: list[bytes]) -> list[bytes | None]:
             keys.append(None)
             continue
         key = m.group(1)
-        if line[:5] in (b"node=", b"host="):
+        if line[:5] in NODE_PREFIXES:
             key = line[:line.find(b" ")] + b" " + key
         keys.append(key)
     return keys

@@ -23,10 +23,7 @@ from avcfix.audit.records import (
     SyscallRecord,
 )
 
-try:
-    from avcfix.audit.syscalls import arch_name as _arch_name
-except ImportError:  # pragma: no cover
-    _arch_name = None  # type: ignore[assignment]
+from avcfix.audit.syscalls import arch_name as _arch_name
 
 
 def event_denials(event: Event) -> list[Denial]:
@@ -72,7 +69,7 @@ def event_denials(event: Event) -> list[Denial]:
     items = tuple(sorted((_path_item(r, cwd) for r in path_recs), key=path_item_order))
     arch = None
     if syscall is not None and syscall.arch:
-        arch = (_arch_name(syscall.arch) if _arch_name is not None else None) or syscall.arch
+        arch = _arch_name(syscall.arch) or syscall.arch
     out: list[Denial] = []
     for rec in wanted:
         if isinstance(rec, AvcRecord):

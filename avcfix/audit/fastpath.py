@@ -10,39 +10,33 @@ truncated or unusual record...) it returns ``None`` and the caller uses the
 typed path (:mod:`avcfix.audit.parse` -> :mod:`avcfix.audit.denials`).
 
 Both paths give equal Denials; ``tests/test_audit_fastpath.py`` checks that
-on every corpus file and on generated logs.
+on every corpus file and on generated logs. The patterns (the kernel's own
+form of each record) are :mod:`avcfix.audit.grammar`'s.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 from avcfix.audit import fields as F
 from avcfix.audit.accel import cscan as _cscan  # the C accelerator: None when it is not built
 from avcfix.audit.fields import path_item_order, resolve_path
+from avcfix.audit.grammar import COMM_EXE as _COMM_EXE
+from avcfix.audit.grammar import CWD as _CWD
+from avcfix.audit.grammar import ENRICHED_SEP as _GS
+from avcfix.audit.grammar import FAST_AVC as _AVC
+from avcfix.audit.grammar import FAST_HEADER as _HDR
+from avcfix.audit.grammar import FAST_KV as _KV
+from avcfix.audit.grammar import PATH_BODY as _PATH_BODY
+from avcfix.audit.grammar import PATH_FIELD as _PATH_FIELD
+from avcfix.audit.grammar import PATH_NAME as _PATH
+from avcfix.audit.grammar import PROCTITLE as _PROCTITLE
+from avcfix.audit.grammar import SADDR as _SADDR
+from avcfix.audit.grammar import SYSCALL_HEAD as _SYSCALL_HEAD
 from avcfix.audit.model import Context, Denial, PathItem
 from avcfix.audit.scanner import RawEvent
 
 
-_HDR = re.compile(rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?")
-_AVC = re.compile(rb"avc:  denied  \{ ([^{}]*) \} for  (.*)", re.S)
-_KV = re.compile(rb"""\b([a-z_]+)=("[^"]*"|[^\s"]*)""")
-#: The head of a SYSCALL record, right after its header.
-_SYSCALL_HEAD = re.compile(rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+) ")
-_COMM_EXE = re.compile(rb'comm=("[^"]*"|[0-9A-F]+) exe=("[^"]*"|[0-9A-F]+)')
-_PATH = re.compile(rb'item=(\d+) name=("[^"]*"|[0-9A-F]+|\(null\))')
-_CWD = re.compile(rb'cwd=("[^"]*"|[0-9A-F]+)')
-_PROCTITLE = re.compile(rb'proctitle=("[^"]*"|[0-9A-F]+)')
-_SADDR = re.compile(rb"saddr=([0-9A-F]+)")
-#: A PATH record's body as the kernel writes it: ``item=`` and ``name=``
-#: first, then ``key=value`` fields one space apart, each value quoted or
-#: printable ASCII without quotes or braces. The Python fast path and the C
-#: build take only such a body (both read it the same way, and so does the
-#: typed path's grammar); any other sends the event to the typed path.
-_PATH_BODY = re.compile(
-    rb'item=(\d{1,64}) name=("[^"]*"|[0-9A-F]+|\(null\))((?: [A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|[!#-&(-z|~]*))*)')
-_PATH_FIELD = re.compile(rb' ([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|[!#-&(-z|~]*)')
 _OCTAL_DIGITS = frozenset(b"01234567")
 
 #: The fields the typed path reads (``b"key="``), per record type the fast
@@ -223,7 +217,7 @@ class Memo:
         key = (arch, nr)
         got = self.syscalls.get(key)
         if got is None:
-            from avcfix.audit.syscalls import arch_name, syscall_name  # the tables: only when needed
+            from avcfix.audit.syscalls import arch_name, syscall_name  # libaudit: only when needed
 
             a = arch.decode("utf-8", "backslashreplace")
             got = (syscall_name(a, nr), arch_name(a) or a)
@@ -354,7 +348,7 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
     hdr_match = _HDR.match
     for lineno, piece in raw:
         m = hdr_match(piece)
-        if m is None or b"\x1d" in piece or b"\r" in piece or piece.count(b'"') % 2:
+        if m is None or _GS in piece or b"\r" in piece or piece.count(b'"') % 2:
             return None
         if first is None:
             first = m

@@ -2,31 +2,23 @@
 
 ``key=value`` splitting, hex decoding of untrusted strings, event-id
 parsing (raw ``1700000000.123:42`` and ``ausearch -i``'s
-``11/01/2025 12:00:01.123:456``).
+``11/01/2025 12:00:01.123:456``). The patterns are
+:mod:`avcfix.audit.grammar`'s.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import posixpath
-import re
 import time as _time
 from types import MappingProxyType
 from typing import Mapping
 
-#: ``key=value`` where value is "double quoted", 'single quoted', {braced} or bare.
-KV = re.compile(r"""\b([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
-
-#: The same, values kept raw (quotes included), for ``dict(KV_RAW.findall(text))``.
-KV_RAW = re.compile(r"""\b([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
-
-#: The event id inside ``audit(...)``: raw epoch or ausearch -i local date.
-_RAW_ID = re.compile(r"^(\d+)(?:\.(\d+))?:(\d+)$")
-_INTERP_ID = re.compile(
-    r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?:(\d+)$"
-)
-
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+from avcfix.audit.grammar import HEX as _HEX
+from avcfix.audit.grammar import INTERP_EVENT_ID as _INTERP_ID
+from avcfix.audit.grammar import KV
+from avcfix.audit.grammar import LEADING_INT as _LEADING_INT
+from avcfix.audit.grammar import RAW_EVENT_ID as _RAW_ID
 
 
 def split_fields(text: str) -> dict[str, str]:
@@ -167,7 +159,7 @@ READ_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({
 def fields_read(body: str, read: frozenset[str]) -> dict[str, str]:
     """``{key: raw value}`` of a record body (quotes kept); raises ValueError
     when a key of ``read`` is given twice."""
-    pairs = KV_RAW.findall(body)
+    pairs = KV.findall(body)
     out = dict(pairs)
     if len(out) < len(pairs):
         seen: set[str] = set()
@@ -224,7 +216,7 @@ def leading_int(value: str | None) -> int | None:
     """The integer at the start of ``value`` (``-13``, ``-13(Permission denied)``)."""
     if not value:
         return None
-    m = re.match(r"-?\d+", value)
+    m = _LEADING_INT.match(value)
     if m is None:
         return None
     try:

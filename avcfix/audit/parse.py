@@ -3,18 +3,25 @@
 One physical line may hold several records (aggregated logs), be prefixed by
 syslog/dmesg/logcat text, or use ``ausearch -i``'s interpreted form. This
 module finds each record header (``[node=N] type=T msg=audit(ID):``), splits
-the body and builds the typed value from :mod:`avcfix.audit.records`.
+the body and builds the typed value from :mod:`avcfix.audit.records`. The
+patterns are :mod:`avcfix.audit.grammar`'s.
 Anything it cannot understand becomes a :class:`~avcfix.audit.model.Skipped`.
 """
 
 from __future__ import annotations
 
 import errno
-import re
 from types import MappingProxyType
 from typing import Callable, Mapping, Union
 
 from avcfix.audit import fields as F
+from avcfix.audit.grammar import AVC as _AVC
+from avcfix.audit.grammar import AVC_BRACE_AFTER as _BRACE_AFTER
+from avcfix.audit.grammar import AVC_VERDICT as _AVC_RESULT
+from avcfix.audit.grammar import ENRICHED_SEP_TEXT as _GS
+from avcfix.audit.grammar import INTERP_SADDR_FIELD as _SADDR_I
+from avcfix.audit.grammar import INVALID_CONTEXT as _INVALID_CTX
+from avcfix.audit.grammar import NODE_PREFIXES_TEXT as _NODE_PREFIXES
 from avcfix.audit.model import Context, Skipped
 from avcfix.audit.records import (
     NUMERIC_TYPES,
@@ -32,26 +39,13 @@ from avcfix.audit.records import (
     SyscallRecord,
 )
 
-try:  # written by the bench helper; a guarded import keeps parsing working without it
-    from avcfix.audit.syscalls import syscall_name as _syscall_name
-    from avcfix.audit.syscalls import syscall_number as _syscall_number
-except ImportError:  # pragma: no cover - only before that module exists
-    _syscall_name = None  # type: ignore[assignment]
-    _syscall_number = None  # type: ignore[assignment]
-
-#: A record header anywhere in a line (node/host prefix, type, event id).
-HEADER = re.compile(
-    r"(?:(?<![\w=])(?:node|host)=(?P<node>[^\s\x1d]+)\s+)?"
-    r"(?:(?<![\w=])type=(?P<type>[^\s\x1d]*)\s+)?"
-    r"(?:msg=)?audit\((?P<id>[^)]{0,80})\)(?:\s*:)?[ \t]?"
-)
-
-_AVC = re.compile(r"avc:\s+(?P<result>denied|granted)\s+\{(?P<perms>[^}]*)\}?(?:\s+for\s)?(?P<rest>.*)", re.S)
-_AVC_RESULT = re.compile(r"avc:\s+(?:denied|granted)\b")
-_INVALID_CTX = re.compile(r"invalid context (\S+)")
-_SADDR_I = re.compile(r"(\w+)=(\S+)")
+from avcfix.audit.syscalls import syscall_name as _syscall_name
+from avcfix.audit.syscalls import syscall_number as _syscall_number
 
 Parsed = Union[Record, Skipped]
+
+#: What may stand right before a ``type=`` that starts a record.
+_TYPE_PRECEDERS = " \t:'" + _GS
 
 
 def split_line(line: str) -> list[tuple[str | None, str | None, str, str, str]]:
@@ -82,7 +76,7 @@ def split_line(line: str) -> list[tuple[str | None, str | None, str, str, str]]:
         t = line.rfind("type=", max(0, k2 - 60), k2)
         rtype = None
         start = k
-        if t >= 0 and (t == 0 or line[t - 1] in " \t:'\x1d") and " " not in line[t + 5:k2] and "\t" not in line[t + 5:k2]:
+        if t >= 0 and (t == 0 or line[t - 1] in _TYPE_PRECEDERS) and " " not in line[t + 5:k2] and "\t" not in line[t + 5:k2]:
             rtype = line[t + 5:k2]
             start = t
         elif heads:
@@ -94,7 +88,7 @@ def split_line(line: str) -> list[tuple[str | None, str | None, str, str, str]]:
             n2 -= 1
         if n2 < start:
             ts = max(line.rfind(" ", 0, n2), line.rfind("\t", 0, n2)) + 1
-            if line.startswith(("node=", "host="), ts):
+            if line.startswith(_NODE_PREFIXES, ts):
                 node = line[ts + 5:n2]
                 start = ts
         hend = close + 1
@@ -150,7 +144,7 @@ def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str
         return Skipped(source, lineno, "empty record type", text[:80])
     rtype = NUMERIC_TYPES.get(rtype, rtype)
     interpreted = "/" in id_text
-    enriched = body.find("\x1d")
+    enriched = body.find(_GS)
     if enriched >= 0:
         body = body[:enriched]
     head = dict(type=rtype, node=node, time=eid[0], serial=eid[1], text=text, source=source, line=lineno)
@@ -198,10 +192,6 @@ def _fields(body: str, read: frozenset[str] = _NO_FIELDS) -> dict[str, str]:
 def _no_duplicate(body: str, key: str) -> None:
     """Raise ValueError when the one field a record is read for is given twice."""
     F.fields_read(body, _READ[key] if key in _READ else frozenset((key,)))
-
-
-#: A brace right after an AVC's permission list (``{ read } } for``, ``{ a } { b }``).
-_BRACE_AFTER = re.compile(r"\s*[{}]")
 
 
 def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
@@ -302,9 +292,9 @@ def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int)
     name = None
     if nr is None and sc:
         name = sc
-        if arch and _syscall_number is not None:
+        if arch:
             nr = _syscall_number(arch, sc)
-    elif nr is not None and arch and _syscall_name is not None:
+    elif nr is not None and arch:
         name = _syscall_name(arch, nr)
     success = f.get("success")
     return SyscallRecord(

@@ -17,15 +17,19 @@ the fields of those lines. It works a block (about 1 MiB) at a time:
    block boundary are still complete, and memory is bounded by the block.
 
 ``events`` counts distinct keys, comparing each block with the previous one.
+The patterns are :mod:`avcfix.audit.grammar`'s.
 """
 
 from __future__ import annotations
 
-import re
 from itertools import compress
 from typing import Callable, Collection, Iterable, Iterator, Protocol
 
 from avcfix.audit.accel import cscan as _cscan
+from avcfix.audit.grammar import DENIAL_MARKERS, DENIAL_NEEDLES, NODE_PREFIXES
+from avcfix.audit.grammar import EVENT_ID_OK as _ID_OK
+from avcfix.audit.grammar import RAW_HEADER_KEY as _RAW_ID
+from avcfix.audit.grammar import RECORD_START as _RECORD_START
 from avcfix.audit.model import Skipped
 
 _c_scan_block = _cscan.scan_block if _cscan is not None else None
@@ -35,10 +39,6 @@ MAX_LINE = 1 << 20
 #: An event with more records than this is closed early (a repeated id, not an event).
 MAX_RECORDS = 4096
 
-_RAW_ID = re.compile(rb"\n(?:type=[A-Z_0-9]+ msg=)audit\(([0-9.:]+)\)")
-_ID_OK = re.compile(rb"\d+\.\d+:\d+|\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}(?:\.\d+)?:\d+")
-_RECORD_START = re.compile(rb"(?:(?<![\w=])(?:node|host)=\S+\s+)?(?<![\w=])type=\S+\s+(?:msg=)?audit\(")
-_NODE_PREFIXES = (b"node=", b"host=")
 #: Stands for a line dropped while reading because it exceeded MAX_LINE.
 OVERLONG = b"\x00<overlong line>"
 
@@ -57,15 +57,17 @@ def _excerpt(line: bytes) -> str:
     return line[:80].decode("utf-8", "backslashreplace")
 
 
-def _is_marked(piece: bytes) -> bool:
-    return (b"avc:" in piece or b"SELINUX_ERR" in piece
-            or b"type=1401" in piece or b"type=1122" in piece)
+def _is_marked(piece: bytes, markers: tuple[bytes, ...] = DENIAL_MARKERS) -> bool:
+    for m in markers:
+        if m in piece:
+            return True
+    return False
 
 
 def _fast_marks(text: bytes, end: int) -> set[bytes]:
     """Keys of the denial records in ``text[:end]`` (fast path: one raw record per line)."""
     marks: set[bytes] = set()
-    for needle in (b"avc:", b"SELINUX_ERR"):
+    for needle in DENIAL_NEEDLES:
         pos = text.find(needle, 0, end)
         while pos >= 0:
             start = text.rfind(b"\n", 0, pos) + 1
@@ -183,7 +185,7 @@ def _slow_block(lines: list[bytes], first_lineno: int, source: str,
                 skip(Skipped(source, lineno, "record without a type", _excerpt(piece)))
                 continue
             key = piece[i + 6:j]
-            if piece[:5] in _NODE_PREFIXES:
+            if piece[:5] in NODE_PREFIXES:
                 line_node = piece[:piece.find(b" ")]
             if line_node:  # later records of a line without node= share the first one's
                 key = line_node + b" " + key

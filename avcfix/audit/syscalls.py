@@ -1,26 +1,47 @@
-"""Syscall numbers to names, as ausearch interprets them (pure data).
+"""Syscall numbers to names, as ausearch interprets them (libaudit's tables).
 
 A SYSCALL record gives ``arch=c000003e syscall=257``; ``ausearch -i`` prints
-``arch=x86_64 syscall=openat``. These functions accept both forms of the arch
-(the raw AUDIT_ARCH_* value in hex or as an int, or the interpreted name) for
-x86_64, aarch64, i386 and arm. The tables live in the generated module
-``_syscall_data`` (regenerate with ``bench/gen_syscalls.py``).
+``arch=x86_64 syscall=openat``. The names come from libaudit itself, through
+its Python binding (``python3-audit`` on Debian and Fedora), the tables
+ausearch uses, offline. These functions accept both forms of the arch (the
+raw AUDIT_ARCH_* value in hex or as an int, or the interpreted name) for
+x86_64, i386, aarch64, arm, ppc64le, ppc64, ppc, s390x and s390.
+
+Without python3-audit (a pip install on a machine without it) the arch is
+still named, but no syscall is: :func:`syscall_name` and
+:func:`syscall_number` give ``None`` and the reports show the bare number.
+Lookups are cached per (arch, number): the scanner asks once per event.
 """
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from functools import lru_cache
+from types import MappingProxyType, ModuleType
 from typing import Mapping
 
-from avcfix.audit._syscall_data import TABLES
 
-#: AUDIT_ARCH_* values (linux/audit.h) -> canonical arch name.
+def _load_libaudit() -> ModuleType | None:
+    try:
+        import audit  # python3-audit: libaudit's SWIG binding
+    except ImportError:
+        return None
+    return audit if hasattr(audit, "audit_syscall_to_name") and hasattr(audit, "audit_name_to_machine") else None
+
+
+_libaudit: ModuleType | None = _load_libaudit()
+
+#: AUDIT_ARCH_* values (linux/audit.h) -> canonical arch name (libaudit's).
 _ARCH_CODES: Mapping[int, str] = MappingProxyType({
     0xC000003E: "x86_64",   # AUDIT_ARCH_X86_64
     0xC00000B7: "aarch64",  # AUDIT_ARCH_AARCH64
     0x40000003: "i386",     # AUDIT_ARCH_I386
     0x40000028: "arm",      # AUDIT_ARCH_ARM (little endian)
     0x00000028: "arm",      # AUDIT_ARCH_ARMEB (same syscall table)
+    0xC0000015: "ppc64le",  # AUDIT_ARCH_PPC64LE
+    0x80000015: "ppc64",    # AUDIT_ARCH_PPC64
+    0x00000014: "ppc",      # AUDIT_ARCH_PPC
+    0x80000016: "s390x",    # AUDIT_ARCH_S390X
+    0x00000016: "s390",     # AUDIT_ARCH_S390
 })
 
 #: Interpreted names (what ``ausearch -i`` and ``uname -m`` print) -> canonical.
@@ -37,6 +58,11 @@ _ARCH_NAMES: Mapping[str, str] = MappingProxyType({
     "armeb": "arm",
     "armv5tejl": "arm",
     "armv7l": "arm",
+    "ppc64le": "ppc64le",
+    "ppc64": "ppc64",
+    "ppc": "ppc",
+    "s390x": "s390x",
+    "s390": "s390",
 })
 
 
@@ -46,13 +72,22 @@ _COMMON: Mapping[str, str] = MappingProxyType({
     **_ARCH_NAMES,
 })
 
+#: A syscall number libaudit can be asked about (its argument is a C int).
+_MAX_NR = 2**31 - 1
+
+
+def available() -> bool:
+    """Whether syscalls can be named (python3-audit is installed)."""
+    return _libaudit is not None
+
 
 def arch_name(arch: str | int) -> str | None:
-    """The canonical arch name (``x86_64``, ``aarch64``, ``i386``, ``arm``).
+    """The canonical arch name (``x86_64``, ``aarch64``, ``i386``, ``arm``,
+    ``ppc64le``, ``ppc64``, ``ppc``, ``s390x``, ``s390``).
 
     ``arch`` is the SYSCALL record's ``arch=`` value: raw hex (``c000003e``,
     with or without ``0x``, any case), the same value as an int, or an
-    interpreted name (``x86_64``). ``None`` for an arch without a table.
+    interpreted name (``x86_64``). ``None`` for another arch.
     """
     if type(arch) is str:
         common = _COMMON.get(arch)
@@ -76,15 +111,44 @@ def arch_name(arch: str | int) -> str | None:
         return None
 
 
+@lru_cache(maxsize=None)
+def _machine(canonical: str) -> int:
+    """libaudit's machine number of a canonical arch name (-1: none)."""
+    assert _libaudit is not None
+    return int(_libaudit.audit_name_to_machine(canonical))
+
+
+@lru_cache(maxsize=4096)
+def _name(canonical: str, nr: int) -> str | None:
+    machine = _machine(canonical)
+    if machine < 0:
+        return None
+    name = _libaudit.audit_syscall_to_name(nr, machine)  # type: ignore[union-attr]
+    return name if isinstance(name, str) and name else None
+
+
+@lru_cache(maxsize=1024)
+def _number(canonical: str, name: str) -> int | None:
+    machine = _machine(canonical)
+    if machine < 0:
+        return None
+    nr = _libaudit.audit_name_to_syscall(name, machine)  # type: ignore[union-attr]
+    return nr if isinstance(nr, int) and nr >= 0 else None
+
+
 def syscall_name(arch: str | int, nr: int) -> str | None:
     """The name of syscall ``nr`` on ``arch`` (``openat``), or ``None``.
 
-    ``None`` when the arch has no table or the number is not a syscall there.
+    ``None`` when the arch is not one of those above, the number is not a
+    syscall there, or python3-audit is not installed (then the caller shows
+    the number).
     """
-    name = arch_name(arch)
-    if name is None or type(nr) is not int:
+    if _libaudit is None or type(nr) is not int or not 0 <= nr <= _MAX_NR:
         return None
-    return TABLES[name].get(nr)
+    name = arch_name(arch)
+    if name is None:
+        return None
+    return _name(name, nr)
 
 
 def syscall_number(arch: str | int, name: str) -> int | None:
@@ -92,15 +156,17 @@ def syscall_number(arch: str | int, name: str) -> int | None:
 
     Useful for ``ausearch -i`` output, which prints names instead of numbers.
     """
+    if _libaudit is None or type(name) is not str or not name or "\0" in name:
+        return None
     canonical = arch_name(arch)
     if canonical is None:
         return None
-    for nr, known in TABLES[canonical].items():
-        if known == name:
-            return nr
-    return None
+    return _number(canonical, name)
 
 
 def known_arches() -> tuple[str, ...]:
-    """The canonical names of the arches that have a table, sorted."""
-    return tuple(sorted(TABLES))
+    """The canonical names of the arches avcfix names syscalls for, sorted
+    (empty without python3-audit)."""
+    if _libaudit is None:
+        return ()
+    return tuple(sorted(n for n in set(_ARCH_CODES.values()) if _machine(n) >= 0))

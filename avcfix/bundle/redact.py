@@ -16,7 +16,8 @@ SELinux names are never touched: record fields that carry contexts or classes
 ``{ permissions }`` of an AVC are copied verbatim. Hex-encoded fields are
 decoded, redacted and re-encoded; a binary ``saddr=`` gets its address
 replaced by the placeholder's documentation address (``ip-N`` is
-``198.18.x.y`` or ``2001:db8::N`` there).
+``198.18.x.y`` or ``2001:db8::N`` there). The record patterns are
+:mod:`avcfix.audit.grammar`'s.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from avcfix.audit.grammar import AVC_NON_FIELDS as _BRACES
+from avcfix.audit.grammar import HEX as _HEXVAL
+from avcfix.audit.grammar import KV_TOKEN as _KV
 from avcfix.bundle.secrets import is_secret_name, merge_spans, secret_spans
 from avcfix.errors import UsageError
 
@@ -69,11 +73,6 @@ SYSTEM_NAMES = frozenset({
 #: Prefixes of service accounts (``systemd-network``...).
 SYSTEM_PREFIXES = ("systemd-", "_")
 
-_KV = re.compile(r"""(?<![\w.-])([A-Za-z_][\w.-]*)=("[^"]*"?|'[^']*'?|\{[^}]*\}?|[^\s]*)""")
-#: What the text between an AVC's fields must keep for avcfix, ausearch and
-#: audit2allow to read it back: ``avc:  denied``, ``{ perms } for``.
-_BRACES = re.compile(r"avc:\s+(?:denied|granted)(?![\w-])|\{[^}]*\}(?:\s+for(?![\w-]))?")
-_HEXVAL = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _HOME = re.compile(r"/home/([^/\s\"'\x00-\x1f]+)")
 #: Host names in free text: ``scheme://host[:port]/`` and ``user@host``.
 _URL_HOST = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s\0]*@)?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)")

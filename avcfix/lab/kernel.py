@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
+from avcfix.audit.syscalls import available as syscalls_available
 from avcfix.audit.syscalls import syscall_number
 from avcfix.errors import UsageError
 from avcfix.explain.model import Reason
@@ -401,7 +402,8 @@ class SimKernel:
         st = self.state
         nr = syscall_number("x86_64", access.syscall)
         if nr is None:
-            raise UsageError(f"lab scenario {self.scenario.name}: unknown x86_64 syscall {access.syscall!r}")
+            why = "" if syscalls_available() else " (its number comes from libaudit: install python3-audit)"
+            raise UsageError(f"lab scenario {self.scenario.name}: unknown x86_64 syscall {access.syscall!r}{why}")
         out = [R.syscall_record(st.clock, st.serial, proc, nr, ok, access.result if ok else R.EACCES,
                                 len(access.paths), syscall_args(access))]
         port = next((c.target.port for c in access.checks if c.target.kind == "port"), None)
