@@ -17,9 +17,9 @@ NAME_exec_t:process NAME_t`` rule from init's domains is in force.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from avcfix import proc
 from avcfix.errors import InputError, UsageError

@@ -13,8 +13,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO, Callable, Iterable, Iterator
+from typing import IO, BinaryIO
 
 from avcfix.audit.api import Filters, ScanStats, scan_range
 from avcfix.audit.chunks import DEFAULT_WINDOW, count_lines, cut_points

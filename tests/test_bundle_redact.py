@@ -12,6 +12,18 @@ import string
 from pathlib import Path
 
 import pytest
+from bundle_helpers import (
+    EUCANETD_LOG,
+    CommandSecrets,
+    Secrets,
+    haystack,
+    hexs,
+    hostile_log,
+    members,
+    run,
+    secrets_log,
+    sockaddr_v4,
+)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +36,6 @@ from avcfix.bundle.redact import MAX_LITERAL_SECRETS, Redactor, compile_extra
 from avcfix.bundle.secrets import secret_spans
 from avcfix.errors import UsageError
 from avcfix.triage import Triage
-from bundle_helpers import (EUCANETD_LOG, CommandSecrets, Secrets, haystack, hexs, hostile_log, members, run,
-                            secrets_log, sockaddr_v4)
 
 SELINUX_NAMES = ("httpd_t", "user_home_t", "http_port_t", "systemd_unit_file_t", "unconfined_t",
                  "{ read }", "{ name_connect }", "{ status }", "tclass=tcp_socket", "tclass=service")

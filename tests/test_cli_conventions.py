@@ -21,7 +21,6 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import PROJECT, avcfix_exe
 
 EUCA = str(PROJECT / "fixtures" / "eucanetd" / "audit.log")

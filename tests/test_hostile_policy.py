@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from policy_helpers import DEVEL_MAKEFILE, PP_TO_CIL, need_tools
 
 from avcfix import proc
 from avcfix.cli import main
@@ -28,7 +29,6 @@ from avcfix.names.identifiers import (
 )
 from avcfix.names.m4names import M4_BUILTINS, REFPOLICY_MACROS, m4_words
 from avcfix.toolchain.headers import DEVEL_INCLUDE, header_dirs, header_macro_names
-from policy_helpers import DEVEL_MAKEFILE, PP_TO_CIL, need_tools
 
 SCTX = "system_u:system_r:httpd_t:s0"
 EUCA_LOG = str(Path(__file__).resolve().parents[1] / "fixtures" / "eucanetd" / "audit.log")

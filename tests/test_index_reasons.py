@@ -38,7 +38,6 @@ from avcfix.explain.facts import PolicyFacts
 from avcfix.explain.protocol import AccessKey, Analysis
 from avcfix.index import open_index_facts
 from avcfix.index.cache import temporary_cache
-
 from tests.test_corpus import corpus_files
 
 #: Synthetic keys per policy (PolicyFacts takes about 4 ms per key and permission).

@@ -27,21 +27,21 @@ from pathlib import Path
 
 import pytest
 import setools
+from cli_helpers import lab_settings, run_loop
 
 from avcfix.audit.group import group_denials
+from avcfix.explain.fixes import Fix, aimed_at_object, fix_for, fix_from_advice
 from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
 from avcfix.explain.objects import DeniedObject, ObjectKind
 from avcfix.lab.backends import Lab
 from avcfix.lab.kernel import LabState
 from avcfix.lab.scenario import LABS_DIR, Access, Check, FileLabel, Target, load_scenario
-from avcfix.loop.backends import BuilderInstaller, FactsExplainer
+from avcfix.loop.backends import BuilderInstaller
 from avcfix.loop.engine import EventKind, Loop
-from avcfix.explain.fixes import Fix, aimed_at_object, fix_for, fix_from_advice
 from avcfix.loop.journal import Journal
 from avcfix.loop.model import LoopOptions, Outcome
 from avcfix.system import auditlog
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from cli_helpers import lab_settings, run_loop
 
 HTTPD = "httpd-fallback"
 INDEX = "/var/www/html/index.html"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from policy_helpers import TE_DATA, compile_refpolicy, compile_te, te_statement_lines
+from policy_strategies import modules
 
 from avcfix.cli import main
 from avcfix.errors import UsageError
@@ -16,8 +18,6 @@ from avcfix.policy.merge import bump_version, merge_modules, rule_changes
 from avcfix.policy.model import AvRule, HeaderStyle, Opaque, RuleKind
 from avcfix.policy.render import render_te, rule_te
 from avcfix.policy.te_parse import parse_te
-from policy_helpers import TE_DATA, compile_refpolicy, compile_te, te_statement_lines
-from policy_strategies import modules
 
 
 def load(name: str):

@@ -107,7 +107,7 @@ class A2A:
         self.calls = list(zip(calls, parts[1:]))
 
 
-def _check_module(tree, db: Database, module: dict, needed: set, a2a: "A2A | None", ours=None,
+def _check_module(tree, db: Database, module: dict, needed: set, a2a: A2A | None, ours=None,
                   completed: set | None = None) -> dict:
     """The properties every refpolicy module must have; returns figures for the report.
     ``ours``: the module's m4 expansion when the caller made it (several in one m4 run).

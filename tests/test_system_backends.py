@@ -8,8 +8,8 @@ import pytest
 
 from avcfix import proc
 from avcfix.errors import ToolError, UsageError
-from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
 from avcfix.explain.fixes import fix_for
+from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
 from avcfix.system import auditctl
 from avcfix.system.semanage import SemanageAdmin, parse_permissive_list
 from avcfix.system.systemd import SystemdService, check_unit_name, context_type, healthy, parse_show

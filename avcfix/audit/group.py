@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import heapq
 import pickle
-from typing import BinaryIO, Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import BinaryIO
 
 from avcfix.audit.model import Denial, DenialGroup
 
@@ -232,7 +233,7 @@ class GroupAccumulator:
             acc = self._accs[key] = _Acc(acc)  # type: ignore[arg-type]
         _add_to(acc, d)  # type: ignore[arg-type]
 
-    def merge(self, later: "GroupAccumulator") -> None:
+    def merge(self, later: GroupAccumulator) -> None:
         """Fold in the groups of denials that came after this accumulator's."""
         self._merge_items(later._accs.items())
 
@@ -263,7 +264,7 @@ class GroupAccumulator:
             if batch is not None:
                 self._merge_items(batch)
 
-    def _merge_items(self, items: Iterable[tuple[Key, "_Acc | Denial"]]) -> None:
+    def _merge_items(self, items: Iterable[tuple[Key, _Acc | Denial]]) -> None:
         accs = self._accs
         for key, other in items:
             mine = accs.get(key)

@@ -18,8 +18,9 @@ import os
 import stat
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from avcfix.errors import InputError
 

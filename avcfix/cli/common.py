@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from avcfix.audit.api import Filters, Progress, ScanStats
 from avcfix.audit.model import Skipped
@@ -88,7 +88,8 @@ def progress_reporter(console, enabled: bool) -> Iterator[Progress | None]:
     if not enabled or (may_be is not None and not may_be()) or not console.is_terminal:
         yield None
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress as RichProgress, TextColumn
+    from rich.progress import BarColumn, DownloadColumn, TextColumn
+    from rich.progress import Progress as RichProgress
 
     real = getattr(console, "real", console)  # a LazyConsole's Console
     # rich's live display would take over sys.stdout (and stderr) while it

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from avcfix.explain import labelfiles
 from avcfix.explain.labelfiles import RUNTIME_CONTEXT_FILES

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Union
+from typing import Union
 
 #: Control characters, DEL, and Unicode line/paragraph separators.
 _UNSAFE_COMMENT_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -107,7 +108,7 @@ class NameSet:
         object.__setattr__(self, "excluded", _uniq_sorted(self.excluded))
 
     @classmethod
-    def of(cls, *names: str) -> "NameSet":
+    def of(cls, *names: str) -> NameSet:
         """A plain set of the given names."""
         return cls(tuple(names))
 
@@ -121,7 +122,7 @@ class NameSet:
         """The one name of a plain one-name set, else ``None``."""
         return self.names[0] if self.is_plain and len(self.names) == 1 else None
 
-    def union(self, other: "NameSet") -> "NameSet":
+    def union(self, other: NameSet) -> NameSet:
         """The union of two plain sets."""
         if not (self.is_plain and other.is_plain):
             raise ValueError("only plain name sets can be unioned")
@@ -364,7 +365,7 @@ class Module:
         ``files_type(x_t)``, stay with the declarations). ``None``: not in a section."""
         return _section(op, {str(r.sources) for r in self.rules}, self.declared_types)
 
-    def with_changes(self, **changes) -> "Module":
+    def with_changes(self, **changes) -> Module:
         """A copy with some fields replaced (normalised again)."""
         return replace(self, **changes)
 

@@ -25,8 +25,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import e2e_vm as vm  # noqa: E402
 import e2e_image as vmimage  # noqa: E402
+import e2e_vm as vm  # noqa: E402
 from e2e_timings import timing_rows  # noqa: E402
 
 GUEST = HERE / "guest"

@@ -52,8 +52,8 @@ set adds and which rule allowed it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from avcfix.policy.model import SELF
 
