@@ -211,7 +211,7 @@ def write_files(skel: Skeleton, out_dir: Path) -> tuple[Path, Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = (out_dir / f"{skel.name}.te", out_dir / f"{skel.name}.if", out_dir / f"{skel.name}.fc")
-    for path, text in zip(paths, (skel.te, skel.if_text, skel.fc)):
+    for path, text in zip(paths, (skel.te, skel.if_text, skel.fc), strict=True):
         write_atomic(path, text)
     return paths
 

@@ -10,6 +10,7 @@ merged. The document is the same as the one a sequential run writes.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import tempfile
@@ -128,7 +129,7 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
     The first range is written as it is scanned, so a worker that fails
     leaves a truncated document (and the error, with a non-zero exit), as a
     sequential scan that fails halfway does."""
-    ranges = list(zip(points, points[1:]))
+    ranges = list(itertools.pairwise(points))
     ctx = multiprocessing.get_context("fork")
     try:
         tmpdir = tempfile.TemporaryDirectory(prefix="avcfix-why-")

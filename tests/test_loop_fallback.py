@@ -21,6 +21,7 @@ iteration with ``no_progress`` ("the same denials came back after the last fix")
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import signal
 from pathlib import Path
@@ -201,7 +202,7 @@ def test_a_relabel_that_does_not_stick_falls_back_to_the_module_rule(euca_root: 
     fbs = report.fallbacks
     assert len(fbs) == len(applied)
     assert fbs[0].did_not_help == f"restorecon -v {conf}"
-    for before, after in zip(fbs, fbs[1:]):
+    for before, after in itertools.pairwise(fbs):
         assert after.did_not_help == before.next  # each fallback names the fix tried by the one before
     assert fbs[-1].next_kind == "module"
     assert fbs[-1].next == "allow eucalyptus_eucanetd_t tmp_t:file { open read };"

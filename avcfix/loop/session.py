@@ -89,7 +89,7 @@ class LoopLock:
             holder = self._holder(fd)
             os.close(fd)
             raise BusyError(f"another avcfix loop holds {self.path} ({holder}): wait for it to end, or "
-                            "stop it (Ctrl-C or kill PID restores what it changed); nothing was changed")
+                            "stop it (Ctrl-C or kill PID restores what it changed); nothing was changed") from None
         except OSError as exc:
             os.close(fd)
             raise StateDirError(f"cannot lock {self.path}: {exc.strerror or exc}; nothing was changed") from exc

@@ -16,7 +16,6 @@ import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 #: Control characters, DEL, and Unicode line/paragraph separators.
 _UNSAFE_COMMENT_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -318,9 +317,9 @@ class Opaque:
 _CALL_DOMAIN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\(\s*([A-Za-z][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*)\s*[,)]")
 
 
-Rule = Union[AvRule, XpermRule]
-Declaration = Union[TypeDecl, AttributeDecl, TypeAttribute, RoleTypes]
-Statement = Union[AvRule, XpermRule, TypeDecl, AttributeDecl, TypeAttribute, RoleTypes, Opaque]
+Rule = AvRule | XpermRule
+Declaration = TypeDecl | AttributeDecl | TypeAttribute | RoleTypes
+Statement = AvRule | XpermRule | TypeDecl | AttributeDecl | TypeAttribute | RoleTypes | Opaque
 
 
 @dataclass(frozen=True, slots=True)
