@@ -104,7 +104,7 @@ def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
     if len(sources) != 1 or jobs == 1 or not is_regular_file(sources[0]):
         return None
     src = check_source(sources[0])
-    if not src.seekable or src.gzipped or not src.size:
+    if not src.seekable or src.gzipped or not src.size or src.path is None:
         return None
     if jobs is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

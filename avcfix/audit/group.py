@@ -231,7 +231,7 @@ class GroupAccumulator:
             return
         if type(acc) is not _Acc:
             acc = self._accs[key] = _Acc(acc)  # type: ignore[arg-type]
-        _add_to(acc, d)  # type: ignore[arg-type]
+        _add_to(acc, d)
 
     def merge(self, later: GroupAccumulator) -> None:
         """Fold in the groups of denials that came after this accumulator's."""
@@ -289,7 +289,7 @@ class GroupAccumulator:
     def count(self, key: Key) -> int:
         """How many denials group ``key`` has."""
         acc = self._accs[key]
-        return acc.count if type(acc) is _Acc else 1  # type: ignore[union-attr]
+        return acc.count if type(acc) is _Acc else 1
 
     def keys(self) -> list[Key]:
         """Every group's key, sorted."""
@@ -300,7 +300,7 @@ class GroupAccumulator:
         order), and of the other half of any of them (the same source, target
         and class, permissive the other way: explained together), sorted."""
         accs = self._accs
-        counts = ((-(a.count if type(a) is _Acc else 1), k) for k, a in accs.items())  # type: ignore[union-attr]
+        counts = ((-(a.count if type(a) is _Acc else 1), k) for k, a in accs.items())
         keys = {k for _, k in heapq.nsmallest(n, counts)}
         keys |= {other for k in list(keys) if (other := (k[0], k[1], k[2], not k[3])) in accs}
         return sorted(keys)

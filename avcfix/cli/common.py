@@ -6,10 +6,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from avcfix.audit.api import Filters, Progress, ScanStats
 from avcfix.audit.model import Skipped
 from avcfix.errors import AvcfixError, ExitCode, InputError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 #: The log read when no source is given.
 DEFAULT_LOG = "/var/log/audit/audit.log"
@@ -96,7 +100,7 @@ def progress_reporter(console, enabled: bool) -> Iterator[Progress | None]:
     # runs: a document written to a redirected stdout would land on the terminal.
     with RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                       console=real, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(name: str, done: int, total: int | None) -> None:
             task = tasks.get(name)
