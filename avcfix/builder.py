@@ -252,7 +252,7 @@ def _facts_mls(facts: object | None, path: Path) -> bool | None:
         same = os.path.samefile(fpath, path)
     except OSError:
         return None
-    return bool(getattr(facts, "mls")) if same else None
+    return bool(facts.mls) if same else None
 
 
 def _allow_rules(module: Module) -> tuple[AllowRule, ...]:

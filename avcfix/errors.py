@@ -69,7 +69,7 @@ class ToolError(AvcfixError):
 
     exit_code = ExitCode.INSTALL
 
-    def __init__(self, message: str, result: "object | None" = None) -> None:
+    def __init__(self, message: str, result: object | None = None) -> None:
         super().__init__(message)
         self.result = result
 

@@ -17,9 +17,9 @@ NAME_exec_t:process NAME_t`` rule from init's domains is in force.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from avcfix import proc
 from avcfix.errors import InputError, UsageError
@@ -211,7 +211,7 @@ def write_files(skel: Skeleton, out_dir: Path) -> tuple[Path, Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = (out_dir / f"{skel.name}.te", out_dir / f"{skel.name}.if", out_dir / f"{skel.name}.fc")
-    for path, text in zip(paths, (skel.te, skel.if_text, skel.fc)):
+    for path, text in zip(paths, (skel.te, skel.if_text, skel.fc), strict=True):
         write_atomic(path, text)
     return paths
 

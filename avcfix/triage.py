@@ -32,7 +32,8 @@ but the ``why --json`` document it is asked to stream.
 
 from __future__ import annotations
 
-from typing import IO, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
 
 from avcfix.audit.api import Filters, Progress, ScanStats, scan
 from avcfix.audit.group import GroupAccumulator, group_denials

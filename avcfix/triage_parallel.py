@@ -10,11 +10,13 @@ merged. The document is the same as the one a sequential run writes.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO, Callable, Iterable, Iterator
+from typing import IO, BinaryIO
 
 from avcfix.audit.api import Filters, ScanStats, scan_range
 from avcfix.audit.chunks import DEFAULT_WINDOW, count_lines, cut_points
@@ -102,7 +104,7 @@ def plan(sources: list[str], jobs: int | None) -> tuple[str, list[int]] | None:
     if len(sources) != 1 or jobs == 1 or not is_regular_file(sources[0]):
         return None
     src = check_source(sources[0])
-    if not src.seekable or src.gzipped or not src.size:
+    if not src.seekable or src.gzipped or not src.size or src.path is None:
         return None
     if jobs is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -127,7 +129,7 @@ def run(path: str, points: list[int], filters: Filters, out: IO[str] | None, acc
     The first range is written as it is scanned, so a worker that fails
     leaves a truncated document (and the error, with a non-zero exit), as a
     sequential scan that fails halfway does."""
-    ranges = list(zip(points, points[1:]))
+    ranges = list(itertools.pairwise(points))
     ctx = multiprocessing.get_context("fork")
     try:
         tmpdir = tempfile.TemporaryDirectory(prefix="avcfix-why-")

@@ -38,9 +38,10 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
@@ -565,7 +566,7 @@ class GroupTypes:
     ports: tuple[str, ...] = ()
 
     @classmethod
-    def from_policy(cls, policy: Path) -> "GroupTypes":
+    def from_policy(cls, policy: Path) -> GroupTypes:
         """The domains ``system_r`` may enter (the contexts must be valid) and the
         members of the ``file_type`` and ``port_type`` attributes (setools)."""
         import setools

@@ -243,8 +243,8 @@ def report(plan: list[Measure], logs: dict, args: argparse.Namespace) -> dict:
 
     by = {(m.tool, m.size): m for m in plan if m.walls}
     targets = []
-    print(f"\n| command | groups | memory - base | bytes per group | marginal | goal | result |"
-          f"\n|---|---:|---:|---:|---:|---|---|")
+    print("\n| command | groups | memory - base | bytes per group | marginal | goal | result |"
+          "\n|---|---:|---:|---:|---:|---|---|")
     for tool in (JSON_CMD, REPORT_CMD):
         base = by.get((tool, 0))
         prev = base

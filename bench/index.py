@@ -218,10 +218,10 @@ def compare_rules(a: Row, b: Row) -> str:
         return "-"
     ka = [json.dumps(r, sort_keys=True) for r in da.get("rules", [])]
     kb = [json.dumps(r, sort_keys=True) for r in db.get("rules", [])]
-    same = sum(1 for x, y in zip(ka, kb) if x == y)
+    same = sum(1 for x, y in zip(ka, kb, strict=False) if x == y)
     ra = [r.get("reason") for r in da.get("rules", [])]
     rb = [r.get("reason") for r in db.get("rules", [])]
-    same_reason = sum(1 for x, y in zip(ra, rb) if x == y)
+    same_reason = sum(1 for x, y in zip(ra, rb, strict=False) if x == y)
     return (f"{same}/{len(ka)} rules identical to the setools path ({same_reason} same reason)"
             + ("" if len(ka) == len(kb) else f"; {len(kb)} rules there"))
 

@@ -177,10 +177,10 @@ def mutate(event: list[bytes], ops: list[tuple]) -> list[bytes]:
         elif kind in ("stype", "ttype", "tclass", "comm"):
             regex = {"stype": SCTX_RE, "ttype": TCTX_RE, "tclass": TCLASS_RE, "comm": COMM_RE}[kind]
             value = op[3] if kind != "comm" or op[2] % 2 else b'"' + op[3] + b'"'
-            line = regex.sub(lambda m: m.group(1) + value, line, count=1)
+            line = regex.sub(lambda m, value=value: m.group(1) + value, line, count=1)
         elif kind == "hexfield":
-            line = HEXFIELD_RE.sub(lambda m: m.group(1) + _hex(op[3]), line, count=1)
-            line = COMM_RE.sub(lambda m: m.group(1) + _hex(op[3] or b"x"), line, count=1) if op[2] % 2 else line
+            line = HEXFIELD_RE.sub(lambda m, op=op: m.group(1) + _hex(op[3]), line, count=1)
+            line = COMM_RE.sub(lambda m, op=op: m.group(1) + _hex(op[3] or b"x"), line, count=1) if op[2] % 2 else line
         elif kind == "long":
             p = op[2] % (len(line) + 1)
             line = line[:p] + b"A" * op[3] + line[p:]

@@ -15,7 +15,7 @@ SCHEMA_DIR = Path(__file__).resolve().parents[1] / "docs" / "schema"
 KINDS = ("why", "why-brief", "build", "build-new-domain", "merge", "loop", "bundle", "bundle-environment")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def validator(kind: str):
     from jsonschema import Draft202012Validator
 

@@ -26,9 +26,9 @@ came first at 80 in every connect case, and allow_ypbind/nis_enabled got 65-70.
 from __future__ import annotations
 
 import pytest
+from advisor_helpers import explain_one, of_kind, policy_facts
 
 from avcfix.explain.model import AdviceKind, Reason
-from advisor_helpers import explain_one, of_kind, policy_facts
 
 pytestmark = pytest.mark.slow
 

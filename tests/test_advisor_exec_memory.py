@@ -14,8 +14,8 @@ How checked, on both policies (sesearch -A -s S -t T -c C -p P POLICY):
 from __future__ import annotations
 
 import pytest
-
 from advisor_helpers import facts_for, module_confidence, one
+
 from avcfix.explain.model import AdviceKind, Reason
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ Fedora: ~/.cache/fedora-policy/root/etc/selinux/targeted/policy/policy.33):
 from __future__ import annotations
 
 import pytest
-
 from advisor_helpers import facts_for, module_confidence, one
+
 from avcfix.explain.model import AdviceKind, Reason
 
 pytestmark = pytest.mark.slow
@@ -90,6 +90,7 @@ def test_build_writes_dontaudit_and_checkmodule_accepts_it(debian, tmp_path):
     # build: the leak and the transition noise become dontaudit rules (said so in
     # a comment); the real checkmodule compiles the module (no install)
     from advisor_helpers import findings
+
     from avcfix.builder import BuildOptions, build_module
     from avcfix.policy.model import AvRule, RuleKind
 
@@ -109,6 +110,7 @@ def test_build_writes_dontaudit_and_checkmodule_accepts_it(debian, tmp_path):
 
 def test_include_advised_writes_the_allow_rule_instead(debian):
     from advisor_helpers import findings
+
     from avcfix.policy.generate import generate_module
 
     gen = generate_module(findings("leak_pipe.log", debian), name="avcfix_leak", include_advised=True)

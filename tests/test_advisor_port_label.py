@@ -27,8 +27,8 @@ amavisd_send_port_t and dovecot_t lmtp_port_t.
 from __future__ import annotations
 
 import pytest
-
 from advisor_helpers import explain_one, of_kind, policy_facts
+
 from avcfix.explain.model import AdviceKind
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ prints nothing. The old custom_location advisor advised labelling the file
 from __future__ import annotations
 
 import pytest
-
 from advisor_helpers import explain_one
+
 from avcfix.explain.model import AdviceKind
 
 pytestmark = pytest.mark.slow

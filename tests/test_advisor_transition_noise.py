@@ -16,8 +16,8 @@ How checked:
 from __future__ import annotations
 
 import pytest
-
 from advisor_helpers import facts_for, module_confidence, one
+
 from avcfix.explain.model import AdviceKind, Reason
 
 pytestmark = pytest.mark.slow

@@ -23,8 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from advisor_helpers import explain_one, policy_facts
+
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import explain_groups

@@ -14,8 +14,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from advisor_helpers import facts_for, findings, one
+
 from avcfix.builder import BuildOptions, build_module
 from avcfix.explain.model import AdviceKind, Reason
 from avcfix.policy.generate import generate_module

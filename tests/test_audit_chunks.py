@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def test_cut_points_and_ranges_rebuild_the_sequential_scan(tmp_path):
     log = tmp_path / "big.log"
     text = EUCA.read_text()
     # 40 copies of the example with distinct serials (a repeated id would be one event).
-    log.write_text("".join(re.sub(r":(41\d\d)\)", lambda m: f":{int(m.group(1)) + 100 * k})", text)
+    log.write_text("".join(re.sub(r":(41\d\d)\)", lambda m, k=k: f":{int(m.group(1)) + 100 * k})", text)
                            for k in range(40)))
     points = cut_points(str(log), 4, window=2000)
     assert points[0] == 0 and points[-1] == log.stat().st_size and len(points) == 5
@@ -48,7 +49,7 @@ def test_cut_points_and_ranges_rebuild_the_sequential_scan(tmp_path):
     whole = ScanStats()
     expected = list(scan([str(log)], stats=whole))
     got, lines, events = [], 0, 0
-    for a, b in zip(points, points[1:]):
+    for a, b in itertools.pairwise(points):
         st = ScanStats()
         got.extend(scan_range(str(log), a, b, 1 + count_lines(str(log), a), st))
         lines += st.lines

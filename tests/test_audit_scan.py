@@ -329,10 +329,10 @@ def test_format_event_is_ausearch_layout_and_reparses():
 
 
 def test_wrapped_record_across_a_block_boundary():
-    text = ("type=AVC msg=audit(1242575005.122:101): avc: denied { rename } for\n"
-            'pid=2508 comm="canberra-gtk-pl"\n'
-            "scontext=test_u:staff_r:oddjob_mkhomedir_t:s0\n"
-            "tcontext=test_u:object_r:gnome_home_t:s0 tclass=lnk_file\n").encode()
+    text = (b"type=AVC msg=audit(1242575005.122:101): avc: denied { rename } for\n"
+            b'pid=2508 comm="canberra-gtk-pl"\n'
+            b"scontext=test_u:staff_r:oddjob_mkhomedir_t:s0\n"
+            b"tcontext=test_u:object_r:gnome_home_t:s0 tclass=lnk_file\n")
     data = EUCA.read_bytes() + text + EUCA.read_bytes().replace(b":41", b":51")
     cut = len(EUCA.read_bytes()) + len(text) - 30  # inside the wrapped record
     for blocks in ([data], [data[:cut], data[cut:]], [data[i:i + 97] for i in range(0, len(data), 97)]):

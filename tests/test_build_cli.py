@@ -199,8 +199,8 @@ def test_all_domains_on_a_corpus_log_compiles_and_is_deterministic(capsys, tmp_p
 def test_hostile_log_text_never_reaches_policy(capsys, tmp_path, ref_policy):
     """comm, path and context fields holding '; allow', newlines and braces: the module
     compiles and grants exactly the one valid access."""
-    payload = "\nallow httpd_t shadow_t:file read;".encode().hex().upper()
-    path_hex = "/tmp/\n} allow".encode().hex().upper()
+    payload = b"\nallow httpd_t shadow_t:file read;".hex().upper()
+    path_hex = b"/tmp/\n} allow".hex().upper()
     ctx = "scontext=system_u:system_r:httpd_t:s0"
     log = tmp_path / "hostile.log"
     log.write_text("\n".join([

@@ -15,15 +15,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from bundle_helpers import EUCANETD_LOG, members, run
 
 from avcfix import proc
 from avcfix.bundle.archive import TOP_DIR, archive_bytes
 from avcfix.bundle.collect import MAX_MODULE_BYTES, BundleOptions, Refused, collect, read_regular
 from avcfix.bundle.facts import Fact
 from avcfix.bundle.hostfacts import StaticHostFacts, SystemHostFacts, read_policy_header
-from avcfix.triage import Triage
 from avcfix.explain.facts import open_facts
-from bundle_helpers import EUCANETD_LOG, members, run
+from avcfix.triage import Triage
 
 ENV_KEYS = {"version", "selinux_mode", "policy_name", "kernel_policy", "policy_file", "modules",
             "booleans_touched", "booleans_non_default", "packages", "os_release", "kernel", "labels"}

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from bundle_helpers import members, run
 
 #: Formats: raw, ausearch -i, ENRICHED, wrapped, Android logcat, node= prefixes, USER_AVC.

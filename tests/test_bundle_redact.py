@@ -12,6 +12,18 @@ import string
 from pathlib import Path
 
 import pytest
+from bundle_helpers import (
+    EUCANETD_LOG,
+    CommandSecrets,
+    Secrets,
+    haystack,
+    hexs,
+    hostile_log,
+    members,
+    run,
+    secrets_log,
+    sockaddr_v4,
+)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +36,6 @@ from avcfix.bundle.redact import MAX_LITERAL_SECRETS, Redactor, compile_extra
 from avcfix.bundle.secrets import secret_spans
 from avcfix.errors import UsageError
 from avcfix.triage import Triage
-from bundle_helpers import (EUCANETD_LOG, CommandSecrets, Secrets, haystack, hexs, hostile_log, members, run,
-                            secrets_log, sockaddr_v4)
 
 SELINUX_NAMES = ("httpd_t", "user_home_t", "http_port_t", "systemd_unit_file_t", "unconfined_t",
                  "{ read }", "{ name_connect }", "{ status }", "tclass=tcp_socket", "tclass=service")
@@ -127,8 +137,9 @@ def test_redacted_events_log_gives_the_same_rules(tmp_path, capsys, ref_policy):
     assert _rules(json.loads(files["denials.json"])) == _rules(json.loads(before))
     # event correlation survives too: the same events, the same denials per event (events.log is
     # in time order, the input was not)
-    ids = lambda doc: sorted((d["serial"], d["source"], d["target"], d["tclass"], d["syscall"], d["exit"], d["port"])
-                             for d in doc["denials"])
+    def ids(doc):
+        return sorted((d["serial"], d["source"], d["target"], d["tclass"], d["syscall"], d["exit"], d["port"])
+                      for d in doc["denials"])
     assert ids(json.loads(after)) == ids(json.loads(before))
 
 
@@ -327,7 +338,7 @@ _label = st.from_regex(r"[a-z][a-z0-9-]{2,8}[a-z0-9]", fullmatch=True)
 @st.composite
 def _case_variant(draw, name: str) -> str:
     flips = draw(st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
-    return "".join(c.upper() if f else c for c, f in zip(name, flips)) + draw(st.sampled_from(["", "."]))
+    return "".join(c.upper() if f else c for c, f in zip(name, flips, strict=False)) + draw(st.sampled_from(["", "."]))
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -21,7 +21,6 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import PROJECT, avcfix_exe
 
 EUCA = str(PROJECT / "fixtures" / "eucanetd" / "audit.log")
@@ -91,7 +90,7 @@ def test_why_piped_is_plain_text_one_finding_per_block():
     blocks = [b.split("\n") for b in body.split("\n\n")]
     assert len(blocks) == len(doc["rules"])
     for lines, rule in zip(blocks, sorted(doc["rules"], key=lambda r: (r["source"], r["target"], r["class"],
-                                                                          r["permissive"], r["perms"]))):
+                                                                          r["permissive"], r["perms"])), strict=True):
         prefix = f"{rule['source']} {rule['target']}:{rule['class']} "
         assert all(line.startswith(prefix) for line in lines), lines
         assert lines[0] == prefix + "denied: { " + " ".join(rule["perms"]) + " } x" + str(rule["count"])
@@ -160,7 +159,7 @@ def test_brief_one_line_per_group(log):
     by_rule = {}
     for rule in doc["rules"]:
         by_rule.setdefault((rule["source"], rule["target"], rule["class"], rule["permissive"]), set()).add(rule["reason"])
-    for r, f in zip(rows, fields):
+    for r, f in zip(rows, fields, strict=False):
         assert set(r["reasons"]) == by_rule[(r["source"], r["target"], r["class"], r["permissive"])]
         assert f[1] == r["source"] and f[2] == f"{r['target']}:{r['class']}" and f[4] == ",".join(r["reasons"])
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from avcfix.audit.api import ScanStats, scan
 from avcfix.audit.model import Denial
 

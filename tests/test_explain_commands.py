@@ -7,7 +7,8 @@ import shlex
 import subprocess
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from avcfix.explain import commands
 from avcfix.explain.constraint import constraint_differs

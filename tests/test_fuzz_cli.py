@@ -45,12 +45,12 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fuzz_inputs as fi
+import json_schemas
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzz_inputs as fi
-import json_schemas
 from avcfix.cli import main
 from avcfix.errors import ExitCode
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from policy_helpers import DEVEL_MAKEFILE, PP_TO_CIL, need_tools
 
 from avcfix import proc
 from avcfix.cli import main
@@ -28,7 +29,6 @@ from avcfix.names.identifiers import (
 )
 from avcfix.names.m4names import M4_BUILTINS, REFPOLICY_MACROS, m4_words
 from avcfix.toolchain.headers import DEVEL_INCLUDE, header_dirs, header_macro_names
-from policy_helpers import DEVEL_MAKEFILE, PP_TO_CIL, need_tools
 
 SCTX = "system_u:system_r:httpd_t:s0"
 EUCA_LOG = str(Path(__file__).resolve().parents[1] / "fixtures" / "eucanetd" / "audit.log")
@@ -218,7 +218,7 @@ def test_every_header_word_the_filter_accepts_stays_itself(m4_state, header_word
     accepted = [w for w in header_words if w[0].isalpha() and identifier_problem(w, "type", reserved) is None]
     assert len(accepted) > 1000 and "read" in accepted and "shadow_t" in accepted
     out = _through_m4(m4_state, accepted, tmp_path)
-    changed = [(w, o) for w, o in zip(accepted, out) if o != f"@{w}@"]
+    changed = [(w, o) for w, o in zip(accepted, out, strict=False) if o != f"@{w}@"]
     assert not changed and len(out) == len(accepted), changed[:10]
 
 
@@ -235,7 +235,7 @@ def test_any_accepted_name_passes_m4_unchanged(m4_state, header_words, tmp_path,
     for _ in range(30):
         parts = data.draw(st.lists(st.sampled_from(header_words), min_size=1, max_size=3))
         seps = data.draw(st.lists(_SEPARATORS, min_size=len(parts), max_size=len(parts)))
-        name = "a" + "".join(s + p for s, p in zip(seps, parts))
+        name = "a" + "".join(s + p for s, p in zip(seps, parts, strict=True))
         kind = data.draw(st.sampled_from(["type", "class", "permission", "module"]))
         if identifier_problem(name, kind, reserved) is None:
             names.append(name)

@@ -23,7 +23,6 @@ from avcfix.explain.protocol import AccessKey
 from avcfix.index import cache
 from avcfix.index.build import Inputs
 from avcfix.index.facts import IndexFacts
-
 from tests.policy_helpers import need_tools
 
 TINY = """

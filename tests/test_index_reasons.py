@@ -38,7 +38,6 @@ from avcfix.explain.facts import PolicyFacts
 from avcfix.explain.protocol import AccessKey, Analysis
 from avcfix.index import open_index_facts
 from avcfix.index.cache import temporary_cache
-
 from tests.test_corpus import corpus_files
 
 #: Synthetic keys per policy (PolicyFacts takes about 4 ms per key and permission).
@@ -79,7 +78,7 @@ def _mismatches(keys: list[AccessKey], truth: PolicyFacts, index: Any) -> list[s
         if a.permissive_domain != b.permissive_domain:
             bad.append(f"{key}: permissive_domain {a.permissive_domain} != {b.permissive_domain}")
         assert [p for p, _ in a.verdicts] == [p for p, _ in b.verdicts] == list(key.perms)
-        for (perm, va), (_p, vb) in zip(a.verdicts, b.verdicts):
+        for (perm, va), (_p, vb) in zip(a.verdicts, b.verdicts, strict=True):
             expected = (va.reason, va.booleans, va.differs)
             actual = (vb.reason, vb.booleans, vb.differs)
             if expected != actual:
@@ -158,7 +157,7 @@ class _Drawer:
         for rule in p.terules():
             if rule.ruletype == allow:
                 try:
-                    rule.conditional
+                    _ = rule.conditional
                 except Exception:  # noqa: BLE001 - setools RuleNotConditional
                     self.rules.append(rule)
                 else:

@@ -76,7 +76,7 @@ def _sample_keys(ref: TargetPolicy, every: int = 211, every_cond: int = 23) -> s
 
 def _is_conditional(rule) -> bool:
     try:
-        rule.conditional
+        _ = rule.conditional
     except Exception:  # setools' RuleNotConditional
         return False
     return True

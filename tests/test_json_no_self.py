@@ -14,13 +14,13 @@ import re
 from pathlib import Path
 
 import pytest
+from bundle_helpers import members
 
 from avcfix.cli import main
 from avcfix.loop.model import IterationReport, Phase
 from avcfix.names.identifiers import default_module_name
 from avcfix.policy.model import AvRule, NameSet, RuleKind
 from avcfix.report.jsondoc import expand_self, rule_lines_json
-from bundle_helpers import members
 
 PROJECT = Path(__file__).resolve().parents[1]
 EUCA = str(PROJECT / "fixtures" / "eucanetd" / "audit.log")

@@ -23,9 +23,9 @@ import tarfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import json_schemas
 import pytest
 
-import json_schemas
 from avcfix.cli import main
 
 PROJECT = Path(__file__).resolve().parents[1]

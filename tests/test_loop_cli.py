@@ -7,11 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pexpect
+from cli_helpers import avcfix_exe
 
 from avcfix.toolchain import semodule
-from avcfix.toolchain.store import PolicyRoot
-from cli_helpers import avcfix_exe
-from avcfix.toolchain.store import copy_root
+from avcfix.toolchain.store import PolicyRoot, copy_root
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from cli_helpers import PROJECT, avcfix_exe, lab_settings, run_loop
 
 from avcfix.lab.kernel import LabState
 from avcfix.lab.scenario import LABS_DIR, load_scenario
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot
-from cli_helpers import PROJECT, avcfix_exe, lab_settings, run_loop
 
 DOMAIN = "eucalyptus_eucanetd_t"
 MODULE = "eucanetd_local"

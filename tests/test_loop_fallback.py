@@ -21,27 +21,28 @@ iteration with ``no_progress`` ("the same denials came back after the last fix")
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import signal
 from pathlib import Path
 
 import pytest
 import setools
+from cli_helpers import lab_settings, run_loop
 
 from avcfix.audit.group import group_denials
+from avcfix.explain.fixes import Fix, aimed_at_object, fix_for, fix_from_advice
 from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
 from avcfix.explain.objects import DeniedObject, ObjectKind
 from avcfix.lab.backends import Lab
 from avcfix.lab.kernel import LabState
 from avcfix.lab.scenario import LABS_DIR, Access, Check, FileLabel, Target, load_scenario
-from avcfix.loop.backends import BuilderInstaller, FactsExplainer
+from avcfix.loop.backends import BuilderInstaller
 from avcfix.loop.engine import EventKind, Loop
-from avcfix.explain.fixes import Fix, aimed_at_object, fix_for, fix_from_advice
 from avcfix.loop.journal import Journal
 from avcfix.loop.model import LoopOptions, Outcome
 from avcfix.system import auditlog
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from cli_helpers import lab_settings, run_loop
 
 HTTPD = "httpd-fallback"
 INDEX = "/var/www/html/index.html"
@@ -201,7 +202,7 @@ def test_a_relabel_that_does_not_stick_falls_back_to_the_module_rule(euca_root: 
     fbs = report.fallbacks
     assert len(fbs) == len(applied)
     assert fbs[0].did_not_help == f"restorecon -v {conf}"
-    for before, after in zip(fbs, fbs[1:]):
+    for before, after in itertools.pairwise(fbs):
         assert after.did_not_help == before.next  # each fallback names the fix tried by the one before
     assert fbs[-1].next_kind == "module"
     assert fbs[-1].next == "allow eucalyptus_eucanetd_t tmp_t:file { open read };"

@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_helpers import avcfix_exe
+from fs_helpers import read_only_mount, unwritable
 
 from avcfix import proc
 from avcfix.errors import ExitCode
@@ -26,8 +28,6 @@ from avcfix.loop.engine import EventKind, Loop, LoopEvent
 from avcfix.loop.model import LoopOptions, Outcome
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from cli_helpers import avcfix_exe
-from fs_helpers import read_only_mount, unwritable
 
 PROJECT = Path(__file__).resolve().parents[1]
 MODULE = "eucanetd_local"

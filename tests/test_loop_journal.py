@@ -7,17 +7,17 @@ import os
 from pathlib import Path
 
 import pytest
+from test_system_backends import _finding
 
 from avcfix import proc
 from avcfix.errors import ExitCode, ToolError, UsageError
-from avcfix.explain.model import AdviceKind
 from avcfix.explain.fixes import Fix, fix_for
+from avcfix.explain.model import AdviceKind
 from avcfix.loop.guard import StateGuard
 from avcfix.loop.journal import Journal, Owner, recover
 from avcfix.loop.session import BusyError, LoopLock, LoopSession, StateDirError, machine_of, state_dir_for
 from avcfix.system.semanage import SemanageAdmin, parse_boolean_list, parse_local_fcontexts, parse_local_ports
 from avcfix.toolchain.store import PolicyRoot
-from test_system_backends import _finding
 
 LIVE = PolicyRoot(Path("/"), "default")
 

@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_helpers import avcfix_exe, run_loop
 
 from avcfix.errors import UsageError
 from avcfix.lab.backends import Lab
@@ -26,7 +27,6 @@ from avcfix.policy.skeleton import check_name, check_path, devel_dir, fc_regex, 
 from avcfix.toolchain.compile import devel_build_for
 from avcfix.toolchain.headers import header_macro_names
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from cli_helpers import avcfix_exe, run_loop
 
 NAME, EXE = "tinyd", "/usr/sbin/tinyd"
 

@@ -176,7 +176,7 @@ def test_make_deb_builds_a_package_that_runs(tmp_path: Path) -> None:
     completions = {"avcfix.bash": "/usr/share/bash-completion/completions/avcfix",
                    "_avcfix": "/usr/share/zsh/vendor-completions/_avcfix",
                    "avcfix.fish": "/usr/share/fish/vendor_completions.d/avcfix.fish"}
-    for name, path in completions.items():
+    for path in completions.values():
         assert path in files, path
 
     fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends", "Recommends"],

@@ -7,14 +7,14 @@ import random
 from pathlib import Path
 
 import pytest
+from policy_helpers import compile_te, finding, group, groups_from_log, no_policy_findings, te_statement_lines
 
 from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
-from avcfix.policy.generate import generate_module
 from avcfix.names.identifiers import InvalidIdentifier
+from avcfix.policy.generate import generate_module
 from avcfix.policy.model import AvRule, NameSet, RuleKind, XpermRule
 from avcfix.policy.render import render_cil, render_te, rule_te
 from avcfix.policy.te_parse import parse_te
-from policy_helpers import compile_te, finding, group, groups_from_log, no_policy_findings, te_statement_lines
 
 
 def allow_lines(text: str) -> list[str]:
@@ -164,8 +164,8 @@ def test_injection_names_rejected_text_only_in_comments(tmp_path: Path) -> None:
 def test_injection_through_real_log_lines(tmp_path: Path) -> None:
     """Hex-encoded comm/name fields (as the kernel writes them) holding newlines,
     quotes and braces, and a context whose type is not an identifier."""
-    comm = 'ev"; allow\n}'.encode().hex().upper()
-    name = '/tmp/x\nallow evil_t shadow_t:file read;'.encode().hex().upper()
+    comm = b'ev"; allow\n}'.hex().upper()
+    name = b'/tmp/x\nallow evil_t shadow_t:file read;'.hex().upper()
     log = tmp_path / "audit.log"
     log.write_text(
         f"type=AVC msg=audit(1700000100.000:100): avc:  denied  {{ read }} for  pid=10 comm={comm} "

@@ -15,13 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from avcfix import proc
-from avcfix.policy.generate import generate_module
-from avcfix.policy.model import Module
-from avcfix.policy.render import render_cil, render_te
-from avcfix.policy.te_parse import parse_te
-from avcfix.toolchain.store import copy_root
 from policy_helpers import (
     GOLDEN,
     PROJECT,
@@ -34,6 +27,13 @@ from policy_helpers import (
     no_policy_findings,
     pp_to_cil,
 )
+
+from avcfix import proc
+from avcfix.policy.generate import generate_module
+from avcfix.policy.model import Module
+from avcfix.policy.render import render_cil, render_te
+from avcfix.policy.te_parse import parse_te
+from avcfix.toolchain.store import copy_root
 
 EUCA = "eucalyptus_eucanetd_t"
 CORPUS_LOG = "selinux_audit2allow_test.log"

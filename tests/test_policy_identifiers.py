@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from policy_helpers import need_tools
 
+from avcfix import proc
 from avcfix.names.identifiers import (
     InvalidIdentifier,
     check_identifier,
@@ -11,8 +13,6 @@ from avcfix.names.identifiers import (
     identifier_problem,
     is_identifier,
 )
-from policy_helpers import need_tools
-from avcfix import proc
 
 VALID = ["httpd_t", "a", "eucalyptus_eucanetd_t", "my-type_t", "x.y_t", "A1", "container.process", "name_bind"]
 INVALID = [

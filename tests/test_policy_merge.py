@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from policy_helpers import TE_DATA, compile_refpolicy, compile_te, te_statement_lines
+from policy_strategies import modules
 
 from avcfix.cli import main
 from avcfix.errors import UsageError
+from avcfix.names.identifiers import InvalidIdentifier
 from avcfix.policy.merge import bump_version, merge_modules, rule_changes
 from avcfix.policy.model import AvRule, HeaderStyle, Opaque, RuleKind
 from avcfix.policy.render import render_te, rule_te
 from avcfix.policy.te_parse import parse_te
-from policy_helpers import TE_DATA, compile_refpolicy, compile_te, te_statement_lines
-from policy_strategies import modules
 
 
 def load(name: str):
@@ -105,7 +106,7 @@ def test_name_version_and_errors() -> None:
     assert merge_modules([m], name="other", version="3.1").name == "other"
     with pytest.raises(UsageError):
         merge_modules([])
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidIdentifier):
         merge_modules([m], name="bad name")
 
 

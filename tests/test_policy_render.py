@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from policy_helpers import TE_DATA, cil_rule_lines, compile_te, pp_to_cil
 
 from avcfix.policy.model import AvRule, Module, NameSet, Opaque, RuleKind, clean_comment
 from avcfix.policy.render import NotRepresentable, render_cil, render_te
 from avcfix.policy.te_parse import parse_te
-from policy_helpers import TE_DATA, cil_rule_lines, compile_te, pp_to_cil
 
 DECLS = """module decl_test 1.0;
 require {

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from policy_helpers import TE_DATA, compile_te
+from policy_strategies import modules
 
 from avcfix.errors import PolicyError
 from avcfix.policy.model import (
@@ -21,8 +23,6 @@ from avcfix.policy.model import (
 )
 from avcfix.policy.render import render_te, rule_te
 from avcfix.policy.te_parse import TeSyntaxError, parse_te
-from policy_helpers import TE_DATA, compile_te
-from policy_strategies import modules
 
 FULL = """\
 # A hand-written module with a bit of everything.

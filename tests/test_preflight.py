@@ -19,6 +19,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_helpers import avcfix_exe
+from fs_helpers import read_only_mount
 
 from avcfix.loop.model import PreflightCheck
 from avcfix.loop.preflight import (
@@ -33,8 +35,6 @@ from avcfix.system import auditctl
 from avcfix.system.auditctl import AuditStatus
 from avcfix.system.hostfacts import RealHost, parse_auditd_conf, parse_cap_eff
 from avcfix.toolchain.store import PolicyRoot
-from cli_helpers import avcfix_exe
-from fs_helpers import read_only_mount
 
 PROJECT = Path(__file__).resolve().parents[1]
 LOG = Path("/var/log/audit/audit.log")

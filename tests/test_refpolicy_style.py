@@ -104,10 +104,10 @@ class A2A:
                         if "(" in line and not line.strip().startswith(("#", "allow", "require", "dontaudit"))})
         parts = refpolicy_db.expand_parts(tree, [text] + calls)
         self.whole = parts[0]
-        self.calls = list(zip(calls, parts[1:]))
+        self.calls = list(zip(calls, parts[1:], strict=False))
 
 
-def _check_module(tree, db: Database, module: dict, needed: set, a2a: "A2A | None", ours=None,
+def _check_module(tree, db: Database, module: dict, needed: set, a2a: A2A | None, ours=None,
                   completed: set | None = None) -> dict:
     """The properties every refpolicy module must have; returns figures for the report.
     ``ours``: the module's m4 expansion when the caller made it (several in one m4 run).
@@ -397,7 +397,7 @@ def test_corpus_logs_exact_compiled_and_not_wider(which, request, capsys, tmp_pa
         a2a = A2A(tree, _audit2allow_R(log, info, policy))
         mods = [m for m in doc["modules"] if m["te"] is not None]
         texts = [Path(m["te"]).read_text().split("\n", 1)[1] for m in mods]  # policy_module() dropped
-        for m, ours in zip(mods, refpolicy_db.expand_parts(tree, texts)):
+        for m, ours in zip(mods, refpolicy_db.expand_parts(tree, texts), strict=False):
             assert m["compiled"], m["module"]
             needed = _quads_of_te(raw_dir / f"{m['module']}.te")
             figures = _check_module(tree, db, m, needed, a2a, ours)

@@ -8,8 +8,9 @@ import pytest
 
 from avcfix import proc
 from avcfix.errors import ToolError, UsageError
-from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
 from avcfix.explain.fixes import fix_for
+from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
+from avcfix.names.identifiers import InvalidIdentifier
 from avcfix.system import auditctl
 from avcfix.system.semanage import SemanageAdmin, parse_permissive_list
 from avcfix.system.systemd import SystemdService, check_unit_name, context_type, healthy, parse_show
@@ -48,9 +49,9 @@ def test_live_semanage_argv() -> None:
 
 def test_live_admin_refuses_injected_names() -> None:
     admin = SemanageAdmin(LIVE, runner=Recorder())
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidIdentifier):
         admin.set_permissive("-D", True)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidIdentifier):
         admin.set_permissive("x_t; reboot", True)
 
 

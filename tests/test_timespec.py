@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from avcfix.audit.timespec import WORDS, parse_time_spec
 from avcfix.errors import UsageError
 from avcfix.system.boottime import read_boot_time
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 # Wednesday 2025-11-05 14:30:15.250 UTC
 NOW = datetime(2025, 11, 5, 14, 30, 15, 250000, tzinfo=UTC).timestamp()

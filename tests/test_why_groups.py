@@ -123,7 +123,7 @@ def test_spills_fold_back_to_the_sequential_grouping(seed):
     acc = GroupAccumulator()
     buf = io.BytesIO()
     spills = 0
-    for i, d in enumerate(denials):
+    for d in denials:
         acc.add(d)
         if rng.random() < 0.05:
             acc.spill(buf)

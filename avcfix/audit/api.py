@@ -13,8 +13,9 @@ bounded whatever the size of the input. Unreadable sources raise
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, BinaryIO
 
 from avcfix.audit import fastpath
 from avcfix.audit.accel import cscan as _cscan

@@ -9,8 +9,8 @@ their first record arrived.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from avcfix.audit.records import PathRecord, Record
 

@@ -22,7 +22,6 @@ from avcfix.audit.records import (
     SockaddrRecord,
     SyscallRecord,
 )
-
 from avcfix.audit.syscalls import arch_name as _arch_name
 
 

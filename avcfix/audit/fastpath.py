@@ -16,7 +16,7 @@ form of each record) are :mod:`avcfix.audit.grammar`'s.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from avcfix.audit import fields as F
 from avcfix.audit.accel import cscan as _cscan  # the C accelerator: None when it is not built
@@ -35,7 +35,6 @@ from avcfix.audit.grammar import SADDR as _SADDR
 from avcfix.audit.grammar import SYSCALL_HEAD as _SYSCALL_HEAD
 from avcfix.audit.model import Context, Denial, PathItem
 from avcfix.audit.scanner import RawEvent
-
 
 _OCTAL_DIGITS = frozenset(b"01234567")
 

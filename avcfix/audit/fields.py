@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import posixpath
 import time as _time
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 from avcfix.audit.grammar import HEX as _HEX
 from avcfix.audit.grammar import INTERP_EVENT_ID as _INTERP_ID

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import heapq
 import pickle
-from typing import BinaryIO, Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import BinaryIO
 
 from avcfix.audit.model import Denial, DenialGroup
 
@@ -230,9 +231,9 @@ class GroupAccumulator:
             return
         if type(acc) is not _Acc:
             acc = self._accs[key] = _Acc(acc)  # type: ignore[arg-type]
-        _add_to(acc, d)  # type: ignore[arg-type]
+        _add_to(acc, d)
 
-    def merge(self, later: "GroupAccumulator") -> None:
+    def merge(self, later: GroupAccumulator) -> None:
         """Fold in the groups of denials that came after this accumulator's."""
         self._merge_items(later._accs.items())
 
@@ -263,7 +264,7 @@ class GroupAccumulator:
             if batch is not None:
                 self._merge_items(batch)
 
-    def _merge_items(self, items: Iterable[tuple[Key, "_Acc | Denial"]]) -> None:
+    def _merge_items(self, items: Iterable[tuple[Key, _Acc | Denial]]) -> None:
         accs = self._accs
         for key, other in items:
             mine = accs.get(key)
@@ -288,7 +289,7 @@ class GroupAccumulator:
     def count(self, key: Key) -> int:
         """How many denials group ``key`` has."""
         acc = self._accs[key]
-        return acc.count if type(acc) is _Acc else 1  # type: ignore[union-attr]
+        return acc.count if type(acc) is _Acc else 1
 
     def keys(self) -> list[Key]:
         """Every group's key, sorted."""
@@ -299,7 +300,7 @@ class GroupAccumulator:
         order), and of the other half of any of them (the same source, target
         and class, permissive the other way: explained together), sorted."""
         accs = self._accs
-        counts = ((-(a.count if type(a) is _Acc else 1), k) for k, a in accs.items())  # type: ignore[union-attr]
+        counts = ((-(a.count if type(a) is _Acc else 1), k) for k, a in accs.items())
         keys = {k for _, k in heapq.nsmallest(n, counts)}
         keys |= {other for k in list(keys) if (other := (k[0], k[1], k[2], not k[3])) in accs}
         return sorted(keys)

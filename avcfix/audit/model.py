@@ -21,7 +21,7 @@ class Context:
     level: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "Context | None":
+    def parse(cls, text: str) -> Context | None:
         """Split ``user:role:type[:level]``; ``None`` when it is not a context.
 
         The parts are interned: a log with many distinct contexts repeats the

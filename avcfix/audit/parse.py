@@ -11,8 +11,8 @@ Anything it cannot understand becomes a :class:`~avcfix.audit.model.Skipped`.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Callable, Mapping, Union
 
 from avcfix.audit import fields as F
 from avcfix.audit.grammar import AVC as _AVC
@@ -38,11 +38,10 @@ from avcfix.audit.records import (
     SockaddrRecord,
     SyscallRecord,
 )
-
 from avcfix.audit.syscalls import syscall_name as _syscall_name
 from avcfix.audit.syscalls import syscall_number as _syscall_number
 
-Parsed = Union[Record, Skipped]
+Parsed = Record | Skipped
 
 #: What may stand right before a ``type=`` that starts a record.
 _TYPE_PRECEDERS = " \t:'" + _GS

@@ -8,9 +8,9 @@ add the fields their type defines; any other type is a :class:`GenericRecord`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from avcfix.audit.model import Context
 

@@ -22,8 +22,10 @@ The patterns are :mod:`avcfix.audit.grammar`'s.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Collection, Iterable, Iterator
 from itertools import compress
-from typing import Callable, Collection, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 from avcfix.audit.accel import cscan as _cscan
 from avcfix.audit.grammar import DENIAL_MARKERS, DENIAL_NEEDLES, NODE_PREFIXES
@@ -164,7 +166,7 @@ def _slow_block(lines: list[bytes], first_lineno: int, source: str,
             if len(starts) > 1:
                 starts[0] = 0
                 starts.append(len(line))
-                pieces = [line[a:b].rstrip() for a, b in zip(starts, starts[1:])]
+                pieces = [line[a:b].rstrip() for a, b in itertools.pairwise(starts)]
             else:
                 pieces = [line]
         else:
@@ -255,7 +257,9 @@ def scan_raw_batches(
     last_seen: dict[bytes, int] = {}
     prev_keys: set[bytes] = set()
     #: The records of some keys in the previous block.
-    older: Callable[[set[bytes]], dict[bytes, RawEvent]] = lambda wanted: {}
+    def older(wanted: set[bytes]) -> dict[bytes, RawEvent]:
+        return {}
+
     lineno = first_line
     block_no = 0
     c_scan = _c_scan_block
@@ -264,8 +268,9 @@ def scan_raw_batches(
         got = c_scan(text, end, lineno, open_events, True) if end and c_scan is not None else None
         if got is not None:
             nlines, seen, marks, hits = got
-            prev_records: Callable[[set[bytes]], dict[bytes, RawEvent]] = (
-                lambda wanted, t=text, e=end, ln=lineno: c_scan(t, e, ln, wanted, False)[3])
+            def prev_records(wanted: set[bytes], t: bytes = text, e: int = end, ln: int = lineno,
+                             scan: Any = c_scan) -> dict[bytes, RawEvent]:
+                return scan(t, e, ln, wanted, False)[3]  # type: ignore[no-any-return]  # C function
         else:
             if lines is None:
                 lines = text[1:end - 1].split(b"\n")
@@ -279,7 +284,9 @@ def scan_raw_batches(
                 keys, recs, linenos, marks = _slow_block(lines, lineno, source, skip)
             seen = set(keys)
             hits = None
-            prev_records = (lambda wanted, k=keys, r=recs, ln=linenos: _collect(k, r, ln, wanted))
+            def prev_records(wanted: set[bytes], k: Any = keys, r: Any = recs,  # type: ignore[misc]
+                             ln: Any = linenos) -> dict[bytes, RawEvent]:
+                return _collect(k, r, ln, wanted)
         lineno += nlines
         counters.events += len(seen - prev_keys)
         # Records of marked events that arrived in the previous block, before the mark.

@@ -18,8 +18,9 @@ import os
 import stat
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from avcfix.errors import InputError
 
@@ -136,7 +137,7 @@ def _stream_blocks(src: Source, fh: BinaryIO, head: bytes) -> Iterator[tuple[byt
     raw = _Stream(head, fh)
     reader: BinaryIO | _Stream = raw
     if src.gzipped:
-        reader = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
+        reader = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[call-overload]  # _Stream has the read() GzipFile uses, not all of BinaryIO
     while True:
         block = reader.read(BLOCK_SIZE)
         if not block:
@@ -182,7 +183,7 @@ def read_blocks(src: Source, stdin: BinaryIO | None = None, *, start: int = 0,
 
 
 def _read_range(src: Source, start: int, end: int | None) -> Iterator[tuple[bytes, int]]:
-    if not src.seekable or src.gzipped:
+    if not src.seekable or src.gzipped or src.path is None:
         raise ValueError("byte ranges need a plain regular file")
     try:
         with open(src.path, "rb") as fh:

@@ -15,9 +15,9 @@ Lookups are cached per (arch, number): the scanner asks once per event.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache, lru_cache
 from types import MappingProxyType, ModuleType
-from typing import Mapping
 
 
 def _load_libaudit() -> ModuleType | None:
@@ -111,7 +111,7 @@ def arch_name(arch: str | int) -> str | None:
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _machine(canonical: str) -> int:
     """libaudit's machine number of a canonical arch name (-1: none)."""
     assert _libaudit is not None

@@ -13,8 +13,8 @@ import io
 import os
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from avcfix.errors import InputError
 

@@ -22,9 +22,9 @@ import json
 import os
 import shlex
 import stat
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from avcfix import proc
 from avcfix.audit.api import Progress, ScanStats

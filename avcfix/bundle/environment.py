@@ -6,9 +6,9 @@ reason. Gathering never raises for a missing fact.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from avcfix.bundle.facts import Fact
 from avcfix.bundle.hostfacts import HostFacts

@@ -18,11 +18,11 @@ class Fact:
     missing: str | None = None
 
     @classmethod
-    def known(cls, value: Any) -> "Fact":
+    def known(cls, value: Any) -> Fact:
         return cls(value=value)
 
     @classmethod
-    def absent(cls, reason: str) -> "Fact":
+    def absent(cls, reason: str) -> Fact:
         return cls(missing=reason)
 
     @property

@@ -17,9 +17,10 @@ import platform
 import shutil
 import socket
 import struct
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 from avcfix import proc
 from avcfix.bundle.facts import Fact, LocalUser

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from avcfix.audit.grammar import AVC_NON_FIELDS as _BRACES
 from avcfix.audit.grammar import HEX as _HEXVAL

@@ -9,9 +9,10 @@ spans (:mod:`avcfix.bundle.markdown`).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from avcfix.audit.model import DenialGroup
 from avcfix.bundle.cap import Selection

@@ -98,7 +98,7 @@ _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----")
 
 
 _SECRET_NAME = re.compile(
-    "(?:{0})|(?:.*-)?(?:{1})".format("|".join(map(re.escape, sorted(SECRET_NAMES))),
+    "(?:{})|(?:.*-)?(?:{})".format("|".join(map(re.escape, sorted(SECRET_NAMES))),
                                      "|".join(map(re.escape, SECRET_WORDS))))
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 from avcfix.audit.api import Filters, Progress, ScanStats
 from avcfix.audit.model import Skipped
 from avcfix.errors import AvcfixError, ExitCode, InputError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 #: The log read when no source is given.
 DEFAULT_LOG = "/var/log/audit/audit.log"
@@ -88,14 +92,15 @@ def progress_reporter(console, enabled: bool) -> Iterator[Progress | None]:
     if not enabled or (may_be is not None and not may_be()) or not console.is_terminal:
         yield None
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress as RichProgress, TextColumn
+    from rich.progress import BarColumn, DownloadColumn, TextColumn
+    from rich.progress import Progress as RichProgress
 
     real = getattr(console, "real", console)  # a LazyConsole's Console
     # rich's live display would take over sys.stdout (and stderr) while it
     # runs: a document written to a redirected stdout would land on the terminal.
     with RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                       console=real, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(name: str, done: int, total: int | None) -> None:
             task = tasks.get(name)

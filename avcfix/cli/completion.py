@@ -62,7 +62,8 @@ def command_tree() -> tuple[tuple[Opt, ...], tuple[Cmd, ...]]:
     """The root's options and every subcommand, from the CLI itself."""
     import typer.main
 
-    from avcfix.cli import COMMANDS, app
+    from avcfix.cli import COMMANDS
+    from avcfix.cli.app import app
 
     for module in COMMANDS.values():
         importlib.import_module(module)

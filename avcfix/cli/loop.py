@@ -9,8 +9,8 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
 
 import typer
 from rich.markup import escape
@@ -22,9 +22,9 @@ from avcfix.cli.common import safe_text
 from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import ToolError, UsageError
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
-from avcfix.loop.session import BusyError, LoopSession, state_dir_for
 from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, NewDomainPlan, Outcome, PreflightCheck
 from avcfix.loop.preflight import failure_message
+from avcfix.loop.session import BusyError, LoopSession, state_dir_for
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Version of the ``--json`` report (README, "avcfix loop").
@@ -151,15 +151,15 @@ def _summary(report: LoopReport) -> None:
 
 @app.command()
 def loop(
-    service: Optional[str] = typer.Option(None, "--service", "-s", help="systemd unit to restart."),
-    lab: Optional[str] = typer.Option(None, "--lab", help="Run a lab scenario (SIMULATED kernel, real "
+    service: str | None = typer.Option(None, "--service", "-s", help="systemd unit to restart."),
+    lab: str | None = typer.Option(None, "--lab", help="Run a lab scenario (SIMULATED kernel, real "
                                       "policy and toolchain): a shipped scenario (avcfix/lab/scenarios) or a .toml path."),
-    domain: Optional[List[str]] = typer.Option(None, "--domain", "-d",
+    domain: list[str] | None = typer.Option(None, "--domain", "-d",
                                                help="Domain(s) to collect; overrides the service's."),
-    module: Optional[str] = typer.Option(None, "--module", "-m", help="Module name (default SERVICE_local)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Where the module's .te/.pp go "
+    module: str | None = typer.Option(None, "--module", "-m", help="Module name (default SERVICE_local)."),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Where the module's .te/.pp go "
                                            "(default: . ; lab: LAB_DIR/module)."),
-    settle: Optional[float] = typer.Option(None, "--settle", help="Seconds to let the service run "
+    settle: float | None = typer.Option(None, "--settle", help="Seconds to let the service run "
                                            "after a restart (default 5; lab 0)."),
     max_iterations: int = typer.Option(10, "--max-iterations", help="Stop after this many iterations."),
     permissive: bool = typer.Option(False, "--permissive", help="Collect everything in one permissive "
@@ -171,20 +171,20 @@ def loop(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before each install."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable report on stdout "
                                  "(--format json)."),
-    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help=FORMAT_HELP),
-    root: Optional[Path] = typer.Option(None, "--root", help="Policy root to install into "
+    fmt: OutputFormat | None = typer.Option(None, "--format", help=FORMAT_HELP),
+    root: Path | None = typer.Option(None, "--root", help="Policy root to install into "
                                         "(semodule -p ROOT; default /). Lab: the lab's base store."),
-    priority: Optional[int] = typer.Option(None, "--priority", help="semodule -X PRIORITY."),
+    priority: int | None = typer.Option(None, "--priority", help="semodule -X PRIORITY."),
     log: Path = typer.Option(DEFAULT_LOG, "--log", help="The audit log to read."),
-    lab_dir: Optional[Path] = typer.Option(None, "--lab-dir", help="Lab workspace (policy root, log, "
+    lab_dir: Path | None = typer.Option(None, "--lab-dir", help="Lab workspace (policy root, log, "
                                            "module); reused when it exists. Default: a new temp dir."),
     recover: bool = typer.Option(False, "--recover", help="Only undo what an interrupted (killed) loop "
                                  "left on this root (--root) or lab (--lab-dir), then exit."),
-    new_domain: Optional[str] = typer.Option(None, "--new-domain", help="Confine a service that has no domain "
+    new_domain: str | None = typer.Option(None, "--new-domain", help="Confine a service that has no domain "
                                              "yet: install the skeleton module NAME (domain NAME_t, as 'build "
                                              "--new-domain'), relabel --exec, then loop; taken back unless "
                                              "the loop converges."),
-    exec_path: Optional[str] = typer.Option(None, "--exec", help="With --new-domain: the service's executable."),
+    exec_path: str | None = typer.Option(None, "--exec", help="With --new-domain: the service's executable."),
     exact: bool = typer.Option(False, "--exact", help="No permission completion: only the denied "
                                "permissions, one restart per denial (docs/completion.md)."),
 ) -> None:
@@ -251,7 +251,7 @@ def _emit(report: LoopReport, as_json: bool) -> None:
         raise SystemExit(report.exit_code)
 
 
-def _check_names(domains: Sequence[str], module: Optional[str]) -> None:
+def _check_names(domains: Sequence[str], module: str | None) -> None:
     """--domain and --module must be SELinux identifiers (usage errors, exit 2)."""
     from avcfix.names.identifiers import identifier_problem
 
@@ -261,7 +261,7 @@ def _check_names(domains: Sequence[str], module: Optional[str]) -> None:
             raise UsageError(f"{what} {value!r}: {problem}")
 
 
-def _options(service: str, domains: tuple[str, ...], module: Optional[str], settle: float,
+def _options(service: str, domains: tuple[str, ...], module: str | None, settle: float,
              max_iterations: int, permissive: bool, dontaudit_off: bool, apply_advice: bool,
              complete: bool = True) -> LoopOptions:
     """``complete``: permission completion in the enforcing phase (``--exact`` turns it off)."""
@@ -272,7 +272,7 @@ def _options(service: str, domains: tuple[str, ...], module: Optional[str], sett
                        apply_advice=apply_advice, complete=complete)
 
 
-def _plan(nd: Optional[tuple[str, str]], exists) -> Optional[NewDomainPlan]:
+def _plan(nd: tuple[str, str] | None, exists) -> NewDomainPlan | None:
     """The ``--new-domain`` plan: relabel the executable and the skeleton's directories that exist."""
     from avcfix.policy.skeleton import LIB_DIR, LOG_DIR, RUN_DIR
 
@@ -283,9 +283,9 @@ def _plan(nd: Optional[tuple[str, str]], exists) -> Optional[NewDomainPlan]:
     return NewDomainPlan(name, exe, (exe, *[d for d in dirs if exists(d)]))
 
 
-def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, module, out_dir, settle,
+def _run_lab(lab: str, lab_dir: Path | None, base: Path | None, domains, module, out_dir, settle,
              max_iterations, permissive, dontaudit_off, apply_advice, priority, confirm, printer,
-             nd: Optional[tuple[str, str]] = None, complete: bool = True) -> LoopReport:
+             nd: tuple[str, str] | None = None, complete: bool = True) -> LoopReport:
     from avcfix.lab.backends import Lab, prepare_root
     from avcfix.lab.scenario import find_scenario, load_scenario
     from avcfix.loop.backends import BuilderInstaller
@@ -321,7 +321,7 @@ def _run_lab(lab: str, lab_dir: Optional[Path], base: Optional[Path], domains, m
 
 def _run_system(service, domains, module, out_dir, settle, max_iterations, permissive, dontaudit_off,
                 apply_advice, root, priority, log, confirm, printer,
-                nd: Optional[tuple[str, str]] = None, complete: bool = True) -> LoopReport:
+                nd: tuple[str, str] | None = None, complete: bool = True) -> LoopReport:
     from avcfix.loop.backends import BuilderInstaller, FactsExplainer
     from avcfix.system.semanage import SemanageAdmin
     from avcfix.system.systemd import SystemdService, check_unit_name
@@ -368,8 +368,8 @@ def _session(state_dir: Path, meta: dict, announce: bool = True) -> Iterator[Loo
         yield session
 
 
-def _recover(lab: Optional[str], lab_dir: Optional[Path], root: Optional[Path],
-             service: Optional[str]) -> LoopReport:
+def _recover(lab: str | None, lab_dir: Path | None, root: Path | None,
+             service: str | None) -> LoopReport:
     """``--recover``: lock, undo what interrupted runs left, report it."""
     if lab is not None and lab_dir is None:
         raise UsageError("--recover of a lab needs its --lab-dir DIR")

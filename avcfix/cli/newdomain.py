@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 from rich.markup import escape
 
@@ -29,9 +28,9 @@ def _t(text: object) -> str:
     return escape(safe_text(text))
 
 
-def new_domain_build(name: Optional[str], exec_path: Optional[str], permissive: bool, args: list[str], *,
-                     module: Optional[str], out_dir: Path, root: Optional[Path], install: bool,
-                     priority: Optional[int], as_json: bool, all_domains: bool,
+def new_domain_build(name: str | None, exec_path: str | None, permissive: bool, args: list[str], *,
+                     module: str | None, out_dir: Path, root: Path | None, install: bool,
+                     priority: int | None, as_json: bool, all_domains: bool,
                      cil: bool) -> tuple[list[str], str] | None:
     """Handle ``--new-domain``; None when done, else (args, module) for the normal build."""
     from avcfix.newdomain import build_new_domain, next_steps

@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from typing import Optional
 
 from avcfix.errors import UsageError
 
@@ -52,7 +51,7 @@ def colour_allowed() -> bool:
     return not os.environ.get("NO_COLOR") and os.environ.get("TERM", "") != "dumb"
 
 
-def resolve_format(fmt: Optional[OutputFormat | str], as_json: bool = False,
+def resolve_format(fmt: OutputFormat | str | None, as_json: bool = False,
                    allowed: tuple[str, ...] = ("rich", "text", "json")) -> str:
     """The format a command prints in: ``--json`` is ``--format json``; no
     option is rich on a terminal, text otherwise."""

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from avcfix.audit.raw import format_event
 from avcfix.cli.app import app, console, console_err
-from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.cli.common import (
     default_sources,
     explain_default_source_error,
@@ -18,6 +16,7 @@ from avcfix.cli.common import (
     progress_reporter,
     report_skipped,
 )
+from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import InputError, UsageError
 from avcfix.triage import Triage
 
@@ -34,25 +33,25 @@ def _write_raw(t: Triage, progress) -> None:
 
 @app.command()
 def why(
-    sources: Optional[List[str]] = typer.Argument(
+    sources: list[str] | None = typer.Argument(
         None, help="Audit logs (plain or .gz), ausearch/dmesg/journal/logcat output, or '-' for stdin. "
         "Default: /var/log/audit/audit.log."),
-    domain: Optional[str] = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
-    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Start time: recent, today, boot, yesterday, "
+    domain: str | None = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
+    comm: str | None = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
+    since: str | None = typer.Option(None, "--since", help="Start time: recent, today, boot, yesterday, "
                                         "this-week, epoch, 2025-11-01T12:00, MM/DD/YYYY [HH:MM:SS]..."),
-    until: Optional[str] = typer.Option(None, "--until", help="End time (same forms as --since)."),
+    until: str | None = typer.Option(None, "--until", help="End time (same forms as --since)."),
     raw: bool = typer.Option(False, "--raw", help="Print the correlated events in ausearch's layout."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (--format json; docs/json.md)."),
-    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help=FORMAT_HELP),
+    fmt: OutputFormat | None = typer.Option(None, "--format", help=FORMAT_HELP),
     brief: bool = typer.Option(False, "--brief", help="One line per group (count, domain, target:class, "
                                "perms, reason, first fix), most denials first; json: a compact list."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain against."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+    policy: Path | None = typer.Option(None, "--policy", help="Binary policy to explain against."),
+    root: Path | None = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1,
                                        help="Processes for one big plain log (default: automatic)."),
-    max_groups: Optional[int] = typer.Option(None, "--max-groups", min=1,
+    max_groups: int | None = typer.Option(None, "--max-groups", min=1,
                                              help="Report: past this many groups (default 300), show the groups "
                                              "with the most denials and sum up the others per domain "
                                              "(all are in --json)."),
@@ -71,8 +70,8 @@ def why(
     report_skipped(t.stats, console_err, strict)
 
 
-def _why(t: Triage, sources: Optional[List[str]], out_format: str, as_json: bool, raw: bool, brief: bool,
-         max_groups: Optional[int], show_all: bool) -> None:
+def _why(t: Triage, sources: list[str] | None, out_format: str, as_json: bool, raw: bool, brief: bool,
+         max_groups: int | None, show_all: bool) -> None:
     """Scan, explain and write what ``why`` was asked for (the facts are ``t``'s)."""
     stream = None
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.names.identifiers import is_identifier
 
@@ -61,7 +61,7 @@ def setsebool(settings: Sequence[tuple[str, bool]]) -> str | None:
     words = ["on" if v else "off" for _, v in settings]
     if len(settings) == 1:
         return f"setsebool -P {settings[0][0]} {words[0]}"
-    return "setsebool -P " + " ".join(f"{n}={w}" for (n, _), w in zip(settings, words))
+    return "setsebool -P " + " ".join(f"{n}={w}" for (n, _), w in zip(settings, words, strict=True))
 
 
 def semanage_port(port_type: str, proto: str, port: int | None, modify: bool = False) -> str | None:

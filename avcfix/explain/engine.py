@@ -16,8 +16,8 @@ keeps its underlying reason (``Finding.underlying``) and that reason's advice.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import Iterable, Iterator, Sequence
 
 from avcfix.audit.model import DenialGroup
 from avcfix.explain import advisors

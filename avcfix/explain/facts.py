@@ -22,9 +22,10 @@ import itertools
 import os
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from avcfix.audit.model import Context
 from avcfix.errors import PolicyError
@@ -74,7 +75,7 @@ def open_facts(
     *,
     policy_xml: Path | None = None,
     backend: str | None = None,
-) -> "Any":
+) -> Any:
     """Open the policy to explain against, or ``None`` when there is none.
 
     ``policy`` given: that file (file_contexts from ``root`` when given, else
@@ -217,7 +218,7 @@ class PolicyFacts:
         """Release the file_contexts handle (the policy is freed with the object)."""
         self._labeler.close()
 
-    def __enter__(self) -> "PolicyFacts":
+    def __enter__(self) -> PolicyFacts:
         return self
 
     def __exit__(self, *exc: object) -> None:

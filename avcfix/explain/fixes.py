@@ -24,8 +24,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from avcfix.explain.model import Advice, AdviceKind, Finding
 from avcfix.explain.commands import is_system_tree, safe_path
+from avcfix.explain.model import Advice, AdviceKind, Finding
 from avcfix.names.identifiers import is_identifier
 
 #: Advice kinds the loop knows how to apply (``--apply-advice``).
@@ -74,7 +74,7 @@ class Fix:
                 "equal": list(self.equal) if self.equal else None}
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "Fix":
+    def from_json(cls, doc: dict[str, Any]) -> Fix:
         """A fix as journaled; its names are checked again (a journal is a file anyone root can edit)."""
         kind = AdviceKind(doc["kind"])
         booleans = tuple((str(n), bool(v)) for n, v in doc.get("booleans") or ())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from avcfix.audit.model import DenialGroup
@@ -92,7 +91,7 @@ class Finding:
     differs: tuple[str, ...] = ()
     #: The object the denial is about, resolved from the kernel's evidence
     #: (:func:`avcfix.explain.objects.resolve`); ``None`` when not resolved.
-    object: "DeniedObject | None" = None
+    object: DeniedObject | None = None
 
     @property
     def needs_module(self) -> bool:

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import enum
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from avcfix.audit.model import Denial
 

@@ -11,8 +11,9 @@ run it over either.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from avcfix.audit.model import Context
 from avcfix.explain.model import Reason

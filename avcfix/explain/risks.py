@@ -7,8 +7,8 @@ all match it (an empty set matches anything).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 #: Permissions that change a file or directory.
 WRITE_PERMS = frozenset(

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from avcfix.explain import labelfiles
 from avcfix.explain.labelfiles import RUNTIME_CONTEXT_FILES
@@ -232,7 +233,7 @@ class _Builder:
         rows = []
         names = sorted([(str(t), 0, t) for t in p.types()] + [(str(a), 1, a) for a in p.typeattributes()],
                        key=lambda x: x[0])
-        for i, (name, is_attr, _obj) in enumerate(names, start=1):
+        for i, (name, _is_attr, _obj) in enumerate(names, start=1):
             self.type_ids[name] = i
         members: list[tuple[int, int]] = []
         aliases: list[tuple[str, int]] = []

@@ -31,9 +31,9 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from avcfix.cachedir import cache_dir as shared_cache_dir
 from avcfix.errors import PolicyError

@@ -6,7 +6,7 @@ index (:mod:`avcfix.index.facts`).
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 #: An MLS level: (sensitivity order, category orders).
 Level = tuple[int, frozenset[int]]

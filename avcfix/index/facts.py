@@ -25,7 +25,8 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from avcfix.audit.model import Context
 from avcfix.explain.constraint import constraint_differs
@@ -107,7 +108,7 @@ class IndexFacts(AdvisorQueries):
         except sqlite3.Error:
             pass
 
-    def __enter__(self) -> "IndexFacts":
+    def __enter__(self) -> IndexFacts:
         return self
 
     def __exit__(self, *exc: object) -> None:

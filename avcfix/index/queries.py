@@ -13,7 +13,8 @@ file_contexts entries, genfs and run-time types come from the index.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from avcfix.explain.facts import (
     _CLASS_MODE,
@@ -209,7 +210,7 @@ class AdvisorQueries:
         if pol is None:
             import setools
 
-            pol = self._q["setools"] = setools.SELinuxPolicy(str(getattr(self, "path")))
+            pol = self._q["setools"] = setools.SELinuxPolicy(str(self.path))
         return pol
 
     def type_transition(self, domain: str, target: str, tclass: str, name: str | None = None) -> str | None:

@@ -19,18 +19,19 @@ The service, trail and admin objects implement the loop's Protocols.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from avcfix import proc
 from avcfix.audit.api import ScanStats
 from avcfix.errors import PolicyError, ToolError
+from avcfix.explain.fixes import Fix
 from avcfix.explain.model import AdviceKind
 from avcfix.lab.kernel import LabState, SimKernel
 from avcfix.lab.scenario import Scenario
 from avcfix.loop.backends import CurrentFacts, FactsExplainer
-from avcfix.explain.fixes import Fix
 from avcfix.loop.interfaces import ServiceRun, TrailRead
 from avcfix.system import auditlog
 from avcfix.toolchain import semodule
@@ -144,13 +145,13 @@ class Lab:
         """The loop's explainer, over the same facts as the lab's kernel."""
         return FactsExplainer(self.root, facts=self.facts)
 
-    def service(self) -> "LabService":
+    def service(self) -> LabService:
         return LabService(self)
 
-    def trail(self) -> "LabTrail":
+    def trail(self) -> LabTrail:
         return LabTrail(self.log)
 
-    def admin(self) -> "LabAdmin":
+    def admin(self) -> LabAdmin:
         return LabAdmin(self)
 
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from avcfix.audit.syscalls import available as syscalls_available
 from avcfix.audit.syscalls import syscall_number
@@ -139,7 +140,7 @@ class LabState:
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "LabState":
+    def from_json(cls, doc: dict[str, Any]) -> LabState:
         return cls(
             enforcing=bool(doc["enforcing"]), dontaudit=bool(doc["dontaudit"]),
             permissive_domains={str(d) for d in doc["permissive_domains"]},

@@ -35,10 +35,11 @@ Format (every key is documented in ``avcfix/lab/scenarios/README.md``)::
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from avcfix.audit.model import Context
 from avcfix.errors import InputError, UsageError

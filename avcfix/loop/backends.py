@@ -33,8 +33,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from avcfix import proc
 from avcfix.audit.model import DenialGroup
@@ -53,7 +54,7 @@ class BuilderInstaller:
     """Installs the loop's module into ``root`` through the builder."""
 
     def __init__(self, module: str, out_dir: Path, root: PolicyRoot, *, priority: int | None = None,
-                 record: Callable[[proc.Result], None] | None = None, facts: "CurrentFacts | None" = None) -> None:
+                 record: Callable[[proc.Result], None] | None = None, facts: CurrentFacts | None = None) -> None:
         self.module = module
         self.out_dir = Path(out_dir)
         self.root = root

@@ -49,20 +49,17 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass
-from typing import Callable, Sequence
-
-from dataclasses import field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from avcfix.audit.group import group_denials
 from avcfix.audit.model import Denial, DenialGroup
 from avcfix.errors import AvcfixError, CompileError, InputError, ToolError, UsageError
+from avcfix.explain.fixes import RELABELS, Fix, aimed_at_object, fix_from_advice, restorecon_fix
 from avcfix.explain.model import AdviceKind, Finding, Reason
 from avcfix.explain.objects import ObjectKind
-from avcfix.explain.fixes import RELABELS, Fix, aimed_at_object, fix_from_advice, restorecon_fix
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
-from avcfix.loop.journal import Journal
 from avcfix.loop.interfaces import (
     AuditTrail,
     Explainer,
@@ -70,6 +67,7 @@ from avcfix.loop.interfaces import (
     PolicyAdmin,
     ServiceControl,
 )
+from avcfix.loop.journal import Journal
 from avcfix.loop.model import (
     DenialSummary,
     Fallback,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from avcfix.loop.interfaces import PolicyAdmin
 from avcfix.loop.journal import Journal

@@ -13,12 +13,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from avcfix.audit.model import Denial, DenialGroup
-from avcfix.explain.model import Finding
 from avcfix.explain.fixes import Fix
+from avcfix.explain.model import Finding
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,9 +42,10 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from avcfix.errors import ToolError
 from avcfix.explain.fixes import Fix
@@ -122,7 +123,7 @@ class Owner:
     started: str
 
     @classmethod
-    def me(cls) -> "Owner":
+    def me(cls) -> Owner:
         return cls(os.getpid(), _boot_id(), _start_ticks(os.getpid()),
                    time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
@@ -137,7 +138,7 @@ class Owner:
                 "started": self.started}
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "Owner":
+    def from_json(cls, doc: dict[str, Any]) -> Owner:
         ticks = doc.get("start_ticks")
         return cls(int(doc.get("pid", 0)), str(doc.get("boot_id", "")),
                    int(ticks) if isinstance(ticks, int) else None, str(doc.get("started", "")))
@@ -212,7 +213,7 @@ class Journal:
             raise ToolError(f"cannot write the loop's journal {self.path}: {exc.strerror or exc}") from exc
 
     @classmethod
-    def load(cls, path: Path) -> "Journal":
+    def load(cls, path: Path) -> Journal:
         """Read a journal left on disk; a damaged one is an error naming the file."""
         try:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))

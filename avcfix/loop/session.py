@@ -24,8 +24,9 @@ import fcntl
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from avcfix.errors import AvcfixError, ExitCode
 from avcfix.loop.interfaces import PolicyAdmin
@@ -88,7 +89,7 @@ class LoopLock:
             holder = self._holder(fd)
             os.close(fd)
             raise BusyError(f"another avcfix loop holds {self.path} ({holder}): wait for it to end, or "
-                            "stop it (Ctrl-C or kill PID restores what it changed); nothing was changed")
+                            "stop it (Ctrl-C or kill PID restores what it changed); nothing was changed") from None
         except OSError as exc:
             os.close(fd)
             raise StateDirError(f"cannot lock {self.path}: {exc.strerror or exc}; nothing was changed") from exc
@@ -125,7 +126,7 @@ class LoopSession:
         self.recoveries: list[Recovery] = []
         self.journal: Journal | None = None
 
-    def __enter__(self) -> "LoopSession":
+    def __enter__(self) -> LoopSession:
         what = (f"avcfix loop --lab {self.meta.get('scenario_name')}" if self.meta.get("kind") == "lab"
                 else f"avcfix loop --service {self.meta.get('service')}" if self.meta.get("service")
                 else "avcfix loop --recover")

@@ -58,8 +58,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from avcfix.audit.fields import decode_saddr
 from avcfix.audit.model import Denial

@@ -28,13 +28,13 @@ from the log (comm, exe, paths, commands) only reaches comments, cleaned by
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from avcfix.explain.model import AdviceKind, Finding, Reason
-from avcfix.policy.complete import Completion
 from avcfix.names.identifiers import check_identifier, check_version, identifier_problem
+from avcfix.policy.complete import Completion
 from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind, XpermKind, XpermRule, clean_comment
 from avcfix.policy.requires import with_computed_require
 

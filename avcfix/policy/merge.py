@@ -12,8 +12,8 @@ module with itself changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from avcfix.errors import UsageError
 from avcfix.names.identifiers import check_identifier, check_version

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Union
 
 #: Control characters, DEL, and Unicode line/paragraph separators.
 _UNSAFE_COMMENT_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -107,7 +107,7 @@ class NameSet:
         object.__setattr__(self, "excluded", _uniq_sorted(self.excluded))
 
     @classmethod
-    def of(cls, *names: str) -> "NameSet":
+    def of(cls, *names: str) -> NameSet:
         """A plain set of the given names."""
         return cls(tuple(names))
 
@@ -121,7 +121,7 @@ class NameSet:
         """The one name of a plain one-name set, else ``None``."""
         return self.names[0] if self.is_plain and len(self.names) == 1 else None
 
-    def union(self, other: "NameSet") -> "NameSet":
+    def union(self, other: NameSet) -> NameSet:
         """The union of two plain sets."""
         if not (self.is_plain and other.is_plain):
             raise ValueError("only plain name sets can be unioned")
@@ -317,9 +317,9 @@ class Opaque:
 _CALL_DOMAIN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\(\s*([A-Za-z][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*)\s*[,)]")
 
 
-Rule = Union[AvRule, XpermRule]
-Declaration = Union[TypeDecl, AttributeDecl, TypeAttribute, RoleTypes]
-Statement = Union[AvRule, XpermRule, TypeDecl, AttributeDecl, TypeAttribute, RoleTypes, Opaque]
+Rule = AvRule | XpermRule
+Declaration = TypeDecl | AttributeDecl | TypeAttribute | RoleTypes
+Statement = AvRule | XpermRule | TypeDecl | AttributeDecl | TypeAttribute | RoleTypes | Opaque
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +364,7 @@ class Module:
         ``files_type(x_t)``, stay with the declarations). ``None``: not in a section."""
         return _section(op, {str(r.sources) for r in self.rules}, self.declared_types)
 
-    def with_changes(self, **changes) -> "Module":
+    def with_changes(self, **changes) -> Module:
         """A copy with some fields replaced (normalised again)."""
         return replace(self, **changes)
 

@@ -10,7 +10,7 @@ module's comments after the header and evidence comments above each rule.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from avcfix.errors import PolicyError
 from avcfix.policy.model import (

@@ -12,7 +12,7 @@ kept, and so are booleans (rules do not mention them).
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from avcfix.policy.model import (
     SELF,

@@ -39,9 +39,9 @@ without characters the file-contexts or m4 syntax would read.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Mapping
 
 from avcfix.errors import UsageError
 from avcfix.names.identifiers import identifier_problem
@@ -249,7 +249,7 @@ def write_skeleton(name: str, exec_path: str, *, macros: Collection[str],
         f"init_daemon_domain({t}, {ex})",
     ]
     if permissive:
-        te += ["", f"# the domain is permissive: denials are logged, not enforced", f"permissive {t};"]
+        te += ["", "# the domain is permissive: denials are logged, not enforced", f"permissive {t};"]
     te += ["", f"# {RUN_DIR}/{name}: pid file and sockets"]
     te += [f"type {run_t};"] + call(_pick(macros, "runtime_file"), run_t, "files_runtime_file")
     te += ["", f"# {LOG_DIR}/{name}: log files", f"type {log_t};", f"logging_log_file({log_t})"]

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from avcfix.audit.accel import cscan as _cscan
 from avcfix.audit.api import ScanStats
@@ -257,7 +258,7 @@ _SELF_RE = re.compile(r"(?<![A-Za-z0-9_.\-])self(?![A-Za-z0-9_\-])")
 _MARKED_RE = re.compile(r"([+-] )?(.*)\Z", re.S)
 
 
-def expand_self(rule: "Rule", attributes: Collection[str] = ()) -> tuple["Rule", ...]:
+def expand_self(rule: Rule, attributes: Collection[str] = ()) -> tuple[Rule, ...]:
     """``rule`` with ``self`` replaced by the real type names: one rule per
     source type when there are several (``allow { a_t b_t } self:c p;`` is
     ``allow a_t a_t:c p;`` plus ``allow b_t b_t:c p;``).

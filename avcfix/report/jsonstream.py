@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import io
 import os
-from typing import IO, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import IO
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial
@@ -89,7 +90,7 @@ class JsonStream:
             return
         head = chunk.read(3)  # "\n  " that starts the first object
         assert head == b"\n  ", head
-        self._out.write(("\n  " if self._n == 0 else ",\n  "))
+        self._out.write("\n  " if self._n == 0 else ",\n  ")
         self._n += count
         raw = getattr(self._out, "buffer", None)
         if raw is not None:

@@ -9,8 +9,8 @@ its limit is a warning sign too.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from avcfix import proc
 

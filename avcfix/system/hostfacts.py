@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from avcfix import proc
 from avcfix.loop.preflight import AUDITD_CONF, Privileges, UnitState

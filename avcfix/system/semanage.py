@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from avcfix import proc
 from avcfix.errors import InstallError, ToolError

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from avcfix import proc
 from avcfix.errors import UsageError

@@ -33,9 +33,9 @@ missing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from avcfix.audit.api import ScanStats
 from avcfix.loop.interfaces import TrailRead

@@ -51,9 +51,9 @@ from pathlib import Path
 from avcfix import proc
 from avcfix.cachedir import cache_dir
 from avcfix.errors import CompileError
-from avcfix.toolchain.compile import DEVEL_MAKEFILE, devel_build_for
 from avcfix.policy.refpolicy import access as access_mod
 from avcfix.policy.refpolicy.access import parse_expanded
+from avcfix.toolchain.compile import DEVEL_MAKEFILE, devel_build_for
 
 SCHEMA = 1
 HOST_DEVEL = DEVEL_MAKEFILE.parent

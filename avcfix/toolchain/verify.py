@@ -40,7 +40,7 @@ class AllowRule:
         return f"allow {self.source} {self.target}:{self.tclass} {perms};"
 
 
-def missing_rules(policy: "Path | TargetPolicy | IndexTarget", rules: Iterable[AllowRule]) -> tuple[AllowRule, ...]:
+def missing_rules(policy: Path | TargetPolicy | IndexTarget, rules: Iterable[AllowRule]) -> tuple[AllowRule, ...]:
     """The parts of ``rules`` that ``policy`` does not grant, sorted.
 
     Each returned rule holds only the permissions that are missing. Rules on
@@ -73,7 +73,7 @@ class IoctlRule:
                 "{ " + " ".join(f"0x{c:x}" for c in self.cmds) + " };")
 
 
-def missing_ioctls(policy: "Path | TargetPolicy | IndexTarget", rules: Iterable[IoctlRule]) -> tuple[IoctlRule, ...]:
+def missing_ioctls(policy: Path | TargetPolicy | IndexTarget, rules: Iterable[IoctlRule]) -> tuple[IoctlRule, ...]:
     """The ioctl commands of ``rules`` that ``policy``'s allowxperm rules do not grant, sorted."""
     pol = _policy(policy)
     wanted: dict[RuleKey, set[int]] = {}

@@ -6,8 +6,8 @@ All log-derived text (comm, exe, paths, type names) is rendered as plain
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import groupby
-from typing import Sequence
 
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
@@ -19,8 +19,8 @@ from avcfix.audit.api import ScanStats
 from avcfix.audit.model import DenialGroup
 
 # The groups a long report leaves out: computed without rich (why_text), shown here.
-from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, Omitted, omitted  # noqa: E402,F401
-from avcfix.ui.why_text import evidence_text, safe as _safe
+from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, Omitted, evidence_text, omitted  # noqa: E402,F401
+from avcfix.ui.why_text import safe as _safe
 
 
 def _evidence(g: DenialGroup) -> Text:
@@ -41,7 +41,7 @@ def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:
     grid.add_column(style="dim", no_wrap=True, width=9, justify="right")
     grid.add_column(overflow="fold")
     if finding is not None:
-        reason_value = getattr(finding, "reason").value
+        reason_value = finding.reason.value
         reason = Text(reason_value, style="magenta")
         detail = getattr(finding, "detail", "")
         if detail and reason_value != "no_policy":  # said once, under the report
@@ -126,9 +126,9 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
         shown = n_total - rest.groups
         console.print(Text(f"shown: the {shown} group{'s' if shown != 1 else ''} with the most denials; "
                            f"all {n_total} are in 'avcfix why --json', or here with --all", style="dim"))
-    no_policy = next((f for _, f in items if f is not None and getattr(f, "reason").value == "no_policy"), None)
+    no_policy = next((f for _, f in items if f is not None and f.reason.value == "no_policy"), None)
     if no_policy is not None and getattr(no_policy, "detail", ""):
-        console.print(Text("no_policy: " + _safe(getattr(no_policy, "detail")), style="dim"))
+        console.print(Text("no_policy: " + _safe(no_policy.detail), style="dim"))
     if note:
         console.print(Text(note, style="dim"))
 

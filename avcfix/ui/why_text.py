@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.group import GroupAccumulator, Key
@@ -119,7 +118,7 @@ def finding_block(g: DenialGroup, finding: object | None) -> list[str]:
         head += " permissive: logged, not blocked"
     lines = [head]
     if finding is not None:
-        reason = getattr(finding, "reason").value
+        reason = finding.reason.value
         detail = getattr(finding, "detail", "")
         lines.append(f"{who} reason: {reason}"
                      + (f" - {safe(detail)}" if detail and reason != "no_policy" else ""))
@@ -163,9 +162,9 @@ def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], f
         shown = n_total - left
         out.append(f"shown: the {_plural(shown, 'group')} with the most denials; "
                    f"all {n_total} are in 'avcfix why --json', or here with --all")
-    no_policy = next((f for _, f in items if f is not None and getattr(f, "reason").value == "no_policy"), None)
+    no_policy = next((f for _, f in items if f is not None and f.reason.value == "no_policy"), None)
     if no_policy is not None and getattr(no_policy, "detail", ""):
-        out.append("no_policy: " + safe(getattr(no_policy, "detail")))
+        out.append("no_policy: " + safe(no_policy.detail))
     if note:
         out.append(note)
     write("\n".join(out) + "\n")

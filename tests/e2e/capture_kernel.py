@@ -22,8 +22,8 @@ import argparse
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 
 import e2e_image as vmimage  # noqa: E402
 import e2e_vm as vm  # noqa: E402
+
 sys.path.insert(0, str(HERE / "kernel"))
 from steps import write_fixtures  # noqa: E402
 

@@ -25,8 +25,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import e2e_vm as vm  # noqa: E402
 import e2e_image as vmimage  # noqa: E402
+import e2e_vm as vm  # noqa: E402
 from e2e_timings import timing_rows  # noqa: E402
 
 GUEST = HERE / "guest"
@@ -67,7 +67,7 @@ def e2e_run(request) -> E2ERun:
     if os.geteuid() != 0:
         pytest.fail("make e2e needs root: debootstrap, chroot and setfiles build the image")
     say = _progress_to(request.config)
-    say("building the image (cached under %s)" % vmimage.cache_dir())
+    say(f"building the image (cached under {vmimage.cache_dir()})")
     image = vmimage.build_image()
     for step, secs in image.timings:
         say(f"  {step}: {secs:.1f} s")

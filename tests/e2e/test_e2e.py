@@ -11,7 +11,6 @@ import re
 import tarfile
 
 import pytest
-
 from e2e_timings import job_steps, load_json, loop_iterations
 
 pytestmark = pytest.mark.e2e

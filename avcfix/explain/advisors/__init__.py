@@ -20,9 +20,9 @@ they build every command with :mod:`avcfix.explain.commands`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Sequence
 
 from avcfix.audit.model import Denial, DenialGroup
 from avcfix.explain.model import Advice, Reason

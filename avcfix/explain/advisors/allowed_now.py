@@ -11,7 +11,7 @@ allows it, no boolean is involved (the policy changed since): no advice.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

@@ -7,13 +7,13 @@ applies; low when a better-aimed fix was found above it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation
 from avcfix.explain.generic import GENERIC_FILE_TYPES, GENERIC_PORT_TYPES, PORT_PERMS, PORT_PROTOCOLS
-from avcfix.explain.objects import FILE_CLASSES, ObjectKind
 from avcfix.explain.model import Advice, AdviceKind, Reason
+from avcfix.explain.objects import FILE_CLASSES, ObjectKind
 
 NAME = "catchall"
 REASONS = frozenset({Reason.TE_RULE, Reason.NO_POLICY})

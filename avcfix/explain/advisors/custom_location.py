@@ -27,11 +27,10 @@ entries of the type. A unique best type backed by a standard tree gets 75
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
-from avcfix.explain.advisors import Situation
-from avcfix.explain.advisors import labels
+from avcfix.explain.advisors import Situation, labels
 from avcfix.explain.generic import GENERIC_FILE_TYPES
 from avcfix.explain.model import Advice, AdviceKind, Reason
 from avcfix.explain.protocol import Facts

@@ -11,10 +11,9 @@ how to see such denials and how to hide them again.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from avcfix.explain.advisors import Situation
-from avcfix.explain.advisors import labels
+from avcfix.explain.advisors import Situation, labels
 from avcfix.explain.model import Advice, AdviceKind, Reason
 
 NAME = "dontaudit_hidden"

@@ -17,7 +17,7 @@ no boolean does:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

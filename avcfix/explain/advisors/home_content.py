@@ -17,11 +17,10 @@ fix (``httpd_enable_homedirs`` for ``~/public_html``).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
-from avcfix.explain.advisors import Situation
-from avcfix.explain.advisors import labels
+from avcfix.explain.advisors import Situation, labels
 from avcfix.explain.advisors.restorecon import mislabeled
 from avcfix.explain.model import Advice, AdviceKind, Reason
 from avcfix.explain.protocol import BoolSetting, Facts

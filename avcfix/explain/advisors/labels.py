@@ -9,8 +9,8 @@ which directory of a path is the top custom directory below a system tree.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

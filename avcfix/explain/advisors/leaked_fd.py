@@ -12,7 +12,7 @@ rule that lets the new domain use whatever its parent had open.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

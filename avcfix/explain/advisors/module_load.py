@@ -13,7 +13,7 @@ it, the boolean advisor gives it); without it, a module rule is a guess.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

@@ -10,11 +10,10 @@ it: ``semanage fcontext -a -t mnt_t '/path' && restorecon -v /path``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
-from avcfix.explain.advisors import Situation
-from avcfix.explain.advisors import labels
+from avcfix.explain.advisors import Situation, labels
 from avcfix.explain.model import Advice, AdviceKind, Reason
 
 NAME = "mounton"

@@ -7,8 +7,8 @@ likely enough.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

@@ -32,8 +32,8 @@ only candidate.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

@@ -18,11 +18,10 @@ the directory, never the file inside it.
 from __future__ import annotations
 
 import posixpath
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
-from avcfix.explain.advisors import Situation
-from avcfix.explain.advisors import labels
+from avcfix.explain.advisors import Situation, labels
 from avcfix.explain.advisors.leaked_fd import leaked
 from avcfix.explain.generic import GENERIC_FILE_TYPES
 from avcfix.explain.model import Advice, AdviceKind, Reason

@@ -12,7 +12,7 @@ dontaudit of the logged permissions, never an allow rule.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

@@ -20,7 +20,7 @@ Evidence, in order (never the type names' spelling):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

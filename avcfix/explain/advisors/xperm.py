@@ -11,7 +11,7 @@ has no plugin for it (its catchall would suggest the useless allow rule).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation

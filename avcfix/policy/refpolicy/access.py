@@ -82,11 +82,11 @@ def _allow(stmt: list[str]) -> list[tuple[str, str, str, str]] | None:
     if None in (srcs, tgts, classes, perms) or i != len(stmt) or not (srcs and tgts and classes and perms):
         return None
     out = []
-    for s in srcs:  # type: ignore[union-attr]
-        for t in tgts:  # type: ignore[union-attr]
+    for s in srcs:
+        for t in tgts:
             tt = SELF if t == s else t
-            for c in classes:  # type: ignore[union-attr]
-                for p in perms:  # type: ignore[union-attr]
+            for c in classes:
+                for p in perms:
                     out.append((s, tt, c, p))
     return out
 

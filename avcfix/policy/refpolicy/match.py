@@ -52,8 +52,8 @@ set adds and which rule allowed it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from avcfix.policy.model import SELF
 
@@ -135,12 +135,12 @@ class Database:
             certain = frozenset(tuple(x) for x in v.get("certain", ()))
             cond = frozenset(tuple(x) for x in v.get("conditional", ()))
             if certain:
-                self.interfaces[name] = (certain, cond)  # type: ignore[assignment]
+                self.interfaces[name] = (certain, cond)
         self.refused: dict[str, str] = {n: v["refused"] for n, v in payload.get("interfaces", {}).items()
                                         if v.get("refused")}
         self.perm_sets: dict[str, frozenset[str]] = {n: frozenset(p) for n, p in payload.get("perm_sets", {}).items()}
         self.patterns: dict[str, tuple[tuple[str, str, str], ...]] = {
-            n: tuple(tuple(x) for x in v) for n, v in payload.get("patterns", {}).items()}  # type: ignore[misc]
+            n: tuple(tuple(x) for x in v) for n, v in payload.get("patterns", {}).items()}
         # an index: interfaces by one of their tuples (the smallest), to find candidates fast
         self._by_key: dict[Triple, list[str]] = {}
         for name, (certain, cond) in self.interfaces.items():

@@ -70,7 +70,7 @@ def require_of(mod: RefModule, db: Database) -> tuple[list[str], dict[str, set[s
         for use in plan.uses:
             if use.kind == "pattern":
                 types.update(use.args)
-                for t, c, p in db.pattern_access(use.name, use.args[1], use.args[2]):
+                for _t, c, p in db.pattern_access(use.name, use.args[1], use.args[2]):
                     classes.setdefault(c, set()).add(p)
             else:
                 types.add(plan.domain)
