@@ -48,7 +48,7 @@ PACKAGES = (
     "python3-semanage", "python3-venv", "e2fsprogs", "procps", "iproute2",
     "make", "less",
     # avcfix's own dependencies (its .deb's Depends), so that `apt install ./avcfix_*.deb` needs no download.
-    "python3-typer", "python3-rich", "python3-pexpect", "python3-pyparsing",
+    "python3-typer", "python3-rich", "python3-pexpect", "python3-pyparsing", "python3-audit",
     # /etc/protocols: semanage (socket.getprotobyname) fails without it in minbase.
     "netbase",
 )
