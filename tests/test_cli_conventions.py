@@ -338,3 +338,25 @@ def test_text_report_to_a_closed_pipe_is_the_documented_exit(tmp_path):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 141, err
     assert b"Traceback" not in err and b"internal error" not in err
+
+
+def test_every_command_runs_with_the_distributions_typer(tmp_path) -> None:
+    """The .deb runs avcfix with Debian 12's python3-typer (0.7), which reads only
+    ``Optional[X]`` in a command's signature (``X | None`` raises "Type not yet
+    supported" when the command is built). Every command's --help, and a why run,
+    with /usr/bin/python3 and the system's typer, from outside the source tree."""
+    import shutil
+    import subprocess
+
+    system_python = shutil.which("python3", path="/usr/bin")
+    if system_python is None:
+        pytest.skip("no /usr/bin/python3")
+    probe = subprocess.run([system_python, "-c", "import typer, rich"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip("the system python has no typer/rich (python3-typer, python3-rich: make setup installs them)")
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(PROJECT), "HOME": str(tmp_path)}
+    for argv in (["--version"], ["why", "--help"], ["build", "--help"], ["loop", "--help"], ["merge", "--help"],
+                 ["bundle", "--help"], ["why", EUCA, "--brief"]):
+        cp = subprocess.run([system_python, "-m", "avcfix", *argv], capture_output=True, text=True, cwd=tmp_path,
+                            env=env, check=False)
+        assert cp.returncode == 0, (argv, cp.stderr[-2000:])

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -266,38 +267,38 @@ def _build_all(t: Triage, name: str | None, sources: list[str], root: Path | Non
 
 @app.command()
 def build(
-    args: list[str] | None = typer.Argument(
+    args: Optional[list[str]] = typer.Argument(
         None, metavar="NAME [SOURCES...]",
         help="NAME: a domain type (eucalyptus_eucanetd_t), a word of one (eucanetd), a comm or an exe "
         "name; then audit logs as for 'why' ('-' for stdin; default /var/log/audit/audit.log). "
         "With --all-domains, every argument is a source."),
     all_domains: bool = typer.Option(False, "--all-domains", help="Build for every domain in the input "
                                      "(one module each; with --module, one module for all)."),
-    module: str | None = typer.Option(None, "--module", "-m", help="Module name (default NAME_local)."),
+    module: Optional[str] = typer.Option(None, "--module", "-m", help="Module name (default NAME_local)."),
     out_dir: Path = typer.Option(Path("."), "--out-dir", "-o", help="Where MODULE.te/.pp/.cil go."),
-    policy: Path | None = typer.Option(None, "--policy", help="Binary policy to explain and build against."),
-    root: Path | None = typer.Option(None, "--root", help="Alternate policy root (semodule -p DIR)."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain and build against."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Alternate policy root (semodule -p DIR)."),
     install: bool = typer.Option(False, "--install", help="Install with semodule -i, then verify with setools."),
-    priority: int | None = typer.Option(None, "--priority", "-X", min=1, max=999,
+    priority: Optional[int] = typer.Option(None, "--priority", "-X", min=1, max=999,
                                            help="semodule priority (-X) for --install."),
     xperms: bool = typer.Option(False, "--xperms", help="allowxperm rules for the ioctl commands seen."),
     cil: bool = typer.Option(False, "--cil", help="Also write MODULE.cil (and install it instead of the .pp)."),
     include_advised: bool = typer.Option(False, "--include-advised",
                                          help="Also allow what a label, boolean or restorecon would fix."),
-    mls: bool | None = typer.Option(None, "--mls/--no-mls", help="Force checkmodule -M on or off "
+    mls: Optional[bool] = typer.Option(None, "--mls/--no-mls", help="Force checkmodule -M on or off "
                                        "(default: read from the target policy)."),
-    domain: str | None = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
-    comm: str | None = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
-    since: str | None = typer.Option(None, "--since", help="Start time (as for 'why')."),
-    until: str | None = typer.Option(None, "--until", help="End time (as for 'why')."),
+    domain: Optional[str] = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
+    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Start time (as for 'why')."),
+    until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (--format json; docs/json.md)."),
-    fmt: OutputFormat | None = typer.Option(None, "--format", help=FORMAT_HELP),
-    new_domain: str | None = typer.Option(None, "--new-domain", help="Write a new domain NAME_t for a "
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help=FORMAT_HELP),
+    new_domain: Optional[str] = typer.Option(None, "--new-domain", help="Write a new domain NAME_t for a "
                                              "service that has none (module NAME: .te, .if, .fc, as "
                                              "sepolicy generate --init); needs --exec. Arguments are "
                                              "then only log sources."),
-    exec_path: str | None = typer.Option(None, "--exec", help="With --new-domain: the service's "
+    exec_path: Optional[str] = typer.Option(None, "--exec", help="With --new-domain: the service's "
                                             "executable, labelled NAME_exec_t."),
     permissive_domain: bool = typer.Option(False, "--permissive-domain", help="With --new-domain: "
                                            "write 'permissive NAME_t;' (default: enforced)."),

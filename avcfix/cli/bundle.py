@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -35,30 +36,30 @@ def _version() -> str:
 
 @app.command()
 def bundle(
-    sources: list[str] | None = typer.Argument(
+    sources: Optional[list[str]] = typer.Argument(
         None, help="Audit logs as for 'why' ('-' for stdin). Default: /var/log/audit/audit.log."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="The archive to write (FILE.tar.gz)."),
-    domain: str | None = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
-    comm: str | None = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
-    since: str | None = typer.Option(None, "--since", help="Start time (as for 'why')."),
-    until: str | None = typer.Option(None, "--until", help="End time (as for 'why')."),
-    module: Path | None = typer.Option(None, "--module", help="Include this module (DIR/NAME.te, "
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The archive to write (FILE.tar.gz)."),
+    domain: Optional[str] = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
+    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Start time (as for 'why')."),
+    until: Optional[str] = typer.Option(None, "--until", help="End time (as for 'why')."),
+    module: Optional[Path] = typer.Option(None, "--module", help="Include this module (DIR/NAME.te, "
                                           "and NAME.cil next to it; regular files of at most 1 MiB, "
                                           "never through a symlink) instead of generating one."),
     redact: bool = typer.Option(False, "--redact", help="Replace host names, IPs, user names, home "
                                 "directories, uids > 999 and well-known secrets (passwords, tokens, keys) "
                                 "with placeholders, in every file."),
-    redact_extra: list[str] | None = typer.Option(None, "--redact-extra", metavar="REGEX",
+    redact_extra: Optional[list[str]] = typer.Option(None, "--redact-extra", metavar="REGEX",
                                                      help="Also redact matches of REGEX (repeatable)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print README.md to stdout."),
-    fmt: OutputFormat | None = typer.Option(None, "--format", help="What was written: rich, text (plain) "
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help="What was written: rich, text (plain) "
                                                "or json (a summary: docs/cli.md). Default: rich on a "
                                                "terminal, else text."),
     max_events: int = typer.Option(500, "--max-events", min=1, help="Keep at most this many events "
                                    "(the first and last of each group)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
-    policy: Path | None = typer.Option(None, "--policy", help="Binary policy to explain against."),
-    root: Path | None = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...): its "
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain against."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...): its "
                                         "policy explains, its store lists the modules."),
 ) -> None:
     """Write a bug-report bundle (events, explanations, environment), optionally redacted."""

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -151,15 +152,15 @@ def _summary(report: LoopReport) -> None:
 
 @app.command()
 def loop(
-    service: str | None = typer.Option(None, "--service", "-s", help="systemd unit to restart."),
-    lab: str | None = typer.Option(None, "--lab", help="Run a lab scenario (SIMULATED kernel, real "
+    service: Optional[str] = typer.Option(None, "--service", "-s", help="systemd unit to restart."),
+    lab: Optional[str] = typer.Option(None, "--lab", help="Run a lab scenario (SIMULATED kernel, real "
                                       "policy and toolchain): a shipped scenario (avcfix/lab/scenarios) or a .toml path."),
-    domain: list[str] | None = typer.Option(None, "--domain", "-d",
+    domain: Optional[list[str]] = typer.Option(None, "--domain", "-d",
                                                help="Domain(s) to collect; overrides the service's."),
-    module: str | None = typer.Option(None, "--module", "-m", help="Module name (default SERVICE_local)."),
-    out_dir: Path | None = typer.Option(None, "--out-dir", help="Where the module's .te/.pp go "
+    module: Optional[str] = typer.Option(None, "--module", "-m", help="Module name (default SERVICE_local)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Where the module's .te/.pp go "
                                            "(default: . ; lab: LAB_DIR/module)."),
-    settle: float | None = typer.Option(None, "--settle", help="Seconds to let the service run "
+    settle: Optional[float] = typer.Option(None, "--settle", help="Seconds to let the service run "
                                            "after a restart (default 5; lab 0)."),
     max_iterations: int = typer.Option(10, "--max-iterations", help="Stop after this many iterations."),
     permissive: bool = typer.Option(False, "--permissive", help="Collect everything in one permissive "
@@ -171,20 +172,20 @@ def loop(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before each install."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable report on stdout "
                                  "(--format json)."),
-    fmt: OutputFormat | None = typer.Option(None, "--format", help=FORMAT_HELP),
-    root: Path | None = typer.Option(None, "--root", help="Policy root to install into "
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help=FORMAT_HELP),
+    root: Optional[Path] = typer.Option(None, "--root", help="Policy root to install into "
                                         "(semodule -p ROOT; default /). Lab: the lab's base store."),
-    priority: int | None = typer.Option(None, "--priority", help="semodule -X PRIORITY."),
+    priority: Optional[int] = typer.Option(None, "--priority", help="semodule -X PRIORITY."),
     log: Path = typer.Option(DEFAULT_LOG, "--log", help="The audit log to read."),
-    lab_dir: Path | None = typer.Option(None, "--lab-dir", help="Lab workspace (policy root, log, "
+    lab_dir: Optional[Path] = typer.Option(None, "--lab-dir", help="Lab workspace (policy root, log, "
                                            "module); reused when it exists. Default: a new temp dir."),
     recover: bool = typer.Option(False, "--recover", help="Only undo what an interrupted (killed) loop "
                                  "left on this root (--root) or lab (--lab-dir), then exit."),
-    new_domain: str | None = typer.Option(None, "--new-domain", help="Confine a service that has no domain "
+    new_domain: Optional[str] = typer.Option(None, "--new-domain", help="Confine a service that has no domain "
                                              "yet: install the skeleton module NAME (domain NAME_t, as 'build "
                                              "--new-domain'), relabel --exec, then loop; taken back unless "
                                              "the loop converges."),
-    exec_path: str | None = typer.Option(None, "--exec", help="With --new-domain: the service's executable."),
+    exec_path: Optional[str] = typer.Option(None, "--exec", help="With --new-domain: the service's executable."),
     exact: bool = typer.Option(False, "--exact", help="No permission completion: only the denied "
                                "permissions, one restart per denial (docs/completion.md)."),
 ) -> None:

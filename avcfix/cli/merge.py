@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -61,13 +62,13 @@ def _check_options(name: str | None, version: str | None, output: Path | None) -
 def merge(
     files: list[Path] = typer.Argument(..., metavar="FILE.te", help="Modules to merge (.te: audit2allow output, "
                                        "refpolicy modules, avcfix build output; '-' for stdin)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the merged module here "
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the merged module here "
                                           "(atomically; an unchanged file is not rewritten). Default: stdout."),
-    name: str | None = typer.Option(None, "--name", help="Module name (default: the first file's)."),
-    version: str | None = typer.Option(None, "--version", help="Module version (default: the first file's)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Module name (default: the first file's)."),
+    version: Optional[str] = typer.Option(None, "--version", help="Module version (default: the first file's)."),
     cil: bool = typer.Option(False, "--cil", help="Write CIL instead of .te."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (needs -o; --format json)."),
-    fmt: OutputFormat | None = typer.Option(None, "--format", help="json: as --json. rich, text: the "
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help="json: as --json. rich, text: the "
                                                "module on stdout (or in -o), the summary on stderr."),
 ) -> None:
     """Merge .te modules into one: rules deduplicated, permissions unioned, requires recomputed."""

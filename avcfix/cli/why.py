@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -33,25 +34,25 @@ def _write_raw(t: Triage, progress) -> None:
 
 @app.command()
 def why(
-    sources: list[str] | None = typer.Argument(
+    sources: Optional[list[str]] = typer.Argument(
         None, help="Audit logs (plain or .gz), ausearch/dmesg/journal/logcat output, or '-' for stdin. "
         "Default: /var/log/audit/audit.log."),
-    domain: str | None = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
-    comm: str | None = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
-    since: str | None = typer.Option(None, "--since", help="Start time: recent, today, boot, yesterday, "
+    domain: Optional[str] = typer.Option(None, "--domain", "-d", help="Only denials of this source type (exact)."),
+    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="Only denials of this command name (exact)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Start time: recent, today, boot, yesterday, "
                                         "this-week, epoch, 2025-11-01T12:00, MM/DD/YYYY [HH:MM:SS]..."),
-    until: str | None = typer.Option(None, "--until", help="End time (same forms as --since)."),
+    until: Optional[str] = typer.Option(None, "--until", help="End time (same forms as --since)."),
     raw: bool = typer.Option(False, "--raw", help="Print the correlated events in ausearch's layout."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (--format json; docs/json.md)."),
-    fmt: OutputFormat | None = typer.Option(None, "--format", help=FORMAT_HELP),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", help=FORMAT_HELP),
     brief: bool = typer.Option(False, "--brief", help="One line per group (count, domain, target:class, "
                                "perms, reason, first fix), most denials first; json: a compact list."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 when any input line was skipped."),
-    policy: Path | None = typer.Option(None, "--policy", help="Binary policy to explain against."),
-    root: Path | None = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
-    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1,
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Binary policy to explain against."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Policy root (etc/selinux/NAME/...) to explain against."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
                                        help="Processes for one big plain log (default: automatic)."),
-    max_groups: int | None = typer.Option(None, "--max-groups", min=1,
+    max_groups: Optional[int] = typer.Option(None, "--max-groups", min=1,
                                              help="Report: past this many groups (default 300), show the groups "
                                              "with the most denials and sum up the others per domain "
                                              "(all are in --json)."),
