@@ -16,6 +16,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import json_schemas
 import pytest
 from cli_helpers import avcfix_exe, run_loop
 
@@ -193,6 +194,7 @@ def test_install_into_fedora_store(fedora_root: PolicyRoot, tmp_path: Path) -> N
                         "-o", str(tmp_path / "m"), "--json"], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
+    json_schemas.check("build-new-domain", doc)
     nd = doc["new_domain"]
     assert nd["installed"] and nd["verified"] and nd["domain"] == "tinyd_t"
     assert nd["types"] == ["tinyd_t", "tinyd_exec_t", "tinyd_var_run_t", "tinyd_log_t", "tinyd_var_lib_t"]
@@ -235,6 +237,7 @@ def test_lab_loop_confines_tinyd_from_scratch(lab_dir: Path) -> None:
     r = run_loop("--lab", "tinyd", "--new-domain", NAME, "--exec", EXE, "--yes", "--json", "--lab-dir", str(lab_dir))
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads(r.stdout)
+    json_schemas.check("loop", doc)
     assert doc["outcome"] == "converged"
     assert doc["domains"] == ["tinyd_t"]
     nd = doc["new_domain"]
@@ -264,6 +267,7 @@ def test_lab_loop_takes_the_new_domain_back_when_not_converged(lab_dir: Path) ->
                  "--max-iterations", "1")
     assert r.returncode == 10, r.stderr[-3000:]
     doc = json.loads(r.stdout)
+    json_schemas.check("loop", doc)
     assert doc["outcome"] == "max_iterations"
     nd = doc["new_domain"]
     assert nd["removed"] and not nd["installed"] and not nd["relabelled"]
