@@ -62,7 +62,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from avcfix.audit.fields import decode_saddr
+from avcfix.audit.fields import decode_saddr, split_fields
 from avcfix.audit.model import Denial
 
 #: The SYSCALL record's arch values whose open flags are the generic ones (asm-generic/fcntl.h).
@@ -116,30 +116,34 @@ class Completion:
 
 # ---------------------------------------------------------------- the event's records
 
-_ARG_RE = re.compile(r"(?:^|\s)(arch|a0|a1|a2|a3)=([0-9A-Fa-f]{1,16})(?=\s|$)")
-_SADDR_RE = re.compile(r"(?:^|\s)saddr=([0-9A-Fa-f]{4,256})(?=\s|$)")
+#: What a SYSCALL argument and a SOCKADDR address may be (hex digits; the kernel's widths).
+_ARG_HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
+_SADDR_HEX = re.compile(r"[0-9A-Fa-f]{4,256}")
 
 
-def _record_type(text: str) -> str:
-    m = re.search(r"(?:^|\s)type=(\S+)", text)
-    return m.group(1) if m else ""
+def _records_of(d: Denial, record_type: str) -> Iterable[dict[str, str]]:
+    """The fields of the event's records of ``record_type``, read with the record
+    grammar every reader uses (:func:`avcfix.audit.fields.split_fields`)."""
+    for text in d.records:
+        fields = split_fields(text)
+        if fields.get("type") == record_type:
+            yield fields
 
 
 def syscall_args(d: Denial) -> dict[str, str]:
     """``arch``, ``a0``..``a3`` of the event's SYSCALL record (lower-case hex), ``{}`` when absent."""
-    for text in d.records:
-        if _record_type(text) == "SYSCALL":
-            return {k: v.lower() for k, v in _ARG_RE.findall(text)}
+    for fields in _records_of(d, "SYSCALL"):
+        return {k: fields[k].lower() for k in ("arch", "a0", "a1", "a2", "a3")
+                if k in fields and _ARG_HEX.fullmatch(fields[k])}
     return {}
 
 
 def sockaddr(d: Denial) -> tuple[str | None, str | None, int | None]:
     """``(family, address, port)`` of the event's SOCKADDR record."""
-    for text in d.records:
-        if _record_type(text) == "SOCKADDR":
-            m = _SADDR_RE.search(text)
-            if m:
-                return decode_saddr(m.group(1).upper())
+    for fields in _records_of(d, "SOCKADDR"):
+        saddr = fields.get("saddr", "")
+        if _SADDR_HEX.fullmatch(saddr):
+            return decode_saddr(saddr.upper())
     return None, None, None
 
 
