@@ -16,10 +16,10 @@ from avcfix.cli.common import (
     make_filters,
     progress_reporter,
     report_skipped,
-    safe_text,
 )
 from avcfix.cli.output import OutputFormat, resolve_format
 from avcfix.errors import InputError, UsageError
+from avcfix.text import visible
 
 #: Version of the ``--format json`` summary (docs/cli.md).
 JSON_VERSION = 1
@@ -110,17 +110,17 @@ def bundle(
                "missing_facts": [{"fact": f, "reason": r} for f, r in result.missing_facts]}
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     elif output is not None:
-        out.print(f"avcfix: wrote {safe_text(output)}: {len(sel.events)} event(s), "
+        out.print(f"avcfix: wrote {visible(output)}: {len(sel.events)} event(s), "
                   f"{dict(result.stats).get('denials', 0)} denial(s), {len(result.members)} files"
                   + (" (redacted)" if redact else ""), markup=False, highlight=False, soft_wrap=True)
     if sel.cut and out_format != "json":
         out.print(f"avcfix: --max-events {max_events}: kept {len(sel.events)} of {sel.total_events} events "
                   "(the first and last of each group; see README.md)", markup=False, highlight=False)
     for name, reason in result.left_out:
-        console_err.print(f"avcfix: warning: {safe_text(name)} {safe_text(reason)}: left out of the bundle",
+        console_err.print(f"avcfix: warning: {visible(name)} {visible(reason)}: left out of the bundle",
                           markup=False, highlight=False, soft_wrap=True)
     for fact, reason in result.missing_facts:
-        console_err.print(f"avcfix: missing {fact}: {safe_text(reason)}", markup=False, highlight=False,
+        console_err.print(f"avcfix: missing {fact}: {visible(reason)}", markup=False, highlight=False,
                           soft_wrap=True)
     from avcfix.audit.api import ScanStats
 
