@@ -91,7 +91,7 @@ class BuildOptions:
     style: str = "raw"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BuildResult:
     """What one build did.
 
@@ -105,15 +105,15 @@ class BuildResult:
     """
 
     te_path: Path
-    pp_path: Path | None
-    cil_path: Path | None
     version: str
-    changed: bool
-    diff: tuple[str, ...]
-    installed: bool
-    missing_after_install: tuple[str, ...]
     left_out: tuple[Finding, ...]
     results: tuple[proc.Result, ...]
+    pp_path: Path | None = None
+    cil_path: Path | None = None
+    changed: bool = False
+    diff: tuple[str, ...] = ()
+    installed: bool = False
+    missing_after_install: tuple[str, ...] = ()
     module: Module | None = None
     rejected: tuple[Rejected, ...] = ()
     previous_pp: Path | None = None
@@ -388,8 +388,8 @@ def build_module(
         changed = ref.changed
         diff = ref.diff
         if not module.rules and not te_path.exists():
-            return BuildResult(te_path, None, None, ref.version, False, (), False, (), gen.left_out,
-                               tuple(results), module, gen.rejected, style="refpolicy")
+            return BuildResult(te_path=te_path, version=ref.version, left_out=gen.left_out, results=tuple(results),
+                               module=module, rejected=gen.rejected, style="refpolicy")
     elif te_path.exists():
         _step(BuildStep.MERGE, str(te_path))
         try:
@@ -408,8 +408,8 @@ def build_module(
 
     if ref is None and not module.rules and existing is None:
         # nothing to allow: no file is written, nothing is compiled
-        return BuildResult(te_path, None, None, module.version, False, (), False, (), gen.left_out,
-                           tuple(results), module, gen.rejected)
+        return BuildResult(te_path=te_path, version=module.version, left_out=gen.left_out, results=tuple(results),
+                           module=module, rejected=gen.rejected)
 
     cil_out: Path | None = None
     if changed:
