@@ -3,8 +3,6 @@ compiled (and optionally installed and verified) with the real toolchain."""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -29,14 +27,13 @@ from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import AvcfixError, ExitCode, InputError, InstallError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.names.identifiers import default_module_name, identifier_problem
-from avcfix.report.jsondoc import rule_lines_json
+from avcfix.report.documents import build_document, write_document
 from avcfix.text import visible
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 from avcfix.toolchain.target import TargetCache
 from avcfix.triage import Triage
 
 #: Version of the ``--json`` document (README, "JSON output").
-JSON_VERSION = 1
 #: Left-out findings listed per module on the terminal (all of them are in --json and the .te).
 SHOW_LEFT_OUT = 8
 
@@ -71,49 +68,6 @@ def _status(enabled: bool, first: str) -> Iterator:
 
 
 # ------------------------------------------------------------------ output
-
-def finding_json(f: Finding) -> dict:
-    """A left-out finding: what it is, why, and the command that fixes it."""
-    g = f.group
-    return {
-        "source": g.source,
-        "target": g.target,
-        "class": g.tclass,
-        "perms": list(f.perms),
-        "reason": f.reason.value,
-        "count": g.count,
-        "fix": f.advice[0].command if f.advice else None,
-        "fix_kind": f.advice[0].kind.value if f.advice else None,
-    }
-
-
-def result_json(res: BuildResult) -> dict:
-    """One module's build, as documented in the README. Rule lines name the real
-    types: the ``.te`` writes ``self``, the JSON never does (see rule_lines_json)."""
-    attributes = res.module.attribute_names if res.module is not None else frozenset()
-    return {
-        "module": res.module.name if res.module is not None else res.te_path.stem,
-        "version": res.version,
-        "te": str(res.te_path) if res.te_path.exists() else None,
-        "pp": str(res.pp_path) if res.pp_path is not None else None,
-        "cil": str(res.cil_path) if res.cil_path is not None else None,
-        "changed": res.changed,
-        "compiled": res.compiled,
-        "mls": res.mls,
-        "diff": rule_lines_json(res.diff, attributes),
-        "rules": len(res.module.rules) if res.module is not None else 0,
-        "installed": res.installed,
-        "already_installed": res.already_installed,
-        "missing_after_install": rule_lines_json(res.missing_after_install, attributes),
-        "left_out": [finding_json(f) for f in res.left_out],
-        "rejected": [{"what": r.what, "reason": r.reason} for r in res.rejected],
-        "completed": [c.to_json() for c in res.completed],
-        "commands": [{"argv": list(r.argv), "exit": r.returncode} for r in res.results],
-        "style": res.style,
-        "refpolicy": list(res.refpolicy),
-    }
-
-
 
 def _print_left_out(res: BuildResult) -> None:
     """Left-out findings grouped by reason: the shared explanation once, then each
@@ -180,14 +134,8 @@ def _print_result(res: BuildResult) -> None:
 
 def _print_json(results: list[BuildResult], failed: list[tuple[str, AvcfixError]], stats: ScanStats) -> None:
     """The ``--json`` document (README, "avcfix build"), failed modules included."""
-    doc = {
-        "version": JSON_VERSION,
-        "modules": [result_json(r) for r in results],
-        "failed": [{"module": name, "error": str(exc), "exit": int(exc.exit_code)} for name, exc in failed],
-        "stats": stats.as_dict(),
-    }
-    json.dump(doc, sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
+    write_document(build_document((r.to_json() for r in results),
+                                  ((name, str(exc), int(exc.exit_code)) for name, exc in failed), stats.as_dict()))
 
 
 # ------------------------------------------------------------------ command

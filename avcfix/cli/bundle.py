@@ -19,10 +19,8 @@ from avcfix.cli.common import (
 )
 from avcfix.cli.output import OutputFormat, resolve_format
 from avcfix.errors import InputError, UsageError
+from avcfix.report.documents import versioned, write_document
 from avcfix.text import visible
-
-#: Version of the ``--format json`` summary (docs/cli.md).
-JSON_VERSION = 1
 
 
 def _version() -> str:
@@ -100,15 +98,11 @@ def bundle(
     out = console_err if markdown else console
     sel = result.selection
     if out_format == "json":
-        import json
-
-        doc = {"version": JSON_VERSION, "output": str(output), "events": len(sel.events),
-               "total_events": sel.total_events, "cut": bool(sel.cut),
-               "denials": dict(result.stats).get("denials", 0), "files": len(result.members),
-               "redacted": redact,
-               "left_out": [{"file": n, "reason": r} for n, r in result.left_out],
-               "missing_facts": [{"fact": f, "reason": r} for f, r in result.missing_facts]}
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_document(versioned(
+            output=str(output), events=len(sel.events), total_events=sel.total_events, cut=bool(sel.cut),
+            denials=dict(result.stats).get("denials", 0), files=len(result.members), redacted=redact,
+            left_out=[{"file": n, "reason": r} for n, r in result.left_out],
+            missing_facts=[{"fact": f, "reason": r} for f, r in result.missing_facts]))
     elif output is not None:
         out.print(f"avcfix: wrote {visible(output)}: {len(sel.events)} event(s), "
                   f"{dict(result.stats).get('denials', 0)} denial(s), {len(result.members)} files"

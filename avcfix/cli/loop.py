@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import re
 import sys
@@ -25,10 +24,10 @@ from avcfix.loop.engine import EventKind, Loop, LoopEvent
 from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, NewDomainPlan, Outcome, PreflightCheck
 from avcfix.loop.preflight import failure_message
 from avcfix.loop.session import BusyError, LoopSession, state_dir_for
+from avcfix.report.documents import versioned, write_document
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Version of the ``--json`` report (README, "avcfix loop").
-JSON_VERSION = 1
 
 DEFAULT_LOG = Path("/var/log/audit/audit.log")
 
@@ -240,8 +239,7 @@ def loop(
 
 def _emit(report: LoopReport, as_json: bool) -> None:
     if as_json:
-        doc = {"version": JSON_VERSION, **report.to_json()}
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_document(versioned(**report.to_json()))
     else:
         _summary(report)
     if report.exit_code:

@@ -9,18 +9,16 @@ build then merges the rules for NAME_t's denials into it.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from avcfix.cli.app import console, console_err
 from avcfix.cli.common import markup_text
 from avcfix.errors import UsageError
+from avcfix.report.documents import versioned, write_document
 from avcfix.text import visible
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Version of the ``--json`` document of ``build --new-domain`` (README).
-JSON_VERSION = 1
 
 
 
@@ -55,8 +53,7 @@ def new_domain_build(name: str | None, exec_path: str | None, permissive: bool, 
                            permissive=permissive)
     steps = next_steps(res)
     if as_json:
-        doc = {"version": JSON_VERSION, "new_domain": res.to_json(), "next_steps": steps}
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_document(versioned(new_domain=res.to_json(), next_steps=steps))
     else:
         sk = res.skeleton
         verb = "wrote" if res.written else "kept the existing"
