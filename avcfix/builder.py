@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 from avcfix import proc
 from avcfix.audit.model import Denial
@@ -37,6 +38,8 @@ from avcfix.policy.merge import bump_version, merge_modules, rule_changes
 from avcfix.policy.model import SELF, HeaderStyle, Module, RuleKind, XpermKind
 from avcfix.policy.render import render_cil, render_te, rule_te
 from avcfix.policy.te_parse import parse_te
+from avcfix.report.documents import left_out_json
+from avcfix.report.jsondoc import rule_lines_json
 from avcfix.toolchain import semodule
 from avcfix.toolchain.atomic import write_atomic
 from avcfix.toolchain.compile import Compiled, compile_module, compile_refpolicy_module, devel_build_for
@@ -91,7 +94,7 @@ class BuildOptions:
     style: str = "raw"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BuildResult:
     """What one build did.
 
@@ -105,15 +108,15 @@ class BuildResult:
     """
 
     te_path: Path
-    pp_path: Path | None
-    cil_path: Path | None
     version: str
-    changed: bool
-    diff: tuple[str, ...]
-    installed: bool
-    missing_after_install: tuple[str, ...]
     left_out: tuple[Finding, ...]
     results: tuple[proc.Result, ...]
+    pp_path: Path | None = None
+    cil_path: Path | None = None
+    changed: bool = False
+    diff: tuple[str, ...] = ()
+    installed: bool = False
+    missing_after_install: tuple[str, ...] = ()
     module: Module | None = None
     rejected: tuple[Rejected, ...] = ()
     previous_pp: Path | None = None
@@ -126,6 +129,32 @@ class BuildResult:
     #: "raw" or "refpolicy"; for refpolicy, what each interface/macro covers and adds (refpolicy_builder._report)
     style: str = "raw"
     refpolicy: tuple[dict, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """This build in ``avcfix build --json`` (docs/json.md). Rule lines name the real
+        types: the ``.te`` writes ``self``, the JSON never does (see rule_lines_json)."""
+        attributes = self.module.attribute_names if self.module is not None else frozenset()
+        return {
+            "module": self.module.name if self.module is not None else self.te_path.stem,
+            "version": self.version,
+            "te": str(self.te_path) if self.te_path.exists() else None,
+            "pp": str(self.pp_path) if self.pp_path is not None else None,
+            "cil": str(self.cil_path) if self.cil_path is not None else None,
+            "changed": self.changed,
+            "compiled": self.compiled,
+            "mls": self.mls,
+            "diff": rule_lines_json(self.diff, attributes),
+            "rules": len(self.module.rules) if self.module is not None else 0,
+            "installed": self.installed,
+            "already_installed": self.already_installed,
+            "missing_after_install": rule_lines_json(self.missing_after_install, attributes),
+            "left_out": [left_out_json(f) for f in self.left_out],
+            "rejected": [{"what": r.what, "reason": r.reason} for r in self.rejected],
+            "completed": [c.to_json() for c in self.completed],
+            "commands": [{"argv": list(r.argv), "exit": r.returncode} for r in self.results],
+            "style": self.style,
+            "refpolicy": list(self.refpolicy),
+        }
 
 
 # -------------------------------------------------------------- name selection
@@ -388,8 +417,8 @@ def build_module(
         changed = ref.changed
         diff = ref.diff
         if not module.rules and not te_path.exists():
-            return BuildResult(te_path, None, None, ref.version, False, (), False, (), gen.left_out,
-                               tuple(results), module, gen.rejected, style="refpolicy")
+            return BuildResult(te_path=te_path, version=ref.version, left_out=gen.left_out, results=tuple(results),
+                               module=module, rejected=gen.rejected, style="refpolicy")
     elif te_path.exists():
         _step(BuildStep.MERGE, str(te_path))
         try:
@@ -408,8 +437,8 @@ def build_module(
 
     if ref is None and not module.rules and existing is None:
         # nothing to allow: no file is written, nothing is compiled
-        return BuildResult(te_path, None, None, module.version, False, (), False, (), gen.left_out,
-                           tuple(results), module, gen.rejected)
+        return BuildResult(te_path=te_path, version=module.version, left_out=gen.left_out, results=tuple(results),
+                           module=module, rejected=gen.rejected)
 
     cil_out: Path | None = None
     if changed:

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from avcfix.toolchain.store import PolicyRoot, copy_root, host_policy_name
 
@@ -29,6 +30,12 @@ DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
 #: every avcfix run in the tests, in process or as a child, uses it.
 _INDEX_CACHE = Path(tempfile.mkdtemp(prefix="avcfix-test-index-"))
 os.environ["AVCFIX_CACHE_DIR"] = str(_INDEX_CACHE)
+
+
+#: Property tests assert behaviour, never speed: no per-example deadline (a
+#: loaded 2-core CI machine made a 200 ms deadline fail at random).
+settings.register_profile("avcfix", deadline=None)
+settings.load_profile("avcfix")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -297,16 +297,10 @@ def test_path_items_follow_path_body(path_record):
 
 # ------------------------------------------------------------------ the fast grammar is a part of the typed one
 
-#: A known divergence (found by this test; not fixed here, where the grammar
-#: only moved): ``FAST_KV`` (and the C ``kv_fields``) take ``pid=7`` out of
-#: ``a-pid=7`` or ``x.pid=7`` (``\b`` holds after ``-`` and ``.``), while the
-#: typed path's ``KV`` reads the key ``a-pid``: the fast path then gives the
-#: denial ``pid=7`` and the typed path ``None``.
-_SPLIT_KEY = pytest.mark.xfail(strict=True, reason="FAST_KV splits a key at '-' or '.', KV does not")
-
-
-@pytest.mark.parametrize("body", [pytest.param(b, marks=_SPLIT_KEY) if b"-pid=" in b or b".pid=" in b else b
-                                  for b in AVC_BODIES])
+#: ``a-pid=7`` and ``x.pid=7`` are here on purpose: the fast grammar once took
+#: ``pid=7`` out of them (``\b`` holds after ``-`` and ``.``) where the typed
+#: path reads the keys ``a-pid`` and ``x.pid``; both read the typed keys now.
+@pytest.mark.parametrize("body", AVC_BODIES)
 def test_fast_fields_read_as_the_typed_grammar_reads_them(body):
     """Where the C takes an AVC, each field it reads has the value the typed
     path's ``KV`` gives (quotes removed), so both paths see one record."""

@@ -1,9 +1,9 @@
 /*
  * avcfix.audit._cscan: the optional C accelerator of the hot path.
  *
- * Three functions, each the exact twin of a pure-Python function that stays
- * the reference (tests/test_accel.py compares them on the corpus, generated
- * logs and arbitrary bytes):
+ * Eight functions. Three are the exact twins of pure-Python functions that
+ * stay the reference (tests/test_accel.py compares them on the corpus,
+ * generated logs and arbitrary bytes):
  *
  *   scan_block(text, end, first_line, wanted, with_marks)
  *       avcfix.audit.scanner: the keys, denial marks and records of a block
@@ -12,9 +12,16 @@
  *   event_fields(raw)
  *       avcfix.audit.fastpath.event_fields: the undecoded fields of a plain
  *       raw AVC event; None when it is not one.
- *   denial_text(d, scontext_json, tcontext_json)
- *       avcfix.report.jsondoc.denial_text: one denial's JSON object; None for
- *       a value it does not encode itself (the Python encoder does).
+ *   denial_text(d)
+ *       avcfix.report.jsondoc.denial_text: one denial's JSON object; what it
+ *       does not encode itself goes to the fallback set_denial_fallback gave.
+ *
+ * One builds on them: event_denials(raw, source, memo), the Denials of a plain
+ * raw event (fastpath.build_denials over event_fields; None to decline). The
+ * other four are plumbing: configure() hands over the Python pieces the
+ * builders need (the Denial and PathItem types, their field names, the
+ * resolvers), set_denial_fallback() the Python encoder, keep_heap() tunes
+ * malloc for the scan's buffers, and count_newlines() counts lines fast.
  *
  * The record patterns these functions hand-code are avcfix.audit.grammar's
  * (its docstring maps each pattern to the function here that mirrors it;
@@ -33,7 +40,7 @@
 #include <malloc.h>
 #endif
 
-#define API_VERSION 5
+#define API_VERSION 6
 
 /* ---- character classes (ASCII, as Python's bytes regexes) -------------- */
 
@@ -380,7 +387,8 @@ static PyObject *int_of(const char *s, const char *e) {
 }
 
 /* dict(grammar.FAST_KV.findall(...)) over [p, e), with
- * FAST_KV = rb'\b([a-z_]+)=("[^"]*"|[^\s"]*)': the last value of a key wins. */
+ * FAST_KV = rb'\b([A-Za-z_][\w.-]*)=("[^"]*"|[^\s"]*)': the last value of a key
+ * wins. The key is the typed grammar's (KV's): "a-pid=7" has the key "a-pid". */
 /* The AVC fields fastpath.build_denials reads: event_denials keeps only
  * these, in a tuple indexed by F_* (None where absent) instead of a dict. */
 enum { F_SCONTEXT, F_TCONTEXT, F_TCLASS, F_PERMISSIVE, F_PID, F_NAME, F_PATH, F_COMM, F_EXE, F_IOCTLCMD,
@@ -414,15 +422,15 @@ static PyObject *kv_fields(const char *base, const char *p, const char *e, int a
     const char *q = p;
     while (q < e) {
         unsigned char c = (unsigned char)*q;
-        if (!c_lower_us(c) || (q > base && c_word((unsigned char)q[-1]))) {
+        if (!(c_lower_us(c) || (c >= 'A' && c <= 'Z')) || (q > base && c_word((unsigned char)q[-1]))) {
             q++;
             continue;
         }
         const char *ks = q;
-        while (q < e && c_lower_us((unsigned char)*q))
+        while (q < e && (c_word((unsigned char)*q) || *q == '.' || *q == '-'))
             q++;
         if (q >= e || *q != '=')
-            continue; /* the positions inside the name have no \b */
+            continue; /* a start inside the name ends at the same non-'=' byte */
         const char *ke = q, *vs = q + 1, *ve = vs;
         if (vs < e && *vs == '"') {
             const char *close = memchr(vs + 1, '"', (size_t)(e - vs - 1));

@@ -16,7 +16,7 @@ import os
 from types import ModuleType
 
 #: The interface version this Python code expects from ``_cscan``.
-API = 5
+API = 6
 
 
 def _load() -> ModuleType | None:

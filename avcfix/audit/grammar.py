@@ -142,8 +142,9 @@ DENIAL_NEEDLES = (b"avc:", b"SELINUX_ERR")
 FAST_HEADER = re.compile(rb"type=([A-Z_]+) msg=audit\((\d+\.\d+):(\d+)\): ?")
 #: A kernel AVC body: a denial with the kernel's spacing. C: ``avc_fields``.
 FAST_AVC = re.compile(rb"avc:  denied  \{ ([^{}]*) \} for  (.*)", re.S)
-#: The fields of a kernel AVC (lower-case keys; quoted or bare values). C: ``kv_fields``.
-FAST_KV = re.compile(rb"""\b([a-z_]+)=("[^"]*"|[^\s"]*)""")
+#: The fields of a kernel AVC: keys as ``KV`` reads them (``a-pid=7`` is the key
+#: ``a-pid``, never ``pid``); quoted or bare values. C: ``kv_fields``.
+FAST_KV = re.compile(rb"""\b([A-Za-z_][\w.-]*)=("[^"]*"|[^\s"]*)""")
 #: The head of a SYSCALL record, right after its header. C: ``syscall_fields``.
 SYSCALL_HEAD = re.compile(rb"arch=([0-9a-f]+) syscall=(\d+) (?:per=\S+ )?success=(yes|no) exit=(-?\d+) ")
 #: A quoted or hex-encoded untrusted value. C: ``quoted_or_hex``.

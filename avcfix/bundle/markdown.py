@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import re
 
+from avcfix.text import visible
+
 _TICKS = re.compile(r"`+")
-
-
-def visible(text: object) -> str:
-    """``text`` with control characters (newlines included) shown as ``\\xNN``."""
-    s = str(text)
-    if s.isprintable():
-        return s
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else "?" for c in s)
 
 
 def code(text: object, cell: bool = False) -> str:

@@ -3,8 +3,6 @@ compiled (and optionally installed and verified) with the real toolchain."""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -12,7 +10,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial
@@ -22,21 +19,21 @@ from avcfix.cli.common import (
     default_sources,
     explain_default_source_error,
     make_filters,
+    markup_text,
     progress_reporter,
     report_skipped,
-    safe_text,
 )
 from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import AvcfixError, ExitCode, InputError, InstallError, UsageError
 from avcfix.explain.model import Finding
 from avcfix.names.identifiers import default_module_name, identifier_problem
-from avcfix.report.jsondoc import rule_lines_json
+from avcfix.report.documents import build_document, write_document
+from avcfix.text import visible
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 from avcfix.toolchain.target import TargetCache
 from avcfix.triage import Triage
 
 #: Version of the ``--json`` document (README, "JSON output").
-JSON_VERSION = 1
 #: Left-out findings listed per module on the terminal (all of them are in --json and the .te).
 SHOW_LEFT_OUT = 8
 
@@ -62,62 +59,15 @@ def _status(enabled: bool, first: str) -> Iterator:
     if not enabled or not console_err.is_terminal:
         yield None
         return
-    with console_err.status(_t(first)) as status:
+    with console_err.status(markup_text(first)) as status:
 
         def update(step: BuildStep | str, detail: str) -> None:
-            status.update(f"{getattr(step, 'value', step)}: {_t(detail)}")
+            status.update(f"{getattr(step, 'value', step)}: {markup_text(detail)}")
 
         yield update
 
 
 # ------------------------------------------------------------------ output
-
-def finding_json(f: Finding) -> dict:
-    """A left-out finding: what it is, why, and the command that fixes it."""
-    g = f.group
-    return {
-        "source": g.source,
-        "target": g.target,
-        "class": g.tclass,
-        "perms": list(f.perms),
-        "reason": f.reason.value,
-        "count": g.count,
-        "fix": f.advice[0].command if f.advice else None,
-        "fix_kind": f.advice[0].kind.value if f.advice else None,
-    }
-
-
-def result_json(res: BuildResult) -> dict:
-    """One module's build, as documented in the README. Rule lines name the real
-    types: the ``.te`` writes ``self``, the JSON never does (see rule_lines_json)."""
-    attributes = res.module.attribute_names if res.module is not None else frozenset()
-    return {
-        "module": res.module.name if res.module is not None else res.te_path.stem,
-        "version": res.version,
-        "te": str(res.te_path) if res.te_path.exists() else None,
-        "pp": str(res.pp_path) if res.pp_path is not None else None,
-        "cil": str(res.cil_path) if res.cil_path is not None else None,
-        "changed": res.changed,
-        "compiled": res.compiled,
-        "mls": res.mls,
-        "diff": rule_lines_json(res.diff, attributes),
-        "rules": len(res.module.rules) if res.module is not None else 0,
-        "installed": res.installed,
-        "already_installed": res.already_installed,
-        "missing_after_install": rule_lines_json(res.missing_after_install, attributes),
-        "left_out": [finding_json(f) for f in res.left_out],
-        "rejected": [{"what": r.what, "reason": r.reason} for r in res.rejected],
-        "completed": [c.to_json() for c in res.completed],
-        "commands": [{"argv": list(r.argv), "exit": r.returncode} for r in res.results],
-        "style": res.style,
-        "refpolicy": list(res.refpolicy),
-    }
-
-
-def _t(text: object) -> str:
-    """Text from files or logs, safe for rich markup (control characters shown, brackets escaped)."""
-    return escape(safe_text(text))
-
 
 def _print_left_out(res: BuildResult) -> None:
     """Left-out findings grouped by reason: the shared explanation once, then each
@@ -131,41 +81,41 @@ def _print_left_out(res: BuildResult) -> None:
     for reason, items in sorted(by_reason.items()):
         details = {f.detail for f in items if not f.advice}
         shared = next(iter(details)) if len(details) == 1 and all(not f.advice for f in items) else ""
-        console.print(f"    [bold]{_t(reason)}[/]" + (f": {_t(shared)}" if shared else ""), soft_wrap=True)
+        console.print(f"    [bold]{markup_text(reason)}[/]" + (f": {markup_text(shared)}" if shared else ""), soft_wrap=True)
         for f in items:
             if shown >= SHOW_LEFT_OUT:
                 break
             shown += 1
             g = f.group
             fix = f.advice[0].command if f.advice else ("" if shared else f.detail)
-            console.print(f"      {safe_text(g.source)} {safe_text(g.target)}:{safe_text(g.tclass)} "
-                          f"{{ {safe_text(' '.join(f.perms))} }}" + (f"  -> {safe_text(fix)}" if fix else ""),
+            console.print(f"      {visible(g.source)} {visible(g.target)}:{visible(g.tclass)} "
+                          f"{{ {visible(' '.join(f.perms))} }}" + (f"  -> {visible(fix)}" if fix else ""),
                           markup=False, soft_wrap=True)
     if len(res.left_out) > shown:
         where = f"the comment at the top of {res.te_path.name}" if res.te_path.exists() else "--json"
-        console.print(f"    ... and {len(res.left_out) - shown} more (see {_t(where)}, or 'avcfix why')")
+        console.print(f"    ... and {len(res.left_out) - shown} more (see {markup_text(where)}, or 'avcfix why')")
 
 
 def _print_result(res: BuildResult) -> None:
-    name = _t(res.module.name if res.module is not None else res.te_path.stem)
+    name = markup_text(res.module.name if res.module is not None else res.te_path.stem)
     if res.pp_path is None and not res.changed:
         console.print(f"[bold]{name}[/]: nothing to allow, no module written")
     elif res.changed:
-        console.print(f"[bold]{name}[/] {_t(res.version)}: wrote [cyan]{_t(res.te_path)}[/]"
-                      + (f" and [cyan]{_t(res.cil_path)}[/]" if res.cil_path else ""))
+        console.print(f"[bold]{name}[/] {markup_text(res.version)}: wrote [cyan]{markup_text(res.te_path)}[/]"
+                      + (f" and [cyan]{markup_text(res.cil_path)}[/]" if res.cil_path else ""))
     else:
-        console.print(f"[bold]{name}[/] {_t(res.version)}: no new rules, [cyan]{_t(res.te_path)}[/] unchanged")
+        console.print(f"[bold]{name}[/] {markup_text(res.version)}: no new rules, [cyan]{markup_text(res.te_path)}[/] unchanged")
     for line in res.diff:
         style = "green" if line.startswith("+") else "red"
-        console.print(f"  [{style}]{_t(line)}[/]", soft_wrap=True)
+        console.print(f"  [{style}]{markup_text(line)}[/]", soft_wrap=True)
     for item in res.refpolicy:
         if item["adds"]:
             added = " ".join(a.split(":", 1)[-1].split(" ", 1)[-1].rstrip(";") for a in item["adds"])
-            console.print(f"  [yellow]wider than the log:[/] {_t(item['name'])} adds {_t(added)} "
+            console.print(f"  [yellow]wider than the log:[/] {markup_text(item['name'])} adds {markup_text(added)} "
                           "(see the comment in the .te)", soft_wrap=True)
     if res.compiled and res.pp_path is not None:
         flag = " (checkmodule -M)" if res.mls else ""
-        console.print(f"  compiled [cyan]{_t(res.pp_path)}[/]{flag}")
+        console.print(f"  compiled [cyan]{markup_text(res.pp_path)}[/]{flag}")
     if res.already_installed:
         console.print("  already installed (the same package is in the store): semodule -i not run")
     elif res.installed:
@@ -173,25 +123,19 @@ def _print_result(res: BuildResult) -> None:
         if res.missing_after_install:
             console.print("  [bold red]the rebuilt policy does not grant:[/]")
             for rule in res.missing_after_install:
-                console.print(f"    {safe_text(rule)}", markup=False)
+                console.print(f"    {visible(rule)}", markup=False)
         else:
             console.print("  [green]verified:[/] the rebuilt policy grants every allow rule")
     if res.left_out:
         _print_left_out(res)
     for r in res.rejected:
-        console.print(f"  [red]rejected:[/] {_t(r.what)}: {_t(r.reason)}", soft_wrap=True)
+        console.print(f"  [red]rejected:[/] {markup_text(r.what)}: {markup_text(r.reason)}", soft_wrap=True)
 
 
 def _print_json(results: list[BuildResult], failed: list[tuple[str, AvcfixError]], stats: ScanStats) -> None:
     """The ``--json`` document (README, "avcfix build"), failed modules included."""
-    doc = {
-        "version": JSON_VERSION,
-        "modules": [result_json(r) for r in results],
-        "failed": [{"module": name, "error": str(exc), "exit": int(exc.exit_code)} for name, exc in failed],
-        "stats": stats.as_dict(),
-    }
-    json.dump(doc, sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
+    write_document(build_document((r.to_json() for r in results),
+                                  ((name, str(exc), int(exc.exit_code)) for name, exc in failed), stats.as_dict()))
 
 
 # ------------------------------------------------------------------ command
@@ -356,7 +300,7 @@ def build(
             _print_result(res)
         if len(jobs) > 1:
             for name, exc in failed:
-                console_err.print(f"[bold red]avcfix:[/] {_t(name)}: {_t(exc)}")
+                console_err.print(f"[bold red]avcfix:[/] {markup_text(name)}: {markup_text(exc)}")
     if failed:
         name, first = failed[0]
         if len(jobs) == 1:

@@ -16,13 +16,11 @@ from avcfix.cli.common import (
     make_filters,
     progress_reporter,
     report_skipped,
-    safe_text,
 )
 from avcfix.cli.output import OutputFormat, resolve_format
 from avcfix.errors import InputError, UsageError
-
-#: Version of the ``--format json`` summary (docs/cli.md).
-JSON_VERSION = 1
+from avcfix.report.documents import versioned, write_document
+from avcfix.text import visible
 
 
 def _version() -> str:
@@ -100,27 +98,23 @@ def bundle(
     out = console_err if markdown else console
     sel = result.selection
     if out_format == "json":
-        import json
-
-        doc = {"version": JSON_VERSION, "output": str(output), "events": len(sel.events),
-               "total_events": sel.total_events, "cut": bool(sel.cut),
-               "denials": dict(result.stats).get("denials", 0), "files": len(result.members),
-               "redacted": redact,
-               "left_out": [{"file": n, "reason": r} for n, r in result.left_out],
-               "missing_facts": [{"fact": f, "reason": r} for f, r in result.missing_facts]}
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_document(versioned(
+            output=str(output), events=len(sel.events), total_events=sel.total_events, cut=bool(sel.cut),
+            denials=dict(result.stats).get("denials", 0), files=len(result.members), redacted=redact,
+            left_out=[{"file": n, "reason": r} for n, r in result.left_out],
+            missing_facts=[{"fact": f, "reason": r} for f, r in result.missing_facts]))
     elif output is not None:
-        out.print(f"avcfix: wrote {safe_text(output)}: {len(sel.events)} event(s), "
+        out.print(f"avcfix: wrote {visible(output)}: {len(sel.events)} event(s), "
                   f"{dict(result.stats).get('denials', 0)} denial(s), {len(result.members)} files"
                   + (" (redacted)" if redact else ""), markup=False, highlight=False, soft_wrap=True)
     if sel.cut and out_format != "json":
         out.print(f"avcfix: --max-events {max_events}: kept {len(sel.events)} of {sel.total_events} events "
                   "(the first and last of each group; see README.md)", markup=False, highlight=False)
     for name, reason in result.left_out:
-        console_err.print(f"avcfix: warning: {safe_text(name)} {safe_text(reason)}: left out of the bundle",
+        console_err.print(f"avcfix: warning: {visible(name)} {visible(reason)}: left out of the bundle",
                           markup=False, highlight=False, soft_wrap=True)
     for fact, reason in result.missing_facts:
-        console_err.print(f"avcfix: missing {fact}: {safe_text(reason)}", markup=False, highlight=False,
+        console_err.print(f"avcfix: missing {fact}: {visible(reason)}", markup=False, highlight=False,
                           soft_wrap=True)
     from avcfix.audit.api import ScanStats
 

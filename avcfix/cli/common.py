@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
+
 from avcfix.audit.api import Filters, Progress, ScanStats
 from avcfix.audit.model import Skipped
 from avcfix.errors import AvcfixError, ExitCode, InputError
+from avcfix.text import visible
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -43,12 +46,9 @@ def explain_default_source_error(sources: list[str] | None, exc: InputError) -> 
     )
 
 
-def safe_text(text: object) -> str:
-    """Log text with control characters made visible (never terminal escapes)."""
-    s = str(text)
-    if s.isprintable():
-        return s
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else "?" for c in s)
+def markup_text(text: object) -> str:
+    """Text from files or logs, safe in rich markup: control characters shown, brackets escaped."""
+    return escape(visible(text))
 
 
 def make_filters(domain: str | None, comm: str | None, since: str | None, until: str | None,
@@ -76,8 +76,8 @@ def report_skipped(stats: ScanStats, console, strict: bool) -> None:
     )
     item: Skipped
     for item in stats.skipped[:SHOW_SKIPPED]:
-        excerpt = f": {safe_text(item.excerpt)}" if item.excerpt else ""
-        console.print(f"  {safe_text(item.source)}:{item.line}: {item.reason}{excerpt}",
+        excerpt = f": {visible(item.excerpt)}" if item.excerpt else ""
+        console.print(f"  {visible(item.source)}:{item.line}: {item.reason}{excerpt}",
                       markup=False, highlight=False, soft_wrap=True)
     if n > SHOW_SKIPPED:
         console.print(f"  ... and {n - min(SHOW_SKIPPED, len(stats.skipped))} more", markup=False)
@@ -105,7 +105,7 @@ def progress_reporter(console, enabled: bool) -> Iterator[Progress | None]:
         def update(name: str, done: int, total: int | None) -> None:
             task = tasks.get(name)
             if task is None:
-                task = tasks[name] = bar.add_task(safe_text(name)[-40:], total=total)
+                task = tasks[name] = bar.add_task(visible(name)[-40:], total=total)
             bar.update(task, completed=done)
 
         yield update

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import re
 import sys
@@ -14,22 +13,21 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Table
 
 from avcfix.cli.app import app, console, console_err
-from avcfix.cli.common import safe_text
+from avcfix.cli.common import markup_text
 from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import ToolError, UsageError
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
 from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, NewDomainPlan, Outcome, PreflightCheck
 from avcfix.loop.preflight import failure_message
 from avcfix.loop.session import BusyError, LoopSession, state_dir_for
+from avcfix.report.documents import versioned, write_document
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Version of the ``--json`` report (README, "avcfix loop").
-JSON_VERSION = 1
 
 DEFAULT_LOG = Path("/var/log/audit/audit.log")
 
@@ -38,9 +36,6 @@ _OUTCOME_STYLE = {
     Outcome.NEEDS_DECISION: "bold yellow",
 }
 
-
-def _t(text: object) -> str:
-    return escape(safe_text(text))
 
 
 def module_name_for(service: str) -> str:
@@ -63,36 +58,36 @@ class _Printer:
             return
         p = console_err.print
         if ev.kind is EventKind.ITERATION:
-            p(f"[bold]iteration {ev.iteration}[/] ({_t(ev.message)}): restarting...")
+            p(f"[bold]iteration {ev.iteration}[/] ({markup_text(ev.message)}): restarting...")
         elif ev.kind is EventKind.RESTARTED:
-            p(f"  service: {_t(ev.message)}")
+            p(f"  service: {markup_text(ev.message)}")
         elif ev.kind is EventKind.BUILD_STEP:
-            p(f"  [dim]{_t(ev.message)}[/]")
+            p(f"  [dim]{markup_text(ev.message)}[/]")
         elif ev.kind is EventKind.INSTALLED:
-            p(f"  [green]installed[/] {_t(ev.message)}")
+            p(f"  [green]installed[/] {markup_text(ev.message)}")
         elif ev.kind is EventKind.APPLIED:
-            p(f"  [green]applied[/] {_t(ev.message)}")
+            p(f"  [green]applied[/] {markup_text(ev.message)}")
         elif ev.kind is EventKind.FALLBACK:
-            p(f"  [yellow]fallback[/] {_t(ev.message)}")
+            p(f"  [yellow]fallback[/] {markup_text(ev.message)}")
         elif ev.kind is EventKind.WARNING:
-            p(f"  [yellow]warning:[/] {_t(ev.message)}")
+            p(f"  [yellow]warning:[/] {markup_text(ev.message)}")
         elif ev.kind is EventKind.NOTE:
-            p(f"  {_t(ev.message)}")
+            p(f"  {markup_text(ev.message)}")
         elif ev.kind is EventKind.DENIALS:
             for d in ev.denials:
                 perms = " ".join(d.perms)
                 mode = " permissive=1" if d.permissive else ""
-                p(f"  [red]denied[/] {{ {_t(perms)} }} {_t(d.source)} -> {_t(d.target)}:{_t(d.tclass)}"
-                  f"  [dim]({_t(d.reason)}{mode}{', ' + _t(d.path) if d.path else ''})[/]")
+                p(f"  [red]denied[/] {{ {markup_text(perms)} }} {markup_text(d.source)} -> {markup_text(d.target)}:{markup_text(d.tclass)}"
+                  f"  [dim]({markup_text(d.reason)}{mode}{', ' + markup_text(d.path) if d.path else ''})[/]")
         elif ev.kind is EventKind.DONE and ev.report is not None:
             self._done(ev.report)
 
     def _done(self, r: IterationReport) -> None:
         p = console_err.print
         for rule in r.rules_added:
-            p(f"  [green]{_t(rule)}[/]")
+            p(f"  [green]{markup_text(rule)}[/]")
         p(f"  -> {len(r.denials)} new denial group(s), {len(r.rules_added)} rule(s) added, "
-          f"module {_t(r.module_version or '-')}, {r.seconds:.1f}s")
+          f"module {markup_text(r.module_version or '-')}, {r.seconds:.1f}s")
 
 
 def _confirm_factory(yes: bool):
@@ -103,8 +98,8 @@ def _confirm_factory(yes: bool):
         if not interactive:
             return True
         for line in details:
-            console_err.print(f"    {_t(line)}")
-        return Confirm.ask(_t(question), console=console_err.real, default=False)
+            console_err.print(f"    {markup_text(line)}")
+        return Confirm.ask(markup_text(question), console=console_err.real, default=False)
 
     return confirm
 
@@ -112,42 +107,42 @@ def _confirm_factory(yes: bool):
 def _summary(report: LoopReport) -> None:
     style = _OUTCOME_STYLE.get(report.outcome, "bold red")
     lab = " [dim](lab: simulated kernel)[/]" if report.lab else ""
-    console.print(f"[{style}]{_t(report.outcome.value.replace('_', ' '))}[/]{lab}: {_t(report.message)}")
+    console.print(f"[{style}]{markup_text(report.outcome.value.replace('_', ' '))}[/]{lab}: {markup_text(report.message)}")
     if report.outcome is Outcome.PREFLIGHT_FAILED:
         for c in report.preflight:
             mark = "[green]ok[/]    " if c.ok else "[bold red]FAILED[/]"
-            console.print(f"  {mark} {_t(c.check)}: {_t(c.detail)}")
+            console.print(f"  {mark} {markup_text(c.check)}: {markup_text(c.detail)}")
         return
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for col in ("#", "phase", "service", "new denials", "rules added", "module", "seconds"):
         table.add_column(col, justify="right" if col in ("#", "new denials", "rules added", "seconds") else "left")
     for it in report.iterations:
-        table.add_row(str(it.number), it.phase.value, _t(it.service_state), str(len(it.denials)),
-                      str(len(it.rules_added)), _t(it.module_version or "-"), f"{it.seconds:.1f}")
+        table.add_row(str(it.number), it.phase.value, markup_text(it.service_state), str(len(it.denials)),
+                      str(len(it.rules_added)), markup_text(it.module_version or "-"), f"{it.seconds:.1f}")
     console.print(table)
-    console.print(f"module {_t(report.module)} {_t(report.module_version or '(not installed)')}; "
+    console.print(f"module {markup_text(report.module)} {markup_text(report.module_version or '(not installed)')}; "
                   f"{len(report.rules_added)} rule(s) added in {len(report.iterations)} iteration(s), "
                   f"{report.seconds:.1f}s")
     for fb in report.fallbacks:
-        console.print(f"fallback: {_t(fb.line())}")
+        console.print(f"fallback: {markup_text(fb.line())}")
     if report.decisions:
         console.print("[bold yellow]an admin must decide; the fix(es):[/]")
         for cmd in report.decisions:
-            console.print(f"  {_t(cmd)}")
+            console.print(f"  {markup_text(cmd)}")
     for line in report.recovered:
-        console.print(f"recovered: {_t(line)}")
+        console.print(f"recovered: {markup_text(line)}")
     for line in report.restored:
-        console.print(f"restored: {_t(line)}")
+        console.print(f"restored: {markup_text(line)}")
     for line in report.notes:
-        console.print(f"note: {_t(line)}")
+        console.print(f"note: {markup_text(line)}")
     nd = report.new_domain
     if nd is not None:
         if nd.get("installed") and nd.get("relabelled"):
-            console.print(f"new domain {_t(nd['domain'])}: module {_t(nd['name'])} installed, "
-                          f"{_t(', '.join(nd['relabel']))} relabelled; {_t(report.service)} runs confined")
+            console.print(f"new domain {markup_text(nd['domain'])}: module {markup_text(nd['name'])} installed, "
+                          f"{markup_text(', '.join(nd['relabel']))} relabelled; {markup_text(report.service)} runs confined")
         else:
-            console.print(f"new domain {_t(nd['domain'])}: taken back (the loop did not converge); "
-                          f"{_t(report.service)} runs as before the loop")
+            console.print(f"new domain {markup_text(nd['domain'])}: taken back (the loop did not converge); "
+                          f"{markup_text(report.service)} runs as before the loop")
 
 
 @app.command()
@@ -244,8 +239,7 @@ def loop(
 
 def _emit(report: LoopReport, as_json: bool) -> None:
     if as_json:
-        doc = {"version": JSON_VERSION, **report.to_json()}
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_document(versioned(**report.to_json()))
     else:
         _summary(report)
     if report.exit_code:
@@ -295,8 +289,8 @@ def _run_lab(lab: str, lab_dir: Path | None, base: Path | None, domains, module,
     scenario = load_scenario(scenario_path)
     workdir = Path(lab_dir) if lab_dir is not None else Path(tempfile.mkdtemp(prefix=f"avcfix-lab-{scenario.name}-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    console_err.print(f"[bold]lab[/] {_t(scenario.name)}: a SIMULATED kernel deciding with the real policy; "
-                      f"workspace {_t(workdir)}")
+    console_err.print(f"[bold]lab[/] {markup_text(scenario.name)}: a SIMULATED kernel deciding with the real policy; "
+                      f"workspace {markup_text(workdir)}")
     base_root = PolicyRoot(base, host_policy_name(base)) if base is not None else PolicyRoot(Path("/"), host_policy_name())
     opts = _options(scenario.service, domains, module, 0.0 if settle is None else settle, max_iterations,
                     permissive, dontaudit_off, apply_advice, complete)
@@ -304,7 +298,7 @@ def _run_lab(lab: str, lab_dir: Path | None, base: Path | None, domains, module,
             "scenario": str(scenario_path.resolve()), "lab_dir": str(workdir.resolve()),
             "policy_name": base_root.name}
     with _session(state_dir_for(workdir), meta) as session:  # the lab dir is the machine
-        root = prepare_root(scenario, workdir, base_root, note=lambda m: console_err.print(f"  {_t(m)}"))
+        root = prepare_root(scenario, workdir, base_root, note=lambda m: console_err.print(f"  {markup_text(m)}"))
         the_lab = Lab(scenario, workdir, root)
         installer = BuilderInstaller(opts.module, out_dir or the_lab.module_dir, root, priority=priority,
                                      facts=the_lab.facts)
@@ -316,7 +310,7 @@ def _run_lab(lab: str, lab_dir: Path | None, base: Path | None, domains, module,
                     confirm=confirm, progress=printer, lab=True, journal=session.journal,
                     recovered=session.recovered, new_domain=plan)
         report = loop.run()
-    console_err.print(f"lab log: {_t(the_lab.log)}; module: {_t(installer.te_path)}")
+    console_err.print(f"lab log: {markup_text(the_lab.log)}; module: {markup_text(installer.te_path)}")
     return report
 
 
@@ -362,7 +356,7 @@ def _session(state_dir: Path, meta: dict, announce: bool = True) -> Iterator[Loo
     """Lock the machine, undo what a killed loop left (shown on stderr), journal this run."""
     with LoopSession(state_dir, meta) as session:
         for line in session.recovered if announce else ():
-            console_err.print(f"  [yellow]recovered:[/] {_t(line)}")
+            console_err.print(f"  [yellow]recovered:[/] {markup_text(line)}")
         if session.failures:
             raise ToolError("recovering an interrupted loop failed: " + "; ".join(session.failures)
                             + f" (its journal is kept in {state_dir}; fix this, then run avcfix loop --recover)")
@@ -401,5 +395,5 @@ def _preflight(service: str, root: PolicyRoot, log: Path, out_dir: Path) -> tupl
 
     checks = run_preflight(RealHost(), PreflightRequest(service, root, log, out_dir))
     if all(c.ok for c in checks):
-        console_err.print(f"[bold]preflight[/]: ok ({_t(', '.join(c.check for c in checks))})")
+        console_err.print(f"[bold]preflight[/]: ok ({markup_text(', '.join(c.check for c in checks))})")
     return checks

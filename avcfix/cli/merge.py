@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -17,6 +16,7 @@ from avcfix.policy.merge import merge_modules, rule_changes
 from avcfix.policy.model import Module
 from avcfix.policy.render import render_cil, render_te
 from avcfix.policy.te_parse import parse_te
+from avcfix.report.documents import write_document
 from avcfix.report.jsondoc import rule_lines_json
 from avcfix.toolchain.atomic import write_atomic
 
@@ -109,7 +109,7 @@ def merge(
     }
     if as_json:
         doc = dict(summary, added=rule_lines_json(summary["added"], merged.attribute_names))  # JSON never says self
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_document(doc)
         return
     where = f" -> {output}" + ("" if written else " (unchanged)") if output is not None else ""
     console_err.print(

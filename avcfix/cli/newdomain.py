@@ -9,23 +9,17 @@ build then merges the rules for NAME_t's denials into it.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
-from rich.markup import escape
-
 from avcfix.cli.app import console, console_err
-from avcfix.cli.common import safe_text
+from avcfix.cli.common import markup_text
 from avcfix.errors import UsageError
+from avcfix.report.documents import versioned, write_document
+from avcfix.text import visible
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Version of the ``--json`` document of ``build --new-domain`` (README).
-JSON_VERSION = 1
 
-
-def _t(text: object) -> str:
-    return escape(safe_text(text))
 
 
 def new_domain_build(name: str | None, exec_path: str | None, permissive: bool, args: list[str], *,
@@ -52,28 +46,27 @@ def new_domain_build(name: str | None, exec_path: str | None, permissive: bool, 
         # the skeleton first (not compiled: the normal build compiles it with the rules)
         res = build_new_domain(name, exec_path, out_dir=out_dir, root=proot, compile=False)
         if not as_json:
-            console_err.print(f"[bold]{_t(name)}[/]: {'wrote' if res.written else 'kept'} the skeleton "
-                              f"[cyan]{_t(res.te_path)}[/]; adding the rules of {_t(res.skeleton.domain)}'s denials")
+            console_err.print(f"[bold]{markup_text(name)}[/]: {'wrote' if res.written else 'kept'} the skeleton "
+                              f"[cyan]{markup_text(res.te_path)}[/]; adding the rules of {markup_text(res.skeleton.domain)}'s denials")
         return [res.skeleton.domain, *sources], name
     res = build_new_domain(name, exec_path, out_dir=out_dir, root=proot, install=install, priority=priority,
                            permissive=permissive)
     steps = next_steps(res)
     if as_json:
-        doc = {"version": JSON_VERSION, "new_domain": res.to_json(), "next_steps": steps}
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_document(versioned(new_domain=res.to_json(), next_steps=steps))
     else:
         sk = res.skeleton
         verb = "wrote" if res.written else "kept the existing"
-        console.print(f"[bold]{_t(sk.name)}[/]: {verb} [cyan]{_t(res.te_path)}[/], [cyan]{_t(res.if_path)}[/] "
-                      f"and [cyan]{_t(res.fc_path)}[/]", soft_wrap=True)
-        console.print(f"  domain {_t(sk.domain)}, entered by executing {_t(sk.exec_path)} ({_t(sk.exec_type)}); "
-                      f"files: {_t(', '.join(sk.file_types.values()))}", soft_wrap=True)
+        console.print(f"[bold]{markup_text(sk.name)}[/]: {verb} [cyan]{markup_text(res.te_path)}[/], [cyan]{markup_text(res.if_path)}[/] "
+                      f"and [cyan]{markup_text(res.fc_path)}[/]", soft_wrap=True)
+        console.print(f"  domain {markup_text(sk.domain)}, entered by executing {markup_text(sk.exec_path)} ({markup_text(sk.exec_type)}); "
+                      f"files: {markup_text(', '.join(sk.file_types.values()))}", soft_wrap=True)
         if sk.permissive:
-            console.print(f"  [yellow]permissive {_t(sk.domain)}[/]: denials are logged, not enforced")
+            console.print(f"  [yellow]permissive {markup_text(sk.domain)}[/]: denials are logged, not enforced")
         for line in sk.left_out:
-            console.print(f"  [yellow]left out[/] (not in the policy headers): {_t(line)}", soft_wrap=True)
+            console.print(f"  [yellow]left out[/] (not in the policy headers): {markup_text(line)}", soft_wrap=True)
         if res.pp_path is not None:
-            console.print(f"  compiled [cyan]{_t(res.pp_path)}[/]")
+            console.print(f"  compiled [cyan]{markup_text(res.pp_path)}[/]")
         if res.already_installed:
             console.print("  already installed (the same package is in the store)")
         elif res.installed:
@@ -81,13 +74,13 @@ def new_domain_build(name: str | None, exec_path: str | None, permissive: bool, 
         if res.installed:
             if res.verified:
                 trans = ", ".join(f"{s} -> {d}" for s, d in res.transitions)
-                console.print(f"  [green]verified:[/] the types are in the policy; transitions {_t(trans)}")
+                console.print(f"  [green]verified:[/] the types are in the policy; transitions {markup_text(trans)}")
             else:
-                console.print(f"  [bold red]not verified:[/] missing types {_t(list(res.missing_types))}, "
-                              f"transitions {_t(list(res.transitions))}")
+                console.print(f"  [bold red]not verified:[/] missing types {markup_text(list(res.missing_types))}, "
+                              f"transitions {markup_text(list(res.transitions))}")
         console.print("next steps:")
         for line in steps:
-            console.print(f"  {safe_text(line)}", markup=False, soft_wrap=True)
+            console.print(f"  {visible(line)}", markup=False, soft_wrap=True)
     if res.installed and not res.verified:
         from avcfix.errors import InstallError
 

@@ -211,7 +211,7 @@ class Loop:
             raise UsageError("--max-iterations must be at least 1")
         if options.settle < 0:
             raise UsageError("--settle must not be negative")
-        self.o = options
+        self.options = options
         self.service = service
         self.trail = trail
         self.admin = admin
@@ -274,7 +274,7 @@ class Loop:
         return LoopReport(
             outcome=outcome,
             message=message,
-            service=self.o.service,
+            service=self.options.service,
             module=self.installer.module,
             domains=self.domains,
             iterations=tuple(self.iterations),
@@ -293,20 +293,20 @@ class Loop:
         self.progress(LoopEvent(kind, iteration, message, report))
 
     def _run(self) -> tuple[Outcome, str, tuple[str, ...]]:
-        o = self.o
+        opts = self.options
         if self.new_domain is not None:
             failure = self._confine(self.new_domain)
             if failure is not None:
                 return failure
         if not self.domains:
             self.domains = tuple(self.service.domains())
-        if o.permissive and not self.domains:
-            raise UsageError(f"--permissive needs the domain of {o.service}: give --domain")
-        if o.dontaudit_off:
+        if opts.permissive and not self.domains:
+            raise UsageError(f"--permissive needs the domain of {opts.service}: give --domain")
+        if opts.dontaudit_off:
             self._emit(EventKind.NOTE, 0, "disabling dontaudit rules (semodule -DB)")
             self.guard.disable_dontaudit()
         phase = Phase.ENFORCING
-        if o.permissive:
+        if opts.permissive:
             phase = Phase.PERMISSIVE
             for d in self.domains:
                 if self.guard.mark_permissive(d):
@@ -314,11 +314,11 @@ class Loop:
                 else:
                     self.notes.append(f"{d} was already permissive: left so")
         previous: frozenset | None = None
-        for n in range(1, o.max_iterations + 1):
+        for n in range(1, opts.max_iterations + 1):
             t0 = self.clock()
             self._emit(EventKind.ITERATION, n, phase.value)
             mark = self.trail.checkpoint()
-            run = self.service.restart(o.settle)
+            run = self.service.restart(opts.settle)
             self._emit(EventKind.RESTARTED, n, f"{run.state}{': ' + run.detail if run.detail else ''}")
             read = self.trail.read_since(mark)
             for w in read.warnings:
@@ -346,11 +346,11 @@ class Loop:
                         continue
                     self._finish(base, t0, module_version=self.version)
                     ignored = f" ({len(findings)} denial group(s) the policy allows now or hides)" if findings else ""
-                    return Outcome.CONVERGED, (f"converged after {n} iteration(s): {o.service} runs with no "
+                    return Outcome.CONVERGED, (f"converged after {n} iteration(s): {opts.service} runs with no "
                                                f"new denial{ignored}"), ()
                 self._finish(base, t0, module_version=self.version)
-                hint = "" if o.dontaudit_off else "; a dontaudit rule may hide it: rerun with --dontaudit-off"
-                return Outcome.UNHEALTHY, (f"{o.service} is {run.state} but logged no new denial for "
+                hint = "" if opts.dontaudit_off else "; a dontaudit rule may hide it: rerun with --dontaudit-off"
+                return Outcome.UNHEALTHY, (f"{opts.service} is {run.state} but logged no new denial for "
                                            f"{', '.join(self.domains) or 'its domain'}{hint}"), ()
 
             # the fixes of the last iteration whose denial came back: taken back, and what next
@@ -370,7 +370,7 @@ class Loop:
                 if f.needs_module:
                     continue
                 k = _denial_key(f)
-                if not o.apply_advice:
+                if not opts.apply_advice:
                     if f.advice:
                         decisions.append(f.advice[0].command)
                     else:
@@ -426,7 +426,7 @@ class Loop:
                 # completion: the enforcing phase only (a permissive run logged every check already)
                 ok, added, installed, failure = self._install(
                     n, module_findings, {"fallback_for": forced} if forced else {},
-                    complete=o.complete and phase is Phase.ENFORCING)
+                    complete=opts.complete and phase is Phase.ENFORCING)
                 if failure is not None:
                     self._finish(base, t0, module_version=self.version)
                     return failure
@@ -477,7 +477,7 @@ class Loop:
             self._finish(base, t0, rules_added=added, module_version=self.version, applied=tuple(applied))
             phase = phase_after
         return (Outcome.MAX_ITERATIONS,
-                f"not converged after {o.max_iterations} iteration(s) (--max-iterations)", ())
+                f"not converged after {opts.max_iterations} iteration(s) (--max-iterations)", ())
 
     # ------------------------------------------------------------ new domain
 
@@ -492,7 +492,7 @@ class Loop:
         if fix is None:
             raise UsageError(f"--new-domain: cannot relabel {', '.join(nd.relabel)} safely")
         question = (f"Install the new domain {nd.domain} (module {nd.name}) and relabel "
-                    f"{nd.exec_path} so that {self.o.service} runs confined?")
+                    f"{nd.exec_path} so that {self.options.service} runs confined?")
         if not self.confirm(question, (fix.command,)):
             return Outcome.DECLINED, "installing the new domain was declined; nothing was changed", ()
         self._nd = {"name": nd.name, "domain": nd.domain, "exec": nd.exec_path, "relabel": list(nd.relabel)}
@@ -658,10 +658,10 @@ class Loop:
 
     def _learn_domains(self, denials: Sequence[Denial]) -> tuple[str, ...]:
         exes = set(self.service.executables())
-        comm = self.o.service.removesuffix(".service")[:15]
+        comm = self.options.service.removesuffix(".service")[:15]
         found = sorted({d.stype for d in denials if (d.exe and d.exe in exes) or d.comm == comm})
         if found:
-            self.notes.append(f"domain(s) of {self.o.service} found from its executable: {', '.join(found)}")
+            self.notes.append(f"domain(s) of {self.options.service} found from its executable: {', '.join(found)}")
         return tuple(found)
 
     def _unmark_all(self, n: int) -> None:

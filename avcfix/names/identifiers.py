@@ -19,10 +19,10 @@ from collections.abc import Collection
 from typing import Literal
 
 from avcfix.errors import PolicyError
-from avcfix.names.m4names import M4_BUILTINS, m4_words, static_m4_problem
+from avcfix.names.m4names import m4_words, static_m4_problem
 
 __all__ = [
-    "CIL_KEYWORDS", "CIL_KEYWORDS_USED_AS_NAMES", "InvalidIdentifier", "Kind", "M4_BUILTINS",
+    "CIL_KEYWORDS", "CIL_KEYWORDS_USED_AS_NAMES", "InvalidIdentifier", "Kind",
     "MAX_IDENTIFIER_LENGTH", "TE_KEYWORDS", "check_identifier", "check_version", "default_module_name",
     "identifier_problem", "is_identifier", "version_problem",
 ]

@@ -17,10 +17,10 @@ from rich.text import Text
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import DenialGroup
+from avcfix.text import visible
 
 # The groups a long report leaves out: computed without rich (why_text), shown here.
 from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, Omitted, evidence_text, omitted  # noqa: E402,F401
-from avcfix.ui.why_text import safe as _safe
 
 
 def _evidence(g: DenialGroup) -> Text:
@@ -30,10 +30,10 @@ def _evidence(g: DenialGroup) -> Text:
 def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:
     perms = getattr(finding, "perms", None) or g.perms
     head = Text()
-    head.append(_safe(g.target), style="bold cyan")
+    head.append(visible(g.target), style="bold cyan")
     head.append(":")
-    head.append(_safe(g.tclass), style="cyan")
-    head.append(" { " + " ".join(_safe(p) for p in perms) + " }", style="bold")
+    head.append(visible(g.tclass), style="cyan")
+    head.append(" { " + " ".join(visible(p) for p in perms) + " }", style="bold")
     head.append(f"  x{g.count}", style="dim")
     if g.permissive:
         head.append("  permissive: logged, not blocked", style="yellow")
@@ -45,22 +45,22 @@ def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:
         reason = Text(reason_value, style="magenta")
         detail = getattr(finding, "detail", "")
         if detail and reason_value != "no_policy":  # said once, under the report
-            reason.append(" - " + _safe(detail), style="default")
+            reason.append(" - " + visible(detail), style="default")
         grid.add_row("reason", reason)
         obj = getattr(finding, "object", None)
         if obj is not None and obj.kind.value in ("path", "fd", "unknown"):
-            o = Text(_safe(obj.path) if obj.path else obj.kind.value, style="bold" if obj.path else "yellow")
-            o.append(" - " + _safe(obj.evidence), style="dim")
+            o = Text(visible(obj.path) if obj.path else obj.kind.value, style="bold" if obj.path else "yellow")
+            o.append(" - " + visible(obj.evidence), style="dim")
             grid.add_row("object", o)
         for rank, adv in enumerate(getattr(finding, "advice", ()), 1):
-            a = Text(_safe(adv.command), style="green")
+            a = Text(visible(adv.command), style="green")
             a.append(f"  ({adv.confidence}%) ", style="dim")
-            a.append(_safe(adv.why))
+            a.append(visible(adv.why))
             if rank == 1 and adv.evidence:
-                a.append(" [" + "; ".join(_safe(e) for e in adv.evidence) + "]", style="dim")
+                a.append(" [" + "; ".join(visible(e) for e in adv.evidence) + "]", style="dim")
             grid.add_row(f"fix {rank}", a)
         for risk in getattr(finding, "risks", ()):
-            grid.add_row("risk", Text(_safe(risk), style="red"))
+            grid.add_row("risk", Text(visible(risk), style="red"))
     grid.add_row("evidence", _evidence(g))
     return [head, Padding(grid, (0, 0, 1, 2))]
 
@@ -75,7 +75,7 @@ def _omitted(rest: Omitted) -> list[RenderableType]:
     table.add_column("groups", justify="right")
     table.add_column("denials", justify="right")
     for domain, groups, denials in rest.domains[:SUMMARY_DOMAINS]:
-        table.add_row(Text(_safe(domain)), str(groups), str(denials))
+        table.add_row(Text(visible(domain)), str(groups), str(denials))
     more = rest.domains[SUMMARY_DOMAINS:]
     if more:
         table.add_row(Text(f"... {len(more)} more domain{'s' if len(more) != 1 else ''}", style="dim"),
@@ -103,7 +103,7 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
         body: list[RenderableType] = []
         for g, f in chunk:
             body.extend(_item(g, f))
-        title = Text(_safe(domain), style="bold")
+        title = Text(visible(domain), style="bold")
         n_groups = len({g.key for g, _ in chunk})
         left = hidden.get(domain, 0)
         if left:
@@ -128,7 +128,7 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
                            f"all {n_total} are in 'avcfix why --json', or here with --all", style="dim"))
     no_policy = next((f for _, f in items if f is not None and f.reason.value == "no_policy"), None)
     if no_policy is not None and getattr(no_policy, "detail", ""):
-        console.print(Text("no_policy: " + _safe(no_policy.detail), style="dim"))
+        console.print(Text("no_policy: " + visible(no_policy.detail), style="dim"))
     if note:
         console.print(Text(note, style="dim"))
 
@@ -144,13 +144,13 @@ def render_brief(console: Console, rows: Sequence[dict], stats: ScanStats) -> No
             table.add_column(col, justify=justify, overflow="fold", no_wrap=not wrap,  # type: ignore[arg-type]
                              ratio=1 if wrap else None)
         for r in rows:
-            perms = Text("{ " + " ".join(_safe(p) for p in r["perms"]) + " }", style="bold")
+            perms = Text("{ " + " ".join(visible(p) for p in r["perms"]) + " }", style="bold")
             if r["permissive"]:
                 perms.append(" permissive", style="yellow")
-            table.add_row(str(r["count"]), Text(_safe(r["source"])),
-                          Text(f"{_safe(r['target'])}:{_safe(r['class'])}", style="cyan"), perms,
+            table.add_row(str(r["count"]), Text(visible(r["source"])),
+                          Text(f"{visible(r['target'])}:{visible(r['class'])}", style="cyan"), perms,
                           Text(",".join(r["reasons"]) or "-", style="magenta"),
-                          Text(_safe(r["fix"]) if r["fix"] else "-", style="green"))
+                          Text(visible(r["fix"]) if r["fix"] else "-", style="green"))
         console.print(table)
     else:
         console.print(Text(f"No SELinux denials found ({stats.lines} lines, {stats.events} events read)."))

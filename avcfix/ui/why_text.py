@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from avcfix.audit.api import ScanStats
 from avcfix.audit.group import GroupAccumulator, Key
 from avcfix.audit.model import DenialGroup
+from avcfix.text import visible
 
 #: Past this many groups the report shows the groups with the most denials
 #: and one summary line per domain for the others (``--max-groups``, ``--all``).
@@ -57,14 +58,6 @@ def omitted(acc: GroupAccumulator, shown: Collection[Key]) -> Omitted:
 
 
 
-def safe(value: object) -> str:
-    """Log text with control characters (tabs, newlines, escapes) made visible."""
-    s = str(value)
-    if s.isprintable():
-        return s
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else "?" for c in s)
-
-
 def format_time(epoch: float) -> str:
     """A log time as the reports show it (local time), ``-`` when unknown."""
     if epoch <= 0:
@@ -89,19 +82,19 @@ def evidence_text(g: DenialGroup) -> str:
     ex = g.example
     parts = []
     if g.comms:
-        parts.append("comm " + ", ".join(safe(c) for c in g.comms[:5]))
+        parts.append("comm " + ", ".join(visible(c) for c in g.comms[:5]))
     if g.exes:
-        parts.append("exe " + ", ".join(safe(e) for e in g.exes[:3]))
+        parts.append("exe " + ", ".join(visible(e) for e in g.exes[:3]))
     if ex.syscall or ex.syscall_nr is not None:
-        parts.append(f"syscall {safe(ex.syscall or ex.syscall_nr)}"
+        parts.append(f"syscall {visible(ex.syscall or ex.syscall_nr)}"
                      + (f" (exit {ex.exit})" if ex.exit is not None else ""))
     if g.paths:
         more = f" (+{len(g.paths) - 3} more)" if len(g.paths) > 3 else ""
-        parts.append("path " + ", ".join(safe(p) for p in g.paths[:3]) + more)
+        parts.append("path " + ", ".join(visible(p) for p in g.paths[:3]) + more)
     if g.ports:
         parts.append("port " + ", ".join(str(p) for p in g.ports[:5]))
     if ex.proctitle:
-        parts.append("cmd " + safe(ex.proctitle)[:100])
+        parts.append("cmd " + visible(ex.proctitle)[:100])
     when = format_time(g.first_seen)
     if g.last_seen != g.first_seen:
         when += " .. " + format_time(g.last_seen)
@@ -112,8 +105,8 @@ def evidence_text(g: DenialGroup) -> str:
 def finding_block(g: DenialGroup, finding: object | None) -> list[str]:
     """The lines of one finding (no trailing blank line)."""
     perms = getattr(finding, "perms", None) or g.perms
-    who = f"{safe(g.source)} {safe(g.target)}:{safe(g.tclass)}"
-    head = f"{who} denied: {{ {' '.join(safe(p) for p in perms)} }} x{g.count}"
+    who = f"{visible(g.source)} {visible(g.target)}:{visible(g.tclass)}"
+    head = f"{who} denied: {{ {' '.join(visible(p) for p in perms)} }} x{g.count}"
     if g.permissive:
         head += " permissive: logged, not blocked"
     lines = [head]
@@ -121,17 +114,17 @@ def finding_block(g: DenialGroup, finding: object | None) -> list[str]:
         reason = finding.reason.value
         detail = getattr(finding, "detail", "")
         lines.append(f"{who} reason: {reason}"
-                     + (f" - {safe(detail)}" if detail and reason != "no_policy" else ""))
+                     + (f" - {visible(detail)}" if detail and reason != "no_policy" else ""))
         obj = getattr(finding, "object", None)
         if obj is not None and obj.kind.value in ("path", "fd", "unknown"):
-            lines.append(f"{who} object: {safe(obj.path) if obj.path else obj.kind.value} - {safe(obj.evidence)}")
+            lines.append(f"{who} object: {visible(obj.path) if obj.path else obj.kind.value} - {visible(obj.evidence)}")
         for rank, adv in enumerate(getattr(finding, "advice", ()), 1):
-            line = f"{who} fix {rank}: {safe(adv.command)}  ({adv.confidence}%) {safe(adv.why)}"
+            line = f"{who} fix {rank}: {visible(adv.command)}  ({adv.confidence}%) {visible(adv.why)}"
             if rank == 1 and adv.evidence:
-                line += " [" + "; ".join(safe(e) for e in adv.evidence) + "]"
+                line += " [" + "; ".join(visible(e) for e in adv.evidence) + "]"
             lines.append(line)
         for risk in getattr(finding, "risks", ()):
-            lines.append(f"{who} risk: {safe(risk)}")
+            lines.append(f"{who} risk: {visible(risk)}")
     lines.append(f"{who} evidence: {evidence_text(g)}")
     return lines
 
@@ -153,7 +146,7 @@ def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], f
         out.append(f"Not shown: {_plural(left, 'group')} ({_plural(rest.denials, 'denial')}) "  # type: ignore[attr-defined]
                    f"in {_plural(len(domains), 'domain')}")
         for domain, n_groups, n_denials in domains:
-            out.append(f"not shown: {safe(domain)}: {_plural(n_groups, 'group')}, {_plural(n_denials, 'denial')}")
+            out.append(f"not shown: {visible(domain)}: {_plural(n_groups, 'group')}, {_plural(n_denials, 'denial')}")
         out.append("")
     n_total = len({g.key for g, _ in items}) + left
     out.append(f"{_plural(stats.denials, 'denial')} in {_plural(n_total, 'group')}; read {stats.lines} lines, "
@@ -164,7 +157,7 @@ def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], f
                    f"all {n_total} are in 'avcfix why --json', or here with --all")
     no_policy = next((f for _, f in items if f is not None and f.reason.value == "no_policy"), None)
     if no_policy is not None and getattr(no_policy, "detail", ""):
-        out.append("no_policy: " + safe(no_policy.detail))
+        out.append("no_policy: " + visible(no_policy.detail))
     if note:
         out.append(note)
     write("\n".join(out) + "\n")
@@ -200,9 +193,9 @@ def brief_rows(groups: Iterable[DenialGroup], findings: Sequence[object] | None)
 def brief_line(row: dict) -> str:
     """``COUNT<TAB>DOMAIN<TAB>TARGET:CLASS<TAB>{ PERMS }<TAB>REASONS<TAB>FIX``
     (``-`` for none; ``permissive`` after the perms of a permissive group)."""
-    perms = "{ " + " ".join(safe(p) for p in row["perms"]) + " }" + (" permissive" if row["permissive"] else "")
-    return "\t".join((str(row["count"]), safe(row["source"]), f"{safe(row['target'])}:{safe(row['class'])}",
-                      perms, ",".join(row["reasons"]) or "-", safe(row["fix"]) if row["fix"] else "-"))
+    perms = "{ " + " ".join(visible(p) for p in row["perms"]) + " }" + (" permissive" if row["permissive"] else "")
+    return "\t".join((str(row["count"]), visible(row["source"]), f"{visible(row['target'])}:{visible(row['class'])}",
+                      perms, ",".join(row["reasons"]) or "-", visible(row["fix"]) if row["fix"] else "-"))
 
 
 def write_brief_text(write: Callable[[str], object], rows: Sequence[dict]) -> None:
