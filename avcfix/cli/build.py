@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial
-from avcfix.builder import BuildOptions, BuildResult, BuildStep, build_module, resolve_name
+from avcfix.builder import BuildOptions, BuildResult, BuildStep, Progress, build_module, resolve_name
 from avcfix.cli.app import app, console, console_err
 from avcfix.cli.common import (
     default_sources,
@@ -57,7 +57,7 @@ def _partition(findings: list[Finding]) -> dict[str, list[Finding]]:
 
 
 @contextmanager
-def _status(enabled: bool, first: str) -> Iterator:
+def _status(enabled: bool, first: str) -> Iterator[Progress | None]:
     """A spinner on stderr (only on a terminal); yields ``update(step, detail)`` or None."""
     if not enabled or not console_err.is_terminal:
         yield None
@@ -72,7 +72,7 @@ def _status(enabled: bool, first: str) -> Iterator:
 
 # ------------------------------------------------------------------ output
 
-def finding_json(f: Finding) -> dict:
+def finding_json(f: Finding) -> dict[str, object]:
     """A left-out finding: what it is, why, and the command that fixes it."""
     g = f.group
     return {
@@ -87,7 +87,7 @@ def finding_json(f: Finding) -> dict:
     }
 
 
-def result_json(res: BuildResult) -> dict:
+def result_json(res: BuildResult) -> dict[str, object]:
     """One module's build, as documented in the README. Rule lines name the real
     types: the ``.te`` writes ``self``, the JSON never does (see rule_lines_json)."""
     attributes = res.module.attribute_names if res.module is not None else frozenset()
