@@ -13,7 +13,7 @@ import typer
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial
-from avcfix.builder import BuildOptions, BuildResult, BuildStep, build_module, resolve_name
+from avcfix.builder import BuildOptions, BuildResult, BuildStep, Progress, build_module, resolve_name
 from avcfix.cli.app import app, console, console_err
 from avcfix.cli.common import (
     default_sources,
@@ -54,7 +54,7 @@ def _partition(findings: list[Finding]) -> dict[str, list[Finding]]:
 
 
 @contextmanager
-def _status(enabled: bool, first: str) -> Iterator:
+def _status(enabled: bool, first: str) -> Iterator[Progress | None]:
     """A spinner on stderr (only on a terminal); yields ``update(step, detail)`` or None."""
     if not enabled or not console_err.is_terminal:
         yield None

@@ -16,7 +16,10 @@ from avcfix.errors import AvcfixError, ExitCode, InputError
 from avcfix.text import visible
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import TaskID
+
+    from avcfix.cli.app import LazyConsole
 
 #: The log read when no source is given.
 DEFAULT_LOG = "/var/log/audit/audit.log"
@@ -64,7 +67,7 @@ def make_filters(domain: str | None, comm: str | None, since: str | None, until:
     return Filters(domain=domain or None, comm=comm or None, since=lo, until=hi)
 
 
-def report_skipped(stats: ScanStats, console, strict: bool) -> None:
+def report_skipped(stats: ScanStats, console: Console | LazyConsole, strict: bool) -> None:
     """Tell stderr how many lines were skipped (first few with file:line)."""
     if not stats.skipped_lines:
         return
@@ -86,16 +89,17 @@ def report_skipped(stats: ScanStats, console, strict: bool) -> None:
 
 
 @contextmanager
-def progress_reporter(console, enabled: bool) -> Iterator[Progress | None]:
+def progress_reporter(console: Console | LazyConsole, enabled: bool) -> Iterator[Progress | None]:
     """A rich progress bar on stderr (only when it is a terminal)."""
     may_be = getattr(console, "may_be_terminal", None)  # a LazyConsole answers without rich
     if not enabled or (may_be is not None and not may_be()) or not console.is_terminal:
         yield None
         return
+    from rich.console import Console as RichConsole
     from rich.progress import BarColumn, DownloadColumn, TextColumn
     from rich.progress import Progress as RichProgress
 
-    real = getattr(console, "real", console)  # a LazyConsole's Console
+    real = console if isinstance(console, RichConsole) else console.real  # a LazyConsole's Console
     # rich's live display would take over sys.stdout (and stderr) while it
     # runs: a document written to a redirected stdout would land on the terminal.
     with RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),

@@ -16,6 +16,7 @@ import importlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: The files written under the completion directory, per shell.
 FILES = {"bash": "avcfix.bash", "zsh": "_avcfix", "fish": "avcfix.fish"}
@@ -58,6 +59,11 @@ def lab_names() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in LABS_DIR.glob("*.toml"))) if LABS_DIR.is_dir() else ()
 
 
+#: A click command: click's own, or the copy typer >= 0.16 vendors (typer._click),
+#: by the typer installed; its parameters are read with getattr.
+ClickCommand = Any
+
+
 def command_tree() -> tuple[tuple[Opt, ...], tuple[Cmd, ...]]:
     """The root's options and every subcommand, from the CLI itself."""
     import typer.main
@@ -67,10 +73,10 @@ def command_tree() -> tuple[tuple[Opt, ...], tuple[Cmd, ...]]:
 
     for module in COMMANDS.values():
         importlib.import_module(module)
-    root = typer.main.get_command(app)
+    root = typer.main.get_group(app)  # = get_command(app): a group, and add_completion=False
     labs = lab_names()
 
-    def options(cmd) -> tuple[Opt, ...]:
+    def options(cmd: ClickCommand) -> tuple[Opt, ...]:
         out = []
         for p in cmd.params:
             if getattr(p, "param_type_name", "") != "option" or getattr(p, "hidden", False):
@@ -98,7 +104,7 @@ def command_tree() -> tuple[tuple[Opt, ...], tuple[Cmd, ...]]:
 
     cmds = []
     for name in COMMANDS:
-        sub = root.commands[name]  # type: ignore[attr-defined]
+        sub = root.commands[name]
         has_args = any(getattr(p, "param_type_name", "") == "argument" for p in sub.params)
         cmds.append(Cmd(name, _short(sub.help), options(sub), "files" if has_args else "none"))
     return options(root), tuple(cmds)

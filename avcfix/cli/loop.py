@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -20,6 +20,7 @@ from avcfix.cli.app import app, console, console_err
 from avcfix.cli.common import markup_text
 from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import ToolError, UsageError
+from avcfix.loop.engine import Confirm as ConfirmFn
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
 from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, NewDomainPlan, Outcome, PreflightCheck
 from avcfix.loop.preflight import failure_message
@@ -90,7 +91,7 @@ class _Printer:
           f"module {markup_text(r.module_version or '-')}, {r.seconds:.1f}s")
 
 
-def _confirm_factory(yes: bool):
+def _confirm_factory(yes: bool) -> ConfirmFn:
     """Ask before each install on a terminal; ``--yes`` or no TTY: go ahead."""
     interactive = not yes and sys.stdin.isatty()
 
@@ -267,7 +268,7 @@ def _options(service: str, domains: tuple[str, ...], module: str | None, settle:
                        apply_advice=apply_advice, complete=complete)
 
 
-def _plan(nd: tuple[str, str] | None, exists) -> NewDomainPlan | None:
+def _plan(nd: tuple[str, str] | None, exists: Callable[[str], bool]) -> NewDomainPlan | None:
     """The ``--new-domain`` plan: relabel the executable and the skeleton's directories that exist."""
     from avcfix.policy.skeleton import LIB_DIR, LOG_DIR, RUN_DIR
 
@@ -278,8 +279,9 @@ def _plan(nd: tuple[str, str] | None, exists) -> NewDomainPlan | None:
     return NewDomainPlan(name, exe, (exe, *[d for d in dirs if exists(d)]))
 
 
-def _run_lab(lab: str, lab_dir: Path | None, base: Path | None, domains, module, out_dir, settle,
-             max_iterations, permissive, dontaudit_off, apply_advice, priority, confirm, printer,
+def _run_lab(lab: str, lab_dir: Path | None, base: Path | None, domains: tuple[str, ...], module: str | None,
+             out_dir: Path | None, settle: float | None, max_iterations: int, permissive: bool,
+             dontaudit_off: bool, apply_advice: bool, priority: int | None, confirm: ConfirmFn, printer: _Printer,
              nd: tuple[str, str] | None = None, complete: bool = True) -> LoopReport:
     from avcfix.lab.backends import Lab, prepare_root
     from avcfix.lab.scenario import find_scenario, load_scenario
@@ -314,9 +316,10 @@ def _run_lab(lab: str, lab_dir: Path | None, base: Path | None, domains, module,
     return report
 
 
-def _run_system(service, domains, module, out_dir, settle, max_iterations, permissive, dontaudit_off,
-                apply_advice, root, priority, log, confirm, printer,
-                nd: tuple[str, str] | None = None, complete: bool = True) -> LoopReport:
+def _run_system(service: str, domains: tuple[str, ...], module: str | None, out_dir: Path | None,
+                settle: float | None, max_iterations: int, permissive: bool, dontaudit_off: bool,
+                apply_advice: bool, root: Path | None, priority: int | None, log: Path, confirm: ConfirmFn,
+                printer: _Printer, nd: tuple[str, str] | None = None, complete: bool = True) -> LoopReport:
     from avcfix.loop.backends import BuilderInstaller, FactsExplainer
     from avcfix.system.semanage import SemanageAdmin
     from avcfix.system.systemd import SystemdService, check_unit_name
@@ -352,7 +355,7 @@ def _run_system(service, domains, module, out_dir, settle, max_iterations, permi
 
 
 @contextlib.contextmanager
-def _session(state_dir: Path, meta: dict, announce: bool = True) -> Iterator[LoopSession]:
+def _session(state_dir: Path, meta: dict[str, str], announce: bool = True) -> Iterator[LoopSession]:
     """Lock the machine, undo what a killed loop left (shown on stderr), journal this run."""
     with LoopSession(state_dir, meta) as session:
         for line in session.recovered if announce else ():

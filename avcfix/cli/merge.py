@@ -96,7 +96,8 @@ def merge(
             written = True
 
     rules_in = sum(len(m.rules) for m in modules)
-    summary = {
+    added = list(rule_changes(merge_modules(modules[:1]), merged).added)
+    summary: dict[str, object] = {
         "module": merged.name,
         "version": merged.version,
         "format": "cil" if cil else "te",
@@ -105,10 +106,10 @@ def merge(
         "written": written,
         "rules_in": rules_in,
         "rules": len(merged.rules),
-        "added": list(rule_changes(merge_modules(modules[:1]), merged).added),
+        "added": added,
     }
     if as_json:
-        doc = dict(summary, added=rule_lines_json(summary["added"], merged.attribute_names))  # JSON never says self
+        doc = dict(summary, added=rule_lines_json(added, merged.attribute_names))  # JSON never says self
         write_document(doc)
         return
     where = f" -> {output}" + ("" if written else " (unchanged)") if output is not None else ""
@@ -117,7 +118,6 @@ def merge(
         f"{rules_in} rules in, {len(merged.rules)} out{where}",
         markup=False, highlight=False,
     )
-    added = summary["added"]
     if len(modules) > 1 and added:
         console_err.print(f"rules not in {files[0]}:", markup=False, highlight=False)
         for line in added[:SHOW_ADDED]:

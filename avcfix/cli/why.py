@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from avcfix.audit.api import Progress
 from avcfix.audit.raw import format_event
 from avcfix.cli.app import app, console, console_err
 from avcfix.cli.common import (
@@ -22,7 +23,7 @@ from avcfix.errors import InputError, UsageError
 from avcfix.triage import Triage
 
 
-def _write_raw(t: Triage, progress) -> None:
+def _write_raw(t: Triage, progress: Progress | None) -> None:
     """--raw: each correlated event once, in ausearch's layout."""
     last_event = None
     for d in t.scan(progress, records=True):

@@ -23,7 +23,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,31 @@ class _RuleView:
     block: bool
 
 
+@dataclass(slots=True)
+class _FileLabelCache:
+    """The file-label advisors' answers, by query (see :meth:`PolicyFacts._fl`)."""
+
+    #: (path, file mode) -> expected_file_type
+    expected: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    #: attribute or type -> _expand
+    expand: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: _bool_defaults
+    bools: dict[str, bool] | None = None
+    #: (domain, target, class) -> granted_perms
+    granted: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
+    #: (domain, target, class, perms) -> enabling_booleans
+    enabling: dict[tuple[str, str, str, tuple[str, ...]], tuple[BoolSetting, ...]] = field(default_factory=dict)
+    #: (domain, class, perms) -> label_candidates
+    candidates: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[str, frozenset[str]], ...]] = field(
+        default_factory=dict)
+    #: _genfs_only
+    genfs: frozenset[str] | None = None
+    #: _fc_lines
+    fc_lines: tuple[tuple[str, str, str], ...] | None = None
+    #: type -> fc_entries
+    fc_index: dict[str, tuple[tuple[str, str], ...]] | None = None
+
+
 class PolicyFacts:
     """Answers from one binary policy (and optionally its file_contexts)."""
 
@@ -281,8 +306,9 @@ class PolicyFacts:
         scon = Context.parse(key.scontext)
         tcon = Context.parse(key.tcontext)
         unknown = unknown_type_analysis(key, scon, tcon, self.has_type)
-        if unknown is not None or scon is None or tcon is None:
+        if unknown is not None:
             return unknown
+        assert scon is not None and tcon is not None  # else unknown_type_analysis answered
         permissive = bool(self._type(scon.type).ispermissive)
         known = self._class_perms(key.tclass)
         if known is None:
@@ -788,11 +814,11 @@ class PolicyFacts:
     # ------------------------------------------------ file-label advisors (h13-files)
     # restorecon, custom_location, home_content, mounton, dontaudit_hidden.
 
-    def _fl(self) -> dict[Any, Any]:
-        """The file-label advisors' cache (one dict on the instance, filled lazily)."""
-        cache = getattr(self, "_fl_cache", None)
+    def _fl(self) -> _FileLabelCache:
+        """The file-label advisors' cache (one object on the instance, filled lazily)."""
+        cache: _FileLabelCache | None = getattr(self, "_fl_cache", None)
         if cache is None:
-            cache = self._fl_cache = {}
+            cache = self._fl_cache = _FileLabelCache()
         return cache
 
     def expected_file_type(self, path: str, file_class: str | None = None) -> str | None:
@@ -804,33 +830,32 @@ class PolicyFacts:
             return self.expected_type(path)
         if not path.startswith("/") or "\x00" in path or "\n" in path:
             return None
-        key = ("expected", path, mode)
-        cache = self._fl()
+        key = (path, mode)
+        cache = self._fl().expected
         if key not in cache:
             cache[key] = self._labeler.type_of(path, mode)
         return cache[key]
 
     def _expand(self, name: str) -> tuple[str, ...]:
         """The types an attribute (or a type) stands for, sorted (cached)."""
-        key = ("expand", name)
-        cache = self._fl()
-        if key not in cache:
+        cache = self._fl().expand
+        if name not in cache:
             try:
                 obj = self._policy.lookup_type_or_attr(name)
             except Exception:  # setools: InvalidType
-                cache[key] = ()
+                cache[name] = ()
                 return ()
             from setools.policyrep import TypeAttribute
 
-            cache[key] = (tuple(sorted(str(m) for m in obj.expand())) if isinstance(obj, TypeAttribute)
-                          else (str(obj),))
-        return cache[key]
+            cache[name] = (tuple(sorted(str(m) for m in obj.expand())) if isinstance(obj, TypeAttribute)
+                           else (str(obj),))
+        return cache[name]
 
     def _bool_defaults(self) -> dict[str, bool]:
         cache = self._fl()
-        if "bools" not in cache:
-            cache["bools"] = {str(b): bool(b.state) for b in self._policy.bools()}
-        return cache["bools"]
+        if cache.bools is None:
+            cache.bools = {str(b): bool(b.state) for b in self._policy.bools()}
+        return cache.bools
 
     def _granted_rules(self, domain: str, target: str, tclass: str) -> list[_RuleView]:
         """Every allow rule (conditional or not) of ``domain`` on ``target``:``tclass``."""
@@ -853,8 +878,8 @@ class PolicyFacts:
     def granted_perms(self, domain: str, target: str, tclass: str) -> frozenset[str]:
         """The permissions ``domain`` has on ``target``:``tclass`` with the policy
         file's boolean values (attributes expanded); empty for unknown names."""
-        key = ("granted", domain, target, tclass)
-        cache = self._fl()
+        key = (domain, target, tclass)
+        cache = self._fl().granted
         if key not in cache:
             if self._type(domain) is None or self._type(target) is None:
                 cache[key] = frozenset()
@@ -871,8 +896,8 @@ class PolicyFacts:
                           perms: Sequence[str]) -> tuple[BoolSetting, ...]:
         """The single boolean changes after each of which ``domain`` may ``perms``
         on ``target``:``tclass`` (empty when it already may, or no one boolean does)."""
-        key = ("enabling", domain, target, tclass, tuple(sorted(set(perms))))
-        cache = self._fl()
+        key = (domain, target, tclass, tuple(sorted(set(perms))))
+        cache = self._fl().enabling
         if key not in cache:
             found: list[BoolSetting] = []
             if perms and not self.allows(domain, target, tclass, perms) and self._type(domain) is not None \
@@ -894,8 +919,8 @@ class PolicyFacts:
         ``perms`` now, with everything it may do to it: (type, granted perms),
         sorted by name. Generic, security and filesystem-given types are
         left out; attributes are expanded (up to MAX_LABEL_EXPANSION types)."""
-        key = ("candidates", domain, tclass, tuple(sorted(set(perms))))
-        cache = self._fl()
+        key = (domain, tclass, tuple(sorted(set(perms))))
+        cache = self._fl().candidates
         if key in cache:
             return cache[key]
         out: list[tuple[str, frozenset[str]]] = []
@@ -925,33 +950,33 @@ class PolicyFacts:
         """Types only a filesystem gives (genfscon), unlike customizable types, which
         ``semanage fcontext`` may still assign."""
         cache = self._fl()
-        if "genfs" not in cache:
-            cache["genfs"] = frozenset(str(g.context.type_) for g in self._policy.genfscons()) - {"root_t"}
-        return cache["genfs"]
+        if cache.genfs is None:
+            cache.genfs = frozenset(str(g.context.type_) for g in self._policy.genfscons()) - {"root_t"}
+        return cache.genfs
 
     def _fc_lines(self) -> tuple[tuple[str, str, str], ...]:
         """The entries of ``file_contexts`` and ``.local`` (not the per-user
         ``.homedirs``), read once: (regex, file type flag such as ``--``/``-d``
         or ``""``, type), in file order; ``<<none>>`` entries left out."""
         cache = self._fl()
-        if "fc_lines" not in cache:
+        if cache.fc_lines is None:
             out: list[tuple[str, str, str]] = []
             if self.file_contexts is not None:
                 for fc in (self.file_contexts, self.file_contexts.with_name(self.file_contexts.name + ".local")):
                     out.extend(fc_entries(fc))
-            cache["fc_lines"] = tuple(out)
-        return cache["fc_lines"]
+            cache.fc_lines = tuple(out)
+        return cache.fc_lines
 
     def fc_entries(self, type_name: str) -> tuple[tuple[str, str], ...]:
         """The file_contexts entries that give ``type_name``: (regex, file type
         flag such as ``--``/``-d`` or ``""``), in file order."""
         cache = self._fl()
-        if "fc_index" not in cache:
+        if cache.fc_index is None:
             index: dict[str, list[tuple[str, str]]] = {}
             for regex, flag, ftype in self._fc_lines():
                 index.setdefault(ftype, []).append((regex, flag))
-            cache["fc_index"] = {k: tuple(v) for k, v in index.items()}
-        return cache["fc_index"].get(type_name, ())
+            cache.fc_index = {k: tuple(v) for k, v in index.items()}
+        return cache.fc_index.get(type_name, ())
 
     # ------------------------------------------------- advisor: write_content
 
@@ -984,7 +1009,7 @@ class PolicyFacts:
                 names = members
             for n in names:
                 have.setdefault((n, need), set()).update(r.perms)
-        now = {n: set() for (n, need) in have if not need}
+        now: dict[str, set[str]] = {n: set() for (n, need) in have if not need}
         for (n, need), p in have.items():
             if not need:
                 now[n] |= p

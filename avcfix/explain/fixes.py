@@ -37,6 +37,10 @@ RELABELS = (AdviceKind.RESTORECON, AdviceKind.FCONTEXT, AdviceKind.FCONTEXT_EQUA
 _PROTOS = ("tcp", "udp", "sctp", "dccp")
 
 
+#: What makes two fixes one: the advice kind's value and the commands.
+FixKey = tuple[str, tuple[tuple[str, ...], ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
     """One applicable fix. ``argv`` are the commands a real system runs, in order."""
@@ -62,7 +66,7 @@ class Fix:
         return tuple(out)
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> FixKey:
         return (self.kind.value, self.argv)
 
     def to_json(self) -> dict[str, Any]:

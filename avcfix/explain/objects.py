@@ -237,7 +237,7 @@ def _prefix_named(path: str | None, name: str) -> str | None:
 def _entry(items: Iterable[Any], perms: tuple[str, ...]) -> str | None:
     """The name being created (add_name) or removed (remove_name): the CREATE / DELETE item."""
     kinds = ({"CREATE"} if "add_name" in perms else set()) | ({"DELETE"} if "remove_name" in perms else set())
-    made = sorted({_norm(i.name) for i in items if (i.nametype or "").upper() in kinds})
+    made = sorted({n for i in items if (i.nametype or "").upper() in kinds for n in [_norm(i.name)] if n is not None})
     return made[0] if len(made) == 1 else None
 
 

@@ -317,7 +317,14 @@ class BuilderInstaller:
         return f"nothing to roll back: {self.module} was not installed before"
 
 
-def _policy_identity(path: Path | None) -> tuple | None:
+#: A file's identity: path, device, inode, size, mtime and ctime (ns).
+_FileIdentity = tuple[str, int, int, int, int, int]
+#: The identities of the files facts were built from besides the policy
+#: (just the path of one that cannot be read).
+_InputsIdentity = tuple[_FileIdentity | tuple[str], ...]
+
+
+def _policy_identity(path: Path | None) -> _FileIdentity | None:
     """What tells one policy file from another at the same path (None when unknown)."""
     if path is None:
         return None
@@ -328,7 +335,7 @@ def _policy_identity(path: Path | None) -> tuple | None:
     return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _inputs_identity(facts: Any) -> tuple:
+def _inputs_identity(facts: Any) -> _InputsIdentity:
     """The identities of every file the facts were built from besides the policy
     (file_contexts, ``.local``, ``.subs``, the run-time context files, policy.xml):
     a ``semanage fcontext`` changes them, not the policy file."""
@@ -367,7 +374,7 @@ class CurrentFacts:
         self._facts: Any = None
         self._open = False
         self._owned = True
-        self._identity: tuple | None = None
+        self._identity: tuple[_FileIdentity | None, _InputsIdentity] | None = None
 
     def _policy_file(self) -> Path | None:
         if self.policy is not None:
@@ -379,7 +386,7 @@ class CurrentFacts:
         except Exception:  # no policy in the root yet: open_facts reports it
             return None
 
-    def _identity_of(self, facts: Any) -> tuple:
+    def _identity_of(self, facts: Any) -> tuple[_FileIdentity | None, _InputsIdentity]:
         return (_policy_identity(self._policy_file()), _inputs_identity(facts))
 
     def get(self) -> Any:

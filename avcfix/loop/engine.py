@@ -51,12 +51,12 @@ import enum
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from avcfix.audit.group import group_denials
 from avcfix.audit.model import Denial, DenialGroup
 from avcfix.errors import AvcfixError, CompileError, InputError, ToolError, UsageError
-from avcfix.explain.fixes import RELABELS, Fix, aimed_at_object, fix_from_advice, restorecon_fix
+from avcfix.explain.fixes import RELABELS, Fix, FixKey, aimed_at_object, fix_from_advice, restorecon_fix
 from avcfix.explain.model import AdviceKind, Finding, Reason
 from avcfix.explain.objects import ObjectKind
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
@@ -78,6 +78,27 @@ from avcfix.loop.model import (
     Outcome,
     Phase,
 )
+
+
+class _IterationBase(TypedDict):
+    """The fields of an iteration's report known once its denials are read."""
+
+    number: int
+    phase: Phase
+    healthy: bool
+    service_state: str
+    denials: tuple[DenialSummary, ...]
+    warnings: tuple[str, ...]
+    fallbacks: NotRequired[tuple[Fallback, ...]]
+
+
+class _IterationEnd(TypedDict, total=False):
+    """The fields of an iteration's report known when it ends."""
+
+    rules_added: tuple[str, ...]
+    module_version: str | None
+    applied: tuple[str, ...]
+
 
 #: Reasons that need nothing done: the policy allows it now, or hides it on purpose.
 IGNORABLE = (Reason.ALLOWED_NOW, Reason.DONTAUDIT)
@@ -122,7 +143,7 @@ def _quiet(event: LoopEvent) -> None:
 
 def _summaries(findings: Sequence[Finding], groups: Sequence[DenialGroup]) -> tuple[DenialSummary, ...]:
     out: list[DenialSummary] = []
-    covered: set[tuple] = set()
+    covered: set[tuple[str, str, str, bool]] = set()
     for f in findings:
         g = f.group
         covered.add(g.key)
@@ -248,7 +269,8 @@ class Loop:
         """Run to an outcome. Errors propagate (after restoring); Ctrl-C is an outcome."""
         start = self.clock()
         self.version = self.installer.installed_version()
-        outcome, message, decisions = Outcome.INTERRUPTED, "interrupted", ()
+        outcome, message = Outcome.INTERRUPTED, "interrupted"
+        decisions: tuple[str, ...] = ()
         try:
             with interrupts_as_keyboard():
                 outcome, message, decisions = self._run()
@@ -313,7 +335,7 @@ class Loop:
                     self._emit(EventKind.NOTE, 0, f"marked {d} permissive (semanage permissive -a {d})")
                 else:
                     self.notes.append(f"{d} was already permissive: left so")
-        previous: frozenset | None = None
+        previous: frozenset[tuple[str, str, str, tuple[str, ...]]] | None = None
         for n in range(1, opts.max_iterations + 1):
             t0 = self.clock()
             self._emit(EventKind.ITERATION, n, phase.value)
@@ -330,8 +352,8 @@ class Loop:
             findings = self.explainer.explain(groups) if groups else []
             actionable = [f for f in findings if f.reason not in IGNORABLE]
             summaries = _summaries(findings, groups)
-            base = dict(number=n, phase=phase, healthy=run.healthy, service_state=run.state,
-                        denials=summaries, warnings=read.warnings)
+            base = _IterationBase(number=n, phase=phase, healthy=run.healthy, service_state=run.state,
+                                  denials=summaries, warnings=read.warnings)
             if summaries:
                 self.progress(LoopEvent(EventKind.DENIALS, n, f"{len(summaries)} new denial group(s)",
                                         denials=summaries))
@@ -361,7 +383,7 @@ class Loop:
 
             module_findings = [f for f in actionable if f.needs_module]
             fixes: list[Fix] = []
-            chosen_for: dict[tuple, dict[DenialKey, str | None]] = {}
+            chosen_for: dict[FixKey, dict[DenialKey, str | None]] = {}
             decisions: list[str] = []
             fallbacks: list[Fallback] = []
             exhausted: list[Finding] = []
@@ -714,16 +736,28 @@ class Loop:
         if end is not None:
             end()
 
-    def _finish(self, base: dict, t0: float, **more: object) -> None:
+    def _finish(self, base: _IterationBase, t0: float, **more: Unpack[_IterationEnd]) -> None:
         self._end_iteration()
         completed, self._completed = self._completed, ()
-        report = IterationReport(**base, seconds=self.clock() - t0, completed=completed,  # type: ignore[arg-type]
+        report = IterationReport(**base, seconds=self.clock() - t0, completed=completed,
                                  **more)
         self.iterations.append(report)
         self._emit(EventKind.DONE, report.number, report=report)
 
 
+class LoopKeywords(TypedDict, total=False):
+    """The keyword arguments of :class:`Loop` (for :func:`run_loop`)."""
+
+    confirm: Confirm
+    progress: Progress
+    clock: Callable[[], float]
+    lab: bool
+    journal: Journal | None
+    recovered: Sequence[str]
+    new_domain: NewDomainPlan | None
+
+
 def run_loop(options: LoopOptions, service: ServiceControl, trail: AuditTrail, admin: PolicyAdmin,
-             installer: ModuleInstaller, explainer: Explainer, **kw: object) -> LoopReport:
+             installer: ModuleInstaller, explainer: Explainer, **kw: Unpack[LoopKeywords]) -> LoopReport:
     """Convenience: ``Loop(...).run()``."""
-    return Loop(options, service, trail, admin, installer, explainer, **kw).run()  # type: ignore[arg-type]
+    return Loop(options, service, trail, admin, installer, explainer, **kw).run()

@@ -32,10 +32,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from avcfix.audit.model import DenialGroup
 from avcfix.explain.model import AdviceKind, Finding, Reason
-from avcfix.names.identifiers import check_identifier, check_version, identifier_problem
+from avcfix.names.identifiers import Kind, check_identifier, check_version, identifier_problem
 from avcfix.policy.complete import Completion
-from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind, XpermKind, XpermRule, clean_comment
+from avcfix.policy.model import SELF, AvRule, Module, NameSet, Rule, RuleKind, XpermKind, XpermRule, clean_comment
 from avcfix.policy.requires import with_computed_require
 
 #: Reasons an allow rule cannot fix: never put into a module, even with include_advised.
@@ -73,7 +74,8 @@ class _Acc:
     """Evidence collected for one (source, target, class) while generating."""
 
     perms: set[str] = field(default_factory=set)
-    groups: dict = field(default_factory=dict)
+    #: The denial groups seen, by (permissive, first seen, permissions).
+    groups: dict[tuple[bool, float, tuple[str, ...]], DenialGroup] = field(default_factory=dict)
     ioctlcmds: set[int] = field(default_factory=set)
     advised: set[str] = field(default_factory=set)
     #: dontaudit permissions (findings whose first advice is a dontaudit rule).
@@ -110,7 +112,7 @@ def _special(f: Finding, include_advised: bool) -> tuple[AdviceKind, tuple[str, 
     return advice.kind, words, advice.why
 
 
-def _finding_order(f: Finding) -> tuple:
+def _finding_order(f: Finding) -> tuple[str, str, str, bool, tuple[str, ...], str]:
     g = f.group
     return (g.source, g.target, g.tclass, g.permissive, f.perms, f.reason.value)
 
@@ -120,14 +122,19 @@ def _where(f: Finding) -> str:
     return f" ({clean_comment(ex.source)}:{ex.line})" if ex.source else ""
 
 
+#: (what, name, kind) of a name to check with identifier_problem.
+_NameCheck = tuple[str, str, Kind]
+
+
 def _check_names(f: Finding, reserved: Collection[str]) -> tuple[tuple[str, ...], list[Rejected]]:
     """The finding's valid permissions, and rejections (all perms rejected
     when the source, target or class is invalid)."""
     g = f.group
     rejected = []
-    for what, name, kind in (("source type", g.source, "type"), ("target type", g.target, "type"),
-                             ("class", g.tclass, "class")):
-        problem = identifier_problem(name, kind, reserved)  # type: ignore[arg-type]
+    checks: tuple[_NameCheck, ...] = (("source type", g.source, "type"), ("target type", g.target, "type"),
+                                      ("class", g.tclass, "class"))
+    for what, name, kind in checks:
+        problem = identifier_problem(name, kind, reserved)
         if problem:
             rejected.append(Rejected(f"{what} {clean_comment(repr(name))}{_where(f)}", problem))
     if rejected:
@@ -153,12 +160,13 @@ def _special_names(f: Finding, special: tuple[AdviceKind, tuple[str, ...], str],
     """Rejections for a dontaudit / allowxperm rule's names (none when all are valid)."""
     g = f.group
     kind, words, _ = special
-    checks = [("source type", g.source, "type"), ("target type", g.target, "type"), ("class", g.tclass, "class")]
+    checks: list[_NameCheck] = [("source type", g.source, "type"), ("target type", g.target, "type"),
+                                ("class", g.tclass, "class")]
     if kind is AdviceKind.DONTAUDIT:
         checks += [("permission", w, "permission") for w in words]
     out = []
     for what, name, k in checks:
-        problem = identifier_problem(name, k, reserved)  # type: ignore[arg-type]
+        problem = identifier_problem(name, k, reserved)
         if problem:
             out.append(Rejected(f"{what} {clean_comment(repr(name))}{_where(f)}", problem))
     if kind is AdviceKind.XPERM and not all(re.fullmatch(r"0x[0-9a-f]{1,4}", w) for w in words):
@@ -176,7 +184,7 @@ def _left_out_line(f: Finding) -> str:
     return clean_comment(text, COMMENT_LIMIT)
 
 
-def _example_path(groups: list) -> str | None:
+def _example_path(groups: list[DenialGroup]) -> str | None:
     """One telling path: for a file-like class, prefer one that is not a directory."""
     paths = sorted({p for g in groups for p in g.paths})
     if not paths:
@@ -290,12 +298,13 @@ def generate_module(
 
     completed: list[Completion] = []
     for comp in sorted(set(completions)):
+        checks: tuple[_NameCheck, ...] = (("source type", comp.source, "type"),
+                                          ("target type", comp.target, "type"),
+                                          ("class", comp.tclass, "class"),
+                                          ("permission", comp.perm, "permission"))
         problems = [Rejected(f"completed {what} {clean_comment(repr(name))}", problem)
-                    for what, name, kind in (("source type", comp.source, "type"),
-                                             ("target type", comp.target, "type"),
-                                             ("class", comp.tclass, "class"),
-                                             ("permission", comp.perm, "permission"))
-                    for problem in [identifier_problem(name, kind, reserved)] if problem]  # type: ignore[arg-type]
+                    for what, name, kind in checks
+                    for problem in [identifier_problem(name, kind, reserved)] if problem]
         if problems:
             rejected.extend(p for p in problems if p not in rejected)
             continue
@@ -306,7 +315,7 @@ def generate_module(
         acc.completed.append(comp)
         completed.append(comp)
 
-    rules: list = []
+    rules: list[Rule] = []
     for (source, target, tclass), acc in sorted(accs.items()):
         src = NameSet.of(source)
         tgt = NameSet.of(SELF if target == source else target)
@@ -314,9 +323,9 @@ def generate_module(
         if acc.perms:
             rules.append(AvRule(RuleKind.ALLOW, src, tgt, cls, NameSet(tuple(acc.perms)), _evidence(acc)))
         if acc.dontaudit:
-            why = tuple(clean_comment(f"dontaudit, not allow: {w}", COMMENT_LIMIT) for w in sorted(acc.special_why))
+            whys = tuple(clean_comment(f"dontaudit, not allow: {w}", COMMENT_LIMIT) for w in sorted(acc.special_why))
             rules.append(AvRule(RuleKind.DONTAUDIT, src, tgt, cls, NameSet(tuple(acc.dontaudit)),
-                                (_evidence(acc)[0],) + why))
+                                (_evidence(acc)[0],) + whys))
         if acc.xperm_cmds:
             cmds = ", ".join(f"0x{c:04x}" for c in sorted(acc.xperm_cmds))
             rules.append(XpermRule(

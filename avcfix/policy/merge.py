@@ -12,7 +12,7 @@ module with itself changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from avcfix.errors import UsageError
@@ -52,7 +52,12 @@ def _merge_comments(*blocks: Sequence[str]) -> tuple[str, ...]:
     return out
 
 
-def _rule_key(rule: Rule) -> tuple:
+#: What makes two rules one: kind, sources, targets, classes, then the
+#: permission set when not plain, or the xperm operation and complement.
+RuleKey = tuple[Hashable, ...]
+
+
+def _rule_key(rule: Rule) -> RuleKey:
     base = (rule.kind, rule.sources, rule.targets, rule.classes)
     if isinstance(rule, AvRule):
         return base if rule.perms.is_plain else base + (rule.perms,)
@@ -69,7 +74,7 @@ def _merge_rule(a: Rule, b: Rule) -> Rule:
     return XpermRule(a.kind, a.sources, a.targets, a.classes, a.operation, ranges, a.complement, comments)
 
 
-def _decl_key(decl: Declaration) -> tuple:
+def _decl_key(decl: Declaration) -> tuple[str, str]:
     if isinstance(decl, TypeDecl):
         return ("type", decl.name)
     if isinstance(decl, AttributeDecl):
@@ -87,7 +92,8 @@ def _merge_decl(a: Declaration, b: Declaration) -> Declaration:
         return TypeAttribute(a.type, a.attributes + b.attributes, comments)
     if isinstance(a, RoleTypes) and isinstance(b, RoleTypes):
         return RoleTypes(a.role, a.types + b.types, comments)
-    return AttributeDecl(a.name, comments)  # type: ignore[union-attr]
+    assert isinstance(a, AttributeDecl)  # the same key: the same kind of declaration
+    return AttributeDecl(a.name, comments)
 
 
 def _union_requires(modules: Sequence[Module]) -> Require:
@@ -112,8 +118,8 @@ def merge_modules(modules: Sequence[Module], name: str | None = None, version: s
     name = check_identifier(name, "module name", "module") if name is not None else first.name
     version = check_version(version) if version is not None else first.version
 
-    rules: dict[tuple, Rule] = {}
-    decls: dict[tuple, Declaration] = {}
+    rules: dict[RuleKey, Rule] = {}
+    decls: dict[tuple[str, str], Declaration] = {}
     opaque: dict[str, Opaque] = {}
     for module in modules:
         for rule in module.rules:

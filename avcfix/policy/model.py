@@ -16,6 +16,7 @@ import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TypedDict, Unpack
 
 #: Control characters, DEL, and Unicode line/paragraph separators.
 _UNSAFE_COMMENT_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -88,6 +89,10 @@ _KIND_RANK = {
     RuleKind.NEVERALLOW: 6,
     XpermKind.NEVERALLOWXPERM: 7,
 }
+
+#: A rule's rendering order: source, target and class texts, kind rank, then
+#: the permissions (av rule) or the operation (xperm rule).
+SortKey = tuple[str, str, str, int, str]
 
 #: The keyword for "the source type itself" in a target set.
 SELF = "self"
@@ -195,7 +200,7 @@ class AvRule:
         object.__setattr__(self, "comments", _clean_comments(self.comments))
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> SortKey:
         """Rendering order: by source, target, class, then kind."""
         return (str(self.sources), str(self.targets), str(self.classes), _KIND_RANK[self.kind], str(self.perms))
 
@@ -222,7 +227,7 @@ class XpermRule:
         object.__setattr__(self, "comments", _clean_comments(self.comments))
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> SortKey:
         """Rendering order: right after the allow rule of the same source, target and class."""
         return (str(self.sources), str(self.targets), str(self.classes), _KIND_RANK[self.kind], self.operation)
 
@@ -322,6 +327,19 @@ Declaration = TypeDecl | AttributeDecl | TypeAttribute | RoleTypes
 Statement = AvRule | XpermRule | TypeDecl | AttributeDecl | TypeAttribute | RoleTypes | Opaque
 
 
+class ModuleChanges(TypedDict, total=False):
+    """The fields ``Module.with_changes`` may replace."""
+
+    name: str
+    version: str
+    require: Require
+    rules: tuple[Rule, ...]
+    declarations: tuple[Declaration, ...]
+    opaque: tuple[Opaque, ...]
+    comments: tuple[str, ...]
+    style: HeaderStyle
+
+
 @dataclass(frozen=True, slots=True)
 class Module:
     """A policy module: header, comments, require block, declarations, opaque
@@ -364,7 +382,7 @@ class Module:
         ``files_type(x_t)``, stay with the declarations). ``None``: not in a section."""
         return _section(op, {str(r.sources) for r in self.rules}, self.declared_types)
 
-    def with_changes(self, **changes) -> Module:
+    def with_changes(self, **changes: Unpack[ModuleChanges]) -> Module:
         """A copy with some fields replaced (normalised again)."""
         return replace(self, **changes)
 
@@ -411,14 +429,14 @@ def _section(op: Opaque, rule_domains: set[str], declared: frozenset[str]) -> st
     return domain
 
 
-def _rule_order(rule: Rule) -> tuple:
+def _rule_order(rule: Rule) -> tuple[str, str, str, int, str, str]:
     return rule.sort_key + (repr(rule),)
 
 
 _DECL_RANK = {TypeDecl: 0, AttributeDecl: 1, TypeAttribute: 2, RoleTypes: 3}
 
 
-def _declaration_order(decl: Declaration) -> tuple:
+def _declaration_order(decl: Declaration) -> tuple[int, str, str]:
     name = decl.name if isinstance(decl, (TypeDecl, AttributeDecl)) else (
         decl.type if isinstance(decl, TypeAttribute) else decl.role
     )

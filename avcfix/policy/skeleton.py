@@ -109,7 +109,7 @@ class Skeleton:
     def types(self) -> tuple[str, ...]:
         return (self.domain, self.exec_type, *self.file_types.values())
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"name": self.name, "exec": self.exec_path, "fc_exec": self.fc_exec_path or self.exec_path,
                 "domain": self.domain, "exec_type": self.exec_type,
                 "file_types": dict(self.file_types), "types": list(self.types),

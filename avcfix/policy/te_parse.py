@@ -90,7 +90,7 @@ class _Header:
 @dataclass(frozen=True, slots=True)
 class _ReqItem:
     kind: str
-    value: Any
+    value: tuple[str, ...] | ClassPerms
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +132,15 @@ def _grammar() -> pp.ParserElement:
     brace_set = _lit("{") - pp.OneOrMore(set_item) - _lit("}").set_name("'}'")
     star = pp.Literal("*")("star")
 
-    def make_set(tokens) -> NameSet:
+    def make_set(tokens: pp.ParseResults) -> NameSet:
         t = list(tokens)
         complement = bool(t) and t[0] == "~"
         if complement:
             t = t[1:]
         if t and t[0] == "*":
             return NameSet(star=True, complement=complement)
-        names, excluded = [], []
+        names: list[str] = []
+        excluded: list[str] = []
         for item in t:
             (excluded if item.get("neg") else names).append(item["name"])
         return NameSet(tuple(names), tuple(excluded), complement=complement)
@@ -159,7 +160,7 @@ def _grammar() -> pp.ParserElement:
     header = module_header | refpolicy_header
 
     # -- require
-    def req(kind: str):
+    def req(kind: str) -> pp.ParserElement:
         return (_kw(kind) - ident_list - semi).set_parse_action(lambda t: _ReqItem(kind, tuple(t[0])))
 
     req_class = (_kw("class") - ident - (brace_idents | pp.Group(ident)) - semi).set_parse_action(
@@ -167,17 +168,18 @@ def _grammar() -> pp.ParserElement:
     )
     req_item = req("type") | req("attribute") | req("role") | req("bool") | req_class
 
-    def make_require(tokens) -> Require:
-        fields: dict[str, list] = {"type": [], "attribute": [], "role": [], "bool": [], "class": []}
+    def make_require(tokens: pp.ParseResults) -> Require:
+        fields: dict[str, list[str]] = {"type": [], "attribute": [], "role": [], "bool": []}
+        classes: list[ClassPerms] = []
         for item in tokens:
             kind, value = item.kind, item.value
             if kind == "class":
-                fields["class"].append(value)
+                classes.append(value)
             else:
                 fields[kind].extend(value)
         return Require(
             types=tuple(fields["type"]), attributes=tuple(fields["attribute"]), roles=tuple(fields["role"]),
-            bools=tuple(fields["bool"]), classes=tuple(fields["class"]),
+            bools=tuple(fields["bool"]), classes=tuple(classes),
         )
 
     require = (_kw("require") - _lit("{") - pp.ZeroOrMore(req_item) - _lit("}") + pp.Opt(semi)).set_parse_action(
@@ -189,7 +191,7 @@ def _grammar() -> pp.ParserElement:
     av_rule = (av_kw + name_set - name_set - _lit(":") - name_set - name_set - semi).set_parse_action(
         lambda t: AvRule(RuleKind(t[0].lower()), t[1], t[2], t[3], t[4])
     )
-    def to_int(s, loc, t) -> int:
+    def to_int(s: str, loc: int, t: pp.ParseResults) -> int:
         text = t[0]
         value = int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
         if value > 0xFFFF:
@@ -200,14 +202,14 @@ def _grammar() -> pp.ParserElement:
     xitem = pp.Group(number + pp.Opt(_lit("-") - number))
     xset = pp.Opt(pp.Literal("~"))("neg") + (_lit("{") + pp.OneOrMore(xitem) + _lit("}") | xitem)
 
-    def make_xperm(t) -> XpermRule:
+    def make_xperm(t: pp.ParseResults) -> XpermRule:
         items = list(t)
         kind, src, tgt, cls, op = items[:5]
         rest = items[5:]
         complement = bool(rest) and rest[0] == "~"
         if complement:
             rest = rest[1:]
-        ranges = []
+        ranges: list[tuple[int, int]] = []
         for item in rest:
             lo = item[0]
             hi = item[1] if len(item) > 1 else lo
@@ -243,7 +245,8 @@ def _grammar() -> pp.ParserElement:
         return pp.original_text_for(expr).add_parse_action(lambda t: Opaque(t[0]))
 
     other_kw = pp.MatchFirst([_kwv(k) for k in OPAQUE_KEYWORDS])
-    other_stmt = opaque(other_kw - pp.SkipTo(";", ignore=pp.dbl_quoted_string | comment) - ";")
+    # pyparsing 3.0.9 annotates SkipTo's ignore as bool; it takes an expression (annotation fixed in 3.1)
+    other_stmt = opaque(other_kw - pp.SkipTo(";", ignore=pp.dbl_quoted_string | comment) - ";")  # type: ignore[arg-type]
     braces = pp.nested_expr("{", "}", ignore_expr=comment | pp.dbl_quoted_string)
     parens = pp.nested_expr("(", ")", ignore_expr=comment | m4_quoted | pp.dbl_quoted_string)
     if_block = opaque(_kw("if") - parens - braces + pp.Opt(_kw("else") - braces))
@@ -258,7 +261,8 @@ def _grammar() -> pp.ParserElement:
     )
     placed = pp.Located(statement).set_parse_action(lambda t: _Placed(t[0], t[2], t[1][0]))
     placed_header = pp.Located(header).set_parse_action(lambda t: _Placed(t[0], t[2], t[1][0]))
-    document = pp.Opt(placed_header) + pp.ZeroOrMore(placed) + pp.StringEnd().set_name("a statement")
+    # pyparsing 3.0.9's StringEnd.__init__ has no annotations
+    document = pp.Opt(placed_header) + pp.ZeroOrMore(placed) + pp.StringEnd().set_name("a statement")  # type: ignore[no-untyped-call]
     document.ignore(comment)
     return document.parse_with_tabs()
 

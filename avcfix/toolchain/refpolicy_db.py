@@ -53,6 +53,7 @@ from avcfix.cachedir import cache_dir
 from avcfix.errors import CompileError
 from avcfix.policy.refpolicy import access as access_mod
 from avcfix.policy.refpolicy.access import parse_expanded
+from avcfix.policy.refpolicy.match import DatabasePayload, InterfaceEntry
 from avcfix.toolchain.compile import DEVEL_MAKEFILE, devel_build_for
 
 SCHEMA = 1
@@ -265,7 +266,7 @@ def expand_parts(tree: DevelTree, parts: list[str], header: str = "policy_module
     return [parse_expanded(split.get(("part", str(i)), "")) for i in range(len(parts))]
 
 
-def build_database(tree: DevelTree) -> dict:
+def build_database(tree: DevelTree) -> DatabasePayload:
     """Expand every macro of interest with the real m4 (see the module docstring)."""
     params = m4_params(tree)
     ifs = interface_files(tree)
@@ -274,7 +275,7 @@ def build_database(tree: DevelTree) -> dict:
     text = _run_module_m4(tree, params, _probe(names, perm_sets, patterns), "probe")
     parts = _split(text)
     d, a, b = PLACEHOLDERS
-    db_ifs: dict[str, dict] = {}
+    db_ifs: dict[str, InterfaceEntry] = {}
     for name, why in sorted(refused.items()):
         db_ifs[name] = {"refused": why}
     for name in names:
@@ -318,10 +319,11 @@ def _cache_dir() -> Path:
     return cache_dir("refpolicy")
 
 
-def _read(path: Path, key: str) -> dict | None:
+def _read(path: Path, key: str) -> DatabasePayload | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        payload = doc["payload"]
+        # what load_database wrote: trusted once its key, SHA-256 and schema match below
+        payload: DatabasePayload = doc["payload"]
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         if doc.get("key") != key or doc.get("sha256") != hashlib.sha256(text.encode()).hexdigest():
             return None
@@ -332,7 +334,7 @@ def _read(path: Path, key: str) -> dict | None:
         return None
 
 
-def load_database(tree: DevelTree, *, use_cache: bool = True) -> dict:
+def load_database(tree: DevelTree, *, use_cache: bool = True) -> DatabasePayload:
     """The database of ``tree``: from the cache when a valid file is there, else
     built (and saved when the cache is writable)."""
     key = tree_key(tree)

@@ -16,8 +16,17 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from avcfix.errors import PolicyError
+
+if TYPE_CHECKING:
+    from avcfix.index.target import IndexTarget
+
+#: A rule of setools' policy (TERule, AVRuleXperm): setools has no type information.
+SetoolsRule = Any
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +153,16 @@ class TargetPolicy:
 
     def granted_ioctls(self, keys: Iterable[RuleKey]) -> dict[RuleKey, frozenset[int]]:
         """The ioctl commands that ``allowxperm ... ioctl`` rules grant for each key."""
-        def cmds(rule) -> set[int]:
+        def cmds(rule: SetoolsRule) -> set[int]:
             return {int(c) for c in rule.perms} if str(rule.xperm_type) == "ioctl" else set()
 
         return self._granted(keys, "allowxperm", cmds)
 
-    def _granted(self, keys: Iterable[RuleKey], ruletype: str, perms_of: Callable) -> dict:
+    def _granted(self, keys: Iterable[RuleKey], ruletype: str,
+                 perms_of: Callable[[SetoolsRule], set[_T]]) -> dict[RuleKey, frozenset[_T]]:
         """One pass over the rules of ``ruletype``; ``perms_of(rule)`` gives what a rule grants."""
         wanted = sorted(set(keys), key=lambda k: (k.source, k.target, k.tclass))
-        granted: dict[RuleKey, set] = {k: set() for k in wanted}
+        granted: dict[RuleKey, set[_T]] = {k: set() for k in wanted}
         if not wanted:
             return {}
         # name of a type or attribute -> the wanted type names it stands for
@@ -196,6 +206,10 @@ class TargetPolicy:
         return {k: frozenset(v) for k, v in granted.items()}
 
 
+#: A policy file's identity: absolute path, device, inode, size, mtime and ctime (ns).
+_Identity = tuple[str, int, int, int, int, int]
+
+
 class TargetCache:
     """The target policy, read once per policy file.
 
@@ -221,20 +235,20 @@ class TargetCache:
 
     def __init__(self, facts: Callable[[Path], object] | None = None) -> None:
         self.opens = 0
-        self._key: tuple | None = None
+        self._key: _Identity | None = None
         self._policy: TargetPolicy | None = None
         self._facts = facts
-        self._index: tuple[object, object] | None = None  # (facts, their IndexTarget)
+        self._index: tuple[object, IndexTarget] | None = None  # (facts, their IndexTarget)
 
     @staticmethod
-    def _identity(path: Path) -> tuple | None:
+    def _identity(path: Path) -> _Identity | None:
         try:
             st = os.stat(path)
         except OSError:
             return None
         return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
-    def get(self, path: Path):
+    def get(self, path: Path) -> TargetPolicy | IndexTarget:
         """The target policy at ``path``: a :class:`TargetPolicy` or an ``IndexTarget`` (same interface)."""
         # AVCFIX_FACTS=setools: the facts are setools' own (open_facts), never asked for the target
         if self._facts is not None and os.environ.get("AVCFIX_FACTS", "index") != "setools":
@@ -255,7 +269,7 @@ class TargetCache:
         return policy
 
 
-def _enabled(rule) -> bool:
+def _enabled(rule: SetoolsRule) -> bool:
     """Whether a rule is in effect with the booleans at their values in the policy
     (an unconditional rule always is)."""
     try:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from avcfix.index.target import IndexTarget
 
 
-def _policy(policy):
+def _policy(policy: str | Path | TargetPolicy | IndexTarget) -> TargetPolicy | IndexTarget:
     """A policy file is opened with setools; an open target (setools' or an index's) is used as is."""
     return TargetPolicy(Path(policy)) if isinstance(policy, (str, Path)) else policy
 

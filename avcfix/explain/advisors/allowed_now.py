@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation
 from avcfix.explain.model import Advice, AdviceKind, Reason
+from avcfix.explain.protocol import Facts
 
 NAME = "allowed_now"
 REASONS = frozenset({Reason.ALLOWED_NOW})
 
 
-def _covers(facts, rule_target: str, target: str, source: str) -> bool:
+def _covers(facts: Facts, rule_target: str, target: str, source: str) -> bool:
     if rule_target == "self":
         return target == source
     return rule_target == target or rule_target in facts.type_attributes(target)
@@ -31,6 +32,8 @@ def settings_for(s: Situation) -> list[tuple[str, bool]] | None:
     """The single-boolean settings under which every denied permission is allowed
     now; ``None`` when an unconditional rule allows one of them (no boolean involved)."""
     facts = s.facts
+    if facts is None:
+        return []  # no policy: no setting known
     common: set[tuple[str, bool]] | None = None
     for perm in s.perms:
         rules = [r for r in facts.allow_rules(s.source, s.tclass, perm) if _covers(facts, r.target, s.target, s.source)]

@@ -67,11 +67,12 @@ def literal_trees(facts: Facts, type_name: str) -> list[str]:
 _FILE_READ = ("getattr", "open", "read")
 
 
-def rank(facts: Facts, s: Situation, perms: tuple[str, ...], near: str, tree: bool) -> list[tuple[tuple, str]]:
+def rank(facts: Facts, s: Situation, perms: tuple[str, ...], near: str,
+         tree: bool) -> list[tuple[tuple[int, int, int], str]]:
     """(key, type) for every candidate type, best first (see the module docstring).
     For a tree the type also goes to its files: what else the domain may do to
     such files (run them, write them) counts against it too."""
-    rows = []
+    rows: list[tuple[tuple[int, int, int], str]] = []
     for name, granted in facts.label_candidates(s.source, s.tclass, perms):
         entries = facts.fc_entries(name)
         trees = [e for e, _ in entries if e.endswith(_TREE_SUFFIX)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from avcfix.audit.model import Denial
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation
 from avcfix.explain.model import Advice, AdviceKind, Reason
@@ -48,7 +49,7 @@ def leaked(s: Situation) -> str | None:
     return fd
 
 
-def _looked_up(d) -> frozenset[str]:
+def _looked_up(d: Denial) -> frozenset[str]:
     """The names the syscall looked up (PATH items): the program and its loader.
 
     ``Denial.paths`` is the PATH items, then the AVC's ``path=`` when it is not

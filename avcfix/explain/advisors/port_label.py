@@ -158,10 +158,10 @@ def candidates(facts: Facts, domain: str, tclass: str, perm: str) -> list[Candid
             elif grant == have[0]:
                 have[1].append(rule)
     out = []
-    for t, ((grant, via), rules) in found.items():
+    for t, ((t_grant, via), rules) in found.items():
         ports = tuple((low, high) for p, low, high in facts.port_ranges(t) if p == proto)
         users = len(facts.granted_domains(t, tclass, perm))
-        out.append(Candidate(t, grant, tuple(rules), ports, via, users))
+        out.append(Candidate(t, t_grant, tuple(rules), ports, via, users))
     return sorted(out, key=lambda c: c.key(domain))
 
 
@@ -242,7 +242,7 @@ def _defined_port(s: Situation, proto: str, perm: str) -> list[Advice]:
     type, only when that type is its own (refpolicy's naming) and granted
     directly, and only for binding (a connect goes to someone else's service)."""
     g = s.group
-    if perm != "name_bind":
+    if perm != "name_bind" or s.facts is None:
         return []
     found = [c for c in candidates(s.facts, g.source, g.tclass, perm)
              if c.grant is Grant.DIRECT and own_port_type(g.source, c.type)]
@@ -250,7 +250,8 @@ def _defined_port(s: Situation, proto: str, perm: str) -> list[Advice]:
         return []
     best = found[0]
     out = []
-    for port in list(g.ports[:MAX_PORTS]) or [g.example.port]:
+    ports: list[int | None] = list(g.ports[:MAX_PORTS]) or [g.example.port]
+    for port in ports:
         if port is None or port < 1024:
             continue  # a reserved port is a well-known service's (smtp 25): never moved
         cmd = commands.semanage_port(best.type, proto, port, modify=True)

@@ -68,8 +68,8 @@ def shared_tree(s: Situation, path: str, expected: str) -> tuple[str, tuple[str,
         return None
     cls = s.obj.file_class or s.tclass
     files = {path}
-    for p in s.group.paths:
-        p = commands.safe_path(p)
+    for logged in s.group.paths:
+        p = commands.safe_path(logged)
         if p is None or labels.holds(p, path):  # the object, or a directory above it
             continue
         if facts.expected_file_type(p, cls) == expected:

@@ -20,12 +20,13 @@ Evidence, in order (never the type names' spelling):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from avcfix.explain import commands
 from avcfix.explain.advisors import Situation
 from avcfix.explain.model import Advice, AdviceKind, Reason
 from avcfix.explain.objects import FILE_CLASSES, ObjectKind
+from avcfix.explain.protocol import Facts
 
 NAME = "write_content"
 REASONS = frozenset({Reason.TE_RULE, Reason.BOOLEAN})
@@ -95,12 +96,12 @@ def advise(s: Situation, earlier: Sequence[Advice]) -> list[Advice]:
         + ((f"file_contexts: {best} used {uses[best]} times under {tree}",) if uses.get(best) else ()))]
 
 
-def _family(facts, target: str) -> frozenset[str]:
+def _family(facts: Facts, target: str) -> frozenset[str]:
     """The object type's specific attributes (held by at most MAX_FAMILY types)."""
     return frozenset(a for a in facts.type_attributes(target) if 1 < facts.attribute_size(a) <= MAX_FAMILY)
 
 
-def _standard_tree(facts, target: str, path: str) -> str | None:
+def _standard_tree(facts: Facts, target: str, path: str) -> str | None:
     """The directory where file_contexts puts ``target`` that holds ``path`` (the longest one)."""
     best = None
     for literal, _regex, ftype in facts.fc_dirs():
@@ -112,7 +113,7 @@ def _standard_tree(facts, target: str, path: str) -> str | None:
     return best
 
 
-def _uses_in_tree(facts, tree: str, types) -> dict[str, int]:
+def _uses_in_tree(facts: Facts, tree: str, types: Collection[str]) -> dict[str, int]:
     """How many file_contexts entries under ``tree`` give each of ``types``."""
     out: dict[str, int] = {}
     for literal, _regex, ftype in facts.fc_dirs():

@@ -52,8 +52,9 @@ set adds and which rule allowed it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
 from avcfix.policy.model import SELF
 
@@ -124,23 +125,43 @@ class Plan:
     raw: list[Raw] = field(default_factory=list)
 
 
+class InterfaceEntry(TypedDict):
+    """One interface of the database: why it is refused ("" when usable), and
+    the (target, class, permission) triples of its usable expansion."""
+
+    refused: str
+    certain: NotRequired[list[list[str]]]
+    conditional: NotRequired[list[list[str]]]
+
+
+class DatabasePayload(TypedDict):
+    """The JSON payload of refpolicy_db.build_database."""
+
+    schema: int
+    include: str
+    m4param: list[str]
+    interfaces: dict[str, InterfaceEntry]
+    perm_sets: dict[str, list[str]]
+    patterns: dict[str, list[list[str]]]
+
+
 class Database:
     """The interface database as the matcher reads it (see refpolicy_db.build_database)."""
 
-    def __init__(self, payload: Mapping) -> None:
+    def __init__(self, payload: DatabasePayload) -> None:
         self.interfaces: dict[str, tuple[frozenset[Triple], frozenset[Triple]]] = {}
         for name, v in payload.get("interfaces", {}).items():
             if v.get("refused"):
                 continue
-            certain = frozenset(tuple(x) for x in v.get("certain", ()))
-            cond = frozenset(tuple(x) for x in v.get("conditional", ()))
+            certain = frozenset((t, c, p) for t, c, p in v.get("certain", ()))
+            cond = frozenset((t, c, p) for t, c, p in v.get("conditional", ()))
             if certain:
                 self.interfaces[name] = (certain, cond)
         self.refused: dict[str, str] = {n: v["refused"] for n, v in payload.get("interfaces", {}).items()
                                         if v.get("refused")}
         self.perm_sets: dict[str, frozenset[str]] = {n: frozenset(p) for n, p in payload.get("perm_sets", {}).items()}
         self.patterns: dict[str, tuple[tuple[str, str, str], ...]] = {
-            n: tuple(tuple(x) for x in v) for n, v in payload.get("patterns", {}).items()}
+            n: tuple((t, c, p) for t, c, p in v) for n, v in payload.get("patterns", {}).items()}
         # an index: interfaces by one of their tuples (the smallest), to find candidates fast
         self._by_key: dict[Triple, list[str]] = {}
         for name, (certain, cond) in self.interfaces.items():

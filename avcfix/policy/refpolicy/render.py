@@ -16,6 +16,7 @@ comments: types and classes were checked by the generator (no m4 word).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from avcfix.policy.model import SELF, clean_comment
@@ -29,7 +30,7 @@ def safe_comment(text: str) -> str:
     return clean_comment(text).replace("`", '"').replace("'", '"')
 
 
-def _comments(lines) -> list[str]:
+def _comments(lines: Iterable[str]) -> list[str]:
     out = []
     for c in lines:
         c = safe_comment(c)
