@@ -6,6 +6,9 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 AVCFIX  := $(VENV)/bin/avcfix
 STAMP   := $(VENV)/.avcfix-setup
+# The system packages were checked (and the missing ones installed) against the
+# lists in this Makefile: redone only when the Makefile changes or the stamp is gone.
+SYSDEPS_STAMP := $(VENV)/.avcfix-sysdeps
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # SELinux userspace from the distribution (see README "Requirements").
@@ -20,7 +23,7 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-aud
             make m4 gawk libselinux-utils libsepol-devel libsepol-static scdoc man-db groff-base \
             python3-jsonschema rpm-build rpmlint
 # What `make deb` needs (debian/control's Build-Depends, the builder and lintian).
-# make test builds the package too (tests/test_packaging.py), so setup installs
+# make test builds the package too (tests/integration/test_packaging.py), so setup installs
 # them, with rpm/rpmlint for the spec's test and Debian's own typer/rich/pexpect
 # (the package's dependencies: the test runs the built avcfix with them).
 DEB_BUILD_PKGS := debhelper dh-python pybuild-plugin-pyproject python3-all-dev python3-setuptools \
@@ -32,7 +35,8 @@ help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
 	@echo "make lint   - ruff (avcfix, tests, bench); CI runs it first"
 	@echo "make typecheck - mypy --strict (avcfix); not yet clean (issue 17)"
-	@echo "make test   - set up, then run the whole test suite"
+	@echo "make test   - set up (once), then the unit and integration tests (tests/unit, tests/integration)"
+	@echo "make test-fast - the unit tests only (tests/unit: no SELinux tool or policy; under a minute)"
 	@echo "make man    - render the man pages (man/*.scd, scdoc) into build/man"
 	@echo "make test-asan - the C accelerator's and the fuzz tests under AddressSanitizer + UBSan"
 	@echo "make bench  - benchmarks against audit2allow and ausearch (bench/)"
@@ -45,8 +49,13 @@ help:
 
 setup: sysdeps venv
 
-# Idempotent: installs only the packages that are missing.
-sysdeps:
+# Idempotent: installs only the packages that are missing. Done once: the stamp
+# (in .venv, like the venv's) depends on this Makefile, which holds the package
+# lists, so `make test` on a machine already set up goes straight to pytest, and
+# a fresh clone (CI) still gets everything. `rm $(SYSDEPS_STAMP)` forces a recheck.
+sysdeps: $(SYSDEPS_STAMP)
+
+$(SYSDEPS_STAMP): Makefile
 	@if command -v apt-get >/dev/null 2>&1; then \
 	  missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \
@@ -59,12 +68,13 @@ sysdeps:
 	else \
 	  echo "neither apt-get nor dnf found: install the SELinux userspace by hand (README)"; exit 1; \
 	fi
+	@mkdir -p $(VENV) && touch $(SYSDEPS_STAMP)
 
 # The C accelerator (avcfix/audit/_cscan.c) and the policy index's C reader
 # (avcfix/index/_policydump.c) are built by this install; changing them
 # reinstalls. Without gcc/python3-dev (or libsepol's static library for the
 # reader) the install goes on in pure Python (setools reads the policy).
-$(STAMP): pyproject.toml setup.py requirements-lint.txt avcfix/audit/_cscan.c avcfix/index/_policydump.c
+$(STAMP): pyproject.toml setup.py requirements-lint.txt avcfix/audit/_cscan.c avcfix/index/_policydump.c | $(SYSDEPS_STAMP)
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	@# A current setuptools in the venv (the build needs 61+; Debian 12 ships 66).
 	$(PY) -m pip install -q --disable-pip-version-check 'setuptools>=74.1'
@@ -111,7 +121,7 @@ demo: setup
 	$(AVCFIX) loop --lab eucanetd-seed --lab-dir $(DEMO)/lab --root $(DEMO)/base --permissive --apply-advice --yes
 	@echo; echo "demo outputs: $(DEMO)/ (why.json, module/, lab/audit.log, lab/module/)"
 
-# The man pages: scdoc sources in man/, rendered into $(MAN_DIR) (tests/test_man.py
+# The man pages: scdoc sources in man/, rendered into $(MAN_DIR) (tests/integration/test_man.py
 # renders them into a temporary MAN_DIR and checks them against the CLI). The date
 # on each page is its source's last commit (SOURCE_DATE_EPOCH wins), so a rebuild
 # gives the same bytes.
@@ -139,12 +149,16 @@ lint: setup
 typecheck: setup
 	$(PY) -m mypy avcfix
 
+# The test tiers (docs/testing.md): tests/unit (pure logic against in-memory fakes,
+# no SELinux tool, policy or network: its conftest makes any attempt fail) and
+# tests/integration (the real toolchain and policies); tests/e2e is `make e2e`.
+# Setup happens once (the stamps above): a machine already set up runs pytest at once.
 test: setup man
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests/unit tests/integration
 
-# The tests that do not install into a full policy store.
+# The unit tier alone: under a minute on 2 cores (docs/testing.md has the times).
 test-fast: setup
-	$(PY) -m pytest -q -m 'not slow' tests
+	$(PY) -m pytest -q tests/unit
 
 # The C accelerator under AddressSanitizer and UBSan (README "Tests"), and the
 # policy index's C reader (_policydump, when libsepol.a is there; its slow
@@ -153,7 +167,7 @@ test-fast: setup
 # the import path (the in-place .so is untouched); CPython is not built with
 # ASan, so libasan is preloaded, and PYTHONMALLOC=malloc lets ASan see every
 # Python allocation. PYTHONSAFEPATH: the current directory (this checkout, with
-# the normal .so) does not come before the copy on sys.path. tests/test_asan.py
+# the normal .so) does not come before the copy on sys.path. tests/integration/test_asan.py
 # fails unless the sanitized build is the one loaded and the ASan runtime is
 # live. allocator_may_return_null: a mutated policy's huge count makes libsepol
 # ask for gigabytes; malloc returns NULL (its error path), as it does without
@@ -161,7 +175,8 @@ test-fast: setup
 ASAN_DIR    := build/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
                -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-ASAN_TESTS  := tests/test_asan.py tests/test_accel.py tests/test_fuzz_cli.py tests/test_index_dump.py
+ASAN_TESTS  := tests/integration/test_asan.py tests/integration/test_accel.py tests/integration/test_fuzz_cli.py \
+               tests/integration/test_index_dump.py
 ASAN_RPM_PKGS := libasan libubsan
 
 # gcc brings the runtimes on Debian/Ubuntu (libasan8, libubsan1); Fedora/RHEL ship them apart.
@@ -234,7 +249,7 @@ completions: setup
 
 # ---------------------------------------------------------------- packages
 # docs/packaging.md. One version: avcfix/__init__.py's __version__; debian/changelog
-# and avcfix.spec must carry it (checked here and by tests/test_packaging.py).
+# and avcfix.spec must carry it (checked here and by tests/integration/test_packaging.py).
 VERSION  = $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' avcfix/__init__.py)
 DEB_DIR  := build/deb
 RPM_DIR  := build/rpm
@@ -261,7 +276,7 @@ deb-sysdeps:
 # The distribution's python3 builds the package, not one first on PATH (pyenv, a venv).
 DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 # build/deb/avcfix_VERSION_ARCH.deb (dpkg-buildpackage -b in build/deb/avcfix-VERSION),
-# then lintian on it (its findings are printed; tests/test_packaging.py holds the list).
+# then lintian on it (its findings are printed; tests/integration/test_packaging.py holds the list).
 deb: deb-sysdeps
 	@set -e; v='$(VERSION)'; cv=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
 	test "$$cv" = "$$v" || { echo "debian/changelog is at $$cv, avcfix/__init__.py at $$v: add a changelog entry (dch -v $$v)"; exit 1; }; \

@@ -14,7 +14,7 @@ median of ``--repeats``):
    or ``README.md``) concatenated into ``bench/data/corpus.log``. For both
    policies -- Debian's reference policy (``--policy policy.33``) and
    Fedora's targeted policy built by ``../shared/fedora-policy/build.sh``
-   (``--root R``, as tests/conftest.py's ``fedora_root``) -- it times
+   (``--root R``, as tests/integration/conftest.py's ``fedora_root``) -- it times
    ``audit2why -p POLICY -i LOG``; ``avcfix why --json`` with a cold index
    cache (a new, empty ``AVCFIX_CACHE_DIR`` for every run), with a warm
    cache, and the old path (``AVCFIX_FACTS=setools``). The reasons of the
