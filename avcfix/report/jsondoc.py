@@ -137,7 +137,7 @@ def py_denial_text(d: Denial) -> str:
 #: :func:`py_denial_text`, written by the C accelerator when it is built (it
 #: hands what it does not encode itself, such as a non-finite time, back to
 #: :func:`py_denial_text`).
-denial_text = py_denial_text
+denial_text: Callable[[Denial], str] = py_denial_text
 if _cscan is not None:
     _cscan.set_denial_fallback(py_denial_text)
     denial_text = _cscan.denial_text

@@ -20,8 +20,7 @@ from avcfix.audit.api import ScanStats
 from avcfix.audit.model import DenialGroup
 
 # The groups a long report leaves out: computed without rich (why_text), shown here.
-from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, Omitted, evidence_text, omitted  # noqa: E402,F401
-from avcfix.ui.why_text import BriefRow
+from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, BriefRow, Omitted, evidence_text, omitted  # noqa: E402,F401
 from avcfix.ui.why_text import safe as _safe
 
 if TYPE_CHECKING:
