@@ -326,6 +326,12 @@ def sort_avcs(avcs: list[AvcFields]) -> list[AvcFields]:
     return sorted(avcs, key=_avc_order)
 
 
+#: ``(arch, nr, success, exit, pid, comm, exe)`` of the SYSCALL record.
+SyscallFields = tuple[bytes, int, bool, int, int, bytes, bytes]
+#: ``(item, name, body)`` of a PATH record.
+PathFields = tuple[int, bytes, bytes]
+#: ``(line, body, perms, fields)`` of an AVC record: ``fields`` maps each key to its raw value.
+AvcFields = tuple[int, bytes, bytes, dict[bytes, bytes]]
 #: What :func:`event_fields` gives (and the C accelerator's ``event_fields``):
 #: ``(time, serial, syscall, cwd, paths, proctitle, saddr, avcs)`` where
 #: ``syscall`` is ``None`` or ``(arch, nr, success, exit, pid, comm, exe)``,
@@ -333,11 +339,6 @@ def sort_avcs(avcs: list[AvcFields]) -> list[AvcFields]:
 #: (``body``: the record after its header), and
 #: each of ``avcs`` is ``(line, body, perms, fields)`` in record order. Every
 #: value that needs decoding (names, contexts) is still the raw bytes.
-SyscallFields = tuple[bytes, int, bool, int, int, bytes, bytes]
-#: ``(item, name, body)`` of a PATH record.
-PathFields = tuple[int, bytes, bytes]
-#: ``(line, body, perms, fields)`` of an AVC record: ``fields`` maps each key to its raw value.
-AvcFields = tuple[int, bytes, bytes, dict[bytes, bytes]]
 EventFields = tuple[float, int, SyscallFields | None, bytes | None, list[PathFields], bytes | None, bytes | None,
                     list[AvcFields]]
 #: ``(rank, item, record)`` of every record of an event (:func:`event_fields`'s ``texts``).
