@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avcfix import proc
 from avcfix.audit.model import Denial
@@ -47,6 +47,12 @@ from avcfix.toolchain.headers import header_dirs, header_macro_names
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 from avcfix.toolchain.target import Names, TargetCache, TargetPolicy
 from avcfix.toolchain.verify import AllowRule, IoctlRule, missing_ioctls, missing_rules
+
+if TYPE_CHECKING:
+    from avcfix.explain.protocol import Facts
+    from avcfix.index.target import IndexTarget
+    from avcfix.policy.complete import Completion
+    from avcfix.refpolicy_builder import PlanEntry
 
 
 class BuildStep(str, enum.Enum):
@@ -85,7 +91,7 @@ class BuildOptions:
     cil: bool = False
     include_advised: bool = False
     mls: bool | None = None
-    facts: object | None = None
+    facts: Facts | None = None
     targets: TargetCache | None = None
     #: Permission completion (:mod:`avcfix.policy.complete`), asked of ``facts``: off by default
     #: (``avcfix build`` is exact unless ``--complete``; the loop's enforcing phase turns it on).
@@ -125,10 +131,10 @@ class BuildResult:
     #: ``install`` found exactly this package installed already (semodule -E) and skipped semodule -i.
     already_installed: bool = False
     #: Permissions completion added (:class:`~avcfix.policy.complete.Completion`), sorted.
-    completed: tuple = ()
+    completed: tuple[Completion, ...] = ()
     #: "raw" or "refpolicy"; for refpolicy, what each interface/macro covers and adds (refpolicy_builder._report)
     style: str = "raw"
-    refpolicy: tuple[dict, ...] = ()
+    refpolicy: tuple[PlanEntry, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """This build in ``avcfix build --json`` (docs/json.md). Rule lines name the real
@@ -230,7 +236,7 @@ def rule_lines(module: Module) -> tuple[str, ...]:
     return tuple(sorted(rule_te(r) for r in module.rules))
 
 
-def _body_key(module: Module) -> tuple:
+def _body_key(module: Module) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """What decides whether a module changed: rules, declarations, verbatim statements."""
     return (rule_lines(module), tuple(sorted(map(repr, module.declarations))),
             tuple(op.text for op in module.opaque))
@@ -264,7 +270,7 @@ def target_policy_path(options: BuildOptions) -> Path:
         ) from None
 
 
-def _open_target(options: BuildOptions, path: Path) -> TargetPolicy:
+def _open_target(options: BuildOptions, path: Path) -> TargetPolicy | IndexTarget:
     """The target policy at ``path``, from the shared cache when there is one
     (an :class:`~avcfix.index.target.IndexTarget` when it shares a policy index)."""
     if options.targets is not None:
@@ -272,10 +278,10 @@ def _open_target(options: BuildOptions, path: Path) -> TargetPolicy:
     return TargetPolicy(path)
 
 
-def _facts_mls(facts: object | None, path: Path) -> bool | None:
+def _facts_mls(facts: Facts | None, path: Path) -> bool | None:
     """MLS/MCS from open facts of the policy file ``path``; None when they are of another file."""
     fpath = getattr(facts, "path", None)
-    if fpath is None:
+    if fpath is None or facts is None:
         return None
     try:
         same = os.path.samefile(fpath, path)
@@ -330,7 +336,7 @@ def required_names(module: Module) -> Names:
     )
 
 
-def check_against_target(module: Module, policy: TargetPolicy) -> None:
+def check_against_target(module: Module, policy: TargetPolicy | IndexTarget) -> None:
     """Raise :class:`InstallError` naming every type, attribute, class or role the
     module requires and the target policy lacks (before semodule sees it)."""
     lacking = policy.missing(required_names(module))
@@ -392,7 +398,7 @@ def build_module(
     # host's headers, the root's own, and the module's NAME.if (the Makefile reads it too)
     root_dir, root_name = (options.root.root, options.root.name) if options.root else (None, "default")
     reserved = header_macro_names(*header_dirs(root_dir, root_name), te_path.with_suffix(".if"))
-    completions: tuple = ()
+    completions: tuple[Completion, ...] = ()
     if options.complete and options.facts is not None:
         from avcfix.policy.complete import complete
 
@@ -451,7 +457,7 @@ def build_module(
         cil_out = cil_path
 
     mls = options.mls
-    target: TargetPolicy | None = None
+    target: TargetPolicy | IndexTarget | None = None
     if mls is None or options.install:
         path = target_policy_path(options)
         if not options.install:

@@ -59,7 +59,7 @@ class NewDomainResult:
         return (self.installed and not self.missing_types
                 and any(src == "init_t" and dst == self.skeleton.domain for src, dst in self.transitions))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {
             **self.skeleton.to_json(),
             "te": str(self.te_path), "if": str(self.if_path), "fc": str(self.fc_path),
@@ -131,7 +131,7 @@ def policy_types_and_transitions(policy_file: Path, skel: Skeleton) -> tuple[tup
     return missing, tuple(sorted(found))
 
 
-def _check_not_taken(root: PolicyRoot, skel: Skeleton, record) -> None:
+def _check_not_taken(root: PolicyRoot, skel: Skeleton, record: Callable[[proc.Result], None]) -> None:
     """A domain NAME_t that another module declares is not the skeleton's to write."""
     try:
         policy = root.policy_file

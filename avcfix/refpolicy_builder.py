@@ -19,11 +19,13 @@ written and the version stays; otherwise the version goes up by one step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from avcfix.policy.merge import _merge_comments, bump_version
-from avcfix.policy.model import SELF, AvRule, Module, NameSet, RuleKind
+from avcfix.policy.model import SELF, AvRule, Module, NameSet, Rule, RuleKind
 from avcfix.policy.refpolicy.access import tokens
 from avcfix.policy.refpolicy.match import Database, Plan, match
 from avcfix.policy.refpolicy.render import RefModule, render_refpolicy
@@ -32,6 +34,16 @@ from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain import refpolicy_db
 
 Quad = tuple[str, str, str, str]
+
+
+class PlanEntry(TypedDict):
+    """One interface, pattern or raw rule of a plan, for ``build --json`` (:func:`_report`)."""
+
+    kind: str
+    name: str
+    statement: str
+    covers: list[str]
+    adds: list[str]
 
 
 @dataclass
@@ -44,18 +56,17 @@ class RefBuild:
     diff: tuple[str, ...]
     #: the allow rules that must be granted (the log's, and the old raw rules), for the check and verification
     verify: Module
-    report: list[dict]
+    report: list[PlanEntry]
     tree: refpolicy_db.DevelTree
 
 
-def _quads(rules, db: Database | None = None) -> tuple[set[Quad], list[AvRule]]:
+def _quads(rules: Iterable[Rule], db: Database | None = None) -> tuple[set[Quad], list[Rule]]:
     """Allow-rule access of plain one-source rules (perm macros expanded); the other rules."""
     out: set[Quad] = set()
-    rest: list[AvRule] = []
+    rest: list[Rule] = []
     for r in rules:
-        plain = isinstance(r, AvRule) and r.kind is RuleKind.ALLOW and all(
-            s.is_plain for s in (r.sources, r.targets, r.classes, r.perms))
-        if not plain:
+        if not (isinstance(r, AvRule) and r.kind is RuleKind.ALLOW and all(
+                s.is_plain for s in (r.sources, r.targets, r.classes, r.perms))):
             rest.append(r)
             continue
         perms = db.expand_perms(r.perms.names) if db is not None else frozenset(r.perms.names)
@@ -120,14 +131,14 @@ def _verify_module(name: str, quads: set[Quad]) -> Module:
     return with_computed_require(Module(name=name, rules=rules))
 
 
-def _line(domain: str, t: str, c: str, perms) -> str:
+def _line(domain: str, t: str, c: str, perms: Iterable[str]) -> str:
     ps = sorted(perms)
     body = ps[0] if len(ps) == 1 else "{ " + " ".join(ps) + " }"
     return f"allow {domain} {domain if t == SELF else t}:{c} {body};"
 
 
-def _report(plan: Plan) -> list[dict]:
-    out = []
+def _report(plan: Plan) -> list[PlanEntry]:
+    out: list[PlanEntry] = []
     for use in plan.uses:
         groups: dict[tuple[str, str], set[str]] = {}
         for t, c, p in use.covers:
@@ -168,7 +179,7 @@ def prepare(new: Module, te_path: Path, name: str, root: Path | None, widen: boo
     pool: set[Quad] = set(missing)
     evidence: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
-    def add_evidence(rules) -> None:
+    def add_evidence(rules: Iterable[Rule]) -> None:
         for r in rules:
             if isinstance(r, AvRule) and r.comments:
                 for s in r.sources.names:
@@ -200,7 +211,7 @@ def prepare(new: Module, te_path: Path, name: str, root: Path | None, widen: boo
         perms = r.perms.names if isinstance(r, AvRule) else (r.operation,)
         for c in r.classes.names:
             mod.extra_classes.setdefault(c, set()).update(perms)
-    report: list[dict] = []
+    report: list[PlanEntry] = []
     for domain in sorted({q[0] for q in pool}):
         want = {(t, c, p) for s, t, c, p in pool if s == domain}
         allowed = want | {(t, c, p) for s, t, c, p in granted | needed if s == domain}

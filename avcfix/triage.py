@@ -134,7 +134,7 @@ class Triage:
             parallel = triage_parallel.run(planned[0], planned[1], self.filters, out, self.acc, self.stats,
                                            meanwhile=self.load_facts)
             if parallel is not None:
-                return parallel if out is not None else None  # type: ignore[return-value]
+                return parallel if isinstance(parallel, JsonStream) else None  # (True when out is None)
         denials = self.scan(progress, records=False, group=False)
         if out is None:
             for d in denials:

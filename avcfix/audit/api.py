@@ -87,7 +87,7 @@ def events_to_denials(raw: RawEvent, source: str, stats: ScanStats, *, fast: boo
 
     typed: list[Record] = []
     seen_skip: set[int] = set()
-    ids: dict = {}
+    ids: dict[str, tuple[float, int] | None] = {}
     for lineno, piece in raw:
         text = piece.decode("utf-8", "backslashreplace")
         if "\r" in text:
@@ -102,7 +102,7 @@ def events_to_denials(raw: RawEvent, source: str, stats: ScanStats, *, fast: boo
     if not typed:
         return []
     # A corrupted header may parse to another id than the scanner's key: split.
-    by_key: dict[tuple, list[Record]] = {}
+    by_key: dict[tuple[str, float, int], list[Record]] = {}
     for rec in typed:
         by_key.setdefault(rec.key, []).append(rec)
     out: list[Denial] = []

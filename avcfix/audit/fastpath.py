@@ -17,6 +17,8 @@ form of each record) are :mod:`avcfix.audit.grammar`'s.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import EllipsisType
+from typing import Literal, TypeVar
 
 from avcfix.audit import fields as F
 from avcfix.audit.accel import cscan as _cscan  # the C accelerator: None when it is not built
@@ -58,7 +60,10 @@ MAX_DIGITS = 64
 
 _PORT_KEYS = (b"src", b"dest", b"lport", b"dport", b"sport")
 
-_c_event_denials = None
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+_c_event_denials: Callable[[RawEvent, str, Memo], list[Denial] | None] | None = None
 
 #: The order of Denial's fields that the C build passes them in.
 _DENIAL_FIELDS = ("kind", "node", "time", "serial", "scontext", "tcontext", "tclass", "perms", "permissive",
@@ -140,20 +145,20 @@ class Memo:
         #: PATH record bodies -> PathItem (``None``: the typed path decides).
         #: A body whose name is relative maps to ``...`` and its item is
         #: under ``(body, cwd)``: the same body gives the same object.
-        self.path_items: dict[object, PathItem | None] = {}
+        self.path_items: dict[bytes | tuple[bytes, str | None], PathItem | EllipsisType | None] = {}
         self.limit = limit
 
-    def _put(self, d: dict, key: object, value: object) -> None:
+    def _put(self, d: dict[_K, _V], key: _K, value: _V) -> None:
         if len(d) >= self.limit:
             d.clear()
         d[key] = value
 
     def context(self, raw: bytes | None) -> Context | None:
-        got = self.contexts.get(raw, False)
+        got: Context | None | Literal[False] = self.contexts.get(raw, False)
         if got is False:
             got = Context.parse(raw.decode("utf-8", "backslashreplace")) if raw else None
             self._put(self.contexts, raw, got)
-        return got  # type: ignore[return-value]
+        return got
 
     def text(self, raw: bytes) -> str:
         got = self.texts.get(raw)
@@ -174,36 +179,36 @@ class Memo:
         """A short field value as logged (``nametype=``, ``dev=``): quotes
         removed as the typed path's ``_unq`` does, never hex-decoded;
         ``None`` when empty."""
-        got = self.values.get(raw, False)
+        got: str | None | Literal[False] = self.values.get(raw, False)
         if got is False:
             s = raw.decode("utf-8", "backslashreplace")
             if s[:1] in ('"', "'"):
                 s = s[1:-1] if len(s) > 1 and s[-1] == s[0] else s[1:]
             got = s or None
             self._put(self.values, raw, got)
-        return got  # type: ignore[return-value]
+        return got
 
     def otype(self, raw: bytes) -> str | None:
         """The type of an ``obj=`` context (``None`` when it is not one)."""
-        got = self.otypes.get(raw, False)
+        got: str | None | Literal[False] = self.otypes.get(raw, False)
         if got is False:
             ctx = Context.parse(self.value(raw) or "")
             got = ctx.type if ctx is not None else None
             self._put(self.otypes, raw, got)
-        return got  # type: ignore[return-value]
+        return got
 
     def path_item(self, body: bytes, cwd: str | None) -> PathItem | None:
         """The PathItem of a PATH record's body (after its header), its name
         made absolute with ``cwd``; ``None`` when the body is not a plain one."""
         table = self.path_items
-        got = table.get(body, False)
+        got: PathItem | EllipsisType | None | Literal[False] = table.get(body, False)
         if got is ...:
             key = (body, cwd)
             got = table.get(key, False)
-            if got is not False:
-                return got  # type: ignore[return-value]
+            if got is not False and got is not ...:  # a (body, cwd) key holds a PathItem or None
+                return got
         elif got is not False:
-            return got  # type: ignore[return-value]
+            return got
         got, relative = path_item_of(body, cwd, self)
         if relative:
             self._put(table, body, ...)
@@ -225,13 +230,13 @@ class Memo:
 
     def proctitle(self, raw: bytes) -> str | None:
         """The decoded command line of a ``proctitle=`` value (quoted or hex argv)."""
-        got = self.proctitles.get(raw, False)
+        got: str | None | Literal[False] = self.proctitles.get(raw, False)
         if got is False:
             v = raw.decode("utf-8", "backslashreplace")
             argv = F.decode_proctitle(v[1:-1], True) if v[:1] == '"' else F.decode_proctitle(v, False)
             got = " ".join(argv) or None
             self._put(self.proctitles, raw, got)
-        return got  # type: ignore[return-value]
+        return got
 
     def perms(self, raw: bytes) -> tuple[str, ...]:
         """The sorted, distinct permissions of the text inside an AVC's braces."""
@@ -243,11 +248,11 @@ class Memo:
 
     def sport(self, raw: bytes) -> int | None:
         """The port of a SOCKADDR ``saddr=`` hex value (``None`` for other families)."""
-        got = self.sports.get(raw, False)
+        got: int | None | Literal[False] = self.sports.get(raw, False)
         if got is False:
             got = F.decode_saddr(raw.decode("ascii"))[2]
             self._put(self.sports, raw, got)
-        return got  # type: ignore[return-value]
+        return got
 
     def rank(self, rtype: bytes) -> int:
         got = self.ranks.get(rtype)
@@ -312,15 +317,21 @@ def sort_path_items(items: list[PathItem]) -> list[PathItem]:
     return sorted(items, key=path_item_order)
 
 
-def _avc_order(avc: tuple) -> tuple:
+def _avc_order(avc: AvcFields) -> tuple[bytes, int]:
     return (avc[1].rstrip(), avc[0])
 
 
-def sort_avcs(avcs: list) -> list:
+def sort_avcs(avcs: list[AvcFields]) -> list[AvcFields]:
     """Several AVC records of one event in the typed path's order: by record text."""
     return sorted(avcs, key=_avc_order)
 
 
+#: ``(arch, nr, success, exit, pid, comm, exe)`` of the SYSCALL record.
+SyscallFields = tuple[bytes, int, bool, int, int, bytes, bytes]
+#: ``(item, name, body)`` of a PATH record.
+PathFields = tuple[int, bytes, bytes]
+#: ``(line, body, perms, fields)`` of an AVC record: ``fields`` maps each key to its raw value.
+AvcFields = tuple[int, bytes, bytes, dict[bytes, bytes]]
 #: What :func:`event_fields` gives (and the C accelerator's ``event_fields``):
 #: ``(time, serial, syscall, cwd, paths, proctitle, saddr, avcs)`` where
 #: ``syscall`` is ``None`` or ``(arch, nr, success, exit, pid, comm, exe)``,
@@ -328,10 +339,13 @@ def sort_avcs(avcs: list) -> list:
 #: (``body``: the record after its header), and
 #: each of ``avcs`` is ``(line, body, perms, fields)`` in record order. Every
 #: value that needs decoding (names, contexts) is still the raw bytes.
-EventFields = tuple
+EventFields = tuple[float, int, SyscallFields | None, bytes | None, list[PathFields], bytes | None, bytes | None,
+                    list[AvcFields]]
+#: ``(rank, item, record)`` of every record of an event (:func:`event_fields`'s ``texts``).
+RecordTexts = list[tuple[int, int, bytes]]
 
 
-def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = None) -> EventFields | None:
+def event_fields(raw: RawEvent, texts: RecordTexts | None = None, memo: Memo | None = None) -> EventFields | None:
     """The fields of a plain raw AVC event, still undecoded; ``None`` when it is not one.
 
     With ``texts`` (a list), ``(rank, item, record)`` of every record is
@@ -339,10 +353,10 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
     """
     if texts is not None and memo is None:
         memo = Memo()
-    avcs: list[tuple[int, bytes, bytes, dict]] = []
+    avcs: list[AvcFields] = []
     syscall = cwd = proctitle = saddr = None
     syscall_at = 0
-    paths: list[tuple[int, bytes, bytes]] = []
+    paths: list[PathFields] = []
     first = None
     hdr_match = _HDR.match
     for lineno, piece in raw:
@@ -398,8 +412,8 @@ def event_fields(raw: RawEvent, texts: list | None = None, memo: Memo | None = N
             saddr = sm.group(1) if sm is not None else b""
         elif rtype in _TYPED_ONLY:
             return None
-        if texts is not None:
-            texts.append((memo.rank(rtype), item, piece.rstrip()))  # type: ignore[union-attr]
+        if texts is not None and memo is not None:  # (memo is set when texts is)
+            texts.append((memo.rank(rtype), item, piece.rstrip()))
     if (not avcs or first is None or len(first.group(3)) > _MAX_SERIAL
             or first.group(2).index(b".") > _MAX_SECONDS):
         return None
@@ -440,14 +454,14 @@ def fast_event_denials(raw: RawEvent, source: str, memo: Memo | None = None, *,
         got = _c_event_denials(raw, source, memo)
         if got is not None:
             return got
-    texts: list | None = [] if records else None
+    texts: RecordTexts | None = [] if records else None
     fields = event_fields(raw, texts, memo)
     if fields is None:
         return None
     return build_denials(fields, source, memo, texts)
 
 
-def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | None = None) -> list[Denial] | None:
+def build_denials(fields: EventFields, source: str, memo: Memo, texts: RecordTexts | None = None) -> list[Denial] | None:
     """The Denials of an event's fields (``None``: the typed path decides)."""
     time, serial_nr, sc, cwd, paths, proctitle, saddr, avcs = fields
 
@@ -510,7 +524,7 @@ def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | No
         avc_pid = f.get(b"pid")
         if avc_pid is not None and len(avc_pid) > MAX_DIGITS:
             return None
-        name = f.get(b"name")
+        avc_name = f.get(b"name")
         path = f.get(b"path")
         path_s = memo.text(path) if path is not None else None
         avc_comm = f.get(b"comm")
@@ -536,7 +550,7 @@ def build_denials(fields: EventFields, source: str, memo: Memo, texts: list | No
             arch=arch,
             success=success,
             exit=exit_,
-            name=memo.text(name) if name is not None else None,
+            name=memo.text(avc_name) if avc_name is not None else None,
             path=path_s or None,
             paths=tuple(resolved + [path_s]) if path_s and path_s not in resolved else tuple(resolved),
             cwd=cwd_text,

@@ -13,12 +13,16 @@ import posixpath
 import time as _time
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from avcfix.audit.grammar import HEX as _HEX
 from avcfix.audit.grammar import INTERP_EVENT_ID as _INTERP_ID
 from avcfix.audit.grammar import KV
 from avcfix.audit.grammar import LEADING_INT as _LEADING_INT
 from avcfix.audit.grammar import RAW_EVENT_ID as _RAW_ID
+
+if TYPE_CHECKING:
+    from avcfix.audit.model import PathItem
 
 
 def split_fields(text: str) -> dict[str, str]:
@@ -202,7 +206,12 @@ def octal(value: str | None) -> int | None:
     return int(value, 8)
 
 
-def path_item_order(item) -> tuple:
+#: :func:`path_item_order`'s key: the item number, then (present?, value) for
+#: name, nametype, inode, dev, mode and otype.
+PathItemKey = tuple[int, bool, str, bool, str, bool, int, bool, str, bool, int, bool, str]
+
+
+def path_item_order(item: PathItem) -> PathItemKey:
     """The sort key of a :class:`~avcfix.audit.model.PathItem`: by item
     number, then by every value (a total order: equal keys, equal items), so
     that the items of an event come out in the same order whatever the order

@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import pickle
 from collections.abc import Callable, Collection, Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from avcfix.audit.model import Denial, DenialGroup
 
@@ -29,6 +29,9 @@ _INF = float("inf")
 DUMP_BATCH = 2048
 
 Key = tuple[str, str, str, bool]
+
+#: An evidence value: a (scontext, tcontext) pair, a comm/exe/path, or a port/ioctl command.
+_V = TypeVar("_V")
 
 
 class _Acc:
@@ -75,12 +78,13 @@ def _ex_exes(ex: Denial) -> tuple[str, ...]:
     return (ex.exe,) if ex.exe else ()
 
 
-def _path_values(d: Denial) -> tuple:
+def _path_values(d: Denial) -> tuple[str | None, ...]:
     return d.paths or ((d.path or d.name),)
 
 
 def _ex_paths(ex: Denial) -> tuple[str, ...]:
-    return _added((), _path_values(ex))
+    empty: tuple[str, ...] = ()
+    return _added(empty, _path_values(ex))
 
 
 def _ex_ports(ex: Denial) -> tuple[int, ...]:
@@ -92,18 +96,18 @@ def _ex_ioctlcmds(ex: Denial) -> tuple[int, ...]:
 
 
 #: (field of _Acc, what the example alone gives)
-_EVIDENCE: tuple[tuple[str, Callable[[Denial], tuple]], ...] = (
+_EVIDENCE: tuple[tuple[str, Callable[[Denial], tuple[object, ...]]], ...] = (
     ("contexts", _ex_contexts), ("comms", _ex_comms), ("exes", _ex_exes), ("paths", _ex_paths),
     ("ports", _ex_ports), ("ioctlcmds", _ex_ioctlcmds),
 )
 
 
-def _full(acc: _Acc, name: str, derive: Callable[[Denial], tuple]) -> tuple:
-    got = getattr(acc, name)
+def _full(acc: _Acc, name: str, derive: Callable[[Denial], tuple[_V, ...]]) -> tuple[_V, ...]:
+    got: tuple[_V, ...] | None = getattr(acc, name)  # the field ``name`` holds what ``derive`` gives
     return derive(acc.example) if got is None else got
 
 
-def _added(bucket: tuple, values: Iterable) -> tuple:
+def _added(bucket: tuple[_V, ...], values: Iterable[_V | None]) -> tuple[_V, ...]:
     """``bucket`` with each of ``values`` that is new, not None nor "", while
     there is room (EVIDENCE_CAP)."""
     for v in values:
@@ -135,13 +139,13 @@ def _add_to(acc: _Acc, d: Denial) -> None:
         acc.last_sc = sc
         acc.last_tc = tc
         pair = (str(sc), str(tc))
-        s = acc.contexts
-        if s is None:
-            first = (str(ex.scontext), str(ex.tcontext))
-            if pair != first:
-                acc.contexts = (first, pair)
-        elif len(s) < cap and pair not in s:
-            acc.contexts = s + (pair,)
+        cs = acc.contexts
+        if cs is None:
+            first_pair = (str(ex.scontext), str(ex.tcontext))
+            if pair != first_pair:
+                acc.contexts = (first_pair, pair)
+        elif len(cs) < cap and pair not in cs:
+            acc.contexts = cs + (pair,)
     v = d.comm
     if v and v is not ex.comm:
         s = acc.comms
@@ -168,27 +172,27 @@ def _add_to(acc: _Acc, d: Denial) -> None:
                 acc.paths = s
     elif len(s) < cap:
         acc.paths = _added(s, d.paths or ((d.path or d.name),))
-    v = d.port
-    if v is not None:
-        s = acc.ports
-        if s is None:
-            if v != ex.port:
-                acc.ports = _ex_ports(ex) + (v,)
-        elif len(s) < cap and v not in s:
-            acc.ports = s + (v,)
-    v = d.ioctlcmd
-    if v is not None:
-        s = acc.ioctlcmds
-        if s is None:
-            if v != ex.ioctlcmd:
-                acc.ioctlcmds = _ex_ioctlcmds(ex) + (v,)
-        elif len(s) < cap and v not in s:
-            acc.ioctlcmds = s + (v,)
+    n = d.port
+    if n is not None:
+        ns = acc.ports
+        if ns is None:
+            if n != ex.port:
+                acc.ports = _ex_ports(ex) + (n,)
+        elif len(ns) < cap and n not in ns:
+            acc.ports = ns + (n,)
+    n = d.ioctlcmd
+    if n is not None:
+        ns = acc.ioctlcmds
+        if ns is None:
+            if n != ex.ioctlcmd:
+                acc.ioctlcmds = _ex_ioctlcmds(ex) + (n,)
+        elif len(ns) < cap and n not in ns:
+            acc.ioctlcmds = ns + (n,)
 
 
 def _group(key: Key, acc: _Acc | Denial) -> DenialGroup:
-    if type(acc) is not _Acc:
-        acc = _Acc(acc)  # type: ignore[arg-type]
+    if not isinstance(acc, _Acc):
+        acc = _Acc(acc)
     ex = acc.example
     return DenialGroup(
         source=key[0],
@@ -229,8 +233,8 @@ class GroupAccumulator:
         if acc is None:
             self._accs[key] = d  # a group seen once is its example
             return
-        if type(acc) is not _Acc:
-            acc = self._accs[key] = _Acc(acc)  # type: ignore[arg-type]
+        if not isinstance(acc, _Acc):
+            acc = self._accs[key] = _Acc(acc)
         _add_to(acc, d)
 
     def merge(self, later: GroupAccumulator) -> None:
@@ -271,8 +275,8 @@ class GroupAccumulator:
             if mine is None:
                 accs[key] = other
                 continue
-            acc = mine if type(mine) is _Acc else _Acc(mine)  # type: ignore[arg-type]
-            theirs = other if type(other) is _Acc else _Acc(other)  # type: ignore[arg-type]
+            acc = mine if isinstance(mine, _Acc) else _Acc(mine)
+            theirs = other if isinstance(other, _Acc) else _Acc(other)
             accs[key] = acc
             acc.perms = tuple(sorted(set(acc.perms).union(theirs.perms)))
             acc.count += theirs.count

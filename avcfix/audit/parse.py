@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import Literal, TypedDict
 
 from avcfix.audit import fields as F
 from avcfix.audit.grammar import AVC as _AVC
@@ -42,6 +43,19 @@ from avcfix.audit.syscalls import syscall_name as _syscall_name
 from avcfix.audit.syscalls import syscall_number as _syscall_number
 
 Parsed = Record | Skipped
+
+
+class _Head(TypedDict):
+    """The fields every :class:`Record` has, as :func:`parse_piece` passes them to a builder."""
+
+    type: str
+    node: str | None
+    time: float
+    serial: int
+    text: str
+    source: str
+    line: int
+
 
 #: What may stand right before a ``type=`` that starts a record.
 _TYPE_PRECEDERS = " \t:'" + _GS
@@ -128,9 +142,11 @@ def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str
     if ids is None:
         eid = F.parse_event_id(id_text)
     else:
-        eid = ids.get(id_text, False)  # type: ignore[arg-type]
-        if eid is False:
+        cached: tuple[float, int] | None | Literal[False] = ids.get(id_text, False)
+        if cached is False:
             eid = ids[id_text] = F.parse_event_id(id_text)
+        else:
+            eid = cached
     if eid is None:
         why = F.event_id_problem(id_text) or "unreadable"
         return Skipped(source, lineno, f"bad event id audit({id_text[:40]}): {why}", text[:80])
@@ -146,7 +162,7 @@ def parse_piece(piece: tuple[str | None, str | None, str, str, str], source: str
     enriched = body.find(_GS)
     if enriched >= 0:
         body = body[:enriched]
-    head = dict(type=rtype, node=node, time=eid[0], serial=eid[1], text=text, source=source, line=lineno)
+    head = _Head(type=rtype, node=node, time=eid[0], serial=eid[1], text=text, source=source, line=lineno)
     builder = _BUILDERS.get(rtype)
     if builder is None:
         if not generic_fields:
@@ -193,7 +209,7 @@ def _no_duplicate(body: str, key: str) -> None:
     F.fields_read(body, _READ[key] if key in _READ else frozenset((key,)))
 
 
-def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _avc(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     rtype = head["type"]
     m = _AVC.search(body)
     if m is None:
@@ -217,7 +233,7 @@ def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
     tcon = Context.parse(_unq(f.get("tcontext", "")) or "")
     tclass = _unq(f.get("tclass", "")) or ""
     missing = [n for n, v in (("perms", perms), ("scontext", scon), ("tcontext", tcon), ("tclass", tclass)) if not v]
-    if missing:
+    if missing or scon is None or tcon is None:  # (a Context is never falsy: None is in missing)
         return Skipped(source, lineno, f"truncated {rtype}: missing {', '.join(missing)}", head["text"][:80])
     perm_flag = f.get("permissive")
     port = None
@@ -249,7 +265,7 @@ def _avc(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
     )
 
 
-def _selinux_err(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _selinux_err(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     text = body
     if head["type"].startswith("USER"):
         i = body.find("msg='")
@@ -283,7 +299,7 @@ def _exit_value(value: str | None) -> int | None:
     return -code if isinstance(code, int) else None
 
 
-def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _syscall(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     f = _fields(body, _READ["SYSCALL"])
     arch = f.get("arch")
     sc = f.get("syscall")
@@ -314,7 +330,7 @@ def _syscall(head: dict, body: str, interpreted: bool, source: str, lineno: int)
     )
 
 
-def _path(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _path(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     f = _fields(body, _READ["PATH"])
     return PathRecord(
         **head,
@@ -328,7 +344,7 @@ def _path(head: dict, body: str, interpreted: bool, source: str, lineno: int) ->
     )
 
 
-def _cwd(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _cwd(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     _no_duplicate(body, "CWD")
     if interpreted:
         i = body.find("cwd=")
@@ -337,7 +353,7 @@ def _cwd(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> 
     return CwdRecord(**head, cwd=_untrusted(f, "cwd", interpreted))
 
 
-def _proctitle(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _proctitle(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     _no_duplicate(body, "PROCTITLE")
     i = body.find("proctitle=")
     if i < 0:
@@ -350,7 +366,7 @@ def _proctitle(head: dict, body: str, interpreted: bool, source: str, lineno: in
     return ProctitleRecord(**head, argv=F.decode_proctitle(value.split(" ", 1)[0], False))
 
 
-def _sockaddr(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _sockaddr(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     _no_duplicate(body, "SOCKADDR")
     i = body.find("saddr=")
     value = body[i + 6:].strip() if i >= 0 else ""
@@ -363,17 +379,17 @@ def _sockaddr(head: dict, body: str, interpreted: bool, source: str, lineno: int
     return SockaddrRecord(**head, family=family, addr=addr, port=port)
 
 
-def _avc_path(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _avc_path(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     f = _fields(body, _READ["AVC_PATH"])
     return AvcPathRecord(**head, path=_untrusted(f, "path", interpreted))
 
 
-def _policy_load(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _policy_load(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     f = _fields(body)
     return PolicyLoadRecord(**head, auid=f.get("auid"), ses=f.get("ses"))
 
 
-def _mac_status(head: dict, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
+def _mac_status(head: _Head, body: str, interpreted: bool, source: str, lineno: int) -> Parsed:
     f = _fields(body)
 
     def flag(k: str) -> bool | None:
@@ -383,7 +399,7 @@ def _mac_status(head: dict, body: str, interpreted: bool, source: str, lineno: i
     return MacStatusRecord(**head, enforcing=flag("enforcing"), old_enforcing=flag("old_enforcing"))
 
 
-_BUILDERS: Mapping[str, Callable[..., Parsed]] = MappingProxyType({
+_BUILDERS: Mapping[str, Callable[[_Head, str, bool, str, int], Parsed]] = MappingProxyType({
     "AVC": _avc,
     "USER_AVC": _avc,
     "SELINUX_ERR": _selinux_err,

@@ -284,6 +284,7 @@ def scan_raw_batches(
                 keys, recs, linenos, marks = _slow_block(lines, lineno, source, skip)
             seen = set(keys)
             hits = None
+            # (a twin of the C branch's, with its own defaults: the values of this block, read at the next)
             def prev_records(wanted: set[bytes], k: Any = keys, r: Any = recs,  # type: ignore[misc]
                              ln: Any = linenos) -> dict[bytes, RawEvent]:
                 return _collect(k, r, ln, wanted)

@@ -137,7 +137,7 @@ def _stream_blocks(src: Source, fh: BinaryIO, head: bytes) -> Iterator[tuple[byt
     raw = _Stream(head, fh)
     reader: BinaryIO | _Stream = raw
     if src.gzipped:
-        reader = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[call-overload]  # _Stream has the read() GzipFile uses, not all of BinaryIO
+        reader = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[call-overload]  # typeshed's fileobj wants seek() too; a forward read never seeks
     while True:
         block = reader.read(BLOCK_SIZE)
         if not block:
@@ -166,7 +166,7 @@ def read_blocks(src: Source, stdin: BinaryIO | None = None, *, start: int = 0,
             return
         raw = open(src.path, "rb")
         with raw:
-            fh2: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if src.gzipped else raw  # type: ignore[assignment]
+            fh2: gzip.GzipFile | BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if src.gzipped else raw
             while True:
                 block = fh2.read(BLOCK_SIZE)
                 if not block:

@@ -121,18 +121,18 @@ def _machine(canonical: str) -> int:
 @lru_cache(maxsize=4096)
 def _name(canonical: str, nr: int) -> str | None:
     machine = _machine(canonical)
-    if machine < 0:
+    if machine < 0 or _libaudit is None:  # (_machine asserts it is loaded)
         return None
-    name = _libaudit.audit_syscall_to_name(nr, machine)  # type: ignore[union-attr]
+    name = _libaudit.audit_syscall_to_name(nr, machine)
     return name if isinstance(name, str) and name else None
 
 
 @lru_cache(maxsize=1024)
 def _number(canonical: str, name: str) -> int | None:
     machine = _machine(canonical)
-    if machine < 0:
+    if machine < 0 or _libaudit is None:  # (_machine asserts it is loaded)
         return None
-    nr = _libaudit.audit_name_to_syscall(name, machine)  # type: ignore[union-attr]
+    nr = _libaudit.audit_name_to_syscall(name, machine)
     return nr if isinstance(nr, int) and nr >= 0 else None
 
 

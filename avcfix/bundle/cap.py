@@ -83,7 +83,7 @@ class Selection:
 class _Group:
     count: int = 0
     first: list[EventKey] = field(default_factory=list)
-    last: deque = field(default_factory=deque)
+    last: deque[EventKey] = field(default_factory=deque)
 
 
 class EventCap:

@@ -200,7 +200,7 @@ def _red_group(red: Redactor, g: DenialGroup, seen: dict[str, str]) -> DenialGro
     )
 
 
-def _red_finding(red: Redactor, f: Finding, groups: dict[tuple, DenialGroup]) -> Finding:
+def _red_finding(red: Redactor, f: Finding, groups: dict[tuple[str, str, str, bool], DenialGroup]) -> Finding:
     return dataclasses.replace(
         f, group=groups[f.group.key],
         advice=tuple(dataclasses.replace(a, command=red.text(a.command), why=red.text(a.why),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from avcfix.bundle.facts import Fact
@@ -44,13 +45,13 @@ class Environment:
     kernel: Fact
     labels: Mapping[str, Fact]
 
-    def as_json(self, path_text: Callable[[str], str] = str) -> dict:
+    def as_json(self, path_text: Callable[[str], str] = str) -> dict[str, object]:
         """The JSON document; ``path_text`` maps paths and missing reasons (redaction)."""
 
-        def fact(f: Fact) -> dict:
+        def fact(f: Fact) -> dict[str, object]:
             return f.as_json() if f.ok else {"missing": path_text(f.missing or "")}
 
-        labels: dict[str, dict] = {}
+        labels: dict[str, dict[str, object]] = {}
         for path in sorted(self.labels):
             labels[path_text(path)] = fact(self.labels[path])
         policy_file = fact(self.policy_file)
@@ -120,7 +121,7 @@ def gather_environment(
         packages = dict(host.packages())
     except Exception as exc:
         packages = {"selinux-policy": Fact.absent(f"could not query packages: {exc}")}
-    labels = {p: _safely(lambda p=p: host.label(p), "label") for p in sorted(set(paths))[:MAX_LABELS]}
+    labels = {p: _safely(partial(host.label, p), "label") for p in sorted(set(paths))[:MAX_LABELS]}
     return Environment(
         selinux_mode=_safely(host.selinux_mode, "the SELinux mode"),
         policy_name=_safely(host.policy_name, "the policy name"),

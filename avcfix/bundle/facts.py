@@ -29,7 +29,7 @@ class Fact:
     def ok(self) -> bool:
         return self.missing is None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         """``{"value": ...}`` or ``{"missing": "reason"}``."""
         return {"value": self.value} if self.missing is None else {"missing": self.missing}
 

@@ -16,9 +16,10 @@ from typing import Any
 
 from avcfix.audit.model import DenialGroup
 from avcfix.bundle.cap import Selection
-from avcfix.bundle.markdown import code, fenced, visible
+from avcfix.bundle.markdown import code, fenced
 from avcfix.bundle.redact import Counts
 from avcfix.explain.model import Finding
+from avcfix.text import visible
 
 #: Evidence values shown per group and kind.
 SHOW_EVIDENCE = 5
@@ -86,7 +87,9 @@ def _fact(doc: object) -> str:
 def _item(value: object) -> str:
     """One list entry: a boolean ``name (on, policy default off)`` or the value itself."""
     if isinstance(value, dict) and "name" in value and "current" in value:
-        on = lambda b: "on" if b else "off"  # noqa: E731
+        def on(b: object) -> str:
+            return "on" if b else "off"
+
         return f"{value['name']} ({on(value['current'])}, policy default {on(value.get('policy_default'))})"
     return str(value)
 
@@ -231,7 +234,7 @@ def render_readme(data: ReportInput) -> str:
     else:
         lines += ["", "## Summary", ""] + _summary(data.groups) + [""]
         lines += ["## Denials and advice", ""]
-    by_key: dict[tuple, list[Finding]] = {}
+    by_key: dict[tuple[str, str, str, bool], list[Finding]] = {}
     for f in data.findings or ():
         by_key.setdefault(f.group.key, []).append(f)
     for domain, items in groupby(data.groups, key=lambda g: g.source):

@@ -20,7 +20,7 @@ def cscan_state() -> str:
     if _pure():
         return "off (AVCFIX_PURE is set): the pure-Python scanner runs"
     try:
-        from avcfix.audit import _cscan  # type: ignore[attr-defined]
+        from avcfix.audit import _cscan
     except ImportError as exc:
         return f"not built ({exc}): the pure-Python scanner runs"
     api = getattr(_cscan, "API", None)
@@ -37,7 +37,7 @@ def policydump_state() -> str:
     if choice == "setools" or (choice != "sepol" and _pure()):
         return "off (AVCFIX_INDEX_READER=setools or AVCFIX_PURE): setools reads the policy"
     try:
-        from avcfix.index import _policydump  # type: ignore[attr-defined]
+        from avcfix.index import _policydump
     except ImportError as exc:
         return f"not built ({exc}): setools reads the policy"
     api = getattr(_policydump, "API", None)

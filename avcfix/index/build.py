@@ -21,10 +21,13 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from avcfix.explain import labelfiles
 from avcfix.explain.labelfiles import RUNTIME_CONTEXT_FILES
+
+if TYPE_CHECKING:
+    from avcfix.index._policydump import PolicyDump, RoleRows
 
 #: Bump when the tables or their meaning change: older cache files are rebuilt.
 #: 3: no ANALYZE statistics (queries.py names the index where the planner needs it).
@@ -108,7 +111,14 @@ class Inputs:
         return out
 
 
-def policy_dumper() -> Any:
+class PolicyDumper(Protocol):
+    """The C reader's interface (the module :mod:`avcfix.index._policydump`
+    satisfies it: ``_policydump.pyi`` types what its method table exports)."""
+
+    def read(self, data: bytes, /) -> PolicyDump: ...
+
+
+def policy_dumper() -> PolicyDumper | None:
     """The C reader (:mod:`avcfix.index._policydump`), or ``None`` to read
     everything with setools.
 
@@ -120,7 +130,7 @@ def policy_dumper() -> Any:
     if choice == "setools" or (choice != "sepol" and os.environ.get("AVCFIX_PURE", "") not in ("", "0")):
         return None
     try:
-        from avcfix.index import _policydump  # type: ignore[attr-defined]
+        from avcfix.index import _policydump
     except ImportError:
         if choice == "sepol":
             raise
@@ -177,7 +187,7 @@ class _Builder:
     :mod:`avcfix.index._policydump` read), the types, classes, TE rules and
     role types come from it instead (the setools code stays the reference)."""
 
-    def __init__(self, db: sqlite3.Connection, policy: Any, dump: dict[str, Any] | None = None) -> None:
+    def __init__(self, db: sqlite3.Connection, policy: Any, dump: RoleRows | None = None) -> None:
         self.db = db
         self.p = policy
         self.dump = dump
@@ -207,7 +217,7 @@ class _Builder:
 
     # ---------------------------------------------------------- the C reader
 
-    def _from_dump(self, dump: dict[str, Any]) -> None:
+    def _from_dump(self, dump: PolicyDump) -> None:
         """What _types, _classes and _rules insert, from the C reader's rows."""
         db = self.db
         db.executemany("INSERT INTO types VALUES (?, ?, ?, ?, ?)", dump["types"])
@@ -352,7 +362,7 @@ class _Builder:
             self.db.executemany("INSERT OR IGNORE INTO role_types VALUES (?, ?)", dump["role_types"])
             allows = set(dump["role_allow"])  # a binary policy has no role attributes left
         else:
-            role_types = []
+            role_types: list[tuple[str, int]] = []
             for r in roles:
                 role_types.extend((str(r), self.type_ids[str(t)]) for t in r.types())
             self.db.executemany("INSERT OR IGNORE INTO role_types VALUES (?, ?)", role_types)
@@ -484,13 +494,13 @@ def parse_ranges(text: str) -> frozenset[int]:
 
 
 def _file_contexts(db: sqlite3.Connection, fc: Path) -> None:
-    rows = []
+    rows: list[tuple[int, str, str, str, str]] = []
     for suffix in FC_SUFFIXES:
         path = fc.with_name(fc.name + suffix)
         for regex, flag, ftype in labelfiles.fc_entries(path):
             rows.append((len(rows) + 1, regex, flag, ftype, path.name))
     db.executemany("INSERT INTO fc VALUES (?, ?, ?, ?, ?)", rows)
-    subs = []
+    subs: list[tuple[int, str, str, str]] = []
     for suffix in SUBS_SUFFIXES:
         path = fc.with_name(fc.name + suffix)
         for orig, equiv in labelfiles.subs_entries(path):
@@ -503,7 +513,9 @@ def _file_contexts(db: sqlite3.Connection, fc: Path) -> None:
 def _descriptions(db: sqlite3.Connection, xml: Path,
                   parse: Callable[[bytes], dict[str, str]] | None = None) -> None:
     if parse is None:
-        from avcfix.explain.booldesc import parse_descriptions as parse
+        from avcfix.explain.booldesc import parse_descriptions
+
+        parse = parse_descriptions
 
     try:
         data = xml.read_bytes()

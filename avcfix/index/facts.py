@@ -201,8 +201,9 @@ class IndexFacts(AdvisorQueries):
         scon = Context.parse(key.scontext)
         tcon = Context.parse(key.tcontext)
         unknown = unknown_type_analysis(key, scon, tcon, lambda name: self._type_id(name) is not None)
-        if unknown is not None or scon is None or tcon is None:
+        if unknown is not None:
             return unknown
+        assert scon is not None and tcon is not None  # else unknown_type_analysis answered
         # both types exist: unknown_type_analysis checked them
         stid, ttid = self._ids[scon.type], self._ids[tcon.type]
         permissive = stid in self._permissive
@@ -338,8 +339,8 @@ class IndexFacts(AdvisorQueries):
         levels: dict[str, evaluate.Level] = {}
         if self._mls:
             sens, cats = self._levels()
-            for prefix, ctx in (("1", scon), ("2", tcon)):
-                rng = evaluate.parse_range(ctx.level or "s0", sens, cats)
+            for prefix, con in (("1", scon), ("2", tcon)):
+                rng = evaluate.parse_range(con.level or "s0", sens, cats)
                 if rng is not None:
                     levels["l" + prefix], levels["h" + prefix] = rng
         values = {"u1": scon.user, "u2": tcon.user, "r1": scon.role, "r2": tcon.role,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avcfix.explain.facts import (
     _CLASS_MODE,
@@ -35,6 +35,9 @@ from avcfix.explain.labelfiles import FileLabeler
 from avcfix.explain.protocol import BoolSetting, PolicyRule
 from avcfix.index import evaluate
 from avcfix.index.build import ALLOW, parse_ranges
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: (target id, perms mask, cond id, block) of one allow row of a (domain, class).
 DomainRow = tuple[int, int, int, int]
@@ -57,6 +60,15 @@ class AdvisorQueries:
     _classes: dict[str, tuple[int, dict[str, int], tuple[str, ...]]]
     _bools: dict[str, bool]
     _in_force: Callable[..., bool]
+    path: Path
+
+    if TYPE_CHECKING:  # IndexFacts' primitives (it defines them; mypy checks that they match)
+        def _type_id(self, name: str) -> int | None: ...
+        def _attrs(self, tid: int) -> frozenset[int]: ...
+        def _members(self, tid: int) -> tuple[int, ...]: ...
+        def _perm_names(self, tclass: str, mask: int) -> frozenset[str]: ...
+        def _cond(self, cond_id: int) -> tuple[list[str], tuple[str, ...], str]: ...
+        def _te_rows(self, stid: int, ttid: int, cid: int) -> list[tuple[int, int, int, int]]: ...
 
     def _init_queries(self) -> None:
         self._q: dict[Any, Any] = {}
@@ -79,7 +91,7 @@ class AdvisorQueries:
         key = (stid, cid)
         found = self._domain_rows_cache.get(key)
         if found is None:
-            srcs = sorted(self._attrs(stid))  # type: ignore[attr-defined]
+            srcs = sorted(self._attrs(stid))
             q = (f"SELECT tgt, perms, cond, block FROM te WHERE cls = ? AND kind = {ALLOW} "
                  f"AND src IN ({','.join('?' * len(srcs))})")
             found = self._domain_rows_cache[key] = list(self.db.execute(q, (cid, *srcs)))
@@ -100,15 +112,15 @@ class AdvisorQueries:
         return mask
 
     def _names_of(self, tclass: str, mask: int) -> frozenset[str]:
-        return self._perm_names(tclass, mask)  # type: ignore[attr-defined]
+        return self._perm_names(tclass, mask)
 
     def _has(self, tid: int, attr: str) -> bool:
         """True when type ``tid`` has attribute ``attr`` (or is named ``attr``)."""
         aid = self._ids.get(attr)
-        return aid is not None and aid in self._attrs(tid)  # type: ignore[attr-defined]
+        return aid is not None and aid in self._attrs(tid)
 
     def _has_any(self, tid: int, attrs: frozenset[str]) -> bool:
-        mine = self._attrs(tid)  # type: ignore[attr-defined]
+        mine = self._attrs(tid)
         return any(self._ids.get(a) in mine for a in attrs)
 
     def _attr_sizes(self) -> dict[int, int]:
@@ -123,25 +135,25 @@ class AdvisorQueries:
         return self._attr_sizes().get(tid, 0)
 
     def _expand_ids(self, tid: int) -> tuple[int, ...]:
-        return self._members(tid)  # type: ignore[attr-defined]
+        return self._members(tid)
 
     # ------------------------------------------------------------------ names
 
     def canonical_type(self, name: str) -> str | None:
         """The type ``name`` stands for (aliases resolved), ``None`` when unknown."""
-        tid = self._type_id(name)  # type: ignore[attr-defined]
+        tid = self._type_id(name)
         return self._names[tid] if tid is not None else None
 
     def has_type(self, name: str) -> bool:
         """True when ``name`` is a type (or alias) of this policy."""
-        return self._type_id(name) is not None  # type: ignore[attr-defined]
+        return self._type_id(name) is not None
 
     def type_attributes(self, type_name: str) -> frozenset[str]:
         """The attributes of ``type_name`` (without the type itself)."""
-        tid = self._type_id(type_name)  # type: ignore[attr-defined]
+        tid = self._type_id(type_name)
         if tid is None:
             return frozenset()
-        return frozenset(self._names[a] for a in self._attrs(tid) if a != tid)  # type: ignore[attr-defined]
+        return frozenset(self._names[a] for a in self._attrs(tid) if a != tid)
 
     def attribute_size(self, attr: str) -> int:
         """How many types carry attribute ``attr`` (0 when it is not one)."""
@@ -167,7 +179,7 @@ class AdvisorQueries:
         """True for domains with the unconfined attribute (or named like one)."""
         if type_name in UNCONFINED_DOMAIN_NAMES:
             return True
-        tid = self._type_id(type_name)  # type: ignore[attr-defined]
+        tid = self._type_id(type_name)
         if tid is None:
             return type_name == UNCONFINED_ATTRIBUTE
         return self._has(tid, UNCONFINED_ATTRIBUTE)
@@ -187,7 +199,7 @@ class AdvisorQueries:
 
     def port_ranges(self, type_name: str) -> tuple[tuple[str, int, int], ...]:
         """portcon entries (protocol, low, high) labelling ports ``type_name``."""
-        portcon = self._q.get("portcon")
+        portcon: dict[str, tuple[tuple[str, int, int], ...]] | None = self._q.get("portcon")
         if portcon is None:
             table: dict[str, list[tuple[str, int, int]]] = {}
             for proto, low, high, tname in self.db.execute("SELECT proto, low, high, type FROM portcon"):
@@ -250,14 +262,14 @@ class AdvisorQueries:
         return type_name in found
 
     def _fc_rows(self) -> tuple[tuple[str, str, str], ...]:
-        found = self._q.get("fc")
+        found: tuple[tuple[str, str, str], ...] | None = self._q.get("fc")
         if found is None:
             found = self._q["fc"] = tuple(self.db.execute("SELECT regex, flag, type FROM fc ORDER BY seq"))
         return found
 
     def fc_entries(self, type_name: str) -> tuple[tuple[str, str], ...]:
         """The file_contexts entries that give ``type_name``: (regex, flag), in file order."""
-        index = self._q.get("fc_index")
+        index: dict[str, tuple[tuple[str, str], ...]] | None = self._q.get("fc_index")
         if index is None:
             table: dict[str, list[tuple[str, str]]] = {}
             for regex, flag, ftype in self._fc_rows():
@@ -276,7 +288,8 @@ class AdvisorQueries:
         key = ("selabel", path, mode)
         if key not in self._q:
             self._q[key] = self._labeler.type_of(path, mode)
-        return self._q[key]
+        found: str | None = self._q[key]
+        return found
 
     def expected_type(self, path: str) -> str | None:
         """The type the policy's file_contexts (with .local, .homedirs, .subs*) gives ``path``."""
@@ -290,7 +303,7 @@ class AdvisorQueries:
 
     def _granted_mask(self, stid: int, ttid: int, cid: int, state: dict[str, bool] | None = None) -> int:
         mask = 0
-        for kind, perms, cond, block in self._te_rows(stid, ttid, cid):  # type: ignore[attr-defined]
+        for kind, perms, cond, block in self._te_rows(stid, ttid, cid):
             if kind != ALLOW or mask | perms == mask:
                 continue
             if self._in_force(cond, block, state):
@@ -298,8 +311,8 @@ class AdvisorQueries:
         return mask
 
     def _triple(self, domain: str, target: str, tclass: str) -> tuple[int, int, int] | None:
-        stid = self._type_id(domain)  # type: ignore[attr-defined]
-        ttid = self._type_id(target)  # type: ignore[attr-defined]
+        stid = self._type_id(domain)
+        ttid = self._type_id(target)
         cls = self._classes.get(tclass)
         if stid is None or ttid is None or cls is None:
             return None
@@ -331,9 +344,9 @@ class AdvisorQueries:
             t = self._triple(domain, target, tclass)
             want = self._perm_mask(tclass, list(perms))
             if perms and t is not None and want is not None and not self.allows(domain, target, tclass, perms):
-                rows = self._te_rows(*t)  # type: ignore[attr-defined]
+                rows = self._te_rows(*t)
                 names = sorted({n for kind, _p, cond, _b in rows if kind == ALLOW and cond
-                                for n in self._cond(cond)[1]})  # type: ignore[attr-defined]
+                                for n in self._cond(cond)[1]})
                 for name in names:
                     trial = dict(self._bools)
                     trial[name] = not trial.get(name, False)
@@ -383,7 +396,7 @@ class AdvisorQueries:
         return tuple(n for _, n in sorted(found, key=score)[:MAX_CANDIDATES])
 
     def _rows_for(self, domain: str, tclass: str) -> list[DomainRow] | None:
-        stid = self._type_id(domain)  # type: ignore[attr-defined]
+        stid = self._type_id(domain)
         cls = self._classes.get(tclass)
         if stid is None:
             return None
@@ -424,7 +437,7 @@ class AdvisorQueries:
         ``perms`` now, with everything it may do to it, sorted by name (as
         :meth:`PolicyFacts.label_candidates`)."""
         key = ("candidates", domain, tclass, tuple(sorted(set(perms))))
-        found = self._q.get(key)
+        found: tuple[tuple[str, frozenset[str]], ...] | None = self._q.get(key)
         if found is not None:
             return found
         out: list[tuple[str, frozenset[str]]] = []
@@ -442,7 +455,7 @@ class AdvisorQueries:
             security = self._ids.get("security_file_type")
             file_type = self._ids.get("file_type")
             for name, tid in sorted((self._names[t], t) for t in ids):
-                attrs = self._attrs(tid)  # type: ignore[attr-defined]
+                attrs = self._attrs(tid)
                 if name in GENERIC_FILE_TYPES or file_type not in attrs or security in attrs:
                     continue
                 if name in genfs:
@@ -467,7 +480,7 @@ class AdvisorQueries:
         for tgt, mask, cond, block in rows:
             need: tuple[tuple[str, bool], ...] = ()
             if not self._in_force(cond, block):
-                tokens, bools, _text = self._cond(cond)  # type: ignore[attr-defined]
+                tokens, bools, _text = self._cond(cond)
                 if len(bools) != 1:
                     continue
                 flipped = {bools[0]: not self._bools.get(bools[0], False)}
@@ -509,8 +522,8 @@ class AdvisorQueries:
         key = ("xperm", stid, ttid, cid)
         allowed = self._q.get(key)
         if key not in self._q:
-            srcs = sorted(self._attrs(stid))  # type: ignore[attr-defined]
-            tgts = sorted(self._attrs(ttid))  # type: ignore[attr-defined]
+            srcs = sorted(self._attrs(stid))
+            tgts = sorted(self._attrs(ttid))
             q = (f"SELECT cmds FROM xperms WHERE cls = ? AND kind = {ALLOW} AND xtype = 'ioctl' "
                  f"AND src IN ({','.join('?' * len(srcs))}) AND tgt IN ({','.join('?' * len(tgts))})")
             found = [parse_ranges(c) for (c,) in self.db.execute(q, (cid, *srcs, *tgts))]
@@ -527,7 +540,7 @@ class AdvisorQueries:
         if found is None:
             tclass = self._class_names[cid]
             if cond:
-                _tokens, bools, text = self._cond(cond)  # type: ignore[attr-defined]
+                _tokens, bools, text = self._cond(cond)
             else:
                 bools, text = (), ""
             src_attr, tgt_attr = src in self._attr_ids, tgt in self._attr_ids
@@ -544,11 +557,11 @@ class AdvisorQueries:
         found = self._q.get(key)
         if found is None:
             out: set[PolicyRule] = set()
-            stid = self._type_id(domain)  # type: ignore[attr-defined]
+            stid = self._type_id(domain)
             cls = self._classes.get(tclass)
             bit = cls[1].get(perm) if cls is not None else None
             if stid is not None and cls is not None and bit:
-                srcs = sorted(self._attrs(stid))  # type: ignore[attr-defined]
+                srcs = sorted(self._attrs(stid))
                 q = (f"SELECT DISTINCT src, tgt, perms, cond, block FROM te WHERE cls = ? AND kind = {ALLOW} "
                      f"AND perms & ? AND src IN ({','.join('?' * len(srcs))})")
                 for src, tgt, mask, cond, block in self.db.execute(q, (cls[0], bit, *srcs)):
@@ -558,7 +571,7 @@ class AdvisorQueries:
 
     def _conds_with(self, name: str) -> list[int]:
         """The conditions that read boolean ``name``."""
-        index = self._q.get("cond_index")
+        index: dict[str, list[int]] | None = self._q.get("cond_index")
         if index is None:
             index = {}
             for cid, names in self.db.execute("SELECT id, booleans FROM conds"):
@@ -574,19 +587,19 @@ class AdvisorQueries:
         found = self._q.get(key)
         if found is None:
             out: set[PolicyRule] = set()
-            stid = self._type_id(domain)  # type: ignore[attr-defined]
+            stid = self._type_id(domain)
             conds = sorted({c for n, _v in wanted for c in self._conds_with(n)})
             if stid is not None and conds:
                 turned: list[tuple[int, int]] = []
                 for c in conds:
-                    _tokens, bools, _text = self._cond(c)  # type: ignore[attr-defined]
+                    _tokens, bools, _text = self._cond(c)
                     state = {b: self._bools.get(b, False) for b in bools}
                     state.update((k, v) for k, v in wanted if k in state)
                     for block in (1, 0):
                         if not self._in_force(c, block) and self._in_force(c, block, state):
                             turned.append((c, block))
                 if turned:
-                    srcs = sorted(self._attrs(stid))  # type: ignore[attr-defined]
+                    srcs = sorted(self._attrs(stid))
                     want = set(turned)
                     q = (f"SELECT DISTINCT src, tgt, cls, perms, cond, block FROM te WHERE kind = {ALLOW} "
                          f"AND cond IN ({','.join('?' * len({c for c, _b in turned}))}) "
@@ -600,7 +613,7 @@ class AdvisorQueries:
 
     def granted_domains(self, type_name: str, tclass: str, perm: str) -> tuple[str, ...]:
         """Domains whose allow rules name ``type_name`` itself for ``perm`` on ``tclass``."""
-        ttid = self._type_id(type_name)  # type: ignore[attr-defined]
+        ttid = self._type_id(type_name)
         cls = self._classes.get(tclass)
         if ttid is None:
             return ()

@@ -49,7 +49,8 @@ class IndexTarget:
         """Names by kind: types (no aliases), attributes, aliases, classes, roles, users."""
         if self._names is None:
             db = self.facts.db
-            types, attrs = set(), set()
+            types: set[str] = set()
+            attrs: set[str] = set()
             for name, attr in db.execute("SELECT name, attr FROM types"):
                 (attrs if attr else types).add(name)
             self._names = {
@@ -117,7 +118,7 @@ class IndexTarget:
             found = found - {tid}
         return tuple(sorted(found))
 
-    def _rows(self, key: Any, sql: str) -> list[tuple]:
+    def _rows(self, key: Any, sql: str) -> list[tuple[Any, ...]]:  # sqlite3 rows: untyped
         """Rows of ``sql`` (``... WHERE cls = ? AND src IN (%s) AND tgt IN (%s)``) for one key."""
         cls = self.facts._classes.get(key.tclass)
         if cls is None:

@@ -83,7 +83,7 @@ class PolicyTransitions:
 
     def __init__(self, root: PolicyRoot) -> None:
         self.root = root
-        self._key: tuple | None = None
+        self._key: tuple[str, int, int, int] | None = None
         self._rules: dict[tuple[str, str], str] = {}
 
     def __call__(self, parent: str, exec_type: str) -> str | None:

@@ -26,6 +26,7 @@ from avcfix.audit.api import ScanStats
 from avcfix.audit.model import Denial, DenialGroup
 
 if TYPE_CHECKING:
+    from avcfix.explain.model import Finding
     from avcfix.policy.model import Rule
 
 #: Every object but the denials: sorted keys.
@@ -37,7 +38,7 @@ DENIAL_ENCODER = json.JSONEncoder(sort_keys=False, ensure_ascii=True, separators
 DOCUMENT_HEAD = '{"denials": ['
 
 
-def denial_json(d: Denial) -> dict:
+def denial_json(d: Denial) -> dict[str, object]:
     """One entry of ``denials`` (keys already in sorted order: see :data:`DENIAL_ENCODER`)."""
     return {
         "arch": d.arch,
@@ -136,13 +137,13 @@ def py_denial_text(d: Denial) -> str:
 #: :func:`py_denial_text`, written by the C accelerator when it is built (it
 #: hands what it does not encode itself, such as a non-finite time, back to
 #: :func:`py_denial_text`).
-denial_text = py_denial_text
+denial_text: Callable[[Denial], str] = py_denial_text
 if _cscan is not None:
     _cscan.set_denial_fallback(py_denial_text)
     denial_text = _cscan.denial_text
 
 
-def _group_fields(g: DenialGroup) -> dict:
+def _group_fields(g: DenialGroup) -> dict[str, object]:
     return {
         "source": g.source,
         "target": g.target,
@@ -158,40 +159,40 @@ def _group_fields(g: DenialGroup) -> dict:
     }
 
 
-def rule_json(group: DenialGroup, finding: object | None = None) -> dict:
+def rule_json(group: DenialGroup, finding: Finding | None = None) -> dict[str, object]:
     """One entry of ``rules``: a group, or a finding (a part of a group) when explained."""
     out = _group_fields(group)
     if finding is None:
         out.update(perms=list(group.perms), reason=None, advice=[], risks=[], detail="")
         return out
     out.update(
-        perms=sorted(finding.perms),  # type: ignore[attr-defined]
-        reason=finding.reason.value,  # type: ignore[attr-defined]
+        perms=sorted(finding.perms),
+        reason=finding.reason.value,
         advice=[
             {"kind": a.kind.value, "command": a.command, "confidence": a.confidence, "why": a.why,
              "advisor": a.advisor, "acts_on": a.acts_on, "evidence": list(a.evidence)}
-            for a in finding.advice  # type: ignore[attr-defined]
+            for a in finding.advice
         ],
-        object=finding.object.to_json() if finding.object is not None else None,  # type: ignore[attr-defined]
-        risks=list(finding.risks),  # type: ignore[attr-defined]
-        detail=finding.detail,  # type: ignore[attr-defined]
+        object=finding.object.to_json() if finding.object is not None else None,
+        risks=list(finding.risks),
+        detail=finding.detail,
     )
     return out
 
 
-def rules_json(groups: Iterable[DenialGroup], findings: Iterable[object] | None) -> list[dict]:
+def rules_json(groups: Iterable[DenialGroup], findings: Iterable[Finding] | None) -> list[dict[str, object]]:
     """``rules``: one per finding when explained, else one per group."""
     return list(iter_rules_json(groups, findings))
 
 
-def iter_rules_json(groups: Iterable[DenialGroup], findings: Iterable[object] | None) -> Iterable[dict]:
+def iter_rules_json(groups: Iterable[DenialGroup], findings: Iterable[Finding] | None) -> Iterable[dict[str, object]]:
     """:func:`rules_json`, one rule at a time (for :func:`write_tail`)."""
     if findings is None:
         return map(rule_json, groups)
-    return (rule_json(f.group, f) for f in findings)  # type: ignore[attr-defined]
+    return (rule_json(f.group, f) for f in findings)
 
 
-def skipped_json(stats: ScanStats) -> list[dict]:
+def skipped_json(stats: ScanStats) -> list[dict[str, object]]:
     """``skipped``: the first skipped lines (``stats.skipped_lines`` counts all)."""
     return [{"file": s.source, "line": s.line, "reason": s.reason, "excerpt": s.excerpt}
             for s in stats.skipped]
@@ -211,7 +212,7 @@ def denials_close(count: int) -> str:
 RULES_BATCH = 512
 
 
-def write_tail(write: Callable[[str], object], rules: Iterable[dict], stats: ScanStats) -> None:
+def write_tail(write: Callable[[str], object], rules: Iterable[dict[str, object]], stats: ScanStats) -> None:
     """Write :func:`tail_text` through ``write``, taking the rules one at a
     time (a batch per write): a document with very many rules is never held
     whole in memory."""
@@ -231,14 +232,14 @@ def write_tail(write: Callable[[str], object], rules: Iterable[dict], stats: Sca
           + '"stats": ' + ENCODER.encode(stats_json(stats)) + "}\n")
 
 
-def tail_text(rules: Iterable[dict], stats: ScanStats) -> str:
+def tail_text(rules: Iterable[dict[str, object]], stats: ScanStats) -> str:
     """``rules``, ``skipped``, ``sources`` and ``stats``: the document after ``denials``."""
     parts: list[str] = []
     write_tail(parts.append, rules, stats)
     return "".join(parts)
 
 
-def document_text(denials: Iterable[Denial], rules: Sequence[dict], stats: ScanStats) -> str:
+def document_text(denials: Iterable[Denial], rules: Sequence[dict[str, object]], stats: ScanStats) -> str:
     """The whole document at once (what the streaming writer gives for the same values)."""
     parts = [DOCUMENT_HEAD]
     n = 0

@@ -112,7 +112,7 @@ class JsonStream:
             else:
                 self._out.write(block.decode("ascii"))
 
-    def finish(self, rules: Iterable[dict], stats: ScanStats) -> None:
+    def finish(self, rules: Iterable[dict[str, object]], stats: ScanStats) -> None:
         """Close ``denials`` and write ``rules`` (taken one at a time),
         ``skipped``, ``sources``, ``stats``."""
         self._out.write(denials_close(self._n))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import groupby
+from typing import TYPE_CHECKING
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
@@ -20,14 +21,17 @@ from avcfix.audit.model import DenialGroup
 from avcfix.text import visible
 
 # The groups a long report leaves out: computed without rich (why_text), shown here.
-from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, Omitted, evidence_text, omitted  # noqa: E402,F401
+from avcfix.ui.why_text import MAX_GROUPS, SUMMARY_DOMAINS, BriefRow, Omitted, evidence_text, omitted  # noqa: E402,F401
+
+if TYPE_CHECKING:
+    from avcfix.explain.model import Finding
 
 
 def _evidence(g: DenialGroup) -> Text:
     return Text(evidence_text(g), style="dim")
 
 
-def _item(g: DenialGroup, finding: object | None) -> list[RenderableType]:
+def _item(g: DenialGroup, finding: Finding | None) -> list[RenderableType]:
     perms = getattr(finding, "perms", None) or g.perms
     head = Text()
     head.append(visible(g.target), style="bold cyan")
@@ -83,14 +87,14 @@ def _omitted(rest: Omitted) -> list[RenderableType]:
     return [head, table]
 
 
-def render_report(console: Console, groups: Sequence[DenialGroup], findings: Sequence[object] | None,
+def render_report(console: Console, groups: Sequence[DenialGroup], findings: Sequence[Finding] | None,
                   stats: ScanStats, note: str | None = None, rest: Omitted | None = None) -> None:
     """Print the report: one panel per source domain, then the totals.
 
     ``rest``: the groups left out (``groups`` are then the ones with the most
     denials): a table of them per domain comes after the panels."""
     if findings is not None:
-        items = [(f.group, f) for f in findings]  # type: ignore[attr-defined]
+        items: list[tuple[DenialGroup, Finding | None]] = [(f.group, f) for f in findings]
     else:
         items = [(g, None) for g in groups]
     items.sort(key=lambda it: (it[0].source, it[0].target, it[0].tclass, it[0].permissive,
@@ -98,8 +102,8 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
     hidden = {d: g for d, g, _ in rest.domains} if rest is not None else {}
     if not items and (rest is None or not rest.groups):
         console.print(Text(f"No SELinux denials found ({stats.lines} lines, {stats.events} events read)."))
-    for domain, chunk in groupby(items, key=lambda it: it[0].source):
-        chunk = list(chunk)
+    for domain, run in groupby(items, key=lambda it: it[0].source):
+        chunk = list(run)
         body: list[RenderableType] = []
         for g, f in chunk:
             body.extend(_item(g, f))
@@ -127,21 +131,23 @@ def render_report(console: Console, groups: Sequence[DenialGroup], findings: Seq
         console.print(Text(f"shown: the {shown} group{'s' if shown != 1 else ''} with the most denials; "
                            f"all {n_total} are in 'avcfix why --json', or here with --all", style="dim"))
     no_policy = next((f for _, f in items if f is not None and f.reason.value == "no_policy"), None)
-    if no_policy is not None and getattr(no_policy, "detail", ""):
+    if no_policy is not None and no_policy.detail:
         console.print(Text("no_policy: " + visible(no_policy.detail), style="dim"))
     if note:
         console.print(Text(note, style="dim"))
 
 
-def render_brief(console: Console, rows: Sequence[dict], stats: ScanStats) -> None:
+def render_brief(console: Console, rows: Sequence[BriefRow], stats: ScanStats) -> None:
     """``why --brief`` on a terminal: one table row per group (rows from
     :func:`avcfix.ui.why_text.brief_rows`), then the totals."""
     if rows:
         table = Table(expand=False, box=None, pad_edge=False, header_style="bold")
-        for col, justify in (("count", "right"), ("domain", "left"), ("target:class", "left"),
-                             ("perms", "left"), ("reason", "left"), ("first fix", "left")):
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
+            ("count", "right"), ("domain", "left"), ("target:class", "left"),
+            ("perms", "left"), ("reason", "left"), ("first fix", "left"))
+        for col, justify in columns:
             wrap = col in ("perms", "first fix")  # the others are names: kept whole
-            table.add_column(col, justify=justify, overflow="fold", no_wrap=not wrap,  # type: ignore[arg-type]
+            table.add_column(col, justify=justify, overflow="fold", no_wrap=not wrap,
                              ratio=1 if wrap else None)
         for r in rows:
             perms = Text("{ " + " ".join(visible(p) for p in r["perms"]) + " }", style="bold")

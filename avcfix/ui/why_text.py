@@ -20,11 +20,15 @@ import json
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from avcfix.audit.api import ScanStats
 from avcfix.audit.group import GroupAccumulator, Key
 from avcfix.audit.model import DenialGroup
 from avcfix.text import visible
+
+if TYPE_CHECKING:
+    from avcfix.explain.model import Finding
 
 #: Past this many groups the report shows the groups with the most denials
 #: and one summary line per domain for the others (``--max-groups``, ``--all``).
@@ -41,6 +45,19 @@ class Omitted:
     denials: int
     #: (domain, groups, denials) of every domain with groups left out, most denials first.
     domains: tuple[tuple[str, int, int], ...]
+
+
+#: One row of ``why --brief`` (:func:`brief_rows`): the keys of its JSON.
+BriefRow = TypedDict("BriefRow", {"count": int, "source": str, "target": str, "class": str, "perms": list[str],
+                                  "permissive": bool, "reasons": list[str], "fix": str | None})
+
+
+class _BriefGroup(TypedDict):
+    """A group's row while :func:`brief_rows` collects its findings."""
+
+    group: DenialGroup
+    reasons: list[str]
+    fix: str | None
 
 
 def omitted(acc: GroupAccumulator, shown: Collection[Key]) -> Omitted:
@@ -69,9 +86,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
-def report_items(groups: Sequence[DenialGroup], findings: Sequence[object] | None) -> list[tuple]:
+def report_items(groups: Sequence[DenialGroup],
+                 findings: Sequence[Finding] | None) -> list[tuple[DenialGroup, Finding | None]]:
     """``(group, finding or None)`` in the report's order (domain, target, class...)."""
-    items = [(f.group, f) for f in findings] if findings is not None else [(g, None) for g in groups]  # type: ignore[attr-defined]
+    items: list[tuple[DenialGroup, Finding | None]] = (
+        [(f.group, f) for f in findings] if findings is not None else [(g, None) for g in groups])
     items.sort(key=lambda it: (it[0].source, it[0].target, it[0].tclass, it[0].permissive,
                                getattr(it[1], "perms", ())))
     return items
@@ -102,7 +121,7 @@ def evidence_text(g: DenialGroup) -> str:
     return "; ".join(parts)
 
 
-def finding_block(g: DenialGroup, finding: object | None) -> list[str]:
+def finding_block(g: DenialGroup, finding: Finding | None) -> list[str]:
     """The lines of one finding (no trailing blank line)."""
     perms = getattr(finding, "perms", None) or g.perms
     who = f"{visible(g.source)} {visible(g.target)}:{visible(g.tclass)}"
@@ -129,8 +148,8 @@ def finding_block(g: DenialGroup, finding: object | None) -> list[str]:
     return lines
 
 
-def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], findings: Sequence[object] | None,
-                stats: ScanStats, note: str | None = None, rest: object | None = None) -> None:
+def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], findings: Sequence[Finding] | None,
+                stats: ScanStats, note: str | None = None, rest: Omitted | None = None) -> None:
     """The report as plain text: what :func:`avcfix.ui.why_report.render_report`
     says, one finding per block. ``rest``: an ``Omitted`` (the groups left out)."""
     items = report_items(groups, findings)
@@ -142,8 +161,8 @@ def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], f
     left = getattr(rest, "groups", 0) if rest is not None else 0
     if left:
         assert rest is not None
-        domains = rest.domains  # type: ignore[attr-defined]
-        out.append(f"Not shown: {_plural(left, 'group')} ({_plural(rest.denials, 'denial')}) "  # type: ignore[attr-defined]
+        domains = rest.domains
+        out.append(f"Not shown: {_plural(left, 'group')} ({_plural(rest.denials, 'denial')}) "
                    f"in {_plural(len(domains), 'domain')}")
         for domain, n_groups, n_denials in domains:
             out.append(f"not shown: {visible(domain)}: {_plural(n_groups, 'group')}, {_plural(n_denials, 'denial')}")
@@ -156,7 +175,7 @@ def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], f
         out.append(f"shown: the {_plural(shown, 'group')} with the most denials; "
                    f"all {n_total} are in 'avcfix why --json', or here with --all")
     no_policy = next((f for _, f in items if f is not None and f.reason.value == "no_policy"), None)
-    if no_policy is not None and getattr(no_policy, "detail", ""):
+    if no_policy is not None and no_policy.detail:
         out.append("no_policy: " + visible(no_policy.detail))
     if note:
         out.append(note)
@@ -165,22 +184,22 @@ def render_text(write: Callable[[str], object], groups: Sequence[DenialGroup], f
 
 # ------------------------------------------------------------------ --brief
 
-def brief_rows(groups: Iterable[DenialGroup], findings: Sequence[object] | None) -> list[dict]:
+def brief_rows(groups: Iterable[DenialGroup], findings: Sequence[Finding] | None) -> list[BriefRow]:
     """One row per group, most denials first (then source, target, class):
     its perms, the reasons of its findings and the first fix they give."""
-    per: dict[tuple, dict] = {}
+    per: dict[Key, _BriefGroup] = {}
     for g in groups:
         per[g.key] = {"group": g, "reasons": [], "fix": None}
     for f in findings or ():
-        g = f.group  # type: ignore[attr-defined]
+        g = f.group
         row = per.setdefault(g.key, {"group": g, "reasons": [], "fix": None})
-        reason = f.reason.value  # type: ignore[attr-defined]
+        reason = f.reason.value
         if reason not in row["reasons"]:
             row["reasons"].append(reason)
         advice = getattr(f, "advice", ())
         if row["fix"] is None and advice:
             row["fix"] = advice[0].command
-    rows = []
+    rows: list[BriefRow] = []
     for row in per.values():
         g = row["group"]
         rows.append({"count": g.count, "source": g.source, "target": g.target, "class": g.tclass,
@@ -190,7 +209,7 @@ def brief_rows(groups: Iterable[DenialGroup], findings: Sequence[object] | None)
     return rows
 
 
-def brief_line(row: dict) -> str:
+def brief_line(row: BriefRow) -> str:
     """``COUNT<TAB>DOMAIN<TAB>TARGET:CLASS<TAB>{ PERMS }<TAB>REASONS<TAB>FIX``
     (``-`` for none; ``permissive`` after the perms of a permissive group)."""
     perms = "{ " + " ".join(visible(p) for p in row["perms"]) + " }" + (" permissive" if row["permissive"] else "")
@@ -198,11 +217,11 @@ def brief_line(row: dict) -> str:
                       perms, ",".join(row["reasons"]) or "-", visible(row["fix"]) if row["fix"] else "-"))
 
 
-def write_brief_text(write: Callable[[str], object], rows: Sequence[dict]) -> None:
+def write_brief_text(write: Callable[[str], object], rows: Sequence[BriefRow]) -> None:
     write("".join(brief_line(r) + "\n" for r in rows))
 
 
-def write_brief_json(write: Callable[[str], object], rows: Sequence[dict]) -> None:
+def write_brief_json(write: Callable[[str], object], rows: Sequence[BriefRow]) -> None:
     """A JSON list, one compact object (sorted keys) per line."""
     if not rows:
         write("[]\n")

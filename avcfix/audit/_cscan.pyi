@@ -1,0 +1,26 @@
+"""Types of the optional C accelerator ``_cscan.c``: what its method table
+(``methods[]``) and ``PyInit__cscan`` export. Each function's pure-Python twin
+is named in :mod:`avcfix.audit.accel`; the shapes are theirs."""
+
+from collections.abc import Callable, Container
+
+from avcfix.audit.fastpath import AvcFields, EventFields, Memo
+from avcfix.audit.model import Denial, PathItem
+from avcfix.audit.scanner import RawEvent
+
+API: int
+
+def scan_block(text: bytes, end: int, first_line: int, wanted: Container[bytes] | None, with_marks: bool,
+               /) -> tuple[int, set[bytes], set[bytes], dict[bytes, RawEvent]] | None: ...
+def event_fields(raw: RawEvent, /) -> EventFields | None: ...
+def event_denials(raw: RawEvent, source: str, memo: Memo, /) -> list[Denial] | None: ...
+def keep_heap(nbytes: int, /) -> bool: ...
+def count_newlines(buffer: bytes | bytearray | memoryview, end: int, /) -> int: ...
+def configure(denial: type[Denial], field_names: tuple[str, ...], resolve_path: Callable[[str, str | None], str],
+              sort_avcs: Callable[[list[AvcFields]], list[AvcFields]], ioctl_value: Callable[[bytes], int | None],
+              capability_value: Callable[[bytes], int | None], path_item: type[PathItem],
+              path_item_names: tuple[str, ...], sort_items: Callable[[list[PathItem]], list[PathItem]], /) -> None: ...
+
+# None only when a denial needs the fallback and none was set: jsondoc sets it before any use.
+def denial_text(denial: Denial, /) -> str: ...
+def set_denial_fallback(f: Callable[[Denial], str], /) -> None: ...
