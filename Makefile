@@ -33,8 +33,8 @@ DEB_BUILD_PKGS := debhelper dh-python pybuild-plugin-pyproject python3-all-dev p
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
-	@echo "make lint   - ruff (avcfix, tests, bench); CI runs it first"
-	@echo "make typecheck - mypy --strict (avcfix); not yet clean (issue 17)"
+	@echo "make lint   - ruff (avcfix, tests, bench) and mypy --strict (avcfix, the unit tier's fake Facts); CI runs it first"
+	@echo "make typecheck - mypy --strict alone (part of make lint)"
 	@echo "make test   - set up (once), then the unit and integration tests (tests/unit, tests/integration)"
 	@echo "make test-fast - the unit tests only (tests/unit: no SELinux tool or policy; under a minute)"
 	@echo "make man    - render the man pages (man/*.scd, scdoc) into build/man"
@@ -141,18 +141,17 @@ $(MAN_DIR)/%: man/%.scd
 # ruff and mypy, configured in pyproject.toml ([tool.ruff], [tool.mypy]; pinned in
 # requirements-lint.txt). mypy runs with .venv's python: it sees the distribution's
 # packages (setools, selinux). The first stage of CI (.ci/run): seconds, not minutes.
-# ruff (clean; first in .ci/run). mypy strict is `make typecheck`: not yet clean
-# (issue 17), so not yet in CI.
+# typecheck: mypy --strict on avcfix/, then on the unit tier's FakeFacts, which
+# tests/unit/test_engine_fake.py assigns to a `Facts` (the Protocol): mypy proves
+# the fake implements it.
 lint: setup
 	$(VENV)/bin/ruff check avcfix tests bench
+	@$(MAKE) --no-print-directory typecheck
 
 typecheck: setup
 	$(PY) -m mypy avcfix
+	cd tests/unit && MYPYPATH=$(CURDIR) ../../$(PY) -m mypy --strict --follow-imports=silent fakes.py test_engine_fake.py
 
-# The test tiers (docs/testing.md): tests/unit (pure logic against in-memory fakes,
-# no SELinux tool, policy or network: its conftest makes any attempt fail) and
-# tests/integration (the real toolchain and policies); tests/e2e is `make e2e`.
-# Setup happens once (the stamps above): a machine already set up runs pytest at once.
 test: setup man
 	$(PY) -m pytest -q tests/unit tests/integration
 
