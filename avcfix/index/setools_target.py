@@ -205,7 +205,7 @@ class TargetCache:
 
     ``facts``: ``facts(path)`` gives the open policy facts of ``path`` that
     the caller shares (the loop's and ``build``'s
-    :class:`~avcfix.loop.backends.CurrentFacts`), or ``None`` for another
+    :class:`~avcfix.facts.CurrentFacts`), or ``None`` for another
     file. When they are a policy index
     (:class:`~avcfix.index.facts.IndexFacts`), the answers come from it
     (:class:`~avcfix.index.target.IndexTarget`), and setools is not opened:
