@@ -33,6 +33,7 @@ from avcfix import proc
 from avcfix.audit.model import Denial
 from avcfix.errors import InputError, InstallError, PolicyError, UsageError
 from avcfix.explain.model import Finding
+from avcfix.index.setools_target import Names, TargetCache, TargetPolicy
 from avcfix.policy.generate import Rejected, generate_module
 from avcfix.policy.merge import bump_version, merge_modules, rule_changes
 from avcfix.policy.model import SELF, HeaderStyle, Module, RuleKind, XpermKind
@@ -45,7 +46,6 @@ from avcfix.toolchain.atomic import write_atomic
 from avcfix.toolchain.compile import Compiled, compile_module, compile_refpolicy_module, devel_build_for
 from avcfix.toolchain.headers import header_dirs, header_macro_names
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
-from avcfix.toolchain.target import Names, TargetCache, TargetPolicy
 from avcfix.toolchain.verify import AllowRule, IoctlRule, missing_ioctls, missing_rules
 
 if TYPE_CHECKING:

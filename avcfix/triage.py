@@ -16,7 +16,7 @@ One service for ``avcfix why``, ``build``, ``bundle`` and the loop::
   when SELinux is on; else none: every finding is ``no_policy``), or
   ``explain=False`` (no explanation at all: ``why --raw``). Facts the caller
   opened and closes itself are lent with ``facts=`` (the loop's
-  :class:`~avcfix.loop.backends.CurrentFacts`, a test's): they are never
+  :class:`~avcfix.facts.CurrentFacts`, a test's): they are never
   closed here.
 - **The facts' lifetime**: opened on first use (:attr:`Triage.facts`, or
   :meth:`Triage.load_facts` while parallel workers scan), closed by
@@ -24,22 +24,29 @@ One service for ``avcfix why``, ``build``, ``bundle`` and the loop::
 - **Parallel**: :meth:`Triage.stream` scans one big plain log with ``jobs``
   processes (:mod:`avcfix.triage_parallel`); the result is the same bytes.
 - **Progress**: the scan's callback (``progress(name, done, total)``).
+- **The loop's explainer**: :class:`FactsExplainer`, the explain stage over
+  the loop's :class:`~avcfix.facts.CurrentFacts` (the loop's ``Explainer`` Protocol).
 
 Orchestration: it imports the core (audit, explain, report) and opens the
-facts through :func:`avcfix.explain.facts.open_facts`; nothing in it prints
+facts through :func:`avcfix.facts.open_facts`; nothing in it prints
 but the ``why --json`` document it is asked to stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from avcfix.audit.api import Filters, Progress, ScanStats, scan
 from avcfix.audit.group import GroupAccumulator, group_denials
 from avcfix.audit.model import Denial, DenialGroup
 from avcfix.explain.model import Finding
 from avcfix.report.jsonstream import JsonStream
+
+if TYPE_CHECKING:
+    from avcfix.facts import CurrentFacts
+    from avcfix.toolchain.store import PolicyRoot
 
 #: ``facts=`` not given: the service opens (and closes) the policy itself.
 _OPEN: Any = object()
@@ -83,7 +90,7 @@ class Triage:
             return
         self._loaded = True
         if self.explaining:
-            from avcfix.explain import facts as facts_module
+            from avcfix import facts as facts_module
 
             self._facts = facts_module.open_facts(self.policy, self.root)
 
@@ -173,3 +180,32 @@ class Triage:
         facts = self.facts
         engine.prepare(self.acc.iter_groups(), facts)
         return engine.iter_findings(self.acc.iter_groups(consume=True), facts)
+
+
+class FactsExplainer:
+    """The loop's explainer: the explanation engine over the current policy of ``root`` (or a policy file).
+
+    ``facts``: the :class:`CurrentFacts` to share with the other users of the
+    policy in one iteration (the lab's kernel); by default its own.
+    """
+
+    def __init__(self, root: PolicyRoot | None = None, policy: Path | None = None,
+                 facts: CurrentFacts | None = None) -> None:
+        self.root = root
+        self.policy = policy
+        from avcfix.facts import CurrentFacts
+
+        self.facts = facts if facts is not None else CurrentFacts(root, policy)
+
+    def explain(self, groups: Sequence[DenialGroup]) -> list[Finding]:
+        # the triage's explain stage over the loop's facts (lent: CurrentFacts closes them)
+        return Triage(facts=self.facts.get()).explain(groups) or []
+
+    def end_iteration(self) -> None:
+        """The loop's iteration is over. The facts stay open: the next iteration
+        reuses them when no file they were read from changed (an install's
+        verification has opened the rebuilt policy already), else reopens."""
+
+    def close(self) -> None:
+        """The loop is over: close the facts."""
+        self.facts.release()

@@ -30,7 +30,7 @@ from avcfix import proc  # noqa: E402
 from avcfix.audit.api import scan  # noqa: E402
 from avcfix.audit.group import group_denials  # noqa: E402
 from avcfix.explain.engine import explain_groups  # noqa: E402
-from avcfix.explain.facts import open_facts  # noqa: E402
+from avcfix.facts import open_facts  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_LOGS = ["selinux_sepolgen_test_data_httpd.log", "selinux_sepolgen_test_data_audit.log",

@@ -26,11 +26,11 @@ from avcfix.cli.common import (
 from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import AvcfixError, ExitCode, InputError, InstallError, UsageError
 from avcfix.explain.model import Finding
+from avcfix.index.setools_target import TargetCache
 from avcfix.names.identifiers import default_module_name, identifier_problem
 from avcfix.report.documents import build_document, write_document
 from avcfix.text import visible
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
-from avcfix.toolchain.target import TargetCache
 from avcfix.triage import Triage
 
 #: Version of the ``--json`` document (README, "JSON output").
@@ -189,7 +189,7 @@ def _build_all(t: Triage, name: str | None, sources: list[str], root: Path | Non
     # file, then each install's rebuilt policy (its index built once, for the verification and the next check)
     target_facts = None
     if base.install:
-        from avcfix.loop.backends import CurrentFacts
+        from avcfix.facts import CurrentFacts
 
         target_facts = CurrentFacts(proot or PolicyRoot(Path("/"), host_policy_name()))
         if facts is not None and target_facts.is_policy(getattr(facts, "path", None)):

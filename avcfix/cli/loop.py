@@ -22,9 +22,9 @@ from avcfix.cli.output import FORMAT_HELP, OutputFormat, resolve_format
 from avcfix.errors import ToolError, UsageError
 from avcfix.loop.engine import Confirm as ConfirmFn
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
-from avcfix.loop.model import IterationReport, LoopOptions, LoopReport, NewDomainPlan, Outcome, PreflightCheck
-from avcfix.loop.preflight import failure_message
 from avcfix.loop.session import BusyError, LoopSession, state_dir_for
+from avcfix.looptypes.model import IterationReport, LoopOptions, LoopReport, NewDomainPlan, Outcome, PreflightCheck
+from avcfix.looptypes.preflight import failure_message
 from avcfix.report.documents import versioned, write_document
 from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
@@ -320,10 +320,11 @@ def _run_system(service: str, domains: tuple[str, ...], module: str | None, out_
                 settle: float | None, max_iterations: int, permissive: bool, dontaudit_off: bool,
                 apply_advice: bool, root: Path | None, priority: int | None, log: Path, confirm: ConfirmFn,
                 printer: _Printer, nd: tuple[str, str] | None = None, complete: bool = True) -> LoopReport:
-    from avcfix.loop.backends import BuilderInstaller, FactsExplainer
+    from avcfix.loop.backends import BuilderInstaller
     from avcfix.system.semanage import SemanageAdmin
     from avcfix.system.systemd import SystemdService, check_unit_name
     from avcfix.system.trail import SystemTrail
+    from avcfix.triage import FactsExplainer
 
     check_unit_name(service)
     proot = PolicyRoot(root, host_policy_name(root)) if root is not None else PolicyRoot(Path("/"), host_policy_name())
@@ -393,7 +394,7 @@ def _recover(lab: str | None, lab_dir: Path | None, root: Path | None,
 
 def _preflight(service: str, root: PolicyRoot, log: Path, out_dir: Path) -> tuple[PreflightCheck, ...]:
     """The host checks of a real loop (never in the lab); failures are the report's."""
-    from avcfix.loop.preflight import PreflightRequest, run_preflight
+    from avcfix.looptypes.preflight import PreflightRequest, run_preflight
     from avcfix.system.hostfacts import RealHost
 
     checks = run_preflight(RealHost(), PreflightRequest(service, root, log, out_dir))

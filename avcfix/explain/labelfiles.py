@@ -1,6 +1,6 @@
 """A policy root's file-labelling files, read one way for both policy backends.
 
-:class:`avcfix.explain.facts.PolicyFacts` (the setools ground truth) and the
+:class:`avcfix.index.setools_facts.PolicyFacts` (the setools ground truth) and the
 policy index (:mod:`avcfix.index.build`, :mod:`avcfix.index.queries`) read
 file_contexts, its ``.subs`` files and the run-time context files through
 these functions, and look paths up through one :class:`FileLabeler`

@@ -3,7 +3,7 @@
 The engine (:mod:`avcfix.explain.engine`) is pure logic over :class:`Facts`.
 Two implementations answer from a binary policy:
 :class:`avcfix.index.facts.IndexFacts` (the default: look-ups in the cached
-policy index) and :class:`avcfix.explain.facts.PolicyFacts` (setools and
+policy index) and :class:`avcfix.index.setools_facts.PolicyFacts` (setools and
 libselinux asked directly: the ground truth the index is tested against).
 Keeping the questions here lets the engine stay free of setools and lets tests
 run it over either.

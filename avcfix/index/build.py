@@ -5,7 +5,7 @@ read by the optional C reader :mod:`avcfix.index._policydump` (libsepol) when
 it is built, about 3 times faster; the setools code below stays the
 reference and the fallback (:func:`policy_dumper`).
 
-This and :mod:`avcfix.explain.facts` are the only modules that open a binary
+This and :mod:`avcfix.index.setools_facts` are the only modules that open a binary
 policy with setools. Every name is stored once (``types``, ``classes``...);
 rules refer to ids, and permission sets are integer bit masks over the
 class's permissions (``classes.perms`` lists them in bit order).

@@ -15,7 +15,7 @@ uses it, step by step:
 A TE denial is then checked one boolean at a time, as audit2why does: each
 boolean whose flip makes the whole computation pass is a BOOLEAN fix; with
 none, a dontaudit rule makes it DONTAUDIT, else TE_RULE (plus the pairs of
-booleans that together allow it, as :class:`~avcfix.explain.facts.PolicyFacts`
+booleans that together allow it, as :class:`~avcfix.index.setools_facts.PolicyFacts`
 reports). ``tests/test_index_reasons.py`` holds this equal to audit2why on
 every group of the shared corpus, with both policies.
 """
@@ -38,7 +38,7 @@ from avcfix.index.cache import Opened
 from avcfix.index.queries import AdvisorQueries
 
 #: Most booleans considered when looking for a pair that allows an access
-#: (as :data:`avcfix.explain.facts.MAX_PAIR_BOOLEANS`).
+#: (as :data:`avcfix.index.setools_facts.MAX_PAIR_BOOLEANS`).
 MAX_PAIR_BOOLEANS = 16
 
 #: (kind, perms mask, cond id, block) of one te row.

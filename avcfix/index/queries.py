@@ -1,6 +1,6 @@
 """The advisors' questions over the policy index (a mixin of IndexFacts).
 
-Every answer equals :class:`~avcfix.explain.facts.PolicyFacts`' (setools and
+Every answer equals :class:`~avcfix.index.setools_facts.PolicyFacts`' (setools and
 libselinux), which ``tests/test_index_queries.py`` checks on both policies
 over the inputs of the shared corpus and of the advice cases. Rules are read
 with one query per (domain, class) or (type, class) and cached on the
@@ -16,15 +16,6 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from avcfix.explain.facts import (
-    _CLASS_MODE,
-    _NOT_DATA_ATTRIBUTES,
-    MAX_ATTRIBUTE_EXPANSION,
-    MAX_CANDIDATES,
-    MAX_LABEL_EXPANSION,
-    _rule_order,
-    fc_literal_dir,
-)
 from avcfix.explain.generic import (
     GENERIC_FILE_TYPES,
     GENERIC_PORT_TYPES,
@@ -35,6 +26,15 @@ from avcfix.explain.labelfiles import FileLabeler
 from avcfix.explain.protocol import BoolSetting, PolicyRule
 from avcfix.index import evaluate
 from avcfix.index.build import ALLOW, parse_ranges
+from avcfix.index.setools_facts import (
+    _CLASS_MODE,
+    _NOT_DATA_ATTRIBUTES,
+    MAX_ATTRIBUTE_EXPANSION,
+    MAX_CANDIDATES,
+    MAX_LABEL_EXPANSION,
+    _rule_order,
+    fc_literal_dir,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path

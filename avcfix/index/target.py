@@ -1,7 +1,7 @@
 """The toolchain's questions about a target policy, answered from its index.
 
 :class:`IndexTarget` has the interface of
-:class:`avcfix.toolchain.target.TargetPolicy` (setools), and the same
+:class:`avcfix.index.setools_target.TargetPolicy` (setools), and the same
 answers, which ``tests/test_index_target.py`` checks on real modules and
 policies: which names the policy defines, which of a module's required
 names and class permissions it lacks (before an install), and which
@@ -91,8 +91,8 @@ class IndexTarget:
         return tuple(out)
 
     def missing(self, names: Any) -> Any:
-        """The subset of ``names`` (a :class:`~avcfix.toolchain.target.Names`) this policy does not define."""
-        from avcfix.toolchain.target import Names
+        """The subset of ``names`` (a :class:`~avcfix.index.setools_target.Names`) this policy does not define."""
+        from avcfix.index.setools_target import Names
 
         sets = self._sets()
         return Names(

@@ -29,13 +29,14 @@ from avcfix.audit.api import ScanStats
 from avcfix.errors import PolicyError, ToolError
 from avcfix.explain.fixes import Fix
 from avcfix.explain.model import AdviceKind
+from avcfix.facts import CurrentFacts
 from avcfix.lab.kernel import LabState, SimKernel
 from avcfix.lab.scenario import Scenario
-from avcfix.loop.backends import CurrentFacts, FactsExplainer
-from avcfix.loop.interfaces import ServiceRun, TrailRead
+from avcfix.looptypes.interfaces import ServiceRun, TrailRead
 from avcfix.system import auditlog
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot, copy_root
+from avcfix.triage import FactsExplainer
 
 #: The fixture modules a scenario may need (``policy_modules``): package data,
 #: ``avcfix/lab/policies/NAME.{te,if,fc}`` (see :data:`avcfix.lab.scenario.LABS_DIR`).

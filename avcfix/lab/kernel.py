@@ -223,7 +223,7 @@ class SimKernel:
         """Write the state to the lab dir (atomically, fsynced), as the kernel and semanage would."""
         if self.state_file is None:
             return
-        from avcfix.loop.journal import write_json_atomic
+        from avcfix.toolchain.atomic import write_json_atomic
 
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.state_file, {"scenario": self.scenario.name, "state": self.state.to_json()})

@@ -15,36 +15,29 @@
   (PEP 678), which the loop reports as notes. No ``semodule -E`` and nothing
   in ``/tmp``: ``semodule`` runs in ``semanage_t``, which the enforcing policy
   does not let write there.
-- :class:`CurrentFacts` holds the policy facts of the policy as it is now,
-  opened once and shared by everything that asks the policy (the explainer;
-  the installer's check before an install and its verification after it; in
-  the lab also the simulated kernel and its relabels). It is reopened when a
-  file it was read from changed since it was opened (the policy file: a
-  different file, inode, size or modification time; its file_contexts or
-  policy.xml): an install's verification opens the rebuilt policy (its index
-  is built once), which the next iteration explains with. The loop closes it
-  when it ends.
-- :class:`FactsExplainer` classifies denial groups with the explanation
-  engine against :class:`CurrentFacts`.
+- The policy facts it checks and verifies with are the explainer's
+  (:class:`avcfix.facts.CurrentFacts`, opened once and shared; the loop's
+  explainer is :class:`avcfix.triage.FactsExplainer`).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from avcfix import proc
-from avcfix.audit.model import DenialGroup
 from avcfix.errors import InputError, InstallError
 from avcfix.explain.model import Finding
-from avcfix.loop.interfaces import Installed, StepListener
+from avcfix.index.setools_target import TargetCache
+from avcfix.looptypes.interfaces import Installed, StepListener
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot
-from avcfix.toolchain.target import TargetCache
+
+if TYPE_CHECKING:
+    from avcfix.facts import CurrentFacts
 
 #: The loop's own state, under its out dir: ``.avcfix-loop/MODULE/VERSION/MODULE.pp``.
 STATE_DIR = ".avcfix-loop"
@@ -315,144 +308,3 @@ class BuilderInstaller:
             semodule.remove(self.root, self.module, priority=self.priority, record=self.record)
             return f"removed {self.module} (there was no previous version)"
         return f"nothing to roll back: {self.module} was not installed before"
-
-
-#: A file's identity: path, device, inode, size, mtime and ctime (ns).
-_FileIdentity = tuple[str, int, int, int, int, int]
-#: The identities of the files facts were built from besides the policy
-#: (just the path of one that cannot be read).
-_InputsIdentity = tuple[_FileIdentity | tuple[str], ...]
-
-
-def _policy_identity(path: Path | None) -> _FileIdentity | None:
-    """What tells one policy file from another at the same path (None when unknown)."""
-    if path is None:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _inputs_identity(facts: Any) -> _InputsIdentity:
-    """The identities of every file the facts were built from besides the policy
-    (file_contexts, ``.local``, ``.subs``, the run-time context files, policy.xml):
-    a ``semanage fcontext`` changes them, not the policy file."""
-    from avcfix.index.build import Inputs
-
-    policy = getattr(facts, "path", None)
-    if policy is None:
-        return ()
-    files = Inputs(Path(policy), getattr(facts, "file_contexts", None), getattr(facts, "policy_xml", None)).files()
-    return tuple(_policy_identity(path) or (str(path),) for _role, path in files[1:])
-
-
-class CurrentFacts:
-    """The facts of the current policy of ``root`` (or of a policy file), opened once.
-
-    :meth:`get` opens them on first use (:func:`avcfix.explain.facts.open_facts`)
-    and returns the same object as long as the files they were read from are
-    the same (the policy file: path, inode, size, modification and change
-    times; and its file_contexts and policy.xml), until :meth:`release`.
-    ``opens`` counts the opens. The object returned is lent: only
-    :meth:`release` (or a reopen) closes it, and facts given with
-    :meth:`lend` are never closed here.
-
-    One object serves a whole loop: the explainer, the lab's kernel and
-    relabels, and the builder's check before an install and verification
-    after it (:meth:`for_policy`, through the installer's
-    :class:`~avcfix.toolchain.target.TargetCache`). The verification opens
-    the rebuilt policy, which the next iteration then explains with; an
-    iteration that changed no file reuses the facts it had.
-    """
-
-    def __init__(self, root: PolicyRoot | None = None, policy: Path | None = None) -> None:
-        self.root = root
-        self.policy = policy
-        self.opens = 0
-        self._facts: Any = None
-        self._open = False
-        self._owned = True
-        self._identity: tuple[_FileIdentity | None, _InputsIdentity] | None = None
-
-    def _policy_file(self) -> Path | None:
-        if self.policy is not None:
-            return Path(self.policy)
-        if self.root is None:
-            return None
-        try:
-            return self.root.policy_file
-        except Exception:  # no policy in the root yet: open_facts reports it
-            return None
-
-    def _identity_of(self, facts: Any) -> tuple[_FileIdentity | None, _InputsIdentity]:
-        return (_policy_identity(self._policy_file()), _inputs_identity(facts))
-
-    def get(self) -> Any:
-        """The facts (``None`` when there is no policy at all: no root, file or loaded policy)."""
-        if self._open and self._identity_of(self._facts) == self._identity:
-            return self._facts
-        self.release()
-        from avcfix.explain import facts as facts_module
-
-        facts = facts_module.open_facts(self.policy, self.root.root if self.root is not None else None)
-        self._facts, self._open, self._owned = facts, True, True
-        self._identity = self._identity_of(facts)
-        self.opens += 1
-        return facts
-
-    def lend(self, facts: Any) -> None:
-        """Use ``facts`` (of this policy, opened by the caller, who closes them) until the files change."""
-        self.release()
-        self._facts, self._open, self._owned = facts, True, False
-        self._identity = self._identity_of(facts)
-
-    def is_policy(self, path: Path | None) -> bool:
-        """Whether ``path`` is this policy file (the same file, whatever the path)."""
-        mine = self._policy_file()
-        try:
-            return mine is not None and path is not None and os.path.samefile(mine, path)
-        except OSError:
-            return False
-
-    def for_policy(self, path: Path) -> Any:
-        """The facts when ``path`` is this policy file (what the builder's target cache asks), else ``None``."""
-        return self.get() if self.is_policy(path) else None
-
-    def release(self) -> None:
-        """Close the facts (if open and owned); the next :meth:`get` opens the policy again."""
-        facts, owned = self._facts, self._owned
-        self._facts, self._open, self._identity, self._owned = None, False, None, True
-        close = getattr(facts, "close", None) if owned else None
-        if close is not None:
-            close()
-
-
-class FactsExplainer:
-    """The explanation engine over the current policy of ``root`` (or a policy file).
-
-    ``facts``: the :class:`CurrentFacts` to share with the other users of the
-    policy in one iteration (the lab's kernel); by default its own.
-    """
-
-    def __init__(self, root: PolicyRoot | None = None, policy: Path | None = None,
-                 facts: CurrentFacts | None = None) -> None:
-        self.root = root
-        self.policy = policy
-        self.facts = facts if facts is not None else CurrentFacts(root, policy)
-
-    def explain(self, groups: Sequence[DenialGroup]) -> list[Finding]:
-        from avcfix.triage import Triage
-
-        # the triage's explain stage over the loop's facts (lent: CurrentFacts closes them)
-        return Triage(facts=self.facts.get()).explain(groups) or []
-
-    def end_iteration(self) -> None:
-        """The loop's iteration is over. The facts stay open: the next iteration
-        reuses them when no file they were read from changed (an install's
-        verification has opened the rebuilt policy already), else reopens."""
-
-    def close(self) -> None:
-        """The loop is over: close the facts."""
-        self.facts.release()

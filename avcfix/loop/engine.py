@@ -60,15 +60,15 @@ from avcfix.explain.fixes import RELABELS, Fix, FixKey, aimed_at_object, fix_fro
 from avcfix.explain.model import AdviceKind, Finding, Reason
 from avcfix.explain.objects import ObjectKind
 from avcfix.loop.guard import StateGuard, interrupts_as_keyboard
-from avcfix.loop.interfaces import (
+from avcfix.loop.journal import Journal
+from avcfix.looptypes.interfaces import (
     AuditTrail,
     Explainer,
     ModuleInstaller,
     PolicyAdmin,
     ServiceControl,
 )
-from avcfix.loop.journal import Journal
-from avcfix.loop.model import (
+from avcfix.looptypes.model import (
     DenialSummary,
     Fallback,
     IterationReport,

@@ -17,8 +17,8 @@ import signal
 import threading
 from collections.abc import Iterator
 
-from avcfix.loop.interfaces import PolicyAdmin
 from avcfix.loop.journal import Journal
+from avcfix.looptypes.interfaces import PolicyAdmin
 
 
 class StateGuard:

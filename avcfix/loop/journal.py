@@ -49,7 +49,8 @@ from typing import Any
 
 from avcfix.errors import ToolError
 from avcfix.explain.fixes import Fix
-from avcfix.loop.interfaces import PolicyAdmin
+from avcfix.looptypes.interfaces import PolicyAdmin
+from avcfix.toolchain.atomic import fsync_dir, write_json_atomic
 
 #: Version of the journal file format.
 JOURNAL_VERSION = 1
@@ -63,32 +64,6 @@ def kill_point(point: str) -> None:
     """SIGKILL this process when ``AVCFIX_TEST_KILL_AT`` names ``point`` (a test hook)."""
     if os.environ.get(KILL_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: Path, doc: object) -> None:
-    """Write ``doc`` to ``path`` so that a crash leaves the old or the new file, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 # ---------------------------------------------------------------- the owner

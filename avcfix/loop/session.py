@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from avcfix.errors import AvcfixError, ExitCode
-from avcfix.loop.interfaces import PolicyAdmin
 from avcfix.loop.journal import Journal, Owner, Recovery, kill_point, recover_dir
+from avcfix.looptypes.interfaces import PolicyAdmin
 
 #: Below the machine's root (``/``, ``--root`` or the lab dir).
 STATE_SUBDIR = Path("var/lib/avcfix/loop")

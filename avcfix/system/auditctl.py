@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from avcfix import proc
+from avcfix.looptypes.preflight import AuditStatus
 
 _PAIR_RE = re.compile(r"\b([a-z_]+)[= ](-?\d+)\b")
 
 #: Warn when the backlog is at least this fraction of backlog_limit.
 BACKLOG_WARN = 0.8
-
-
-@dataclass(frozen=True, slots=True)
-class AuditStatus:
-    """The counters ``auditctl -s`` prints (None when missing)."""
-
-    enabled: int | None
-    lost: int | None
-    backlog: int | None
-    backlog_limit: int | None
-    rate_limit: int | None
-    #: The audit daemon registered with the kernel (0: none; records go to the kernel log).
-    pid: int | None = None
 
 
 def parse_status(text: str) -> AuditStatus:

@@ -1,4 +1,4 @@
-"""The real host, as the loop's preflight reads it (:class:`avcfix.loop.preflight.HostFacts`).
+"""The real host, as the loop's preflight reads it (:class:`avcfix.looptypes.preflight.HostFacts`).
 
 Everything here only reads: libselinux (``is_selinux_enabled``,
 ``security_getenforce``), ``/proc/1/comm``, ``/run/systemd/system``,
@@ -18,9 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from avcfix import proc
-from avcfix.loop.preflight import AUDITD_CONF, Privileges, UnitState
+from avcfix.looptypes.preflight import AUDITD_CONF, AuditStatus, Privileges, UnitState
 from avcfix.system import auditctl
-from avcfix.system.auditctl import AuditStatus
 from avcfix.system.systemd import parse_show
 from avcfix.toolchain.store import PolicyRoot
 

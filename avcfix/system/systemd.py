@@ -10,7 +10,7 @@ from pathlib import Path
 
 from avcfix import proc
 from avcfix.errors import UsageError
-from avcfix.loop.interfaces import ServiceRun
+from avcfix.looptypes.interfaces import ServiceRun
 
 #: systemd unit names: letters, digits, ``:_.@-\`` (never starting with ``-``).
 _UNIT_RE = re.compile(r"[A-Za-z0-9:_.@\\][A-Za-z0-9:_.@\\-]{0,254}\Z")

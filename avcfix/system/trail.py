@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avcfix.audit.api import ScanStats
-from avcfix.loop.interfaces import TrailRead
+from avcfix.looptypes.interfaces import TrailRead
+from avcfix.looptypes.preflight import AuditStatus
 from avcfix.system import auditctl, auditlog
 
 #: Re-read the log this often while waiting for it to be quiet (seconds).
@@ -52,7 +53,7 @@ MAX_WAIT = 10.0
 @dataclass(frozen=True, slots=True)
 class TrailMark:
     log: auditlog.LogCheckpoint
-    status: auditctl.AuditStatus | None
+    status: AuditStatus | None
 
 
 def read_until_quiet(mark: auditlog.LogCheckpoint, *, quiet: float = QUIET, poll: float = POLL,

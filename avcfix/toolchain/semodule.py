@@ -206,7 +206,7 @@ def explain_failure(
 
 def _known_in(root: PolicyRoot) -> Callable[[str], bool] | None:
     """``TargetPolicy.defines`` of the root's current policy, or None when unreadable."""
-    from avcfix.toolchain.target import TargetPolicy
+    from avcfix.index.setools_target import TargetPolicy
 
     try:
         return TargetPolicy(root.policy_file).defines

@@ -1,7 +1,7 @@
 """Check, after an install, that the rebuilt policy grants every allow rule of a module.
 
 The rebuilt binary policy of the root is read with setools
-(:class:`~avcfix.toolchain.target.TargetPolicy`), or from its policy index
+(:class:`~avcfix.index.setools_target.TargetPolicy`), or from its policy index
 (:class:`~avcfix.index.target.IndexTarget`, the same answers) when the
 caller passes one; a rule counts as present when
 the policy's allow rules (on the types themselves or on attributes holding
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from avcfix.toolchain.target import RuleKey, TargetPolicy
+from avcfix.index.setools_target import RuleKey, TargetPolicy
 
 if TYPE_CHECKING:
     from avcfix.index.target import IndexTarget

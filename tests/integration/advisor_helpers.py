@@ -11,8 +11,8 @@ import pytest
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import explain_groups
-from avcfix.explain.facts import open_facts
 from avcfix.explain.model import AdviceKind, Finding
+from avcfix.facts import open_facts
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "advisors"
 

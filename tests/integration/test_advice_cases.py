@@ -25,8 +25,9 @@ from policy_helpers import install_modules
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import explain_groups
-from avcfix.explain.facts import PolicyFacts, open_facts
 from avcfix.explain.model import Finding
+from avcfix.facts import open_facts
+from avcfix.index.setools_facts import PolicyFacts
 from avcfix.toolchain.store import PolicyRoot, copy_root
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "advice"

@@ -36,9 +36,9 @@ from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain import advisors
 from avcfix.explain.engine import explain_groups
-from avcfix.explain.facts import open_facts
 from avcfix.explain.model import AdviceKind, Reason
 from avcfix.explain.objects import DeniedObject, ObjectKind, resolve
+from avcfix.facts import open_facts
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "advisors"
 EXPLAIN = Path(__file__).resolve().parents[1] / "data" / "explain"

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_tmp_file_gets_no_file_context_and_a_tempered_rule(host_root):
-    from avcfix.explain.facts import open_facts
+    from avcfix.facts import open_facts
 
     facts = open_facts(None, host_root.root)
     f = explain_one("transient_tmp_read.log", facts)

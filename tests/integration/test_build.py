@@ -15,10 +15,10 @@ from avcfix.audit.group import group_denials
 from avcfix.builder import BuildOptions, BuildStep, build_module, resolve_name, rule_diff, select_denials
 from avcfix.errors import ExitCode, InstallError, PolicyError, UsageError
 from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
+from avcfix.index.setools_target import TargetPolicy
 from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain import atomic, semodule
 from avcfix.toolchain.store import copy_root
-from avcfix.toolchain.target import TargetPolicy
 
 PROJECT = Path(__file__).resolve().parents[2]
 EUCA_LOG = PROJECT / "fixtures" / "eucanetd" / "audit.log"

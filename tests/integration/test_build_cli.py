@@ -11,10 +11,10 @@ from avcfix import proc
 from avcfix.cli import main
 from avcfix.cli.build import default_module_name
 from avcfix.errors import ExitCode
+from avcfix.index.setools_target import TargetPolicy
 from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import copy_root
-from avcfix.toolchain.target import TargetPolicy
 from avcfix.toolchain.verify import AllowRule, missing_rules
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from avcfix.bundle.archive import TOP_DIR, archive_bytes
 from avcfix.bundle.collect import MAX_MODULE_BYTES, BundleOptions, Refused, collect, read_regular
 from avcfix.bundle.facts import Fact
 from avcfix.bundle.hostfacts import StaticHostFacts, SystemHostFacts, read_policy_header
-from avcfix.explain.facts import open_facts
+from avcfix.facts import open_facts
 from avcfix.triage import Triage
 
 ENV_KEYS = {"version", "selinux_mode", "policy_name", "kernel_policy", "policy_file", "modules",

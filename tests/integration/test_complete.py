@@ -21,8 +21,9 @@ import pytest
 
 from avcfix.audit.api import ScanStats, scan
 from avcfix.audit.group import group_denials
-from avcfix.explain.facts import PolicyFacts, open_facts
 from avcfix.explain.model import Finding, Reason
+from avcfix.facts import open_facts
+from avcfix.index.setools_facts import PolicyFacts
 from avcfix.policy.complete import Completion, complete
 from avcfix.policy.generate import generate_module
 from avcfix.policy.render import render_te

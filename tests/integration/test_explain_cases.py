@@ -17,8 +17,9 @@ import pytest
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import explain_groups
-from avcfix.explain.facts import PolicyFacts, open_facts
 from avcfix.explain.model import AdviceKind, Finding, Reason
+from avcfix.facts import open_facts
+from avcfix.index.setools_facts import PolicyFacts
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "explain"
 SEED = Path(__file__).resolve().parents[2] / "fixtures" / "eucanetd" / "audit.log"

@@ -12,8 +12,8 @@ from policy_helpers import install_modules
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import explain_groups
-from avcfix.explain.facts import open_facts
 from avcfix.explain.model import AdviceKind, Reason
+from avcfix.facts import open_facts
 from avcfix.toolchain.store import copy_root
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "explain"

@@ -15,8 +15,8 @@ import pytest
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import access_key, explain_groups
-from avcfix.explain.facts import open_facts
 from avcfix.explain.model import Reason
+from avcfix.facts import open_facts
 
 LINES = 1_000_000
 EVERY = 10  # one AVC every EVERY lines

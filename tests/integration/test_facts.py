@@ -10,9 +10,10 @@ import pytest
 
 from avcfix.audit.model import Context
 from avcfix.errors import PolicyError
-from avcfix.explain.facts import PolicyFacts, open_facts
 from avcfix.explain.model import Reason
 from avcfix.explain.protocol import AccessKey
+from avcfix.facts import open_facts
+from avcfix.index.setools_facts import PolicyFacts
 
 
 @pytest.fixture(scope="module")

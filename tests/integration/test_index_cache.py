@@ -3,7 +3,7 @@ rebuilt when stale or corrupt, kept in memory when it cannot be written.
 
 The policy is a tiny monolithic one compiled with the real checkpolicy (a few
 milliseconds to build its index). Its answers are checked against
-:class:`~avcfix.explain.facts.PolicyFacts` (libselinux audit2why) for every
+:class:`~avcfix.index.setools_facts.PolicyFacts` (libselinux audit2why) for every
 way the index was obtained, so a wrong file read from the cache shows as a
 wrong answer, not only as a wrong ``source``.
 """
@@ -19,11 +19,11 @@ import pytest
 from policy_helpers import need_tools
 
 from avcfix.errors import PolicyError
-from avcfix.explain.facts import PolicyFacts
 from avcfix.explain.protocol import AccessKey
 from avcfix.index import cache
 from avcfix.index.build import Inputs
 from avcfix.index.facts import IndexFacts
+from avcfix.index.setools_facts import PolicyFacts
 
 TINY = """
 class process

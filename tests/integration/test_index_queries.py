@@ -2,7 +2,7 @@
 
 For Debian's reference policy (the host's, read only) and Fedora's targeted
 policy (``fedora_root``), :class:`~avcfix.index.facts.IndexFacts` and
-:class:`~avcfix.explain.facts.PolicyFacts` are opened on the same policy file,
+:class:`~avcfix.index.setools_facts.PolicyFacts` are opened on the same policy file,
 file_contexts and policy.xml, and asked the same questions over a broad,
 deterministic set of inputs: the domains, targets, classes, permissions, paths
 and ioctl commands of every group of the shared corpus (``../shared/corpus``,
@@ -28,9 +28,9 @@ from policy_helpers import install_modules
 
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
-from avcfix.explain.facts import DEFAULT_POLICY_XML, PolicyFacts
 from avcfix.index import open_index_facts
 from avcfix.index.cache import temporary_cache
+from avcfix.index.setools_facts import DEFAULT_POLICY_XML, PolicyFacts
 from avcfix.toolchain.store import PolicyRoot, copy_root
 
 HERE = Path(__file__).resolve().parents[1]  # tests/

@@ -1,6 +1,6 @@
 """The policy index's reasons equal libselinux audit2why's.
 
-The ground truth is :class:`~avcfix.explain.facts.PolicyFacts` (setools for
+The ground truth is :class:`~avcfix.index.setools_facts.PolicyFacts` (setools for
 names, ``selinux.audit2why`` for the kernel's access computation, one boolean
 flipped at a time as audit2why does it). :class:`~avcfix.index.facts.IndexFacts`
 answers the same questions by look-up in the index; both are asked the same
@@ -34,10 +34,10 @@ import pytest
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import _all_keys
-from avcfix.explain.facts import PolicyFacts
 from avcfix.explain.protocol import AccessKey, Analysis
 from avcfix.index import open_index_facts
 from avcfix.index.cache import temporary_cache
+from avcfix.index.setools_facts import PolicyFacts
 from tests.unit.test_corpus import corpus_files
 
 #: Synthetic keys per policy (PolicyFacts takes about 4 ms per key and permission).

@@ -1,6 +1,6 @@
 """The target policy from the policy index (IndexTarget) answers as setools' TargetPolicy.
 
-:class:`avcfix.toolchain.target.TargetPolicy` (setools) is the reference:
+:class:`avcfix.index.setools_target.TargetPolicy` (setools) is the reference:
 every question the builder asks before an install (which names and class
 permissions a module requires the policy lacks; which names it defines, for
 semodule's error message) and after it (which permissions the allow and
@@ -26,10 +26,10 @@ import pytest
 from avcfix.builder import _allow_rules, _ioctl_rules, required_names
 from avcfix.cli import main
 from avcfix.index import open_index_facts
+from avcfix.index.setools_target import Names, RuleKey, TargetCache, TargetPolicy
 from avcfix.index.target import IndexTarget
 from avcfix.policy.te_parse import parse_te
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from avcfix.toolchain.target import Names, RuleKey, TargetCache, TargetPolicy
 from avcfix.toolchain.verify import IoctlRule, missing_ioctls, missing_rules
 
 PROJECT = Path(__file__).resolve().parents[2]

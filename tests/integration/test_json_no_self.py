@@ -17,7 +17,7 @@ import pytest
 from bundle_helpers import members
 
 from avcfix.cli import main
-from avcfix.loop.model import IterationReport, Phase
+from avcfix.looptypes.model import IterationReport, Phase
 from avcfix.names.identifiers import default_module_name
 from avcfix.policy.model import AvRule, NameSet, RuleKind
 from avcfix.report.jsondoc import expand_self, rule_lines_json

@@ -140,7 +140,7 @@ def test_same_scenario_same_bytes(euca_root: PolicyRoot, tmp_path: Path) -> None
 
 
 def test_restorecon_in_the_lab_uses_the_policy_file_contexts(euca_root: PolicyRoot, tmp_path: Path) -> None:
-    from avcfix.explain.facts import PolicyFacts
+    from avcfix.index.setools_facts import PolicyFacts
 
     lab = Lab(load_scenario(EUCANETD), tmp_path, euca_root)
     lab.kernel.state.files["/var/lib/eucalyptus"] = "system_u:object_r:var_lib_t:s0"  # mislabelled

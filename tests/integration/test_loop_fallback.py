@@ -40,7 +40,7 @@ from avcfix.lab.scenario import LABS_DIR, Access, Check, FileLabel, Target, load
 from avcfix.loop.backends import BuilderInstaller
 from avcfix.loop.engine import EventKind, Loop
 from avcfix.loop.journal import Journal
-from avcfix.loop.model import LoopOptions, Outcome
+from avcfix.looptypes.model import LoopOptions, Outcome
 from avcfix.system import auditlog
 from avcfix.toolchain.store import PolicyRoot, copy_root
 

@@ -23,11 +23,12 @@ from avcfix import proc
 from avcfix.errors import ExitCode
 from avcfix.lab.backends import Lab
 from avcfix.lab.scenario import LABS_DIR, load_scenario
-from avcfix.loop.backends import BuilderInstaller, FactsExplainer
+from avcfix.loop.backends import BuilderInstaller
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
-from avcfix.loop.model import LoopOptions, Outcome
+from avcfix.looptypes.model import LoopOptions, Outcome
 from avcfix.toolchain import semodule
 from avcfix.toolchain.store import PolicyRoot, copy_root
+from avcfix.triage import FactsExplainer
 
 PROJECT = Path(__file__).resolve().parents[2]
 MODULE = "eucanetd_local"

@@ -20,12 +20,13 @@ from avcfix.errors import ExitCode
 from avcfix.explain.model import Finding
 from avcfix.lab.backends import Lab
 from avcfix.lab.scenario import LABS_DIR, Access, Check, Target, load_scenario
-from avcfix.loop.backends import BuilderInstaller, FactsExplainer
+from avcfix.loop.backends import BuilderInstaller
 from avcfix.loop.engine import EventKind, Loop, LoopEvent
-from avcfix.loop.interfaces import Installed
-from avcfix.loop.model import LoopOptions, Outcome, Phase
+from avcfix.looptypes.interfaces import Installed
+from avcfix.looptypes.model import LoopOptions, Outcome, Phase
 from avcfix.system import auditlog
 from avcfix.toolchain.store import PolicyRoot, copy_root
+from avcfix.triage import FactsExplainer
 
 DOMAIN = "eucalyptus_eucanetd_t"
 MODULE = "eucanetd_local"

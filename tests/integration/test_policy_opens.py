@@ -1,6 +1,6 @@
 """How often one loop and one ``avcfix build`` open the policy (issue 14).
 
-The policy facts (:func:`avcfix.explain.facts.open_facts`: the policy index,
+The policy facts (:func:`avcfix.facts.open_facts`: the policy index,
 or setools and libselinux) are opened once per policy and shared by
 everything that asks it (the explainer, the installer's check before an
 install and its verification after it, and in the lab the simulated kernel
@@ -8,7 +8,7 @@ and its relabels); they are reopened when a file they were read from
 changed, and closed when the loop ends. An install makes a new policy: its
 verification opens it (its index is built once), and the next iteration
 explains with the same facts. The toolchain's setools view of the target
-policy (:class:`avcfix.toolchain.target.TargetPolicy`) is not opened at all
+policy (:class:`avcfix.index.setools_target.TargetPolicy`) is not opened at all
 then: setools reads each policy once, inside the index build. ``avcfix
 build`` opens the facts once for the explain and reads MLS/MCS from them;
 with ``--install``, each rebuilt policy's index is opened once, for its
@@ -30,11 +30,11 @@ from pathlib import Path
 
 import pytest
 
+from avcfix import facts as facts_module
 from avcfix.cli import main
-from avcfix.explain import facts as facts_module
 from avcfix.index import build as index_build
+from avcfix.index import setools_target as target_module
 from avcfix.index.cache import temporary_cache
-from avcfix.toolchain import target as target_module
 from avcfix.toolchain.store import PolicyRoot, copy_root
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -22,8 +22,9 @@ import pytest
 from cli_helpers import avcfix_exe
 from fs_helpers import read_only_mount
 
-from avcfix.loop.model import PreflightCheck
-from avcfix.loop.preflight import (
+from avcfix.looptypes.model import PreflightCheck
+from avcfix.looptypes.preflight import (
+    AuditStatus,
     HostFacts,
     PreflightRequest,
     Privileges,
@@ -32,7 +33,6 @@ from avcfix.loop.preflight import (
     run_preflight,
 )
 from avcfix.system import auditctl
-from avcfix.system.auditctl import AuditStatus
 from avcfix.system.hostfacts import RealHost, parse_auditd_conf, parse_cap_eff
 from avcfix.toolchain.store import PolicyRoot
 

@@ -172,7 +172,7 @@ def _avc(i: int, domain: str, target: str, cls: str, perms) -> str:
 def _interface_log(db: Database, policy: Path, domain: str, want: int = 3) -> list[str]:
     """AVC lines for the whole access of ``want`` interfaces the policy does not grant ``domain``
     (plain types only, no conditional rules), chosen in name order with disjoint targets."""
-    from avcfix.toolchain.target import TargetPolicy
+    from avcfix.index.setools_target import TargetPolicy
 
     pol = TargetPolicy(policy)
     used: set[str] = set()
@@ -201,7 +201,7 @@ def _interface_log(db: Database, policy: Path, domain: str, want: int = 3) -> li
 
 
 def _names(types):
-    from avcfix.toolchain.target import Names
+    from avcfix.index.setools_target import Names
 
     return Names(types=tuple(sorted(types)))
 

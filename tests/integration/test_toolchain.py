@@ -9,10 +9,10 @@ import pytest
 
 from avcfix import proc
 from avcfix.errors import CompileError, ExitCode, InstallError, PolicyError, UsageError
+from avcfix.index.setools_target import Names, TargetPolicy, policy_is_mls
 from avcfix.toolchain import semodule
 from avcfix.toolchain.compile import Diagnostic, ModuleCompileError, checkmodule_argv, compile_module
 from avcfix.toolchain.store import PolicyRoot, copy_root
-from avcfix.toolchain.target import Names, TargetPolicy, policy_is_mls
 from avcfix.toolchain.verify import AllowRule, IoctlRule, missing_ioctls, missing_rules
 
 #: A tiny non-MLS policy, compiled by the real checkpolicy in a fixture.

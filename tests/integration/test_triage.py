@@ -1,6 +1,6 @@
 """The triage service (avcfix/triage.py) closes the policy facts it opens, on every path.
 
-A spy wraps :func:`avcfix.explain.facts.open_facts` (the real function, over
+A spy wraps :func:`avcfix.facts.open_facts` (the real function, over
 the host's reference policy): it counts the opens and the closes of the real
 facts object. Every command that reads logs (``why`` in each format, in
 parallel, ``build``, ``bundle``), and the error paths (a source that cannot
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from avcfix import facts as facts_module
 from avcfix.cli import main
-from avcfix.explain import facts as facts_module
 from avcfix.triage import Triage
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -191,7 +191,7 @@ class IterationReport:
 
 @dataclass(frozen=True, slots=True)
 class PreflightCheck:
-    """One check of a real loop's preflight (:mod:`avcfix.loop.preflight`)."""
+    """One check of a real loop's preflight (:mod:`avcfix.looptypes.preflight`)."""
 
     check: str
     ok: bool

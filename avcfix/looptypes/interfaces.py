@@ -148,5 +148,5 @@ class Explainer(Protocol):
         """Findings for the groups, against the policy as it is NOW (reopened when
         it changed). An explainer may also have ``end_iteration()``, which the loop
         calls when an iteration ends, and ``close()``, which it calls when the loop
-        ends (:class:`~avcfix.loop.backends.FactsExplainer` closes its facts there)."""
+        ends (:class:`~avcfix.triage.FactsExplainer` closes its facts there)."""
         ...

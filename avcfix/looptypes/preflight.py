@@ -35,8 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from avcfix.loop.model import PreflightCheck
-from avcfix.system.auditctl import AuditStatus
+from avcfix.looptypes.model import PreflightCheck
 from avcfix.toolchain.store import PolicyRoot
 
 #: Where auditd writes unless ``auditd.conf`` says otherwise.
@@ -45,6 +44,19 @@ AUDITD_DEFAULT_LOG = Path("/var/log/audit/audit.log")
 AUDITD_CONF = Path("/etc/audit/auditd.conf")
 #: What to run where the host cannot run a real loop.
 LAB_HINT = "to try the loop anyway, on a simulated kernel: avcfix loop --lab eucanetd"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditStatus:
+    """The counters ``auditctl -s`` prints (None when missing)."""
+
+    enabled: int | None
+    lost: int | None
+    backlog: int | None
+    backlog_limit: int | None
+    rate_limit: int | None
+    #: The audit daemon registered with the kernel (0: none; records go to the kernel log).
+    pid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,6 @@ from avcfix.explain.generic import (
 from avcfix.explain.labelfiles import FileLabeler, fc_entries, runtime_types
 from avcfix.explain.model import Reason
 from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, PolicyRule, Verdict, unknown_type_analysis
-from avcfix.toolchain.store import PolicyRoot, host_policy_name
 
 #: Where refpolicy's devel package puts the boolean descriptions.
 DEFAULT_POLICY_XML = Path("/usr/share/selinux/devel/policy.xml")
@@ -67,82 +66,6 @@ MAX_LABEL_EXPANSION = 512
 #: about for each file class.
 _CLASS_MODE = {"dir": 0o040000, "file": 0o100000, "lnk_file": 0o120000, "sock_file": 0o140000,
                "fifo_file": 0o010000, "chr_file": 0o020000, "blk_file": 0o060000}
-
-
-def open_facts(
-    policy: Path | None,
-    root: Path | None,
-    *,
-    policy_xml: Path | None = None,
-    backend: str | None = None,
-) -> Any:
-    """Open the policy to explain against, or ``None`` when there is none.
-
-    ``policy`` given: that file (file_contexts from ``root`` when given, else
-    the ones next to it when it sits in a policy root's ``policy/`` directory).
-    Else ``root`` given: the highest ``policy.N`` under
-    ``ROOT/etc/selinux/NAME/policy`` (NAME from ``ROOT/etc/selinux/config``)
-    and that root's file_contexts. Else the loaded policy when SELinux is
-    enabled. Else ``None``. Raises :class:`PolicyError` for a missing,
-    unreadable or invalid policy file.
-
-    The answers come from the cached policy index
-    (:class:`avcfix.index.facts.IndexFacts`); ``backend="setools"`` (or
-    ``AVCFIX_FACTS=setools``) asks setools and libselinux directly instead
-    (:class:`PolicyFacts`, the ground truth the index is tested against).
-    """
-    file_contexts: Path | None = None
-    xml = policy_xml
-    if root is not None:
-        proot = PolicyRoot(Path(root), host_policy_name(Path(root)))
-        file_contexts = proot.file_contexts
-        if xml is None:
-            candidate = Path(root) / DEFAULT_POLICY_XML.relative_to("/")
-            xml = candidate if candidate.is_file() else None
-        if policy is None:
-            policy = proot.policy_file
-    if policy is None:
-        loaded = _loaded_policy()
-        if loaded is None:
-            return None
-        policy, file_contexts = loaded
-    if file_contexts is None:
-        file_contexts = _sibling_file_contexts(Path(policy))
-    xml = xml if xml is not None else DEFAULT_POLICY_XML
-    if (backend or os.environ.get("AVCFIX_FACTS", "index")) == "setools":
-        return PolicyFacts(Path(policy), file_contexts, xml)
-    from avcfix.index import open_index_facts
-
-    return open_index_facts(Path(policy), file_contexts, xml)
-
-
-def _sibling_file_contexts(policy: Path) -> Path | None:
-    """``NAME/contexts/files/file_contexts`` for a policy at ``NAME/policy/policy.N``.
-
-    A policy file inside a policy root comes with its own file_contexts; a
-    lone policy file (copied elsewhere) has none, and restorecon advice needs
-    ``--root``.
-    """
-    if policy.parent.name != "policy":
-        return None
-    fc = policy.parent.parent / "contexts" / "files" / "file_contexts"
-    return fc if fc.is_file() else None
-
-
-def _loaded_policy() -> tuple[Path, Path | None] | None:
-    """The running kernel's policy file and file_contexts, when SELinux is on."""
-    import selinux
-
-    try:
-        if selinux.is_selinux_enabled() != 1:
-            return None
-        path = selinux.selinux_current_policy_path()
-    except OSError:
-        return None
-    if not path:
-        return None
-    fc = selinux.selinux_file_context_path()
-    return Path(path), (Path(fc) if fc else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ The toolchain asks three questions of the policy a module is built for or
 installed into: is it MLS/MCS (``checkmodule -M``), which of the names a module
 requires does it lack (a clear message instead of libsemanage's CIL line), and
 which permissions do its allow rules grant (verification after an install).
-This is the only toolchain module that imports setools; the core never does.
+It is the toolchain's one view of a binary policy through setools, kept with
+the other policy readers in :mod:`avcfix.index`; the core never imports setools.
 :class:`TargetPolicy` is the reference; :class:`TargetCache` answers from the
 policy index the caller shares when there is one
 (:class:`avcfix.index.target.IndexTarget`, the same answers).
@@ -219,7 +220,7 @@ class TargetCache:
 
     ``facts``: ``facts(path)`` gives the open policy facts of ``path`` that
     the caller shares (the loop's and ``build``'s
-    :class:`~avcfix.loop.backends.CurrentFacts`), or ``None`` for another
+    :class:`~avcfix.facts.CurrentFacts`), or ``None`` for another
     file. When they are a policy index
     (:class:`~avcfix.index.facts.IndexFacts`), the answers come from it
     (:class:`~avcfix.index.target.IndexTarget`), and setools is not opened:
