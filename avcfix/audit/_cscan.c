@@ -2,7 +2,7 @@
  * avcfix.audit._cscan: the optional C accelerator of the hot path.
  *
  * Eight functions. Three are the exact twins of pure-Python functions that
- * stay the reference (tests/test_accel.py compares them on the corpus,
+ * stay the reference (tests/integration/test_accel.py compares them on the corpus,
  * generated logs and arbitrary bytes):
  *
  *   scan_block(text, end, first_line, wanted, with_marks)
@@ -25,7 +25,7 @@
  *
  * The record patterns these functions hand-code are avcfix.audit.grammar's
  * (its docstring maps each pattern to the function here that mirrors it;
- * tests/test_audit_grammar.py holds the two to the same answers).
+ * tests/unit/test_audit_grammar.py holds the two to the same answers).
  *
  * Everything read here is untrusted log text: every access is bounded by the
  * buffer's length, nothing is decoded (values are returned as bytes for the

@@ -5,7 +5,7 @@ compiler at install time), was built from another version of the source, or
 ``AVCFIX_PURE=1`` is set. Every function in it has a pure-Python twin that
 stays the reference: the block scan (:mod:`avcfix.audit.scanner`), the event
 fields (:func:`avcfix.audit.fastpath.event_fields`) and the denial JSON text
-(:func:`avcfix.report.jsondoc.denial_text`). ``tests/test_accel.py`` checks
+(:func:`avcfix.report.jsondoc.denial_text`). ``tests/integration/test_accel.py`` checks
 that each gives exactly what its twin gives, on the corpus, generated logs
 and arbitrary input.
 """

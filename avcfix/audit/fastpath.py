@@ -9,7 +9,7 @@ prefixes, ausearch -i, ENRICHED, USER_AVC, SELINUX_ERR, AVC_PATH, a
 truncated or unusual record...) it returns ``None`` and the caller uses the
 typed path (:mod:`avcfix.audit.parse` -> :mod:`avcfix.audit.denials`).
 
-Both paths give equal Denials; ``tests/test_audit_fastpath.py`` checks that
+Both paths give equal Denials; ``tests/integration/test_audit_fastpath.py`` checks that
 on every corpus file and on generated logs. The patterns (the kernel's own
 form of each record) are :mod:`avcfix.audit.grammar`'s.
 """

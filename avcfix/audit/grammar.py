@@ -47,10 +47,10 @@ PATH_BODY, PATH_FIELD   ``path_item_of`` (unquoted values by ``c_plain``)
 ENRICHED_SEP            ``event_fields_impl`` declines a record holding it
 ======================  =====================================================
 
-``tests/test_audit_grammar.py`` feeds this module's edge cases (quoted,
+``tests/unit/test_audit_grammar.py`` feeds this module's edge cases (quoted,
 unquoted and hex values, ``msg='...'`` user records, node prefixes, GS
 separated enriched fields, truncated headers) to these patterns and to the C
-functions and requires the same answers; ``tests/test_accel.py`` compares the
+functions and requires the same answers; ``tests/integration/test_accel.py`` compares the
 C scanner with its Python twins on the corpus and on generated input.
 
 Patterns over ``bytes`` are built from the same text as the ``str`` ones

@@ -4,7 +4,7 @@ command tree of the CLI (``typer.main.get_command``).
 The scripts are static: completing runs no Python and no policy code. They
 complete subcommands, options, ``--format`` values, ``--lab`` scenario names,
 files where a file is expected and directories where a directory is.
-``completions/`` holds them; ``tests/test_cli_conventions.py`` checks they
+``completions/`` holds them; ``tests/integration/test_cli_conventions.py`` checks they
 are what this module writes for the current CLI. Regenerate with
 ``make completions`` (``python -m avcfix.cli.completion --write completions``).
 """

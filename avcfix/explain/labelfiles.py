@@ -124,3 +124,26 @@ class FileLabeler:
 
             selinux.selabel_close(self._handle)
             self._handle = None
+
+
+def fc_literal_dir(regex: str) -> str:
+    """The directory a file_contexts regex starts with: ``/var/www(/.*)?`` -> ``/var/www``,
+    ``/var/www/html/[^/]*/cgi-bin`` -> ``/var/www/html``, ``/srv/.*`` -> ``/srv``."""
+    out: list[str] = []
+    i = 0
+    while i < len(regex):
+        c = regex[i]
+        if c == "\\" and i + 1 < len(regex):
+            out.append(regex[i + 1])
+            i += 2
+            continue
+        if c in "()[]{}*+?|^$.":
+            if regex.startswith("(/", i):  # "/var/www(/.*)?": the text so far is a whole name
+                return "".join(out).rstrip("/") or "/"
+            break
+        out.append(c)
+        i += 1
+    else:
+        return "".join(out).rstrip("/") or "/"
+    text = "".join(out)
+    return text[: text.rfind("/")] or "/" if "/" in text else "/"

@@ -11,7 +11,7 @@ run it over either.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -265,3 +265,28 @@ class Facts(Protocol):
     def port_type(self, proto: str, port: int) -> str | None:
         """The type of ``proto`` port ``port`` (the narrowest portcon, else the ``port`` initial SID)."""
         ...
+
+
+def unknown_class_analysis(key: AccessKey, permissive: bool) -> Analysis:
+    """Every permission ``unknown_class``: the policy does not define ``key``'s class."""
+    v = Verdict(Reason.UNKNOWN_CLASS, detail=f"class {key.tclass} not defined in this policy")
+    return Analysis(key, tuple((p, v) for p in key.perms), permissive)
+
+
+def class_analysis(key: AccessKey, permissive: bool, known_perms: Collection[str],
+                   context_problem: Verdict | None, verdict: Callable[[str], Verdict]) -> Analysis:
+    """The analysis of ``key`` once both types and the class exist, as both Facts
+    backends give it: per permission ``unknown_perm`` when the class lacks it
+    (not in ``known_perms``), the ``context_problem`` when a context cannot be
+    asked about, else the backend's own ``verdict(perm)``."""
+    verdicts: list[tuple[str, Verdict]] = []
+    for perm in key.perms:
+        if perm not in known_perms:
+            verdicts.append((perm, Verdict(
+                Reason.UNKNOWN_PERM,
+                detail=f"permission {perm} not defined for class {key.tclass} in this policy")))
+        elif context_problem is not None:
+            verdicts.append((perm, context_problem))
+        else:
+            verdicts.append((perm, verdict(perm)))
+    return Analysis(key, tuple(verdicts), permissive)

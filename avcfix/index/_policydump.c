@@ -7,7 +7,7 @@
  * reader (the reference, kept) numbers them: type and class ids are positions
  * in the name-sorted lists, permission masks use each class's permissions
  * sorted by name, rules come in setools' order (te_avtab by hash slot, then
- * each conditional's true list and false list). tests/test_index_dump.py holds
+ * each conditional's true list and false list). tests/integration/test_index_dump.py holds
  * both readers' databases equal, row for row.
  *
  * A bad policy raises ValueError, never crashes: policydb_read validates what

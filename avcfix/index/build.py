@@ -124,7 +124,7 @@ def policy_dumper() -> PolicyDumper | None:
 
     ``AVCFIX_INDEX_READER=setools`` (or ``AVCFIX_PURE=1``) forces setools;
     ``AVCFIX_INDEX_READER=sepol`` requires the C reader (ImportError when it is
-    not built). Both fill the same database: tests/test_index_dump.py.
+    not built). Both fill the same database: tests/integration/test_index_dump.py.
     """
     choice = os.environ.get("AVCFIX_INDEX_READER", "").lower()
     if choice == "setools" or (choice != "sepol" and os.environ.get("AVCFIX_PURE", "") not in ("", "0")):

@@ -16,7 +16,7 @@ A TE denial is then checked one boolean at a time, as audit2why does: each
 boolean whose flip makes the whole computation pass is a BOOLEAN fix; with
 none, a dontaudit rule makes it DONTAUDIT, else TE_RULE (plus the pairs of
 booleans that together allow it, as :class:`~avcfix.index.setools_facts.PolicyFacts`
-reports). ``tests/test_index_reasons.py`` holds this equal to audit2why on
+reports). ``tests/integration/test_index_reasons.py`` holds this equal to audit2why on
 every group of the shared corpus, with both policies.
 """
 
@@ -31,7 +31,15 @@ from typing import Any
 from avcfix.audit.model import Context
 from avcfix.explain.constraint import constraint_differs
 from avcfix.explain.model import Reason
-from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, Verdict, unknown_type_analysis
+from avcfix.explain.protocol import (
+    AccessKey,
+    Analysis,
+    BoolSetting,
+    Verdict,
+    class_analysis,
+    unknown_class_analysis,
+    unknown_type_analysis,
+)
 from avcfix.index import evaluate
 from avcfix.index.build import ALLOW, DONTAUDIT, Inputs, parse_ranges
 from avcfix.index.cache import Opened
@@ -209,22 +217,12 @@ class IndexFacts(AdvisorQueries):
         permissive = stid in self._permissive
         cls = self._classes.get(key.tclass)
         if cls is None:
-            v = Verdict(Reason.UNKNOWN_CLASS, detail=f"class {key.tclass} not defined in this policy")
-            return Analysis(key, tuple((p, v) for p in key.perms), permissive)
+            return unknown_class_analysis(key, permissive)
         cid, bits, _names = cls
         ctx_problem = (self._context_problem(scon) or self._context_problem(tcon)
                        or self._sid_problem(scon, key.scontext) or self._sid_problem(tcon, key.tcontext))
-        verdicts: list[tuple[str, Verdict]] = []
-        for perm in key.perms:
-            if perm not in bits:
-                verdicts.append((perm, Verdict(
-                    Reason.UNKNOWN_PERM,
-                    detail=f"permission {perm} not defined for class {key.tclass} in this policy")))
-            elif ctx_problem is not None:
-                verdicts.append((perm, ctx_problem))
-            else:
-                verdicts.append((perm, self._verdict(scon, tcon, stid, ttid, key.tclass, cid, bits[perm], perm)))
-        return Analysis(key, tuple(verdicts), permissive)
+        return class_analysis(key, permissive, bits, ctx_problem,
+                              lambda perm: self._verdict(scon, tcon, stid, ttid, key.tclass, cid, bits[perm], perm))
 
     def _verdict(self, scon: Context, tcon: Context, stid: int, ttid: int, tclass: str, cid: int,
                  bit: int, perm: str) -> Verdict:

@@ -1,7 +1,7 @@
 """The advisors' questions over the policy index (a mixin of IndexFacts).
 
 Every answer equals :class:`~avcfix.index.setools_facts.PolicyFacts`' (setools and
-libselinux), which ``tests/test_index_queries.py`` checks on both policies
+libselinux), which ``tests/integration/test_index_queries.py`` checks on both policies
 over the inputs of the shared corpus and of the advice cases. Rules are read
 with one query per (domain, class) or (type, class) and cached on the
 instance; permission sets stay bit masks until an answer names them.
@@ -12,17 +12,17 @@ file_contexts entries, genfs and run-time types come from the index.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from avcfix.explain.candidates import rank_by_name, rank_ports
 from avcfix.explain.generic import (
     GENERIC_FILE_TYPES,
     GENERIC_PORT_TYPES,
     UNCONFINED_ATTRIBUTE,
     UNCONFINED_DOMAIN_NAMES,
 )
-from avcfix.explain.labelfiles import FileLabeler
+from avcfix.explain.labelfiles import FileLabeler, fc_literal_dir
 from avcfix.explain.protocol import BoolSetting, PolicyRule
 from avcfix.index import evaluate
 from avcfix.index.build import ALLOW, parse_ranges
@@ -30,10 +30,8 @@ from avcfix.index.setools_facts import (
     _CLASS_MODE,
     _NOT_DATA_ATTRIBUTES,
     MAX_ATTRIBUTE_EXPANSION,
-    MAX_CANDIDATES,
     MAX_LABEL_EXPANSION,
     _rule_order,
-    fc_literal_dir,
 )
 
 if TYPE_CHECKING:
@@ -375,26 +373,6 @@ class AdvisorQueries:
                 out[n] = out.get(n, False) or direct
         return [(d, n) for n, d in out.items()]
 
-    @staticmethod
-    def _rank(domain: str, found: list[tuple[bool, str]]) -> tuple[str, ...]:
-        stem = domain[:-2] if domain.endswith("_t") else domain
-
-        def score(item: tuple[bool, str]) -> tuple[int, int, str]:
-            direct, name = item
-            shared = len(os.path.commonprefix([stem, name]))
-            return (-shared, 0 if direct else 1, name)
-
-        return tuple(n for _, n in sorted(found, key=score)[:MAX_CANDIDATES])
-
-    def _rank_ports(self, found: list[tuple[bool, str]]) -> tuple[str, ...]:
-        def score(item: tuple[bool, str]) -> tuple[int, int, int, str]:
-            direct, name = item
-            ranges = self.port_ranges(name)
-            return (0 if direct else 1, 0 if any(low < 1024 for _, low, _ in ranges) else 1,
-                    -len(ranges), name)
-
-        return tuple(n for _, n in sorted(found, key=score)[:MAX_CANDIDATES])
-
     def _rows_for(self, domain: str, tclass: str) -> list[DomainRow] | None:
         stid = self._type_id(domain)
         cls = self._classes.get(tclass)
@@ -411,9 +389,9 @@ class AdvisorQueries:
             return ()
         bit = self._perm_mask(tclass, [perm]) if rows else None
         if not bit:
-            return self._rank_ports([])
+            return rank_ports([], self.port_ranges)
         picked = [(tgt, True) for tgt, perms, cond, block in rows if perms & bit and self._in_force(cond, block)]
-        return self._rank_ports(self._specific_targets(picked, "port_type", GENERIC_PORT_TYPES))
+        return rank_ports(self._specific_targets(picked, "port_type", GENERIC_PORT_TYPES), self.port_ranges)
 
     def file_types(self, domain: str, tclass: str, perms: tuple[str, ...]) -> tuple[str, ...]:
         """Specific file types ``domain`` may already access on ``tclass`` with every one of ``perms``."""
@@ -422,14 +400,14 @@ class AdvisorQueries:
             return ()
         want = self._perm_mask(tclass, perms) if rows else None
         if want is None:
-            return self._rank(domain, [])
+            return rank_by_name(domain, [])
         granted: dict[int, int] = {}
         for tgt, mask, cond, block in rows:
             if self._in_force(cond, block):
                 granted[tgt] = granted.get(tgt, 0) | mask
         picked = [(tgt, True) for tgt, mask in sorted(granted.items(), key=lambda x: self._names[x[0]])
                   if mask & want == want]
-        return self._rank(domain, self._specific_targets(picked, "file_type", GENERIC_FILE_TYPES))
+        return rank_by_name(domain, self._specific_targets(picked, "file_type", GENERIC_FILE_TYPES))
 
     def label_candidates(self, domain: str, tclass: str,
                          perms: Sequence[str]) -> tuple[tuple[str, frozenset[str]], ...]:

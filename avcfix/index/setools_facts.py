@@ -30,6 +30,7 @@ from typing import Any
 from avcfix.audit.model import Context
 from avcfix.errors import PolicyError
 from avcfix.explain.booldesc import parse_descriptions
+from avcfix.explain.candidates import rank_by_name, rank_ports
 from avcfix.explain.constraint import constraint_differs
 from avcfix.explain.generic import (
     GENERIC_FILE_TYPES,
@@ -37,9 +38,18 @@ from avcfix.explain.generic import (
     UNCONFINED_ATTRIBUTE,
     UNCONFINED_DOMAIN_NAMES,
 )
-from avcfix.explain.labelfiles import FileLabeler, fc_entries, runtime_types
+from avcfix.explain.labelfiles import FileLabeler, fc_entries, fc_literal_dir, runtime_types
 from avcfix.explain.model import Reason
-from avcfix.explain.protocol import AccessKey, Analysis, BoolSetting, PolicyRule, Verdict, unknown_type_analysis
+from avcfix.explain.protocol import (
+    AccessKey,
+    Analysis,
+    BoolSetting,
+    PolicyRule,
+    Verdict,
+    class_analysis,
+    unknown_class_analysis,
+    unknown_type_analysis,
+)
 
 #: Where refpolicy's devel package puts the boolean descriptions.
 DEFAULT_POLICY_XML = Path("/usr/share/selinux/devel/policy.xml")
@@ -54,9 +64,6 @@ MAX_PAIR_BOOLEANS = 16
 #: Attributes of types that are never the right label for a service's data
 #: (programs, entry points, security files).
 _NOT_DATA_ATTRIBUTES = frozenset({"exec_type", "entry_type", "security_file_type"})
-
-#: Most candidate types returned by port_types / file_types.
-MAX_CANDIDATES = 5
 
 #: file-label advisors (h13-files): attributes larger than this are not
 #: expanded by label_candidates (file_type, non_security_file_type...).
@@ -235,21 +242,11 @@ class PolicyFacts:
         permissive = bool(self._type(scon.type).ispermissive)
         known = self._class_perms(key.tclass)
         if known is None:
-            v = Verdict(Reason.UNKNOWN_CLASS, detail=f"class {key.tclass} not defined in this policy")
-            return Analysis(key, tuple((p, v) for p in key.perms), permissive)
+            return unknown_class_analysis(key, permissive)
         ctx_problem = self._context_problem(scon) or self._context_problem(tcon)
         scontext, tcontext = self._fit_mls(scon), self._fit_mls(tcon)
-        verdicts: list[tuple[str, Verdict]] = []
-        for perm in key.perms:
-            if perm not in known:
-                verdicts.append((perm, Verdict(
-                    Reason.UNKNOWN_PERM,
-                    detail=f"permission {perm} not defined for class {key.tclass} in this policy")))
-            elif ctx_problem is not None:
-                verdicts.append((perm, ctx_problem))
-            else:
-                verdicts.append((perm, self._audit2why(a2w, scontext, tcontext, key.tclass, perm)))
-        return Analysis(key, tuple(verdicts), permissive)
+        return class_analysis(key, permissive, known, ctx_problem,
+                              lambda perm: self._audit2why(a2w, scontext, tcontext, key.tclass, perm))
 
     def _class_perms(self, tclass: str) -> frozenset[str] | None:
         import setools
@@ -434,23 +431,12 @@ class PolicyFacts:
                 out[n] = out.get(n, False) or direct
         return [(d, n) for n, d in out.items()]
 
-    @staticmethod
-    def _rank(domain: str, found: list[tuple[bool, str]]) -> tuple[str, ...]:
-        stem = domain[:-2] if domain.endswith("_t") else domain
-
-        def score(item: tuple[bool, str]) -> tuple[int, int, str]:
-            direct, name = item
-            shared = len(os.path.commonprefix([stem, name]))
-            return (-shared, 0 if direct else 1, name)
-
-        return tuple(n for _, n in sorted(found, key=score)[:MAX_CANDIDATES])
-
     def port_types(self, domain: str, tclass: str, perm: str) -> tuple[str, ...]:
         """Specific port types ``domain`` may already ``perm`` (name_bind/name_connect) on ``tclass``."""
         if self._type(domain) is None:
             return ()
         rules = [r for r in self._rules_for(domain, tclass) if perm in r.perms and self._active(r)]
-        return self._rank_ports(self._specific_targets(rules, "port_type", GENERIC_PORT_TYPES))
+        return rank_ports(self._specific_targets(rules, "port_type", GENERIC_PORT_TYPES), self.port_ranges)
 
     def _active(self, rule: _RuleView) -> bool:
         """True when the rule is in force with the policy file's boolean values."""
@@ -469,7 +455,7 @@ class PolicyFacts:
             granted.setdefault((r.target, r.target_is_attr), set()).update(r.perms)
         rules = [_RuleView(t, is_attr, tclass, frozenset(p), None, True)
                  for (t, is_attr), p in sorted(granted.items()) if set(perms) <= p]
-        return self._rank(domain, self._specific_targets(rules, "file_type", GENERIC_FILE_TYPES))
+        return rank_by_name(domain, self._specific_targets(rules, "file_type", GENERIC_FILE_TYPES))
 
     def _bool_state(self, rule: _RuleView) -> dict[str, bool]:
         return {str(b): bool(b.state) for b in rule.conditional.booleans}
@@ -563,18 +549,6 @@ class PolicyFacts:
         return self._labeler.type_of(path)
 
     # --- boolean and port_label advisors (h13-bool) ---------------------------
-
-    def _rank_ports(self, found: list[tuple[bool, str]]) -> tuple[str, ...]:
-        """Port types best first by evidence: named directly by a rule, then
-        holding reserved (<1024) ports, then most portcon entries; name last."""
-
-        def score(item: tuple[bool, str]) -> tuple[int, int, int, str]:
-            direct, name = item
-            ranges = self.port_ranges(name)
-            return (0 if direct else 1, 0 if any(low < 1024 for _, low, _ in ranges) else 1,
-                    -len(ranges), name)
-
-        return tuple(n for _, n in sorted(found, key=score)[:MAX_CANDIDATES])
 
     def type_members(self, name: str) -> tuple[str, ...]:
         """Types of an attribute (sorted); ``(canonical,)`` for a type or alias; ``()`` if unknown."""
@@ -997,29 +971,6 @@ def _captured_stderr(sink: list[str]) -> Iterator[None]:
             os.close(saved)
             tmp.seek(0)
             sink.extend(tmp.read().decode("utf-8", "replace").splitlines())
-
-
-def fc_literal_dir(regex: str) -> str:
-    """The directory a file_contexts regex starts with: ``/var/www(/.*)?`` -> ``/var/www``,
-    ``/var/www/html/[^/]*/cgi-bin`` -> ``/var/www/html``, ``/srv/.*`` -> ``/srv``."""
-    out: list[str] = []
-    i = 0
-    while i < len(regex):
-        c = regex[i]
-        if c == "\\" and i + 1 < len(regex):
-            out.append(regex[i + 1])
-            i += 2
-            continue
-        if c in "()[]{}*+?|^$.":
-            if regex.startswith("(/", i):  # "/var/www(/.*)?": the text so far is a whole name
-                return "".join(out).rstrip("/") or "/"
-            break
-        out.append(c)
-        i += 1
-    else:
-        return "".join(out).rstrip("/") or "/"
-    text = "".join(out)
-    return text[: text.rfind("/")] or "/" if "/" in text else "/"
 
 
 def _finish_quietly(a2w: Any) -> None:

@@ -2,7 +2,7 @@
 
 :class:`IndexTarget` has the interface of
 :class:`avcfix.index.setools_target.TargetPolicy` (setools), and the same
-answers, which ``tests/test_index_target.py`` checks on real modules and
+answers, which ``tests/integration/test_index_target.py`` checks on real modules and
 policies: which names the policy defines, which of a module's required
 names and class permissions it lacks (before an install), and which
 permissions its allow and allowxperm rules grant for (source, target, class)

@@ -28,8 +28,8 @@ from advisor_helpers import explain_one, policy_facts
 from avcfix.audit.api import scan
 from avcfix.audit.group import group_denials
 from avcfix.explain.engine import explain_groups
+from avcfix.explain.labelfiles import fc_literal_dir
 from avcfix.explain.model import AdviceKind
-from avcfix.index.setools_facts import fc_literal_dir
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "advisors"
 

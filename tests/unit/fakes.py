@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from avcfix.audit.model import Context
+from avcfix.explain.labelfiles import fc_literal_dir
 from avcfix.explain.model import Reason
 from avcfix.explain.protocol import (
     AccessKey,
@@ -254,8 +255,6 @@ class FakeFacts:
         return tuple((regex, flag) for regex, flag, t in self.file_contexts if t == type_name)
 
     def fc_dirs(self) -> tuple[tuple[str, str, str], ...]:
-        from avcfix.explain.facts import fc_literal_dir
-
         return tuple((fc_literal_dir(regex), regex, t) for regex, _flag, t in self.file_contexts)
 
     def _file_types(self) -> list[str]:

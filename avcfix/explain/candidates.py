@@ -1,0 +1,42 @@
+"""How both Facts backends order the specific types they suggest.
+
+The setools backend (:mod:`avcfix.index.setools_facts`) and the policy index
+(:mod:`avcfix.index.queries`) find candidate types their own way, as
+``(direct, name)`` pairs: ``direct`` when a rule names the type itself rather
+than an attribute holding it. Both rank them here, so the two give the same
+order (``tests/integration/test_index_queries.py`` holds them equal).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+#: At most this many candidate types are suggested.
+MAX_CANDIDATES = 5
+
+
+def rank_by_name(domain: str, found: Sequence[tuple[bool, str]]) -> tuple[str, ...]:
+    """File types best first: the longest name prefix shared with ``domain``
+    (without ``_t``), then named directly by a rule, then by name."""
+    stem = domain[:-2] if domain.endswith("_t") else domain
+
+    def score(item: tuple[bool, str]) -> tuple[int, int, str]:
+        direct, name = item
+        shared = len(os.path.commonprefix([stem, name]))
+        return (-shared, 0 if direct else 1, name)
+
+    return tuple(n for _, n in sorted(found, key=score)[:MAX_CANDIDATES])
+
+
+def rank_ports(found: Sequence[tuple[bool, str]],
+               port_ranges: Callable[[str], Sequence[tuple[str, int, int]]]) -> tuple[str, ...]:
+    """Port types best first by evidence: named directly by a rule, then holding
+    reserved (<1024) ports, then most portcon entries (``port_ranges``); name last."""
+
+    def score(item: tuple[bool, str]) -> tuple[int, int, int, str]:
+        direct, name = item
+        ranges = port_ranges(name)
+        return (0 if direct else 1, 0 if any(low < 1024 for _, low, _ in ranges) else 1, -len(ranges), name)
+
+    return tuple(n for _, n in sorted(found, key=score)[:MAX_CANDIDATES])
