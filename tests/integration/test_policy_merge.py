@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from policy_helpers import TE_DATA, compile_refpolicy, compile_te, te_statement_lines
+from policy_data import TE_DATA, te_statement_lines
+from policy_helpers import compile_refpolicy, compile_te
 from policy_strategies import modules
 
 from avcfix.cli import main

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from policy_helpers import TE_DATA, compile_te
+from policy_data import TE_DATA
+from policy_helpers import compile_te
 from policy_strategies import modules
 
 from avcfix.errors import PolicyError
