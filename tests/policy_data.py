@@ -1,15 +1,17 @@
 """The pure helpers of the policy-layer tests, for both tiers: the data paths,
-golden files, denial groups and findings built by hand, the statement lines of a
-.te or CIL text (no tool; the ones that compile or convert are in
-tests/integration/policy_helpers.py)."""
+golden files, the .te data parsed, denial groups and findings built by hand, the
+statement lines of a .te or CIL text (no tool; the ones that compile or convert
+are in tests/integration/policy_helpers.py)."""
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from pathlib import Path
 
 from avcfix.audit.model import Context, Denial, DenialGroup
 from avcfix.explain.model import Finding, Reason
+from avcfix.policy.te_parse import parse_te
 
 PROJECT = Path(__file__).resolve().parents[1]
 GOLDEN = PROJECT / "tests" / "golden"
@@ -69,3 +71,15 @@ def group(source: str, target: str, tclass: str, perms, *, permissive: bool = Fa
 def finding(g: DenialGroup, perms=None, reason=Reason.TE_RULE, advice=()) -> Finding:
     return Finding(g, tuple(perms if perms is not None else g.perms), reason, tuple(advice))
 
+
+def load(name: str):
+    path = TE_DATA / name
+    return parse_te(path.read_text(), str(path))
+
+
+def perms_by_key(modules) -> dict[tuple, set[str]]:
+    out: dict[tuple, set[str]] = defaultdict(set)
+    for m in modules:
+        for r in m.av_rules:
+            out[(r.kind, r.sources.single, r.targets.single, r.classes.single)].update(r.perms.names)
+    return dict(out)
