@@ -237,7 +237,7 @@ def test_fedora_read_open_of_web_content(tmp_path, fedora_root: PolicyRoot) -> N
 
 
 def test_generate_marks_completions_and_rejects_hostile_names() -> None:
-    from policy_helpers import finding, group
+    from policy_data import finding, group
 
     g = group("eucalyptus_eucanetd_t", "eucalyptus_var_run_t", "dir", ("search",))
     good = Completion("eucalyptus_eucanetd_t", "eucalyptus_var_run_t", "file", "create",

@@ -7,7 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
-from policy_helpers import compile_te, finding, group, groups_from_log, no_policy_findings, te_statement_lines
+from policy_data import finding, group, groups_from_log, no_policy_findings, te_statement_lines
+from policy_helpers import compile_te
 
 from avcfix.explain.model import Advice, AdviceKind, Finding, Reason
 from avcfix.names.identifiers import InvalidIdentifier

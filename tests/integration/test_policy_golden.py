@@ -15,18 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from policy_helpers import (
+from policy_data import (
     GOLDEN,
     PROJECT,
     check_golden,
     cil_rule_lines,
-    compile_te,
     finding,
     group,
     groups_from_log,
     no_policy_findings,
-    pp_to_cil,
 )
+from policy_helpers import compile_te, pp_to_cil
 
 from avcfix import proc
 from avcfix.policy.generate import generate_module

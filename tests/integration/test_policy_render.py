@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from policy_helpers import TE_DATA, cil_rule_lines, compile_te, pp_to_cil
+from policy_data import TE_DATA, cil_rule_lines
+from policy_helpers import compile_te, pp_to_cil
 
 from avcfix.policy.model import AvRule, Module, NameSet, Opaque, RuleKind, clean_comment
 from avcfix.policy.render import NotRepresentable, render_cil, render_te

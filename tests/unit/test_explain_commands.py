@@ -1,40 +1,19 @@
-"""Fix commands are shell-safe; risk flags are data with one reason each."""
+"""Fix commands are shell-safe; risk flags are data with one reason each (what a real
+shell makes of the commands: tests/integration/test_explain_commands_tools.py)."""
 
 from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 
 import pytest
+from hostile_paths import HOSTILE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from avcfix.explain import commands
 from avcfix.explain.constraint import constraint_differs
 from avcfix.explain.risks import RISKS, risks_for
-
-HOSTILE = [
-    "/var/lib/app/x'; rm -rf / #",
-    "/var/lib/app/$(reboot)",
-    "/var/lib/app/`id`",
-    "/var/lib/app/a b\tc",
-    "/var/lib/app/\"quoted\" && echo",
-    "/var/lib/app/semi;colon|pipe>redir",
-]
-
-
-@pytest.mark.parametrize("path", HOSTILE)
-def test_paths_are_one_shell_word(path):
-    cmd = commands.restorecon(path)
-    if "\t" in path:
-        assert cmd is None  # control characters never reach a command
-        return
-    assert shlex.split(cmd) == ["restorecon", "-v", path]
-    # and a real shell sees the same single argument
-    out = subprocess.run(["sh", "-c", cmd.replace("restorecon -v", "printf %s", 1)],
-                         capture_output=True, text=True, check=True).stdout
-    assert out == path
 
 
 @pytest.mark.parametrize("path", [p for p in HOSTILE if "\t" not in p])

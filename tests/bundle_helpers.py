@@ -1,4 +1,4 @@
-"""Shared helpers for the bundle tests: run the CLI, read archives, build hostile logs."""
+"""Shared helpers for the bundle tests of both tiers: run the CLI, read archives, build hostile logs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from avcfix.cli import main
 
-EUCANETD_LOG = Path(__file__).resolve().parents[2] / "fixtures" / "eucanetd" / "audit.log"
+EUCANETD_LOG = Path(__file__).resolve().parents[1] / "fixtures" / "eucanetd" / "audit.log"
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -158,3 +158,10 @@ def secrets_log(s: CommandSecrets) -> str:
         "mode=0100644 ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:tmp_t:s0 nametype=NORMAL",
         f"type=PROCTITLE msg=audit({e2}): proctitle={hexs(chr(0).join(title2))}",
     ]) + "\n"
+
+
+#: The command-line secrets of the redaction tests (one of each kind).
+FIXED_SECRETS = CommandSecrets(password="Hunter2!pw", mysql="MyP4ss.word", env="envS3cret99",
+                               url="urlPassw0rd", bearer="eyJhbGciOi.JIUzI1NiJ9.sig_x",
+                               aws="AKIAIOSFODNN7EXAMPLE", github="ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5",
+                               slack="xoxb-123456789012-abcdefGHIJKL", pem="MIIEowIBAAKCAQEAr8s+9kQ/base64body==")

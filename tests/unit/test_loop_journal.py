@@ -1,4 +1,6 @@
-"""The loop's journal, lock and undo steps, piece by piece (the crash tests are in test_loop_crash.py)."""
+"""The loop's journal, lock and undo steps, piece by piece (the crash tests are in
+tests/integration/test_loop_crash.py, the ones on a policy store in
+tests/integration/test_loop_journal_tools.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 from test_system_backends import _finding
 
 from avcfix import proc
-from avcfix.errors import ExitCode, ToolError, UsageError
+from avcfix.errors import ExitCode, ToolError
 from avcfix.explain.fixes import Fix, fix_for
 from avcfix.explain.model import AdviceKind
 from avcfix.loop.guard import StateGuard
@@ -270,32 +272,3 @@ def test_a_state_dir_that_cannot_be_made_changes_nothing(tmp_path: Path) -> None
         with LoopSession(blocker / "var/lib/avcfix/loop", {"service": "svc"}):
             pass
     assert e.value.exit_code == ExitCode.PREFLIGHT
-
-
-def test_a_damaged_lab_state_is_a_usage_error_naming_it(euca_root: PolicyRoot, tmp_path: Path) -> None:
-    from avcfix.lab.backends import Lab
-    from avcfix.lab.scenario import LABS_DIR, load_scenario
-
-    (tmp_path / "lab-state.json").write_text('{"scenario": "eucanetd", "state": {"ports": 3}}')
-    with pytest.raises(UsageError, match="lab-state.json is damaged"):
-        Lab(load_scenario(LABS_DIR / "eucanetd.toml"), tmp_path, euca_root)
-
-
-@pytest.mark.slow
-def test_a_permissive_mark_left_in_a_private_store_is_found_and_removed(store_root: PolicyRoot) -> None:
-    """The real backend: semanage's permissive_ntpd_t module in a --root store, left by a "killed" run."""
-    import setools
-
-    state = state_dir_for(store_root.root)
-    admin = SemanageAdmin(store_root)
-    journal = Journal(state / "ntpd.journal.json", {"kind": "system", "service": "ntpd",
-                                                     "root": str(store_root.root), "policy_name": store_root.name})
-    StateGuard(admin, journal).mark_permissive("ntpd_t")  # and no restore: the run died here
-    assert setools.SELinuxPolicy(str(store_root.policy_file)).lookup_type("ntpd_t").ispermissive
-
-    with LoopSession(state, {"kind": "recover"}) as session:  # what `avcfix loop --recover --root ROOT` does
-        pass
-    assert [line.split(" (left by")[0] for line in session.recovered] == ["removed the permissive mark of ntpd_t"]
-    assert "ntpd_t" not in SemanageAdmin(store_root).permissive_domains()
-    assert not setools.SELinuxPolicy(str(store_root.policy_file)).lookup_type("ntpd_t").ispermissive
-    assert not (state / "ntpd.journal.json").exists()

@@ -1,21 +1,15 @@
-"""The real audit trail's checkpoint reader over a growing, truncated and rotated log."""
+"""The audit log's checkpoint reader over a growing, truncated and rotated log (the
+real SystemTrail: tests/integration/test_system_auditlog_tools.py)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from auditlog_lines import avc
+
 from avcfix.system import auditlog
-from avcfix.system import trail as trail_mod
-from avcfix.system.trail import SystemTrail, read_until_quiet
-
-AVC = ('type=AVC msg=audit(1700000001.{ms:03d}:{serial}): avc:  denied  {{ read }} for  pid=2 comm="d" '
-       'name="f" scontext=system_u:system_r:eucalyptus_eucanetd_t:s0 '
-       'tcontext=system_u:object_r:{t}:s0 tclass=file permissive=0\n')
-
-
-def avc(serial: int, t: str = "etc_t") -> str:
-    return AVC.format(ms=serial % 1000, serial=serial, t=t)
+from avcfix.system.trail import read_until_quiet
 
 
 def _targets(data: bytes) -> list[str]:
@@ -106,18 +100,6 @@ def test_missing_log_then_created(tmp_path: Path) -> None:
     assert _targets(auditlog.read_new(mark).data) == ["x_t"]
 
 
-def test_system_trail_reads_the_file_from_its_checkpoint(tmp_path: Path) -> None:
-    log = tmp_path / "audit.log"
-    log.write_text(avc(1, "old_t"))
-    trail = SystemTrail(log, quiet=0.05)
-    mark = trail.checkpoint()
-    with open(log, "a") as fh:
-        fh.write(avc(2, "new_t") + "garbage line that is not a record\n")
-    read = trail.read_since(mark)
-    assert [d.ttype for d in read.denials] == ["new_t"]
-    assert read.skipped == 1 and any("could not be read" in w for w in read.warnings)
-
-
 class _FakeTime:
     """A clock that advances only when slept on; SLEEP(N) runs the hooks due by then."""
 
@@ -184,27 +166,3 @@ def test_rotation_while_waiting_is_followed(tmp_path: Path) -> None:
     data, notes = read_until_quiet(mark, quiet=1.0, poll=0.1, clock=fake.clock, sleep=fake.sleep)
     assert _targets(data) == ["before_rotation_t", "after_rotation_t"]
     assert any("rotated" in n for n in notes)
-
-
-def test_the_trail_never_opens_the_audit_netlink_socket(tmp_path: Path, monkeypatch) -> None:
-    """The kernel's audit multicast feed needs CAP_AUDIT_READ, which unconfined_t lacks: every
-    attempt was refused and logged a denial of avcfix's own. The trail reads the file only."""
-    import socket
-
-    opened: list[tuple] = []
-    real_socket = socket.socket
-
-    def spy(*args, **kw):
-        opened.append(args)
-        return real_socket(*args, **kw)
-
-    monkeypatch.setattr(socket, "socket", spy)
-    log = tmp_path / "audit.log"
-    log.write_text("")
-    trail = SystemTrail(log, quiet=0.05)
-    mark = trail.checkpoint()
-    with open(log, "a") as fh:
-        fh.write(avc(2, "new_t"))
-    assert [d.ttype for d in trail.read_since(mark).denials] == ["new_t"]
-    assert not [a for a in opened if getattr(socket, "AF_NETLINK", None) in a]
-    assert not hasattr(trail_mod, "LiveFeed")

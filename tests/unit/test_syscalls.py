@@ -4,31 +4,19 @@ the bare number when python3-audit is missing.
 The expected numbers were checked with ``ausyscall ARCH NAME`` (auditd
 3.0.9, the tables ausearch uses) and agree with the kernel's syscall tables
 (arch/*/entry/syscalls, include/uapi/asm-generic/unistd.h);
-``test_names_match_ausyscall`` asks the installed ausyscall again.
+``test_names_match_ausyscall`` (tests/integration/test_syscalls_tools.py)
+asks the installed ausyscall again.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 
 import pytest
+from syscall_arches import ARCHES, needs_libaudit
 
 from avcfix.audit import fastpath, syscalls
 from avcfix.audit.syscalls import arch_name, known_arches, syscall_name, syscall_number
-
-needs_libaudit = pytest.mark.skipif(not syscalls.available(), reason="python3-audit not installed")
-
-#: (raw AUDIT_ARCH_* value, interpreted name, {syscall: number}), per ``ausyscall ARCH NAME``.
-ARCHES = [
-    ("c000003e", "x86_64", {"openat": 257, "bind": 49, "connect": 42, "execve": 59}),
-    ("40000003", "i386", {"openat": 295, "bind": 361, "connect": 362, "execve": 11}),
-    ("c00000b7", "aarch64", {"openat": 56, "bind": 200, "connect": 203, "execve": 221}),
-    ("c0000015", "ppc64le", {"openat": 286, "bind": 327, "connect": 328, "execve": 11}),
-    ("80000016", "s390x", {"openat": 288, "bind": 361, "connect": 362, "execve": 11}),
-    ("40000028", "arm", {"openat": 322, "bind": 282, "connect": 283, "execve": 11}),
-]
 
 
 @needs_libaudit
@@ -130,29 +118,3 @@ def test_with_libaudit_denials_name_the_syscall():
     for fast in (True, False):
         (d,) = events_to_denials(raw, "x.log", ScanStats(), fast=fast, memo=fastpath.Memo())
         assert (d.syscall, d.syscall_nr, d.arch) == ("openat", 286, "ppc64le"), fast
-
-
-# ------------------------------------------------------------------ against ausyscall
-
-AUSYSCALL = shutil.which("ausyscall")
-
-
-def _dump(arch: str) -> dict[int, str]:
-    out = subprocess.run([AUSYSCALL, arch, "--dump"], capture_output=True, text=True, check=True).stdout
-    table = {}
-    for line in out.splitlines():
-        nr, sep, name = line.partition("\t")
-        if sep and nr.isdigit():
-            table[int(nr)] = name
-    return table
-
-
-@needs_libaudit
-@pytest.mark.skipif(AUSYSCALL is None, reason="ausyscall (auditd) not installed")
-@pytest.mark.parametrize(("raw", "arch"), [(a[0], a[1]) for a in ARCHES])
-def test_names_match_ausyscall(raw, arch):
-    """Every name of the installed ausyscall's table, by raw arch value."""
-    table = _dump(arch)
-    assert len(table) > 250
-    mismatches = {nr: (name, syscall_name(raw, nr)) for nr, name in table.items() if syscall_name(raw, nr) != name}
-    assert not mismatches
