@@ -91,8 +91,10 @@ def _sibling_file_contexts(policy: Path) -> Path | None:
 
 def _loaded_policy() -> tuple[Path, Path | None] | None:
     """The running kernel's policy file and file_contexts, when SELinux is on."""
-    import selinux
-
+    try:
+        import selinux
+    except ImportError:  # no libselinux bindings: no loaded policy can be found (as with SELinux off)
+        return None
     try:
         if selinux.is_selinux_enabled() != 1:
             return None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from avcfix import proc
 from avcfix.errors import InputError, UsageError
+from avcfix.index.bindings import require
 from avcfix.policy.skeleton import SELF_PERM_SETS, Skeleton, devel_dir, write_skeleton
 from avcfix.toolchain import semodule
 from avcfix.toolchain.atomic import write_atomic
@@ -114,7 +115,7 @@ def skeleton_for(name: str, exec_path: str, root: Path | None = None, permissive
 
 def policy_types_and_transitions(policy_file: Path, skel: Skeleton) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     """(skeleton types missing from the policy, process transitions on its exec type), with setools."""
-    import setools
+    setools = require("setools", "checking a new domain against the policy")
 
     p = setools.SELinuxPolicy(str(policy_file))
     have = {str(t) for t in p.types()}
@@ -137,7 +138,7 @@ def _check_not_taken(root: PolicyRoot, skel: Skeleton, record: Callable[[proc.Re
         policy = root.policy_file
     except Exception:
         return
-    import setools
+    setools = require("setools", "checking a new domain against the policy")
 
     if skel.domain not in {str(t) for t in setools.SELinuxPolicy(str(policy)).types()}:
         return

@@ -89,7 +89,11 @@ class FileLabeler:
         if self.file_contexts is None or not self.file_contexts.is_file():
             self._failed = True
             return None
-        import selinux
+        try:
+            import selinux
+        except ImportError:  # no libselinux bindings: no file_contexts lookups (the labels are unknown)
+            self._failed = True
+            return None
 
         opt = selinux.selinux_opt()
         opt.type = selinux.SELABEL_OPT_PATH

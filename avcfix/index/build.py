@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from avcfix.explain import labelfiles
 from avcfix.explain.labelfiles import RUNTIME_CONTEXT_FILES
+from avcfix.index.bindings import require
 
 if TYPE_CHECKING:
     from avcfix.index._policydump import PolicyDump, RoleRows
@@ -161,7 +162,7 @@ def build(db: sqlite3.Connection, inputs: Inputs, meta: dict[str, str],
     unreadable policy; the caller (:mod:`avcfix.index.cache`) turns it into a
     PolicyError.
     """
-    import setools
+    setools = require("setools", "reading a binary policy")
 
     dumper = policy_dumper()
     dump = dumper.read(inputs.policy.read_bytes()) if dumper is not None else None  # ValueError: bad policy
@@ -266,7 +267,7 @@ class _Builder:
         self.db.executemany("UPDATE types SET bounds = ? WHERE id = ?", bounds)
 
     def _classes(self) -> None:
-        import setools
+        setools = require("setools", "reading a binary policy")
 
         rows = []
         for i, cls in enumerate(sorted(self.p.classes(), key=str), start=1):

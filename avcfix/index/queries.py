@@ -25,6 +25,7 @@ from avcfix.explain.generic import (
 from avcfix.explain.labelfiles import FileLabeler, fc_literal_dir
 from avcfix.explain.protocol import BoolSetting, PolicyRule
 from avcfix.index import evaluate
+from avcfix.index.bindings import require
 from avcfix.index.build import ALLOW, parse_ranges
 from avcfix.index.setools_facts import (
     _CLASS_MODE,
@@ -218,8 +219,7 @@ class AdvisorQueries:
         type_transition, nodecon or initial-SID rows; only completion asks)."""
         pol = self._q.get("setools")
         if pol is None:
-            import setools
-
+            setools = require("setools", "completing permissions from a binary policy")
             pol = self._q["setools"] = setools.SELinuxPolicy(str(self.path))
         return pol
 

@@ -50,6 +50,7 @@ from avcfix.explain.protocol import (
     unknown_class_analysis,
     unknown_type_analysis,
 )
+from avcfix.index.bindings import require
 
 #: Where refpolicy's devel package puts the boolean descriptions.
 DEFAULT_POLICY_XML = Path("/usr/share/selinux/devel/policy.xml")
@@ -127,7 +128,7 @@ class PolicyFacts:
 
     def __init__(self, path: Path, file_contexts: Path | None = None,
                  policy_xml: Path | None = DEFAULT_POLICY_XML) -> None:
-        import setools
+        setools = require("setools", "reading a binary policy")
 
         self.path = Path(path)
         self.file_contexts = Path(file_contexts) if file_contexts is not None else None
@@ -216,7 +217,7 @@ class PolicyFacts:
         todo = sorted({k for k in keys if k not in self._analyses},
                       key=lambda k: (k.scontext, k.tcontext, k.tclass, k.perms))
         if todo:
-            import selinux.audit2why as a2w
+            a2w = require("selinux.audit2why", "the setools facts (AVCFIX_FACTS=setools)")
 
             with _captured_stderr(self.diagnostics):
                 try:
@@ -249,7 +250,7 @@ class PolicyFacts:
                               lambda perm: self._audit2why(a2w, scontext, tcontext, key.tclass, perm))
 
     def _class_perms(self, tclass: str) -> frozenset[str] | None:
-        import setools
+        setools = require("setools", "reading a binary policy")
 
         try:
             cls = self._policy.lookup_class(tclass)
@@ -269,7 +270,7 @@ class PolicyFacts:
         return self._ctx_problems[ctx]
 
     def _check_context(self, ctx: Context) -> Verdict | None:
-        import setools
+        setools = require("setools", "reading a binary policy")
 
         try:
             user = self._policy.lookup_user(ctx.user)
@@ -537,7 +538,7 @@ class PolicyFacts:
 
     def boolean_state(self, name: str) -> bool | None:
         """The boolean's value in the policy file, or ``None`` when it does not exist."""
-        import setools
+        setools = require("setools", "reading a binary policy")
 
         try:
             return bool(self._policy.lookup_boolean(name).state)
@@ -558,7 +559,7 @@ class PolicyFacts:
             if t is not None:
                 found = (str(t),)
             else:
-                import setools
+                setools = require("setools", "reading a binary policy")
 
                 try:
                     attr = self._policy.lookup_typeattr(name)

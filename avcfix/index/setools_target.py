@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from avcfix.errors import PolicyError
+from avcfix.index.bindings import require
 
 if TYPE_CHECKING:
     from avcfix.index.target import IndexTarget
@@ -66,12 +67,7 @@ class TargetPolicy:
     __slots__ = ("path", "_pol")
 
     def __init__(self, path: Path) -> None:
-        try:
-            import setools  # only here: the toolchain's one view of a binary policy
-        except ImportError as exc:  # pragma: no cover - depends on the machine
-            raise PolicyError(
-                "python3-setools is not importable (make setup installs it)"
-            ) from exc
+        setools = require("setools", "checking a module against its target policy")  # the toolchain's one view
         self.path = Path(path)
         if not self.path.is_file():
             raise PolicyError(f"{self.path}: no such policy file")

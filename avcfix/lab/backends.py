@@ -30,6 +30,7 @@ from avcfix.errors import PolicyError, ToolError
 from avcfix.explain.fixes import Fix
 from avcfix.explain.model import AdviceKind
 from avcfix.facts import CurrentFacts
+from avcfix.index.bindings import require
 from avcfix.lab.kernel import LabState, SimKernel
 from avcfix.lab.scenario import Scenario
 from avcfix.looptypes.interfaces import ServiceRun, TrailRead
@@ -90,7 +91,7 @@ class PolicyTransitions:
     def __call__(self, parent: str, exec_type: str) -> str | None:
         import os
 
-        import setools
+        setools = require("setools", "the lab's domain transitions")
 
         path = self.root.policy_file
         st = os.stat(path)
