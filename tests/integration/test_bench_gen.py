@@ -185,3 +185,15 @@ def test_denials_are_really_denied_by_the_reference_policy(ref_policy: Path, tmp
             target = acc.tcontext.split(":")[2]
             target = "self" if target == source else target
             assert f"allow {source} {target}:{acc.tclass} " in cp.stdout, (sc.key, acc)
+
+
+def test_the_generators_syscall_numbers_are_libaudits():
+    """bench/gen.py writes x86_64 numbers from its own table (so it runs without
+    python3-audit); each is the number libaudit gives the name."""
+    from avcfix.audit import syscalls
+
+    if not syscalls.available():
+        pytest.skip("python3-audit (libaudit's bindings) is not importable")
+    assert gen.X86_64_SYSCALLS, "the table is empty"
+    for name, nr in gen.X86_64_SYSCALLS.items():
+        assert syscalls.syscall_number("x86_64", name) == nr, name

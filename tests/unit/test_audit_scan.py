@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from audit_lines import avc, cwd, path, syscall, write
+from libaudit_names import named
 
 from avcfix.audit.api import Filters, ScanStats, scan
 from avcfix.audit.correlate import correlate
@@ -39,7 +40,7 @@ def test_eucanetd_example():
     groups = {(g.source, g.target, g.tclass): g for g in group_denials(denials)}
     bind = groups[("eucalyptus_eucanetd_t", "unreserved_port_t", "udp_socket")]
     assert bind.perms == ("name_bind",)
-    assert bind.example.syscall == "bind" and bind.example.port == 63822
+    assert bind.example.syscall == named("bind") and bind.example.port == 63822
     run_dir = groups[("eucalyptus_eucanetd_t", "eucalyptus_var_run_t", "dir")]
     assert {"write", "add_name"} <= set(run_dir.perms)
     pid_file = groups[("eucalyptus_eucanetd_t", "eucalyptus_var_run_t", "file")]
@@ -77,7 +78,7 @@ def test_context_attached_and_counts(tmp_path):
     ]
     (d,), stats = run([write(tmp_path, lines)])
     assert (stats.lines, stats.events, stats.denials, stats.skipped_lines) == (7, 2, 1, 0)
-    assert (d.pid, d.comm, d.exe, d.syscall, d.syscall_nr, d.arch) == (2, "c2", "/bin/e2", "openat", 257, "x86_64")
+    assert (d.pid, d.comm, d.exe, d.syscall, d.syscall_nr, d.arch) == (2, "c2", "/bin/e2", named("openat"), 257, "x86_64")
     assert (d.success, d.exit) == (False, -13)
     assert d.paths == ("/srv/data/f.txt",) and d.cwd == "/srv"
     assert d.proctitle == "cat f"
@@ -100,7 +101,7 @@ def test_same_serial_on_two_nodes_are_two_events(tmp_path):
     denials, stats = run([write(tmp_path, lines)])
     assert stats.events == 2
     by_node = {d.node: d for d in denials}
-    assert by_node["a"].syscall == "open" and by_node["b"].syscall == "read"
+    assert by_node["a"].syscall == named("open") and by_node["b"].syscall == named("read")
 
 
 def test_block_boundaries_do_not_change_the_result():
@@ -287,7 +288,7 @@ def test_wrapped_record_lines_are_joined(tmp_path):
     ]
     (d,), stats = run([write(tmp_path, lines)])
     assert (d.stype, d.ttype, d.tclass, d.perms) == ("oddjob_mkhomedir_t", "gnome_home_t", "lnk_file", ("rename",))
-    assert d.syscall == "rename" and d.exe == "/usr/bin/canberra-gtk-play"
+    assert d.syscall == named("rename") and d.exe == "/usr/bin/canberra-gtk-play"
     assert stats.skipped_lines == 0
 
 

@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 
 import pytest
+from libaudit_names import named
 
 from avcfix.audit.api import scan
 from avcfix.audit.model import Denial
@@ -73,7 +74,7 @@ def test_scan_gives_the_expected_denials(manifest: Path) -> None:
     assert _entries(spec)[0]["object"] == spec["object"] and own in denials
     domain = "avcfix_probe_perm_t" if spec["permissive"] else "avcfix_probe_t"
     assert all(d.scontext.type == domain and d.permissive == spec["permissive"] for d in denials)
-    assert {d.syscall for d in denials} == {spec["syscall"]}
+    assert {d.syscall for d in denials} == {named(spec["syscall"])}
 
 
 _MODE_KIND = {0o040000: "dir", 0o100000: "file", 0o120000: "lnk_file", 0o140000: "sock_file"}
