@@ -124,7 +124,9 @@ def _grammar() -> pp.ParserElement:
     comment = pp.python_style_comment
     m4_quoted = pp.QuotedString("`", end_quote_char="'", multiline=True)
 
-    ident_list = pp.Group(pp.delimited_list(ident))
+    # ident[, ident]...: what pp.delimited_list builds (deprecated in pyparsing 3.1 for
+    # DelimitedList, which 3.0 lacks), spelt out so every pyparsing 3 reads it alike
+    ident_list = pp.Group(ident + pp.ZeroOrMore(pp.Suppress(",") + ident))
     brace_idents = pp.Group(_lit("{") - pp.OneOrMore(ident) - _lit("}").set_name("'}'"))
 
     # -- name sets

@@ -232,7 +232,7 @@ def test_syscall_record_raw():
     assert (rec.success, rec.exit, rec.pid, rec.ppid, rec.items) == (False, -13, 42, 1, 1)
     assert rec.subj.type == "a_t"
     x86 = one("type=SYSCALL msg=audit(1.0:1): arch=c000003e syscall=49 success=yes exit=0 pid=1")
-    assert x86.syscall == "bind"
+    assert x86.syscall == named("bind")
 
 
 def test_sockaddr():
