@@ -29,12 +29,13 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-aud
 DEB_BUILD_PKGS := debhelper dh-python pybuild-plugin-pyproject python3-all-dev python3-setuptools \
             libsepol-dev dpkg-dev lintian
 
-.PHONY: help setup sysdeps venv demo man test test-fast test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean completions deb deb-sysdeps srpm lint typecheck
+.PHONY: help setup sysdeps venv demo man test test-fast test-unit-plain test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean completions deb deb-sysdeps srpm lint typecheck
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
 	@echo "make lint   - ruff (avcfix, tests, bench) and mypy --strict (avcfix, the unit tier's fake Facts); CI runs it first"
 	@echo "make typecheck - mypy --strict alone (part of make lint)"
+	@echo "make test-unit-plain - the unit tier in a virtualenv without any SELinux binding (CI runs it)"
 	@echo "make test   - set up (once), then the unit and integration tests (tests/unit, tests/integration)"
 	@echo "make test-fast - the unit tests only (tests/unit: no SELinux tool or policy; under a minute)"
 	@echo "make man    - render the man pages (man/*.scd, scdoc) into build/man"
@@ -158,6 +159,19 @@ test: setup man
 # The unit tier alone: under a minute on 2 cores (docs/testing.md has the times).
 test-fast: setup
 	$(PY) -m pytest -q tests/unit
+
+# The unit tier where nothing of SELinux is installed: a virtualenv WITHOUT the
+# system's site packages (no setools, selinux or audit bindings), avcfix and its
+# test extras from PyPI, pure Python (AVCFIX_PURE: the C accelerator is not
+# loaded). The unit tier must pass there (docs/testing.md); CI runs it (.ci/run).
+PLAIN_VENV := build/plain-venv
+test-unit-plain: sysdeps
+	@rm -rf $(PLAIN_VENV); /usr/bin/python3 -m venv $(PLAIN_VENV)
+	$(PLAIN_VENV)/bin/python -m pip install -q --disable-pip-version-check '.[test]'
+	@! $(PLAIN_VENV)/bin/python -c 'import setools' 2>/dev/null || { echo "setools is importable in $(PLAIN_VENV)"; exit 1; }
+	@! $(PLAIN_VENV)/bin/python -c 'import selinux' 2>/dev/null || { echo "selinux is importable in $(PLAIN_VENV)"; exit 1; }
+	@! $(PLAIN_VENV)/bin/python -c 'import audit' 2>/dev/null || { echo "audit is importable in $(PLAIN_VENV)"; exit 1; }
+	AVCFIX_PURE=1 PYTHONSAFEPATH=1 $(PLAIN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
 # The C accelerator under AddressSanitizer and UBSan (README "Tests"), and the
 # policy index's C reader (_policydump, when libsepol.a is there; its slow
