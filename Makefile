@@ -29,7 +29,7 @@ RPM_PKGS := checkpolicy policycoreutils policycoreutils-python-utils python3-aud
 DEB_BUILD_PKGS := debhelper dh-python pybuild-plugin-pyproject python3-all-dev python3-setuptools \
             libsepol-dev dpkg-dev lintian
 
-.PHONY: help setup sysdeps venv demo man test test-fast test-unit-plain test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean completions deb deb-sysdeps srpm lint typecheck
+.PHONY: help setup sysdeps venv demo man test test-all test-fast test-unit-plain test-asan asan-sysdeps bench bench-groups bench-index e2e e2e-sysdeps capture-kernel clean completions deb deb-sysdeps srpm lint typecheck
 
 help:
 	@echo "make demo   - set up, then run avcfix on the shipped eucanetd example"
@@ -37,6 +37,7 @@ help:
 	@echo "make typecheck - mypy --strict alone (part of make lint)"
 	@echo "make test-unit-plain - the unit tier in a virtualenv without any SELinux binding (CI runs it)"
 	@echo "make test   - set up (once), then the unit and integration tests (tests/unit, tests/integration)"
+	@echo "make test-all - make test, then make e2e (the three tiers, as CI runs them)"
 	@echo "make test-fast - the unit tests only (tests/unit: no SELinux tool or policy; under a minute)"
 	@echo "make man    - render the man pages (man/*.scd, scdoc) into build/man"
 	@echo "make test-asan - the C accelerator's and the fuzz tests under AddressSanitizer + UBSan"
@@ -155,6 +156,12 @@ typecheck: setup
 
 test: setup man
 	$(PY) -m pytest -q tests/unit tests/integration
+
+# All three tiers: unit, integration, then the SELinux-enforcing VM (tests/e2e,
+# ~25-30 min). `make test` leaves the VM out: it is what the README promises on
+# any fresh Debian or Fedora machine, and the VM image is built with Debian's
+# tools; CI (.ci/run) runs the three tiers.
+test-all: test e2e
 
 # The unit tier alone: under a minute on 2 cores (docs/testing.md has the times).
 test-fast: setup
