@@ -267,7 +267,7 @@ class _Builder:
         self.db.executemany("UPDATE types SET bounds = ? WHERE id = ?", bounds)
 
     def _classes(self) -> None:
-        setools = require("setools", "reading a binary policy")
+        import setools  # build() required it
 
         rows = []
         for i, cls in enumerate(sorted(self.p.classes(), key=str), start=1):

@@ -250,7 +250,7 @@ class PolicyFacts:
                               lambda perm: self._audit2why(a2w, scontext, tcontext, key.tclass, perm))
 
     def _class_perms(self, tclass: str) -> frozenset[str] | None:
-        setools = require("setools", "reading a binary policy")
+        import setools  # __init__ required it
 
         try:
             cls = self._policy.lookup_class(tclass)
@@ -270,7 +270,7 @@ class PolicyFacts:
         return self._ctx_problems[ctx]
 
     def _check_context(self, ctx: Context) -> Verdict | None:
-        setools = require("setools", "reading a binary policy")
+        import setools  # __init__ required it
 
         try:
             user = self._policy.lookup_user(ctx.user)
@@ -538,7 +538,7 @@ class PolicyFacts:
 
     def boolean_state(self, name: str) -> bool | None:
         """The boolean's value in the policy file, or ``None`` when it does not exist."""
-        setools = require("setools", "reading a binary policy")
+        import setools  # __init__ required it
 
         try:
             return bool(self._policy.lookup_boolean(name).state)
@@ -559,7 +559,7 @@ class PolicyFacts:
             if t is not None:
                 found = (str(t),)
             else:
-                setools = require("setools", "reading a binary policy")
+                import setools  # __init__ required it
 
                 try:
                     attr = self._policy.lookup_typeattr(name)
