@@ -5,7 +5,9 @@ binding it keeps the bare number (``syscall`` None, ``syscall_nr`` set) and
 cannot turn an interpreted name back into a number. The unit tier runs
 anywhere, so its expectations go through these two functions; the
 integration tier (tests/integration/test_syscalls_tools.py) checks the
-names themselves against libaudit and ausyscall.
+names themselves against libaudit and ausyscall; a test that needs libaudit
+itself takes ``syscall_arches.needs_libaudit``, the skip mark built on
+:data:`HAVE_LIBAUDIT`.
 """
 
 from __future__ import annotations

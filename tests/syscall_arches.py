@@ -4,10 +4,9 @@ tests/integration/test_syscalls_tools.py) and their python3-audit skip mark."""
 from __future__ import annotations
 
 import pytest
+from libaudit_names import HAVE_LIBAUDIT
 
-from avcfix.audit import syscalls
-
-needs_libaudit = pytest.mark.skipif(not syscalls.available(), reason="python3-audit not installed")
+needs_libaudit = pytest.mark.skipif(not HAVE_LIBAUDIT, reason="python3-audit not installed")
 
 #: (raw AUDIT_ARCH_* value, interpreted name, {syscall: number}), per ``ausyscall ARCH NAME``.
 ARCHES = [

@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from syscall_arches import needs_libaudit
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -187,13 +188,12 @@ def test_denials_are_really_denied_by_the_reference_policy(ref_policy: Path, tmp
             assert f"allow {source} {target}:{acc.tclass} " in cp.stdout, (sc.key, acc)
 
 
+@needs_libaudit
 def test_the_generators_syscall_numbers_are_libaudits():
     """bench/gen.py writes x86_64 numbers from its own table (so it runs without
     python3-audit); each is the number libaudit gives the name."""
     from avcfix.audit import syscalls
 
-    if not syscalls.available():
-        pytest.skip("python3-audit (libaudit's bindings) is not importable")
     assert gen.X86_64_SYSCALLS, "the table is empty"
     for name, nr in gen.X86_64_SYSCALLS.items():
         assert syscalls.syscall_number("x86_64", name) == nr, name
