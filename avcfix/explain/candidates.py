@@ -1,4 +1,4 @@
-"""How both Facts backends order the specific types they suggest.
+"""How both Facts backends choose and order the specific types they suggest.
 
 The setools backend (:mod:`avcfix.index.setools_facts`) and the policy index
 (:mod:`avcfix.index.queries`) find candidate types their own way, as
@@ -14,6 +14,18 @@ from collections.abc import Callable, Sequence
 
 #: At most this many candidate types are suggested.
 MAX_CANDIDATES = 5
+
+#: Attributes larger than this are not expanded when looking for a specific
+#: port or file type (``port_type`` and ``file_type`` name everything).
+MAX_ATTRIBUTE_EXPANSION = 24
+
+#: The file-label advisors: attributes larger than this are not expanded by
+#: label_candidates (file_type, non_security_file_type...).
+MAX_LABEL_EXPANSION = 512
+
+#: Attributes of types that are never the right label for a service's data
+#: (programs, entry points, security files).
+NOT_DATA_ATTRIBUTES = frozenset({"exec_type", "entry_type", "security_file_type"})
 
 
 def rank_by_name(domain: str, found: Sequence[tuple[bool, str]]) -> tuple[str, ...]:

@@ -14,6 +14,10 @@ from typing import Any
 
 from avcfix.audit.model import Context
 
+#: The ``st_mode`` file type selabel is asked about for each file class.
+CLASS_MODE = {"dir": 0o040000, "file": 0o100000, "lnk_file": 0o120000, "sock_file": 0o140000,
+              "fifo_file": 0o010000, "chr_file": 0o020000, "blk_file": 0o060000}
+
 #: Files next to ``contexts/files`` naming types assigned at run time
 #: (restorecon leaves them alone or breaks them).
 RUNTIME_CONTEXT_FILES = ("customizable_types", "virtual_image_context", "virtual_domain_context", "lxc_contexts")

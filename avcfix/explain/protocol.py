@@ -290,3 +290,8 @@ def class_analysis(key: AccessKey, permissive: bool, known_perms: Collection[str
         else:
             verdicts.append((perm, verdict(perm)))
     return Analysis(key, tuple(verdicts), permissive)
+
+
+def rule_order(r: PolicyRule) -> tuple[str, str, str, str, bool, tuple[str, ...]]:
+    """The order both backends give rules in (``Facts.allow_rules``, ``Facts.boolean_rules``)."""
+    return (r.source, r.target, r.tclass, r.condition, r.block, r.perms)

@@ -15,25 +15,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from avcfix.explain.candidates import rank_by_name, rank_ports
+from avcfix.explain.candidates import (
+    MAX_ATTRIBUTE_EXPANSION,
+    MAX_LABEL_EXPANSION,
+    NOT_DATA_ATTRIBUTES,
+    rank_by_name,
+    rank_ports,
+)
 from avcfix.explain.generic import (
     GENERIC_FILE_TYPES,
     GENERIC_PORT_TYPES,
     UNCONFINED_ATTRIBUTE,
     UNCONFINED_DOMAIN_NAMES,
 )
-from avcfix.explain.labelfiles import FileLabeler, fc_literal_dir
-from avcfix.explain.protocol import BoolSetting, PolicyRule
+from avcfix.explain.labelfiles import CLASS_MODE, FileLabeler, fc_literal_dir
+from avcfix.explain.protocol import BoolSetting, PolicyRule, rule_order
 from avcfix.index import evaluate
 from avcfix.index.bindings import require
 from avcfix.index.build import ALLOW, parse_ranges
-from avcfix.index.setools_facts import (
-    _CLASS_MODE,
-    _NOT_DATA_ATTRIBUTES,
-    MAX_ATTRIBUTE_EXPANSION,
-    MAX_LABEL_EXPANSION,
-    _rule_order,
-)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -295,7 +294,7 @@ class AdvisorQueries:
 
     def expected_file_type(self, path: str, file_class: str | None = None) -> str | None:
         """The type file_contexts gives ``path`` as an object of ``file_class`` (``dir``, ``file``...)."""
-        return self._selabel(path, _CLASS_MODE.get(file_class or "", 0))
+        return self._selabel(path, CLASS_MODE.get(file_class or "", 0))
 
     # ------------------------------------------------------------ access now
 
@@ -368,7 +367,7 @@ class AdvisorQueries:
                 members, direct = (tgt,), True
             for m in members:
                 n = self._names[m]
-                if n in generic or not self._has(m, kind_attr) or self._has_any(m, _NOT_DATA_ATTRIBUTES):
+                if n in generic or not self._has(m, kind_attr) or self._has_any(m, NOT_DATA_ATTRIBUTES):
                     continue
                 out[n] = out.get(n, False) or direct
         return [(d, n) for n, d in out.items()]
@@ -481,7 +480,7 @@ class AdvisorQueries:
         found: dict[str, tuple[tuple[str, bool], ...]] = {}
         for (n, need), p in sorted(have.items(), key=lambda x: x[0]):
             tid = self._ids[n]
-            if not self._has(tid, "file_type") or self._has_any(tid, _NOT_DATA_ATTRIBUTES):
+            if not self._has(tid, "file_type") or self._has_any(tid, NOT_DATA_ATTRIBUTES):
                 continue
             if (p | now.get(n, 0)) & want == want:
                 if n not in found or (found[n] and not need):
@@ -544,7 +543,7 @@ class AdvisorQueries:
                      f"AND perms & ? AND src IN ({','.join('?' * len(srcs))})")
                 for src, tgt, mask, cond, block in self.db.execute(q, (cls[0], bit, *srcs)):
                     out.add(self._policy_rule(src, tgt, cls[0], mask, cond, block))
-            found = self._q[key] = tuple(sorted(out, key=_rule_order))
+            found = self._q[key] = tuple(sorted(out, key=rule_order))
         return found
 
     def _conds_with(self, name: str) -> list[int]:
@@ -586,7 +585,7 @@ class AdvisorQueries:
                             q, (*sorted({c for c, _b in turned}), *srcs)):
                         if (cond, block) in want:
                             out.add(self._policy_rule(src, tgt, cid, mask, cond, block))
-            found = self._q[key] = tuple(sorted(out, key=_rule_order))
+            found = self._q[key] = tuple(sorted(out, key=rule_order))
         return found
 
     def granted_domains(self, type_name: str, tclass: str, perm: str) -> tuple[str, ...]:

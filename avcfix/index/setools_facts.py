@@ -30,7 +30,13 @@ from typing import Any
 from avcfix.audit.model import Context
 from avcfix.errors import PolicyError
 from avcfix.explain.booldesc import parse_descriptions
-from avcfix.explain.candidates import rank_by_name, rank_ports
+from avcfix.explain.candidates import (
+    MAX_ATTRIBUTE_EXPANSION,
+    MAX_LABEL_EXPANSION,
+    NOT_DATA_ATTRIBUTES,
+    rank_by_name,
+    rank_ports,
+)
 from avcfix.explain.constraint import constraint_differs
 from avcfix.explain.generic import (
     GENERIC_FILE_TYPES,
@@ -38,7 +44,7 @@ from avcfix.explain.generic import (
     UNCONFINED_ATTRIBUTE,
     UNCONFINED_DOMAIN_NAMES,
 )
-from avcfix.explain.labelfiles import FileLabeler, fc_entries, fc_literal_dir, runtime_types
+from avcfix.explain.labelfiles import CLASS_MODE, FileLabeler, fc_entries, fc_literal_dir, runtime_types
 from avcfix.explain.model import Reason
 from avcfix.explain.protocol import (
     AccessKey,
@@ -47,6 +53,7 @@ from avcfix.explain.protocol import (
     PolicyRule,
     Verdict,
     class_analysis,
+    rule_order,
     unknown_class_analysis,
     unknown_type_analysis,
 )
@@ -55,26 +62,8 @@ from avcfix.index.bindings import require
 #: Where refpolicy's devel package puts the boolean descriptions.
 DEFAULT_POLICY_XML = Path("/usr/share/selinux/devel/policy.xml")
 
-#: Attributes larger than this are not expanded when looking for a specific
-#: port or file type (``port_type`` and ``file_type`` name everything).
-MAX_ATTRIBUTE_EXPANSION = 24
-
 #: Most booleans considered when looking for a pair that allows an access.
 MAX_PAIR_BOOLEANS = 16
-
-#: Attributes of types that are never the right label for a service's data
-#: (programs, entry points, security files).
-_NOT_DATA_ATTRIBUTES = frozenset({"exec_type", "entry_type", "security_file_type"})
-
-#: file-label advisors (h13-files): attributes larger than this are not
-#: expanded by label_candidates (file_type, non_security_file_type...).
-MAX_LABEL_EXPANSION = 512
-
-#: file-label advisors (h13-files): the ``st_mode`` file type selabel is asked
-#: about for each file class.
-_CLASS_MODE = {"dir": 0o040000, "file": 0o100000, "lnk_file": 0o120000, "sock_file": 0o140000,
-               "fifo_file": 0o010000, "chr_file": 0o020000, "blk_file": 0o060000}
-
 
 @dataclass(frozen=True, slots=True)
 class _RuleView:
@@ -427,7 +416,7 @@ class PolicyFacts:
                 names, direct = [r.target], True
             for n in names:
                 attrs = self._type_names(n)
-                if n in generic or kind_attr not in attrs or attrs & _NOT_DATA_ATTRIBUTES:
+                if n in generic or kind_attr not in attrs or attrs & NOT_DATA_ATTRIBUTES:
                     continue
                 out[n] = out.get(n, False) or direct
         return [(d, n) for n, d in out.items()]
@@ -603,7 +592,7 @@ class PolicyFacts:
                         except Exception:  # setools raises RuleNotConditional
                             cond, block = None, True
                         out.add(self._policy_rule(rule, cond, block))
-            found = tuple(sorted(out, key=_rule_order))
+            found = tuple(sorted(out, key=rule_order))
             self._allow_cache[key] = found
         return found
 
@@ -643,7 +632,7 @@ class PolicyFacts:
                     state.update((k, v) for k, v in wanted if k in state)
                     if bool(cond.evaluate(**state)) == block:
                         out.add(self._policy_rule(rule, cond, block))
-            found = tuple(sorted(out, key=_rule_order))
+            found = tuple(sorted(out, key=rule_order))
             self._enabled_cache[key] = found
         return found
 
@@ -723,7 +712,7 @@ class PolicyFacts:
         """The type file_contexts gives ``path`` as an object of ``file_class``
         (``dir``, ``file``...): entries limited to one file type (``-d``, ``--``)
         count only for that type, as restorecon sees them. ``None`` when unknown."""
-        mode = _CLASS_MODE.get(file_class or "", 0)
+        mode = CLASS_MODE.get(file_class or "", 0)
         if not mode:
             return self.expected_type(path)
         if not path.startswith("/") or "\x00" in path or "\n" in path:
@@ -914,7 +903,7 @@ class PolicyFacts:
         found: dict[str, tuple[tuple[str, bool], ...]] = {}
         for (n, need), p in sorted(have.items()):
             attrs = self._type_names(n)
-            if "file_type" not in attrs or attrs & _NOT_DATA_ATTRIBUTES:
+            if "file_type" not in attrs or attrs & NOT_DATA_ATTRIBUTES:
                 continue
             if set(perms) <= (p | now.get(n, set())):
                 if n not in found or (found[n] and not need):
@@ -943,10 +932,6 @@ class PolicyFacts:
         if self._fc_dirs is None:
             self._fc_dirs = tuple((fc_literal_dir(regex), regex, ftype) for regex, _flag, ftype in self._fc_lines())
         return self._fc_dirs
-
-
-def _rule_order(r: PolicyRule) -> tuple[str, str, str, str, bool, tuple[str, ...]]:
-    return (r.source, r.target, r.tclass, r.condition, r.block, r.perms)
 
 
 @contextlib.contextmanager
