@@ -28,6 +28,7 @@ from pathlib import Path
 
 from avcfix import proc
 from avcfix.audit.api import Progress, ScanStats
+from avcfix.audit.group import Key
 from avcfix.audit.model import Denial, DenialGroup, Skipped
 from avcfix.audit.raw import format_event
 from avcfix.bundle.archive import archive_bytes
@@ -200,7 +201,7 @@ def _red_group(red: Redactor, g: DenialGroup, seen: dict[str, str]) -> DenialGro
     )
 
 
-def _red_finding(red: Redactor, f: Finding, groups: dict[tuple[str, str, str, bool], DenialGroup]) -> Finding:
+def _red_finding(red: Redactor, f: Finding, groups: dict[Key, DenialGroup]) -> Finding:
     return dataclasses.replace(
         f, group=groups[f.group.key],
         advice=tuple(dataclasses.replace(a, command=red.text(a.command), why=red.text(a.why),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from avcfix.audit.group import Key
 from avcfix.audit.model import DenialGroup
 from avcfix.bundle.cap import Selection
 from avcfix.bundle.markdown import code, fenced
@@ -234,7 +235,7 @@ def render_readme(data: ReportInput) -> str:
     else:
         lines += ["", "## Summary", ""] + _summary(data.groups) + [""]
         lines += ["## Denials and advice", ""]
-    by_key: dict[tuple[str, str, str, bool], list[Finding]] = {}
+    by_key: dict[Key, list[Finding]] = {}
     for f in data.findings or ():
         by_key.setdefault(f.group.key, []).append(f)
     for domain, items in groupby(data.groups, key=lambda g: g.source):

@@ -53,7 +53,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NotRequired, TypedDict, Unpack
 
-from avcfix.audit.group import group_denials
+from avcfix.audit.group import Key, group_denials
 from avcfix.audit.model import Denial, DenialGroup
 from avcfix.errors import AvcfixError, CompileError, InputError, ToolError, UsageError
 from avcfix.explain.fixes import RELABELS, Fix, FixKey, aimed_at_object, fix_from_advice, restorecon_fix
@@ -143,7 +143,7 @@ def _quiet(event: LoopEvent) -> None:
 
 def _summaries(findings: Sequence[Finding], groups: Sequence[DenialGroup]) -> tuple[DenialSummary, ...]:
     out: list[DenialSummary] = []
-    covered: set[tuple[str, str, str, bool]] = set()
+    covered: set[Key] = set()
     for f in findings:
         g = f.group
         covered.add(g.key)
